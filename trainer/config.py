@@ -1,0 +1,173 @@
+"""Run configuration as frozen dataclasses, the seed-000 presets, and validation."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+
+from trainer.errors import ConfigError
+
+DTYPES = ("float32", "float64")
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """A sum of sines sin(2 pi f x + phase) on x in [0, 1), sampled on uniform grids."""
+
+    kind: str = "sines"
+    freqs_hz: tuple[float, ...] = (1.0, 3.0, 7.0, 15.0)
+    amps: tuple[float, ...] = (1.0, 0.8, 0.6, 0.4)
+    phases: tuple[float, ...] | None = None
+    n_train: int = 1000
+    n_eval: int | None = None  # None: the evaluation grid is the training grid
+
+    @property
+    def eval_points(self) -> int:
+        return self.n_train if self.n_eval is None else self.n_eval
+
+    @property
+    def phase_values(self) -> tuple[float, ...]:
+        return self.phases if self.phases is not None else (0.0,) * len(self.freqs_hz)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What `trainer.models.build_model` needs to rebuild a model exactly."""
+
+    kind: str = "mlp"
+    in_dim: int = 1
+    out_dim: int = 1
+    depth: int = 2  # number of hidden layers
+    width: int = 50
+    activation: str = "relu"
+    init: str = "default"
+    # diag-linear model (known-answer runs): K Fourier frequencies, scales k^-decay, init u=v=init_scale
+    features: int = 20
+    feature_decay: float = 0.5
+    init_scale: float = 1e-3
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a run; saved as JSON in every run file."""
+
+    preset: str = "baseline"
+    target: TargetSpec = field(default_factory=TargetSpec)
+    model: ModelSpec = field(default_factory=ModelSpec)
+    optimizer: str = "adam"
+    lr: float = 0.01
+    epochs: int = 10_000
+    seed: int = 0
+    dtype: str = "float32"
+    device: str = "cpu"
+    ckpt_every: int = 10
+    pred_every: int = 1
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "TrainConfig":
+        raw = json.loads(text)
+        target = raw.pop("target")
+        for key in ("freqs_hz", "amps", "phases"):
+            if target.get(key) is not None:
+                target[key] = tuple(target[key])
+        return cls(target=TargetSpec(**target), model=ModelSpec(**raw.pop("model")), **raw)
+
+
+PRESETS: dict[str, TrainConfig] = {
+    "baseline": TrainConfig(preset="baseline"),
+    "wide": TrainConfig(preset="wide", model=ModelSpec(width=100)),
+    "deep": TrainConfig(preset="deep", model=ModelSpec(depth=5)),
+    "sgd": TrainConfig(preset="sgd", optimizer="sgd"),
+    "diag-linear": TrainConfig(
+        preset="diag-linear",
+        target=TargetSpec(n_train=256),
+        model=ModelSpec(kind="diag-linear"),
+        optimizer="sgd",
+        lr=0.05,
+        epochs=1500,
+        dtype="float64",
+    ),
+}
+DEFAULT_STUDY = ("baseline", "wide", "deep", "sgd")
+PRESET_DESCRIPTIONS = {
+    "baseline": "2 hidden x 50 ReLU, Adam, lr 0.01, 10,000 full-batch epochs (seed 000)",
+    "wide": "2 hidden x 100 ReLU, Adam (seed 000)",
+    "deep": "5 hidden x 50 ReLU, Adam (seed 000)",
+    "sgd": "baseline trained with plain full-batch gradient descent (seed 000)",
+    "diag-linear": "diagonal linear net on Fourier features: plateaus are saddles by construction",
+}
+
+
+def get_preset(name: str) -> TrainConfig:
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+def validate(config: TrainConfig) -> TrainConfig:
+    """Raise ConfigError with a one-line message for any out-of-range or inconsistent value."""
+    from trainer.models import ACTIVATIONS, INITS, MODEL_KINDS
+
+    target, model = config.target, config.model
+    _positive("epochs", config.epochs)
+    _positive("lr", config.lr)
+    _positive("ckpt-every", config.ckpt_every)
+    _positive("pred-every", config.pred_every)
+    _positive("n-train", target.n_train)
+    _positive("n-eval", target.eval_points)
+    _positive("width", model.width)
+    _positive("depth", model.depth)
+    _positive("features", model.features)
+    if config.dtype not in DTYPES:
+        raise ConfigError(f"unknown dtype {config.dtype!r}; choose one of {', '.join(DTYPES)}")
+    if config.optimizer not in OPTIMIZERS:
+        raise ConfigError(f"unknown optimizer {config.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+    if model.kind not in MODEL_KINDS:
+        raise ConfigError(f"unknown model kind {model.kind!r}; known: {', '.join(MODEL_KINDS)}")
+    if model.activation not in ACTIVATIONS:
+        raise ConfigError(f"unknown activation {model.activation!r}; known: {', '.join(ACTIVATIONS)}")
+    if model.init not in INITS:
+        raise ConfigError(f"unknown init {model.init!r}; known: {', '.join(INITS)}")
+    _validate_target(target)
+    if model.kind == "diag-linear" and model.features >= min(target.n_train, target.eval_points) / 2:
+        raise ConfigError(f"features={model.features} must be below the Nyquist limit of the grid")
+    if config.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {config.device!r} requested but CUDA is not available")
+    elif config.device != "cpu":
+        raise ConfigError(f"unknown device {config.device!r}; use cpu or cuda")
+    return config
+
+
+def _validate_target(target: TargetSpec) -> None:
+    if target.kind != "sines":
+        raise ConfigError(f"unknown target kind {target.kind!r}; known: sines")
+    if len(target.freqs_hz) == 0:
+        raise ConfigError("the target needs at least one frequency")
+    if len(target.freqs_hz) != len(target.amps):
+        raise ConfigError(
+            f"{len(target.freqs_hz)} frequencies but {len(target.amps)} amplitudes: give one amplitude per frequency"
+        )
+    if target.phases is not None and len(target.phases) != len(target.freqs_hz):
+        raise ConfigError(f"{len(target.freqs_hz)} frequencies but {len(target.phases)} phases")
+    nyquist_hz = min(target.n_train, target.eval_points) / 2
+    for freq in target.freqs_hz:
+        if not freq > 0:
+            raise ConfigError(f"frequency {freq} Hz must be positive")
+        if freq >= nyquist_hz:
+            raise ConfigError(
+                f"frequency {freq} Hz is at or above the Nyquist limit {nyquist_hz:g} Hz of a "
+                f"{min(target.n_train, target.eval_points)}-point grid"
+            )
+
+
+def _positive(name: str, value: float) -> None:
+    if not value > 0:
+        raise ConfigError(f"{name} must be positive, got {value}")

@@ -1,0 +1,177 @@
+"""The run file: an append-only, crash-safe HDF5 file written by `RunWriter` (schema in docs/run-file.md).
+
+Crash safety: the file is written in HDF5 SWMR mode, whose ordered metadata writes keep the file
+openable at every instant, and rows become visible through a commit marker. A commit writes the
+buffered rows, flushes them, writes the optimizer state of the newest checkpoint into the resume slot
+not currently in use, flushes, and only then advances `/commit` = [log rows, pred rows, ckpt rows,
+resume slot]. A reader trims every dataset to the marker, so after `kill -9` at any moment it sees
+only complete rows and a resume state that matches a stored checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from trainer.errors import RunFileError
+
+FORMAT = "spectral-run"
+SCHEMA_VERSION = 1
+STATUSES = ("running", "complete", "diverged", "interrupted")
+COMMIT_FIELDS = ("log", "pred", "ckpt", "resume_slot")
+LOG_FIELDS = {"step": np.int64, "loss": np.float64, "grad_norm": np.float64, "lr": np.float64}
+NO_SLOT = -1
+
+
+@dataclass(frozen=True)
+class RunMeta:
+    """What a run file holds before its first step: enough to create (or re-create) it."""
+
+    config: dict[str, Any]
+    target: dict[str, Any]
+    model: dict[str, Any]
+    layout: dict[str, Any]
+    data: dict[str, np.ndarray]  # x_train, y_train, x_eval, y_eval
+    n_params: int
+    param_dtype: str
+    resume_size: int
+    pred_compression: str | None = "gzip"
+
+    @property
+    def eval_shape(self) -> tuple[int, int]:
+        return tuple(self.data["y_eval"].shape)  # type: ignore[return-value]
+
+
+def _versions() -> dict[str, str]:
+    import platform
+
+    import torch
+
+    from trainer import __version__
+
+    return {"trainer": __version__, "torch": torch.__version__, "h5py": h5py.__version__,
+            "hdf5": h5py.version.hdf5_version, "numpy": np.__version__, "python": platform.python_version()}
+
+
+def _chunk_rows(row_bytes: int, target_bytes: int = 1 << 18) -> int:
+    return max(1, min(4096, target_bytes // max(1, row_bytes)))
+
+
+def _create_layout(f: h5py.File, meta: RunMeta) -> None:
+    f.attrs.update({"format": FORMAT, "schema_version": SCHEMA_VERSION, "status": "running",
+                    "config": json.dumps(meta.config, sort_keys=True), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    "versions": json.dumps(_versions(), sort_keys=True)})
+    data = f.create_group("data")
+    data.attrs["target"] = json.dumps(meta.target, sort_keys=True)
+    for name in ("x_train", "y_train", "x_eval", "y_eval"):
+        data.create_dataset(name, data=meta.data[name], chunks=True)
+    model = f.create_group("model")
+    model.attrs.update({"spec": json.dumps(meta.model, sort_keys=True), "layout": json.dumps(meta.layout),
+                        "n_params": meta.n_params, "dtype": meta.param_dtype})
+    log = f.create_group("log")
+    for name, dtype in LOG_FIELDS.items():
+        log.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(4096,))
+    grid, out_dim = meta.eval_shape
+    itemsize = np.dtype(meta.param_dtype).itemsize
+    log.create_dataset("pred_step", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(4096,))
+    log.create_dataset("pred", shape=(0, grid, out_dim), maxshape=(None, grid, out_dim), dtype=meta.param_dtype,
+                       chunks=(_chunk_rows(grid * out_dim * itemsize), grid, out_dim),
+                       **_compression(meta.pred_compression))
+    ckpt = f.create_group("ckpt")
+    ckpt.create_dataset("step", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(1024,))
+    ckpt.create_dataset("params", shape=(0, meta.n_params), maxshape=(None, meta.n_params), dtype=meta.param_dtype,
+                        chunks=(_chunk_rows(meta.n_params * itemsize), meta.n_params))
+    resume = f.create_group("resume")
+    resume.create_dataset("step", data=np.full(2, -1, np.int64), maxshape=(None,), chunks=(2,))
+    resume.create_dataset("state", shape=(2, max(1, meta.resume_size)), maxshape=(None, max(1, meta.resume_size)),
+                          dtype=np.float64, chunks=(1, max(1, meta.resume_size)))
+    commit = f.create_dataset("commit", data=np.array([0, 0, 0, NO_SLOT], np.int64), maxshape=(None,), chunks=(4,))
+    commit.attrs["fields"] = json.dumps(COMMIT_FIELDS)
+
+
+def _compression(name: str | None) -> dict[str, Any]:
+    if name is None:
+        return {}
+    if name == "gzip":
+        return {"compression": "gzip", "compression_opts": 1, "shuffle": True}
+    if name == "lzf":
+        return {"compression": "lzf", "shuffle": True}
+    raise RunFileError(f"unknown compression {name!r}; use gzip, lzf or none")
+
+
+def check_writable_target(path: Path, overwrite: bool) -> None:
+    """Refuse an existing output (unless overwrite) or an unwritable folder, before any work."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise RunFileError(f"{path} already exists; pass --overwrite to replace it")
+    if path.exists() and path.is_dir():
+        raise RunFileError(f"{path} is a directory, not a run file path")
+    parent = path.parent if str(path.parent) else Path(".")
+    if parent.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        raise RunFileError(f"output directory {parent} is not writable")
+    if not parent.exists():
+        ancestor = next((p for p in parent.parents if p.exists()), Path("."))
+        if not os.access(ancestor, os.W_OK | os.X_OK):
+            raise RunFileError(f"cannot create output directory {parent}: {ancestor} is not writable")
+
+
+def open_swmr_reader(path: Path) -> h5py.File:
+    """Open a run file read-only as an SWMR reader (works on live and killed runs); clear errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise RunFileError(f"{path}: no such file")
+    if not h5py.is_hdf5(path):
+        raise RunFileError(f"{path} is not an HDF5 file")
+    try:
+        f = h5py.File(path, "r", swmr=True)
+    except OSError:
+        try:
+            f = h5py.File(path, "r")
+        except OSError as err:
+            raise RunFileError(f"{path} cannot be opened as HDF5 (truncated or corrupt?): {err}") from None
+    try:
+        check_schema(f, path)
+    except RunFileError:
+        f.close()
+        raise
+    return f
+
+
+def check_schema(f: h5py.File, path: Path) -> None:
+    if f.attrs.get("format") != FORMAT:
+        raise RunFileError(f"{path} is an HDF5 file but not a run file (no format={FORMAT!r} attribute)")
+    version = int(f.attrs.get("schema_version", -1))
+    if version != SCHEMA_VERSION:
+        raise RunFileError(f"{path} has run-file schema version {version}; this version reads {SCHEMA_VERSION}")
+    for name in ("commit", "log/step", "log/loss", "log/pred", "ckpt/params", "data/x_train", "model"):
+        if name not in f:
+            raise RunFileError(f"{path} is missing /{name}; the run file is incomplete")
+
+
+def committed(f: h5py.File) -> dict[str, int]:
+    """Committed row counts (log, pred, ckpt) and the valid resume slot, as the marker says."""
+    marker = f["commit"][:4]
+    counts = dict(zip(COMMIT_FIELDS, (int(v) for v in marker)))
+    counts["log"] = min(counts["log"], f["log/step"].shape[0])
+    counts["pred"] = min(counts["pred"], f["log/pred"].shape[0])
+    counts["ckpt"] = min(counts["ckpt"], f["ckpt/params"].shape[0])
+    return counts
+
+
+def read_meta(f: h5py.File) -> RunMeta:
+    model = f["model"]
+    pred = f["log/pred"]
+    return RunMeta(
+        config=json.loads(f.attrs["config"]), target=json.loads(f["data"].attrs["target"]),
+        model=json.loads(model.attrs["spec"]), layout=json.loads(model.attrs["layout"]),
+        data={name: f["data"][name][...] for name in ("x_train", "y_train", "x_eval", "y_eval")},
+        n_params=int(model.attrs["n_params"]), param_dtype=str(model.attrs["dtype"]),
+        resume_size=int(f["resume/state"].shape[1]), pred_compression=pred.compression,
+    )

@@ -1,0 +1,212 @@
+"""`RunWriter`: buffered, crash-safe appends to a run file; usable from any PyTorch training loop.
+
+Typical use from your own loop::
+
+    writer = RunWriter.create(path, meta)
+    for step in range(n_steps):
+        if step % 10 == 0:
+            writer.checkpoint(step, flat_params, resume_state)   # may commit
+        ...
+        writer.log_step(step, loss, grad_norm, lr)
+        writer.log_pred(step, predictions_on_eval_grid)
+    writer.checkpoint(n_steps, flat_params, None)
+    writer.close("complete")
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from trainer import runfile
+from trainer.errors import RunFileError
+from trainer.runfile import NO_SLOT, RunMeta
+
+
+@dataclass
+class ResumePoint:
+    """Where a resumed run continues: the checkpoint step, its parameters and optimizer state."""
+
+    step: int
+    params: np.ndarray | None  # None: nothing was committed, start from the initial parameters
+    state: np.ndarray | None
+
+
+class RunWriter:
+    """Append-only writer; rows are buffered in memory and committed at checkpoints."""
+
+    def __init__(self, f: h5py.File, path: Path, commit_every_s: float):
+        self._f = f
+        self.path = path
+        self.commit_every_s = commit_every_s
+        self._counts = runfile.committed(f)
+        self._slot = self._counts["resume_slot"]
+        self._log: dict[str, list] = {name: [] for name in runfile.LOG_FIELDS}
+        self._pred_steps: list[int] = []
+        self._preds: list[np.ndarray] = []
+        self._ckpt_steps: list[int] = []
+        self._ckpts: list[np.ndarray] = []
+        self._pending_state: tuple[int, np.ndarray] | None = None
+        self._last_commit = time.monotonic()
+        self.closed = False
+
+    # ---- opening -------------------------------------------------------------------------------
+    @classmethod
+    def create(cls, path: Path | str, meta: RunMeta, *, overwrite: bool = False,
+               commit_every_s: float = 1.0) -> "RunWriter":
+        """Create a new run file (refusing to replace one unless `overwrite`)."""
+        path = Path(path)
+        runfile.check_writable_target(path, overwrite)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".creating")
+        f = cls._new_file(tmp, meta)
+        os.replace(tmp, path)  # an existing file is only replaced once the new one is valid
+        return cls(f, path, commit_every_s)
+
+    @staticmethod
+    def _new_file(path: Path, meta: RunMeta) -> h5py.File:
+        f = h5py.File(path, "w", libver="latest")
+        try:
+            runfile._create_layout(f, meta)
+            f.swmr_mode = True
+        except BaseException:
+            f.close()
+            path.unlink(missing_ok=True)
+            raise
+        return f
+
+    @classmethod
+    def resume(cls, path: Path | str, *, commit_every_s: float = 1.0) -> tuple["RunWriter", RunMeta, ResumePoint]:
+        """Re-open a killed or interrupted run at its last committed checkpoint.
+
+        The committed rows up to that checkpoint are copied into a fresh file that atomically replaces
+        the old one (a killed SWMR writer leaves flags that forbid reopening for writing); rows past
+        the checkpoint are dropped and will be recomputed identically.
+        """
+        path = Path(path)
+        with runfile.open_swmr_reader(path) as old:
+            status = str(old.attrs.get("status"))
+            if status == "complete":
+                raise RunFileError(f"{path} is already complete; nothing to resume")
+            if status == "diverged":
+                raise RunFileError(f"{path} diverged (non-finite loss); resuming would diverge again")
+            meta = runfile.read_meta(old)
+            point, rows = cls._rows_to_keep(old)
+        tmp = path.with_name(path.name + ".resuming")
+        f = cls._new_file(tmp, meta)
+        writer = cls(f, path, commit_every_s)
+        writer._append_rows(rows)
+        if point.state is not None:
+            writer._pending_state = (point.step, point.state)
+        writer.commit()
+        os.replace(tmp, path)
+        return writer, meta, point
+
+    @staticmethod
+    def _rows_to_keep(f: h5py.File) -> tuple[ResumePoint, dict[str, np.ndarray]]:
+        counts = runfile.committed(f)
+        slot = counts["resume_slot"]
+        if slot == NO_SLOT:
+            empty = {"log/" + k: np.zeros(0, dt) for k, dt in runfile.LOG_FIELDS.items()}
+            return ResumePoint(0, None, None), empty | {"pred_step": np.zeros(0, np.int64),
+                                                        "pred": f["log/pred"][:0], "ckpt_step": np.zeros(0, np.int64),
+                                                        "ckpt": f["ckpt/params"][:0]}
+        step = int(f["resume/step"][slot])
+        log_keep = int(np.searchsorted(f["log/step"][: counts["log"]], step, side="left"))
+        pred_keep = int(np.searchsorted(f["log/pred_step"][: counts["pred"]], step, side="left"))
+        ckpt_steps = f["ckpt/step"][: counts["ckpt"]]
+        ckpt_keep = int(np.searchsorted(ckpt_steps, step, side="right"))
+        if ckpt_keep == 0 or ckpt_steps[ckpt_keep - 1] != step:
+            raise RunFileError(f"resume state at step {step} has no matching checkpoint; the file is inconsistent")
+        rows = {"log/" + k: f["log"][k][:log_keep] for k in runfile.LOG_FIELDS}
+        rows |= {"pred_step": f["log/pred_step"][:pred_keep], "pred": f["log/pred"][:pred_keep],
+                 "ckpt_step": ckpt_steps[:ckpt_keep], "ckpt": f["ckpt/params"][:ckpt_keep]}
+        params = rows["ckpt"][-1].copy()
+        return ResumePoint(step, params, f["resume/state"][slot].copy()), rows
+
+    def _append_rows(self, rows: dict[str, np.ndarray]) -> None:
+        for name in runfile.LOG_FIELDS:
+            self._log[name].extend(rows["log/" + name].tolist())
+        self._pred_steps.extend(rows["pred_step"].tolist())
+        self._preds.extend(rows["pred"])
+        self._ckpt_steps.extend(rows["ckpt_step"].tolist())
+        self._ckpts.extend(rows["ckpt"])
+
+    # ---- appending -----------------------------------------------------------------------------
+    def log_step(self, step: int, loss: float, grad_norm: float, lr: float) -> None:
+        """One optimizer step: the loss and gradient norm at the parameters before the update."""
+        log = self._log
+        log["step"].append(step)
+        log["loss"].append(loss)
+        log["grad_norm"].append(grad_norm)
+        log["lr"].append(lr)
+
+    def log_pred(self, step: int, pred: np.ndarray) -> None:
+        """Predictions on the evaluation grid, shape (G, out_dim), at the parameters of `step`."""
+        self._pred_steps.append(step)
+        self._preds.append(np.array(pred, copy=True))
+
+    def checkpoint(self, step: int, params: np.ndarray, resume_state: np.ndarray | None) -> None:
+        """Flat parameters at `step` (before its update) and, to make it resumable, the optimizer state."""
+        self._ckpt_steps.append(step)
+        self._ckpts.append(np.array(params, copy=True))
+        if resume_state is not None:
+            self._pending_state = (step, np.asarray(resume_state, dtype=np.float64))
+        if time.monotonic() - self._last_commit >= self.commit_every_s:
+            self.commit()
+
+    # ---- committing ----------------------------------------------------------------------------
+    def commit(self) -> None:
+        """Write buffered rows, flush, write the resume slot, flush, then advance the marker."""
+        f = self._f
+        n_log = self._append("log/step", self._log["step"], self._counts["log"])
+        for name in ("loss", "grad_norm", "lr"):
+            self._append("log/" + name, self._log[name], self._counts["log"])
+        n_pred = self._append("log/pred_step", self._pred_steps, self._counts["pred"])
+        self._append("log/pred", self._preds, self._counts["pred"])
+        n_ckpt = self._append("ckpt/step", self._ckpt_steps, self._counts["ckpt"])
+        self._append("ckpt/params", self._ckpts, self._counts["ckpt"])
+        slot = self._slot
+        if self._pending_state is not None:
+            slot = 0 if self._slot != 0 else 1  # never overwrite the slot the marker points at
+            step, state = self._pending_state
+            row = np.zeros(f["resume/state"].shape[1])
+            row[: state.size] = state  # optimizers without state (plain SGD) still mark a resume point
+            f["resume/state"][slot] = row
+            f["resume/step"][slot] = step
+        f.flush()
+        f["commit"][:] = np.array([n_log, n_pred, n_ckpt, slot], np.int64)
+        f["commit"].flush()
+        self._counts.update(log=n_log, pred=n_pred, ckpt=n_ckpt, resume_slot=slot)
+        self._slot = slot
+        self._pending_state = None
+        for rows in (*self._log.values(), self._pred_steps, self._preds, self._ckpt_steps, self._ckpts):
+            rows.clear()
+        self._last_commit = time.monotonic()
+
+    def _append(self, name: str, rows: list, start: int) -> int:
+        if not rows:
+            return start
+        ds = self._f[name]
+        block = np.asarray(rows, dtype=ds.dtype)
+        ds.resize(start + len(block), axis=0)
+        ds[start:] = block
+        return start + len(block)
+
+    def close(self, status: str = "complete") -> None:
+        """Commit what is buffered, close, and record the final status."""
+        if status not in runfile.STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        if self.closed:
+            return
+        self.commit()
+        self._f.close()
+        self.closed = True
+        with h5py.File(self.path, "r+", libver="latest") as f:  # SWMR forbids attribute writes
+            f.attrs["status"] = status
+            f.attrs["ended"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
