@@ -1,0 +1,136 @@
+"""`analyze`: thin typer commands over the analysis registry (parse, call the library, print).
+
+Exit codes: 0 ok (also when nothing is found), 1 an analysis failed on valid input, 2 bad input.
+Progress goes to stderr; with --json, stdout carries only JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Analyze run files offline: plateaus, spectra, Hessian saddles, their correlation, reports.")
+
+RunArg = Annotated[Path, typer.Argument(help="Run file (.h5) written by `train`.", dir_okay=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout only.")]
+CacheOpt = Annotated[Optional[Path], typer.Option("--cache", help="Sidecar cache path [default: RUN.analysis.h5].")]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Recompute and write no cache.")]
+
+
+def fail(message: str, code: int = 2) -> None:
+    """One-line error on stderr and exit; never a traceback."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def guarded(fn):
+    """Map the analyzer's and trainer's exceptions to one-line errors with the documented exit codes."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from analyzer.errors import AnalysisFailed, BadInputError
+        from trainer.errors import TrainerError
+
+        try:
+            return fn(*args, **kwargs)
+        except (BadInputError, TrainerError) as err:
+            fail(str(err), 2)
+        except AnalysisFailed as err:
+            fail(str(err), 1)
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+
+    return wrapper
+
+
+def emit(result: Any, as_json: bool, extra: dict | None = None) -> None:
+    """Print a result: JSON on stdout, or its headline and rich tables."""
+    from analyzer.registry import to_jsonable
+
+    if as_json:
+        payload = to_jsonable(result)
+        if extra:
+            payload = {**extra, "result": payload}
+        typer.echo(json.dumps(payload, indent=2, allow_nan=False))
+        return
+    from rich.console import Console
+
+    console = Console()
+    headline = getattr(result, "headline", None)
+    if callable(headline):
+        console.print(headline())
+    tables = getattr(result, "tables", None)
+    for title, frame in (tables() if callable(tables) else {}).items():
+        console.print(frame_to_table(frame, title))
+
+
+def frame_to_table(frame, title: str):
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for column in frame.columns:
+        table.add_column(str(column), justify="right" if frame[column].dtype.kind in "iuf" else "left")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(_cell(v) for v in row))
+    return table
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return "-" if value != value else f"{value:.4g}"
+    return str(value)
+
+
+def run_analysis(name: str, run_path: Path, cache: Path | None, no_cache: bool, **params: Any):
+    from analyzer.api import analyze
+
+    return analyze(run_path, name, cache=cache, use_cache=not no_cache, **params)
+
+
+@app.command()
+@guarded
+def info(run: RunArg, as_json: JsonOpt = False) -> None:
+    """Schema, config, status, steps, checkpoints and sizes of a run file."""
+    from analyzer.run import open_run
+
+    with open_run(run) as opened:
+        summary = {
+            "path": str(opened.path), "status": opened.status, "steps": opened.n_steps,
+            "predictions": int(len(opened.pred_steps)), "checkpoints": int(len(opened.ckpt_steps)),
+            "n_params": opened.n_params, "dtype": opened.dtype, "eval_points": int(opened.pred_dataset.shape[1]),
+            "file_mb": round(opened.path.stat().st_size / 1e6, 3), "fingerprint": opened.fingerprint,
+            "config": opened.config,
+        }
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"run {run}", show_header=False, title_justify="left")
+    for key, value in summary.items():
+        if key != "config":
+            table.add_row(key, str(value))
+    config = summary["config"]
+    table.add_row("preset", str(config.get("preset")))
+    table.add_row("model", json.dumps(config.get("model")))
+    table.add_row("target", json.dumps(config.get("target")))
+    table.add_row("optimizer", f"{config.get('optimizer')} lr={config.get('lr')} epochs={config.get('epochs')}")
+    Console().print(table)
+
+
+# ---- analysis commands: one per registered analysis (added below this line) ----------------------
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
