@@ -22,6 +22,11 @@ CacheOpt = Annotated[Optional[Path], typer.Option("--cache", help="Sidecar cache
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Recompute and write no cache.")]
 
 
+@app.callback()
+def _group() -> None:
+    """Analyze run files offline: plateaus, spectra, Hessian saddles, their correlation, reports."""
+
+
 def fail(message: str, code: int = 2) -> None:
     """One-line error on stderr and exit; never a traceback."""
     typer.echo(f"error: {message}", err=True)
