@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,17 +110,17 @@ def _compression(name: str | None) -> dict[str, Any]:
 def check_writable_target(path: Path, overwrite: bool) -> None:
     """Refuse an existing output (unless overwrite) or an unwritable folder, before any work."""
     path = Path(path)
+    if path.is_dir():
+        raise RunFileError(f"{path} is a directory, not a run file path")
     if path.exists() and not overwrite:
         raise RunFileError(f"{path} already exists; pass --overwrite to replace it")
-    if path.exists() and path.is_dir():
-        raise RunFileError(f"{path} is a directory, not a run file path")
-    parent = path.parent if str(path.parent) else Path(".")
-    if parent.exists() and not os.access(parent, os.W_OK | os.X_OK):
-        raise RunFileError(f"output directory {parent} is not writable")
-    if not parent.exists():
-        ancestor = next((p for p in parent.parents if p.exists()), Path("."))
-        if not os.access(ancestor, os.W_OK | os.X_OK):
-            raise RunFileError(f"cannot create output directory {parent}: {ancestor} is not writable")
+    folder = next((p for p in (path.parent, *path.parent.parents) if p.exists()), Path("."))
+    if not folder.is_dir():
+        raise RunFileError(f"cannot create {path}: {folder} is not a directory")
+    try:  # a real probe: os.access says yes to root even on read-only mounts
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as err:
+        raise RunFileError(f"output directory {folder} is not writable ({err.strerror})") from None
 
 
 def open_swmr_reader(path: Path) -> h5py.File:
@@ -153,6 +154,14 @@ def check_schema(f: h5py.File, path: Path) -> None:
     for name in ("commit", "log/step", "log/loss", "log/pred", "ckpt/params", "data/x_train", "model"):
         if name not in f:
             raise RunFileError(f"{path} is missing /{name}; the run file is incomplete")
+
+
+def check_resumable(f: h5py.File, path: Path) -> None:
+    status = str(f.attrs.get("status"))
+    if status == "complete":
+        raise RunFileError(f"{path} is already complete; nothing to resume")
+    if status == "diverged":
+        raise RunFileError(f"{path} diverged (non-finite loss); resuming would diverge again")
 
 
 def committed(f: h5py.File) -> dict[str, int]:

@@ -90,11 +90,7 @@ class RunWriter:
         """
         path = Path(path)
         with runfile.open_swmr_reader(path) as old:
-            status = str(old.attrs.get("status"))
-            if status == "complete":
-                raise RunFileError(f"{path} is already complete; nothing to resume")
-            if status == "diverged":
-                raise RunFileError(f"{path} diverged (non-finite loss); resuming would diverge again")
+            runfile.check_resumable(old, path)
             meta = runfile.read_meta(old)
             point, rows = cls._rows_to_keep(old)
         tmp = path.with_name(path.name + ".resuming")
