@@ -133,6 +133,17 @@ def info(run: RunArg, as_json: JsonOpt = False) -> None:
 # ---- analysis commands: one per registered analysis (added below this line) ----------------------
 
 
+@app.command()
+@guarded
+def spectrum(run: RunArg, threshold: Annotated[Optional[float], typer.Option(
+                 help="Relative error below which a frequency counts as learned [default: 0.1].")] = None,
+             min_drop: Annotated[Optional[float], typer.Option(
+                 help="Smallest drop of log10(relative error) across the window that is a jump [default: 0.3].")] = None,
+             as_json: JsonOpt = False, cache: CacheOpt = None, no_cache: NoCacheOpt = False) -> None:
+    """Per-step DFT of the predictions: learned step and jumps of every target frequency."""
+    emit(run_analysis("spectrum", run, cache, no_cache, threshold=threshold, min_drop=min_drop), as_json)
+
+
 def main() -> None:
     app()
 

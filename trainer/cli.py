@@ -84,6 +84,8 @@ def default_study(
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for the run files.")] = RUNS_DIR,
     epochs: Annotated[Optional[int], typer.Option(help="Override the presets' 10,000 epochs.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace existing run files.")] = False,
+    skip_existing: Annotated[bool, typer.Option(
+        help="Keep complete runs, resume interrupted or killed ones, train the rest.")] = False,
 ) -> None:
     """With no command: train the default study (baseline, wide, deep, sgd; seed 0) into data/runs/."""
     if ctx.invoked_subcommand is not None:
@@ -98,10 +100,32 @@ def default_study(
             config = dataclasses.replace(config, epochs=epochs)
         _guard(validate, config)
         out = out_dir / f"{name}-s{config.seed}.h5"
-        _guard(check_writable_target, out, overwrite)  # refuse before training anything
+        if not (skip_existing and out.exists()):
+            _guard(check_writable_target, out, overwrite)  # refuse before training anything
         configs.append((config, out))
     for config, out in configs:
-        _train_one(config, out, overwrite)
+        if skip_existing and out.exists():
+            _continue_existing(config, out)
+        else:
+            _train_one(config, out, overwrite)
+
+
+def _continue_existing(config, out: Path) -> None:
+    """--skip-existing: a complete run with the same config is kept, a killed one resumed."""
+    from trainer.config import TrainConfig
+    from trainer.loop import resume
+    from trainer.runfile import open_swmr_reader
+
+    with _guard(open_swmr_reader, out) as f:
+        stored, status = TrainConfig.from_json(f.attrs["config"]), str(f.attrs["status"])
+    if stored != config:
+        fail(f"{out} holds a different configuration; pass --overwrite to retrain it")
+    if status == "complete":
+        typer.echo(f"{out}: complete, kept", err=True)
+    elif status in ("running", "interrupted"):
+        _with_progress(f"resume {out.name}", config.epochs, resume, out)
+    else:
+        fail(f"{out} is {status}; pass --overwrite to retrain it")
 
 
 @app.command("run")

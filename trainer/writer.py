@@ -116,13 +116,13 @@ class RunWriter:
         log_keep = int(np.searchsorted(f["log/step"][: counts["log"]], step, side="left"))
         pred_keep = int(np.searchsorted(f["log/pred_step"][: counts["pred"]], step, side="left"))
         ckpt_steps = f["ckpt/step"][: counts["ckpt"]]
-        ckpt_keep = int(np.searchsorted(ckpt_steps, step, side="right"))
-        if ckpt_keep == 0 or ckpt_steps[ckpt_keep - 1] != step:
+        ckpt_keep = int(np.searchsorted(ckpt_steps, step, side="left"))  # the loop re-logs `step` itself
+        if ckpt_keep == len(ckpt_steps) or ckpt_steps[ckpt_keep] != step:
             raise RunFileError(f"resume state at step {step} has no matching checkpoint; the file is inconsistent")
         rows = {"log/" + k: f["log"][k][:log_keep] for k in runfile.LOG_FIELDS}
         rows |= {"pred_step": f["log/pred_step"][:pred_keep], "pred": f["log/pred"][:pred_keep],
                  "ckpt_step": ckpt_steps[:ckpt_keep], "ckpt": f["ckpt/params"][:ckpt_keep]}
-        params = rows["ckpt"][-1].copy()
+        params = f["ckpt/params"][ckpt_keep].copy()
         return ResumePoint(step, params, f["resume/state"][slot].copy()), rows
 
     def _append_rows(self, rows: dict[str, np.ndarray]) -> None:

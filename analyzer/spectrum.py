@@ -1,0 +1,271 @@
+"""Per-step DFT of the stored predictions and when each target frequency is learned (frequency principle).
+
+The eval grid is uniform, x_i = x_0 + i*dx (i < G), so DFT bin k is the frequency k / (G*dx) Hz. For each
+stored prediction step we keep the single-sided amplitude and the phase of every bin up to Nyquist; for
+each target frequency the relative error |h_k - y_k| / |y_k| of the complex coefficients, the step after
+which it stays below `threshold` (learned step), and its jumps.
+
+Jumps are found on a log-step axis, u = log10(step + 1), because learning proceeds in stages that are
+evenly spread in log-step. The log-error curve is median-binned on a uniform u grid (robust to Adam's
+spikes), and the drop across a window, D(u) = e(u - h) - e(u + h) in decades, is evaluated only where the
+whole window lies inside the data: no padding, hence no filter-edge artefacts. A jump is a peak of D of at
+least `min_drop` decades that starts above `threshold` (a frequency that is still unlearned); this ignores
+both the small common-mode dip of all frequencies in the first steps and fluctuations of learned ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analyzer.errors import BadInputError
+from analyzer.registry import register
+
+BLOCK_ROWS = 1024  # rfft this many prediction rows at a time: bounded memory on long runs
+MIN_BIN_COVERAGE = 0.5  # refuse jump detection when fewer log-step bins than this hold a prediction
+
+
+@dataclass(frozen=True)
+class SpectrumParams:
+    """Options of `analyze spectrum`.
+
+    Args:
+        threshold: a frequency is learned once its relative error stays below this (0 < threshold).
+        points_per_decade: resolution of the log-step grid used for jump detection.
+        window_decades: full width of the drop window D in decades of steps.
+        min_drop: smallest drop of log10(relative error) across the window that counts as a jump.
+    """
+
+    threshold: float = 0.1
+    points_per_decade: int = 20
+    window_decades: float = 0.5
+    min_drop: float = 0.3
+
+    def __post_init__(self):
+        if not self.threshold > 0:
+            raise ValueError(f"threshold must be positive, got {self.threshold}")
+        if not self.points_per_decade >= 2:
+            raise ValueError(f"points_per_decade must be at least 2, got {self.points_per_decade}")
+        if not self.window_decades * self.points_per_decade >= 2:
+            raise ValueError(f"window_decades must span at least 2 grid points, got {self.window_decades}")
+        if not self.min_drop > 0:
+            raise ValueError(f"min_drop must be positive, got {self.min_drop}")
+
+
+@dataclass(frozen=True)
+class SpectrumResult:
+    """Spectra of the predictions over training and per-frequency learning."""
+
+    steps: np.ndarray  # (T,) prediction steps
+    freqs_hz: np.ndarray  # (F,) DFT bin frequencies 0..Nyquist
+    amplitude: np.ndarray  # (T, F) float32 single-sided amplitude: a*sin(2 pi f x) gives a at f
+    phase: np.ndarray  # (T, F) float32 phase of the DFT coefficient, radians
+    target_freqs_hz: np.ndarray  # (K,)
+    target_amplitude: np.ndarray  # (F,) single-sided amplitude of y_eval
+    rel_error: np.ndarray  # (T, K) |h_k - y_k| / |y_k|
+    learning: pd.DataFrame  # freq_hz, target_amplitude, learned_step, jump_step, final_rel_error, first_below_step
+    jumps: pd.DataFrame  # freq_hz, step, drop (decades of relative error)
+    threshold: float
+
+    def headline(self) -> str:
+        learned = self.learning.dropna(subset=["learned_step"])
+        parts = [f"{_hz(r.freq_hz)} at step {int(r.learned_step)} (first below at {int(r.first_below_step)})"
+                 for r in learned.itertuples()]
+        never = [_hz(f) for f in self.learning.freq_hz if f not in set(learned.freq_hz)]
+        text = "learned " + ", ".join(parts) if parts else "no target frequency learned"
+        if never and parts:
+            text += f"; {', '.join(never)} never stay below relative error {self.threshold:g}"
+        elif never:
+            text += f" (relative error never stays below {self.threshold:g})"
+        return text + f"; {len(self.jumps)} jumps"
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"learning per target frequency": self.learning, "frequency jumps": self.jumps}
+
+
+def _hz(freq: float) -> str:
+    return f"{freq:g} Hz"
+
+
+def spectrum_from_predictions(steps, pred, y_eval, target_freqs_hz, params: SpectrumParams = SpectrumParams(),
+                              *, length: float = 1.0, dtype=np.float32) -> SpectrumResult:
+    """The spectrum analysis on arrays.
+
+    Args:
+        steps: (T,) increasing prediction steps.
+        pred: (T, G) or (T, G, 1) predictions on a uniform grid of `length`; anything row-sliceable
+            (an h5py dataset is read block by block).
+        y_eval: (G,) target on the same grid.
+        target_freqs_hz: frequencies to track; each must fall on a DFT bin below Nyquist.
+        dtype: dtype of the stored amplitude/phase arrays (float64 for exact comparisons).
+    """
+    steps = np.asarray(steps, dtype=np.int64)
+    y_eval = np.asarray(y_eval, dtype=np.float64).reshape(-1)
+    n_grid = y_eval.shape[0]
+    if len(steps) != pred.shape[0] or pred.shape[1] != n_grid:
+        raise BadInputError(f"predictions of shape {tuple(pred.shape)} do not match {len(steps)} steps x {n_grid} points")
+    freqs_hz = np.arange(n_grid // 2 + 1) / length
+    bins = _target_bins(np.asarray(target_freqs_hz, dtype=np.float64), n_grid, length)
+    target_coef = np.fft.rfft(y_eval)
+    if np.any(np.abs(target_coef[bins]) <= 1e-12 * max(1.0, np.abs(target_coef).max())):
+        raise BadInputError("a target frequency has no amplitude in y_eval; its relative error is undefined")
+    amplitude, phase, coef = _blocked_rfft(pred, n_grid, bins, dtype)
+    rel_error = np.abs(coef - target_coef[bins]) / np.abs(target_coef[bins])
+    scale = _single_sided_scale(n_grid)
+    learning, jumps = learning_tables(steps, rel_error, freqs_hz[bins], params)
+    learning.insert(1, "target_amplitude", np.abs(target_coef[bins]) * scale[bins])
+    return SpectrumResult(steps=steps, freqs_hz=freqs_hz, amplitude=amplitude, phase=phase,
+                          target_freqs_hz=freqs_hz[bins], target_amplitude=np.abs(target_coef) * scale,
+                          rel_error=rel_error, learning=learning, jumps=jumps, threshold=float(params.threshold))
+
+
+def _target_bins(target_freqs_hz: np.ndarray, n_grid: int, length: float) -> np.ndarray:
+    bins_float = target_freqs_hz * length
+    bins = np.rint(bins_float).astype(np.int64)
+    for freq, exact, k in zip(target_freqs_hz, bins_float, bins):
+        if abs(exact - k) > 1e-9 * max(1.0, abs(exact)):
+            raise BadInputError(f"target frequency {freq:g} Hz falls between DFT bins (spacing {1 / length:g} Hz) "
+                                f"of the {n_grid}-point eval grid; spectrum needs frequencies on the bins")
+        if not 0 < k < n_grid / 2:
+            raise BadInputError(f"target frequency {freq:g} Hz is outside (0, Nyquist={n_grid / 2 / length:g} Hz) "
+                                f"of the {n_grid}-point eval grid")
+    return bins
+
+
+def _single_sided_scale(n_grid: int) -> np.ndarray:
+    """|X_k| * scale is the amplitude of a real sinusoid: 2/G inside, 1/G at DC and at an even Nyquist."""
+    scale = np.full(n_grid // 2 + 1, 2.0 / n_grid)
+    scale[0] = 1.0 / n_grid
+    if n_grid % 2 == 0:
+        scale[-1] = 1.0 / n_grid
+    return scale
+
+
+def _blocked_rfft(pred, n_grid: int, bins: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Amplitude and phase (T, F) in `dtype`, and the complex coefficients (T, K) at the target bins."""
+    n_rows, n_freqs = pred.shape[0], n_grid // 2 + 1
+    amplitude = np.empty((n_rows, n_freqs), dtype=dtype)
+    phase = np.empty((n_rows, n_freqs), dtype=dtype)
+    coef = np.empty((n_rows, len(bins)), dtype=np.complex128)
+    scale = _single_sided_scale(n_grid)
+    for start in range(0, n_rows, BLOCK_ROWS):
+        block = np.asarray(pred[start:start + BLOCK_ROWS], dtype=np.float64).reshape(-1, n_grid)
+        spectrum = np.fft.rfft(block, axis=1)
+        amplitude[start:start + len(block)] = np.abs(spectrum) * scale
+        phase[start:start + len(block)] = np.angle(spectrum)
+        coef[start:start + len(block)] = spectrum[:, bins]
+    return amplitude, phase, coef
+
+
+def learned_steps(steps: np.ndarray, rel_error: np.ndarray, threshold: float) -> np.ndarray:
+    """(K,) first step after which rel_error (T, K) stays below threshold for good; NaN if it never does."""
+    below = np.asarray(rel_error) < threshold
+    stays = np.logical_and.accumulate(below[::-1], axis=0)[::-1]
+    first = np.argmax(stays, axis=0)
+    return np.where(stays[-1], np.asarray(steps, dtype=np.float64)[first], np.nan)
+
+
+def first_below_steps(steps: np.ndarray, rel_error: np.ndarray, threshold: float) -> np.ndarray:
+    """(K,) first step with rel_error below threshold, relapses allowed (Adam spikes); NaN if never."""
+    below = np.asarray(rel_error) < threshold
+    return np.where(below.any(axis=0), np.asarray(steps, dtype=np.float64)[np.argmax(below, axis=0)], np.nan)
+
+
+def learning_tables(steps: np.ndarray, rel_error: np.ndarray, freqs_hz: np.ndarray,
+                    params: SpectrumParams) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The per-frequency learning table and the table of all jumps."""
+    learned = learned_steps(steps, rel_error, params.threshold)
+    jumps = detect_jumps(steps, rel_error, freqs_hz, params)
+    main_jump = [jumps.loc[jumps.freq_hz == f].sort_values("drop").step.iloc[-1] if (jumps.freq_hz == f).any()
+                 else np.nan for f in freqs_hz]
+    learning = pd.DataFrame({"freq_hz": np.asarray(freqs_hz, dtype=np.float64), "learned_step": learned,
+                             "jump_step": np.asarray(main_jump, dtype=np.float64),
+                             "final_rel_error": np.asarray(rel_error, dtype=np.float64)[-1],
+                             "first_below_step": first_below_steps(steps, rel_error, params.threshold)})
+    return learning, jumps
+
+
+def detect_jumps(steps: np.ndarray, rel_error: np.ndarray, freqs_hz: np.ndarray,
+                 params: SpectrumParams) -> pd.DataFrame:
+    """Peaks of the windowed drop of log10(relative error) on the log-step grid (see the module doc)."""
+    from scipy.signal import find_peaks
+
+    grid_u, curves = log_step_curves(steps, rel_error, params.points_per_decade)
+    half = int(round(params.window_decades * params.points_per_decade / 2))
+    rows = []
+    if len(grid_u) > 2 * half:
+        stored_u = np.log10(np.asarray(steps, dtype=np.float64) + 1.0)
+        for freq, curve in zip(freqs_hz, curves.T):
+            drop = curve[:-2 * half] - curve[2 * half:]  # centred on grid points half..n-1-half
+            unlearned = curve[:-2 * half] >= np.log10(params.threshold)
+            peaks, _ = find_peaks(np.where(unlearned, drop, -np.inf), height=params.min_drop, distance=2 * half)
+            for peak in peaks:
+                nearest = np.argmin(np.abs(stored_u - grid_u[peak + half]))
+                rows.append((float(freq), int(steps[nearest]), float(drop[peak])))
+    frame = pd.DataFrame(rows, columns=["freq_hz", "step", "drop"])
+    return frame.astype({"freq_hz": np.float64, "step": np.int64, "drop": np.float64})
+
+
+def log_step_curves(steps: np.ndarray, rel_error: np.ndarray, points_per_decade: int) -> tuple[np.ndarray, np.ndarray]:
+    """log10(rel_error) median-binned on a uniform grid of u = log10(step + 1); empty bins interpolated.
+
+    Raises BadInputError when predictions are stored too sparsely for the grid to mean anything.
+    """
+    stored_u = np.log10(np.asarray(steps, dtype=np.float64) + 1.0)
+    index = np.rint((stored_u - stored_u[0]) * points_per_decade).astype(np.int64)
+    n_grid = int(index[-1]) + 1
+    log_error = np.log10(np.maximum(np.asarray(rel_error, dtype=np.float64), 1e-300))
+    binned = pd.DataFrame(log_error).groupby(index).median()
+    coverage = len(binned) / n_grid
+    if len(steps) < 3 or coverage < MIN_BIN_COVERAGE:
+        raise BadInputError(f"predictions stored too sparsely for jump detection: {len(steps)} prediction steps fill "
+                            f"{len(binned)} of {n_grid} log-step bins ({points_per_decade} per decade); store "
+                            f"predictions more often (pred_every) or lower points_per_decade")
+    grid_u = stored_u[0] + np.arange(n_grid) / points_per_decade
+    filled = binned.index.to_numpy()
+    curves = np.column_stack([np.interp(np.arange(n_grid), filled, column) for column in binned.to_numpy().T])
+    return grid_u, curves
+
+
+@register("spectrum", params=SpectrumParams, result=SpectrumResult, version="1",
+          summary="per-step DFT of the predictions; learned step and jumps of each target frequency")
+def compute(run, params: SpectrumParams) -> SpectrumResult:
+    """The spectrum analysis of a run (predictions read block by block)."""
+    x_stored = run.data("x_eval")
+    x_eval = np.asarray(x_stored, dtype=np.float64)
+    if x_eval.ndim != 2 or x_eval.shape[1] != 1:
+        raise BadInputError(f"spectrum needs 1-D inputs; x_eval has shape {x_eval.shape}")
+    if run.pred_dataset.shape[-1] != 1:
+        raise BadInputError(f"spectrum needs one output; predictions have {run.pred_dataset.shape[-1]}")
+    length = _uniform_grid_length(x_eval[:, 0], np.finfo(x_stored.dtype).eps)
+    freqs = run.target.get("freqs_hz") or []
+    if len(freqs) == 0:
+        raise BadInputError(f"{run.path}: the run stores no target frequencies")
+    n_pred = len(run.pred_steps)
+    rows = _RowView(run.pred_dataset, n_pred)
+    return spectrum_from_predictions(run.pred_steps, rows, run.data("y_eval"), freqs, params, length=length)
+
+
+def _uniform_grid_length(x: np.ndarray, eps: float) -> float:
+    """G * dx of a uniform grid, to the precision the grid was stored in (float32 grids: 6 digits)."""
+    if len(x) < 4:
+        raise BadInputError(f"the eval grid has {len(x)} points; the spectrum needs at least 4")
+    dx = (x[-1] - x[0]) / (len(x) - 1)
+    tolerance = 1e-3 * dx + 8 * eps * np.max(np.abs(x))
+    if not dx > 0 or np.max(np.abs(np.diff(x) - dx)) > tolerance:
+        raise BadInputError("the eval grid is not uniform; the DFT spectrum needs a uniform grid")
+    digits = max(1, int(-np.log10(eps)) - 1)
+    return float(f"{dx * len(x):.{digits}g}")
+
+
+class _RowView:
+    """The committed rows of an h5py dataset, sliceable by row blocks without reading everything."""
+
+    def __init__(self, dataset, n_rows: int):
+        self.dataset, self.shape = dataset, (n_rows,) + tuple(dataset.shape[1:])
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        start, stop, _ = rows.indices(self.shape[0])
+        return self.dataset[start:stop]

@@ -1,0 +1,21 @@
+"""Shared fixtures: small, fast configurations and run files."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import small_config
+
+
+@pytest.fixture
+def small():
+    return small_config
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory):
+    """A 300-step baseline-shaped run file shared by read-only tests."""
+    from trainer.loop import train
+
+    path = tmp_path_factory.mktemp("runs") / "small.h5"
+    train(small_config(epochs=300), path)
+    return path

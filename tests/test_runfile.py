@@ -1,0 +1,251 @@
+"""Run file: contents and schema, determinism, divergence, and kill -9 / resume equivalence."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+from helpers import small_config
+
+from analyzer.run import open_run
+from trainer import runfile
+from trainer.config import TrainConfig
+from trainer.errors import RunFileError
+from trainer.loop import resume, train
+from trainer.runfile import RunMeta
+from trainer.writer import RunWriter
+
+
+def arrays(path) -> dict[str, np.ndarray]:
+    with open_run(path) as run:
+        return {"steps": run.steps, "loss": run.loss, "grad_norm": run.grad_norm, "lr": run.lr,
+                "pred_steps": run.pred_steps, "pred": run.pred, "ckpt_steps": run.ckpt_steps,
+                "params": run._file["ckpt/params"][: run.counts["ckpt"]]}
+
+
+def assert_same_arrays(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_run_file_holds_the_documented_layout(small_run):
+    with h5py.File(small_run, "r") as f:
+        assert f.attrs["format"] == "spectral-run" and f.attrs["schema_version"] == 1
+        assert f.attrs["status"] == "complete"
+        config = TrainConfig.from_json(f.attrs["config"])
+        assert config == small_config(epochs=300)
+        assert json.loads(f["data"].attrs["target"])["freqs_hz"] == [1.0, 3.0, 7.0, 15.0]
+        assert f["data/x_train"].shape == (128, 1) and f["data/y_eval"].shape == (128, 1)
+        assert f["log/loss"].shape == (300,) and f["log/loss"].dtype == np.float64
+        assert f["log/pred"].shape == (301, 128, 1) and f["log/pred"].dtype == np.float32
+        np.testing.assert_array_equal(f["log/pred_step"][:], np.arange(301))
+        np.testing.assert_array_equal(f["ckpt/step"][:], np.arange(0, 301, 10))
+        assert f["ckpt/params"].shape == (31, int(f["model"].attrs["n_params"]))
+        np.testing.assert_array_equal(f["commit"][:3], [300, 301, 31])
+
+
+def test_logged_loss_and_predictions_match_the_stored_parameters(small_run):
+    """Row t of the log is the loss at the parameters before update t, as checkpoint t stores them."""
+    import torch
+
+    from trainer.models import functional_forward
+
+    with open_run(small_run) as run:
+        model, layout = run.build_model("float32")
+        x, y = (torch.from_numpy(run.data(k)) for k in ("x_train", "y_train"))
+        for step in (0, 150, 300):
+            out = functional_forward(model, layout, torch.from_numpy(run.params_at(step)), x)
+            np.testing.assert_allclose(out.detach().numpy(), run.pred[step], rtol=0, atol=1e-6)
+            if step < 300:
+                np.testing.assert_allclose(torch.mean((out - y) ** 2).item(), run.loss[step], rtol=1e-6)
+
+
+def test_same_seed_gives_identical_arrays_and_other_seed_does_not(tmp_path):
+    config = small_config(epochs=120)
+    train(config, tmp_path / "a.h5")
+    train(config, tmp_path / "b.h5")
+    train(small_config(epochs=120, seed=1), tmp_path / "c.h5")
+    assert_same_arrays(arrays(tmp_path / "a.h5"), arrays(tmp_path / "b.h5"))
+    assert not np.array_equal(arrays(tmp_path / "a.h5")["loss"], arrays(tmp_path / "c.h5")["loss"])
+
+
+def test_float64_sgd_and_sparse_logging(tmp_path):
+    config = small_config("sgd", epochs=95, dtype="float64", ckpt_every=20, pred_every=7)
+    result = train(config, tmp_path / "r.h5")
+    assert result.status == "complete" and result.steps == 95
+    data = arrays(tmp_path / "r.h5")
+    np.testing.assert_array_equal(data["pred_steps"], [*range(0, 95, 7), 95])
+    np.testing.assert_array_equal(data["ckpt_steps"], [0, 20, 40, 60, 80, 95])
+    assert data["pred"].dtype == np.float64
+
+
+def test_diverging_run_stops_cleanly(tmp_path):
+    result = train(small_config("sgd", lr=50.0, epochs=500), tmp_path / "d.h5")
+    assert result.status == "diverged" and result.steps < 499
+    with open_run(tmp_path / "d.h5") as run:
+        assert run.status == "diverged"
+        assert not np.isfinite(run.loss[-1]) and np.isfinite(run.loss[:-1]).all()
+    with pytest.raises(RunFileError, match="diverged"):
+        resume(tmp_path / "d.h5")
+
+
+def test_writer_refuses_to_overwrite_and_keeps_the_file(tmp_path):
+    path = tmp_path / "keep.h5"
+    path.write_bytes(b"precious")
+    with pytest.raises(RunFileError, match="already exists"):
+        train(small_config(), path)
+    assert path.read_bytes() == b"precious"
+
+
+def test_resume_refuses_complete_foreign_and_other_schema_files(tmp_path, small_run):
+    with pytest.raises(RunFileError, match="already complete"):
+        resume(small_run)
+    text = tmp_path / "text.h5"
+    text.write_text("not hdf5")
+    with pytest.raises(RunFileError, match="not an HDF5 file"):
+        resume(text)
+    foreign = tmp_path / "foreign.h5"
+    with h5py.File(foreign, "w") as f:
+        f["x"] = 1
+    with pytest.raises(RunFileError, match="not a run file"):
+        resume(foreign)
+    other = tmp_path / "v2.h5"
+    other.write_bytes(small_run.read_bytes())
+    with h5py.File(other, "r+") as f:
+        f.attrs["status"] = "interrupted"
+        f.attrs["schema_version"] = 2
+    with pytest.raises(RunFileError, match="schema version 2"):
+        resume(other)
+
+
+def test_writer_works_from_a_foreign_training_loop(tmp_path):
+    """RunWriter needs no trainer config: any loop can log steps, predictions and checkpoints."""
+    grid = np.linspace(0, 1, 16, endpoint=False)[:, None]
+    meta = RunMeta(config={"note": "hand-written loop"}, target={"kind": "custom"}, model={"kind": "custom"},
+                   layout={"names": ["w"], "shapes": [[3]]}, data={"x_train": grid, "y_train": grid,
+                                                                   "x_eval": grid, "y_eval": grid},
+                   n_params=3, param_dtype="float64", resume_size=0)
+    writer = RunWriter.create(tmp_path / "own.h5", meta, commit_every_s=0.0)
+    for step in range(25):
+        if step % 10 == 0:
+            writer.checkpoint(step, np.full(3, step, float), None)
+        writer.log_step(step, 1.0 / (step + 1), 0.5, 0.1)
+        writer.log_pred(step, grid * step)
+    writer.close("complete")
+    with open_run(tmp_path / "own.h5") as run:
+        assert run.n_steps == 25 and run.status == "complete"
+        np.testing.assert_array_equal(run.ckpt_steps, [0, 10, 20])
+        np.testing.assert_array_equal(run.pred[24], grid * 24)
+
+
+# ---- kill -9 and resume -------------------------------------------------------------------------
+
+KILL_CONFIG = small_config(epochs=2500, ckpt_every=10)
+TRAIN_SNIPPET = """
+import sys
+from trainer.config import TrainConfig
+from trainer.loop import train, resume
+config = TrainConfig.from_json(sys.argv[2])
+if sys.argv[1] == "train":
+    train(config, sys.argv[3], commit_every_s=0.0)
+else:
+    resume(sys.argv[3], commit_every_s=0.0)
+"""
+
+
+def _start(mode: str, path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", TRAIN_SNIPPET, mode, KILL_CONFIG.to_json(), str(path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _committed_steps(path) -> int:
+    try:
+        with h5py.File(path, "r", swmr=True) as f:
+            return int(f["commit"][0])
+    except (OSError, KeyError):
+        return 0
+
+
+def _kill_at(proc: subprocess.Popen, path, at_step: int, jitter_s: float) -> None:
+    """SIGKILL once the run has committed `at_step` steps, plus a random delay inside the commit cycle."""
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if path.exists() and _committed_steps(path) >= at_step:
+            break
+        time.sleep(0.005)
+    time.sleep(jitter_s)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _check_only_complete_rows(path) -> int:
+    """After a kill: the file opens, committed rows are whole and consistent; returns committed steps."""
+    with open_run(path) as run:
+        n = run.n_steps
+        np.testing.assert_array_equal(run.steps, np.arange(n))
+        assert np.isfinite(run.loss).all() and np.isfinite(run.pred).all()
+        np.testing.assert_array_equal(run.pred_steps, np.arange(len(run.pred_steps)))
+        assert run.pred.shape[0] == len(run.pred_steps)
+        np.testing.assert_array_equal(run.ckpt_steps, np.arange(len(run.ckpt_steps)) * 10)
+        with h5py.File(path, "r", swmr=True) as f:
+            slot = int(f["commit"][3])
+            if slot >= 0:
+                assert int(f["resume/step"][slot]) in run.ckpt_steps
+        return n
+
+
+def test_sigkill_at_random_moments_then_resume_is_bitwise_identical(tmp_path):
+    reference = tmp_path / "reference.h5"
+    train(KILL_CONFIG, reference)
+    path = tmp_path / "killed.h5"
+    rng = np.random.default_rng(2024)
+    progress = [0]
+    for attempt in range(4):  # kill the fresh run, then kill each resumed run again
+        proc = _start("train" if attempt == 0 else "resume", path)
+        _kill_at(proc, path, progress[-1] + int(rng.integers(100, 500)), rng.uniform(0.0, 0.05))
+        progress.append(_check_only_complete_rows(path))
+    print("committed steps after each kill:", progress)
+    assert 0 < progress[1] and progress[-1] < KILL_CONFIG.epochs, f"kills did not land mid-run: {progress}"
+    result = resume(path)
+    assert result.status == "complete"
+    assert_same_arrays(arrays(path), arrays(reference))
+    with open_run(path) as run:
+        assert run.status == "complete"
+
+
+def test_interrupted_status_and_resume(tmp_path):
+    path = tmp_path / "int.h5"
+    config = small_config(epochs=200)
+    calls = {"n": 0}
+
+    def interrupt(step, loss):
+        calls["n"] += 1
+        if step == 77:
+            raise KeyboardInterrupt
+
+    result = train(config, path, progress=interrupt)
+    assert result.status == "interrupted"
+    with open_run(path) as run:
+        assert run.status == "interrupted" and run.n_steps >= 70
+    train(config, tmp_path / "ref.h5")
+    resume(path)
+    assert_same_arrays(arrays(path), arrays(tmp_path / "ref.h5"))
+
+
+def test_reader_trims_to_the_commit_marker(tmp_path, small_run):
+    """Rows written past the marker (a kill between data and marker) are invisible to readers."""
+    path = tmp_path / "grown.h5"
+    path.write_bytes(small_run.read_bytes())
+    with h5py.File(path, "r+") as f:
+        f["commit"][:3] = [100, 101, 11]
+    with open_run(path) as run:
+        assert run.n_steps == 100 and len(run.pred_steps) == 101 and run.ckpt_steps[-1] == 100
+    assert runfile.SCHEMA_VERSION == 1

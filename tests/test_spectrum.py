@@ -1,0 +1,196 @@
+"""Spectrum analysis: DFT against an explicit DFT sum, learned step and jumps on constructed curves, run files."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analyzer.errors import BadInputError
+from analyzer.spectrum import (SpectrumParams, detect_jumps, learned_steps, spectrum_from_predictions)
+
+G = 64
+
+
+def _grid(n: int = G) -> np.ndarray:
+    return np.arange(n) / n
+
+
+def _random_predictions(seed: int = 0, n_steps: int = 37, n: int = G) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = _grid(n)
+    y = np.sin(2 * np.pi * 3 * x) + 0.5 * np.sin(2 * np.pi * 5 * x + 0.3)
+    pred = rng.standard_normal((n_steps, n)) + y
+    return np.arange(n_steps) * 3, pred, y
+
+
+def _explicit_dft(rows: np.ndarray) -> np.ndarray:
+    """The DFT as a matrix product, independent of numpy's FFT."""
+    n = rows.shape[1]
+    k = np.arange(n // 2 + 1)[:, None]
+    basis = np.exp(-2j * np.pi * k * np.arange(n)[None, :] / n)
+    return rows @ basis.T
+
+
+def test_spectrum_matches_explicit_dft_to_1e10():
+    steps, pred, y = _random_predictions()
+    result = spectrum_from_predictions(steps, pred, y, [3.0, 5.0], dtype=np.float64)
+    coef = _explicit_dft(pred)
+    scale = np.full(G // 2 + 1, 2.0 / G)
+    scale[[0, -1]] = 1.0 / G
+    np.testing.assert_allclose(result.amplitude, np.abs(coef) * scale, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(np.abs(np.exp(1j * result.phase) - np.exp(1j * np.angle(coef))), 0, atol=1e-10)
+    target = _explicit_dft(y[None, :])[0]
+    expected = np.abs(coef[:, [3, 5]] - target[[3, 5]]) / np.abs(target[[3, 5]])
+    np.testing.assert_allclose(result.rel_error, expected, rtol=1e-10)
+    np.testing.assert_allclose(result.freqs_hz, np.arange(G // 2 + 1))
+
+
+def test_default_float32_arrays_and_single_sided_amplitude():
+    x = _grid()
+    pred = np.stack([0.7 * np.sin(2 * np.pi * 4 * x + 0.2) + 0.25, np.cos(2 * np.pi * 9 * x)])
+    result = spectrum_from_predictions([0, 1], pred[:, :, None], np.sin(2 * np.pi * 4 * x), [4])
+    assert result.amplitude.dtype == np.float32 and result.phase.dtype == np.float32
+    assert result.amplitude[0, 4] == pytest.approx(0.7, abs=1e-6)
+    assert result.amplitude[0, 0] == pytest.approx(0.25, abs=1e-6)
+    assert result.amplitude[1, 9] == pytest.approx(1.0, abs=1e-6)
+    assert result.target_amplitude[4] == pytest.approx(1.0, abs=1e-12)
+    assert result.learning.target_amplitude.iloc[0] == pytest.approx(1.0, abs=1e-12)
+    # sin(2 pi f x + phi) has DFT phase phi - pi/2
+    assert result.phase[0, 4] == pytest.approx(0.2 - np.pi / 2, abs=1e-5)
+
+
+def test_learned_step_exact_on_constructed_curves():
+    steps = np.arange(0, 100, 5)
+    errors = np.ones((len(steps), 4))
+    errors[7:, 0] = 0.05  # below from step 35 on
+    errors[3:, 1] = 0.05
+    errors[12, 1] = 0.2  # relapse at step 60: learned only from step 65
+    errors[:, 2] = 0.05  # learned from the start
+    errors[-1, 3] = 0.05  # below only at the last step
+    np.testing.assert_array_equal(learned_steps(steps, errors, 0.1), [35.0, 65.0, 0.0, 95.0])
+    errors[-1, 3] = 0.1  # exactly at the threshold is not below it
+    assert np.isnan(learned_steps(steps, errors, 0.1)[3])
+
+
+def _staged_curves(steps: np.ndarray, centres: list[float], width_decades: float = 0.1) -> np.ndarray:
+    """Relative errors falling from 1 to 0.01 as a logistic in log-step centred at each given step."""
+    u = np.log10(steps + 1.0)[:, None]
+    centre = np.log10(np.asarray(centres) + 1.0)[None, :]
+    return 10.0 ** (-2.0 / (1.0 + np.exp(-(u - centre) / width_decades * 4)))
+
+
+def test_jumps_found_at_constructed_drops_and_not_at_the_edges():
+    steps = np.arange(10_001)
+    centres = [30.0, 300.0, 3000.0]
+    errors = _staged_curves(steps, centres)
+    errors[:25] *= 1.0 + 0.3 * np.cos(np.arange(25))[:, None]  # an initial transient wobble
+    jumps = detect_jumps(steps, errors, np.array([1.0, 3.0, 7.0]), SpectrumParams())
+    assert list(jumps.freq_hz) == [1.0, 3.0, 7.0]
+    np.testing.assert_allclose(np.log10(jumps.step + 1), np.log10(np.array(centres) + 1), atol=0.06)
+    assert (jumps["drop"] > 1.0).all()
+
+
+def test_no_jump_when_the_curve_only_fluctuates_below_threshold_or_barely_moves():
+    steps = np.arange(5000)
+    rng = np.random.default_rng(3)
+    learned_noisy = 0.01 * 10 ** rng.uniform(-0.8, 0.8, len(steps))  # learned, jittering by 1.6 decades
+    slow = np.linspace(1.0, 0.8, len(steps))  # never learned, barely moving
+    jumps = detect_jumps(steps, np.column_stack([learned_noisy, slow]), np.array([1.0, 2.0]), SpectrumParams())
+    assert jumps.empty
+
+
+def test_learning_table_columns_and_nan_when_never_learned():
+    steps = np.arange(2001)
+    errors = _staged_curves(steps, [100.0, 1e9])
+    x = _grid()
+    y = np.sin(2 * np.pi * 1 * x) + np.sin(2 * np.pi * 2 * x)
+    coef = np.fft.rfft(y)
+    pred_coef = np.zeros((len(steps), G // 2 + 1), dtype=complex)
+    pred_coef[:, [1, 2]] = coef[[1, 2]] * (1 - errors)  # prediction coefficient with exactly this error
+    pred = np.fft.irfft(pred_coef, n=G, axis=1)
+    result = spectrum_from_predictions(steps, pred, y, [1, 2], dtype=np.float64)
+    np.testing.assert_allclose(result.rel_error, errors, rtol=1e-9)
+    learning = result.learning
+    assert list(learning.columns[:5]) == ["freq_hz", "target_amplitude", "learned_step", "jump_step", "final_rel_error"]
+    expected_learned = steps[np.argmax(errors[:, 0] < 0.1)]
+    assert learning.learned_step.iloc[0] == expected_learned
+    assert np.isnan(learning.learned_step.iloc[1]) and np.isnan(learning.jump_step.iloc[1])
+    assert "learned 1 Hz" in result.headline() and "2 Hz never" in result.headline()
+    assert set(result.tables()) == {"learning per target frequency", "frequency jumps"}
+
+
+@pytest.mark.parametrize("freqs, message", [([2.5], "between DFT bins"), ([40.0], "Nyquist"), ([7.0], "no amplitude")])
+def test_bad_target_frequencies_are_refused(freqs, message):
+    steps, pred, y = _random_predictions()
+    with pytest.raises(BadInputError, match=message):
+        spectrum_from_predictions(steps, pred, y, freqs)
+
+
+def test_sparse_predictions_are_refused():
+    steps = np.array([0, 1000, 2000, 3000, 4000])
+    pred = np.zeros((5, G))
+    with pytest.raises(BadInputError, match="too sparsely"):
+        spectrum_from_predictions(steps, pred, np.sin(2 * np.pi * _grid()), [1])
+
+
+@pytest.mark.parametrize("option", [{"threshold": -0.1}, {"threshold": 0}, {"min_drop": 0},
+                                    {"points_per_decade": 1}, {"window_decades": 0.01}])
+def test_out_of_range_options(option):
+    from analyzer import registry
+
+    with pytest.raises(BadInputError):
+        registry.make_params(registry.get("spectrum"), **option)
+
+
+def test_run_file_spectrum_matches_numpy_fft_and_caches(small_run, tmp_path):
+    from analyzer import analyze, open_run
+
+    with open_run(small_run) as run:
+        pred = run.pred[:, :, 0].astype(np.float64)
+        y = run.data("y_eval")[:, 0].astype(np.float64)
+        freqs = run.target["freqs_hz"]
+        result = analyze(run, "spectrum", use_cache=False)
+    n = pred.shape[1]
+    coef = np.fft.rfft(pred, axis=1)
+    bins = np.asarray(freqs, dtype=int)
+    target = np.fft.rfft(y)
+    np.testing.assert_allclose(result.rel_error, np.abs(coef[:, bins] - target[bins]) / np.abs(target[bins]),
+                               rtol=1e-10)
+    np.testing.assert_allclose(result.amplitude[:, 1:-1], 2 * np.abs(coef[:, 1:-1]) / n, rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(result.target_freqs_hz, freqs)
+    cache = tmp_path / "c.h5"
+    first = analyze(small_run, "spectrum", cache=cache, threshold=0.2)
+    again = analyze(small_run, "spectrum", cache=cache, threshold=0.2)
+    pd.testing.assert_frame_equal(first.learning, again.learning)
+    np.testing.assert_array_equal(first.amplitude, again.amplitude)
+
+
+def test_cli_spectrum(small_run):
+    from typer.testing import CliRunner
+
+    from analyzer.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["spectrum", str(small_run), "--json", "--no-cache"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert [row["freq_hz"] for row in payload["learning"]] == [1.0, 3.0, 7.0, 15.0]
+    assert "omitted_array" in payload["amplitude"]
+    bad = runner.invoke(app, ["spectrum", str(small_run), "--threshold", "-1", "--no-cache"])
+    assert bad.exit_code == 2 and "threshold" in bad.output
+
+
+def test_run_with_sparse_predictions_is_refused(tmp_path):
+    from helpers import small_config
+
+    from analyzer import analyze
+    from trainer.loop import train
+
+    path = tmp_path / "sparse.h5"
+    train(dataclasses.replace(small_config(epochs=400), pred_every=100), path)
+    with pytest.raises(BadInputError, match="too sparsely"):
+        analyze(path, "spectrum", use_cache=False)
