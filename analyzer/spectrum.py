@@ -202,10 +202,17 @@ def detect_jumps(steps: np.ndarray, rel_error: np.ndarray, freqs_hz: np.ndarray,
             unlearned = curve[:-2 * half] >= np.log10(params.threshold)
             peaks, _ = find_peaks(np.where(unlearned, drop, -np.inf), height=params.min_drop, distance=2 * half)
             for peak in peaks:
-                nearest = np.argmin(np.abs(stored_u - grid_u[peak + half]))
+                nearest = np.argmin(np.abs(stored_u - grid_u[_steepest_point(curve, peak, peak + 2 * half)]))
                 rows.append((float(freq), int(steps[nearest]), float(drop[peak])))
     frame = pd.DataFrame(rows, columns=["freq_hz", "step", "drop"])
     return frame.astype({"freq_hz": np.float64, "step": np.int64, "drop": np.float64})
+
+
+def _steepest_point(curve: np.ndarray, start: int, stop: int) -> int:
+    """Grid index of the steepest local descent inside a drop window: a sharp drop is located to one bin,
+    whereas the windowed drop D is flat over a whole window width around it."""
+    local = curve[start:stop - 1] - curve[start + 2:stop + 1]  # centred differences at start+1 .. stop-1
+    return start + 1 + int(np.argmax(local))
 
 
 def log_step_curves(steps: np.ndarray, rel_error: np.ndarray, points_per_decade: int) -> tuple[np.ndarray, np.ndarray]:
@@ -218,15 +225,23 @@ def log_step_curves(steps: np.ndarray, rel_error: np.ndarray, points_per_decade:
     n_grid = int(index[-1]) + 1
     log_error = np.log10(np.maximum(np.asarray(rel_error, dtype=np.float64), 1e-300))
     binned = pd.DataFrame(log_error).groupby(index).median()
-    coverage = len(binned) / n_grid
-    if len(steps) < 3 or coverage < MIN_BIN_COVERAGE:
+    reachable = _reachable_bins(int(steps[0]), int(steps[-1]), points_per_decade)
+    if len(steps) < 3 or len(binned) < MIN_BIN_COVERAGE * reachable:
         raise BadInputError(f"predictions stored too sparsely for jump detection: {len(steps)} prediction steps fill "
-                            f"{len(binned)} of {n_grid} log-step bins ({points_per_decade} per decade); store "
-                            f"predictions more often (pred_every) or lower points_per_decade")
+                            f"{len(binned)} of the {reachable} log-step bins ({points_per_decade} per decade) that "
+                            f"predictions at every step would fill; store predictions more often (pred_every)")
     grid_u = stored_u[0] + np.arange(n_grid) / points_per_decade
     filled = binned.index.to_numpy()
     curves = np.column_stack([np.interp(np.arange(n_grid), filled, column) for column in binned.to_numpy().T])
     return grid_u, curves
+
+
+def _reachable_bins(first_step: int, last_step: int, points_per_decade: int) -> int:
+    """How many log-step bins predictions stored at every step would fill (early bins hold no integer step)."""
+    dense_until = min(last_step, first_step + 100_000)  # beyond this every bin holds many integer steps
+    dense = np.unique(np.rint(np.log10(np.arange(first_step, dense_until + 1) + 1.0) * points_per_decade))
+    last_bin = np.rint(np.log10(last_step + 1.0) * points_per_decade)
+    return int(len(dense) + max(0.0, last_bin - dense[-1]))
 
 
 @register("spectrum", params=SpectrumParams, result=SpectrumResult, version="1",
