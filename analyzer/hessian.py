@@ -1,0 +1,260 @@
+"""Hessian eigenanalysis of the full-batch training loss at checkpoints: saddle index along training.
+
+Per checkpoint: extreme eigenpairs (each with its residual ||Hv - lambda v||), the index (eigenvalues below
+-index_tol * scale, scale = largest |eigenvalue|) with an error bar, trace and gradient norm.
+
+Saddle rule (documented, tested): a checkpoint is a saddle candidate when
+  (a) its gradient is small: ||grad L|| <= grad_tol * (largest gradient norm logged during the run), and
+  (b) it has negative curvature beyond tolerance: lambda_min + residual(lambda_min) < -index_tol * scale.
+Index error bar: dense -> half the change of the count when index_tol is halved or doubled (tolerance
+band); lanczos -> SLQ standard error over probes combined with that same band on the SLQ density.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from analyzer.errors import BadInputError
+from analyzer.hessian_solvers import (HessianOperator, Spectrum, dense_bytes, dense_spectrum, lanczos_spectrum,
+                                      slq_density)
+from analyzer.registry import register
+
+METHODS = ("auto", "dense", "lanczos")
+SELECTIONS = ("plateaus", "every", "steps")
+FALLBACK_POINTS = 10  # checkpoints analysed when no plateau is found
+
+
+@dataclass(frozen=True)
+class HessianParams:
+    """Options of `analyze hessian`.
+
+    Args:
+        at: checkpoint selection: plateaus (edges and midpoints of detected plateaus), every, steps.
+        every: with at="every", analyse the stored checkpoints nearest to 0, N, 2N, ...
+        steps: with at="steps", these stored checkpoint steps exactly.
+        k: number of top and of bottom eigenpairs.
+        method: dense (exact, full spectrum), lanczos (top/bottom-k + SLQ density), auto.
+        tol: an eigenpair is converged when ||Hv - lambda v|| <= tol * scale.
+        index_tol: eigenvalues below -index_tol * scale count towards the saddle index.
+        grad_tol: saddle rule (a), relative to the largest logged gradient norm.
+        dense_max_params: auto uses dense up to this many parameters.
+        max_dense_gb: dense refuses models whose Hessian needs more memory than this.
+    """
+
+    at: str = "plateaus"
+    every: int = 0
+    steps: tuple[int, ...] = ()
+    k: int = 10
+    method: str = "auto"
+    tol: float = 1e-6
+    index_tol: float = 1e-6
+    grad_tol: float = 0.05
+    dense_max_params: int = 1500
+    max_dense_gb: float = 4.0
+    slq_probes: int = 4
+    slq_steps: int = 60
+    dtype: str = "float64"
+    seed: int = 0
+
+    def __post_init__(self):
+        object.__setattr__(self, "steps", tuple(int(s) for s in self.steps))
+        if self.at not in SELECTIONS:
+            raise ValueError(f"at must be one of {', '.join(SELECTIONS)}, got {self.at!r}")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.at == "every" and self.every < 1:
+            raise ValueError(f"every must be a positive number of steps, got {self.every}")
+        if self.at == "steps" and not self.steps:
+            raise ValueError("at=steps needs at least one step")
+        for name in ("k", "slq_probes", "slq_steps", "dense_max_params"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("tol", "index_tol", "grad_tol", "max_dense_gb"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
+
+
+@dataclass(frozen=True)
+class HessianResult:
+    """One row per analysed checkpoint, plus the extreme eigenvalues and their residuals."""
+
+    table: pd.DataFrame
+    eigenvalues_top: np.ndarray  # (n_ckpt, k) descending
+    eigenvalues_bottom: np.ndarray  # (n_ckpt, k) ascending
+    residuals_top: np.ndarray
+    residuals_bottom: np.ndarray
+    selection: str  # how the checkpoints were chosen, in words
+    n_params: int
+
+    def headline(self) -> str:
+        if self.table.empty:
+            return "no checkpoints analysed"
+        saddles = int(self.table["saddle_candidate"].sum())
+        unconverged = int((~self.table["converged"]).sum())
+        note = f"; {unconverged} not converged" if unconverged else ""
+        return (f"{len(self.table)} checkpoints ({self.selection}), {saddles} saddle candidates, "
+                f"P = {self.n_params}{note}")
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"Hessian at checkpoints": self.table}
+
+
+def loss_closure(run, dtype: str = "float64"):
+    """The training loss as a function of the flat parameter vector, exactly as trained (mean MSE)."""
+    from trainer.models import functional_forward
+
+    model, layout = run.build_model(dtype)
+    torch_dtype = getattr(torch, dtype)
+    x = torch.from_numpy(run.data("x_train")).to(torch_dtype)
+    y = torch.from_numpy(run.data("y_train")).to(torch_dtype)
+
+    def loss(theta: torch.Tensor) -> torch.Tensor:
+        return torch.mean((functional_forward(model, layout, theta, x) - y) ** 2)
+
+    return loss
+
+
+def hessian_spectrum(loss_fn, theta: torch.Tensor, method: str = "auto", k: int = 10, tol: float = 1e-6,
+                     dense_max_params: int = 1500, max_dense_gb: float = 4.0, seed: int = 0,
+                     op: HessianOperator | None = None) -> Spectrum:
+    """Extreme eigenpairs of the Hessian of any scalar `loss_fn` at `theta`, by the chosen method."""
+    op = op or HessianOperator(loss_fn, theta)
+    if k > op.n:
+        raise BadInputError(f"k = {k} is larger than the parameter count {op.n}")
+    chosen = resolve_method(method, op.n, k, dense_max_params)
+    if chosen == "dense":
+        needed_gb = dense_bytes(op.n) / 1e9
+        if needed_gb > min(max_dense_gb, _available_gb()):
+            raise BadInputError(f"dense Hessian of {op.n} parameters needs {needed_gb:.1f} GB, more than the "
+                                f"{min(max_dense_gb, _available_gb()):.1f} GB allowed/available; use --method lanczos")
+        return dense_spectrum(op, k)
+    return lanczos_spectrum(op, k, tol=tol, seed=seed)
+
+
+def resolve_method(method: str, n_params: int, k: int, dense_max_params: int) -> str:
+    if method == "auto":
+        return "dense" if n_params <= dense_max_params or 2 * k >= n_params else "lanczos"
+    if method == "lanczos" and k >= n_params:
+        raise BadInputError(f"lanczos needs k below the parameter count {n_params}, got k = {k}; use --method dense")
+    return method
+
+
+def _available_gb() -> float:
+    import os
+
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 1e9
+    except (ValueError, OSError):
+        return math.inf
+
+
+def saddle_metrics(spectrum: Spectrum, op: HessianOperator, params: HessianParams, grad_scale: float) -> dict:
+    """The per-checkpoint row: extremes, index with error bar, trace, gradient norm, saddle flag."""
+    scale = spectrum.scale
+    threshold = -params.index_tol * scale
+    if spectrum.all_eigenvalues is not None:
+        values = spectrum.all_eigenvalues
+        count = float(np.sum(values < threshold))
+        band = (np.sum(values < threshold / 2) - np.sum(values < 2 * threshold)) / 2
+        index_err, trace, trace_err = float(band), float(values.sum()), 0.0
+    else:
+        density = slq_density(op, params.slq_probes, params.slq_steps, params.seed)
+        fraction, stderr = density.fraction_below(threshold)
+        band = (density.fraction_below(threshold / 2)[0] - density.fraction_below(2 * threshold)[0]) / 2
+        known = float(np.sum(spectrum.bottom < threshold))  # converged bottom-k: a hard lower bound
+        count = max(fraction * op.n, known)
+        index_err = float(op.n * math.hypot(stderr, band))
+        trace, trace_err = density.trace()
+    grad_norm = float(torch.linalg.vector_norm(op.grad))
+    lambda_min, lambda_max = float(spectrum.bottom[0]), float(spectrum.top[0])
+    negative = lambda_min + float(np.nan_to_num(spectrum.bottom_residual[0], nan=np.inf)) < threshold
+    return {
+        "lambda_max": lambda_max, "lambda_min": lambda_min,
+        "ratio": lambda_min / lambda_max if lambda_max != 0 else math.nan,
+        "index_count": count, "index_fraction": count / op.n, "index_err": index_err,
+        "trace": trace, "trace_err": trace_err, "grad_norm": grad_norm,
+        "saddle_candidate": bool(negative and grad_norm <= params.grad_tol * grad_scale),
+        "method": spectrum.method, "converged": spectrum.converged(params.tol),
+        "max_rel_residual": spectrum.max_rel_residual, "seconds": spectrum.seconds, "n_hvp": op.n_hvp,
+    }
+
+
+def select_checkpoints(run, params: HessianParams) -> tuple[list[tuple[int, str]], str]:
+    """(step, role) pairs to analyse and a phrase saying how they were chosen."""
+    stored = np.asarray(run.ckpt_steps)
+    if len(stored) == 0:
+        raise BadInputError(f"{run.path}: the run has no stored checkpoints")
+    if params.at == "steps":
+        for step in params.steps:
+            run.params_at(step)  # raises BadInputError naming the stored steps
+        return [(s, "step") for s in params.steps], "given steps"
+    if params.at == "every":
+        wanted = np.arange(0, int(stored[-1]) + 1, params.every)
+        return _snap(stored, [(int(w), "every") for w in wanted]), f"every {params.every} steps"
+    wanted = _plateau_points(run)
+    if wanted:
+        return _snap(stored, wanted), "plateau edges and midpoints"
+    spaced = np.linspace(stored[0], stored[-1], FALLBACK_POINTS)
+    return _snap(stored, [(int(w), "spaced") for w in spaced]), \
+        f"no plateau found, so {FALLBACK_POINTS} evenly spaced checkpoints"
+
+
+def _plateau_points(run) -> list[tuple[int, str]]:
+    try:
+        from analyzer import plateaus
+    except ImportError:
+        return []
+    found = plateaus.compute(run, plateaus.PlateauParams()).plateaus(method="changepoint")
+    points = []
+    for _, row in found.iterrows():
+        start, end = int(row["start_step"]), int(row["end_step"])
+        points += [(start, "start"), ((start + end) // 2, "middle"), (end, "end")]
+    return points
+
+
+def _snap(stored: np.ndarray, wanted: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Nearest stored checkpoint for each wanted step; the first role wins for duplicates."""
+    chosen: dict[int, str] = {}
+    for step, role in wanted:
+        nearest = int(stored[np.argmin(np.abs(stored - step))])
+        chosen.setdefault(nearest, role)
+    return sorted(chosen.items())
+
+
+@register("hessian", params=HessianParams, result=HessianResult, version="1",
+          summary="Hessian spectrum at checkpoints: extreme eigenvalues, saddle index, trace, saddle candidates")
+def compute(run, params: HessianParams) -> HessianResult:
+    points, selection = select_checkpoints(run, params)
+    loss_fn = loss_closure(run, params.dtype)
+    grad_scale = float(np.nanmax(run.grad_norm)) if len(run.grad_norm) else math.inf
+    rows, spectra = [], []
+    for step, role in _progress(points):
+        theta = torch.from_numpy(np.asarray(run.params_at(step))).to(getattr(torch, params.dtype))
+        op = HessianOperator(loss_fn, theta)
+        spectrum = hessian_spectrum(loss_fn, theta, params.method, params.k, params.tol, params.dense_max_params,
+                                    params.max_dense_gb, params.seed, op=op)
+        rows.append({"step": step, "role": role, **saddle_metrics(spectrum, op, params, grad_scale)})
+        spectra.append(spectrum)
+    stack = lambda name: np.array([getattr(s, name) for s in spectra]).reshape(len(spectra), -1)  # noqa: E731
+    return HessianResult(table=pd.DataFrame(rows), eigenvalues_top=stack("top"), eigenvalues_bottom=stack("bottom"),
+                         residuals_top=stack("top_residual"), residuals_bottom=stack("bottom_residual"),
+                         selection=selection, n_params=int(run.n_params))
+
+
+def _progress(points: list[tuple[int, str]]):
+    """Iterate with a rich progress bar on stderr (only when stderr is a terminal)."""
+    import sys
+
+    from rich.console import Console
+    from rich.progress import track
+
+    console = Console(stderr=True)
+    return track(points, description="Hessian at checkpoints", console=console, transient=True,
+                 disable=not sys.stderr.isatty())
