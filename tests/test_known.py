@@ -1,0 +1,117 @@
+"""Known-answer runs: the closed form against simulated diag-linear runs, and the detectors against the truth."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from analyzer.known import ModeSystem, crossing_step, predict
+from analyzer.run import open_run
+from trainer.config import PRESETS, TargetSpec
+
+torch.set_num_threads(1)
+
+CONFIGS = {
+    "seed000": {},
+    "flat-amps-p1": {"amps": (1.0, 1.0, 1.0, 1.0), "feature_decay": 1.0, "epochs": 2600},
+    "small-init": {"amps": (1.0, 0.5, 0.8, 0.3), "feature_decay": 0.25, "init_scale": 1e-4, "epochs": 1500},
+}
+
+
+def diag_config(amps=(1.0, 0.8, 0.6, 0.4), feature_decay=0.5, init_scale=1e-3, epochs=1500, ckpt_every=1):
+    base = PRESETS["diag-linear"]
+    model = dataclasses.replace(base.model, feature_decay=feature_decay, init_scale=init_scale)
+    target = dataclasses.replace(base.target, amps=tuple(amps))
+    return dataclasses.replace(base, model=model, target=target, epochs=epochs, ckpt_every=ckpt_every)
+
+
+@pytest.fixture(scope="module", params=list(CONFIGS))
+def known_run(request, tmp_path_factory):
+    from trainer.loop import train
+
+    config = diag_config(**CONFIGS[request.param])
+    path = tmp_path_factory.mktemp("known") / f"{request.param}.h5"
+    train(config, path, overwrite=True)
+    return path, predict(config)
+
+
+def run_weights(path) -> tuple[np.ndarray, np.ndarray]:
+    """Checkpoint steps and w_j = c_j u_j v_j read back from a run file."""
+    with open_run(path) as run:
+        steps = run.ckpt_steps
+        params = np.stack([run.params_at(s) for s in steps])
+        spec = run.model_spec
+    k = np.repeat(np.arange(1, spec["features"] + 1, dtype=np.float64), 2)
+    n = 2 * spec["features"]
+    return steps, k ** -spec["feature_decay"] * params[:, :n] * params[:, n:]
+
+
+def test_exact_map_matches_the_run(known_run):
+    path, known = known_run
+    steps, w = run_weights(path)
+    np.testing.assert_allclose(w, known.history[steps], rtol=0, atol=1e-12)
+
+
+def test_escape_steps_of_the_run_lie_within_the_sigmoid_width(known_run):
+    path, known = known_run
+    steps, w = run_weights(path)
+    assert len(known.modes) == 4
+    for mode in known.modes.itertuples():
+        measured = crossing_step(w[:, mode.feature] / mode.coeff, 0.5)
+        assert abs(measured - mode.escape_closed_form) < 1.0  # second-order closed form: within a step
+        assert abs(measured - mode.escape_first_order) < mode.width_closed_form / 2  # gradient-flow logistic
+        assert abs(mode.width_steps - mode.width_closed_form) < 0.02 * mode.width_closed_form
+
+
+def test_closed_form_hessian_matches_dense_autograd_hessian(known_run):
+    path, known = known_run
+    with open_run(path) as run:
+        model, layout = run.build_model("float64")
+        x, y = (torch.from_numpy(run.data(k)) for k in ("x_train", "y_train"))
+        from trainer.models import functional_forward
+
+        loss = lambda theta: torch.mean((functional_forward(model, layout, theta, x) - y) ** 2)  # noqa: E731
+        for plateau in known.plateaus.itertuples():
+            theta = torch.from_numpy(run.params_at(plateau.hessian_step))
+            dense = np.linalg.eigvalsh(torch.func.hessian(loss)(theta).numpy())
+            np.testing.assert_allclose(dense, known.eigenvalues_at(plateau.hessian_step), rtol=0, atol=1e-10)
+            assert dense.min() == pytest.approx(plateau.lambda_min, abs=1e-10)
+            assert np.sum(dense < -1e-12) == plateau.index_count
+
+
+def test_seed000_numbers_match_the_issue():
+    known = predict(diag_config(ckpt_every=10))
+    np.testing.assert_allclose(known.modes.escape_step, [98, 214, 437, 955], atol=0.5)
+    np.testing.assert_allclose(known.modes.escape_first_order, [95.2, 211.2, 434.4, 952.1], atol=0.1)
+    assert list(known.plateaus.index_count) == [40, 39, 38, 37]
+    np.testing.assert_allclose(known.plateaus.lambda_min, [-1.41, -0.62, -0.30, -0.14], atol=0.01)
+    assert known.plateaus.lambda_min.iloc[0] == pytest.approx(-2 * 1.0 * (1 / np.sqrt(2)), rel=2e-3)  # -2 c a, a = 1 / sqrt 2
+
+
+def test_overlapping_escapes_merge_into_one_transition():
+    # p = 0 and equal amplitudes: every mode has the same c a, so all escape together; one plateau
+    known = predict(diag_config(amps=(1.0, 1.0, 1.0, 1.0), feature_decay=0.0, epochs=400))
+    assert len(known.plateaus) == 1
+    assert known.plateaus.index_count.iloc[0] == 40
+
+
+def test_negative_coefficients_never_escape():
+    config = diag_config()
+    config = dataclasses.replace(config, target=TargetSpec(freqs_hz=(1.0, 3.0), amps=(1.0, -0.5), n_train=256))
+    system = ModeSystem.from_config(dataclasses.asdict(config))
+    assert np.isnan(system.escape_closed_form()[4])  # sin_3 has a < 0: u = v cannot make c u v negative
+    known = predict(config)
+    assert list(known.modes.freq_hz) == [1.0]
+    assert known.history[-1, 4] < known.history[0, 4]
+
+
+def test_predict_refuses_other_models():
+    from analyzer.errors import BadInputError
+
+    with pytest.raises(BadInputError, match="diag-linear"):
+        predict(PRESETS["baseline"])
+    with pytest.raises(BadInputError, match="sgd"):
+        predict(dataclasses.replace(diag_config(), optimizer="adam"))
