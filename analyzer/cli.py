@@ -135,6 +135,35 @@ def info(run: RunArg, as_json: JsonOpt = False) -> None:
 
 @app.command()
 @guarded
+def hessian(run: RunArg,
+            at: Annotated[str, typer.Option(help="Checkpoints: plateaus (edges and midpoints), every, steps.")] = "plateaus",
+            every: Annotated[Optional[int], typer.Option(help="Analyse every N steps (implies --at every).")] = None,
+            steps: Annotated[Optional[str], typer.Option(help="Comma-separated stored steps (implies --at steps).")] = None,
+            k: Annotated[Optional[int], typer.Option("--k", help="Top and bottom eigenpairs [default: 10].")] = None,
+            method: Annotated[Optional[str], typer.Option(help="dense, lanczos or auto [default: auto].")] = None,
+            tol: Annotated[Optional[float], typer.Option(
+                help="Residual tolerance relative to max |eigenvalue| [default: 1e-6].")] = None,
+            index_tol: Annotated[Optional[float], typer.Option(
+                help="Eigenvalues below -index_tol * max |eigenvalue| are negative [default: 1e-6].")] = None,
+            as_json: JsonOpt = False, cache: CacheOpt = None, no_cache: NoCacheOpt = False) -> None:
+    """Hessian spectrum at checkpoints: extreme eigenvalues, saddle index, trace, saddle candidates."""
+    from analyzer.errors import BadInputError
+
+    step_list = None
+    if steps is not None:
+        try:
+            step_list = tuple(int(s) for s in steps.split(",") if s.strip())
+        except ValueError:
+            raise BadInputError(f"--steps must be comma-separated integers, got {steps!r}") from None
+        at = "steps"
+    elif every is not None:
+        at = "every"
+    emit(run_analysis("hessian", run, cache, no_cache, at=at, every=every, steps=step_list, k=k, method=method,
+                      tol=tol, index_tol=index_tol), as_json)
+
+
+@app.command()
+@guarded
 def spectrum(run: RunArg, threshold: Annotated[Optional[float], typer.Option(
                  help="Relative error below which a frequency counts as learned [default: 0.1].")] = None,
              min_drop: Annotated[Optional[float], typer.Option(
@@ -142,6 +171,25 @@ def spectrum(run: RunArg, threshold: Annotated[Optional[float], typer.Option(
              as_json: JsonOpt = False, cache: CacheOpt = None, no_cache: NoCacheOpt = False) -> None:
     """Per-step DFT of the predictions: learned step and jumps of every target frequency."""
     emit(run_analysis("spectrum", run, cache, no_cache, threshold=threshold, min_drop=min_drop), as_json)
+
+
+@app.command()
+@guarded
+def correlate(runs: Annotated[list[Path], typer.Argument(help="One or more run files; several are pooled.",
+                                                         dir_okay=False)],
+              permutations: Annotated[Optional[int], typer.Option(
+                  "--permutations", help="Null draws of the permutation test [default: 9999].")] = None,
+              seed: Annotated[Optional[int], typer.Option(help="Seed of the null draws [default: 0].")] = None,
+              null: Annotated[Optional[str], typer.Option(
+                  help="Null for jump positions: log-uniform (distances in decades) or uniform (in steps).")] = None,
+              threshold: Annotated[Optional[float], typer.Option(
+                  help="Spectrum threshold on the relative error [default: 0.1].")] = None,
+              as_json: JsonOpt = False, no_cache: NoCacheOpt = False) -> None:
+    """Are frequency jumps closer to plateau edges than chance? Permutation test, pooled over runs."""
+    from analyzer.correlate import correlate_runs
+
+    emit(correlate_runs(list(runs), use_cache=not no_cache, n_permutations=permutations, seed=seed, null=null,
+                        threshold=threshold), as_json)
 
 
 def main() -> None:

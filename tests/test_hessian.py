@@ -1,0 +1,179 @@
+"""Hessian eigenanalysis: HVPs and solvers against the dense autograd oracle and closed forms, float64."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from analyzer.errors import BadInputError
+from analyzer.hessian import HessianParams, hessian_spectrum, loss_closure, saddle_metrics
+from analyzer.hessian_solvers import HessianOperator, dense_spectrum, lanczos_spectrum
+from trainer.config import PRESETS, ModelSpec
+from trainer.models import build_model, flatten, functional_forward, param_layout
+
+
+def mlp_loss(depth: int, width: int, seed: int = 0, n: int = 48):
+    """A seed-preset architecture at a small width, on a fixed regression set, at a perturbed init."""
+    model = build_model(ModelSpec(depth=depth, width=width), seed=seed, dtype=torch.float64)
+    layout = param_layout(model)
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 1, generator=gen, dtype=torch.float64)
+    y = torch.sin(2 * torch.pi * 3 * x)
+    theta = flatten(model) + 0.3 * torch.randn(layout.n_params, generator=gen, dtype=torch.float64)
+    return (lambda t: torch.mean((functional_forward(model, layout, t, x) - y) ** 2)), theta
+
+
+def oracle_eigenvalues(loss_fn, theta) -> np.ndarray:
+    hess = torch.func.hessian(loss_fn)(theta)
+    return np.linalg.eigvalsh(((hess + hess.T) / 2).numpy())
+
+
+@pytest.mark.parametrize("depth,width", [(2, 8), (5, 5)])
+def test_hvp_equals_dense_hessian_times_v(depth, width):
+    loss_fn, theta = mlp_loss(depth, width)
+    hess = torch.func.hessian(loss_fn)(theta)
+    v = torch.randn(theta.numel(), generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    expected = hess @ v
+    for mode in ("rev", "fwd"):
+        got = HessianOperator(loss_fn, theta, mode=mode).hvp(v)
+        assert torch.linalg.vector_norm(got - expected) <= 1e-10 * torch.linalg.vector_norm(expected)
+
+
+@pytest.mark.parametrize("depth,width", [(2, 8), (5, 5)])
+def test_lanczos_and_dense_match_oracle(depth, width):
+    loss_fn, theta = mlp_loss(depth, width)
+    exact = oracle_eigenvalues(loss_fn, theta)
+    scale, k = np.abs(exact).max(), 5
+    assert exact[0] < -1e-6 * scale, "the test point must have negative curvature"
+    lanczos = lanczos_spectrum(HessianOperator(loss_fn, theta), k, tol=1e-10)
+    np.testing.assert_allclose(lanczos.top, exact[::-1][:k], rtol=0, atol=1e-8 * scale)
+    np.testing.assert_allclose(lanczos.bottom, exact[:k], rtol=0, atol=1e-8 * scale)
+    assert lanczos.converged(1e-10) and lanczos.max_rel_residual < 1e-10
+    dense = dense_spectrum(HessianOperator(loss_fn, theta), k)
+    np.testing.assert_allclose(dense.all_eigenvalues, exact, rtol=0, atol=1e-12 * scale)
+
+
+def quadratic(eigenvalues: np.ndarray, seed: int = 0):
+    """0.5 theta^T A theta + b^T theta with A = Q diag(eigenvalues) Q^T: Hessian A everywhere."""
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.standard_normal((len(eigenvalues), len(eigenvalues))))
+    a = torch.from_numpy(q @ np.diag(eigenvalues) @ q.T)
+    b = torch.from_numpy(rng.standard_normal(len(eigenvalues)))
+    return lambda t: 0.5 * t @ a @ t + b @ t
+
+
+def test_quadratic_with_known_spectrum_dense_and_lanczos():
+    eigenvalues = np.concatenate([[-3.0, -1.0, -0.5], np.linspace(0.1, 10.0, 57)])
+    loss_fn, theta = quadratic(eigenvalues), torch.zeros(60, dtype=torch.float64)
+    params = HessianParams(k=3, tol=1e-10, index_tol=1e-3, slq_probes=8, slq_steps=60)
+    for method in ("dense", "lanczos"):
+        op = HessianOperator(loss_fn, theta)
+        spectrum = hessian_spectrum(loss_fn, theta, method, k=3, tol=1e-10, op=op)
+        np.testing.assert_allclose(spectrum.bottom, [-3.0, -1.0, -0.5], atol=1e-8 * 10)
+        np.testing.assert_allclose(spectrum.top, eigenvalues[::-1][:3], atol=1e-8 * 10)
+        row = saddle_metrics(spectrum, op, params, grad_scale=1.0)
+        # SLQ with steps = n is exact quadrature, so the lanczos index is exact here too
+        assert abs(row["index_count"] - 3) <= max(row["index_err"], 1e-6)
+        assert row["trace"] == pytest.approx(eigenvalues.sum(), abs=max(3 * row["trace_err"], 1e-9))
+
+
+def test_two_layer_linear_network_at_origin_has_closed_form_index():
+    """f(x) = w2^T W1 x at W1 = 0, w2 = 0: eigenvalues +-2|E[y x]| (h times each), the rest zero."""
+    d, h, n = 3, 4, 40
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(n, d, generator=gen, dtype=torch.float64), torch.randn(n, generator=gen, dtype=torch.float64)
+
+    def loss_fn(t):
+        w1, w2 = t[: h * d].view(h, d), t[h * d:]
+        return torch.mean((x @ w1.T @ w2 - y) ** 2)
+
+    theta = torch.zeros(h * d + h, dtype=torch.float64)
+    sigma = 2 * torch.linalg.vector_norm((y[:, None] * x).mean(0)).item()
+    op = HessianOperator(loss_fn, theta)
+    spectrum = hessian_spectrum(loss_fn, theta, "dense", k=h, op=op)
+    np.testing.assert_allclose(spectrum.bottom, -sigma, rtol=1e-12)
+    np.testing.assert_allclose(spectrum.top, sigma, rtol=1e-12)
+    row = saddle_metrics(spectrum, op, HessianParams(k=h), grad_scale=1.0)
+    assert row["index_count"] == h and row["index_err"] == 0
+    assert row["grad_norm"] == 0.0 and row["saddle_candidate"]
+    # a non-saddle: a positive-definite quadratic is never flagged
+    convex = quadratic(np.linspace(1.0, 2.0, 10))
+    theta = torch.zeros(10, dtype=torch.float64)
+    op = HessianOperator(convex, theta)
+    row = saddle_metrics(hessian_spectrum(convex, theta, "dense", k=2, op=op), op, HessianParams(k=2), 1e9)
+    assert row["index_count"] == 0 and not row["saddle_candidate"]
+
+
+def test_no_convergence_is_reported_not_raised():
+    eigenvalues = np.concatenate([[-1e-3, -0.9e-3], np.geomspace(1e-4, 1e3, 198)])
+    loss_fn, theta = quadratic(eigenvalues), torch.zeros(200, dtype=torch.float64)
+    spectrum = lanczos_spectrum(HessianOperator(loss_fn, theta), 10, tol=1e-14, ncv=21, maxiter=1)
+    assert not spectrum.converged(1e-14)
+
+
+def test_bad_inputs_are_one_line_errors():
+    loss_fn, theta = quadratic(np.linspace(-1, 1, 20)), torch.zeros(20, dtype=torch.float64)
+    with pytest.raises(BadInputError, match="larger than the parameter count 20"):
+        hessian_spectrum(loss_fn, theta, "dense", k=21)
+    with pytest.raises(BadInputError, match="needs .* GB"):
+        hessian_spectrum(loss_fn, theta, "dense", k=2, max_dense_gb=1e-9)
+    with pytest.raises(ValueError, match="method"):
+        HessianParams(method="power")
+    with pytest.raises(ValueError, match="every"):
+        HessianParams(at="every", every=0)
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    from trainer.loop import train
+
+    config = dataclasses.replace(PRESETS["baseline"], epochs=60, model=ModelSpec(width=6),
+                                 target=dataclasses.replace(PRESETS["baseline"].target, n_train=64))
+    path = tmp_path_factory.mktemp("hess") / "r.h5"
+    train(config, path, overwrite=True)
+    return path
+
+
+def test_compute_on_run_matches_dense_oracle_and_caches(small_run):
+    from analyzer.api import analyze
+    from analyzer.run import open_run
+
+    result = analyze(small_run, "hessian", at="every", every=30, k=3, method="lanczos", tol=1e-10)
+    table = result.table
+    assert list(table["step"]) == [0, 30, 60] and table["converged"].all()
+    with open_run(small_run) as run:
+        loss_fn = loss_closure(run)
+        theta = torch.from_numpy(run.params_at(30)).double()
+    exact = oracle_eigenvalues(loss_fn, theta)
+    assert result.eigenvalues_bottom[1] == pytest.approx(exact[:3], abs=1e-8 * np.abs(exact).max())
+    again = analyze(small_run, "hessian", at="every", every=30, k=3, method="lanczos", tol=1e-10)
+    np.testing.assert_array_equal(again.eigenvalues_top, result.eigenvalues_top)
+    assert "saddle candidates" in result.headline()
+
+
+def test_cli_hessian_json_and_errors(small_run, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from analyzer.cli import app
+
+    runner = CliRunner()
+    ok = runner.invoke(app, ["hessian", str(small_run), "--steps", "0,60", "--k", "2", "--json", "--no-cache"])
+    assert ok.exit_code == 0, ok.output
+    rows = json.loads(ok.stdout)["table"]
+    assert [r["step"] for r in rows] == [0, 60] and rows[0]["method"] == "dense"
+    missing = runner.invoke(app, ["hessian", str(small_run), "--steps", "7", "--no-cache"])
+    assert missing.exit_code == 2 and "no checkpoint at step 7" in missing.output
+    too_many = runner.invoke(app, ["hessian", str(small_run), "--steps", "0", "--k", "100000", "--no-cache"])
+    assert too_many.exit_code == 2 and "larger than the parameter count" in too_many.output
+    broken = tmp_path / "broken.h5"
+    broken.write_bytes(small_run.read_bytes())
+    with h5py.File(broken, "r+") as f:
+        f["model"].attrs["spec"] = '{"kind": "transformer"}'
+    bad = runner.invoke(app, ["hessian", str(broken), "--steps", "0", "--no-cache"])
+    assert bad.exit_code == 2 and "cannot be rebuilt" in bad.output
