@@ -1,0 +1,385 @@
+"""Loss plateaus: change points of log10(loss) on a log-step axis, and the seed's slope-threshold method.
+
+Time axis. Both methods work on u = log10(step + 1). A power-law decay, loss ~ step^-a, has the constant
+slope -a there, so "flat relative to its neighbours" is scale-free; on a linear axis a smooth decay is cut
+into a staircase (Pelt with a piecewise-constant cost gave 9-59 change points per preset). Slopes are in
+decades of loss per decade of steps. Edges are still reported in steps, refined at full resolution.
+
+Pipeline (linear in the number of steps, nothing n x n):
+1. despike: a running median of `window` steps removes Adam's isolated spikes (up to ~25 steps wide at
+   lr 0.01) and, unlike a mean, leaves monotone trends and step edges where they are;
+2. bin: medians of the despiked curve in bins of 1/points_per_decade decade (empty bins dropped), a few
+   hundred points even for 100k steps; early on a bin is one step, so the initial transient keeps its
+   full resolution;
+3. change points: ruptures Pelt (exact penalized optimum, jump=1) with a piecewise-linear least-squares
+   cost in O(1) per segment from prefix sums; the penalty is `penalty` x 3 sigma^2 log(n), sigma a robust
+   noise estimate (MAD of second differences: first differences contain the slope, which is the signal);
+4. refine: each change point moves to the best split at full step resolution within +-2 bins of its
+   grid position (exact optimum given its neighbours), so binning does not move edges by a bin;
+5. gradient method (the seed's): slope of a local line fit over `slope_window` decades; a plateau is a
+   run of |slope| <= slope_threshold lasting at least `min_duration` decades.
+A segment is a plateau when |slope| <= slope_threshold and it lasts at least `min_duration` decades.
+Plateau edges are the interior boundaries of maximal plateau runs: a start is the first plateau step, an
+end the first step after it; the run's own first and last steps are never edges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from analyzer.errors import BadInputError
+from analyzer.registry import register
+
+SEGMENT_COLUMNS = ["method", "start_step", "end_step", "duration", "mean_log10_loss", "slope", "is_plateau"]
+EDGE_COLUMNS = ["method", "step", "kind"]
+REFINE_BINS = 2  # refinement searches this many grid bins either side of a coarse change point
+MIN_PLATEAU_STEPS = 10  # the first steps span whole decades of log-step; a 3-step 'plateau' is no plateau
+MIN_GRID_POINTS = 3  # shortest segment on the log-step grid (a line needs 3 points to have a residual)
+
+
+@dataclass(frozen=True)
+class PlateauParams:
+    """Options of `analyze plateaus`.
+
+    Args:
+        penalty: multiplier on the noise-scaled Pelt penalty 3 sigma^2 log(n); larger, fewer change points.
+        min_duration: shortest plateau in decades of steps (0.2: a factor 1.58 in step).
+        slope_threshold: largest |d log10 loss / d log10 step| of a plateau.
+        window: running-median window in steps (odd) that removes loss spikes; 1 disables it.
+        slope_window: width in decades of the local line fit of the gradient method.
+        points_per_decade: resolution of the log-step grid.
+        noise_floor: smallest noise sigma in decades of loss, so a noiseless curve is not cut everywhere.
+        tolerance: two edges of the two methods agree when within this many decades of steps.
+    """
+
+    penalty: float = 1.0
+    min_duration: float = 0.2
+    slope_threshold: float = 0.1
+    window: int = 51
+    slope_window: float = 0.2
+    points_per_decade: int = 50
+    noise_floor: float = 0.005
+    tolerance: float = 0.1
+
+    def __post_init__(self):
+        for name in ("penalty", "min_duration", "slope_threshold", "slope_window", "noise_floor", "tolerance"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
+                raise BadInputError(f"{name.replace('_', '-')} must be a positive number, got {value}")
+        if not (isinstance(self.window, (int, np.integer)) and self.window >= 1 and self.window % 2 == 1):
+            raise BadInputError(f"window must be an odd number of steps >= 1, got {self.window}")
+        if not (isinstance(self.points_per_decade, (int, np.integer)) and 5 <= self.points_per_decade <= 1000):
+            raise BadInputError(f"points-per-decade must be an integer in 5..1000, got {self.points_per_decade}")
+
+
+@dataclass(frozen=True)
+class PlateauResult:
+    """Segments and plateau edges of log10(loss) from the change-point and the gradient method."""
+
+    segments: pd.DataFrame  # SEGMENT_COLUMNS; duration in steps, slope in decades of loss per decade of steps
+    edges: pd.DataFrame  # EDGE_COLUMNS; kind "start" (first plateau step) or "end" (first step after it)
+    change_points: np.ndarray  # steps where a change-point segment starts (interior boundaries)
+    agreement: dict = field(default_factory=dict)  # matched edges, distances, F1 within tolerance
+    noise_sigma: float = 0.0  # robust noise of the binned log10 loss, decades
+    n_steps_used: int = 0  # finite prefix of the loss that was analysed
+    note: str = ""  # why part of the run was not analysed, if any
+
+    def plateaus(self, method: str = "changepoint") -> pd.DataFrame:
+        _check_method(method)
+        frame = self.segments
+        return frame[(frame.method == method) & frame.is_plateau.astype(bool)].reset_index(drop=True)
+
+    def edge_steps(self, method: str = "changepoint") -> np.ndarray:
+        _check_method(method)
+        return np.unique(self.edges.loc[self.edges.method == method, "step"].to_numpy(dtype=np.int64))
+
+    def headline(self) -> str:
+        counts = {m: len(self.plateaus(m)) for m in ("changepoint", "gradient")}
+        n_edges = {m: len(self.edge_steps(m)) for m in ("changepoint", "gradient")}
+        if n_edges["changepoint"] == 0 and n_edges["gradient"] == 0:
+            flat = " (the whole analysed run is one flat plateau)" if counts["changepoint"] else ""
+            text = f"no plateau edges found{flat}"
+        else:
+            text = (f"{counts['changepoint']} plateaus by change points ({n_edges['changepoint']} edges), "
+                    f"{counts['gradient']} by the gradient method ({n_edges['gradient']} edges); "
+                    f"{self.agreement.get('matched', 0)} edges agree within {self.agreement.get('tolerance_decades')}"
+                    " decades")
+        return text + (f"; {self.note}" if self.note else "")
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        agreement = pd.DataFrame([{k: v for k, v in self.agreement.items()}]) if self.agreement else pd.DataFrame()
+        return {"segments": self.segments, "plateau edges": self.edges, "agreement": agreement}
+
+
+def _check_method(method: str) -> None:
+    if method not in ("changepoint", "gradient"):
+        raise BadInputError(f"method must be 'changepoint' or 'gradient', got {method!r}")
+
+
+@register("plateaus", params=PlateauParams, result=PlateauResult, version="1",
+          summary="plateaus and change points of log10(loss) on a log-step axis")
+def compute(run, params: PlateauParams) -> PlateauResult:
+    """Plateaus of a run's training loss."""
+    return detect_plateaus(run.steps, run.loss, params)
+
+
+def detect_plateaus(steps: np.ndarray, loss: np.ndarray, params: PlateauParams | None = None) -> PlateauResult:
+    """Plateaus of `loss` (one value per step) by change points and by the slope threshold."""
+    params = params if params is not None else PlateauParams()
+    curve, note = prepare(np.asarray(steps), np.asarray(loss), params)
+    cp_frame, change_points = changepoint_segments(curve, params)
+    grad_frame = gradient_segments(curve, params)
+    segments = pd.concat([cp_frame, grad_frame], ignore_index=True)[SEGMENT_COLUMNS]
+    last_step = int(curve.steps[-1])
+    edges = pd.concat([plateau_edges(cp_frame, "changepoint", last_step),
+                       plateau_edges(grad_frame, "gradient", last_step)], ignore_index=True)
+    agreement = edge_agreement(_steps_of(edges, "changepoint"), _steps_of(edges, "gradient"), params.tolerance)
+    return PlateauResult(segments=segments, edges=edges, change_points=change_points, agreement=agreement,
+                         noise_sigma=float(curve.sigma), n_steps_used=int(len(curve.steps)), note=note)
+
+
+def _steps_of(edges: pd.DataFrame, method: str) -> np.ndarray:
+    return np.unique(edges.loc[edges.method == method, "step"].to_numpy(dtype=np.int64))
+
+
+def plateau_edges(segments: pd.DataFrame, method: str, last_step: int) -> pd.DataFrame:
+    """Starts and ends of maximal runs of plateau segments, excluding the run's own first and last step."""
+    rows = []
+    flags = segments.is_plateau.to_numpy(dtype=bool)
+    for i, row in enumerate(segments.itertuples(index=False)):
+        if not flags[i]:
+            continue
+        if i > 0 and not flags[i - 1]:
+            rows.append((method, int(row.start_step), "start"))
+        if i + 1 < len(flags) and not flags[i + 1] and row.end_step < last_step:
+            rows.append((method, int(row.end_step) + 1, "end"))
+    frame = pd.DataFrame(rows, columns=EDGE_COLUMNS)
+    return frame.astype({"step": np.int64})
+
+
+# ---- preparation: finite prefix, despiking, log-step grid, noise -------------------------------------
+
+
+@dataclass(frozen=True)
+class Curve:
+    """The despiked log10 loss at full resolution and its median-binned log-step grid."""
+
+    steps: np.ndarray  # (n,) steps of the finite prefix
+    u: np.ndarray  # (n,) log10(step + 1)
+    y: np.ndarray  # (n,) running median of log10 loss
+    grid_u: np.ndarray  # (m,) mean u of each non-empty bin
+    grid_y: np.ndarray  # (m,) median y of each bin
+    grid_first: np.ndarray  # (m + 1,) full-resolution index where each bin starts, then n
+    sigma: float  # robust noise of grid_y, floored
+
+
+def prepare(steps: np.ndarray, loss: np.ndarray, params: PlateauParams) -> tuple[Curve, str]:
+    """Validate, keep the finite positive prefix of the loss, despike it and bin it on log-step."""
+    from scipy.ndimage import median_filter
+
+    if steps.shape != loss.shape or steps.ndim != 1:
+        raise BadInputError(f"steps and loss must be 1-D of equal length, got {steps.shape} and {loss.shape}")
+    if len(loss) < 2:
+        raise BadInputError(f"the run has {len(loss)} logged step(s); plateaus need at least 2")
+    bad = ~(np.isfinite(loss) & (loss > 0))
+    if bad[0]:
+        raise BadInputError("the loss is NaN, infinite or non-positive from the first step; nothing to analyse")
+    note = ""
+    if bad.any():
+        first_bad = int(np.argmax(bad))
+        note = f"loss not finite from step {int(steps[first_bad])}; analysed steps before it only"
+        steps, loss = steps[:first_bad], loss[:first_bad]
+        if len(loss) < 2:
+            raise BadInputError(f"{note}, fewer than 2 steps")
+    if np.any(np.diff(steps) <= 0) or steps[0] < 0:
+        raise BadInputError("steps must be non-negative and strictly increasing")
+    log_loss = np.log10(loss.astype(np.float64))
+    y = median_filter(log_loss, size=min(params.window, _odd_below(len(log_loss))), mode="nearest")
+    u = np.log10(steps.astype(np.float64) + 1.0)
+    grid_u, grid_y, grid_first = _log_grid(u, y, params.points_per_decade)
+    sigma = max(_robust_sigma(grid_y), params.noise_floor)
+    return Curve(steps, u, y, grid_u, grid_y, grid_first, sigma), note
+
+
+def _odd_below(n: int) -> int:
+    return n if n % 2 == 1 else n - 1
+
+
+def _log_grid(u: np.ndarray, y: np.ndarray, points_per_decade: int):
+    """Median of y in bins of 1/points_per_decade decade; bins are contiguous index ranges since u rises."""
+    bin_id = np.floor(u * points_per_decade).astype(np.int64)
+    first = np.flatnonzero(np.r_[True, bin_id[1:] != bin_id[:-1]])
+    bounds = np.r_[first, len(u)]
+    grid_u = np.add.reduceat(u, first) / np.diff(bounds)
+    grid_y = np.array([np.median(y[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])
+    return grid_u, grid_y, bounds
+
+
+def _robust_sigma(values: np.ndarray) -> float:
+    """Noise sigma from the MAD of second differences (var of a 2nd difference of white noise is 6 sigma^2)."""
+    if len(values) < 3:
+        return 0.0
+    second = np.diff(values, 2)
+    mad = np.median(np.abs(second - np.median(second)))
+    return float(mad / 0.6745 / np.sqrt(6.0))
+
+
+# ---- change-point method --------------------------------------------------------------------------
+
+
+class _LineSums:
+    """Prefix sums that give the least-squares line fit of y on x over any index range in O(1)."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray):
+        # centring keeps the one-pass sums from cancelling catastrophically on long runs
+        x = x - x.mean()
+        y = y - y.mean()
+        self.sums = [np.r_[0.0, np.cumsum(v)] for v in (np.ones_like(x), x, y, x * x, x * y, y * y)]
+
+    def fit(self, start, end):
+        """(sse, slope, mean_y) of the fit on [start, end); arrays broadcast."""
+        n, sx, sy, sxx, sxy, syy = (s[end] - s[start] for s in self.sums)
+        vxx = sxx - sx * sx / n
+        vxy = sxy - sx * sy / n
+        safe = np.where(vxx > 0, vxx, 1.0)
+        slope = np.where(vxx > 0, vxy / safe, 0.0)
+        sse = np.maximum(syy - sy * sy / n - slope * vxy, 0.0)
+        return sse, slope, sy / n
+
+
+def _line_cost(x: np.ndarray, y: np.ndarray):
+    """A ruptures cost: squared residuals of a free line per segment, O(1) per segment."""
+    import ruptures as rpt
+
+    class LineCost(rpt.base.BaseCost):
+        model = "line"
+        min_size = MIN_GRID_POINTS
+
+        def fit(self, signal):
+            self.signal = signal
+            self.sums = _LineSums(x, y)
+            return self
+
+        def error(self, start, end):
+            return float(self.sums.fit(start, end)[0])
+
+    return LineCost()
+
+
+def changepoint_segments(curve: Curve, params: PlateauParams) -> tuple[pd.DataFrame, np.ndarray]:
+    """Pelt on the log-step grid, change points refined at full resolution, then one row per segment."""
+    import ruptures as rpt
+
+    m = len(curve.grid_y)
+    bounds = [0, len(curve.y)]
+    if m >= 2 * MIN_GRID_POINTS:
+        penalty = params.penalty * 3.0 * curve.sigma ** 2 * np.log(m)
+        algo = rpt.Pelt(custom_cost=_line_cost(curve.grid_u, curve.grid_y), min_size=MIN_GRID_POINTS, jump=1)
+        grid_bkps = algo.fit(curve.grid_y.reshape(-1, 1)).predict(pen=penalty)[:-1]
+        coarse = [int(curve.grid_first[b]) for b in grid_bkps]
+        bounds = [0, *_refine(curve, coarse), len(curve.y)]
+    frame = _segment_frame(curve, bounds, "changepoint", params)
+    start_u = np.log10(frame.start_step.to_numpy() + 1.0)
+    end_u = np.log10(frame.end_step.to_numpy() + 2.0)  # a segment lasts until the next step begins
+    frame["is_plateau"] = _long_flat_runs(np.abs(frame.slope.to_numpy()) <= params.slope_threshold,
+                                          start_u, end_u, frame.duration.to_numpy(), params)
+    return frame, curve.steps[np.asarray(bounds[1:-1], dtype=np.int64)]
+
+
+def _refine(curve: Curve, coarse: list[int]) -> list[int]:
+    """Move each boundary to the best full-resolution split within +-REFINE_BINS bins, given its neighbours."""
+    refined = []
+    bin_of = np.searchsorted(curve.grid_first, coarse, side="right") - 1
+    for i, (b, k) in enumerate(zip(coarse, bin_of)):
+        left = refined[-1] if refined else 0
+        right = coarse[i + 1] if i + 1 < len(coarse) else len(curve.y)
+        lo = max(int(curve.grid_first[max(k - REFINE_BINS, 0)]), left + MIN_GRID_POINTS)
+        hi = min(int(curve.grid_first[min(k + REFINE_BINS + 1, len(curve.grid_first) - 1)]), right - MIN_GRID_POINTS)
+        if hi <= lo:
+            refined.append(b)
+            continue
+        sums = _LineSums(curve.u[left:right], curve.y[left:right])
+        split = np.arange(lo, hi + 1) - left
+        cost = sums.fit(0, split)[0] + sums.fit(split, right - left)[0]
+        refined.append(int(left + split[np.argmin(cost)]))
+    return refined
+
+
+def _segment_frame(curve: Curve, bounds: list[int], method: str, params: PlateauParams) -> pd.DataFrame:
+    """One row per [bounds[i], bounds[i+1]) of the full-resolution curve; slope per decade of steps."""
+    start = np.asarray(bounds[:-1], dtype=np.int64)
+    end = np.asarray(bounds[1:], dtype=np.int64)
+    _, slope, _ = _LineSums(curve.u, curve.y).fit(start, end)
+    mean = np.array([curve.y[a:b].mean() for a, b in zip(start, end)])
+    return pd.DataFrame({
+        "method": method, "start_step": curve.steps[start], "end_step": curve.steps[end - 1],
+        "duration": curve.steps[end - 1] - curve.steps[start] + 1, "mean_log10_loss": mean,
+        "slope": slope, "is_plateau": np.zeros(len(start), dtype=bool),
+    })
+
+
+def _long_flat_runs(flat: np.ndarray, start_u: np.ndarray, end_u: np.ndarray, n_steps: np.ndarray,
+                    params: PlateauParams) -> np.ndarray:
+    """Keep only maximal runs of flat items lasting >= min_duration decades and >= MIN_PLATEAU_STEPS steps.
+
+    The duration is judged on the run, not on each item, so a slowly bending plateau that Pelt cut into
+    pieces still counts as one.
+    """
+    flat = flat.copy()
+    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    for a, b in zip(np.r_[0, change], np.r_[change, len(flat)]):
+        if end_u[b - 1] - start_u[a] < params.min_duration or n_steps[a:b].sum() < MIN_PLATEAU_STEPS:
+            flat[a:b] = False
+    return flat
+
+
+# ---- gradient method ------------------------------------------------------------------------------
+
+
+def gradient_segments(curve: Curve, params: PlateauParams) -> pd.DataFrame:
+    """Runs of |local slope| <= slope_threshold lasting >= min_duration decades are plateaus; the rest not."""
+    gu, gy, first = curve.grid_u, curve.grid_y, curve.grid_first
+    half = params.slope_window / 2
+    index = np.arange(len(gu))
+    # a line needs 3 points: widen the window where early bins are sparse in log-step
+    lo = np.clip(np.minimum(np.searchsorted(gu, gu - half, side="left"), index - 1), 0, None)
+    hi = np.clip(np.maximum(np.searchsorted(gu, gu + half, side="right"), index + 2), None, len(gu))
+    lo = np.clip(np.minimum(lo, hi - MIN_GRID_POINTS), 0, None)
+    _, local_slope, _ = _LineSums(gu, gy).fit(lo, hi)
+    start_u = curve.u[first[:-1]]
+    end_u = np.log10(curve.steps[first[1:] - 1] + 2.0)
+    flat = _long_flat_runs(np.abs(local_slope) <= params.slope_threshold, start_u, end_u, np.diff(first), params)
+    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    bounds = [int(first[c]) for c in np.r_[0, change]] + [len(curve.y)]
+    frame = _segment_frame(curve, bounds, "gradient", params)
+    # the label comes from the local slope, not from one line refit over the whole run of bins
+    frame["is_plateau"] = flat[np.r_[0, change]]
+    return frame
+
+
+# ---- agreement between the two methods -------------------------------------------------------------
+
+
+def edge_agreement(reference: np.ndarray, other: np.ndarray, tolerance_decades: float) -> dict:
+    """One-to-one matching of edge steps within a log-step tolerance (greedy by distance)."""
+    ref_u = np.log10(np.asarray(reference, dtype=np.float64) + 1.0)
+    oth_u = np.log10(np.asarray(other, dtype=np.float64) + 1.0)
+    pairs = sorted((abs(a - b), i, j) for i, a in enumerate(ref_u) for j, b in enumerate(oth_u)
+                   if abs(a - b) <= tolerance_decades)
+    used_i, used_j, distances = set(), set(), []
+    for dist, i, j in pairs:
+        if i not in used_i and j not in used_j:
+            used_i.add(i)
+            used_j.add(j)
+            distances.append(abs(int(reference[i]) - int(other[j])))
+    matched = len(distances)
+    total = len(ref_u) + len(oth_u)
+    return {
+        "changepoint_edges": len(ref_u), "gradient_edges": len(oth_u), "matched": matched,
+        "f1": 2.0 * matched / total if total else 1.0,
+        "median_distance_steps": float(np.median(distances)) if distances else float("nan"),
+        "tolerance_decades": tolerance_decades,
+    }
