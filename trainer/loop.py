@@ -125,13 +125,13 @@ def _fit(config: TrainConfig, model: torch.nn.Module, optimizer: torch.optim.Opt
     try:
         for step in range(start_step, config.epochs):
             if step % config.ckpt_every == 0:
-                writer.checkpoint(step, flatten(model).cpu().numpy(), pack_optimizer_state(optimizer))
+                writer.checkpoint(step, flatten(model).cpu().numpy(), lambda: pack_optimizer_state(optimizer))
             optimizer.zero_grad(set_to_none=True)
             out = model(x)
             loss = torch.mean((out - y) ** 2)
             loss.backward()
             loss_value = loss.item()
-            grad_norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in params]))
+            grad_norm = torch.nn.utils.get_total_norm([p.grad for p in params])
             writer.log_step(step, loss_value, grad_norm.item(), lr)
             if step % config.pred_every == 0:
                 pred = out.detach() if same_grid else _predict(model, x_eval)

@@ -19,6 +19,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import h5py
 import numpy as np
@@ -147,13 +148,20 @@ class RunWriter:
         self._pred_steps.append(step)
         self._preds.append(np.array(pred, copy=True))
 
-    def checkpoint(self, step: int, params: np.ndarray, resume_state: np.ndarray | None) -> None:
-        """Flat parameters at `step` (before its update) and, to make it resumable, the optimizer state."""
+    def checkpoint(self, step: int, params: np.ndarray,
+                   resume_state: np.ndarray | Callable[[], np.ndarray] | None) -> None:
+        """Flat parameters at `step` (before its update) and, to make it resumable, the optimizer state.
+
+        `resume_state` may be a callable: it is only evaluated when this checkpoint is committed, so
+        packing the optimizer state costs nothing at the checkpoints in between commits.
+        """
         self._ckpt_steps.append(step)
         self._ckpts.append(np.array(params, copy=True))
-        if resume_state is not None:
-            self._pending_state = (step, np.asarray(resume_state, dtype=np.float64))
-        if time.monotonic() - self._last_commit >= self.commit_every_s:
+        due = time.monotonic() - self._last_commit >= self.commit_every_s
+        if resume_state is not None and (due or not callable(resume_state)):
+            state = resume_state() if callable(resume_state) else resume_state
+            self._pending_state = (step, np.asarray(state, dtype=np.float64))
+        if due:
             self.commit()
 
     # ---- committing ----------------------------------------------------------------------------
