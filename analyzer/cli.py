@@ -135,6 +135,28 @@ def info(run: RunArg, as_json: JsonOpt = False) -> None:
 
 @app.command()
 @guarded
+def plateaus(run: RunArg,
+             penalty: Annotated[Optional[float], typer.Option(
+                 help="Multiplier on the noise-scaled change-point penalty; larger, fewer cuts [default: 1].")] = None,
+             min_duration: Annotated[Optional[float], typer.Option(
+                 help="Shortest plateau in decades of steps [default: 0.2].")] = None,
+             slope_threshold: Annotated[Optional[float], typer.Option(
+                 help="Largest |d log10 loss / d log10 step| of a plateau [default: 0.1].")] = None,
+             window: Annotated[Optional[int], typer.Option(
+                 help="Running-median window in steps (odd) that removes loss spikes [default: 51].")] = None,
+             slope_window: Annotated[Optional[float], typer.Option(
+                 help="Width in decades of the gradient method's local slope fit [default: 0.2].")] = None,
+             tolerance: Annotated[Optional[float], typer.Option(
+                 help="Edges of the two methods agree within this many decades [default: 0.1].")] = None,
+             as_json: JsonOpt = False, cache: CacheOpt = None, no_cache: NoCacheOpt = False) -> None:
+    """Plateaus of log10(loss): change points (Pelt) and the slope-threshold method, with their agreement."""
+    emit(run_analysis("plateaus", run, cache, no_cache, penalty=penalty, min_duration=min_duration,
+                      slope_threshold=slope_threshold, window=window, slope_window=slope_window,
+                      tolerance=tolerance), as_json)
+
+
+@app.command()
+@guarded
 def hessian(run: RunArg,
             at: Annotated[str, typer.Option(help="Checkpoints: plateaus (edges and midpoints), every, steps.")] = "plateaus",
             every: Annotated[Optional[int], typer.Option(help="Analyse every N steps (implies --at every).")] = None,
