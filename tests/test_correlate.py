@@ -1,0 +1,173 @@
+"""Correlate: calibration of the permutation test under its null, power on planted association, run level."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from analyzer.correlate import CorrelateParams, permutation_test
+
+LAST_STEP = 10_000
+
+
+def _log_uniform(rng, n: int) -> np.ndarray:
+    return 10 ** rng.uniform(0, np.log10(LAST_STEP + 1), n) - 1
+
+
+def _null_p_values(params: CorrelateParams, n_sims: int, rng, n_runs: int = 1) -> np.ndarray:
+    p_values = []
+    for sim in range(n_sims):
+        jumps = [_log_uniform(rng, 4) for _ in range(n_runs)]
+        edges = [_log_uniform(rng, 6) for _ in range(n_runs)]
+        if params.null == "uniform":
+            jumps = [rng.uniform(0, LAST_STEP, 4) for _ in range(n_runs)]
+        p_values.append(permutation_test(jumps, edges, [LAST_STEP] * n_runs,
+                                         dataclasses.replace(params, seed=sim))["p_value"])
+    return np.asarray(p_values)
+
+
+@pytest.mark.parametrize("null, statistic, n_runs", [("log-uniform", "mean_distance", 1),
+                                                     ("log-uniform", "mean_distance", 3),
+                                                     ("uniform", "mean_distance", 1),
+                                                     ("log-uniform", "hit_fraction", 1)])
+def test_p_values_are_uniform_under_the_null(null, statistic, n_runs):
+    rng = np.random.default_rng(11)
+    params = CorrelateParams(n_permutations=199, null=null, statistic=statistic, tolerance=0.2)
+    p_values = _null_p_values(params, 400, rng, n_runs)
+    if statistic == "mean_distance":
+        assert stats.kstest(p_values, "uniform").pvalue > 0.01
+    # a discrete statistic gives conservative p-values: never more rejections than alpha, up to noise
+    for alpha in (0.05, 0.2, 0.5):
+        assert np.mean(p_values <= alpha) <= alpha + 3 * np.sqrt(alpha * (1 - alpha) / len(p_values))
+
+
+def test_planted_association_gives_small_p_and_large_effect():
+    rng = np.random.default_rng(5)
+    edges = _log_uniform(rng, 6)
+    jumps = (edges[:4] + 1) * 10 ** rng.normal(0, 0.02, 4) - 1  # within ~0.02 decades of an edge
+    outcome = permutation_test([jumps], [edges], [LAST_STEP], CorrelateParams(n_permutations=999))
+    assert outcome["p_value"] < 0.01
+    assert outcome["effect_size"] > 2
+    assert outcome["observed"] < 0.1 * outcome["null_mean"]
+    hits = permutation_test([jumps], [edges], [LAST_STEP], CorrelateParams(n_permutations=999, statistic="hit_fraction"))
+    assert hits["observed"] == 1.0 and hits["p_value"] < 0.01
+
+
+def test_pooling_raises_power_over_single_runs():
+    rng = np.random.default_rng(8)
+    edges = [_log_uniform(rng, 6) for _ in range(6)]
+    jumps = [(e[:3] + 1) * 10 ** rng.normal(0, 0.15, 3) - 1 for e in edges]  # a weak association
+    params = CorrelateParams(n_permutations=1999)
+    single = [permutation_test([j], [e], [LAST_STEP], params)["p_value"] for j, e in zip(jumps, edges)]
+    pooled = permutation_test(jumps, edges, [LAST_STEP] * 6, params)["p_value"]
+    assert pooled < np.median(single) and pooled < 0.01
+
+
+def test_linear_null_is_fooled_by_log_distributed_events_and_the_log_null_is_not():
+    """Why log-uniform is the default: independent log-spread jumps and edges look 'close' on a linear axis."""
+    rng = np.random.default_rng(2)
+    rejections = {"uniform": 0, "log-uniform": 0}
+    for sim in range(100):
+        jumps, edges = _log_uniform(rng, 4), _log_uniform(rng, 6)
+        for null in rejections:
+            params = CorrelateParams(n_permutations=199, null=null, seed=sim)
+            rejections[null] += permutation_test([jumps], [edges], [LAST_STEP], params)["p_value"] <= 0.05
+    assert rejections["uniform"] > 30
+    assert rejections["log-uniform"] < 15
+
+
+def test_runs_without_edges_or_jumps_are_not_tested():
+    params = CorrelateParams(n_permutations=99)
+    outcome = permutation_test([np.array([5.0, 50.0]), np.array([])], [np.array([]), np.array([10.0])],
+                               [100, 100], params)
+    assert outcome["n_jumps"] == 0 and np.isnan(outcome["p_value"])
+    mixed = permutation_test([np.array([5.0, 50.0]), np.array([20.0])], [np.array([]), np.array([10.0])],
+                             [100, 100], params)
+    assert mixed["n_jumps"] == 1
+
+
+def test_same_seed_same_p_value():
+    args = ([np.array([3.0, 30.0, 300.0])], [np.array([10.0, 100.0])], [1000])
+    first = permutation_test(*args, CorrelateParams(n_permutations=500, seed=4))
+    again = permutation_test(*args, CorrelateParams(n_permutations=500, seed=4))
+    assert first["p_value"] == again["p_value"]
+
+
+@pytest.mark.parametrize("option", [{"n_permutations": 0}, {"null": "gaussian"}, {"statistic": "median"},
+                                    {"tolerance": -1.0}, {"threshold": -0.1}, {"jumps": "some"}, {"alpha": 1.0}])
+def test_out_of_range_options(option):
+    from analyzer import registry
+    from analyzer.errors import BadInputError
+
+    with pytest.raises(BadInputError):
+        registry.make_params(registry.get("correlate"), **option)
+
+
+# ---- run level: plateaus replaced by a stub whose edges we choose ------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _StubPlateaus:
+    edges: np.ndarray
+
+    def edge_steps(self, method: str = "changepoint") -> np.ndarray:
+        return self.edges
+
+
+@pytest.fixture
+def stub_edges(monkeypatch):
+    from analyzer import registry
+
+    chosen = {"edges": np.array([])}
+    registry.get("spectrum")  # load the built-in analyses first, so the stub is not overwritten
+    stub = registry.Analysis("plateaus", CorrelateParams, _StubPlateaus,
+                             lambda run, params: _StubPlateaus(chosen["edges"]), "stub", "stub")
+    monkeypatch.setitem(registry.REGISTRY, "plateaus", stub)
+    return chosen
+
+
+def test_run_level_distances_against_the_spectrum_jumps(small_run, stub_edges):
+    from analyzer import analyze
+    from analyzer.correlate import correlate_runs
+
+    spectrum = analyze(small_run, "spectrum", use_cache=False)
+    if spectrum.jumps.empty:
+        pytest.skip("the small run has no frequency jump")
+    stub_edges["edges"] = spectrum.jumps.step.to_numpy(dtype=float)[:1] + 2.0
+    result = correlate_runs([small_run, small_run], use_cache=False, n_permutations=199)
+    assert result.n_runs == 2 and result.n_jumps == 2 * len(spectrum.jumps)
+    frame = result.distances
+    assert list(frame.columns[:5]) == ["run", "freq_hz", "jump_step", "nearest_edge_step", "distance_steps"]
+    np.testing.assert_array_equal(frame.nearest_edge_step, stub_edges["edges"][0])
+    np.testing.assert_allclose(frame.distance_steps, np.abs(frame.jump_step - stub_edges["edges"][0]))
+    assert 0 < result.p_value <= 1 and "pooled" in result.headline()
+    assert set(result.tables()) == {"permutation test", "jump to nearest plateau edge"}
+
+
+def test_run_level_without_edges_says_so(small_run, stub_edges):
+    from analyzer import analyze
+
+    result = analyze(small_run, "correlate", use_cache=False, n_permutations=99)
+    assert result.p_value is None and result.headline().startswith("nothing to test")
+    assert isinstance(result.distances, pd.DataFrame)
+
+
+def test_cli_correlate_json(small_run, stub_edges):
+    from typer.testing import CliRunner
+
+    from analyzer.cli import app
+
+    stub_edges["edges"] = np.array([5.0, 50.0])
+    runner = CliRunner()
+    result = runner.invoke(app, ["correlate", str(small_run), str(small_run), "--json", "--no-cache",
+                                 "--permutations", "99"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["n_runs"] == 2 and payload["n_edges"] == 4
+    bad = runner.invoke(app, ["correlate", str(small_run), "--permutations", "0", "--no-cache"])
+    assert bad.exit_code == 2
