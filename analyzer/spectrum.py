@@ -202,17 +202,20 @@ def detect_jumps(steps: np.ndarray, rel_error: np.ndarray, freqs_hz: np.ndarray,
             unlearned = curve[:-2 * half] >= np.log10(params.threshold)
             peaks, _ = find_peaks(np.where(unlearned, drop, -np.inf), height=params.min_drop, distance=2 * half)
             for peak in peaks:
-                nearest = np.argmin(np.abs(stored_u - grid_u[_steepest_point(curve, peak, peak + 2 * half)]))
+                nearest = np.argmin(np.abs(stored_u - grid_u[_half_drop_point(curve, peak, peak + 2 * half)]))
                 rows.append((float(freq), int(steps[nearest]), float(drop[peak])))
     frame = pd.DataFrame(rows, columns=["freq_hz", "step", "drop"])
     return frame.astype({"freq_hz": np.float64, "step": np.int64, "drop": np.float64})
 
 
-def _steepest_point(curve: np.ndarray, start: int, stop: int) -> int:
-    """Grid index of the steepest local descent inside a drop window: a sharp drop is located to one bin,
-    whereas the windowed drop D is flat over a whole window width around it."""
-    local = curve[start:stop - 1] - curve[start + 2:stop + 1]  # centred differences at start+1 .. stop-1
-    return start + 1 + int(np.argmax(local))
+def _half_drop_point(curve: np.ndarray, start: int, stop: int) -> int:
+    """Grid index inside a drop window where the curve first reaches the middle of the window's drop.
+
+    The windowed drop D is flat over a whole window width around a sharp drop, so its peak does not
+    locate the drop; the half-drop crossing does (exactly, for a drop symmetric in log-step).
+    """
+    middle = 0.5 * (curve[start] + curve[stop])
+    return start + int(np.argmax(curve[start:stop + 1] <= middle))
 
 
 def log_step_curves(steps: np.ndarray, rel_error: np.ndarray, points_per_decade: int) -> tuple[np.ndarray, np.ndarray]:
@@ -244,7 +247,7 @@ def _reachable_bins(first_step: int, last_step: int, points_per_decade: int) -> 
     return int(len(dense) + max(0.0, last_bin - dense[-1]))
 
 
-@register("spectrum", params=SpectrumParams, result=SpectrumResult, version="1",
+@register("spectrum", params=SpectrumParams, result=SpectrumResult, version="2",
           summary="per-step DFT of the predictions; learned step and jumps of each target frequency")
 def compute(run, params: SpectrumParams) -> SpectrumResult:
     """The spectrum analysis of a run (predictions read block by block)."""
