@@ -214,6 +214,21 @@ def correlate(runs: Annotated[list[Path], typer.Argument(help="One or more run f
                         threshold=threshold), as_json)
 
 
+@app.command()
+@guarded
+def score(run: RunArg,
+          edge_tolerance: Annotated[Optional[float], typer.Option(
+              help="Plateau edges are right within this fraction of the plateau length [default: 0.05].")] = None,
+          alpha: Annotated[Optional[float], typer.Option(
+              help="Level the correlation test must reject at [default: 0.01].")] = None,
+          index_tol: Annotated[Optional[float], typer.Option(
+              help="Relative Hessian index tolerance, passed to the Hessian analysis [default: 1e-12].")] = None,
+          as_json: JsonOpt = False, cache: CacheOpt = None, no_cache: NoCacheOpt = False) -> None:
+    """Known-answer run (model diag-linear): every detector scored against the closed form."""
+    emit(run_analysis("score", run, cache, no_cache, edge_tolerance=edge_tolerance, alpha=alpha,
+                      index_tol=index_tol), as_json)
+
+
 def main() -> None:
     app()
 
