@@ -1,0 +1,187 @@
+"""Plateau detection on planted signals (known edges, Adam-like spikes), bad input, cache and CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analyzer.errors import BadInputError
+from analyzer.plateaus import PlateauParams, PlateauResult, _LineSums, detect_plateaus, edge_agreement
+
+N_STEPS = 10_000
+CHANGEPOINT_TOL_DECADES = 0.01  # refined at full resolution: within 2.3% of the planted step
+GRADIENT_TOL_DECADES = 0.12  # the local slope window (0.2 decades) blurs a kink by up to half its width
+
+
+def log_step(steps):
+    return np.log10(steps + 1.0)
+
+
+def piecewise_log_loss(steps, knots_step, slopes, start=0.0):
+    """Continuous piecewise-linear log10 loss in u = log10(step + 1), slope k between knots k and k+1."""
+    u = log_step(steps)
+    knots_u = log_step(np.asarray(knots_step, dtype=np.float64))
+    y = np.full_like(u, start)
+    for a, b, slope in zip(knots_u[:-1], knots_u[1:], slopes):
+        y += slope * (np.clip(u, a, b) - a)
+    return y
+
+
+def add_adam_spikes(log_loss, rng, first_step=200, every=80, height_decades=1.0, decay_steps=4.0):
+    """Isolated upward spikes up to 10x the loss that relax within ~10 steps, like Adam at lr 0.01."""
+    out = log_loss.copy()
+    for t in range(first_step, len(out) - 20 - every, every):
+        t0 = t + int(rng.integers(0, every // 2))
+        height = rng.uniform(0.3, 1.0) * height_decades
+        lag = np.arange(20)
+        out[t0:t0 + 20] += height * np.exp(-lag / decay_steps)
+    return out
+
+
+def planted_run(seed=0, noise=0.01, spikes=True):
+    """Steps 0..9999 with two plateaus: steps 9-99 and 315-1994 (edges 9, 99, 315, 1994)."""
+    rng = np.random.default_rng(seed)
+    steps = np.arange(N_STEPS)
+    knots = [0, 9, 99, 315, 1994, N_STEPS - 1]
+    y = piecewise_log_loss(steps, knots, slopes=[-0.5, 0.0, -1.5, 0.0, -0.8])
+    y = y + rng.normal(0.0, noise, size=N_STEPS)
+    if spikes:
+        y = add_adam_spikes(y, rng)
+    return steps, 10.0 ** y, np.array([9, 99, 315, 1994])
+
+
+def assert_edges_near(found, planted, tol_decades):
+    found = np.asarray(found)
+    assert len(found) == len(planted), f"found edges {found}, planted {planted}"
+    distance = np.abs(log_step(found.astype(float)) - log_step(planted.astype(float)))
+    one_step = np.abs(found - planted) <= 1  # early on one step is already several hundredths of a decade
+    assert np.all((distance <= tol_decades) | one_step), f"found {found}, planted {planted}, distance {distance}"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_planted_edges_found_and_spikes_ignored(seed):
+    steps, loss, planted = planted_run(seed)
+    result = detect_plateaus(steps, loss, PlateauParams())
+    assert_edges_near(result.edge_steps("changepoint"), planted, CHANGEPOINT_TOL_DECADES)
+    assert_edges_near(result.edge_steps("gradient"), planted, GRADIENT_TOL_DECADES)
+    kinds = result.edges[result.edges.method == "changepoint"].sort_values("step").kind.tolist()
+    assert kinds == ["start", "end", "start", "end"]
+    plateaus = result.plateaus("changepoint")
+    assert len(plateaus) == 2 and np.all(np.abs(plateaus.slope) < 0.05)
+    assert result.agreement["matched"] == 4 and result.agreement["f1"] == 1.0
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_spikes_on_a_flat_loss_are_not_edges(seed):
+    rng = np.random.default_rng(seed)
+    steps = np.arange(N_STEPS)
+    y = add_adam_spikes(rng.normal(-1.0, 0.01, size=N_STEPS), rng, first_step=50, every=40)
+    result = detect_plateaus(steps, 10.0 ** y, PlateauParams())
+    # dense spikes (every ~40 steps, as in the wide preset) bias the running median locally, which may
+    # cost a spurious cut, but the whole run stays one flat plateau: no edges
+    assert len(result.change_points) <= 1
+    assert len(result.edges) == 0 and result.segments.is_plateau.all()
+    assert "no plateau edges found" in result.headline()
+
+
+def test_late_plateau_edges_are_refined_to_full_resolution():
+    """Edges at late steps, where a log-step bin is ~300 steps wide, still land within 1% of the truth."""
+    steps = np.arange(20_000)
+    knots = [0, 1000, 4000, 4400, 12000, 13000, 19_999]
+    y = piecewise_log_loss(steps, knots, slopes=[-0.4, 0.0, -6.0, 0.0, -8.0, -0.3])  # 13000 is no plateau edge
+    y += np.random.default_rng(4).normal(0.0, 0.005, size=len(steps))
+    result = detect_plateaus(steps, 10.0 ** y, PlateauParams())
+    planted = np.array([1000, 4000, 4400, 12000])
+    found = result.edge_steps("changepoint")
+    assert len(found) == len(planted), found
+    assert np.all(np.abs(found - planted) <= 0.01 * planted), found
+
+
+def test_constant_loss_has_no_edges():
+    steps = np.arange(500)
+    result = detect_plateaus(steps, np.full(500, 0.25), PlateauParams())
+    assert len(result.edges) == 0 and len(result.change_points) == 0
+    assert result.headline().startswith("no plateau edges found")
+    assert np.allclose(result.segments.slope, 0.0, atol=1e-12)
+
+
+def test_nan_after_start_truncates_with_note():
+    steps, loss, planted = planted_run(0)
+    loss = loss.copy()
+    loss[5000:] = np.nan
+    result = detect_plateaus(steps, loss, PlateauParams())
+    assert result.n_steps_used == 5000 and "step 5000" in result.note
+    assert_edges_near(result.edge_steps("changepoint"), planted, CHANGEPOINT_TOL_DECADES)
+
+
+@pytest.mark.parametrize("steps, loss", [
+    (np.arange(0), np.zeros(0)),
+    (np.arange(1), np.ones(1)),
+    (np.arange(10), np.r_[np.nan, np.ones(9)]),
+    (np.arange(10), np.r_[1.0, np.nan, np.ones(8)]),
+])
+def test_unusable_loss_is_bad_input(steps, loss):
+    with pytest.raises(BadInputError):
+        detect_plateaus(steps, loss, PlateauParams())
+
+
+@pytest.mark.parametrize("option", [
+    {"penalty": -1.0}, {"penalty": 0.0}, {"slope_threshold": -0.1}, {"min_duration": 0.0},
+    {"window": 0}, {"window": 4}, {"window": -3}, {"slope_window": -1.0}, {"points_per_decade": 2},
+    {"noise_floor": float("nan")}, {"tolerance": 0.0},
+])
+def test_options_out_of_range(option):
+    with pytest.raises(BadInputError):
+        PlateauParams(**option)
+
+
+def test_line_sums_match_polyfit():
+    rng = np.random.default_rng(5)
+    x = np.sort(rng.uniform(0.0, 5.0, 400))
+    y = rng.normal(size=400) + 0.3 * x
+    sums = _LineSums(x, y)
+    for start, end in [(0, 400), (10, 13), (100, 350)]:
+        coef, residual = np.polyfit(x[start:end], y[start:end], 1, full=True)[:2]
+        sse, slope, mean = sums.fit(start, end)
+        assert slope == pytest.approx(coef[0], rel=1e-9)
+        assert sse == pytest.approx(float(residual[0]), rel=1e-8, abs=1e-10)
+        assert mean == pytest.approx(y[start:end].mean(), rel=1e-12, abs=1e-12)
+
+
+def test_edge_agreement_known_answer():
+    agreement = edge_agreement(np.array([10, 100, 1000]), np.array([11, 2000]), tolerance_decades=0.1)
+    assert agreement["matched"] == 1
+    assert agreement["f1"] == pytest.approx(2 * 1 / 5)
+    assert agreement["median_distance_steps"] == 1.0
+
+
+def test_registered_compute_roundtrips_through_cache(small_run, tmp_path):
+    from analyzer.api import analyze
+
+    cache = tmp_path / "c.analysis.h5"
+    first = analyze(small_run, "plateaus", cache=cache)
+    second = analyze(small_run, "plateaus", cache=cache)
+    assert isinstance(second, PlateauResult)
+    assert list(second.segments.columns) == ["method", "start_step", "end_step", "duration", "mean_log10_loss",
+                                             "slope", "is_plateau"]
+    assert second.segments.equals(first.segments) or np.allclose(second.segments.slope, first.segments.slope)
+    assert np.array_equal(second.edge_steps("gradient"), first.edge_steps("gradient"))
+    assert second.headline() == first.headline()
+
+
+def test_cli_exit_codes(small_run):
+    from typer.testing import CliRunner
+
+    from analyzer.cli import app
+
+    runner = CliRunner()
+    ok = runner.invoke(app, ["plateaus", str(small_run), "--no-cache"])
+    assert ok.exit_code == 0, ok.output
+    assert "segments" in ok.output
+    bad = runner.invoke(app, ["plateaus", str(small_run), "--penalty", "-1", "--no-cache"])
+    assert bad.exit_code == 2 and "penalty" in bad.output
+    as_json = runner.invoke(app, ["plateaus", str(small_run), "--json", "--no-cache"])
+    import json
+
+    payload = json.loads(as_json.stdout)
+    assert {"segments", "edges", "change_points", "agreement"} <= set(payload)
