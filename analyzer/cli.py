@@ -164,7 +164,7 @@ def hessian(run: RunArg,
             k: Annotated[Optional[int], typer.Option("--k", help="Top and bottom eigenpairs [default: 10].")] = None,
             method: Annotated[Optional[str], typer.Option(help="dense, lanczos or auto [default: auto].")] = None,
             tol: Annotated[Optional[float], typer.Option(
-                help="Residual tolerance relative to max |eigenvalue| [default: 1e-6].")] = None,
+                help="Residual tolerance relative to max |eigenvalue| [default: 1e-8].")] = None,
             index_tol: Annotated[Optional[float], typer.Option(
                 help="Eigenvalues below -index_tol * max |eigenvalue| are negative [default: 1e-6].")] = None,
             as_json: JsonOpt = False, cache: CacheOpt = None, no_cache: NoCacheOpt = False) -> None:
@@ -227,6 +227,42 @@ def score(run: RunArg,
     """Known-answer run (model diag-linear): every detector scored against the closed form."""
     emit(run_analysis("score", run, cache, no_cache, edge_tolerance=edge_tolerance, alpha=alpha,
                       index_tol=index_tol), as_json)
+
+
+@app.command()
+@guarded
+def report(runs: Annotated[list[Path], typer.Argument(help="One or more run files, shown side by side.",
+                                                      dir_okay=False)],
+           out: Annotated[Path, typer.Option("-o", "--out", help="Report folder (REPORT.md + PNG figures).",
+                                             file_okay=False)],
+           overwrite: Annotated[bool, typer.Option(help="Replace an existing report; other files are kept.")] = False,
+           hessian: Annotated[bool, typer.Option(help="Include the Hessian section (the slowest analysis).")] = True,
+           penalty: Annotated[Optional[float], typer.Option(help="Plateau change-point penalty multiplier.")] = None,
+           threshold: Annotated[Optional[float], typer.Option(help="Spectrum learned-threshold on relative error.")] = None,
+           permutations: Annotated[Optional[int], typer.Option(help="Permutation-test draws.")] = None,
+           title: Annotated[str, typer.Option(help="Report title.")] = "",
+           as_json: JsonOpt = False, no_cache: NoCacheOpt = False) -> None:
+    """Markdown report with figures for one run, or several side by side, from cached analyses."""
+    from analyzer.report import ReportOptions, build_report, check_output, json_summary, write_report
+
+    check_output(out, overwrite)  # refuse before any analysis runs
+    overrides = {"plateaus": {"penalty": penalty}, "spectrum": {"threshold": threshold},
+                 "correlate": {"threshold": threshold, "n_permutations": permutations}}
+    overrides = {name: {k: v for k, v in values.items() if v is not None} for name, values in overrides.items()}
+    options = ReportOptions(use_cache=not no_cache, hessian=hessian, overrides=overrides, title=title)
+    with _status() as status:
+        built = build_report(list(runs), options, progress=lambda text: status.update(f"analyzing {text}"))
+    written = write_report(built, out, overwrite=overwrite)
+    if as_json:
+        typer.echo(json.dumps({**json_summary(built), "folder": str(out), "files": [str(p) for p in written]}))
+    else:
+        typer.echo(f"wrote {out / 'REPORT.md'} and {len(written) - 1} figures", err=True)
+
+
+def _status():
+    from rich.console import Console
+
+    return Console(stderr=True).status("analyzing")
 
 
 def main() -> None:
