@@ -263,7 +263,8 @@ class ScoreParams:
 class ScoreResult:
     """Predicted vs detected, one row per predicted item (SCORE_COLUMNS), and the headline numbers.
 
-    error is in steps (edges, jumps, learned steps), eigenvalue units (lambda_min), counts (index) or the
+    `nearest_change_point` rows are a diagnostic (the segmentation alone, before the flatness test) and do not
+    enter the summary. error is in steps (edges, jumps, learned steps), eigenvalue units (lambda_min), counts (index) or the
     p-value itself (correlation); error_fraction divides edge errors by the plateau length and jump errors
     by the sigmoid width. NaN detected means the detector found nothing to match.
     """
@@ -271,10 +272,11 @@ class ScoreResult:
     table: pd.DataFrame
     n_plateaus_predicted: int
     n_plateaus_detected: int
-    median_edge_error: float  # fraction of plateau length; missed edges count as infinitely wrong
-    worst_edge_error: float
-    median_jump_error: float  # fraction of the sigmoid width
-    worst_jump_error: float
+    # None where undefined or infinite: a missed edge or jump counts as infinitely wrong
+    median_edge_error: float | None  # fraction of plateau length
+    worst_edge_error: float | None
+    median_jump_error: float | None  # fraction of the sigmoid width
+    worst_jump_error: float | None
     index_exact: bool
     p_value: float | None
     correlation_required: bool
@@ -286,7 +288,7 @@ class ScoreResult:
         p = "-" if self.p_value is None else f"{self.p_value:.3g}"
         text = (f"{verdict}: {self.n_plateaus_detected} plateaus detected for {self.n_plateaus_predicted} predicted, "
                 f"edge error median {_pct(self.median_edge_error)} worst {_pct(self.worst_edge_error)} of plateau "
-                f"length; jump error median {self.median_jump_error:.2f} sigmoid widths; Hessian index "
+                f"length; jump error median {_pct(self.median_jump_error)} of the sigmoid width; Hessian index "
                 f"{'exact' if self.index_exact else 'wrong'}; correlation p={p}")
         return text + (f"; not available: {', '.join(self.missing)}" if self.missing else "")
 
@@ -294,8 +296,8 @@ class ScoreResult:
         return {"predicted vs detected": self.table}
 
 
-def _pct(fraction: float) -> str:
-    return "missed" if fraction == np.inf else f"{fraction:.1%}"
+def _pct(fraction: float | None) -> str:
+    return "n/a (missed)" if fraction is None else f"{fraction:.1%}"
 
 
 @register("score", params=ScoreParams, result=ScoreResult, version="1",
@@ -310,9 +312,10 @@ def compute(run, params: ScoreParams) -> ScoreResult:
     rows: list[dict] = []
     n_detected = 0
     if "plateaus" not in missing:
-        detected = analyze(run, "plateaus", use_cache=False).plateaus()
-        n_detected = len(detected)
-        rows += _edge_rows(known, detected, params)
+        found = analyze(run, "plateaus", use_cache=False)
+        n_detected = len(found.plateaus())
+        rows += _edge_rows(known, found.plateaus(), params)
+        rows += _change_point_rows(known, np.asarray(found.change_points, dtype=np.float64), params)
     if "spectrum" not in missing:
         rows += _spectrum_rows(known, analyze(run, "spectrum", use_cache=False), run)
     if "hessian" not in missing and len(known.plateaus):
@@ -349,6 +352,18 @@ def _edge_rows(known: KnownAnswer, detected: pd.DataFrame, params: ScoreParams) 
             tolerance = params.edge_tolerance * plateau.length
             rows.append(_row(quantity, freq, plateau.plateau, predicted, found, error, error / plateau.length,
                              tolerance, bool(error <= tolerance)))
+    return rows
+
+
+def _change_point_rows(known: KnownAnswer, change_points: np.ndarray, params: ScoreParams) -> list[dict]:
+    """Diagnostic: every predicted edge against the nearest change point, whether or not a plateau was declared."""
+    rows = []
+    for plateau in known.plateaus.itertuples():
+        for predicted in (plateau.start_step, plateau.end_step)[1 if plateau.start_step == 0 else 0:]:
+            found = change_points[np.argmin(np.abs(change_points - predicted))] if len(change_points) else np.nan
+            error, tolerance = abs(found - predicted), params.edge_tolerance * plateau.length
+            rows.append(_row("nearest_change_point", np.nan, plateau.plateau, predicted, found, error,
+                             error / plateau.length, tolerance, bool(error <= tolerance)))
     return rows
 
 
@@ -411,9 +426,9 @@ def _summarise(table: pd.DataFrame, known: KnownAnswer, n_detected: int, p_value
     jumps = table[table.quantity == "jump_step"].error_fraction.fillna(np.inf)
     index = table[table.quantity == "index"]
     required = len(known.plateaus) >= 3
-    stat = lambda values, fn: float(fn(values)) if len(values) else float("nan")  # noqa: E731
+    stat = lambda values, fn: float(fn(values)) if len(values) and np.isfinite(fn(values)) else None  # noqa: E731
     median_edge = stat(edges, np.median)
-    passed = (not missing and median_edge <= params.edge_tolerance and bool(index.ok.all())
+    passed = (not missing and median_edge is not None and median_edge <= params.edge_tolerance and bool(index.ok.all())
               and (not required or (p_value is not None and p_value < params.alpha)))
     return ScoreResult(table=table, n_plateaus_predicted=len(known.plateaus), n_plateaus_detected=n_detected,
                        median_edge_error=median_edge, worst_edge_error=stat(edges, np.max),
