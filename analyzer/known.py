@@ -33,6 +33,9 @@ from analyzer.errors import BadInputError
 from analyzer.registry import register
 
 RISE_START, HALF, RISE_END = 0.1, 0.5, 0.9  # learned fractions r: a plateau ends/starts at the 10/90 % points
+# a gap between escapes shorter than this many widths of the rise that ends it is no plateau: the loss never
+# flattens there, so the two escapes count as one transition
+MIN_PLATEAU_WIDTHS = 0.5
 
 
 @dataclass(frozen=True)
@@ -201,10 +204,10 @@ def _modes_table(system: ModeSystem, history: np.ndarray) -> pd.DataFrame:
 
 
 def _transitions(modes: pd.DataFrame) -> list[tuple[float, float]]:
-    """(first 10 % point, last 90 % point) of each group of escapes whose rise windows overlap, in the run."""
+    """(first 10 % point, last 90 % point) of each group of escapes with no plateau between them, in the run."""
     groups: list[list[float]] = []
     for row in modes.dropna(subset=["rise_end_step"]).sort_values("rise_start_step").itertuples():
-        if groups and row.rise_start_step <= groups[-1][1]:
+        if groups and row.rise_start_step - groups[-1][1] < MIN_PLATEAU_WIDTHS * row.width_steps:
             groups[-1][1] = max(groups[-1][1], row.rise_end_step)
         else:
             groups.append([row.rise_start_step, row.rise_end_step])

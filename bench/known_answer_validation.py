@@ -56,11 +56,17 @@ def score_one(name: str, config, folder: Path) -> tuple[dict, pd.DataFrame]:
     edges = table[table.quantity.isin(["plateau_start", "plateau_end"])]
     summary = {"config": name, "epochs": config.epochs, "plateaus": result.n_plateaus_predicted,
                "detected": result.n_plateaus_detected, "edges_found": int(edges.detected.notna().sum()),
-               "edges": len(edges), "median_edge": result.median_edge_error, "worst_edge": result.worst_edge_error,
-               "median_jump": result.median_jump_error, "index_exact": result.index_exact,
+               "edges": len(edges), "median_edge": _inf(result.median_edge_error),
+               "worst_edge": _inf(result.worst_edge_error), "median_jump": _inf(result.median_jump_error),
+               "index_exact": result.index_exact,
                "p_value": result.p_value, "p_required": result.correlation_required,
                "seconds": round(time.perf_counter() - started, 1)}
     return summary, table
+
+
+def _inf(value: float | None) -> float:
+    """The score reports a missed edge or jump as None; in the sweep it is an infinite error."""
+    return np.inf if value is None else value
 
 
 def pooled(summaries: pd.DataFrame, tables: pd.DataFrame) -> dict:
