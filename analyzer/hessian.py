@@ -51,10 +51,10 @@ class HessianParams:
     steps: tuple[int, ...] = ()
     k: int = 10
     method: str = "auto"
-    tol: float = 1e-6
+    tol: float = 1e-8
     index_tol: float = 1e-6
     grad_tol: float = 0.05
-    dense_max_params: int = 1500
+    dense_max_params: int = 500  # measured crossover (bench/RESULTS.md): Lanczos is faster above ~500
     max_dense_gb: float = 4.0
     slq_probes: int = 4
     slq_steps: int = 60
@@ -103,7 +103,9 @@ class HessianResult:
                 f"P = {self.n_params}{note}")
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        return {"Hessian at checkpoints": self.table}
+        shown = ["step", "role", "lambda_max", "lambda_min", "index_count", "index_err", "trace", "grad_norm",
+                 "saddle_candidate", "method", "converged", "max_rel_residual"]
+        return {"Hessian at checkpoints": self.table[[c for c in shown if c in self.table]]}
 
 
 def loss_closure(run, dtype: str = "float64"):
@@ -121,8 +123,8 @@ def loss_closure(run, dtype: str = "float64"):
     return loss
 
 
-def hessian_spectrum(loss_fn, theta: torch.Tensor, method: str = "auto", k: int = 10, tol: float = 1e-6,
-                     dense_max_params: int = 1500, max_dense_gb: float = 4.0, seed: int = 0,
+def hessian_spectrum(loss_fn, theta: torch.Tensor, method: str = "auto", k: int = 10, tol: float = 1e-8,
+                     dense_max_params: int = 500, max_dense_gb: float = 4.0, seed: int = 0,
                      op: HessianOperator | None = None) -> Spectrum:
     """Extreme eigenpairs of the Hessian of any scalar `loss_fn` at `theta`, by the chosen method."""
     op = op or HessianOperator(loss_fn, theta)
@@ -165,7 +167,7 @@ def saddle_metrics(spectrum: Spectrum, op: HessianOperator, params: HessianParam
         band = (np.sum(values < threshold / 2) - np.sum(values < 2 * threshold)) / 2
         index_err, trace, trace_err = float(band), float(values.sum()), 0.0
     else:
-        density = slq_density(op, params.slq_probes, params.slq_steps, params.seed)
+        density = slq_density(op, params.slq_probes, params.slq_steps, params.seed, deflate=spectrum)
         fraction, stderr = density.fraction_below(threshold)
         band = (density.fraction_below(threshold / 2)[0] - density.fraction_below(2 * threshold)[0]) / 2
         known = float(np.sum(spectrum.bottom < threshold))  # converged bottom-k: a hard lower bound
@@ -228,7 +230,7 @@ def _snap(stored: np.ndarray, wanted: list[tuple[int, str]]) -> list[tuple[int, 
     return sorted(chosen.items())
 
 
-@register("hessian", params=HessianParams, result=HessianResult, version="1",
+@register("hessian", params=HessianParams, result=HessianResult, version="2",
           summary="Hessian spectrum at checkpoints: extreme eigenvalues, saddle index, trace, saddle candidates")
 def compute(run, params: HessianParams) -> HessianResult:
     points, selection = select_checkpoints(run, params)
