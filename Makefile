@@ -29,6 +29,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet --no-deps 'pyhessian>=0.1'  # reference for the Hessian bench only
 	OMP_NUM_THREADS=1 $(BIN)/python bench/train_overhead.py
 	OMP_NUM_THREADS=1 $(BIN)/python bench/plateaus_spectrum_scale.py
 	OMP_NUM_THREADS=1 $(BIN)/python bench/hessian_vs_pyhessian.py

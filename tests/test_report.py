@@ -24,6 +24,12 @@ GOLDEN = Path(__file__).parent / "golden"
 FAST = {"hessian": {"at": "every", "every": 100}, "correlate": {"n_permutations": 199}}
 
 
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("report-runs")
