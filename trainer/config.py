@@ -70,8 +70,12 @@ class TrainConfig:
 
     @classmethod
     def from_json(cls, text: str) -> "TrainConfig":
-        raw = json.loads(text)
-        target = raw.pop("target")
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> "TrainConfig":
+        raw = dict(raw)
+        target = dict(raw.pop("target"))
         for key in ("freqs_hz", "amps", "phases"):
             if target.get(key) is not None:
                 target[key] = tuple(target[key])

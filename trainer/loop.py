@@ -103,7 +103,7 @@ def train(config: TrainConfig, out: Path | str, *, overwrite: bool = False, prog
 def resume(path: Path | str, *, progress: ProgressFn | None = None, commit_every_s: float = 1.0) -> RunResult:
     """Continue a killed or interrupted run from its last committed checkpoint."""
     writer, meta, point = RunWriter.resume(path, commit_every_s=commit_every_s)
-    config = TrainConfig.from_json(runfile.json.dumps(meta.config))
+    config = TrainConfig.from_dict(meta.config)
     model = build_model(config.model, config.seed, TORCH_DTYPES[config.dtype]).to(config.device)
     optimizer = make_optimizer(config, model)
     if point.params is not None:
