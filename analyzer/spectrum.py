@@ -6,11 +6,14 @@ each target frequency the relative error |h_k - y_k| / |y_k| of the complex coef
 which it stays below `threshold` (learned step), and its jumps.
 
 Jumps are found on a log-step axis, u = log10(step + 1), because learning proceeds in stages that are
-evenly spread in log-step. The log-error curve is median-binned on a uniform u grid (robust to Adam's
-spikes), and the drop across a window, D(u) = e(u - h) - e(u + h) in decades, is evaluated only where the
-whole window lies inside the data: no padding, hence no filter-edge artefacts. A jump is a peak of D of at
-least `min_drop` decades that starts above `threshold` (a frequency that is still unlearned); this ignores
-both the small common-mode dip of all frequencies in the first steps and fluctuations of learned ones.
+evenly spread in log-step. log10 of the relative error is median-binned on a uniform u grid (robust to
+Adam's spikes) and turned into the learned fraction q = 1 - min(r, 1), which for a logistic escape is the
+logistic itself (r = 1 - w/a in the diag-linear model). The rise of q across a window, D(u) = q(u + h) -
+q(u - h), uses windows clipped at the ends of the grid (never padded values); a jump is a peak of D of at
+least `min_drop` whose window starts above `threshold` (a frequency that is still unlearned). It is located
+at full resolution: the first stored step where q (5-point running median) reaches the middle of the rise,
+which is the half-learned step of a logistic. Locating it on log10(r) instead put it 1.2-2.7 sigmoid widths
+late: after an escape log10(r) keeps falling with the exponential convergence, not with the sigmoid.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ class SpectrumParams:
         threshold: a frequency is learned once its relative error stays below this (0 < threshold).
         points_per_decade: resolution of the log-step grid used for jump detection.
         window_decades: full width of the drop window D in decades of steps.
-        min_drop: smallest drop of log10(relative error) across the window that counts as a jump.
+        min_drop: smallest rise of the learned fraction 1 - min(r, 1) across the window that counts as a jump.
     """
 
     threshold: float = 0.1
@@ -66,7 +69,7 @@ class SpectrumResult:
     target_amplitude: np.ndarray  # (F,) single-sided amplitude of y_eval
     rel_error: np.ndarray  # (T, K) |h_k - y_k| / |y_k|
     learning: pd.DataFrame  # freq_hz, target_amplitude, learned_step, jump_step, final_rel_error, first_below_step
-    jumps: pd.DataFrame  # freq_hz, step, drop (decades of relative error)
+    jumps: pd.DataFrame  # freq_hz, step, drop (rise of the learned fraction 1 - min(r, 1) across the window)
     threshold: float
 
     def headline(self) -> str:
@@ -189,33 +192,44 @@ def learning_tables(steps: np.ndarray, rel_error: np.ndarray, freqs_hz: np.ndarr
 
 def detect_jumps(steps: np.ndarray, rel_error: np.ndarray, freqs_hz: np.ndarray,
                  params: SpectrumParams) -> pd.DataFrame:
-    """Peaks of the windowed drop of log10(relative error) on the log-step grid (see the module doc)."""
+    """Rises of the learned fraction 1 - min(r, 1) across a log-step window, each located at its midpoint."""
     from scipy.signal import find_peaks
 
     grid_u, curves = log_step_curves(steps, rel_error, params.points_per_decade)
     half = int(round(params.window_decades * params.points_per_decade / 2))
+    learned = 1.0 - np.minimum(10.0 ** curves, 1.0)  # (n_grid, K) median-binned learned fraction
+    n = len(grid_u)
+    left, right = np.clip(np.arange(n) - half, 0, n - 1), np.clip(np.arange(n) + half, 0, n - 1)
+    stored_u = np.log10(np.asarray(steps, dtype=np.float64) + 1.0)
     rows = []
-    if len(grid_u) > 2 * half:
-        stored_u = np.log10(np.asarray(steps, dtype=np.float64) + 1.0)
-        for freq, curve in zip(freqs_hz, curves.T):
-            drop = curve[:-2 * half] - curve[2 * half:]  # centred on grid points half..n-1-half
-            unlearned = curve[:-2 * half] >= np.log10(params.threshold)
-            peaks, _ = find_peaks(np.where(unlearned, drop, -np.inf), height=params.min_drop, distance=2 * half)
-            for peak in peaks:
-                nearest = np.argmin(np.abs(stored_u - grid_u[_half_drop_point(curve, peak, peak + 2 * half)]))
-                rows.append((float(freq), int(steps[nearest]), float(drop[peak])))
+    for k, freq in enumerate(freqs_hz):
+        rise = learned[right, k] - learned[left, k]
+        unlearned = curves[left, k] >= np.log10(params.threshold)
+        # a flat-topped rise (a transition sharper than the window) peaks in its middle; pad so that
+        # find_peaks also sees a maximum that touches either end of the grid
+        padded = np.r_[-np.inf, np.where(unlearned, rise, -np.inf), -np.inf]
+        peaks, _ = find_peaks(padded, height=params.min_drop, distance=2 * half + 1)
+        for peak in peaks - 1:
+            bin_half = 0.5 / params.points_per_decade  # stored steps of grid bins left[peak]..right[peak]
+            lo = np.searchsorted(stored_u, grid_u[left[peak]] - bin_half)
+            hi = np.searchsorted(stored_u, grid_u[right[peak]] + bin_half)
+            step = _midpoint_step(steps[lo:hi], rel_error[lo:hi, k], learned[left[peak], k], learned[right[peak], k])
+            rows.append((float(freq), step, float(rise[peak])))
     frame = pd.DataFrame(rows, columns=["freq_hz", "step", "drop"])
     return frame.astype({"freq_hz": np.float64, "step": np.int64, "drop": np.float64})
 
 
-def _half_drop_point(curve: np.ndarray, start: int, stop: int) -> int:
-    """Grid index inside a drop window where the curve first reaches the middle of the window's drop.
+def _midpoint_step(steps: np.ndarray, rel_error: np.ndarray, before: float, after: float) -> int:
+    """First stored step where the learned fraction reaches the middle of a rise from `before` to `after`.
 
-    The windowed drop D is flat over a whole window width around a sharp drop, so its peak does not
-    locate the drop; the half-drop crossing does (exactly, for a drop symmetric in log-step).
+    Read at full resolution (a log-step bin is ~100 steps wide at step 1000) after a 5-point running median
+    that ignores single-step spikes; for a logistic escape this is its half-learned step.
     """
-    middle = 0.5 * (curve[start] + curve[stop])
-    return start + int(np.argmax(curve[start:stop + 1] <= middle))
+    from scipy.ndimage import median_filter
+
+    learned = 1.0 - np.minimum(median_filter(np.asarray(rel_error, dtype=np.float64), size=5, mode="nearest"), 1.0)
+    reached = np.flatnonzero(learned >= 0.5 * (before + after))
+    return int(steps[reached[0]]) if len(reached) else int(steps[len(steps) // 2])
 
 
 def log_step_curves(steps: np.ndarray, rel_error: np.ndarray, points_per_decade: int) -> tuple[np.ndarray, np.ndarray]:
@@ -247,7 +261,7 @@ def _reachable_bins(first_step: int, last_step: int, points_per_decade: int) -> 
     return int(len(dense) + max(0.0, last_bin - dense[-1]))
 
 
-@register("spectrum", params=SpectrumParams, result=SpectrumResult, version="2",
+@register("spectrum", params=SpectrumParams, result=SpectrumResult, version="3",
           summary="per-step DFT of the predictions; learned step and jumps of each target frequency")
 def compute(run, params: SpectrumParams) -> SpectrumResult:
     """The spectrum analysis of a run (predictions read block by block)."""
