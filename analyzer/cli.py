@@ -189,7 +189,8 @@ def hessian(run: RunArg,
 def spectrum(run: RunArg, threshold: Annotated[Optional[float], typer.Option(
                  help="Relative error below which a frequency counts as learned [default: 0.1].")] = None,
              min_drop: Annotated[Optional[float], typer.Option(
-                 help="Smallest drop of log10(relative error) across the window that is a jump [default: 0.3].")] = None,
+                 help="Smallest rise of the learned fraction 1 - min(rel. error, 1) across the window that is a jump "
+                      "[default: 0.3].")] = None,
              as_json: JsonOpt = False, cache: CacheOpt = None, no_cache: NoCacheOpt = False) -> None:
     """Per-step DFT of the predictions: learned step and jumps of every target frequency."""
     emit(run_analysis("spectrum", run, cache, no_cache, threshold=threshold, min_drop=min_drop), as_json)
