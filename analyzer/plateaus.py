@@ -18,7 +18,10 @@ Pipeline (linear in the number of steps, nothing n x n):
    grid position (exact optimum given its neighbours), so binning does not move edges by a bin;
 5. gradient method (the seed's): slope of a local line fit over `slope_window` decades; a plateau is a
    run of |slope| <= slope_threshold lasting at least `min_duration` decades.
-A segment is a plateau when |slope| <= slope_threshold and it lasts at least `min_duration` decades.
+A segment is flat when |slope| <= slope_threshold, or, between two steeper segments, when |slope| is at
+most `relative_slope` times the gentler neighbour's (a late plateau between escapes spans a few tenths of a
+decade, so the tail of the previous escape alone gives it slopes of -0.2 to -0.5, against -3 to -40 for
+the escapes). A maximal run of flat segments lasting at least `min_duration` decades is a plateau.
 Plateau edges are the interior boundaries of maximal plateau runs: a start is the first plateau step, an
 end the first step after it; the run's own first and last steps are never edges.
 """
@@ -46,31 +49,39 @@ class PlateauParams:
 
     Args:
         penalty: multiplier on the noise-scaled Pelt penalty 3 sigma^2 log(n); larger, fewer change points.
-        min_duration: shortest plateau in decades of steps (0.2: a factor 1.58 in step).
+        min_duration: shortest plateau in decades of steps (0.1: a factor 1.26 in step).
         slope_threshold: largest |d log10 loss / d log10 step| of a plateau.
         window: running-median window in steps (odd) that removes loss spikes; 1 disables it.
         slope_window: width in decades of the local line fit of the gradient method.
         points_per_decade: resolution of the log-step grid.
         noise_floor: smallest noise sigma in decades of loss, so a noiseless curve is not cut everywhere.
         tolerance: two edges of the two methods agree when within this many decades of steps.
+        relative_slope: a segment is also flat when its |slope| is at most this fraction of both neighbours'.
+        edge_level: < 0.5 moves the end of a plateau followed by another to where the escaping residual
+            sqrt(loss - next level) has lost edge_level of its size; 0.5 (default) keeps the corners.
     """
 
     penalty: float = 1.0
-    min_duration: float = 0.2
+    min_duration: float = 0.1
     slope_threshold: float = 0.1
     window: int = 51
     slope_window: float = 0.2
     points_per_decade: int = 50
     noise_floor: float = 0.01
     tolerance: float = 0.1
+    relative_slope: float = 0.25
+    edge_level: float = 0.5
 
     def __post_init__(self):
-        for name in ("penalty", "min_duration", "slope_threshold", "slope_window", "noise_floor", "tolerance"):
+        for name in ("penalty", "min_duration", "slope_threshold", "slope_window", "noise_floor", "tolerance",
+                     "relative_slope"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
                 raise BadInputError(f"{name.replace('_', '-')} must be a positive number, got {value}")
         if not (isinstance(self.window, (int, np.integer)) and self.window >= 1 and self.window % 2 == 1):
             raise BadInputError(f"window must be an odd number of steps >= 1, got {self.window}")
+        if not 0 < self.edge_level <= 0.5:
+            raise BadInputError(f"edge-level must be in (0, 0.5], got {self.edge_level}")
         if not (isinstance(self.points_per_decade, (int, np.integer)) and 5 <= self.points_per_decade <= 1000):
             raise BadInputError(f"points-per-decade must be an integer in 5..1000, got {self.points_per_decade}")
 
@@ -119,7 +130,7 @@ def _check_method(method: str) -> None:
         raise BadInputError(f"method must be 'changepoint' or 'gradient', got {method!r}")
 
 
-@register("plateaus", params=PlateauParams, result=PlateauResult, version="1",
+@register("plateaus", params=PlateauParams, result=PlateauResult, version="2",
           summary="plateaus and change points of log10(loss) on a log-step axis")
 def compute(run, params: PlateauParams) -> PlateauResult:
     """Plateaus of a run's training loss."""
@@ -299,9 +310,96 @@ def changepoint_segments(curve: Curve, params: PlateauParams) -> tuple[pd.DataFr
     frame = _segment_frame(curve, bounds, "changepoint", params)
     start_u = np.log10(frame.start_step.to_numpy() + 1.0)
     end_u = np.log10(frame.end_step.to_numpy() + 2.0)  # a segment lasts until the next step begins
-    frame["is_plateau"] = _long_flat_runs(np.abs(frame.slope.to_numpy()) <= params.slope_threshold,
-                                          start_u, end_u, frame.duration.to_numpy(), params)
+    flags = _long_flat_runs(flat_segments(frame.slope.to_numpy(), params),
+                            start_u, end_u, frame.duration.to_numpy(), params)
+    if params.edge_level < 0.5:
+        bounds, flags = transition_edges(curve, bounds, flags, params.edge_level)
+        frame = _segment_frame(curve, bounds, "changepoint", params)
+    frame["is_plateau"] = flags
     return frame, curve.steps[np.asarray(bounds[1:-1], dtype=np.int64)]
+
+
+def transition_edges(curve: Curve, bounds: list[int], flags: np.ndarray, level: float):
+    """Move the end of each plateau followed by another plateau to the `1 - level` point of the transition.
+
+    A drop of the loss from level L0 (plateau before) to L1 (plateau after) is an escape of a residual of
+    norm sqrt(L0 - L1); A(t) = sqrt((L(t) - L1) / (L0 - L1)) is the fraction of it still unlearned, and the
+    plateau ends where A falls below 1 - level (0.9: 19 % of the loss drop, robust to errors in L0, L1).
+    The start of the next plateau keeps its corner: A = level there is 1 % of the loss drop, which the
+    onset of the next escape already hides. Off by default (level 0.5): on a sharp log-log kink the 90 %
+    point lies ~0.05 decades after the kink, where the corner is the natural edge.
+    """
+    flags = np.asarray(flags, dtype=bool)
+    runs = _true_runs(flags)
+    edits = {}  # first steep segment b0 -> (new end of the plateau before, new start of the one after, a1)
+    for (a0, b0), (a1, b1) in zip(runs[:-1], runs[1:]):
+        moved = _transition_points(curve, bounds, (a0, b0), (a1, b1), level)
+        if moved is not None:
+            edits[b0] = (*moved, a1)
+    out_bounds, out_flags, i = [0], [], 0
+    while i < len(flags):
+        if i in edits:  # the steep segments between two plateaus become one transition segment
+            end, start, a1 = edits[i]
+            out_bounds[-1] = end
+            out_bounds.append(start)
+            out_flags.append(False)
+            i = a1
+        out_bounds.append(bounds[i + 1])
+        out_flags.append(bool(flags[i]))
+        i += 1
+    return out_bounds, np.asarray(out_flags, dtype=bool)
+
+
+def _transition_points(curve: Curve, bounds: list[int], before: tuple[int, int], after: tuple[int, int],
+                       level: float):
+    """Full-resolution indices (end of the plateau before, start of the one after), or None if undefined."""
+    (a0, b0), (a1, b1) = before, after
+    lo, hi = (bounds[a0] + bounds[b0]) // 2, bounds[b1]  # from the middle of one plateau to the end of the next
+    upper = _level_at_end(curve, bounds[b0 - 1], bounds[b0])
+    lower = _level_at_end(curve, bounds[b1 - 1], bounds[b1])
+    if not upper > lower:
+        return None
+    loss = 10.0 ** curve.y[lo:hi]
+    remaining = np.sqrt(np.clip((loss - lower) / (upper - lower), 0.0, None))
+    above = np.flatnonzero(remaining[:bounds[a1] - lo] > 1.0 - level)
+    if len(above) == 0:
+        return None
+    end = lo + int(above[-1]) + 1
+    start = bounds[a1]
+    # keep every plateau segment at least MIN_GRID_POINTS steps long and the transition non-empty
+    end = int(np.clip(end, bounds[b0 - 1] + MIN_GRID_POINTS, bounds[a1 + 1] - 2 * MIN_GRID_POINTS))
+    start = int(np.clip(start, end + 1, bounds[a1 + 1] - MIN_GRID_POINTS))
+    return end, start
+
+
+def _level_at_end(curve: Curve, first: int, stop: int) -> float:
+    """Loss level at the end of a plateau segment: its least-squares line in log-step, at its last step."""
+    sums = _LineSums(curve.u[first:stop], curve.y[first:stop])
+    _, slope, mean = sums.fit(0, stop - first)
+    return float(10.0 ** (mean + slope * (curve.u[stop - 1] - curve.u[first:stop].mean())))
+
+
+def _true_runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """(first, one past last) index of each maximal run of True."""
+    padded = np.r_[False, flags, False].astype(np.int8)
+    change = np.flatnonzero(np.diff(padded))
+    return list(zip(change[::2], change[1::2]))
+
+
+def flat_segments(slopes: np.ndarray, params: PlateauParams) -> np.ndarray:
+    """Flat: |slope| <= slope_threshold, or <= relative_slope x the gentler of two steeper neighbours.
+
+    A late plateau spans a few tenths of a decade of steps, so the tail of the previous escape alone gives
+    it a log-log slope of -0.2 to -0.5; between escapes of slope -3 to -20 it is still flat. The relative
+    test needs a neighbour on both sides: the run's first and last segments only pass the absolute test
+    (a decay that merely slows down at the end of a run is no plateau until the loss drops again).
+    """
+    steep = np.abs(np.asarray(slopes, dtype=np.float64))
+    flat = steep <= params.slope_threshold
+    if len(steep) >= 3:
+        neighbours = np.minimum(steep[:-2], steep[2:])
+        flat[1:-1] |= steep[1:-1] <= params.relative_slope * neighbours
+    return flat
 
 
 def _refine(curve: Curve, coarse: list[int]) -> list[int]:

@@ -97,6 +97,28 @@ def test_late_plateau_edges_are_refined_to_full_resolution():
     assert np.all(np.abs(found - planted) <= 0.01 * planted), found
 
 
+def test_short_late_plateaus_flat_relative_to_their_neighbours_are_found():
+    """Plateaus of 0.1-0.2 decades with slopes -0.3/-0.4 between escapes of slope -4 (the diag-linear shape)."""
+    steps = np.arange(3000)
+    knots = [0, 80, 110, 180, 250, 370, 500, 800, 2999]
+    y = piecewise_log_loss(steps, knots, slopes=[0.0, -2.5, -0.3, -4.0, -0.4, -4.0, -0.3, -8.0])
+    y += np.random.default_rng(6).normal(0.0, 0.002, size=len(steps))
+    result = detect_plateaus(steps, 10.0 ** y, PlateauParams())
+    plateaus = result.plateaus("changepoint")
+    assert len(plateaus) == 4, result.segments
+    starts = plateaus.start_step.to_numpy()[1:]
+    ends = plateaus.end_step.to_numpy() + 1
+    assert np.all(np.abs(starts - [110, 250, 500]) <= 0.03 * np.array([110, 250, 500])), starts
+    assert np.all(np.abs(ends - [80, 180, 370, 800]) <= 0.03 * np.array([80, 180, 370, 800])), ends
+
+
+def test_a_power_law_is_no_plateau_even_where_it_slows_down():
+    steps = np.arange(5000)
+    y = piecewise_log_loss(steps, [0, 300, 4999], slopes=[-1.0, -0.6])  # gentler than before, but no plateau
+    result = detect_plateaus(steps, 10.0 ** y, PlateauParams())
+    assert len(result.plateaus("changepoint")) == 0 and len(result.edge_steps("changepoint")) == 0
+
+
 def test_constant_loss_has_no_edges():
     steps = np.arange(500)
     result = detect_plateaus(steps, np.full(500, 0.25), PlateauParams())
@@ -128,7 +150,7 @@ def test_unusable_loss_is_bad_input(steps, loss):
 @pytest.mark.parametrize("option", [
     {"penalty": -1.0}, {"penalty": 0.0}, {"slope_threshold": -0.1}, {"min_duration": 0.0},
     {"window": 0}, {"window": 4}, {"window": -3}, {"slope_window": -1.0}, {"points_per_decade": 2},
-    {"noise_floor": float("nan")}, {"tolerance": 0.0},
+    {"noise_floor": float("nan")}, {"tolerance": 0.0}, {"relative_slope": 0.0}, {"edge_level": 0.6},
 ])
 def test_options_out_of_range(option):
     with pytest.raises(BadInputError):
@@ -185,3 +207,20 @@ def test_cli_exit_codes(small_run):
 
     payload = json.loads(as_json.stdout)
     assert {"segments", "edges", "change_points", "agreement"} <= set(payload)
+
+
+def test_edge_level_moves_plateau_ends_to_the_ten_percent_point_of_a_logistic_escape():
+    """Loss sum_j a_j^2 (1 - r_j)^2 of logistic escapes r_j: with edge_level 0.1 each plateau that is followed
+    by another ends within 2 % of a plateau length of the escape's 10 % point; default keeps the corners."""
+    steps = np.arange(4000)
+    halves, widths, amps = np.array([300.0, 900.0, 2200.0]), np.array([60.0, 150.0, 300.0]), np.array([1.0, 0.6, 0.35])
+    r = 1.0 / (1.0 + np.exp(-(steps[:, None] - halves) * 2 * np.log(9) / widths))
+    loss = np.sum(amps ** 2 * (1.0 - r) ** 2, axis=1) + 1e-3
+    onsets = halves - widths / 2  # r = 0.1
+    lengths = onsets - np.r_[0.0, halves[:-1] + widths[:-1] / 2]
+    moved = detect_plateaus(steps, loss, PlateauParams(edge_level=0.1)).plateaus("changepoint")
+    assert len(moved) == 4  # the last escape ends on the floor 1e-3, a fourth plateau
+    ends = moved.end_step.to_numpy()[:3] + 1
+    assert np.all(np.abs(ends - onsets) <= 0.02 * lengths), (ends, onsets)
+    corners = detect_plateaus(steps, loss, PlateauParams()).plateaus("changepoint")
+    assert len(corners) == 4 and not np.array_equal(corners.end_step.to_numpy()[:3] + 1, ends)
