@@ -146,21 +146,31 @@ def test_spectrum_learned_steps_match_the_exact_map(scored):
     assert len(learned) == 4 and learned.ok.all()
 
 
-@pytest.mark.xfail(strict=True, reason="plateaus: the flatness test (|slope| <= 0.1 decades/decade on a log-step "
-                   "axis) rejects the late, linear-time plateaus of this model; see bench/RESULTS.md")
-def test_plateau_edges_within_five_percent_of_plateau_length(scored):
+# Remaining shortfalls, per configuration (bench/RESULTS.md): strict, so a fix shows up as a failure here
+EDGE_SHORTFALL = {"seed000": "plateaus: change-point corners of short plateaus (70-120 steps between escapes of "
+                             "30-70 steps) sit 4-12 % of the plateau length from the 10/90 % points; median 7.6 %"}
+CORRELATION_SHORTFALL = {c: "correlate: 4 jumps against 7 edges in one run; p = 0.0105-0.0122, just above 0.01"
+                         for c in ("seed000", "flat-amps-p1")}
+
+
+def expect_shortfall(request, shortfalls: dict) -> None:
+    config = request.node.callspec.params["known_run"]
+    if config in shortfalls:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=shortfalls[config]))
+
+
+def test_plateau_edges_within_five_percent_of_plateau_length(scored, request):
+    expect_shortfall(request, EDGE_SHORTFALL)
     assert scored.n_plateaus_detected == scored.n_plateaus_predicted
     assert scored.median_edge_error <= 0.05
 
 
-@pytest.mark.xfail(strict=True, reason="spectrum: the jump is located on log10(relative error), whose drop is "
-                   "dominated by the exponential convergence after the escape, so it lands > 1 width late")
 def test_spectrum_jumps_within_half_a_sigmoid_width(scored):
     assert rows(scored, "jump_step").ok.all()
 
 
-@pytest.mark.xfail(strict=True, reason="correlate: needs the plateau edges and jumps above; p > 0.01 today")
-def test_correlation_rejects_with_three_or_more_plateaus(scored):
+def test_correlation_rejects_with_three_or_more_plateaus(scored, request):
+    expect_shortfall(request, CORRELATION_SHORTFALL)
     assert scored.correlation_required and scored.p_value < 0.01
 
 
