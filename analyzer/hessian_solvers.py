@@ -1,4 +1,4 @@
-"""Model-independent Hessian eigen-solvers on any scalar `loss(theta)`: HVP operator, dense, Lanczos, SLQ.
+"""Model-independent Hessian eigen-solvers on any scalar `loss(theta)`: HVP operator, dense, restarted Lanczos.
 
 Every eigenpair carries its true residual ||Hv - lambda v|| (recomputed with fresh HVPs, never taken
 from the Lanczos recurrence), and is called converged only when that residual is below
@@ -87,6 +87,7 @@ class Spectrum:
     all_eigenvalues: np.ndarray | None = None  # only from the dense path
     top_vectors: np.ndarray | None = field(default=None, repr=False)
     bottom_vectors: np.ndarray | None = field(default=None, repr=False)
+    krylov: object | None = field(default=None, repr=False)  # hessian_krylov.KrylovRun behind the index
 
     def converged(self, tol: float) -> bool:
         residuals = np.concatenate([self.top_residual, self.bottom_residual])
@@ -136,8 +137,8 @@ def lanczos_spectrum(op: HessianOperator, k: int, tol: float = 1e-6, ncv: int | 
     else:
         bottom, bottom_vec = _eigsh(op, k, "SA", scale, tol, ncv, maxiter, rng.standard_normal(op.n))
     scale = max(scale, float(np.nanmax(np.abs(bottom))) if np.any(np.isfinite(bottom)) else 0.0)
-    top, top_vec, top_res = _refine(op, top[::-1], top_vec[:, ::-1])
-    bottom, bottom_vec, bottom_res = _refine(op, bottom, bottom_vec)
+    top, top_vec, top_res = refine(op, top[::-1], top_vec[:, ::-1])
+    bottom, bottom_vec, bottom_res = refine(op, bottom, bottom_vec)
     return Spectrum(top=top, bottom=bottom, top_residual=top_res, bottom_residual=bottom_res, scale=scale,
                     method="lanczos", n_hvp=op.n_hvp - hvp_before, seconds=time.perf_counter() - started,
                     top_vectors=top_vec, bottom_vectors=bottom_vec)
@@ -162,7 +163,7 @@ def _eigsh(op: HessianOperator, k: int, which: str, shift: float, tol: float, nc
     return values, vectors
 
 
-def _refine(op: HessianOperator, values: np.ndarray, vectors: np.ndarray):
+def refine(op: HessianOperator, values: np.ndarray, vectors: np.ndarray):
     """Rayleigh quotients and true residuals ||Hv - lambda v||, one fresh HVP per eigenvector."""
     values, residuals = values.copy(), np.full(len(values), np.nan)
     for j in range(len(values)):
@@ -173,82 +174,3 @@ def _refine(op: HessianOperator, values: np.ndarray, vectors: np.ndarray):
         values[j] = float(v @ hv)
         residuals[j] = float(np.linalg.norm(hv - values[j] * v))
     return values, vectors, residuals
-
-
-@dataclass(frozen=True)
-class Density:
-    """Stochastic Lanczos quadrature: per probe, Gauss nodes (Ritz values) and weights summing to 1."""
-
-    nodes: list[np.ndarray]
-    weights: list[np.ndarray]
-    n: int
-    traces: np.ndarray  # Hutchinson v^T H v per Rademacher probe (free from the first Lanczos step)
-
-    def fraction_below(self, threshold: float) -> tuple[float, float]:
-        """Fraction of eigenvalues below `threshold`, and its standard error over probes."""
-        per_probe = np.array([w[x < threshold].sum() for x, w in zip(self.nodes, self.weights)])
-        stderr = per_probe.std(ddof=1) / np.sqrt(len(per_probe)) if len(per_probe) > 1 else 1.0
-        return float(per_probe.mean()), float(stderr)
-
-    def trace(self) -> tuple[float, float]:
-        stderr = self.traces.std(ddof=1) / np.sqrt(len(self.traces)) if len(self.traces) > 1 else float("inf")
-        return float(self.traces.mean()), float(stderr)
-
-
-class _Deflated:
-    """(I - VV^T) H (I - VV^T): the top eigenpairs V moved to zero, everything else unchanged."""
-
-    def __init__(self, op: HessianOperator, vectors: np.ndarray):
-        self.op, self.n, self.vectors = op, op.n, vectors
-
-    def project(self, v: np.ndarray) -> np.ndarray:
-        return v - self.vectors @ (self.vectors.T @ v)
-
-    def matvec(self, v: np.ndarray) -> np.ndarray:
-        return self.project(self.op.matvec(self.project(v)))
-
-
-def slq_density(op: HessianOperator, n_probes: int = 4, steps: int = 60, seed: int = 0,
-                deflate: Spectrum | None = None) -> Density:
-    """Spectral density by SLQ with full reorthogonalisation (so no ghost eigenvalues distort weights).
-
-    With `deflate`, SLQ runs on H with its top-k eigenpairs projected out: the Gauss nodes then spread
-    over [lambda_min, lambda_k+1] instead of [lambda_min, lambda_max], which resolves the cluster near
-    zero far better, and the Hutchinson trace only has to estimate the small remainder (variance drops
-    by orders of magnitude). The deflated eigenvalues become zeros, which no negative threshold counts;
-    the returned traces add sum(top-k) back.
-    """
-    rng = np.random.default_rng(seed)
-    steps = min(steps, op.n)
-    known_trace = 0.0
-    if deflate is not None and deflate.top_vectors is not None and np.all(np.isfinite(deflate.top_vectors)):
-        known_trace = float(np.sum(deflate.top))
-        op = _Deflated(op, np.linalg.qr(deflate.top_vectors)[0])
-    nodes, weights, traces = [], [], []
-    for _ in range(n_probes):
-        probe = rng.choice([-1.0, 1.0], size=op.n)
-        alpha, beta = _lanczos_tridiagonal(op, probe / np.sqrt(op.n), steps)
-        ritz, vecs = np.linalg.eigh(np.diag(alpha) + np.diag(beta, 1) + np.diag(beta, -1))
-        nodes.append(ritz)
-        weights.append(vecs[0] ** 2)
-        traces.append(known_trace + op.n * alpha[0])  # v^T H v with ||v||^2 = n
-    return Density(nodes, weights, op.n, np.array(traces))
-
-
-def _lanczos_tridiagonal(op: HessianOperator, v0: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    basis = np.zeros((steps, op.n))
-    alpha, beta, size = [], [], 0.0
-    basis[0] = v0
-    for j in range(steps):
-        w = op.matvec(basis[j])
-        alpha.append(float(basis[j] @ w))
-        size = max(size, abs(alpha[-1]))
-        for _ in range(2):  # twice is enough (Kahan-Parlett)
-            w -= basis[: j + 1].T @ (basis[: j + 1] @ w)
-        norm = float(np.linalg.norm(w))
-        size = max(size, norm)
-        if j + 1 == steps or norm <= 1e-10 * size:
-            break  # invariant subspace found: the quadrature is exact on it
-        beta.append(norm)
-        basis[j + 1] = w / norm
-    return np.array(alpha), np.array(beta[: len(alpha) - 1])
