@@ -7,8 +7,9 @@ Methods. dense: the full Hessian (P HVPs) and eigh, exact, used by `auto` up to 
 lanczos: first an exhaustive Lanczos run (hessian_krylov): the seed MLPs' Hessians are numerically
 low rank (~180 of 2,701 eigenvalues on baseline, ~350 of 10,401 on wide), so within `krylov_steps` HVPs
 the Krylov space becomes invariant, and its Ritz values give every eigenvalue and an exact index
-(method "exhaustive"). If the cap is hit first (deep), top/bottom-k come from restarted Lanczos
-(ARPACK, hessian_solvers) and the index from the run's Gauss quadrature with its bracket ("lanczos").
+(method "exhaustive"). If the cap is hit first (deep), the index comes from the run's Gauss quadrature
+with its bracket ("lanczos"), top/bottom-k from its extreme Ritz pairs when their fresh residuals meet
+`tol` (they do on every seed checkpoint), else from restarted Lanczos (ARPACK, hessian_solvers).
 
 Index bounds (index_low, index_high): exact counts -> the tolerance band, the counts below 2t and t/2
 (how much the count depends on the stated tolerance); exhaustive -> the same band widened by the
@@ -157,8 +158,10 @@ def hessian_spectrum(loss_fn, theta: torch.Tensor, method: str = "auto", k: int 
         return dense_spectrum(op, k)
     started = time.perf_counter()
     run = krylov_run(op, krylov_steps, seed=seed)
-    if run.exhausted and run.steps >= 2 * k:  # else too few Ritz pairs: ARPACK gives the k-sets
-        return spectrum_from_krylov(op, run, k, seconds=time.perf_counter() - started)
+    if run.steps >= 2 * k:  # else too few Ritz pairs: ARPACK gives the k-sets
+        spectrum = spectrum_from_krylov(op, run, k, seconds=time.perf_counter() - started)
+        if run.exhausted or spectrum.converged(tol):
+            return spectrum
     spectrum = lanczos_spectrum(op, k, tol=tol, seed=seed)
     spectrum.krylov, spectrum.seconds = run, time.perf_counter() - started
     return spectrum

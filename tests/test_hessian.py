@@ -177,3 +177,46 @@ def test_cli_hessian_json_and_errors(small_run, tmp_path):
         f["model"].attrs["spec"] = '{"kind": "transformer"}'
     bad = runner.invoke(app, ["hessian", str(broken), "--steps", "0", "--no-cache"])
     assert bad.exit_code == 2 and "cannot be rebuilt" in bad.output
+
+
+def test_exhaustive_lanczos_index_equals_dense_count():
+    """A seed architecture on few points has a low-rank Hessian: the Krylov run exhausts it exactly."""
+    from analyzer.hessian_krylov import krylov_run
+
+    loss_fn, theta = mlp_loss(2, 20, n=24)
+    exact = oracle_eigenvalues(loss_fn, theta)
+    scale = np.abs(exact).max()
+    run = krylov_run(HessianOperator(loss_fn, theta), max_steps=400)
+    assert run.exhausted and run.steps < theta.numel()
+    for tol in (1e-6, 1e-3):
+        truth = int(np.sum(exact < -tol * scale))
+        assert truth > 0 and run.index_bounds(-tol * scale) == (truth, truth, truth)
+    assert run.trace()[0] == pytest.approx(exact.sum(), abs=1e-9 * scale)
+    # capped before exhaustion: a quadrature estimate whose bracket still covers the exact count
+    capped = krylov_run(HessianOperator(loss_fn, theta), max_steps=40)
+    count, low, high = capped.index_bounds(-1e-3 * scale)
+    assert not capped.exhausted and low <= np.sum(exact < -1e-3 * scale) <= high and low <= count <= high
+
+
+def test_repeated_negative_eigenvalue_is_counted_with_its_multiplicity():
+    """One Krylov space holds a repeated eigenvalue once; the certified restart finds the other copies."""
+    from analyzer.hessian_krylov import krylov_run
+
+    eigenvalues = np.concatenate([[-2.0] * 4, np.zeros(80), np.linspace(1.0, 3.0, 16)])
+    loss_fn, theta = quadratic(eigenvalues), torch.zeros(100, dtype=torch.float64)
+    run = krylov_run(HessianOperator(loss_fn, theta), max_steps=100)
+    assert run.exhausted and run.steps < 100
+    assert run.index_bounds(-1e-6 * 3.0)[0] == 4
+    op = HessianOperator(loss_fn, theta)
+    row = saddle_metrics(hessian_spectrum(loss_fn, theta, "lanczos", k=3, op=op), op, HessianParams(k=3), 1.0)
+    assert row["method"] == "exhaustive" and row["index_count"] == 4 and row["lambda_min"] == pytest.approx(-2.0)
+
+
+def test_gradient_rule_is_relative_to_the_local_median():
+    from analyzer.hessian import local_grad_scale
+
+    steps = np.arange(10_000)
+    grad = np.where((steps > 900) & (steps < 1100), 0.1, 1.0) * np.exp(-steps / 5000)
+    assert local_grad_scale(steps, grad, 1000) == pytest.approx(np.exp(-1000 / 5000), rel=0.2)
+    assert grad[1000] / local_grad_scale(steps, grad, 1000) < 0.5  # a dip: rule (a) holds
+    assert grad[5000] / local_grad_scale(steps, grad, 5000) > 0.5  # smooth decay: it does not
