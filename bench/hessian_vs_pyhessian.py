@@ -1,8 +1,9 @@
 """Benchmark: our Hessian solvers vs PyHessian (top only) and vs the dense oracle, 1 thread, float64.
 
 Usage: OMP_NUM_THREADS=1 python bench/hessian_vs_pyhessian.py [--runs /tmp/study] [--steps 500,5000,10000]
-Prints Markdown tables (per checkpoint: accuracy and wall time, with ratios) and the dense/Lanczos
-crossover in P. PyHessian is a bench-only extra (`pip install --no-deps pyhessian`).
+Prints Markdown tables (per checkpoint: accuracy and wall time, with ratios; the `analyze hessian`
+lanczos path -- exhaustive Krylov run -- with its index and bounds vs the dense count) and the
+dense/Lanczos crossover in P. PyHessian is a bench-only extra (`pip install --no-deps pyhessian`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from analyzer.hessian import loss_closure
+from analyzer.hessian import HessianParams, hessian_spectrum, loss_closure, saddle_metrics
 from analyzer.hessian_solvers import HessianOperator, dense_spectrum, lanczos_spectrum
 from analyzer.run import open_run
 
@@ -54,9 +55,14 @@ def checkpoint_row(run, step: int, with_dense: bool) -> dict:
     ours_top, t_top = timed(lambda: lanczos_spectrum(HessianOperator(loss_fn, theta), K, tol=1e-8, bottom=False))
     ours, t_both = timed(lambda: lanczos_spectrum(HessianOperator(loss_fn, theta), K, tol=1e-8))
     py_top, t_py = timed(lambda: pyhessian_top(run, theta_np, K))
+    op = HessianOperator(loss_fn, theta)
+    krylov, t_krylov = timed(lambda: hessian_spectrum(loss_fn, theta, "lanczos", K, op=op))
+    index = saddle_metrics(krylov, op, HessianParams(), grad_scale=1.0)
     row = {"run": run.path.stem, "P": run.n_params, "step": step, "lambda_max": ours.top[0],
            "lambda_min": ours.bottom[0], "t_ours_top_s": t_top, "t_pyhessian_top_s": t_py,
-           "t_ours_top+bottom_s": t_both, "t_ours_bottom_s": t_both - t_top, "ours_hvps": ours.n_hvp}
+           "t_ours_top+bottom_s": t_both, "t_ours_bottom_s": t_both - t_top, "ours_hvps": ours.n_hvp,
+           "analyze_method": krylov.method, "t_analyze_s": t_krylov, "analyze_hvps": krylov.n_hvp,
+           "index": index["index_count"], "index_low": index["index_low"], "index_high": index["index_high"]}
     if with_dense:
         dense, t_dense = timed(lambda: dense_spectrum(HessianOperator(loss_fn, theta), K))
         exact, scale = dense.all_eigenvalues, dense.scale
@@ -64,6 +70,8 @@ def checkpoint_row(run, step: int, with_dense: bool) -> dict:
                    err_ours_top=np.max(np.abs(ours_top.top - exact[::-1][:K])) / scale,
                    err_ours_bottom=np.max(np.abs(ours.bottom - exact[:K])) / scale,
                    err_pyhessian_top=np.max(np.abs(py_top - exact[::-1][:K])) / scale,
+                   err_analyze_extremes=max(np.max(np.abs(krylov.top - exact[::-1][:K])),
+                                            np.max(np.abs(krylov.bottom - exact[:K]))) / scale,
                    index_dense=int(np.sum(exact < -1e-6 * scale)))
     else:  # no oracle: ours at tol 1e-8 is the reference for PyHessian
         row.update(err_pyhessian_top=np.max(np.abs(py_top - ours_top.top)) / abs(ours_top.top[0]))
@@ -85,8 +93,10 @@ def crossover(widths=(10, 20, 30, 40, 50)) -> list[dict]:
         loss_fn = lambda t: torch.mean((functional_forward(model, layout, t, x) - y) ** 2)  # noqa: E731
         _, t_dense = timed(lambda: dense_spectrum(HessianOperator(loss_fn, theta), K))
         _, t_lanczos = timed(lambda: lanczos_spectrum(HessianOperator(loss_fn, theta), K, tol=1e-6))
-        rows.append({"width": width, "P": layout.n_params, "t_dense_s": t_dense, "t_lanczos_s": t_lanczos,
-                     "dense/lanczos": t_dense / t_lanczos})
+        krylov, t_krylov = timed(lambda: hessian_spectrum(loss_fn, theta, "lanczos", K))
+        rows.append({"width": width, "P": layout.n_params, "t_dense_s": t_dense, "t_arpack_s": t_lanczos,
+                     "t_analyze_lanczos_s": t_krylov, "method": krylov.method,
+                     "dense/analyze_lanczos": t_dense / t_krylov})
     return rows
 
 
