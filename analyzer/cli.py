@@ -167,6 +167,9 @@ def hessian(run: RunArg,
                 help="Residual tolerance relative to max |eigenvalue| [default: 1e-8].")] = None,
             index_tol: Annotated[Optional[float], typer.Option(
                 help="Eigenvalues below -index_tol * max |eigenvalue| are negative [default: 1e-6].")] = None,
+            krylov_steps: Annotated[Optional[int], typer.Option(
+                help="HVP cap of the exhaustive Lanczos run; beyond it the index is a bracketed estimate "
+                     "[default: 500].")] = None,
             as_json: JsonOpt = False, cache: CacheOpt = None, no_cache: NoCacheOpt = False) -> None:
     """Hessian spectrum at checkpoints: extreme eigenvalues, saddle index, trace, saddle candidates."""
     from analyzer.errors import BadInputError
@@ -181,7 +184,7 @@ def hessian(run: RunArg,
     elif every is not None:
         at = "every"
     emit(run_analysis("hessian", run, cache, no_cache, at=at, every=every, steps=step_list, k=k, method=method,
-                      tol=tol, index_tol=index_tol), as_json)
+                      tol=tol, index_tol=index_tol, krylov_steps=krylov_steps), as_json)
 
 
 @app.command()
