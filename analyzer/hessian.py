@@ -3,7 +3,7 @@
 Per checkpoint: extreme eigenpairs (each with its residual ||Hv - lambda v||), the index (eigenvalues below
 t = -index_tol * scale, scale = largest |eigenvalue|) with bounds, trace and gradient norm.
 
-Methods. dense: the full Hessian (P HVPs) and eigh, exact, used by `auto` up to 500 parameters.
+Methods. dense: the full Hessian (P HVPs) and eigh, exact, used by `auto` up to 100 parameters.
 lanczos: first an exhaustive Lanczos run (hessian_krylov): the seed MLPs' Hessians are numerically
 low rank (~180 of 2,701 eigenvalues on baseline, ~350 of 10,401 on wide), so within `krylov_steps` HVPs
 the Krylov space becomes invariant, and its Ritz values give every eigenvalue and an exact index
@@ -75,7 +75,7 @@ class HessianParams:
     tol: float = 1e-8
     index_tol: float = 1e-6
     grad_tol: float = 0.5
-    dense_max_params: int = 500  # measured crossover (bench/RESULTS.md): Lanczos is faster above ~500
+    dense_max_params: int = 100  # bench/RESULTS.md: the exhaustive Lanczos run is 3x faster already at P = 141
     max_dense_gb: float = 4.0
     krylov_steps: int = 500  # covers baseline/sgd (rank ~180) and wide (~350); deep (>1,500) gets a bracket
     dtype: str = "float64"
@@ -145,7 +145,7 @@ def loss_closure(run, dtype: str = "float64"):
 
 
 def hessian_spectrum(loss_fn, theta: torch.Tensor, method: str = "auto", k: int = 10, tol: float = 1e-8,
-                     dense_max_params: int = 500, max_dense_gb: float = 4.0, seed: int = 0,
+                     dense_max_params: int = 100, max_dense_gb: float = 4.0, seed: int = 0,
                      op: HessianOperator | None = None, krylov_steps: int = 500) -> Spectrum:
     """Extreme eigenpairs of the Hessian of any scalar `loss_fn` at `theta`, by the chosen method."""
     op = op or HessianOperator(loss_fn, theta)
@@ -270,7 +270,7 @@ def _snap(stored: np.ndarray, wanted: list[tuple[int, str]]) -> list[tuple[int, 
     return sorted(chosen.items())
 
 
-@register("hessian", params=HessianParams, result=HessianResult, version="3",
+@register("hessian", params=HessianParams, result=HessianResult, version="4",
           summary="Hessian spectrum at checkpoints: extreme eigenvalues, saddle index, trace, saddle candidates")
 def compute(run, params: HessianParams) -> HessianResult:
     points, selection = select_checkpoints(run, params)
