@@ -1,39 +1,31 @@
 """Offline analyses of run files: plateaus, spectra, Hessian saddles, and their correlation.
 
-Notebook use::
+Notebook use (each analysis module is also callable; results hold pandas DataFrames)::
 
     import analyzer
     run = analyzer.open_run("data/runs/baseline-s0.h5")
-    analyzer.plateaus(run).segments          # pandas DataFrame
+    analyzer.plateaus(run).segments                       # loss plateaus, both methods
+    analyzer.spectrum(run, threshold=0.05).learning       # learned / jump step per target frequency
+    analyzer.hessian(run, steps=(0, 500)).table           # saddle metrics at checkpoints
+    analyzer.correlate([run_a, run_b]).p_value            # jumps vs plateau edges, pooled
 """
 
 from __future__ import annotations
+
+import importlib
 
 from analyzer.api import analyze
 from analyzer.registry import ANALYZER_VERSION as __version__
 from analyzer.run import Run, open_run
 
-
-def plateaus(run, **params):
-    """Loss plateaus and change points (see `analyzer.plateaus.PlateauParams`)."""
-    return analyze(run, "plateaus", **params)
+ANALYSES = ("plateaus", "spectrum", "correlate", "hessian", "known")
 
 
-def spectrum(run, **params):
-    """Per-step DFT of the predictions and per-frequency learning (see `analyzer.spectrum.SpectrumParams`)."""
-    return analyze(run, "spectrum", **params)
+def __getattr__(name: str):
+    # Analyses are imported on first use so that `import analyzer` (and `analyze --help`) stays fast.
+    if name in ANALYSES:
+        return importlib.import_module(f"analyzer.{name}")
+    raise AttributeError(f"module 'analyzer' has no attribute {name!r}")
 
 
-def correlate(runs, **params):
-    """Plateau edges vs frequency jumps with a permutation test, pooled over one or several runs."""
-    from analyzer.correlate import correlate_runs
-
-    return correlate_runs(runs if isinstance(runs, (list, tuple)) else [runs], **params)
-
-
-def hessian(run, **params):
-    """Hessian spectra and saddle metrics at checkpoints (see `analyzer.hessian.HessianParams`)."""
-    return analyze(run, "hessian", **params)
-
-
-__all__ = ["Run", "open_run", "analyze", "plateaus", "spectrum", "correlate", "hessian", "__version__"]
+__all__ = ["Run", "open_run", "analyze", *ANALYSES, "__version__"]

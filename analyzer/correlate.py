@@ -264,3 +264,8 @@ def correlate_runs(runs, *, use_cache: bool = True, **params) -> CorrelateResult
             with open_run(run) as opened:
                 events.append(run_events(opened, parsed, use_cache))
     return correlate_events(events, parsed)
+
+
+def api(runs, **params) -> CorrelateResult:
+    """`analyzer.correlate(run_or_runs, **params)`: the test on one run, or pooled over a list of runs."""
+    return correlate_runs(list(runs) if isinstance(runs, (list, tuple)) else [runs], **params)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
+import types
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -37,9 +39,36 @@ def register(name: str, params: type, result: type, version: str, summary: str) 
 
     def wrap(compute: Callable) -> Callable:
         REGISTRY[name] = Analysis(name, params, result, compute, version, summary)
+        _make_module_callable(compute.__module__, name)
         return compute
 
     return wrap
+
+
+class AnalysisModule(types.ModuleType):
+    """An analysis module that is also its notebook API: `analyzer.plateaus(run, penalty=2)`.
+
+    Importing `analyzer.plateaus` rebinds that package attribute to the module, so a plain function of
+    the same name in `analyzer/__init__.py` would vanish on first import; a callable module cannot.
+    A module may define `api(...)` to be called instead (correlate pools several runs).
+    """
+
+    _analysis_name: str
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        api = self.__dict__.get("api")
+        if api is not None:
+            return api(*args, **kwargs)
+        from analyzer.api import analyze
+
+        return analyze(*args, name=self._analysis_name, **kwargs)
+
+
+def _make_module_callable(module_name: str, analysis_name: str) -> None:
+    module = sys.modules.get(module_name)
+    if module is not None and module_name.startswith("analyzer."):
+        module.__class__ = AnalysisModule
+        module._analysis_name = analysis_name
 
 
 def get(name: str) -> Analysis:

@@ -130,13 +130,17 @@ def open_swmr_reader(path: Path) -> h5py.File:
         raise RunFileError(f"{path}: no such file")
     if not h5py.is_hdf5(path):
         raise RunFileError(f"{path} is not an HDF5 file")
-    try:
-        f = h5py.File(path, "r", swmr=True)
-    except OSError:
+    try:  # a cleanly closed file opens plainly, and a plain open detects truncation
+        f = h5py.File(path, "r")
+    except OSError as err:
+        if "truncated" in str(err):
+            raise RunFileError(f"{path} cannot be opened: the HDF5 file is truncated") from None
+        # a live or killed SWMR writer leaves flags that only an SWMR reader accepts; an SWMR reader
+        # skips the end-of-file check, which is why truncation is tested by the plain open above
         try:
-            f = h5py.File(path, "r")
-        except OSError as err:
-            raise RunFileError(f"{path} cannot be opened as HDF5 (truncated or corrupt?): {err}") from None
+            f = h5py.File(path, "r", swmr=True)
+        except OSError as swmr_err:
+            raise RunFileError(f"{path} cannot be opened as HDF5 (corrupt?): {swmr_err}") from None
     try:
         check_schema(f, path)
     except RunFileError:
