@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -27,6 +28,18 @@ import numpy as np
 from trainer import runfile
 from trainer.errors import RunFileError
 from trainer.runfile import NO_SLOT, RunMeta
+
+
+@dataclass
+class _Block:
+    """The rows of one commit, handed from the training thread to the writer thread."""
+
+    log: dict[str, list]
+    pred_steps: list[int]
+    preds: list[np.ndarray]
+    ckpt_steps: list[int]
+    ckpts: list[np.ndarray]
+    state: tuple[int, np.ndarray] | None
 
 
 @dataclass
@@ -54,6 +67,8 @@ class RunWriter:
         self._ckpts: list[np.ndarray] = []
         self._pending_state: tuple[int, np.ndarray] | None = None
         self._last_commit = time.monotonic()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="run-writer")
+        self._inflight: Future | None = None
         self.closed = False
 
     # ---- opening -------------------------------------------------------------------------------
@@ -100,7 +115,7 @@ class RunWriter:
         writer._append_rows(rows)
         if point.state is not None:
             writer._pending_state = (point.step, point.state)
-        writer.commit()
+        writer.commit(wait=True)
         os.replace(tmp, path)
         return writer, meta, point
 
@@ -165,20 +180,43 @@ class RunWriter:
             self.commit()
 
     # ---- committing ----------------------------------------------------------------------------
-    def commit(self) -> None:
-        """Write buffered rows, flush, write the resume slot, flush, then advance the marker."""
-        f = self._f
-        n_log = self._append("log/step", self._log["step"], self._counts["log"])
+    def commit(self, wait: bool = False) -> None:
+        """Hand the buffered rows to the writer thread; `wait=True` returns once they are on disk.
+
+        One commit is in flight at most, so commits land in order and memory stays bounded. The
+        thread overlaps compression and I/O with training (h5py releases the GIL while it writes).
+        """
+        self._wait()
+        block = _Block(log={k: v[:] for k, v in self._log.items()}, pred_steps=self._pred_steps[:],
+                       preds=self._preds[:], ckpt_steps=self._ckpt_steps[:], ckpts=self._ckpts[:],
+                       state=self._pending_state)
+        for rows in (*self._log.values(), self._pred_steps, self._preds, self._ckpt_steps, self._ckpts):
+            rows.clear()
+        self._pending_state = None
+        self._last_commit = time.monotonic()
+        self._inflight = self._executor.submit(self._write_block, block)
+        if wait:
+            self._wait()
+
+    def _wait(self) -> None:
+        if self._inflight is not None:
+            inflight, self._inflight = self._inflight, None
+            inflight.result()  # re-raises a failed write in the training thread
+
+    def _write_block(self, block: "_Block") -> None:
+        """Rows, flush, resume slot, flush, then the marker: a reader never sees a half commit."""
+        f, counts = self._f, self._counts
+        n_log = self._append("log/step", block.log["step"], counts["log"])
         for name in ("loss", "grad_norm", "lr"):
-            self._append("log/" + name, self._log[name], self._counts["log"])
-        n_pred = self._append("log/pred_step", self._pred_steps, self._counts["pred"])
-        self._append("log/pred", self._preds, self._counts["pred"])
-        n_ckpt = self._append("ckpt/step", self._ckpt_steps, self._counts["ckpt"])
-        self._append("ckpt/params", self._ckpts, self._counts["ckpt"])
+            self._append("log/" + name, block.log[name], counts["log"])
+        n_pred = self._append("log/pred_step", block.pred_steps, counts["pred"])
+        self._append("log/pred", block.preds, counts["pred"])
+        n_ckpt = self._append("ckpt/step", block.ckpt_steps, counts["ckpt"])
+        self._append("ckpt/params", block.ckpts, counts["ckpt"])
         slot = self._slot
-        if self._pending_state is not None:
+        if block.state is not None:
             slot = 0 if self._slot != 0 else 1  # never overwrite the slot the marker points at
-            step, state = self._pending_state
+            step, state = block.state
             row = np.zeros(f["resume/state"].shape[1])
             row[: state.size] = state  # optimizers without state (plain SGD) still mark a resume point
             f["resume/state"][slot] = row
@@ -186,12 +224,8 @@ class RunWriter:
         f.flush()
         f["commit"][:] = np.array([n_log, n_pred, n_ckpt, slot], np.int64)
         f["commit"].flush()
-        self._counts.update(log=n_log, pred=n_pred, ckpt=n_ckpt, resume_slot=slot)
+        counts.update(log=n_log, pred=n_pred, ckpt=n_ckpt, resume_slot=slot)
         self._slot = slot
-        self._pending_state = None
-        for rows in (*self._log.values(), self._pred_steps, self._preds, self._ckpt_steps, self._ckpts):
-            rows.clear()
-        self._last_commit = time.monotonic()
 
     def _append(self, name: str, rows: list, start: int) -> int:
         if not rows:
@@ -208,8 +242,11 @@ class RunWriter:
             raise ValueError(f"unknown status {status!r}")
         if self.closed:
             return
-        self.commit()
-        self._f.close()
+        try:
+            self.commit(wait=True)
+        finally:
+            self._executor.shutdown(wait=True)
+            self._f.close()
         self.closed = True
         with h5py.File(self.path, "r+", libver="latest") as f:  # SWMR forbids attribute writes
             f.attrs["status"] = status
