@@ -114,7 +114,8 @@ class PlateauResult:
             flat = " (the whole analysed run is one flat plateau)" if counts["changepoint"] else ""
             text = f"no plateau edges found{flat}"
         else:
-            text = (f"{counts['changepoint']} plateaus by change points ({n_edges['changepoint']} edges), "
+            text = (f"{counts['changepoint']} plateau{'s' * (counts['changepoint'] != 1)} by change points "
+                    f"({n_edges['changepoint']} edges), "
                     f"{counts['gradient']} by the gradient method ({n_edges['gradient']} edges); "
                     f"{self.agreement.get('matched', 0)} edges agree within {self.agreement.get('tolerance_decades')}"
                     " decades")

@@ -34,12 +34,16 @@ def config_table(run: RunAnalyses) -> pd.DataFrame:
     shape = (f"{m.get('depth')} hidden x {m.get('width')} {m.get('activation')}" if m.get("kind") == "mlp"
              else f"{m.get('kind')} (K={m.get('features')}, decay {m.get('feature_decay')}, u0 {m.get('init_scale')})")
     rows = [("preset", c.get("preset")), ("model", shape), ("init", m.get("init")),
-            ("optimizer", f"{c.get('optimizer')}, lr {c.get('lr')}"), ("epochs", c.get("epochs")),
+            ("optimizer", f"{c.get('optimizer')}, lr {c.get('lr')}"), ("epochs", f"{c.get('epochs'):,}"),
             ("seed", c.get("seed")), ("dtype", c.get("dtype")),
             ("target", ", ".join(f"{a:g} sin(2π {f:g} x)" for f, a in zip(t.get("freqs_hz", []), t.get("amps", [])))),
             ("training points", t.get("n_train")), ("eval grid", t.get("n_eval") or t.get("n_train")),
-            ("predictions every", f"{c.get('pred_every')} steps"), ("checkpoints every", f"{c.get('ckpt_every')} steps")]
+            ("predictions every", _steps(c.get("pred_every"))), ("checkpoints every", _steps(c.get("ckpt_every")))]
     return pd.DataFrame(rows, columns=["setting", "value"]).astype(str)
+
+
+def _steps(every) -> str:
+    return "step" if every == 1 else f"{every} steps"
 
 
 def _intervals(plateaus) -> list[tuple[int, int]]:
