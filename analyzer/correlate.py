@@ -263,6 +263,7 @@ def correlate_runs(runs, *, use_cache: bool = True, **params) -> CorrelateResult
         else:
             with open_run(run) as opened:
                 events.append(run_events(opened, parsed, use_cache))
+    events.sort(key=lambda e: e.name)  # the null draws, hence p, must not depend on the order runs are given
     return correlate_events(events, parsed)
 
 
