@@ -194,9 +194,13 @@ def spectrum(run: RunArg, threshold: Annotated[Optional[float], typer.Option(
              min_drop: Annotated[Optional[float], typer.Option(
                  help="Smallest rise of the learned fraction 1 - min(rel. error, 1) across the window that is a jump "
                       "[default: 0.3].")] = None,
+             spike_window: Annotated[Optional[int], typer.Option(
+                 help="Odd running-median window, in prediction steps, on which 'stays below the threshold' is "
+                      "judged: spikes up to half the window are ignored; 0 or 1 = strict [default: 51].")] = None,
              as_json: JsonOpt = False, cache: CacheOpt = None, no_cache: NoCacheOpt = False) -> None:
     """Per-step DFT of the predictions: learned step and jumps of every target frequency."""
-    emit(run_analysis("spectrum", run, cache, no_cache, threshold=threshold, min_drop=min_drop), as_json)
+    emit(run_analysis("spectrum", run, cache, no_cache, threshold=threshold, min_drop=min_drop,
+                      spike_window=spike_window), as_json)
 
 
 @app.command()

@@ -76,6 +76,72 @@ def test_learned_step_exact_on_constructed_curves():
     assert np.isnan(learned_steps(steps, errors, 0.1)[3])
 
 
+
+def _spiky_learning_curve(n_steps: int = 400, learned_at: int = 50) -> np.ndarray:
+    """Relative error 1 until `learned_at`, then 0.05: a learned frequency."""
+    errors = np.ones(n_steps)
+    errors[learned_at:] = 0.05
+    return errors
+
+
+def test_short_spike_after_learning_keeps_the_early_learned_step():
+    steps = np.arange(400) * 2
+    errors = np.column_stack([_spiky_learning_curve(), _spiky_learning_curve()])
+    errors[300:325, 0] = 0.5  # a 25-step spike: at most h = 25 of the default W = 51 window
+    errors[[200, 203, 206], 1] = 0.3  # a cluster of single-step spikes
+    errors[399, 1] = 0.4  # a spike on the final step does not unlearn
+    assert SpectrumParams().spike_window == 51
+    np.testing.assert_array_equal(learned_steps(steps, errors, 0.1, 51), [100.0, 100.0])
+    np.testing.assert_array_equal(learned_steps(steps, errors, 0.1, 1), [650.0, np.nan])  # strict
+
+
+def test_long_relapse_moves_the_learned_step_exactly():
+    steps = np.arange(400) * 2
+    errors = np.column_stack([_spiky_learning_curve()] * 4)
+    errors[300:326, 0] = 0.5  # 26 steps = h + 1: a relapse, learned from the first step after it
+    errors[200:300, 1] = 0.2  # a long relapse
+    errors[120:170:2, 2] = 0.3  # 25 single-step spikes in 50 steps: never more than h in a window, ignored
+    errors[220:270:2, 3] = 0.3
+    errors[221:270:4, 3] = 0.3  # 38 of 50 steps above: the median is above, a relapse
+    learned = learned_steps(steps, errors, 0.1, 51)
+    np.testing.assert_array_equal(learned[:3], [652.0, 600.0, 100.0])
+    assert 2 * 245 < learned[3] < 2 * 270, learned  # in the cluster's second half, where the median turns below
+    assert errors[int(learned[3]) // 2, 3] < 0.1  # on a step whose own error is below
+
+
+def test_median_rule_matches_scipy_median_filter_and_snaps_to_a_step_below():
+    from scipy.ndimage import median_filter
+
+    rng = np.random.default_rng(11)
+    steps = np.arange(3000)
+    errors = 0.1 * 10 ** rng.normal(-0.3, 0.25, (len(steps), 5))  # hovering around the threshold
+    errors[:40] = 1.0
+    for window in (3, 11, 51):
+        median_below = median_filter(errors, size=(window, 1), mode="mirror") < 0.1
+        stays = np.logical_and.accumulate(median_below[::-1], axis=0)[::-1]
+        learned = learned_steps(steps, errors, 0.1, window)
+        for k in range(errors.shape[1]):
+            if not stays[-1, k]:
+                assert np.isnan(learned[k])
+                continue
+            start = np.argmax(stays[:, k])
+            expected = start + np.argmax(errors[start:, k] < 0.1)
+            assert learned[k] == expected
+
+
+def test_strict_mode_reproduces_the_old_rule():
+    rng = np.random.default_rng(5)
+    steps = np.arange(0, 5000, 5)
+    errors = np.abs(rng.normal(0.05, 0.03, (len(steps), 4)))
+    errors[:30] = 1.0
+    expected = []
+    for column in errors.T:  # the old rule, written out: the step after the last step at or above threshold
+        above = np.flatnonzero(column >= 0.1)
+        expected.append(np.nan if above[-1] == len(column) - 1 else steps[above[-1] + 1])
+    for window in (0, 1):
+        np.testing.assert_array_equal(learned_steps(steps, errors, 0.1, window), expected)
+
+
 def _staged_curves(steps: np.ndarray, centres: list[float], width_decades: float = 0.1) -> np.ndarray:
     """Relative errors falling from 1 to 0.01 as a logistic in log-step centred at each given step."""
     u = np.log10(steps + 1.0)[:, None]
@@ -157,7 +223,8 @@ def test_sparse_predictions_are_refused():
 
 
 @pytest.mark.parametrize("option", [{"threshold": -0.1}, {"threshold": 0}, {"min_drop": 0},
-                                    {"points_per_decade": 1}, {"window_decades": 0.01}])
+                                    {"points_per_decade": 1}, {"window_decades": 0.01},
+                                    {"spike_window": 2}, {"spike_window": -1}])
 def test_out_of_range_options(option):
     from analyzer import registry
 
@@ -201,6 +268,10 @@ def test_cli_spectrum(small_run):
     assert "omitted_array" in payload["amplitude"]
     bad = runner.invoke(app, ["spectrum", str(small_run), "--threshold", "-1", "--no-cache"])
     assert bad.exit_code == 2 and "threshold" in bad.output
+    strict = runner.invoke(app, ["spectrum", str(small_run), "--json", "--no-cache", "--spike-window", "1"])
+    assert strict.exit_code == 0, strict.output
+    even = runner.invoke(app, ["spectrum", str(small_run), "--spike-window", "4", "--no-cache"])
+    assert even.exit_code == 2 and "spike_window" in even.output
 
 
 def test_run_with_sparse_predictions_is_refused(tmp_path):
