@@ -83,6 +83,10 @@ class HessianParams:
 
     def __post_init__(self):
         object.__setattr__(self, "steps", tuple(int(s) for s in self.steps))
+        if self.at == "plateaus" and self.steps:  # hessian(run, steps=(0, 500)) means those steps
+            object.__setattr__(self, "at", "steps")
+        elif self.at == "plateaus" and self.every:
+            object.__setattr__(self, "at", "every")
         if self.at not in SELECTIONS:
             raise ValueError(f"at must be one of {', '.join(SELECTIONS)}, got {self.at!r}")
         if self.method not in METHODS:

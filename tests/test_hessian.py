@@ -220,3 +220,11 @@ def test_gradient_rule_is_relative_to_the_local_median():
     assert local_grad_scale(steps, grad, 1000) == pytest.approx(np.exp(-1000 / 5000), rel=0.2)
     assert grad[1000] / local_grad_scale(steps, grad, 1000) < 0.5  # a dip: rule (a) holds
     assert grad[5000] / local_grad_scale(steps, grad, 5000) > 0.5  # smooth decay: it does not
+
+
+def test_steps_or_every_alone_select_those_checkpoints():
+    from analyzer.hessian import HessianParams
+
+    assert HessianParams(steps=(0, 10)).at == "steps"
+    assert HessianParams(every=100).at == "every"
+    assert HessianParams().at == "plateaus"
