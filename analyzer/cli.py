@@ -197,10 +197,13 @@ def spectrum(run: RunArg, threshold: Annotated[Optional[float], typer.Option(
              spike_window: Annotated[Optional[int], typer.Option(
                  help="Odd running-median window, in prediction steps, on which 'stays below the threshold' is "
                       "judged: spikes up to half the window are ignored; 0 or 1 = strict [default: 51].")] = None,
+             min_log_drop: Annotated[Optional[float], typer.Option(
+                 help="Smallest fall of log10(rel. error) through the threshold, in decades across the window, that "
+                      "is a log-scale jump (late refinements); 0 = off [default: 0.5].")] = None,
              as_json: JsonOpt = False, cache: CacheOpt = None, no_cache: NoCacheOpt = False) -> None:
     """Per-step DFT of the predictions: learned step and jumps of every target frequency."""
     emit(run_analysis("spectrum", run, cache, no_cache, threshold=threshold, min_drop=min_drop,
-                      spike_window=spike_window), as_json)
+                      spike_window=spike_window, min_log_drop=min_log_drop), as_json)
 
 
 @app.command()

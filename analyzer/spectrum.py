@@ -55,6 +55,8 @@ class SpectrumParams:
         points_per_decade: resolution of the log-step grid used for jump detection.
         window_decades: full width of the drop window D in decades of steps.
         min_drop: smallest rise of the learned fraction 1 - min(r, 1) across the window that counts as a jump.
+        min_log_drop: smallest fall of log10(r), in decades across the window and through the threshold, that
+            counts as a (log-scale) jump away from any linear one; 0 turns log-scale jumps off.
         spike_window: odd width W = 2h + 1, in prediction steps, of the running median on which "stays below
             the threshold" is judged: excursions above it of at most h steps are ignored (Adam spikes), longer
             ones reset the learned step. 0 or 1: strict, every step after the learned step is below. Default
@@ -67,6 +69,7 @@ class SpectrumParams:
     window_decades: float = 0.5
     min_drop: float = 0.3
     spike_window: int = 51
+    min_log_drop: float = 0.5
 
     def __post_init__(self):
         if not self.threshold > 0:
@@ -77,6 +80,8 @@ class SpectrumParams:
             raise ValueError(f"window_decades must span at least 2 grid points, got {self.window_decades}")
         if not self.min_drop > 0:
             raise ValueError(f"min_drop must be positive, got {self.min_drop}")
+        if not self.min_log_drop >= 0:
+            raise ValueError(f"min_log_drop must be zero or positive, got {self.min_log_drop}")
         if not (self.spike_window in (0, 1) or (self.spike_window >= 3 and self.spike_window % 2 == 1)):
             raise ValueError(f"spike_window must be 0, 1 or an odd number of at least 3, got {self.spike_window}")
 
@@ -260,14 +265,54 @@ def detect_jumps(steps: np.ndarray, rel_error: np.ndarray, freqs_hz: np.ndarray,
         # find_peaks also sees a maximum that touches either end of the grid
         padded = np.r_[-np.inf, np.where(unlearned, rise, -np.inf), -np.inf]
         peaks, _ = find_peaks(padded, height=params.min_drop, distance=2 * half + 1)
-        for peak in peaks - 1:
-            bin_half = 0.5 / params.points_per_decade  # stored steps of grid bins left[peak]..right[peak]
+        peaks = peaks - 1
+        bin_half = 0.5 / params.points_per_decade  # stored steps of grid bins left[peak]..right[peak]
+        for peak in peaks:
             lo = np.searchsorted(stored_u, grid_u[left[peak]] - bin_half)
             hi = np.searchsorted(stored_u, grid_u[right[peak]] + bin_half)
             step = _midpoint_step(steps[lo:hi], rel_error[lo:hi, k], learned[left[peak], k], learned[right[peak], k])
-            rows.append((float(freq), step, float(rise[peak])))
-    frame = pd.DataFrame(rows, columns=["freq_hz", "step", "drop"])
-    return frame.astype({"freq_hz": np.float64, "step": np.int64, "drop": np.float64})
+            rows.append((float(freq), step, float(rise[peak]), "linear"))
+        for peak in _log_scale_peaks(curves[:, k], left, right, peaks, half, params):
+            lo = np.searchsorted(stored_u, grid_u[left[peak]] - bin_half)
+            hi = np.searchsorted(stored_u, grid_u[right[peak]] + bin_half)
+            step = _log_midpoint_step(steps[lo:hi], rel_error[lo:hi, k], curves[left[peak], k], curves[right[peak], k])
+            rows.append((float(freq), step, float(rise[peak]), "log"))
+    frame = pd.DataFrame(rows, columns=["freq_hz", "step", "drop", "scale"]).sort_values(["freq_hz", "step"])
+    return frame.reset_index(drop=True).astype({"freq_hz": np.float64, "step": np.int64, "drop": np.float64})
+
+
+def _log_scale_peaks(curve: np.ndarray, left: np.ndarray, right: np.ndarray, linear_peaks: np.ndarray, half: int,
+                     params: SpectrumParams) -> np.ndarray:
+    """Windows where log10 r falls by min_log_drop decades through the threshold, away from linear jumps.
+
+    A late refinement (r from 0.15 to 0.01) barely moves the learned fraction but is the moment the
+    frequency gets learned; the linear detector alone misses it. Windows overlapping a linear jump are
+    left to it, so an escape is never counted twice.
+    """
+    from scipy.signal import find_peaks
+
+    if params.min_log_drop <= 0:
+        return np.zeros(0, dtype=np.int64)
+    log_threshold = np.log10(params.threshold)
+    drop = curve[left] - curve[right]
+    crossing = (curve[left] >= log_threshold) & (curve[right] < log_threshold)
+    padded = np.r_[-np.inf, np.where(crossing, drop, -np.inf), -np.inf]
+    peaks, _ = find_peaks(padded, height=params.min_log_drop, distance=2 * half + 1)
+    peaks = peaks - 1
+    if len(linear_peaks):
+        distance = np.abs(peaks[:, None] - np.asarray(linear_peaks)[None, :]).min(axis=1)
+        peaks = peaks[distance > 2 * half]
+    return peaks
+
+
+def _log_midpoint_step(steps: np.ndarray, rel_error: np.ndarray, log_before: float, log_after: float) -> int:
+    """First stored step where the 5-point running median of log10 r reaches the middle of its fall."""
+    from scipy.ndimage import median_filter
+
+    log_error = np.log10(np.maximum(median_filter(np.asarray(rel_error, dtype=np.float64), size=5, mode="nearest"),
+                                    1e-300))
+    reached = np.flatnonzero(log_error <= 0.5 * (log_before + log_after))
+    return int(steps[reached[0]]) if len(reached) else int(steps[len(steps) // 2])
 
 
 def _midpoint_step(steps: np.ndarray, rel_error: np.ndarray, before: float, after: float) -> int:
@@ -312,7 +357,7 @@ def _reachable_bins(first_step: int, last_step: int, points_per_decade: int) -> 
     return int(len(dense) + max(0.0, last_bin - dense[-1]))
 
 
-@register("spectrum", params=SpectrumParams, result=SpectrumResult, version="4",
+@register("spectrum", params=SpectrumParams, result=SpectrumResult, version="5",
           summary="per-step DFT of the predictions; learned step and jumps of each target frequency")
 def compute(run, params: SpectrumParams) -> SpectrumResult:
     """The spectrum analysis of a run (predictions read block by block)."""

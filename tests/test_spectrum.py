@@ -284,3 +284,20 @@ def test_run_with_sparse_predictions_is_refused(tmp_path):
     train(dataclasses.replace(small_config(epochs=400), pred_every=100), path)
     with pytest.raises(BadInputError, match="too sparsely"):
         analyze(path, "spectrum", use_cache=False)
+
+
+def test_late_refinement_through_the_threshold_is_a_log_scale_jump():
+    """r: 1 -> 0.15 by an early escape, then a late fall 0.15 -> 0.005 that the learned fraction barely shows."""
+    steps = np.arange(10_000)
+    u = np.log10(steps + 1.0)
+    early = 1.0 - 0.85 / (1.0 + np.exp(-(u - 2.0) / 0.05))  # half-way at step ~100
+    late = np.exp(np.log(0.15) + (np.log(0.005) - np.log(0.15)) / (1.0 + np.exp(-(u - 3.5) / 0.05)))
+    rel_error = np.where(u < 2.75, early, late * early / 0.15)[:, None]
+    jumps = detect_jumps(steps, rel_error, np.array([7.0]), SpectrumParams())
+    assert list(jumps.scale) == ["linear", "log"]
+    linear_step, log_step = jumps.step.tolist()
+    assert abs(np.log10(linear_step + 1) - 2.0) < 0.03
+    # the geometric middle of the late fall: log10 r half-way between log10 0.15 and log10 0.005
+    assert abs(np.log10(log_step + 1) - 3.5) < 0.03
+    off = detect_jumps(steps, rel_error, np.array([7.0]), SpectrumParams(min_log_drop=0))
+    assert list(off.scale) == ["linear"]
