@@ -18,7 +18,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from analyzer.registry import ANALYZER_VERSION, Analysis, params_dict, to_jsonable
+from analyzer.registry import ANALYZER_VERSION, REGISTRY, Analysis, params_dict, to_jsonable
 
 
 def default_cache_path(run_path: Path) -> Path:
@@ -28,8 +28,11 @@ def default_cache_path(run_path: Path) -> Path:
 
 
 def cache_key(analysis: Analysis, params: Any, fingerprint: str) -> str:
+    # every analysis's version is in the key: some build on others (correlate on plateaus and spectrum),
+    # so a change to any of them must invalidate the results derived from it
+    versions = {name: entry.version for name, entry in sorted(REGISTRY.items())}
     blob = json.dumps({"analysis": analysis.name, "version": analysis.version, "analyzer": ANALYZER_VERSION,
-                       "params": params_dict(params), "run": fingerprint}, sort_keys=True)
+                       "versions": versions, "params": params_dict(params), "run": fingerprint}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 

@@ -184,3 +184,17 @@ def test_json_output_is_only_json(command, small_run, tmp_path):
     result = runner.invoke(app, [command, str(run), "--json", *extra])
     assert result.exit_code == 0, result.output
     json.loads(result.stdout)
+
+
+def test_a_new_version_of_a_dependency_invalidates_derived_results(run_copy, monkeypatch):
+    """correlate builds on spectrum: a new spectrum version must not serve a stale correlate result."""
+    calls = []
+    spec = registry.get("correlate")
+    counting = dataclasses.replace(spec, compute=lambda run, params: calls.append(1) or spec.compute(run, params))
+    monkeypatch.setitem(registry.REGISTRY, "correlate", counting)
+    analyze(run_copy, "correlate")
+    analyze(run_copy, "correlate")
+    assert len(calls) == 1
+    monkeypatch.setitem(registry.REGISTRY, "spectrum", dataclasses.replace(registry.get("spectrum"), version="new"))
+    analyze(run_copy, "correlate")
+    assert len(calls) == 2
