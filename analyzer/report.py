@@ -187,7 +187,7 @@ def params_block(run: RunAnalyses) -> dict[str, dict]:
 
 def check_output(out_dir: Path | str, overwrite: bool) -> None:
     """Refuse an existing report (unless overwrite) or an unwritable folder before any analysis runs."""
-    import tempfile
+    from trainer.runfile import unwritable_reason
 
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
@@ -195,13 +195,9 @@ def check_output(out_dir: Path | str, overwrite: bool) -> None:
     if (out_dir / REPORT_NAME).exists() and not overwrite:
         raise BadInputError(f"{out_dir / REPORT_NAME} already exists; pass --overwrite to replace the report "
                             "(other files are kept)")
-    folder = next((p for p in (out_dir, *out_dir.parents) if p.exists()), Path("."))
-    if not folder.is_dir():
-        raise BadInputError(f"cannot create {out_dir}: {folder} is not a folder")
-    try:
-        tempfile.TemporaryFile(dir=folder).close()
-    except OSError as err:
-        raise BadInputError(f"report folder {folder} is not writable ({err.strerror})") from None
+    reason = unwritable_reason(out_dir)
+    if reason:
+        raise BadInputError(f"cannot write the report to {out_dir}: {reason}")
 
 
 def write_report(report: Report, out_dir: Path | str, overwrite: bool = False) -> list[Path]:

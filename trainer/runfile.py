@@ -114,13 +114,22 @@ def check_writable_target(path: Path, overwrite: bool) -> None:
         raise RunFileError(f"{path} is a directory, not a run file path")
     if path.exists() and not overwrite:
         raise RunFileError(f"{path} already exists; pass --overwrite to replace it")
-    folder = next((p for p in (path.parent, *path.parent.parents) if p.exists()), Path("."))
-    if not folder.is_dir():
-        raise RunFileError(f"cannot create {path}: {folder} is not a directory")
+    reason = unwritable_reason(path.parent)
+    if reason:
+        raise RunFileError(f"cannot create {path}: {reason}")
+
+
+def unwritable_reason(folder: Path) -> str | None:
+    """Why files cannot be created in `folder` (existing or to be made), or None when they can."""
+    folder = Path(folder)
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
+    if not existing.is_dir():
+        return f"{existing} is not a directory"
     try:  # a real probe: os.access says yes to root even on read-only mounts
-        tempfile.TemporaryFile(dir=folder).close()
+        tempfile.TemporaryFile(dir=existing).close()
     except OSError as err:
-        raise RunFileError(f"output directory {folder} is not writable ({err.strerror})") from None
+        return f"directory {existing} is not writable ({err.strerror})"
+    return None
 
 
 def open_swmr_reader(path: Path) -> h5py.File:
