@@ -266,17 +266,19 @@ def detect_jumps(steps: np.ndarray, rel_error: np.ndarray, freqs_hz: np.ndarray,
         padded = np.r_[-np.inf, np.where(unlearned, rise, -np.inf), -np.inf]
         peaks, _ = find_peaks(padded, height=params.min_drop, distance=2 * half + 1)
         peaks = peaks - 1
-        bin_half = 0.5 / params.points_per_decade  # stored steps of grid bins left[peak]..right[peak]
-        for peak in peaks:
+        bin_half = 0.5 / params.points_per_decade
+
+        def located(peak: int, r_middle: float) -> int:  # at full resolution within grid bins left..right
             lo = np.searchsorted(stored_u, grid_u[left[peak]] - bin_half)
             hi = np.searchsorted(stored_u, grid_u[right[peak]] + bin_half)
-            step = _midpoint_step(steps[lo:hi], rel_error[lo:hi, k], learned[left[peak], k], learned[right[peak], k])
-            rows.append((float(freq), step, float(rise[peak]), "linear"))
-        for peak in _log_scale_peaks(curves[:, k], left, right, peaks, half, params):
-            lo = np.searchsorted(stored_u, grid_u[left[peak]] - bin_half)
-            hi = np.searchsorted(stored_u, grid_u[right[peak]] + bin_half)
-            step = _log_midpoint_step(steps[lo:hi], rel_error[lo:hi, k], curves[left[peak], k], curves[right[peak], k])
-            rows.append((float(freq), step, float(rise[peak]), "log"))
+            return _first_step_below(steps[lo:hi], rel_error[lo:hi, k], r_middle)
+
+        for peak in peaks:  # the middle of the learned fraction's rise
+            r_middle = 1.0 - 0.5 * (learned[left[peak], k] + learned[right[peak], k])
+            rows.append((float(freq), located(peak, r_middle), float(rise[peak]), "linear"))
+        for peak in _log_scale_peaks(curves[:, k], left, right, peaks, half, params):  # the middle of log10 r's fall
+            r_middle = 10.0 ** (0.5 * (curves[left[peak], k] + curves[right[peak], k]))
+            rows.append((float(freq), located(peak, r_middle), float(rise[peak]), "log"))
     frame = pd.DataFrame(rows, columns=["freq_hz", "step", "drop", "scale"]).sort_values(["freq_hz", "step"])
     return frame.reset_index(drop=True).astype({"freq_hz": np.float64, "step": np.int64, "drop": np.float64})
 
@@ -305,26 +307,17 @@ def _log_scale_peaks(curve: np.ndarray, left: np.ndarray, right: np.ndarray, lin
     return peaks
 
 
-def _log_midpoint_step(steps: np.ndarray, rel_error: np.ndarray, log_before: float, log_after: float) -> int:
-    """First stored step where the 5-point running median of log10 r reaches the middle of its fall."""
-    from scipy.ndimage import median_filter
-
-    log_error = np.log10(np.maximum(median_filter(np.asarray(rel_error, dtype=np.float64), size=5, mode="nearest"),
-                                    1e-300))
-    reached = np.flatnonzero(log_error <= 0.5 * (log_before + log_after))
-    return int(steps[reached[0]]) if len(reached) else int(steps[len(steps) // 2])
-
-
-def _midpoint_step(steps: np.ndarray, rel_error: np.ndarray, before: float, after: float) -> int:
-    """First stored step where the learned fraction reaches the middle of a rise from `before` to `after`.
+def _first_step_below(steps: np.ndarray, rel_error: np.ndarray, r_middle: float) -> int:
+    """First stored step where the relative error reaches `r_middle`, the middle of a jump.
 
     Read at full resolution (a log-step bin is ~100 steps wide at step 1000) after a 5-point running median
-    that ignores single-step spikes; for a logistic escape this is its half-learned step.
+    that ignores single-step spikes; for a logistic escape on the learned fraction this is its half-learned
+    step, for a fall of log10 r its geometric middle.
     """
     from scipy.ndimage import median_filter
 
-    learned = 1.0 - np.minimum(median_filter(np.asarray(rel_error, dtype=np.float64), size=5, mode="nearest"), 1.0)
-    reached = np.flatnonzero(learned >= 0.5 * (before + after))
+    smoothed = median_filter(np.asarray(rel_error, dtype=np.float64), size=5, mode="nearest")
+    reached = np.flatnonzero(smoothed <= r_middle)
     return int(steps[reached[0]]) if len(reached) else int(steps[len(steps) // 2])
 
 
