@@ -217,12 +217,15 @@ def correlate(runs: Annotated[list[Path], typer.Argument(help="One or more run f
                   help="Null for jump positions: log-uniform (distances in decades) or uniform (in steps).")] = None,
               threshold: Annotated[Optional[float], typer.Option(
                   help="Spectrum threshold on the relative error [default: 0.1].")] = None,
+              reference: Annotated[Optional[str], typer.Option(
+                  help="Reference points: escapes (midpoints of the loss drops that end plateaus) or plateau "
+                       "edges [default: escapes].")] = None,
               as_json: JsonOpt = False, no_cache: NoCacheOpt = False) -> None:
-    """Are frequency jumps closer to plateau edges than chance? Permutation test, pooled over runs."""
+    """Are frequency jumps closer to escapes from plateaus than chance? Permutation test, pooled over runs."""
     from analyzer.correlate import correlate_runs
 
     emit(correlate_runs(list(runs), use_cache=not no_cache, n_permutations=permutations, seed=seed, null=null,
-                        threshold=threshold), as_json)
+                        threshold=threshold, reference=reference), as_json)
 
 
 @app.command()

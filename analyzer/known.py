@@ -266,9 +266,10 @@ class ScoreParams:
 class ScoreResult:
     """Predicted vs detected, one row per predicted item (SCORE_COLUMNS), and the headline numbers.
 
-    `nearest_change_point` rows are a diagnostic (the segmentation alone, before the flatness test) and do not
-    enter the summary. error is in steps (edges, jumps, learned steps), eigenvalue units (lambda_min), counts (index) or the
-    p-value itself (correlation); error_fraction divides edge errors by the plateau length and jump errors
+    `nearest_change_point` rows (the segmentation alone, before the flatness test) and `correlation_p_edges`
+    (the test against plateau edges instead of escapes) are diagnostics and do not enter the summary. error is
+    in steps (edges, jumps, learned steps), eigenvalue units (lambda_min), counts (index) or the p-value
+    itself (correlation); error_fraction divides edge errors by the plateau length and jump errors
     by the sigmoid width. NaN detected means the detector found nothing to match.
     """
 
@@ -303,7 +304,7 @@ def _pct(fraction: float | None) -> str:
     return "n/a (missed)" if fraction is None else f"{fraction:.1%}"
 
 
-@register("score", params=ScoreParams, result=ScoreResult, version="1",
+@register("score", params=ScoreParams, result=ScoreResult, version="2",
           summary="known-answer run (diag-linear): every detector scored against the closed form")
 def compute(run, params: ScoreParams) -> ScoreResult:
     from analyzer import registry
@@ -331,6 +332,9 @@ def compute(run, params: ScoreParams) -> ScoreResult:
         p_value = analyze(run, "correlate", use_cache=False).p_value
         rows.append(_row("correlation_p", np.nan, np.nan, params.alpha, p_value, p_value, np.nan, params.alpha,
                          p_value is not None and p_value < params.alpha))
+        p_edges = analyze(run, "correlate", use_cache=False, reference="edges").p_value  # diagnostic only
+        rows.append(_row("correlation_p_edges", np.nan, np.nan, params.alpha, p_edges, p_edges, np.nan, params.alpha,
+                         p_edges is not None and p_edges < params.alpha))
     return _summarise(pd.DataFrame(rows, columns=SCORE_COLUMNS), known, n_detected, p_value, params, missing)
 
 

@@ -15,7 +15,10 @@ Pipeline (linear in the number of steps, nothing n x n):
    cost in O(1) per segment from prefix sums; the penalty is `penalty` x 3 sigma^2 log(n), sigma a robust
    noise estimate (MAD of second differences: first differences contain the slope, which is the signal);
 4. refine: each change point moves to the best split at full step resolution within +-2 bins of its
-   grid position (exact optimum given its neighbours), so binning does not move edges by a bin;
+   grid position (exact optimum given its neighbours), so binning does not move edges by a bin; then each
+   plateau end, and the start of the plateau that follows, moves to the 10/90 % points of a logistic fitted
+   to the loss drop between them (analyzer/transitions.py): the corners of a line fit bend over a smooth
+   drop early, by ~5 % of the plateau length on the known-answer runs (bench/RESULTS.md);
 5. gradient method (the seed's): slope of a local line fit over `slope_window` decades; a plateau is a
    run of |slope| <= slope_threshold lasting at least `min_duration` decades.
 A segment is flat when |slope| <= slope_threshold, or, between two steeper segments, when |slope| is at
@@ -35,12 +38,14 @@ import pandas as pd
 
 from analyzer.errors import BadInputError
 from analyzer.registry import register
+from analyzer.transitions import TRANSITION_COLUMNS, logistic_edges
 
 SEGMENT_COLUMNS = ["method", "start_step", "end_step", "duration", "mean_log10_loss", "slope", "is_plateau"]
 EDGE_COLUMNS = ["method", "step", "kind"]
 REFINE_BINS = 2  # refinement searches this many grid bins either side of a coarse change point
 MIN_PLATEAU_STEPS = 10  # the first steps span whole decades of log-step; a 3-step 'plateau' is no plateau
-MIN_GRID_POINTS = 3  # shortest segment on the log-step grid (a line needs 3 points to have a residual)
+MIN_GRID_POINTS = 3
+EDGE_MODES = ("logistic", "corner")  # shortest segment on the log-step grid (a line needs 3 points to have a residual)
 
 
 @dataclass(frozen=True)
@@ -57,8 +62,9 @@ class PlateauParams:
         noise_floor: smallest noise sigma in decades of loss, so a noiseless curve is not cut everywhere.
         tolerance: two edges of the two methods agree when within this many decades of steps.
         relative_slope: a segment is also flat when its |slope| is at most this fraction of both neighbours'.
-        edge_level: < 0.5 moves the end of a plateau followed by another to where the escaping residual
-            sqrt(loss - next level) has lost edge_level of its size; 0.5 (default) keeps the corners.
+        edges: "logistic" (default) puts the edges of the change-point plateaus at the 10/90 % points of a
+            logistic fitted to each loss drop (analyzer/transitions.py); "corner" keeps the corners of the
+            piecewise-linear fit, which sit early on a smooth drop (~5 % of the plateau length).
     """
 
     penalty: float = 1.0
@@ -70,7 +76,7 @@ class PlateauParams:
     noise_floor: float = 0.01
     tolerance: float = 0.1
     relative_slope: float = 0.25
-    edge_level: float = 0.5
+    edges: str = "logistic"
 
     def __post_init__(self):
         for name in ("penalty", "min_duration", "slope_threshold", "slope_window", "noise_floor", "tolerance",
@@ -80,8 +86,8 @@ class PlateauParams:
                 raise BadInputError(f"{name.replace('_', '-')} must be a positive number, got {value}")
         if not (isinstance(self.window, (int, np.integer)) and self.window >= 1 and self.window % 2 == 1):
             raise BadInputError(f"window must be an odd number of steps >= 1, got {self.window}")
-        if not 0 < self.edge_level <= 0.5:
-            raise BadInputError(f"edge-level must be in (0, 0.5], got {self.edge_level}")
+        if self.edges not in EDGE_MODES:
+            raise BadInputError(f"edges must be one of {', '.join(EDGE_MODES)}, got {self.edges!r}")
         if not (isinstance(self.points_per_decade, (int, np.integer)) and 5 <= self.points_per_decade <= 1000):
             raise BadInputError(f"points-per-decade must be an integer in 5..1000, got {self.points_per_decade}")
 
@@ -94,6 +100,9 @@ class PlateauResult:
     edges: pd.DataFrame  # EDGE_COLUMNS; kind "start" (first plateau step) or "end" (first step after it)
     change_points: np.ndarray  # steps where a change-point segment starts (interior boundaries)
     agreement: dict = field(default_factory=dict)  # matched edges, distances, F1 within tolerance
+    # change-point method, edges="logistic": one row per plateau that ends inside the run (TRANSITION_COLUMNS):
+    # the drop after it, its midpoint and 10-90 % width in steps, and the start of the next plateau (NaN if none)
+    transitions: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TRANSITION_COLUMNS))
     noise_sigma: float = 0.0  # robust noise of the binned log10 loss, decades
     n_steps_used: int = 0  # finite prefix of the loss that was analysed
     note: str = ""  # why part of the run was not analysed, if any
@@ -106,6 +115,10 @@ class PlateauResult:
     def edge_steps(self, method: str = "changepoint") -> np.ndarray:
         _check_method(method)
         return np.unique(self.edges.loc[self.edges.method == method, "step"].to_numpy(dtype=np.int64))
+
+    def escape_steps(self) -> np.ndarray:
+        """Midpoints of the loss drops that end the change-point plateaus (edges="logistic" only)."""
+        return self.transitions.mid_step.to_numpy(dtype=np.float64)
 
     def headline(self) -> str:
         counts = {m: len(self.plateaus(m)) for m in ("changepoint", "gradient")}
@@ -123,7 +136,8 @@ class PlateauResult:
 
     def tables(self) -> dict[str, pd.DataFrame]:
         agreement = pd.DataFrame([{k: v for k, v in self.agreement.items()}]) if self.agreement else pd.DataFrame()
-        return {"segments": self.segments, "plateau edges": self.edges, "agreement": agreement}
+        return {"segments": self.segments, "plateau edges": self.edges, "loss drops": self.transitions,
+                "agreement": agreement}
 
 
 def _check_method(method: str) -> None:
@@ -131,7 +145,7 @@ def _check_method(method: str) -> None:
         raise BadInputError(f"method must be 'changepoint' or 'gradient', got {method!r}")
 
 
-@register("plateaus", params=PlateauParams, result=PlateauResult, version="2",
+@register("plateaus", params=PlateauParams, result=PlateauResult, version="3",
           summary="plateaus and change points of log10(loss) on a log-step axis")
 def compute(run, params: PlateauParams) -> PlateauResult:
     """Plateaus of a run's training loss."""
@@ -142,7 +156,7 @@ def detect_plateaus(steps: np.ndarray, loss: np.ndarray, params: PlateauParams |
     """Plateaus of `loss` (one value per step) by change points and by the slope threshold."""
     params = params if params is not None else PlateauParams()
     curve, note = prepare(np.asarray(steps), np.asarray(loss), params)
-    cp_frame, change_points = changepoint_segments(curve, params)
+    cp_frame, change_points, transitions = changepoint_segments(curve, params)
     grad_frame = gradient_segments(curve, params)
     segments = pd.concat([cp_frame, grad_frame], ignore_index=True)[SEGMENT_COLUMNS]
     last_step = int(curve.steps[-1])
@@ -150,7 +164,7 @@ def detect_plateaus(steps: np.ndarray, loss: np.ndarray, params: PlateauParams |
                        plateau_edges(grad_frame, "gradient", last_step)], ignore_index=True)
     agreement = edge_agreement(_steps_of(edges, "changepoint"), _steps_of(edges, "gradient"), params.tolerance)
     return PlateauResult(segments=segments, edges=edges, change_points=change_points, agreement=agreement,
-                         noise_sigma=float(curve.sigma), n_steps_used=int(len(curve.steps)), note=note)
+                         transitions=transitions.astype(float).astype({"fitted": bool}), noise_sigma=float(curve.sigma), n_steps_used=int(len(curve.steps)), note=note)
 
 
 def _steps_of(edges: pd.DataFrame, method: str) -> np.ndarray:
@@ -296,8 +310,8 @@ def _line_cost(x: np.ndarray, y: np.ndarray):
     return LineCost()
 
 
-def changepoint_segments(curve: Curve, params: PlateauParams) -> tuple[pd.DataFrame, np.ndarray]:
-    """Pelt on the log-step grid, change points refined at full resolution, then one row per segment."""
+def changepoint_segments(curve: Curve, params: PlateauParams) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+    """Pelt on the log-step grid, change points refined at full resolution, one row per segment, transitions."""
     import ruptures as rpt
 
     m = len(curve.grid_y)
@@ -313,78 +327,13 @@ def changepoint_segments(curve: Curve, params: PlateauParams) -> tuple[pd.DataFr
     end_u = np.log10(frame.end_step.to_numpy() + 2.0)  # a segment lasts until the next step begins
     flags = _long_flat_runs(flat_segments(frame.slope.to_numpy(), params),
                             start_u, end_u, frame.duration.to_numpy(), params)
-    if params.edge_level < 0.5:
-        bounds, flags = transition_edges(curve, bounds, flags, params.edge_level)
+    transitions = pd.DataFrame(columns=TRANSITION_COLUMNS)
+    if params.edges == "logistic":
+        bounds, flags, transitions = logistic_edges(curve, bounds, flags, local_slopes(curve, params.slope_window),
+                                                    MIN_GRID_POINTS)
         frame = _segment_frame(curve, bounds, "changepoint", params)
     frame["is_plateau"] = flags
-    return frame, curve.steps[np.asarray(bounds[1:-1], dtype=np.int64)]
-
-
-def transition_edges(curve: Curve, bounds: list[int], flags: np.ndarray, level: float):
-    """Move the end of each plateau followed by another plateau to the `1 - level` point of the transition.
-
-    A drop of the loss from level L0 (plateau before) to L1 (plateau after) is an escape of a residual of
-    norm sqrt(L0 - L1); A(t) = sqrt((L(t) - L1) / (L0 - L1)) is the fraction of it still unlearned, and the
-    plateau ends where A falls below 1 - level (0.9: 19 % of the loss drop, robust to errors in L0, L1).
-    The start of the next plateau keeps its corner: A = level there is 1 % of the loss drop, which the
-    onset of the next escape already hides. Off by default (level 0.5): on a sharp log-log kink the 90 %
-    point lies ~0.05 decades after the kink, where the corner is the natural edge.
-    """
-    flags = np.asarray(flags, dtype=bool)
-    runs = _true_runs(flags)
-    edits = {}  # first steep segment b0 -> (new end of the plateau before, new start of the one after, a1)
-    for (a0, b0), (a1, b1) in zip(runs[:-1], runs[1:]):
-        moved = _transition_points(curve, bounds, (a0, b0), (a1, b1), level)
-        if moved is not None:
-            edits[b0] = (*moved, a1)
-    out_bounds, out_flags, i = [0], [], 0
-    while i < len(flags):
-        if i in edits:  # the steep segments between two plateaus become one transition segment
-            end, start, a1 = edits[i]
-            out_bounds[-1] = end
-            out_bounds.append(start)
-            out_flags.append(False)
-            i = a1
-        out_bounds.append(bounds[i + 1])
-        out_flags.append(bool(flags[i]))
-        i += 1
-    return out_bounds, np.asarray(out_flags, dtype=bool)
-
-
-def _transition_points(curve: Curve, bounds: list[int], before: tuple[int, int], after: tuple[int, int],
-                       level: float):
-    """Full-resolution indices (end of the plateau before, start of the one after), or None if undefined."""
-    (a0, b0), (a1, b1) = before, after
-    lo, hi = (bounds[a0] + bounds[b0]) // 2, bounds[b1]  # from the middle of one plateau to the end of the next
-    upper = _level_at_end(curve, bounds[b0 - 1], bounds[b0])
-    lower = _level_at_end(curve, bounds[b1 - 1], bounds[b1])
-    if not upper > lower:
-        return None
-    loss = 10.0 ** curve.y[lo:hi]
-    remaining = np.sqrt(np.clip((loss - lower) / (upper - lower), 0.0, None))
-    above = np.flatnonzero(remaining[:bounds[a1] - lo] > 1.0 - level)
-    if len(above) == 0:
-        return None
-    end = lo + int(above[-1]) + 1
-    start = bounds[a1]
-    # keep every plateau segment at least MIN_GRID_POINTS steps long and the transition non-empty
-    end = int(np.clip(end, bounds[b0 - 1] + MIN_GRID_POINTS, bounds[a1 + 1] - 2 * MIN_GRID_POINTS))
-    start = int(np.clip(start, end + 1, bounds[a1 + 1] - MIN_GRID_POINTS))
-    return end, start
-
-
-def _level_at_end(curve: Curve, first: int, stop: int) -> float:
-    """Loss level at the end of a plateau segment: its least-squares line in log-step, at its last step."""
-    sums = _LineSums(curve.u[first:stop], curve.y[first:stop])
-    _, slope, mean = sums.fit(0, stop - first)
-    return float(10.0 ** (mean + slope * (curve.u[stop - 1] - curve.u[first:stop].mean())))
-
-
-def _true_runs(flags: np.ndarray) -> list[tuple[int, int]]:
-    """(first, one past last) index of each maximal run of True."""
-    padded = np.r_[False, flags, False].astype(np.int8)
-    change = np.flatnonzero(np.diff(padded))
-    return list(zip(change[::2], change[1::2]))
+    return frame, curve.steps[np.asarray(bounds[1:-1], dtype=np.int64)], transitions
 
 
 def flat_segments(slopes: np.ndarray, params: PlateauParams) -> np.ndarray:
@@ -450,19 +399,25 @@ def _long_flat_runs(flat: np.ndarray, start_u: np.ndarray, end_u: np.ndarray, n_
     return flat
 
 
-# ---- gradient method ------------------------------------------------------------------------------
-
-
-def gradient_segments(curve: Curve, params: PlateauParams) -> pd.DataFrame:
-    """Runs of |local slope| <= slope_threshold lasting >= min_duration decades are plateaus; the rest not."""
-    gu, gy, first = curve.grid_u, curve.grid_y, curve.grid_first
-    half = params.slope_window / 2
+def local_slopes(curve: Curve, slope_window: float) -> np.ndarray:
+    """Slope of a line fitted to the grid over `slope_window` decades around each bin."""
+    gu, gy = curve.grid_u, curve.grid_y
+    half = slope_window / 2
     index = np.arange(len(gu))
     # a line needs 3 points: widen the window where early bins are sparse in log-step
     lo = np.clip(np.minimum(np.searchsorted(gu, gu - half, side="left"), index - 1), 0, None)
     hi = np.clip(np.maximum(np.searchsorted(gu, gu + half, side="right"), index + 2), None, len(gu))
     lo = np.clip(np.minimum(lo, hi - MIN_GRID_POINTS), 0, None)
-    _, local_slope, _ = _LineSums(gu, gy).fit(lo, hi)
+    return _LineSums(gu, gy).fit(lo, hi)[1]
+
+
+# ---- gradient method ------------------------------------------------------------------------------
+
+
+def gradient_segments(curve: Curve, params: PlateauParams) -> pd.DataFrame:
+    """Runs of |local slope| <= slope_threshold lasting >= min_duration decades are plateaus; the rest not."""
+    first = curve.grid_first
+    local_slope = local_slopes(curve, params.slope_window)
     start_u = curve.u[first[:-1]]
     end_u = np.log10(curve.steps[first[1:] - 1] + 2.0)
     flat = _long_flat_runs(np.abs(local_slope) <= params.slope_threshold, start_u, end_u, np.diff(first), params)

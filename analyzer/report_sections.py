@@ -89,6 +89,11 @@ def _loss_section(run, plateaus, figs, prefix, h) -> list[str]:
     shown = plateaus.segments[plateaus.segments.is_plateau.astype(bool)]
     columns = ["method", "start_step", "end_step", "duration", "mean_log10_loss", "slope"]
     lines += [f"{h}# Plateaus", ""] + markdown_table(shown[columns].reset_index(drop=True))
+    if len(plateaus.transitions):
+        lines += [f"{h}# Loss drops after plateaus", "",
+                  "Change-point method: a logistic fitted to each drop (`fitted`) places the plateau edges at its "
+                  "10/90 % points; where lines fit the drop better the corners are kept.", ""]
+        lines += markdown_table(plateaus.transitions)
     return lines
 
 
@@ -114,7 +119,7 @@ def _spectrum_section(run, spectrum, plateaus, figs, prefix, h) -> list[str]:
 
 
 def _correlation_section(result, note, h) -> list[str]:
-    lines = [f"{h} Frequency jumps vs plateau edges", ""]
+    lines = [f"{h} Frequency jumps vs escapes from plateaus", ""]
     if result is None:
         return lines + [f"*correlation not available: {note or 'not computed'}*", ""]
     lines += [f"**{result.conclusion}**", ""]

@@ -59,9 +59,14 @@ def score_one(name: str, config, folder: Path) -> tuple[dict, pd.DataFrame]:
                "edges": len(edges), "median_edge": _inf(result.median_edge_error),
                "worst_edge": _inf(result.worst_edge_error), "median_jump": _inf(result.median_jump_error),
                "index_exact": result.index_exact,
-               "p_value": result.p_value, "p_required": result.correlation_required,
+               "p_value": result.p_value, "p_edges": _p_edges(table), "p_required": result.correlation_required,
                "seconds": round(time.perf_counter() - started, 1)}
     return summary, table
+
+
+def _p_edges(table: pd.DataFrame) -> float:
+    rows = table[table.quantity == "correlation_p_edges"]
+    return float(rows.detected.iloc[0]) if len(rows) else float("nan")
 
 
 def _inf(value: float | None) -> float:
@@ -78,6 +83,7 @@ def pooled(summaries: pd.DataFrame, tables: pd.DataFrame) -> dict:
     index = tables[tables.quantity == "index"]
     required = summaries[summaries.p_required]
     rejects = required.p_value.fillna(1.0) < 0.01
+    rejects_edges = required.p_edges.fillna(1.0) < 0.01
     return {
         "configurations": len(summaries),
         "plateau edges (found / predicted)": f"{int(np.isfinite(edges).sum())} / {len(edges)}",
@@ -91,7 +97,8 @@ def pooled(summaries: pd.DataFrame, tables: pd.DataFrame) -> dict:
         "jumps within half a width": f"{int((jumps <= 0.5).sum())} / {len(jumps)}",
         "learned step exact (within one prediction step)": f"{int(learned.ok.sum())} / {len(learned)}",
         "Hessian index exact at plateau midpoints": f"{int(index.ok.sum())} / {len(index)}",
-        "correlation p < 0.01 on configs with >= 3 plateaus": f"{int(rejects.sum())} / {len(required)}",
+        "correlation p < 0.01 on configs with >= 3 plateaus (escapes, default)": f"{int(rejects.sum())} / {len(required)}",
+        "diagnostic: the same against plateau edges": f"{int(rejects_edges.sum())} / {len(required)}",
     }
 
 

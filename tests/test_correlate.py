@@ -99,7 +99,8 @@ def test_same_seed_same_p_value():
 
 
 @pytest.mark.parametrize("option", [{"n_permutations": 0}, {"null": "gaussian"}, {"statistic": "median"},
-                                    {"tolerance": -1.0}, {"threshold": -0.1}, {"jumps": "some"}, {"alpha": 1.0}])
+                                    {"tolerance": -1.0}, {"threshold": -0.1}, {"jumps": "some"}, {"alpha": 1.0},
+                                    {"reference": "corners"}])
 def test_out_of_range_options(option):
     from analyzer import registry
     from analyzer.errors import BadInputError
@@ -114,9 +115,13 @@ def test_out_of_range_options(option):
 @dataclasses.dataclass(frozen=True)
 class _StubPlateaus:
     edges: np.ndarray
+    escapes: np.ndarray | None = None
 
     def edge_steps(self, method: str = "changepoint") -> np.ndarray:
         return self.edges
+
+    def escape_steps(self) -> np.ndarray:
+        return self.edges if self.escapes is None else self.escapes
 
 
 @pytest.fixture
@@ -126,7 +131,7 @@ def stub_edges(monkeypatch):
     chosen = {"edges": np.array([])}
     registry.get("spectrum")  # load the built-in analyses first, so the stub is not overwritten
     stub = registry.Analysis("plateaus", CorrelateParams, _StubPlateaus,
-                             lambda run, params: _StubPlateaus(chosen["edges"]), "stub", "stub")
+                             lambda run, params: _StubPlateaus(chosen["edges"], chosen.get("escapes")), "stub", "stub")
     monkeypatch.setitem(registry.REGISTRY, "plateaus", stub)
     return chosen
 
@@ -142,11 +147,24 @@ def test_run_level_distances_against_the_spectrum_jumps(small_run, stub_edges):
     result = correlate_runs([small_run, small_run], use_cache=False, n_permutations=199)
     assert result.n_runs == 2 and result.n_jumps == 2 * len(spectrum.jumps)
     frame = result.distances
-    assert list(frame.columns[:5]) == ["run", "freq_hz", "jump_step", "nearest_edge_step", "distance_steps"]
-    np.testing.assert_array_equal(frame.nearest_edge_step, stub_edges["edges"][0])
+    assert list(frame.columns[:5]) == ["run", "freq_hz", "jump_step", "nearest_reference_step", "distance_steps"]
+    np.testing.assert_array_equal(frame.nearest_reference_step, stub_edges["edges"][0])
     np.testing.assert_allclose(frame.distance_steps, np.abs(frame.jump_step - stub_edges["edges"][0]))
     assert 0 < result.p_value <= 1 and "pooled" in result.headline()
-    assert set(result.tables()) == {"permutation test", "jump to nearest plateau edge"}
+    assert set(result.tables()) == {"permutation test", "jump to nearest loss-drop midpoint"}
+
+
+def test_reference_picks_escapes_or_edges(small_run, stub_edges):
+    from analyzer import analyze
+
+    stub_edges["edges"], stub_edges["escapes"] = np.array([7.0, 70.0]), np.array([30.0])
+    escapes = analyze(small_run, "correlate", use_cache=False, n_permutations=99)
+    edges = analyze(small_run, "correlate", use_cache=False, n_permutations=99, reference="edges")
+    if escapes.distances.empty:
+        pytest.skip("the small run has no frequency jump")
+    assert set(escapes.distances.nearest_reference_step) == {30.0} and escapes.n_reference_points == 1
+    assert set(edges.distances.nearest_reference_step) <= {7.0, 70.0} and edges.n_reference_points == 2
+    assert "loss-drop midpoints" in escapes.headline() and "plateau edges" in edges.headline()
 
 
 def test_run_level_without_edges_says_so(small_run, stub_edges):
@@ -168,6 +186,6 @@ def test_cli_correlate_json(small_run, stub_edges):
                                  "--permutations", "99"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
-    assert payload["n_runs"] == 2 and payload["n_edges"] == 4
+    assert payload["n_runs"] == 2 and payload["n_reference_points"] == 4
     bad = runner.invoke(app, ["correlate", str(small_run), "--permutations", "0", "--no-cache"])
     assert bad.exit_code == 2

@@ -1,0 +1,169 @@
+"""Loss drops between plateaus: a logistic fitted to each drop gives its midpoint, width and the plateau edges.
+
+Model. A plateau is a saddle; leaving it, the escaping direction grows exponentially and then saturates. For
+the MSE the loss during one drop from level L0 (plateau before) to level L1 (plateau after, or the end of the
+run) is
+    L(t) = L1 + (L0 - L1) (1 - s(t))^2,    s(t) = 1 / (1 + exp(-kappa (t - t_mid))),
+s the learned fraction of the escaping residual (exact for a diagonal linear network under gradient flow,
+analyzer/known.py). Hence A(t) = sqrt((L - L1) / (L0 - L1)) = 1 - s(t), and logit A = -kappa (t - t_mid) is a
+line in steps.
+
+Fit. L0 and L1 are the loss where each plateau is flattest (the least slope of the local line fits), L1 after
+the last plateau the run's last loss; a least-squares line through logit A over the steps with
+0.2 < A < 0.8, where errors in the levels barely move it. The plateau before then ends where s = 0.1
+(t_mid - ln 9 / kappa) and the one after starts where s = 0.9 (t_mid + ln 9 / kappa): the usual 10-90 %
+points of the drop, width 2 ln 9 / kappa. On a drop that is no logistic (a power-law decay after the last
+plateau) the end is still where the loss has fallen 19 % of the way, a plain reading of "the plateau ends".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+TRANSITION_COLUMNS = ["end_step", "mid_step", "start_step", "width_steps", "level_before", "level_after", "fitted"]
+FIT_RANGE = (0.2, 0.8)  # the part of A fitted: its middle, insensitive to the levels
+EDGE_LOGIT = np.log(9.0)  # s = 0.1 and s = 0.9 lie ln 9 / kappa either side of the midpoint
+
+
+def fit_logistic_drop(steps: np.ndarray, loss: np.ndarray, level_before: float, level_after: float):
+    """(t_mid, kappa) of the logistic drop of `loss` between two levels, or None where it is undefined.
+
+    Args:
+        steps, loss: the stretch of the curve that holds the drop (from the flattest point of the plateau
+            before to the flattest point of the one after).
+        level_before, level_after: L0 > L1.
+    """
+    if not level_before > level_after:
+        return None
+    remaining = np.sqrt(np.clip((loss - level_after) / (level_before - level_after), 0.0, None))
+    inside = (remaining > FIT_RANGE[0]) & (remaining < FIT_RANGE[1])
+    if inside.sum() < 2 or np.ptp(steps[inside]) == 0:
+        return None
+    a = remaining[inside]
+    slope, intercept = np.polyfit(steps[inside].astype(np.float64), np.log(a / (1.0 - a)), 1)
+    if not slope < 0:
+        return None
+    kappa = -slope
+    return intercept / kappa, kappa
+
+
+def true_runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """(first, one past last) index of each maximal run of True."""
+    padded = np.r_[False, np.asarray(flags, dtype=bool), False].astype(np.int8)
+    change = np.flatnonzero(np.diff(padded))
+    return list(zip(change[::2], change[1::2]))
+
+
+def logistic_edges(curve, bounds: list[int], flags: np.ndarray, bin_slopes: np.ndarray, min_points: int):
+    """Move every plateau end, and the start of the plateau that follows, to the 10/90 % points of the drop.
+
+    Args:
+        curve: the prepared curve (steps, y = despiked log10 loss, grid_first) of analyzer.plateaus.
+        bounds, flags: full-resolution segment boundaries and plateau flags of the change-point method.
+        bin_slopes: local log-log slope of each grid bin, to find where a plateau is flattest.
+        min_points: shortest segment kept, in steps.
+    Returns:
+        (bounds, flags, transitions): the steep segments between two plateaus merged into one transition
+        segment, and one TRANSITION_COLUMNS row per plateau that ends inside the run.
+    """
+    flags = np.asarray(flags, dtype=bool)
+    runs = true_runs(flags)
+    loss = 10.0 ** curve.y
+    flattest = [_flattest(curve, bin_slopes, bounds[a], bounds[b]) for a, b in runs]
+    edits, rows = {}, []
+    for k, (a0, b0) in enumerate(runs):
+        if b0 == len(flags):
+            break  # the plateau lasts until the run ends
+        follows = k + 1 < len(runs)
+        lo = flattest[k]
+        hi = flattest[k + 1] if follows else len(loss)
+        level_after = float(loss[hi] if follows else loss[-1])
+        fit = fit_logistic_drop(curve.steps[lo:hi], loss[lo:hi], float(loss[lo]), float(level_after))
+        if fit is not None and not _logistic_fits_better(curve, bounds, lo, hi, fit, float(loss[lo]), level_after):
+            fit = None
+        a1 = runs[k + 1][0] if follows else len(flags)
+        first = max(bounds[b0 - 1], edits[runs[k - 1][1]][1] if k > 0 and runs[k - 1][1] in edits else 0)
+        end, start, mid, width = _edge_indices(curve, bounds, (first, b0), a1, fit, min_points)
+        edits[b0] = (end, start, a1)
+        rows.append({"end_step": int(curve.steps[end]), "mid_step": mid,
+                     "start_step": float(curve.steps[start]) if follows else np.nan, "width_steps": width,
+                     "level_before": float(loss[lo]), "level_after": float(level_after), "fitted": fit is not None})
+    return (*_rebuild(bounds, flags, edits), pd.DataFrame(rows, columns=TRANSITION_COLUMNS))
+
+
+def _flattest(curve, bin_slopes: np.ndarray, first: int, stop: int) -> int:
+    """Full-resolution index in [first, stop) at the middle of the grid bin with the least |slope|."""
+    bins = np.arange(np.searchsorted(curve.grid_first, first, side="right") - 1,
+                     np.searchsorted(curve.grid_first, stop, side="left"))
+    bins = bins[(bins >= 0) & (bins < len(bin_slopes))]
+    if len(bins) == 0:
+        return (first + stop - 1) // 2
+    k = int(bins[np.argmin(np.abs(bin_slopes[bins]))])
+    return int(np.clip((curve.grid_first[k] + curve.grid_first[k + 1] - 1) // 2, first, stop - 1))
+
+
+def _logistic_fits_better(curve, bounds, lo: int, hi: int, fit, level_before: float, level_after: float) -> bool:
+    """Whether the logistic drop fits log10 loss over [lo, hi) better than the change-point lines do.
+
+    A drop that is a power law in step (a straight line in log-log, as in the planted tests) keeps its
+    corners. Only points where the drop is not yet 99.99 % done count: beyond, a loss near its floor is noise.
+    """
+    mid, kappa = fit
+    steps = curve.steps[lo:hi].astype(np.float64)
+    learned = 1.0 / (1.0 + np.exp(-kappa * (steps - mid)))
+    model = np.log10(level_after + (level_before - level_after) * (1.0 - learned) ** 2)
+    keep = 10.0 ** curve.y[lo:hi] - level_after > 1e-4 * (level_before - level_after)
+    stop = lo + (int(np.flatnonzero(keep)[-1]) + 1 if keep.any() else 0)
+    if stop - lo < 4:
+        return False
+    sse_logistic = float(np.sum((curve.y[lo:stop] - model[:stop - lo]) ** 2))
+    cuts = [lo, *[b for b in bounds if lo < b < stop], stop]
+    sse_lines = sum(_line_sse(curve.u[a:b], curve.y[a:b]) for a, b in zip(cuts[:-1], cuts[1:]))
+    return sse_logistic < sse_lines
+
+
+def _line_sse(x: np.ndarray, y: np.ndarray) -> float:
+    if len(x) < 3:
+        return 0.0
+    return float(np.sum((y - np.polyval(np.polyfit(x, y, 1), x)) ** 2))
+
+
+def _edge_indices(curve, bounds, before, a1, fit, min_points):
+    """(end, start, mid_step, width_steps): full-resolution indices of the moved edges, clipped to the segments.
+
+    Args:
+        before: (first index of the plateau's last segment, index of the first steep segment after it).
+        a1: index of the next plateau's first segment, or the number of segments if none follows.
+    """
+    first, b0 = before
+    follows = a1 < len(bounds) - 1
+    corner_end, corner_start = bounds[b0], bounds[a1] if follows else len(curve.steps)
+    if fit is None:  # keep the corners; the midpoint is their middle in log-step
+        mid = float(np.sqrt((curve.steps[corner_end] + 1.0) * (curve.steps[corner_start - 1] + 1.0)) - 1.0)
+        return corner_end, corner_start, mid, float(curve.steps[corner_start - 1] - curve.steps[corner_end])
+    mid, kappa = fit
+    to_index = lambda step: int(np.searchsorted(curve.steps, np.ceil(step)))  # noqa: E731
+    end = int(np.clip(to_index(mid - EDGE_LOGIT / kappa), first + min_points,
+                      (bounds[a1 + 1] if follows else bounds[b0 + 1]) - 2 * min_points))
+    start = int(np.clip(to_index(mid + EDGE_LOGIT / kappa), end + 1,
+                        bounds[a1 + 1] - min_points)) if follows else corner_start
+    return end, start, float(mid), float(2.0 * EDGE_LOGIT / kappa)
+
+
+def _rebuild(bounds: list[int], flags: np.ndarray, edits: dict) -> tuple[list[int], np.ndarray]:
+    """Apply {first steep segment: (new plateau end, new next start, index of the next plateau)} to the segments."""
+    out_bounds, out_flags, i = [0], [], 0
+    while i < len(flags):
+        if i in edits:
+            end, start, a1 = edits[i]
+            out_bounds[-1] = end
+            if a1 < len(flags):  # the steep segments between two plateaus become one transition segment
+                out_bounds.append(start)
+                out_flags.append(False)
+                i = a1
+        out_bounds.append(bounds[i + 1])
+        out_flags.append(bool(flags[i]))
+        i += 1
+    return out_bounds, np.asarray(out_flags, dtype=bool)
+
