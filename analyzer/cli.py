@@ -139,7 +139,7 @@ def plateaus(run: RunArg,
              penalty: Annotated[Optional[float], typer.Option(
                  help="Multiplier on the noise-scaled change-point penalty; larger, fewer cuts [default: 1].")] = None,
              min_duration: Annotated[Optional[float], typer.Option(
-                 help="Shortest plateau in decades of steps [default: 0.2].")] = None,
+                 help="Shortest plateau in decades of steps [default: 0.1].")] = None,
              slope_threshold: Annotated[Optional[float], typer.Option(
                  help="Largest |d log10 loss / d log10 step| of a plateau [default: 0.1].")] = None,
              window: Annotated[Optional[int], typer.Option(
@@ -148,11 +148,14 @@ def plateaus(run: RunArg,
                  help="Width in decades of the gradient method's local slope fit [default: 0.2].")] = None,
              tolerance: Annotated[Optional[float], typer.Option(
                  help="Edges of the two methods agree within this many decades [default: 0.1].")] = None,
+             edges: Annotated[Optional[str], typer.Option(
+                 help="Change-point edges: logistic (10/90 % points of a logistic fitted to each loss drop, "
+                      "where it fits better than lines) or corner [default: logistic].")] = None,
              as_json: JsonOpt = False, cache: CacheOpt = None, no_cache: NoCacheOpt = False) -> None:
     """Plateaus of log10(loss): change points (Pelt) and the slope-threshold method, with their agreement."""
     emit(run_analysis("plateaus", run, cache, no_cache, penalty=penalty, min_duration=min_duration,
                       slope_threshold=slope_threshold, window=window, slope_window=slope_window,
-                      tolerance=tolerance), as_json)
+                      tolerance=tolerance, edges=edges), as_json)
 
 
 @app.command()

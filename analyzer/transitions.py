@@ -12,8 +12,12 @@ Fit. L0 and L1 are the loss where each plateau is flattest (the least slope of t
 the last plateau the run's last loss; a least-squares line through logit A over the steps with
 0.2 < A < 0.8, where errors in the levels barely move it. The plateau before then ends where s = 0.1
 (t_mid - ln 9 / kappa) and the one after starts where s = 0.9 (t_mid + ln 9 / kappa): the usual 10-90 %
-points of the drop, width 2 ln 9 / kappa. On a drop that is no logistic (a power-law decay after the last
-plateau) the end is still where the loss has fallen 19 % of the way, a plain reading of "the plateau ends".
+points of the drop, width 2 ln 9 / kappa.
+
+Drops that are no logistic (a power law in step, or several escapes merged into one drop) are fitted better
+by the change-point lines; they keep the corners as edges, and their midpoint is the first step where
+A <= 0.5, the same point the fit estimates. After the last plateau L1 is only where training stopped, so
+that midpoint depends on the run's length.
 """
 
 from __future__ import annotations
@@ -84,7 +88,9 @@ def logistic_edges(curve, bounds: list[int], flags: np.ndarray, bin_slopes: np.n
             fit = None
         a1 = runs[k + 1][0] if follows else len(flags)
         first = max(bounds[b0 - 1], edits[runs[k - 1][1]][1] if k > 0 and runs[k - 1][1] in edits else 0)
-        end, start, mid, width = _edge_indices(curve, bounds, (first, b0), a1, fit, min_points)
+        half = _half_gone(loss[lo:hi], float(loss[lo]), level_after)
+        end, start, mid, width = _edge_indices(curve, bounds, (first, b0), a1, fit, min_points,
+                                               None if half is None else lo + half)
         edits[b0] = (end, start, a1)
         rows.append({"end_step": int(curve.steps[end]), "mid_step": mid,
                      "start_step": float(curve.steps[start]) if follows else np.nan, "width_steps": width,
@@ -129,19 +135,28 @@ def _line_sse(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.sum((y - np.polyval(np.polyfit(x, y, 1), x)) ** 2))
 
 
-def _edge_indices(curve, bounds, before, a1, fit, min_points):
+def _half_gone(loss: np.ndarray, level_before: float, level_after: float) -> int | None:
+    """First index where the escaping residual sqrt((L - L1) / (L0 - L1)) is down to half, or None."""
+    below = np.flatnonzero(loss <= level_after + 0.25 * (level_before - level_after))
+    return int(below[0]) if level_before > level_after and len(below) else None
+
+
+def _edge_indices(curve, bounds, before, a1, fit, min_points, half: int | None):
     """(end, start, mid_step, width_steps): full-resolution indices of the moved edges, clipped to the segments.
 
     Args:
         before: (first index of the plateau's last segment, index of the first steep segment after it).
         a1: index of the next plateau's first segment, or the number of segments if none follows.
+        half: full-resolution index where the drop is half done (A = 0.5), the midpoint when no fit.
     """
     first, b0 = before
     follows = a1 < len(bounds) - 1
     corner_end, corner_start = bounds[b0], bounds[a1] if follows else len(curve.steps)
-    if fit is None:  # keep the corners; the midpoint is their middle in log-step
-        mid = float(np.sqrt((curve.steps[corner_end] + 1.0) * (curve.steps[corner_start - 1] + 1.0)) - 1.0)
-        return corner_end, corner_start, mid, float(curve.steps[corner_start - 1] - curve.steps[corner_end])
+    if fit is None:  # keep the corners; the midpoint is where the residual is half gone, as for a fit
+        mid = float(curve.steps[half]) if half is not None else \
+            float(np.sqrt((curve.steps[corner_end] + 1.0) * (curve.steps[corner_start - 1] + 1.0)) - 1.0)
+        width = float(curve.steps[corner_start] - curve.steps[corner_end]) if follows else np.nan  # open-ended
+        return corner_end, corner_start, mid, width
     mid, kappa = fit
     to_index = lambda step: int(np.searchsorted(curve.steps, np.ceil(step)))  # noqa: E731
     end = int(np.clip(to_index(mid - EDGE_LOGIT / kappa), first + min_points,

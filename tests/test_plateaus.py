@@ -206,7 +206,11 @@ def test_cli_exit_codes(small_run):
     import json
 
     payload = json.loads(as_json.stdout)
-    assert {"segments", "edges", "change_points", "agreement"} <= set(payload)
+    assert {"segments", "edges", "change_points", "agreement", "transitions"} <= set(payload)
+    corner = runner.invoke(app, ["plateaus", str(small_run), "--edges", "corner", "--no-cache"])
+    assert corner.exit_code == 0, corner.output
+    bad_mode = runner.invoke(app, ["plateaus", str(small_run), "--edges", "kink", "--no-cache"])
+    assert bad_mode.exit_code == 2 and "edges must be one of" in bad_mode.output
 
 
 def logistic_escapes(halves, widths, amps, n_steps=4000, floor=1e-3):
