@@ -83,7 +83,8 @@ def _loss_section(run, plateaus, figs, prefix, h) -> list[str]:
     if plateaus is None:
         return lines + _missing(run, "plateaus")
     fig = figures.loss_figure(np.arange(run.n_steps), _loss_of(run), _intervals(plateaus),
-                              plateaus.change_points, title=f"Training loss — {run.label}")
+                              plateaus.change_points, title=f"Training loss — {run.label}",
+                              escape_steps=plateaus.escape_steps())
     lines += _image(figs, f"{prefix}loss.png", fig, f"training loss of {run.label}")
     lines += [plateaus.headline() + ".", ""]
     shown = plateaus.segments[plateaus.segments.is_plateau.astype(bool)]
@@ -169,8 +170,8 @@ def comparison_section(runs: list[RunAnalyses], pooled, figs: dict) -> list[str]
     lines += ["### Learned step per frequency", ""] + markdown_table(_learned_table(runs, same_target))
     lines += ["### Plateaus per run", ""] + markdown_table(_plateau_counts(runs))
     lines += ["### Pooled correlation", ""]
-    if pooled is not None:
-        lines += [f"**{pooled.conclusion}**", ""] + markdown_table(pooled.tables()["permutation test"])
+    for result in pooled:
+        lines += [f"**{result.conclusion}**", ""] + markdown_table(result.tables()["permutation test"])
     curves = {r.label: (np.arange(r.n_steps), _loss_of(r)) for r in runs}
     lines += _image(figs, "compare-loss.png", figures.loss_overlay_figure(curves), "training loss of all runs")
     spectra = {r.label: r.results["spectrum"] for r in runs if r.results.get("spectrum") is not None}

@@ -71,6 +71,9 @@ def test_multi_run_report_structure_is_golden(two_runs, tmp_path):
     report = build_report(two_runs, ReportOptions(overrides=FAST))
     check_golden("report_multi.txt", structure(report.markdown))
     assert "## Comparison" in report.markdown and "compare-heatmaps.png" in report.figures
+    pooled = report.markdown.split("### Pooled correlation")[1].split("![")[0]
+    assert "to loss-drop midpoints than chance" in pooled and "to plateau edges than chance" in pooled  # both tests
+    assert pooled.index("loss-drop midpoints") < pooled.index("plateau edges")  # the default first
     written = write_report(report, tmp_path / "out")
     for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report.markdown):
         assert (tmp_path / "out" / link).is_file()
