@@ -25,6 +25,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analyzer.loss_curve import LineSums
+
 TRANSITION_COLUMNS = ["end_step", "mid_step", "start_step", "width_steps", "level_before", "level_after", "fitted"]
 FIT_RANGE = (0.2, 0.8)  # the part of A fitted: its middle, insensitive to the levels
 EDGE_LOGIT = np.log(9.0)  # s = 0.1 and s = 0.9 lie ln 9 / kappa either side of the midpoint
@@ -125,14 +127,9 @@ def _logistic_fits_better(curve, bounds, lo: int, hi: int, fit, level_before: fl
         return False
     sse_logistic = float(np.sum((curve.y[lo:stop] - model[:stop - lo]) ** 2))
     cuts = [lo, *[b for b in bounds if lo < b < stop], stop]
-    sse_lines = sum(_line_sse(curve.u[a:b], curve.y[a:b]) for a, b in zip(cuts[:-1], cuts[1:]))
+    sums = LineSums(curve.u[lo:stop], curve.y[lo:stop])
+    sse_lines = sum(float(sums.fit(a - lo, b - lo)[0]) for a, b in zip(cuts[:-1], cuts[1:]) if b - a >= 3)
     return sse_logistic < sse_lines
-
-
-def _line_sse(x: np.ndarray, y: np.ndarray) -> float:
-    if len(x) < 3:
-        return 0.0
-    return float(np.sum((y - np.polyval(np.polyfit(x, y, 1), x)) ** 2))
 
 
 def _half_gone(loss: np.ndarray, level_before: float, level_after: float) -> int | None:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from analyzer.errors import BadInputError
-from analyzer.plateaus import PlateauParams, PlateauResult, _LineSums, detect_plateaus, edge_agreement
+from analyzer.loss_curve import LineSums
+from analyzer.plateaus import PlateauParams, PlateauResult, detect_plateaus, edge_agreement
 
 N_STEPS = 10_000
 CHANGEPOINT_TOL_DECADES = 0.01  # refined at full resolution: within 2.3% of the planted step
@@ -161,7 +162,7 @@ def test_line_sums_match_polyfit():
     rng = np.random.default_rng(5)
     x = np.sort(rng.uniform(0.0, 5.0, 400))
     y = rng.normal(size=400) + 0.3 * x
-    sums = _LineSums(x, y)
+    sums = LineSums(x, y)
     for start, end in [(0, 400), (10, 13), (100, 350)]:
         coef, residual = np.polyfit(x[start:end], y[start:end], 1, full=True)[:2]
         sse, slope, mean = sums.fit(start, end)

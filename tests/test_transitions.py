@@ -1,0 +1,64 @@
+"""The logistic fit of one loss drop against closed forms, and the cases where it must refuse."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analyzer.transitions import EDGE_LOGIT, _half_gone, fit_logistic_drop, true_runs
+
+
+def logistic_drop(steps, mid, kappa, level_before, level_after):
+    learned = 1.0 / (1.0 + np.exp(-kappa * (steps - mid)))
+    return level_after + (level_before - level_after) * (1.0 - learned) ** 2
+
+
+@pytest.mark.parametrize("mid, kappa, levels", [(500.0, 0.02, (2.0, 0.5)), (1234.5, 0.005, (0.3, 1e-3)),
+                                                (80.0, 0.3, (1.0, 0.0))])
+def test_fit_recovers_the_midpoint_and_rate_of_an_exact_logistic_drop(mid, kappa, levels):
+    steps = np.arange(0, int(mid + 12 / kappa), dtype=np.float64)
+    fit = fit_logistic_drop(steps, logistic_drop(steps, mid, kappa, *levels), *levels)
+    assert fit is not None
+    np.testing.assert_allclose(fit, (mid, kappa), rtol=1e-9)
+    # the 10 % and 90 % points of the learned fraction: s(mid -+ ln 9 / kappa) = 0.1, 0.9
+    for sign, learned in ((-1, 0.1), (1, 0.9)):
+        t = fit[0] + sign * EDGE_LOGIT / fit[1]
+        assert 1.0 / (1.0 + np.exp(-kappa * (t - mid))) == pytest.approx(learned, rel=1e-9)
+
+
+def test_fit_is_insensitive_to_small_errors_in_the_levels():
+    """Only 0.2 < A < 0.8 is fitted: a 1 % error in the level after moves the midpoint by < 1 % of the width."""
+    mid, kappa, before, after = 600.0, 0.01, 1.0, 0.2
+    steps = np.arange(1500, dtype=np.float64)
+    loss = logistic_drop(steps, mid, kappa, before, after)
+    fitted_mid, fitted_kappa = fit_logistic_drop(steps, loss, before, after * 1.01)
+    width = 2 * EDGE_LOGIT / kappa
+    assert abs(fitted_mid - mid) < 0.01 * width and fitted_kappa == pytest.approx(kappa, rel=0.03)
+
+
+@pytest.mark.parametrize("case", ["levels inverted", "no drop", "rising loss", "one point inside"])
+def test_fit_refuses_what_is_no_drop(case):
+    steps = np.arange(100, dtype=np.float64)
+    if case == "levels inverted":
+        assert fit_logistic_drop(steps, logistic_drop(steps, 50, 0.2, 1.0, 0.5), 0.5, 1.0) is None
+    elif case == "no drop":
+        assert fit_logistic_drop(steps, np.full(100, 1.0), 1.0, 0.5) is None  # A = 1 everywhere
+    elif case == "rising loss":
+        assert fit_logistic_drop(steps, logistic_drop(steps, 50, -0.2, 1.0, 0.5), 1.0, 0.5) is None
+    else:  # a drop within one step: no two points with 0.2 < A < 0.8
+        assert fit_logistic_drop(steps, np.where(steps < 50, 1.0, 0.5), 1.0, 0.5) is None
+
+
+def test_half_gone_is_where_three_quarters_of_the_loss_drop_is_done():
+    """A = sqrt((L - L1) / (L0 - L1)) <= 1/2 once L <= L1 + (L0 - L1) / 4."""
+    loss = np.array([1.0, 0.9, 0.6, 0.45, 0.3, 0.2])
+    assert _half_gone(loss, 1.0, 0.2) == 4  # threshold 0.4
+    assert _half_gone(loss, 1.0, 0.0) == 5  # threshold 0.25
+    assert _half_gone(loss, 1.0, 0.9) == 1  # threshold 0.925
+    assert _half_gone(np.array([1.0, 0.95]), 1.0, 0.0) is None  # never half gone
+    assert _half_gone(loss, 0.5, 0.6) is None  # no drop between the levels
+
+
+def test_true_runs():
+    assert true_runs(np.array([True, True, False, True, False, False, True])) == [(0, 2), (3, 4), (6, 7)]
+    assert true_runs(np.zeros(4, dtype=bool)) == []
