@@ -7,7 +7,7 @@ Notebook use (each analysis module is also callable; results hold pandas DataFra
     analyzer.plateaus(run).segments                       # loss plateaus, both methods
     analyzer.spectrum(run, threshold=0.05).learning       # learned / jump step per target frequency
     analyzer.hessian(run, steps=(0, 500)).table           # saddle metrics at checkpoints
-    analyzer.correlate([run_a, run_b]).p_value            # jumps vs plateau edges, pooled
+    analyzer.correlate([run_a, run_b]).p_value            # jumps vs escapes from plateaus, pooled
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from analyzer.api import analyze
 from analyzer.registry import ANALYZER_VERSION as __version__
 from analyzer.run import Run, open_run
 
-ANALYSES = ("plateaus", "spectrum", "correlate", "hessian", "known")
+ANALYSES = ("plateaus", "spectrum", "correlate", "hessian", "known", "score")
 
 
 def __getattr__(name: str):

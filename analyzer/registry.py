@@ -86,7 +86,7 @@ def names() -> list[str]:
 def _load_builtin() -> None:
     import importlib
 
-    for module in ("plateaus", "spectrum", "correlate", "hessian", "known"):
+    for module in ("plateaus", "spectrum", "correlate", "hessian", "score"):
         try:
             importlib.import_module(f"analyzer.{module}")
         except ModuleNotFoundError as err:
