@@ -45,8 +45,7 @@ SEGMENT_COLUMNS = ["method", "start_step", "end_step", "duration", "mean_log10_l
 EDGE_COLUMNS = ["method", "step", "kind"]
 REFINE_BINS = 2  # refinement searches this many grid bins either side of a coarse change point
 MIN_PLATEAU_STEPS = 10  # the first steps span whole decades of log-step; a 3-step 'plateau' is no plateau
-MIN_GRID_POINTS = 3
-EDGE_MODES = ("logistic", "corner")  # shortest segment on the log-step grid (a line needs 3 points to have a residual)
+EDGE_MODES = ("logistic", "corner")
 
 
 @dataclass(frozen=True)
@@ -118,8 +117,10 @@ class PlateauResult:
         return np.unique(self.edges.loc[self.edges.method == method, "step"].to_numpy(dtype=np.int64))
 
     def escape_steps(self) -> np.ndarray:
-        """Midpoints of the loss drops that end the change-point plateaus (edges="logistic" only)."""
-        return self.transitions.mid_step.to_numpy(dtype=np.float64)
+        """Midpoints of the loss drops that end the change-point plateaus (edges="logistic" only; a plateau
+        the loss leaves upwards has none)."""
+        mids = self.transitions.mid_step.to_numpy(dtype=np.float64)
+        return mids[np.isfinite(mids)]
 
     def headline(self) -> str:
         counts = {m: len(self.plateaus(m)) for m in ("changepoint", "gradient")}

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from analyzer.loss_curve import LineSums
 
@@ -76,25 +77,28 @@ def logistic_edges(curve, bounds: list[int], flags: np.ndarray, bin_slopes: np.n
     flags = np.asarray(flags, dtype=bool)
     runs = true_runs(flags)
     loss = 10.0 ** curve.y
-    flattest = [_flattest(curve, bin_slopes, bounds[a], bounds[b]) for a, b in runs]
     edits, rows = {}, []
     for k, (a0, b0) in enumerate(runs):
         if b0 == len(flags):
             break  # the plateau lasts until the run ends
         follows = k + 1 < len(runs)
-        lo = flattest[k]
-        hi = flattest[k + 1] if follows else len(loss)
+        a1 = runs[k + 1][0] if follows else len(flags)
+        first = max(bounds[b0 - 1], edits[runs[k - 1][1]][1] if k > 0 and runs[k - 1][1] in edits else 0)
+        # levels from the plateau's last segment and the next plateau's first: a plateau of several segments
+        # can hold a small level shift, and its flattest bin may lie on the far side of it
+        lo = _flattest(curve, bin_slopes, first, bounds[b0])
+        hi = _flattest(curve, bin_slopes, bounds[a1], bounds[a1 + 1]) if follows else len(loss)
         level_after = float(loss[hi] if follows else loss[-1])
         fit = fit_logistic_drop(curve.steps[lo:hi], loss[lo:hi], float(loss[lo]), float(level_after))
         if fit is not None and not _logistic_fits_better(curve, bounds, lo, hi, fit, float(loss[lo]), level_after):
             fit = None
-        a1 = runs[k + 1][0] if follows else len(flags)
-        first = max(bounds[b0 - 1], edits[runs[k - 1][1]][1] if k > 0 and runs[k - 1][1] in edits else 0)
         half = _half_gone(loss[lo:hi], float(loss[lo]), level_after)
         end, start, mid, width = _edge_indices(curve, bounds, (first, b0), a1, fit, min_points,
                                                None if half is None else lo + half)
         edits[b0] = (end, start, a1)
-        rows.append({"end_step": int(curve.steps[end]), "mid_step": mid,
+        if not float(loss[lo]) > level_after:
+            mid = np.nan  # the loss rises or stays: the plateau ends, but into no drop
+        rows.append({"end_step": int(curve.steps[end - 1]) + 1, "mid_step": mid,
                      "start_step": float(curve.steps[start]) if follows else np.nan, "width_steps": width,
                      "level_before": float(loss[lo]), "level_after": float(level_after), "fitted": fit is not None})
     return (*_rebuild(bounds, flags, edits), pd.DataFrame(rows, columns=TRANSITION_COLUMNS))
@@ -119,8 +123,8 @@ def _logistic_fits_better(curve, bounds, lo: int, hi: int, fit, level_before: fl
     """
     mid, kappa = fit
     steps = curve.steps[lo:hi].astype(np.float64)
-    learned = 1.0 / (1.0 + np.exp(-kappa * (steps - mid)))
-    model = np.log10(level_after + (level_before - level_after) * (1.0 - learned) ** 2)
+    unlearned = expit(-kappa * (steps - mid))  # 1 - s, without overflow on a fast drop after a long plateau
+    model = np.log10(level_after + (level_before - level_after) * unlearned ** 2)
     keep = 10.0 ** curve.y[lo:hi] - level_after > 1e-4 * (level_before - level_after)
     stop = lo + (int(np.flatnonzero(keep)[-1]) + 1 if keep.any() else 0)
     if stop - lo < 4:
@@ -148,19 +152,22 @@ def _edge_indices(curve, bounds, before, a1, fit, min_points, half: int | None):
     """
     first, b0 = before
     follows = a1 < len(bounds) - 1
-    corner_end, corner_start = bounds[b0], bounds[a1] if follows else len(curve.steps)
     if fit is None:  # keep the corners; the midpoint is where the residual is half gone, as for a fit
+        end, start = bounds[b0], bounds[a1] if follows else len(curve.steps)
         mid = float(curve.steps[half]) if half is not None else \
-            float(np.sqrt((curve.steps[corner_end] + 1.0) * (curve.steps[corner_start - 1] + 1.0)) - 1.0)
-        width = float(curve.steps[corner_start] - curve.steps[corner_end]) if follows else np.nan  # open-ended
-        return corner_end, corner_start, mid, width
-    mid, kappa = fit
-    to_index = lambda step: int(np.searchsorted(curve.steps, np.ceil(step)))  # noqa: E731
-    end = int(np.clip(to_index(mid - EDGE_LOGIT / kappa), first + min_points,
-                      (bounds[a1 + 1] if follows else bounds[b0 + 1]) - 2 * min_points))
-    start = int(np.clip(to_index(mid + EDGE_LOGIT / kappa), end + 1,
-                        bounds[a1 + 1] - min_points)) if follows else corner_start
-    return end, start, float(mid), float(2.0 * EDGE_LOGIT / kappa)
+            float(np.sqrt((curve.steps[end] + 1.0) * (curve.steps[start - 1] + 1.0)) - 1.0)
+        width = float(curve.steps[start] - curve.steps[end]) if follows else np.nan  # open-ended
+    else:
+        mid, kappa = fit
+        to_index = lambda step: int(np.searchsorted(curve.steps, np.ceil(step)))  # noqa: E731
+        end = int(np.clip(to_index(mid - EDGE_LOGIT / kappa), first + min_points,
+                          bounds[a1 + 1] - 2 * min_points if follows else bounds[b0 + 1] - min_points))
+        start = int(np.clip(to_index(mid + EDGE_LOGIT / kappa), end + 1,
+                            bounds[a1 + 1] - min_points)) if follows else len(curve.steps)
+        width = float(2.0 * EDGE_LOGIT / kappa)
+    # the midpoint lies in the drop: an extrapolated fit or an early half-way point is clipped to it
+    mid = float(np.clip(mid, curve.steps[end - 1] + 1, curve.steps[min(start, len(curve.steps) - 1)]))
+    return end, start, mid, width
 
 
 def _rebuild(bounds: list[int], flags: np.ndarray, edits: dict) -> tuple[list[int], np.ndarray]:

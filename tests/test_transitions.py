@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -62,3 +64,72 @@ def test_half_gone_is_where_three_quarters_of_the_loss_drop_is_done():
 def test_true_runs():
     assert true_runs(np.array([True, True, False, True, False, False, True])) == [(0, 2), (3, 4), (6, 7)]
     assert true_runs(np.zeros(4, dtype=bool)) == []
+
+
+# ---- through detect_plateaus: cases a review found (fuzzing ~3,600 curves) ----------------------------
+
+
+def escape(steps, mid, width):
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-(steps - mid) * 2 * np.log(9) / width))
+
+
+def assert_segments_tile_the_run(result, steps):
+    segments = result.segments[result.segments.method == "changepoint"]
+    starts, ends = segments.start_step.to_numpy(), segments.end_step.to_numpy()
+    assert np.all(starts <= ends) and starts[0] == steps[0] and ends[-1] == steps[-1]
+    np.testing.assert_array_equal(np.searchsorted(steps, starts[1:]), np.searchsorted(steps, ends[:-1]) + 1)
+    assert not segments.mean_log10_loss.isna().any()
+
+
+def test_a_short_strided_run_keeps_every_segment_non_empty():
+    """12 points logged every 100 steps, one logistic drop: the last plateau's end was clipped past its start."""
+    from analyzer.plateaus import detect_plateaus
+
+    x = np.arange(12, dtype=np.float64)
+    loss = 1e-3 + (1.0 - 1.0 / (1.0 + np.exp(-(x - 3.5) * 0.8))) ** 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = detect_plateaus(100 * np.arange(12), loss)
+    assert_segments_tile_the_run(result, 100 * np.arange(12))
+    ends = result.edges[(result.edges.method == "changepoint") & (result.edges.kind == "end")].step.to_numpy()
+    np.testing.assert_array_equal(result.transitions.end_step.to_numpy(), ends)  # one convention for both
+
+
+def test_levels_come_from_the_plateau_next_to_the_drop():
+    """A sharp step inside a long plateau run must not set the level before the next drop: the midpoint of
+    the drop at 1,500 (width 150) is found, not a point inside the plateau."""
+    from analyzer.plateaus import detect_plateaus
+
+    steps = np.arange(3000)
+    loss = 0.9 * (1 - escape(steps, 400, 3)) ** 2 + 0.3 * (1 - escape(steps, 1500, 150)) ** 2 + 0.01
+    result = detect_plateaus(steps, loss)
+    assert_segments_tile_the_run(result, steps)
+    np.testing.assert_allclose(result.escape_steps(), [1500.0], atol=1.0)
+    row = result.transitions.iloc[0]
+    assert row.fitted and row.level_before == pytest.approx(0.31, rel=1e-3)
+    assert abs(row.end_step - 1425) <= 2 and abs(row.start_step - 1575) <= 2
+
+
+def test_a_fast_drop_after_a_long_plateau_raises_no_overflow():
+    from analyzer.plateaus import detect_plateaus
+
+    steps = np.arange(3500)
+    noise = np.exp(np.random.default_rng(0).normal(0.0, 0.02, 3500))
+    loss = (0.8 * (1 - escape(steps, 2.0, 2.2)) ** 2 + 0.85 * (1 - escape(steps, 3000.0, 4.4)) ** 2 + 3e-4) * noise
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = detect_plateaus(steps, loss)
+    assert_segments_tile_the_run(result, steps)
+    mids = result.escape_steps()
+    assert np.all((mids >= steps[0]) & (mids <= steps[-1]))
+
+
+def test_a_plateau_left_upwards_has_no_escape():
+    """The loss rises after a plateau (divergence): the plateau still ends, but there is no drop to escape."""
+    from analyzer.plateaus import detect_plateaus
+
+    steps = np.arange(3000)
+    result = detect_plateaus(steps, 0.1 + 0.9 * escape(steps, 1000, 100))
+    assert len(result.transitions) == 1 and np.isnan(result.transitions.mid_step.iloc[0])
+    assert len(result.escape_steps()) == 0
