@@ -39,7 +39,7 @@ import pandas as pd
 from analyzer.errors import BadInputError
 from analyzer.loss_curve import MIN_GRID_POINTS, Curve, LineSums, local_slopes, prepare
 from analyzer.registry import register
-from analyzer.transitions import TRANSITION_COLUMNS, logistic_edges
+from analyzer.transitions import TRANSITION_COLUMNS, logistic_edges, split_cliffs
 
 SEGMENT_COLUMNS = ["method", "start_step", "end_step", "duration", "mean_log10_loss", "slope", "is_plateau"]
 EDGE_COLUMNS = ["method", "step", "kind"]
@@ -223,6 +223,9 @@ def changepoint_segments(curve: Curve, params: PlateauParams) -> tuple[pd.DataFr
         coarse = [int(curve.grid_first[b]) for b in grid_bkps]
         bounds = [0, *_refine(curve, coarse), len(curve.y)]
     frame = _segment_frame(curve, bounds, "changepoint", params)
+    split = split_cliffs(curve, bounds, flat_segments(frame.slope.to_numpy(), params), MIN_GRID_POINTS)
+    if len(split) != len(bounds):
+        bounds, frame = split, _segment_frame(curve, split, "changepoint", params)
     start_u = np.log10(frame.start_step.to_numpy() + 1.0)
     end_u = np.log10(frame.end_step.to_numpy() + 2.0)  # a segment lasts until the next step begins
     flags = _long_flat_runs(flat_segments(frame.slope.to_numpy(), params),

@@ -29,6 +29,8 @@ from scipy.special import expit
 from analyzer.loss_curve import LineSums
 
 TRANSITION_COLUMNS = ["end_step", "mid_step", "start_step", "width_steps", "level_before", "level_after", "fitted"]
+CLIFF_MIN_DECADES, CLIFF_SIGMAS = 0.05, 5.0  # a level shift between flat neighbours below both is no cliff
+CLIFF_WINDOW_BINS = 3  # a cliff is looked for this many grid bins either side of the change point
 FIT_RANGE = (0.2, 0.8)  # the part of A fitted: its middle, insensitive to the levels
 EDGE_LOGIT = np.log(9.0)  # s = 0.1 and s = 0.9 lie ln 9 / kappa either side of the midpoint
 
@@ -53,6 +55,53 @@ def fit_logistic_drop(steps: np.ndarray, loss: np.ndarray, level_before: float, 
         return None
     kappa = -slope
     return intercept / kappa, kappa
+
+
+def split_cliffs(curve, bounds: list[int], flat: np.ndarray, min_points: int) -> list[int]:
+    """Carve a transition segment out of each cliff between two flat segments.
+
+    A drop narrower than the 3 grid bins Pelt needs for a segment (a 3-decade fall within 40 steps at step
+    2,000 is 0.01 decades) is a level shift between two flat lines: unsplit, both would merge into one
+    plateau with no edge. Where the lines of two flat neighbours differ at their boundary by more than
+    max(CLIFF_SIGMAS x noise, CLIFF_MIN_DECADES), the steps from where 10 % of the shift is done to where 90 %
+    is become a segment of their own.
+    """
+    sums = LineSums(curve.u, curve.y)
+    threshold = max(CLIFF_SIGMAS * curve.sigma, CLIFF_MIN_DECADES)
+    out = [bounds[0]]
+    for i in range(1, len(bounds) - 1):
+        carved = _carve(curve, sums, (out[-1], bounds[i], bounds[i + 1]), threshold, min_points) \
+            if flat[i - 1] and flat[i] else None
+        out.extend(carved or [bounds[i]])
+    return out + [bounds[-1]]
+
+
+def _carve(curve, sums, segments: tuple[int, int, int], threshold: float, min_points: int):
+    """[first step of the cliff, first step after it] around boundary b of [a, b) and [b, c), or None."""
+    a, b, c = segments
+    left = _line_value(curve, sums, a, b, b - 1)
+    shift = _line_value(curve, sums, b, c, b) - left
+    if abs(shift) < threshold:
+        return None
+    k = int(np.searchsorted(curve.grid_first, b, side="right")) - 1
+    lo = max(a + min_points, int(curve.grid_first[max(k - CLIFF_WINDOW_BINS, 0)]))
+    hi = min(c - min_points, int(curve.grid_first[min(k + CLIFF_WINDOW_BINS + 1, len(curve.grid_first) - 1)]))
+    done = (curve.y[lo:hi] - left) / shift  # 0 at the level before, 1 at the level after
+    before = np.flatnonzero(done < 0.1)
+    if hi <= lo or len(before) == 0:
+        return None
+    first = lo + int(before[-1]) + 1
+    after = np.flatnonzero(done[first - lo:] >= 0.9)
+    if len(after) == 0:
+        return None
+    stop = max(first + int(after[0]), first + 1)
+    return [first, stop] if first - a >= min_points and c - stop >= min_points else None
+
+
+def _line_value(curve, sums, first: int, stop: int, at: int) -> float:
+    """The least-squares line of y on u over [first, stop), evaluated at index `at`."""
+    _, slope, mean = sums.fit(first, stop)
+    return float(mean + slope * (curve.u[at] - curve.u[first:stop].mean()))
 
 
 def true_runs(flags: np.ndarray) -> list[tuple[int, int]]:

@@ -97,18 +97,47 @@ def test_a_short_strided_run_keeps_every_segment_non_empty():
 
 
 def test_levels_come_from_the_plateau_next_to_the_drop():
-    """A sharp step inside a long plateau run must not set the level before the next drop: the midpoint of
-    the drop at 1,500 (width 150) is found, not a point inside the plateau."""
+    """A sharp step at 400 (width 3) and a drop at 1,500 (width 150): each is its own drop, and the level
+    before the second is the plateau between them (0.31), not the loss before the step."""
     from analyzer.plateaus import detect_plateaus
 
     steps = np.arange(3000)
     loss = 0.9 * (1 - escape(steps, 400, 3)) ** 2 + 0.3 * (1 - escape(steps, 1500, 150)) ** 2 + 0.01
     result = detect_plateaus(steps, loss)
     assert_segments_tile_the_run(result, steps)
-    np.testing.assert_allclose(result.escape_steps(), [1500.0], atol=1.0)
-    row = result.transitions.iloc[0]
+    np.testing.assert_allclose(result.escape_steps(), [400.0, 1500.0], atol=1.5)
+    row = result.transitions.iloc[1]
     assert row.fitted and row.level_before == pytest.approx(0.31, rel=1e-3)
     assert abs(row.end_step - 1425) <= 2 and abs(row.start_step - 1575) <= 2
+
+
+@pytest.mark.parametrize("width", [2.0, 10.0, 40.0])
+def test_a_cliff_narrower_than_a_grid_bin_splits_the_plateau(width):
+    """A 3-decade fall within `width` steps at step 2,000 (0.0004-0.009 decades, under the 3 bins Pelt needs
+    for a segment): two plateaus, edges at the 10/90 % points of the fall within 1 step."""
+    from analyzer.plateaus import PlateauParams, detect_plateaus
+
+    steps = np.arange(5000)
+    loss = 1e-3 + (1 - escape(steps, 2000.0, width)) ** 2
+    result = detect_plateaus(steps, loss)
+    assert_segments_tile_the_run(result, steps)
+    found = result.plateaus("changepoint")
+    assert len(found) == 2
+    assert abs(found.end_step.iloc[0] + 1 - (2000 - width / 2)) <= 1.0
+    assert abs(found.start_step.iloc[1] - (2000 + width / 2)) <= 1.0 + (width <= 2)
+    assert len(detect_plateaus(steps, loss, PlateauParams(edges="corner")).plateaus("changepoint")) == 2
+
+
+def test_a_small_level_shift_inside_a_plateau_is_no_cliff():
+    """A 0.02-decade (5 %) step inside a flat stretch stays one plateau: below the 0.05-decade cliff floor."""
+    from analyzer.plateaus import detect_plateaus
+
+    steps = np.arange(5000)
+    loss = 0.5 * (1 - escape(steps, 300, 60)) ** 2 + np.where(steps < 2000, 0.105, 0.1)
+    result = detect_plateaus(steps, loss)
+    edges = result.edge_steps("changepoint")
+    assert len(edges) == 2 and np.all(edges < 1000), edges  # the drop at 300 only; no edge at the step
+    assert len(result.transitions) == 1
 
 
 def test_a_fast_drop_after_a_long_plateau_raises_no_overflow():
