@@ -198,15 +198,20 @@ def run_events(run, params: CorrelateParams, use_cache: bool = False, edge_metho
     from analyzer.api import analyze
 
     spectrum = analyze(run, "spectrum", use_cache=use_cache, threshold=params.threshold)
+    plateaus = analyze(run, "plateaus", use_cache=use_cache)
+    return events_from(Path(run.path).stem, spectrum, plateaus, params, edge_method)
+
+
+def events_from(name: str, spectrum, plateaus, params: CorrelateParams, edge_method: str = "changepoint") -> RunEvents:
+    """The events of one run from its spectrum (computed at params.threshold) and plateaus results."""
     if params.jumps == "all":
         jump_steps, jump_freqs = spectrum.jumps.step.to_numpy(), spectrum.jumps.freq_hz.to_numpy()
     else:
         main = spectrum.learning.dropna(subset=["jump_step"])
         jump_steps, jump_freqs = main.jump_step.to_numpy(), main.freq_hz.to_numpy()
-    plateaus = analyze(run, "plateaus", use_cache=use_cache)
     points = plateaus.escape_steps() if params.reference == "escapes" else plateaus.edge_steps(method=edge_method)
     reference = np.asarray(points, dtype=np.float64)
-    return RunEvents(Path(run.path).stem, np.asarray(jump_steps, dtype=np.float64), np.asarray(jump_freqs, float),
+    return RunEvents(name, np.asarray(jump_steps, dtype=np.float64), np.asarray(jump_freqs, float),
                      reference, int(spectrum.steps[0]), int(spectrum.steps[-1]))
 
 

@@ -7,6 +7,7 @@ the Hessian index and lambda_min at each plateau midpoint, and whether the corre
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -95,28 +96,36 @@ def compute(run, params: ScoreParams) -> ScoreResult:
     available = set(registry.names())
     missing = [name for name in ("plateaus", "spectrum", "hessian", "correlate") if name not in available]
     rows: list[dict] = []
-    n_detected = 0
+    found = spectrum = None
     if "plateaus" not in missing:
         found = analyze(run, "plateaus", use_cache=False)
-        n_detected = len(found.plateaus())
         rows += _edge_rows(known, found.plateaus(), params)
         rows += _change_point_rows(known, np.asarray(found.change_points, dtype=np.float64), params)
     if "spectrum" not in missing:
-        rows += _spectrum_rows(known, analyze(run, "spectrum", use_cache=False), run)
+        spectrum = analyze(run, "spectrum", use_cache=False)
+        rows += _spectrum_rows(known, spectrum, run)
     if "hessian" not in missing and len(known.plateaus):
         steps = tuple(int(s) for s in known.plateaus.hessian_step)
         table = analyze(run, "hessian", use_cache=False, at="steps", steps=steps, method="dense",
                         index_tol=params.index_tol).table
         rows += _hessian_rows(known, table, params)
     p_value = None
-    if "correlate" not in missing:
-        p_value = analyze(run, "correlate", use_cache=False).p_value
-        rows.append(_row("correlation_p", np.nan, np.nan, params.alpha, p_value, p_value, np.nan, params.alpha,
-                         p_value is not None and p_value < params.alpha))
-        p_edges = analyze(run, "correlate", use_cache=False, reference="edges").p_value  # diagnostic only
-        rows.append(_row("correlation_p_edges", np.nan, np.nan, params.alpha, p_edges, p_edges, np.nan, params.alpha,
-                         p_edges is not None and p_edges < params.alpha))
+    if "correlate" not in missing and found is not None and spectrum is not None:
+        p_value = _correlation_p(run, spectrum, found, "escapes")
+        p_edges = _correlation_p(run, spectrum, found, "edges")  # diagnostic only
+        for quantity, p in (("correlation_p", p_value), ("correlation_p_edges", p_edges)):
+            rows.append(_row(quantity, np.nan, np.nan, params.alpha, p, p, np.nan, params.alpha,
+                             p is not None and p < params.alpha))
+    n_detected = 0 if found is None else len(found.plateaus())
     return _summarise(pd.DataFrame(rows, columns=SCORE_COLUMNS), known, n_detected, p_value, params, missing)
+
+
+def _correlation_p(run, spectrum, plateaus, reference: str) -> float | None:
+    """`analyze correlate` at its defaults (bar the reference) on this run, from the results already computed."""
+    from analyzer.correlate import CorrelateParams, correlate_events, events_from
+
+    params = CorrelateParams(reference=reference, threshold=spectrum.threshold)
+    return correlate_events([events_from(Path(run.path).stem, spectrum, plateaus, params)], params).p_value
 
 
 def _row(quantity, freq_hz, plateau, predicted, detected, error, error_fraction, tolerance, ok) -> dict:
