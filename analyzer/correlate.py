@@ -88,7 +88,8 @@ class CorrelateResult:
 
     `effect_size` is (null mean - observed) / null std for "mean_distance" and (observed - null mean) /
     null std for "hit_fraction": in units of the null's standard deviation, positive when jumps sit closer
-    to the reference points than chance. `distance_units` says whether statistics are in decades of log10(step+1) or steps.
+    to the reference points than chance. `distance_units` says whether statistics are in decades of
+    log10(step+1) or steps.
     p_value, effect_size and the statistics are None/NaN when there is nothing to test.
     """
 
@@ -111,15 +112,18 @@ class CorrelateResult:
         return self.conclusion
 
     def tables(self) -> dict[str, pd.DataFrame]:
+        points, point = _REFERENCE_NAMES[self.reference]
         summary = pd.DataFrame({
-            "quantity": ["runs", "jumps tested", _REFERENCE_NAMES[self.reference], "statistic", "observed", "null mean",
+            "quantity": ["runs", "jumps tested", points, "statistic", "observed", "null mean",
                          "effect size (null std)", "p-value"],
-            "value": [str(self.n_runs), str(self.n_jumps), str(self.n_reference_points), f"{self.statistic} ({self.distance_units})",
+            "value": [str(self.n_runs), str(self.n_jumps), str(self.n_reference_points),
+                      f"{self.statistic} ({self.distance_units})",
                       _fmt(self.observed_statistic), _fmt(self.null_mean), _fmt(self.effect_size), _fmt(self.p_value)]})
-        return {"permutation test": summary, f"jump to nearest {_REFERENCE_NAMES[self.reference][:-1]}": self.distances}
+        return {"permutation test": summary, f"jump to nearest {point}": self.distances}
 
 
-_REFERENCE_NAMES = {"escapes": "loss-drop midpoints", "edges": "plateau edges"}
+_REFERENCE_NAMES = {"escapes": ("loss-drop midpoints", "loss-drop midpoint"),  # (plural, singular)
+                    "edges": ("plateau edges", "plateau edge")}
 
 
 def _fmt(value) -> str:
@@ -225,7 +229,8 @@ def correlate_events(events: list[RunEvents], params: CorrelateParams) -> Correl
         effect_size=_none_if_nan(outcome["effect_size"]), observed_statistic=_none_if_nan(outcome["observed"]),
         null_mean=_none_if_nan(outcome["null_mean"]), null_std=_none_if_nan(outcome["null_std"]),
         n_jumps=int(outcome["n_jumps"]), n_reference_points=int(sum(len(e.reference_steps) for e in events)),
-        n_runs=len(events), reference=params.reference, statistic=params.statistic, null=params.null, distance_units=units,
+        n_runs=len(events), reference=params.reference, statistic=params.statistic, null=params.null,
+        distance_units=units,
         conclusion=_conclusion(outcome, events, params, units))
 
 
@@ -250,14 +255,15 @@ def _none_if_nan(value: float) -> float | None:
 
 def _conclusion(outcome: dict, events: list[RunEvents], params: CorrelateParams, units: str) -> str:
     where = f"{len(events)} runs pooled" if len(events) > 1 else "1 run"
+    points = _REFERENCE_NAMES[params.reference][0]
     if outcome["n_jumps"] == 0:
         n_jumps = sum(len(e.jump_steps) for e in events)
         n_points = sum(len(e.reference_steps) for e in events)
-        return (f"nothing to test ({where}): {n_jumps} frequency jumps, {n_points} {_REFERENCE_NAMES[params.reference]}; "
+        return (f"nothing to test ({where}): {n_jumps} frequency jumps, {n_points} {points}; "
                 "a test needs jumps in runs that have them")
     p, verdict = outcome["p_value"], "closer" if outcome["p_value"] < params.alpha else "not closer"
     what = "mean distance" if params.statistic == "mean_distance" else f"fraction within {params.tolerance:g}"
-    return (f"frequency jumps are {verdict} to {_REFERENCE_NAMES[params.reference]} than chance (p={p:.3g}, {where}, "
+    return (f"frequency jumps are {verdict} to {points} than chance (p={p:.3g}, {where}, "
             f"{outcome['n_jumps']} jumps; {what} {outcome['observed']:.3g} vs {outcome['null_mean']:.3g} "
             f"under the {params.null} null, {units})")
 

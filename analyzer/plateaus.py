@@ -39,7 +39,7 @@ import pandas as pd
 from analyzer.errors import BadInputError
 from analyzer.loss_curve import MIN_GRID_POINTS, Curve, LineSums, local_slopes, prepare
 from analyzer.registry import register
-from analyzer.transitions import TRANSITION_COLUMNS, logistic_edges, split_cliffs
+from analyzer.transitions import logistic_edges, split_cliffs, transitions_frame
 
 SEGMENT_COLUMNS = ["method", "start_step", "end_step", "duration", "mean_log10_loss", "slope", "is_plateau"]
 EDGE_COLUMNS = ["method", "step", "kind"]
@@ -102,7 +102,7 @@ class PlateauResult:
     agreement: dict = field(default_factory=dict)  # matched edges, distances, F1 within tolerance
     # change-point method, edges="logistic": one row per plateau that ends inside the run (TRANSITION_COLUMNS):
     # the drop after it, its midpoint and 10-90 % width in steps, and the start of the next plateau (NaN if none)
-    transitions: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TRANSITION_COLUMNS))
+    transitions: pd.DataFrame = field(default_factory=transitions_frame)
     noise_sigma: float = 0.0  # robust noise of the binned log10 loss, decades
     n_steps_used: int = 0  # finite prefix of the loss that was analysed
     note: str = ""  # why part of the run was not analysed, if any
@@ -166,7 +166,8 @@ def detect_plateaus(steps: np.ndarray, loss: np.ndarray, params: PlateauParams |
                        plateau_edges(grad_frame, "gradient", last_step)], ignore_index=True)
     agreement = edge_agreement(_steps_of(edges, "changepoint"), _steps_of(edges, "gradient"), params.tolerance)
     return PlateauResult(segments=segments, edges=edges, change_points=change_points, agreement=agreement,
-                         transitions=transitions.astype(float).astype({"fitted": bool}), noise_sigma=float(curve.sigma), n_steps_used=int(len(curve.steps)), note=note)
+                         transitions=transitions, noise_sigma=float(curve.sigma), n_steps_used=int(len(curve.steps)),
+                         note=note)
 
 
 def _steps_of(edges: pd.DataFrame, method: str) -> np.ndarray:
@@ -230,7 +231,7 @@ def changepoint_segments(curve: Curve, params: PlateauParams) -> tuple[pd.DataFr
     end_u = np.log10(frame.end_step.to_numpy() + 2.0)  # a segment lasts until the next step begins
     flags = _long_flat_runs(flat_segments(frame.slope.to_numpy(), params),
                             start_u, end_u, frame.duration.to_numpy(), params)
-    transitions = pd.DataFrame(columns=TRANSITION_COLUMNS)
+    transitions = transitions_frame()
     if params.edges == "logistic":
         bounds, flags, transitions = logistic_edges(curve, bounds, flags, local_slopes(curve, params.slope_window),
                                                     MIN_GRID_POINTS)

@@ -8,11 +8,11 @@ s the learned fraction of the escaping residual (exact for a diagonal linear net
 analyzer/known.py). Hence A(t) = sqrt((L - L1) / (L0 - L1)) = 1 - s(t), and logit A = -kappa (t - t_mid) is a
 line in steps.
 
-Fit. L0 and L1 are the loss where each plateau is flattest (the least slope of the local line fits), L1 after
-the last plateau the run's last loss; a least-squares line through logit A over the steps with
-0.2 < A < 0.8, where errors in the levels barely move it. The plateau before then ends where s = 0.1
-(t_mid - ln 9 / kappa) and the one after starts where s = 0.9 (t_mid + ln 9 / kappa): the usual 10-90 %
-points of the drop, width 2 ln 9 / kappa.
+Fit. L0 and L1 are the loss where the plateau segments next to the drop are flattest (the least slope of
+the local line fits), L1 after the last plateau the run's last loss; a least-squares line through logit A
+over the steps with 0.2 < A < 0.8, where errors in the levels barely move it. The plateau before then
+ends where s = 0.1 (t_mid - ln 9 / kappa) and the one after starts where s = 0.9 (t_mid + ln 9 / kappa):
+the usual 10-90 % points of the drop, width 2 ln 9 / kappa.
 
 Drops that are no logistic (a power law in step, or several escapes merged into one drop) are fitted better
 by the change-point lines; they keep the corners as edges, and their midpoint is the first step where
@@ -29,6 +29,7 @@ from scipy.special import expit
 from analyzer.loss_curve import LineSums
 
 TRANSITION_COLUMNS = ["end_step", "mid_step", "start_step", "width_steps", "level_before", "level_after", "fitted"]
+TRANSITION_DTYPES = {**{name: np.float64 for name in TRANSITION_COLUMNS}, "fitted": bool}
 CLIFF_MIN_DECADES, CLIFF_SIGMAS = 0.05, 5.0  # a level shift between flat neighbours below both is no cliff
 CLIFF_WINDOW_BINS = 3  # a cliff is looked for this many grid bins either side of the change point
 FIT_RANGE = (0.2, 0.8)  # the part of A fitted: its middle, insensitive to the levels
@@ -126,31 +127,36 @@ def logistic_edges(curve, bounds: list[int], flags: np.ndarray, bin_slopes: np.n
     flags = np.asarray(flags, dtype=bool)
     runs = true_runs(flags)
     loss = 10.0 ** curve.y
-    edits, rows = {}, []
+    edits, rows, moved_start = {}, [], 0  # moved_start: where the previous drop moved this plateau's start
     for k, (a0, b0) in enumerate(runs):
         if b0 == len(flags):
             break  # the plateau lasts until the run ends
         follows = k + 1 < len(runs)
         a1 = runs[k + 1][0] if follows else len(flags)
-        first = max(bounds[b0 - 1], edits[runs[k - 1][1]][1] if k > 0 and runs[k - 1][1] in edits else 0)
+        first = max(bounds[b0 - 1], moved_start)
         # levels from the plateau's last segment and the next plateau's first: a plateau of several segments
         # can hold a small level shift, and its flattest bin may lie on the far side of it
         lo = _flattest(curve, bin_slopes, first, bounds[b0])
         hi = _flattest(curve, bin_slopes, bounds[a1], bounds[a1 + 1]) if follows else len(loss)
-        level_after = float(loss[hi] if follows else loss[-1])
-        fit = fit_logistic_drop(curve.steps[lo:hi], loss[lo:hi], float(loss[lo]), float(level_after))
-        if fit is not None and not _logistic_fits_better(curve, bounds, lo, hi, fit, float(loss[lo]), level_after):
+        level_before, level_after = float(loss[lo]), float(loss[hi] if follows else loss[-1])
+        fit = fit_logistic_drop(curve.steps[lo:hi], loss[lo:hi], level_before, level_after)
+        if fit is not None and not _logistic_fits_better(curve, bounds, lo, hi, fit, level_before, level_after):
             fit = None
-        half = _half_gone(loss[lo:hi], float(loss[lo]), level_after)
+        half = _half_gone(loss[lo:hi], level_before, level_after)
         end, start, mid, width = _edge_indices(curve, bounds, (first, b0), a1, fit, min_points,
                                                None if half is None else lo + half)
-        edits[b0] = (end, start, a1)
-        if not float(loss[lo]) > level_after:
+        edits[b0], moved_start = (end, start, a1), start
+        if not level_before > level_after:
             mid = np.nan  # the loss rises or stays: the plateau ends, but into no drop
         rows.append({"end_step": int(curve.steps[end - 1]) + 1, "mid_step": mid,
                      "start_step": float(curve.steps[start]) if follows else np.nan, "width_steps": width,
-                     "level_before": float(loss[lo]), "level_after": float(level_after), "fitted": fit is not None})
-    return (*_rebuild(bounds, flags, edits), pd.DataFrame(rows, columns=TRANSITION_COLUMNS))
+                     "level_before": level_before, "level_after": level_after, "fitted": fit is not None})
+    return (*_rebuild(bounds, flags, edits), transitions_frame(rows))
+
+
+def transitions_frame(rows: list[dict] | None = None) -> pd.DataFrame:
+    """The TRANSITION_COLUMNS table of these rows (none: empty), with the same dtypes either way."""
+    return pd.DataFrame(rows or [], columns=TRANSITION_COLUMNS).astype(TRANSITION_DTYPES)
 
 
 def _flattest(curve, bin_slopes: np.ndarray, first: int, stop: int) -> int:
