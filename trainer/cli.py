@@ -66,8 +66,10 @@ def _with_progress(label: str, total: int, fn, *args, **kwargs):
 def _train_one(config, out: Path, overwrite: bool):
     from trainer.loop import train
     from trainer.runfile import check_writable_target
+    from trainer.runlock import check_unlocked
 
     _guard(check_writable_target, out, overwrite)  # refuse before showing a progress bar
+    _guard(check_unlocked, out)
     return _with_progress(f"{config.preset} s{config.seed}", config.epochs, train, config, out, overwrite=overwrite)
 
 
@@ -143,7 +145,7 @@ def run_command(
     amps: Annotated[Optional[str], typer.Option(help="Target amplitudes, one per frequency.")] = None,
     phases: Annotated[Optional[str], typer.Option(help="Target phases in radians, one per frequency.")] = None,
     n_train: Annotated[Optional[int], typer.Option(help="Training points (uniform grid on [0, 1)).")] = None,
-    n_eval: Annotated[Optional[int], typer.Option(help="Evaluation grid points [default: the training grid].")] = None,
+    n_eval: Annotated[Optional[int], typer.Option(help="Evaluation grid points.", show_default="the training grid")] = None,
     dtype: Annotated[Optional[str], typer.Option(help="float32 or float64.")] = None,
     device: Annotated[Optional[str], typer.Option(help="cpu or cuda.")] = None,
     ckpt_every: Annotated[Optional[int], typer.Option(help="Store parameters every N steps.")] = None,
@@ -152,7 +154,7 @@ def run_command(
     features: Annotated[Optional[int], typer.Option(help="diag-linear: number of Fourier frequencies K.")] = None,
     feature_decay: Annotated[Optional[float], typer.Option(help="diag-linear: feature scales k^-p.")] = None,
     init_scale: Annotated[Optional[float], typer.Option(help="diag-linear: initial u = v.")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Run file [default: data/runs/PRESET-sSEED.h5].")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Run file.", show_default="data/runs/PRESET-sSEED.h5")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run file.")] = False,
 ) -> None:
     """Train one run from a preset, with any setting overridden."""
@@ -180,12 +182,17 @@ def run_command(
 
 @app.command()
 def resume(run: Annotated[Path, typer.Argument(help="A killed or interrupted run file.", dir_okay=False)]) -> None:
-    """Continue a killed or interrupted run from its last committed checkpoint (bitwise identical)."""
+    """Continue a killed or interrupted run from its last committed checkpoint (bitwise identical).
+
+    Refused (exit 2) while another process is writing the run (lock file RUN.lock).
+    """
     from trainer.config import TrainConfig
     from trainer.loop import resume as resume_run
     from trainer.runfile import check_resumable, open_swmr_reader
+    from trainer.runlock import check_unlocked
 
     def read_config() -> TrainConfig:
+        check_unlocked(run)  # refuse before showing a progress bar; the writer's own lock is what counts
         with open_swmr_reader(run) as f:
             check_resumable(f, run)
             return TrainConfig.from_json(f.attrs["config"])

@@ -5,8 +5,8 @@ openable at every instant, and rows become visible through a commit marker. A co
 buffered rows, flushes them, writes the optimizer state of the newest checkpoint into the resume slot
 not currently in use, flushes, and only then advances `/commit` = [log rows, pred rows, ckpt rows,
 resume slot]. A reader trims every dataset to the marker, so after `kill -9` at any moment it sees
-only complete rows and a resume state that matches a stored checkpoint.
-"""
+only complete rows and a resume state that matches a stored checkpoint. Every other change (creation,
+resume, the final status) is made on a temporary copy that atomically replaces the run file."""
 
 from __future__ import annotations
 
@@ -197,3 +197,30 @@ def read_meta(f: h5py.File) -> RunMeta:
         n_params=int(model.attrs["n_params"]), param_dtype=str(model.attrs["dtype"]),
         resume_size=int(f["resume/state"].shape[1]), pred_compression=pred.compression,
     )
+
+
+def differences(path_a: Path | str, path_b: Path | str) -> list[str]:
+    """Where two run files differ, comparing every dataset bit for bit and the config and status.
+
+    Left out: the optimizer snapshots (`/resume/*`) and the marker's resume slot, which depend on
+    when commits happened, and the `created`/`ended` timestamps. Empty when the runs are the same.
+    """
+    with open_swmr_reader(Path(path_a)) as a, open_swmr_reader(Path(path_b)) as b:
+        names_a, names_b = _dataset_names(a), _dataset_names(b)
+        found = [f"/{name} only in one file" for name in sorted(names_a ^ names_b)]
+        for name in sorted(names_a & names_b):
+            x, y = a[name][()], b[name][()]
+            if name == "commit":
+                x, y = x[:3], y[:3]
+            if x.dtype != y.dtype or x.shape != y.shape or x.tobytes() != y.tobytes():
+                found.append(f"/{name} differs")
+        for attr in ("config", "status", "schema_version"):
+            if a.attrs.get(attr) != b.attrs.get(attr):
+                found.append(f"attribute {attr} differs")
+    return found
+
+
+def _dataset_names(f: h5py.File) -> set[str]:
+    names: set[str] = set()
+    f.visititems(lambda name, obj: names.add(name) if isinstance(obj, h5py.Dataset) else None)
+    return {name for name in names if not name.startswith("resume/")}

@@ -16,6 +16,7 @@ Typical use from your own loop::
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,7 +28,11 @@ import numpy as np
 
 from trainer import runfile
 from trainer.errors import RunFileError
+from trainer.faults import crash_point
 from trainer.runfile import NO_SLOT, RunMeta
+from trainer.runlock import RunLock
+
+TEMP_SUFFIXES = (".creating", ".resuming", ".closing")  # never opened as the run: readers open only RUN
 
 
 @dataclass
@@ -54,9 +59,11 @@ class ResumePoint:
 class RunWriter:
     """Append-only writer; rows are buffered in memory and committed at checkpoints."""
 
-    def __init__(self, f: h5py.File, path: Path, commit_every_s: float):
+    def __init__(self, f: h5py.File, path: Path, commit_every_s: float, lock: RunLock | None = None):
         self._f = f
         self.path = path
+        self._lock = lock
+        self._stored_checkpoint: int | None = None  # a resumed run's checkpoint, already in the file
         self.commit_every_s = commit_every_s
         self._counts = runfile.committed(f)
         self._slot = self._counts["resume_slot"]
@@ -75,14 +82,26 @@ class RunWriter:
     @classmethod
     def create(cls, path: Path | str, meta: RunMeta, *, overwrite: bool = False,
                commit_every_s: float = 1.0) -> "RunWriter":
-        """Create a new run file (refusing to replace one unless `overwrite`)."""
+        """Create a new run file (refusing to replace one unless `overwrite`, or one a live writer holds)."""
         path = Path(path)
         runfile.check_writable_target(path, overwrite)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".creating")
-        f = cls._new_file(tmp, meta)
-        os.replace(tmp, path)  # an existing file is only replaced once the new one is valid
-        return cls(f, path, commit_every_s)
+        lock = RunLock(path).acquire()
+        f = None
+        try:
+            runfile.check_writable_target(path, overwrite)  # again: another writer may have made it meanwhile
+            _remove_stale_temps(path)
+            tmp = _temp(path, ".creating")
+            f = cls._new_file(tmp, meta)
+            crash_point("create.temp")
+            os.replace(tmp, path)  # an existing file is only replaced once the new one is valid
+            crash_point("create.replaced")
+        except BaseException:
+            if f is not None:
+                f.close()
+            lock.release()
+            raise
+        return cls(f, path, commit_every_s, lock)
 
     @staticmethod
     def _new_file(path: Path, meta: RunMeta) -> h5py.File:
@@ -100,23 +119,39 @@ class RunWriter:
     def resume(cls, path: Path | str, *, commit_every_s: float = 1.0) -> tuple["RunWriter", RunMeta, ResumePoint]:
         """Re-open a killed or interrupted run at its last committed checkpoint.
 
-        The committed rows up to that checkpoint are copied into a fresh file that atomically replaces
+        The committed rows before that checkpoint, the checkpoint itself and its optimizer state are
+        copied into a fresh file, committed there, and only then does the fresh file atomically replace
         the old one (a killed SWMR writer leaves flags that forbid reopening for writing); rows past
         the checkpoint are dropped and will be recomputed identically.
         """
         path = Path(path)
-        with runfile.open_swmr_reader(path) as old:
-            runfile.check_resumable(old, path)
-            meta = runfile.read_meta(old)
-            point, rows = cls._rows_to_keep(old)
-        tmp = path.with_name(path.name + ".resuming")
-        f = cls._new_file(tmp, meta)
-        writer = cls(f, path, commit_every_s)
-        writer._append_rows(rows)
-        if point.state is not None:
-            writer._pending_state = (point.step, point.state)
-        writer.commit(wait=True)
-        os.replace(tmp, path)
+        if not path.is_file():
+            raise RunFileError(f"{path}: no such file")
+        lock = RunLock(path).acquire()
+        writer = None
+        try:
+            _remove_stale_temps(path)
+            with runfile.open_swmr_reader(path) as old:
+                runfile.check_resumable(old, path)
+                meta = runfile.read_meta(old)
+                point, rows = cls._rows_to_keep(old)
+            crash_point("resume.read")
+            tmp = _temp(path, ".resuming")
+            writer = cls(cls._new_file(tmp, meta), path, commit_every_s, lock)
+            crash_point("resume.temp")
+            writer._append_rows(rows)
+            if point.state is not None:
+                writer._pending_state = (point.step, point.state)
+                writer._stored_checkpoint = point.step
+            writer.commit(wait=True)  # the marker now names a slot whose checkpoint is in this file
+            crash_point("resume.committed")
+            os.replace(tmp, path)
+            crash_point("resume.replaced")
+        except BaseException:
+            if writer is not None:
+                writer._abandon()
+            lock.release()
+            raise
         return writer, meta, point
 
     @staticmethod
@@ -132,13 +167,15 @@ class RunWriter:
         log_keep = int(np.searchsorted(f["log/step"][: counts["log"]], step, side="left"))
         pred_keep = int(np.searchsorted(f["log/pred_step"][: counts["pred"]], step, side="left"))
         ckpt_steps = f["ckpt/step"][: counts["ckpt"]]
-        ckpt_keep = int(np.searchsorted(ckpt_steps, step, side="left"))  # the loop re-logs `step` itself
-        if ckpt_keep == len(ckpt_steps) or ckpt_steps[ckpt_keep] != step:
+        at = int(np.searchsorted(ckpt_steps, step, side="left"))
+        if at == len(ckpt_steps) or ckpt_steps[at] != step:
             raise RunFileError(f"resume state at step {step} has no matching checkpoint; the file is inconsistent")
+        # checkpoint `step` is kept (the resume slot must name a stored checkpoint at every commit);
+        # the log and prediction rows of `step` are not: the loop computes them again
         rows = {"log/" + k: f["log"][k][:log_keep] for k in runfile.LOG_FIELDS}
         rows |= {"pred_step": f["log/pred_step"][:pred_keep], "pred": f["log/pred"][:pred_keep],
-                 "ckpt_step": ckpt_steps[:ckpt_keep], "ckpt": f["ckpt/params"][:ckpt_keep]}
-        params = f["ckpt/params"][ckpt_keep].copy()
+                 "ckpt_step": ckpt_steps[:at + 1], "ckpt": f["ckpt/params"][:at + 1]}
+        params = f["ckpt/params"][at].copy()
         return ResumePoint(step, params, f["resume/state"][slot].copy()), rows
 
     def _append_rows(self, rows: dict[str, np.ndarray]) -> None:
@@ -170,6 +207,9 @@ class RunWriter:
         `resume_state` may be a callable: it is only evaluated when this checkpoint is committed, so
         packing the optimizer state costs nothing at the checkpoints in between commits.
         """
+        if step == self._stored_checkpoint:
+            self._stored_checkpoint = None  # resume copied it with its optimizer state; the loop repeats it
+            return
         self._ckpt_steps.append(step)
         self._ckpts.append(np.array(params, copy=True))
         due = time.monotonic() - self._last_commit >= self.commit_every_s
@@ -221,9 +261,12 @@ class RunWriter:
             row[: state.size] = state  # optimizers without state (plain SGD) still mark a resume point
             f["resume/state"][slot] = row
             f["resume/step"][slot] = step
+        crash_point("commit.rows")
         f.flush()
+        crash_point("commit.state")
         f["commit"][:] = np.array([n_log, n_pred, n_ckpt, slot], np.int64)
         f["commit"].flush()
+        crash_point("commit.marker")
         counts.update(log=n_log, pred=n_pred, ckpt=n_ckpt, resume_slot=slot)
         self._slot = slot
 
@@ -237,17 +280,54 @@ class RunWriter:
         return start + len(block)
 
     def close(self, status: str = "complete") -> None:
-        """Commit what is buffered, close, and record the final status."""
+        """Commit what is buffered, close, record the final status, and release the lock."""
         if status not in runfile.STATUSES:
             raise ValueError(f"unknown status {status!r}")
         if self.closed:
             return
         try:
-            self.commit(wait=True)
+            try:
+                self.commit(wait=True)
+            finally:
+                self._executor.shutdown(wait=True)
+                self._f.close()
+            self.closed = True
+            crash_point("close.swmr_closed")
+            self._record_status(status)
         finally:
-            self._executor.shutdown(wait=True)
-            self._f.close()
-        self.closed = True
-        with h5py.File(self.path, "r+", libver="latest") as f:  # SWMR forbids attribute writes
+            if self._lock is not None:
+                self._lock.release()
+
+    def _record_status(self, status: str) -> None:
+        """Write the status into a copy that then replaces the run file.
+
+        SWMR forbids attribute writes, and a file killed while open read-write without SWMR keeps
+        consistency flags that make HDF5 refuse every later open (plain and SWMR alike), so that
+        open happens on a copy: the run file is the closed "running" file or the finished one.
+        """
+        tmp = _temp(self.path, ".closing")
+        shutil.copyfile(self.path, tmp)
+        crash_point("close.copied")
+        with h5py.File(tmp, "r+", libver="latest") as f:
             f.attrs["status"] = status
             f.attrs["ended"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            crash_point("close.status_open")
+        crash_point("close.status_written")
+        os.replace(tmp, self.path)
+        crash_point("close.replaced")
+
+    def _abandon(self) -> None:
+        """Drop a writer whose opening failed, without writing anything more."""
+        self._executor.shutdown(wait=True)
+        self._f.close()
+        self.closed = True
+
+
+def _temp(path: Path, suffix: str) -> Path:
+    return path.with_name(path.name + suffix)
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Temporaries of a killed writer: only ever renamed onto the run, never read, so safe to drop under the lock."""
+    for suffix in TEMP_SUFFIXES:
+        _temp(path, suffix).unlink(missing_ok=True)
