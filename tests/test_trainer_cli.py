@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+
 import h5py
 import pytest
+from crash_helpers import check_only_complete_rows, run_killed, start
+from helpers import small_config
 from typer.testing import CliRunner
 
 from trainer.cli import app
+from trainer.runlock import lock_path
 
 runner = CliRunner()
 FAST = ["--epochs", "20", "--n-train", "64", "--width", "8"]
@@ -131,3 +138,35 @@ def test_resume_an_interrupted_run(tmp_path, small_run):
     assert result.exit_code == 0, result.output
     with h5py.File(path, "r") as f:
         assert f.attrs["status"] == "complete" and f["log/loss"].shape == (300,)
+
+
+def test_run_help_has_no_stray_spaces():
+    result = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "Evaluation grid points." in result.output and "Run file." in result.output
+    assert " ." not in result.output
+
+
+def test_a_live_writer_refuses_second_resume_and_overwrite_and_kill_9_frees_it(tmp_path):
+    """The lock: while `train resume` runs, a second resume or `train run --overwrite` onto the same file
+    exits 2 with one line naming the file and the writer's pid; after kill -9 of the writer, resume works."""
+    config = small_config(epochs=1500, ckpt_every=10)
+    path = tmp_path / "run.h5"
+    run_killed("train", config, path, "commit.marker@3")
+    holder = start("resume", config, path)
+    deadline = time.monotonic() + 60
+    while holder.poll() is None and time.monotonic() < deadline:
+        if lock_path(path).exists() and lock_path(path).read_text().strip() == str(holder.pid):
+            break
+        time.sleep(0.01)
+    assert holder.poll() is None, "the resuming writer ended before the test could race it"
+    for args in (["resume", str(path)], ["run", *FAST, "--out", str(path), "--overwrite"]):
+        assert_one_line_error(invoke(*args), f"{path} is being written by process {holder.pid}")
+    assert_one_line_error(invoke("run", *FAST, "--out", str(path)), "already exists")
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+    check_only_complete_rows(path, config)
+    result = invoke("resume", str(path))
+    assert result.exit_code == 0, result.output
+    with h5py.File(path, "r") as f:
+        assert f.attrs["status"] == "complete" and f["log/loss"].shape == (1500,)

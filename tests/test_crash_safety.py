@@ -1,0 +1,138 @@
+"""Crash safety, tested the way SQLite does: kill -9 at every named point of the write protocol and at
+random instants of `train run` and `train resume`; each time the file opens with whole rows, its resume
+slot names a stored checkpoint, it resumes, and the finished run equals an uninterrupted one bit for bit."""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import numpy as np
+import pytest
+from crash_helpers import assert_same_run, check_only_complete_rows, finish, run_killed, start
+from helpers import small_config
+
+from trainer.faults import POINTS
+from trainer.loop import resume, train
+
+CONFIG = small_config(epochs=200, ckpt_every=10)
+
+# (command, crash point @ its n-th pass); with a commit at every checkpoint, commit n holds checkpoint 10(n-1)
+TRAIN_POINTS = ["create.temp", "create.replaced", "commit.rows@4", "commit.state@4", "commit.marker@4",
+                "close.swmr_closed", "close.copied", "close.status_open", "close.status_written", "close.replaced"]
+RESUME_POINTS = ["resume.read", "resume.temp", "commit.rows@1", "commit.state@1", "commit.marker@1",
+                 "resume.committed", "resume.replaced", "commit.marker@2", "close.status_open"]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    path = tmp_path_factory.mktemp("reference") / "reference.h5"
+    train(CONFIG, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def killed_mid_run(tmp_path_factory):
+    """A run killed just after its 6th commit (checkpoint 50), to be resumed."""
+    path = tmp_path_factory.mktemp("killed") / "killed.h5"
+    run_killed("train", CONFIG, path, "commit.marker@6")
+    return path
+
+
+def test_every_crash_point_is_exercised():
+    named = {point.split("@")[0] for point in TRAIN_POINTS + RESUME_POINTS}
+    assert named == set(POINTS)
+
+
+def test_kill_after_the_first_commit_of_a_resumed_file_still_resumes(tmp_path, reference):
+    """Regression (issue 11): the resumed file's first commit named a resume slot whose checkpoint was not
+    copied, so a kill before the next commit left a run that could never be resumed."""
+    path = tmp_path / "run.h5"
+
+    def interrupt(step, loss):
+        if step == 77:
+            raise KeyboardInterrupt
+
+    assert train(CONFIG, path, progress=interrupt, commit_every_s=0.0).status == "interrupted"
+    die_after_resume_opened = ("import os, signal, sys\nfrom trainer.writer import RunWriter\n"
+                               "RunWriter.resume(sys.argv[3])\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    run_killed("resume", CONFIG, path, code=die_after_resume_opened)
+    assert check_only_complete_rows(path, CONFIG) == 70
+    finish(path, CONFIG)
+    assert_same_run(path, reference)
+
+
+def test_kill_while_the_final_status_is_written_leaves_an_openable_file(tmp_path, reference):
+    """Regression: close() reopened the run file read-write without SWMR to write the status; killed
+    there, HDF5 refused every later open of the run (plain and SWMR alike)."""
+    path = tmp_path / "run.h5"
+    die_in_status_write = ("import os, signal, sys, time\nfrom trainer.config import TrainConfig\n"
+                           "from trainer.loop import train\nfrom trainer.writer import RunWriter\n"
+                           "close = RunWriter.close\n"
+                           "def close_and_die(self, status='complete'):\n"
+                           "    time.strftime = lambda *a: os.kill(os.getpid(), signal.SIGKILL)\n"
+                           "    close(self, status)\n"
+                           "RunWriter.close = close_and_die\n"
+                           "train(TrainConfig.from_json(sys.argv[2]), sys.argv[3])\n")
+    run_killed("train", CONFIG, path, code=die_in_status_write)
+    check_only_complete_rows(path, CONFIG)
+    finish(path, CONFIG)
+    assert_same_run(path, reference)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("crash_at", TRAIN_POINTS)
+def test_kill_at_each_point_of_train_run(tmp_path, reference, crash_at):
+    path = tmp_path / "run.h5"
+    run_killed("train", CONFIG, path, crash_at)
+    if crash_at == "create.temp":
+        assert not path.exists()  # only the stale RUN.creating, which the next attempt removes
+    else:
+        check_only_complete_rows(path, CONFIG)
+    finish(path, CONFIG)
+    assert_same_run(path, reference)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("crash_at", RESUME_POINTS)
+def test_kill_at_each_point_of_train_resume(tmp_path, reference, killed_mid_run, crash_at):
+    path = tmp_path / "run.h5"
+    shutil.copyfile(killed_mid_run, path)
+    before = check_only_complete_rows(path, CONFIG)
+    run_killed("resume", CONFIG, path, crash_at)
+    assert check_only_complete_rows(path, CONFIG) >= min(before, 50)  # never back before the resume point
+    finish(path, CONFIG)
+    assert_same_run(path, reference)
+
+
+LONG_CONFIG = small_config(epochs=2500, ckpt_every=10)
+
+
+@pytest.fixture(scope="module")
+def long_reference(tmp_path_factory):
+    path = tmp_path_factory.mktemp("long") / "reference.h5"
+    train(LONG_CONFIG, path)
+    return path
+
+
+def test_kills_at_random_instants_of_run_and_resume(tmp_path, long_reference):
+    """A few kills at random instants (start-up, creation, the copy, training, closing), each followed by
+    the command a user would run next; the full loop is bench/kill_loop.py."""
+    path = tmp_path / "run.h5"
+    rng = np.random.default_rng(11)
+    kills = {"train": 0, "resume": 0}
+    for attempt in range(5):
+        mode = "resume" if path.exists() else "train"
+        proc = start(mode, LONG_CONFIG, path)
+        # even attempts die early (start-up, creation, the copy), odd ones while training
+        time.sleep(rng.uniform(0.0, 1.5) if attempt % 2 == 0 else rng.uniform(1.5, 3.0))
+        if proc.poll() is not None:
+            break  # finished before the kill
+        proc.kill()
+        proc.wait()
+        kills[mode] += 1
+        if path.exists():
+            check_only_complete_rows(path, LONG_CONFIG)
+    print("kills per command:", kills)
+    finish(path, LONG_CONFIG)
+    assert_same_run(path, long_reference)
