@@ -172,3 +172,25 @@ def test_reader_trims_to_the_commit_marker(tmp_path, small_run):
     with open_run(path) as run:
         assert run.n_steps == 100 and len(run.pred_steps) == 101 and run.ckpt_steps[-1] == 100
     assert runfile.SCHEMA_VERSION == 1
+
+
+def test_differences_names_any_changed_dataset_but_not_the_resume_state(tmp_path, small_run):
+    """The bitwise comparison behind the crash tests: one flipped value anywhere is found."""
+    assert runfile.differences(small_run, small_run) == []
+    for name, index in (("log/pred", (5, 3, 0)), ("ckpt/params", (2, 1)), ("data/y_eval", (0, 0)),
+                        ("log/grad_norm", (7,)), ("commit", (0,))):
+        changed = tmp_path / f"{name.replace('/', '-')}.h5"
+        changed.write_bytes(small_run.read_bytes())
+        with h5py.File(changed, "r+") as f:
+            f[name][index] = f[name][index] + 1
+        assert runfile.differences(changed, small_run) == [f"/{name} differs"]
+    ignored = tmp_path / "resume.h5"
+    ignored.write_bytes(small_run.read_bytes())
+    with h5py.File(ignored, "r+") as f:
+        f["resume/state"][0, 0] += 1.0
+        f["commit"][3] = 1 - f["commit"][3]
+        f.attrs["ended"] = "another day"
+    assert runfile.differences(ignored, small_run) == []
+    other = tmp_path / "other-seed.h5"
+    train(small_config(epochs=300, seed=1), other)
+    assert "/log/loss differs" in runfile.differences(other, small_run)
