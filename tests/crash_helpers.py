@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import numpy as np
 
 from analyzer.run import open_run
 from trainer import runfile
+from trainer.config import TrainConfig
 from trainer.faults import CRASH_ENV
 from trainer.loop import resume, train
 from trainer.runlock import check_unlocked
@@ -27,23 +29,41 @@ if sys.argv[1] == "train":
 else:
     resume(sys.argv[3], commit_every_s=0.0)
 """
+# Children forked from a server that has imported torch but never run an op (so no thread pool is
+# forked): ~3 s of interpreter and torch start-up saved per child, which the named-point tests need.
+FORKSERVER = multiprocessing.get_context("forkserver")
+FORKSERVER.set_forkserver_preload(["trainer.loop", "torch._dynamo", "crash_helpers"])
 
 
-def start(mode: str, config, path: Path, crash_at: str | None = None, code: str = CHILD) -> subprocess.Popen:
-    """`train` or `resume` in a child process that commits at every checkpoint."""
-    env = dict(os.environ)
-    env.pop(CRASH_ENV, None)
-    if crash_at is not None:
-        env[CRASH_ENV] = crash_at
-    return subprocess.Popen([sys.executable, "-c", code, mode, config.to_json(), str(path)], env=env,
+def start(mode: str, config, path: Path) -> subprocess.Popen:
+    """`train` or `resume` in a fresh interpreter that commits at every checkpoint (start-up included)."""
+    env = {k: v for k, v in os.environ.items() if k != CRASH_ENV}
+    return subprocess.Popen([sys.executable, "-c", CHILD, mode, config.to_json(), str(path)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def run_killed(mode: str, config, path: Path, crash_at: str | None = None, code: str = CHILD) -> None:
-    """Run a child that must die of SIGKILL (so the crash point was reached)."""
-    proc = start(mode, config, path, crash_at, code)
-    _, err = proc.communicate(timeout=300)
-    assert proc.returncode == -9, f"child was not killed at {crash_at} (exit {proc.returncode}): {err.decode()[-2000:]}"
+def train_or_resume(mode: str, config_json: str, path: str, crash_at: str | None) -> None:
+    """A child's work: `train` or `resume` committing at every checkpoint, killed at `crash_at`."""
+    os.environ.pop(CRASH_ENV, None)
+    if crash_at is not None:
+        os.environ[CRASH_ENV] = crash_at
+    if mode == "train":
+        train(TrainConfig.from_json(config_json), path, commit_every_s=0.0)
+    else:
+        resume(path, commit_every_s=0.0)
+
+
+def run_killed(target, *args) -> None:
+    """Run `target(*args)` in a forked child that must die of SIGKILL (so its crash point was reached)."""
+    child = FORKSERVER.Process(target=target, args=args)
+    child.start()
+    child.join(timeout=300)
+    assert child.exitcode == -9, f"child {target.__name__}{args[:1]} was not killed (exit {child.exitcode})"
+
+
+def kill_at(mode: str, config, path: Path, crash_at: str) -> None:
+    """`train` or `resume` killed by the named crash point."""
+    run_killed(train_or_resume, mode, config.to_json(), str(path), crash_at)
 
 
 def check_only_complete_rows(path: Path, config) -> int:

@@ -4,16 +4,20 @@ slot names a stored checkpoint, it resumes, and the finished run equals an unint
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import time
 
 import numpy as np
 import pytest
-from crash_helpers import assert_same_run, check_only_complete_rows, finish, run_killed, start
+from crash_helpers import assert_same_run, check_only_complete_rows, finish, kill_at, run_killed, start
 from helpers import small_config
 
+from trainer.config import TrainConfig
 from trainer.faults import POINTS
-from trainer.loop import resume, train
+from trainer.loop import train
+from trainer.writer import RunWriter
 
 CONFIG = small_config(epochs=200, ckpt_every=10)
 
@@ -35,7 +39,7 @@ def reference(tmp_path_factory):
 def killed_mid_run(tmp_path_factory):
     """A run killed just after its 6th commit (checkpoint 50), to be resumed."""
     path = tmp_path_factory.mktemp("killed") / "killed.h5"
-    run_killed("train", CONFIG, path, "commit.marker@6")
+    kill_at("train", CONFIG, path, "commit.marker@6")
     return path
 
 
@@ -54,37 +58,43 @@ def test_kill_after_the_first_commit_of_a_resumed_file_still_resumes(tmp_path, r
             raise KeyboardInterrupt
 
     assert train(CONFIG, path, progress=interrupt, commit_every_s=0.0).status == "interrupted"
-    die_after_resume_opened = ("import os, signal, sys\nfrom trainer.writer import RunWriter\n"
-                               "RunWriter.resume(sys.argv[3])\nos.kill(os.getpid(), signal.SIGKILL)\n")
-    run_killed("resume", CONFIG, path, code=die_after_resume_opened)
+    run_killed(resume_then_die, str(path))
     assert check_only_complete_rows(path, CONFIG) == 70
     finish(path, CONFIG)
     assert_same_run(path, reference)
+
+
+def resume_then_die(path: str) -> None:
+    RunWriter.resume(path)
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def test_kill_while_the_final_status_is_written_leaves_an_openable_file(tmp_path, reference):
     """Regression: close() reopened the run file read-write without SWMR to write the status; killed
     there, HDF5 refused every later open of the run (plain and SWMR alike)."""
     path = tmp_path / "run.h5"
-    die_in_status_write = ("import os, signal, sys, time\nfrom trainer.config import TrainConfig\n"
-                           "from trainer.loop import train\nfrom trainer.writer import RunWriter\n"
-                           "close = RunWriter.close\n"
-                           "def close_and_die(self, status='complete'):\n"
-                           "    time.strftime = lambda *a: os.kill(os.getpid(), signal.SIGKILL)\n"
-                           "    close(self, status)\n"
-                           "RunWriter.close = close_and_die\n"
-                           "train(TrainConfig.from_json(sys.argv[2]), sys.argv[3])\n")
-    run_killed("train", CONFIG, path, code=die_in_status_write)
+    run_killed(train_dying_in_status_write, CONFIG.to_json(), str(path))
     check_only_complete_rows(path, CONFIG)
     finish(path, CONFIG)
     assert_same_run(path, reference)
+
+
+def train_dying_in_status_write(config_json: str, path: str) -> None:
+    close = RunWriter.close
+
+    def close_and_die(self, status="complete"):
+        time.strftime = lambda *args: os.kill(os.getpid(), signal.SIGKILL)  # called while the status is written
+        close(self, status)
+
+    RunWriter.close = close_and_die
+    train(TrainConfig.from_json(config_json), path)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("crash_at", TRAIN_POINTS)
 def test_kill_at_each_point_of_train_run(tmp_path, reference, crash_at):
     path = tmp_path / "run.h5"
-    run_killed("train", CONFIG, path, crash_at)
+    kill_at("train", CONFIG, path, crash_at)
     if crash_at == "create.temp":
         assert not path.exists()  # only the stale RUN.creating, which the next attempt removes
     else:
@@ -99,40 +109,45 @@ def test_kill_at_each_point_of_train_resume(tmp_path, reference, killed_mid_run,
     path = tmp_path / "run.h5"
     shutil.copyfile(killed_mid_run, path)
     before = check_only_complete_rows(path, CONFIG)
-    run_killed("resume", CONFIG, path, crash_at)
+    kill_at("resume", CONFIG, path, crash_at)
     assert check_only_complete_rows(path, CONFIG) >= min(before, 50)  # never back before the resume point
     finish(path, CONFIG)
     assert_same_run(path, reference)
 
 
-LONG_CONFIG = small_config(epochs=2500, ckpt_every=10)
+LONG_CONFIG = small_config(epochs=1500, ckpt_every=10)
 
 
 @pytest.fixture(scope="module")
 def long_reference(tmp_path_factory):
+    """An uninterrupted run in a child process, and its wall time (start-up included) to scale kill instants."""
     path = tmp_path_factory.mktemp("long") / "reference.h5"
-    train(LONG_CONFIG, path)
-    return path
+    started = time.monotonic()
+    child = start("train", LONG_CONFIG, path)
+    assert child.wait() == 0, child.stderr.read().decode()
+    return path, time.monotonic() - started
 
 
 def test_kills_at_random_instants_of_run_and_resume(tmp_path, long_reference):
     """A few kills at random instants (start-up, creation, the copy, training, closing), each followed by
     the command a user would run next; the full loop is bench/kill_loop.py."""
+    reference, wall_s = long_reference
     path = tmp_path / "run.h5"
     rng = np.random.default_rng(11)
     kills = {"train": 0, "resume": 0}
     for attempt in range(5):
         mode = "resume" if path.exists() else "train"
-        proc = start(mode, LONG_CONFIG, path)
-        # even attempts die early (start-up, creation, the copy), odd ones while training
-        time.sleep(rng.uniform(0.0, 1.5) if attempt % 2 == 0 else rng.uniform(1.5, 3.0))
-        if proc.poll() is not None:
+        child = start(mode, LONG_CONFIG, path)
+        # even attempts die early (start-up, creation, the copy), odd ones later (training, closing)
+        time.sleep(wall_s * (rng.uniform(0.0, 0.4) if attempt % 2 == 0 else rng.uniform(0.4, 1.0)))
+        if child.poll() is not None:
+            assert child.returncode == 0, child.stderr.read().decode()
             break  # finished before the kill
-        proc.kill()
-        proc.wait()
+        child.kill()
+        child.wait()
         kills[mode] += 1
         if path.exists():
             check_only_complete_rows(path, LONG_CONFIG)
     print("kills per command:", kills)
     finish(path, LONG_CONFIG)
-    assert_same_run(path, long_reference)
+    assert_same_run(path, reference)
