@@ -1,0 +1,367 @@
+"""`train sweep`: presets x seeds x config grids, one ordinary run file per run, trained on Dask distributed.
+
+A sweep is planned and validated in full before anything starts (`plan_sweep`, `existing_statuses`),
+then every run that is not already finished becomes one Dask task (`execute_run`) that calls the same
+`trainer.loop.train` / `trainer.loop.resume` as `train run` / `train resume`. Reruns are idempotent: a
+complete or diverged file is kept without being opened for writing, a killed or interrupted one is
+resumed. Dask's own mechanisms do the scheduling: `retries=` for failed attempts, the scheduler's
+rescheduling for tasks lost with a dead worker (the retry resumes the partial file), `priority=` to
+start the most expensive runs first, worker events for per-run progress.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import itertools
+import json
+import math
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+from trainer.config import TrainConfig, get_preset, validate
+from trainer.errors import ConfigError, RunFileError, TrainerError
+
+MANIFEST = "sweep.json"
+PROGRESS_TOPIC = "spectral-sweep-progress"
+FINISHED = ("complete", "diverged")  # results: a rerun keeps them
+# CLI name -> (which part of the config, attribute, parser); a comma list of values makes a grid axis
+GRID_FIELDS: dict[str, tuple[str, str, type]] = {
+    "lr": ("run", "lr", float),
+    "epochs": ("run", "epochs", int),
+    "optimizer": ("run", "optimizer", str),
+    "dtype": ("run", "dtype", str),
+    "ckpt-every": ("run", "ckpt_every", int),
+    "pred-every": ("run", "pred_every", int),
+    "perturb": ("run", "perturb", float),
+    "width": ("model", "width", int),
+    "depth": ("model", "depth", int),
+    "activation": ("model", "activation", str),
+    "init": ("model", "init", str),
+    "n-train": ("target", "n_train", int),
+}
+
+
+class SweepError(TrainerError):
+    """The sweep cannot start (e.g. the Dask scheduler is unreachable)."""
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run of a sweep: its file name in the sweep folder and its full configuration."""
+
+    file: str
+    config: TrainConfig
+    varied: dict = field(default_factory=dict)  # the grid values that appear in the file name
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What happened to one run. action: trained, resumed, kept, failed or interrupted (not finished)."""
+
+    file: str
+    action: str
+    status: str = "-"  # the run file's status afterwards, "-" when unknown
+    steps: int = 0
+    seconds: float = 0.0
+    final_loss: float = math.nan
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    folder: Path
+    outcomes: tuple[RunOutcome, ...]  # in plan order
+    interrupted: bool = False
+
+    @property
+    def failed(self) -> tuple[RunOutcome, ...]:
+        return tuple(o for o in self.outcomes if o.action == "failed")
+
+    def to_dict(self) -> dict:
+        runs = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                 for k, v in dataclasses.asdict(o).items()} for o in self.outcomes]
+        counts: dict[str, int] = {}
+        for outcome in self.outcomes:
+            counts[outcome.action] = counts.get(outcome.action, 0) + 1
+        return {"out": str(self.folder), "n_runs": len(self.outcomes), "interrupted": self.interrupted,
+                "counts": counts, "failed": [{"file": o.file, "error": o.error} for o in self.failed], "runs": runs}
+
+
+# ---- planning -----------------------------------------------------------------------------------
+def parse_int_set(text: str, name: str) -> tuple[int, ...]:
+    """'0-7', '0,2,5', '0-3,8' -> distinct non-negative integers in the order given."""
+    values: list[int] = []
+    try:
+        for part in (p for p in text.replace(" ", "").split(",") if p):
+            low, _, high = part.partition("-")
+            span = range(int(low), int(high) + 1) if high else [int(low)]
+            if high and int(high) < int(low):
+                raise ValueError(part)
+            values.extend(v for v in span if v not in values)
+    except ValueError:
+        raise ConfigError(f"--{name} takes non-negative integers and ranges like 0-7, 0,2,5 or 0-3,8; "
+                          f"got {text!r}") from None
+    if not values:
+        raise ConfigError(f"--{name} is empty")
+    return tuple(values)
+
+
+def parse_grid_values(name: str, text: str) -> tuple:
+    """A comma list for one of GRID_FIELDS, parsed to its type, duplicates dropped."""
+    parse = GRID_FIELDS[name][2]
+    try:
+        values = [parse(v) for v in text.replace(" ", "").split(",") if v != ""]
+    except ValueError:
+        kind = {int: "integers", float: "numbers", str: "names"}[parse]
+        raise ConfigError(f"--{name} takes comma-separated {kind}, got {text!r}") from None
+    if not values:
+        raise ConfigError(f"--{name} is empty")
+    return tuple(dict.fromkeys(values))
+
+
+def with_field(config: TrainConfig, name: str, value) -> TrainConfig:
+    part, attribute, _ = GRID_FIELDS[name]
+    if part == "run":
+        return dataclasses.replace(config, **{attribute: value})
+    return dataclasses.replace(config, **{part: dataclasses.replace(getattr(config, part), **{attribute: value})})
+
+
+def run_stem(config: TrainConfig, varied: dict) -> str:
+    """baseline-s3, baseline-s3-p2 (a perturbed replicate), baseline-s3-lr0.001 (a varied field)."""
+    parts = [config.preset, f"s{config.seed}"]
+    if config.perturb > 0:
+        parts.append(f"p{config.perturb_seed}")
+    parts += [f"{name.replace('-', '')}{value:g}" if isinstance(value, float) else f"{name.replace('-', '')}{value}"
+              for name, value in varied.items()]
+    return "-".join(parts)
+
+
+def plan_sweep(presets: Sequence[str], seeds: Sequence[int], grid: dict[str, tuple] | None = None,
+               replicates: Sequence[int] | None = None) -> list[PlannedRun]:
+    """Every combination of preset x seed x replicate x grid value, validated; ConfigError on the first problem."""
+    grid = dict(grid or {})
+    unknown = set(grid) - set(GRID_FIELDS)
+    if unknown:
+        raise ConfigError(f"cannot sweep over {sorted(unknown)}; sweepable: {', '.join(GRID_FIELDS)}")
+    if replicates is not None and not all(p > 0 for p in grid.get("perturb", (0.0,))):
+        raise ConfigError("--replicates needs --perturb > 0 (replicates differ only by the perturbation seed)")
+    bases = [get_preset(name) for name in dict.fromkeys(presets)]
+    names = [name for name in GRID_FIELDS if name in grid]  # table order: file names do not depend on CLI order
+    varied_names = [name for name in names if len(grid[name]) > 1]
+    runs: dict[str, PlannedRun] = {}
+    for base, seed, replicate, values in itertools.product(bases, seeds, replicates or (0,),
+                                                           itertools.product(*(grid[n] for n in names))):
+        config = dataclasses.replace(base, seed=seed, perturb_seed=replicate)
+        for name, value in zip(names, values):
+            config = with_field(config, name, value)
+        validate(config)
+        varied = {name: value for name, value in zip(names, values) if name in varied_names}
+        file = run_stem(config, varied) + ".h5"
+        runs[file] = PlannedRun(file, config, varied)
+    return list(runs.values())
+
+
+def estimated_cost(config: TrainConfig) -> float:
+    """Multiply-adds of a run (parameters x points x epochs): the most expensive runs start first."""
+    m = config.model
+    n_params = 4 * m.features if m.kind == "diag-linear" else (
+        m.width * (m.in_dim + 1) + (m.depth - 1) * m.width * (m.width + 1) + m.out_dim * (m.width + 1))
+    return float(n_params) * config.target.n_train * config.epochs
+
+
+# ---- the folder: existing runs and the manifest -------------------------------------------------
+def existing_status(path: Path, config: TrainConfig) -> str | None:
+    """The status of the run file at `path` (None: no file; 'unreadable'); ConfigError if it holds another run.
+
+    Opens the file read-only, so a finished file is never modified.
+    """
+    from trainer.runfile import open_swmr_reader
+
+    if not path.exists():
+        return None
+    try:
+        with open_swmr_reader(path) as f:
+            stored, status = TrainConfig.from_json(f.attrs["config"]), str(f.attrs["status"])
+    except (RunFileError, KeyError, TypeError, ValueError):
+        return "unreadable"  # the task reports why (and nothing overwrites it)
+    if stored != config:
+        raise ConfigError(f"{path} holds a different configuration; use another --out folder or --overwrite")
+    return status
+
+
+def manifest_text(folder: Path, runs: Sequence[PlannedRun]) -> str:
+    """sweep.json: every run of this and earlier sweeps into `folder` (by file name), with its config."""
+    entries = {}
+    path = folder / MANIFEST
+    if path.exists():
+        try:
+            entries = {entry["file"]: entry for entry in json.loads(path.read_text())["runs"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            raise ConfigError(f"{path} is not a sweep manifest; move it away or use another --out folder") from None
+    for run in runs:
+        entries[run.file] = {"file": run.file, "preset": run.config.preset, "seed": run.config.seed,
+                             "perturb_seed": run.config.perturb_seed, "varied": run.varied,
+                             "config": dataclasses.asdict(run.config)}
+    payload = {"format": "spectral-sweep", "version": 1, "runs": [entries[k] for k in sorted(entries)]}
+    return json.dumps(payload, indent=1, sort_keys=True) + "\n"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace `path` by `text` in one step (unchanged content: the file is not touched at all)."""
+    if path.exists() and path.read_text() == text:
+        return
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(tmp, "x") as f:  # a unique name: concurrent writers never share a temporary file
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+# ---- one task, on a Dask worker -----------------------------------------------------------------
+def execute_run(config_json: str, path: str, overwrite: bool) -> RunOutcome:
+    """Train, resume or keep the run at `path`: the body of one sweep task.
+
+    Bad input (TrainerError) comes back as a failed outcome, so Dask does not retry what cannot
+    succeed; any other exception propagates and Dask retries the task, which then resumes the file.
+    """
+    import torch
+
+    from trainer.loop import resume, train
+
+    torch.set_num_threads(1)  # one run per single-threaded worker; also keeps results independent of cores
+    config, target = TrainConfig.from_json(config_json), Path(path)
+    try:
+        status = None if overwrite else existing_status(target, config)
+        if status in FINISHED:
+            return RunOutcome(target.name, "kept", status)
+        progress = _progress_events(target.name, config.epochs)
+        if status is None:
+            result, action = train(config, target, overwrite=overwrite, progress=progress), "trained"
+        else:
+            result, action = resume(target, progress=progress), "resumed"
+    except TrainerError as err:
+        return RunOutcome(target.name, "failed", error=str(err))
+    action = action if result.status != "interrupted" else "interrupted"
+    return RunOutcome(target.name, action, result.status, result.steps, result.seconds, result.final_loss)
+
+
+def _progress_events(file: str, epochs: int, every_s: float = 1.0) -> Callable[[int, float], None] | None:
+    """A training progress callback that logs a Dask worker event at most every `every_s` seconds."""
+    from distributed import get_worker
+
+    try:
+        worker = get_worker()
+    except ValueError:  # not on a Dask worker
+        return None
+    last = [0.0]
+
+    def report(step: int, loss: float) -> None:
+        now = time.monotonic()
+        if now - last[0] >= every_s:
+            last[0] = now
+            worker.log_event(PROGRESS_TOPIC, {"file": file, "step": step, "epochs": epochs, "loss": float(loss)})
+
+    return report
+
+
+# ---- the sweep, on a Dask cluster ---------------------------------------------------------------
+@contextlib.contextmanager
+def dask_client(scheduler: str | None, n_workers: int) -> Iterator:
+    """A client of the scheduler at `scheduler` (address or scheduler file), or of a new LocalCluster
+    with `n_workers` single-threaded worker processes (closed, with its workers, on exit)."""
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        kwargs = {"scheduler_file": scheduler} if Path(scheduler).is_file() else {"address": scheduler}
+        try:
+            client = Client(timeout="20s", **kwargs)
+        except (OSError, TimeoutError, ValueError) as err:
+            raise SweepError(f"cannot reach the Dask scheduler at {scheduler}: {str(err).splitlines()[0]}") from None
+        with client:
+            yield client
+        return
+    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        yield client
+
+
+def run_sweep(folder: Path | str, runs: Sequence[PlannedRun], *, overwrite: bool = False, scheduler: str | None = None,
+              workers: int | None = None, retries: int = 2, manifest: bool = True,
+              on_outcome: Callable[[RunOutcome], None] | None = None,
+              on_step: Callable[[str, int, int, float], None] | None = None) -> SweepSummary:
+    """Run every planned run that is not finished yet; see the module docstring.
+
+    Raises ConfigError / SweepError before anything starts; after that, failures are outcomes.
+    On KeyboardInterrupt, queued runs are cancelled, the local workers stopped (runs in flight stay
+    resumable) and the summary says `interrupted`.
+    """
+    folder = Path(folder).absolute()  # workers may run elsewhere: give them absolute paths
+    from trainer.runfile import unwritable_reason
+
+    reason = unwritable_reason(folder)
+    if reason:
+        raise ConfigError(f"cannot write the sweep into {folder}: {reason}")
+    statuses = {run.file: None if overwrite else existing_status(folder / run.file, run.config) for run in runs}
+    text = manifest_text(folder, runs) if manifest else None
+    outcomes = {run.file: RunOutcome(run.file, "kept", statuses[run.file]) for run in runs
+                if statuses[run.file] in FINISHED}
+    for outcome in outcomes.values():
+        if on_outcome is not None:
+            on_outcome(outcome)
+    todo = [run for run in runs if run.file not in outcomes]
+    interrupted = False
+    try:
+        if todo:
+            with dask_client(scheduler, workers or min(os.cpu_count() or 1, len(todo))) as client:
+                folder.mkdir(parents=True, exist_ok=True)
+                if text is not None:
+                    write_atomically(folder / MANIFEST, text)
+                _submit_and_collect(client, folder, todo, overwrite, retries, outcomes, on_outcome, on_step)
+        elif text is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+            write_atomically(folder / MANIFEST, text)
+    except KeyboardInterrupt:
+        interrupted = True
+    ordered = tuple(outcomes.get(run.file, RunOutcome(run.file, "interrupted")) for run in runs)
+    return SweepSummary(folder, ordered, interrupted)
+
+
+def _submit_and_collect(client, folder: Path, todo: Sequence[PlannedRun], overwrite: bool, retries: int,
+                        outcomes: dict[str, RunOutcome], on_outcome, on_step) -> None:
+    from distributed import as_completed
+
+    if on_step is not None:
+        client.subscribe_topic(PROGRESS_TOPIC, lambda event: on_step(event[1]["file"], event[1]["step"],
+                                                                       event[1]["epochs"], event[1]["loss"]))
+    token = uuid.uuid4().hex[:8]  # fresh keys: an existing cluster must not hand back an old sweep's result
+    ranks = {run.file: rank for rank, run in enumerate(sorted(todo, key=lambda r: estimated_cost(r.config)))}
+    futures = {client.submit(execute_run, run.config.to_json(), str(folder / run.file), overwrite,
+                             key=f"train-{run.file}-{token}", retries=retries, priority=ranks[run.file]): run.file
+               for run in todo}
+    try:
+        for future in as_completed(futures):
+            outcome = _outcome_of(future, futures[future])
+            outcomes[outcome.file] = outcome
+            if on_outcome is not None:
+                on_outcome(outcome)
+    except BaseException:
+        client.cancel(list(futures))  # queued runs never start; a running one ends with its worker
+        raise
+
+
+def _outcome_of(future, file: str) -> RunOutcome:
+    if future.status == "finished":
+        return future.result()
+    if future.status == "cancelled":
+        return RunOutcome(file, "interrupted", error="cancelled")
+    err = future.exception()
+    message = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    return RunOutcome(file, "failed", error=f"{type(err).__name__}: {message}" if message else type(err).__name__)
