@@ -17,6 +17,8 @@ import itertools
 import json
 import math
 import os
+import signal
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -272,6 +274,23 @@ def _progress_events(file: str, epochs: int, every_s: float = 1.0) -> Callable[[
 
 # ---- the sweep, on a Dask cluster ---------------------------------------------------------------
 @contextlib.contextmanager
+def deferred_interrupt() -> Iterator[None]:
+    """Hold Ctrl-C while Dask starts or stops a cluster (interrupted there, it leaves half-started
+    workers and noisy tracebacks behind); the KeyboardInterrupt is raised once that step is done."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
 def dask_client(scheduler: str | None, n_workers: int) -> Iterator:
     """A client of the scheduler at `scheduler` (address or scheduler file), or of a new LocalCluster
     with `n_workers` single-threaded worker processes (closed, with its workers, on exit)."""
@@ -279,18 +298,26 @@ def dask_client(scheduler: str | None, n_workers: int) -> Iterator:
 
     from distributed import Client, LocalCluster
 
-    if scheduler is not None:
-        kwargs = {"scheduler_file": scheduler} if Path(scheduler).is_file() else {"address": scheduler}
-        try:
-            client = Client(timeout="20s", **kwargs)
-        except (OSError, TimeoutError, ValueError) as err:
-            raise SweepError(f"cannot reach the Dask scheduler at {scheduler}: {str(err).splitlines()[0]}") from None
-        with client:
-            yield client
-        return
-    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    cluster = None
+    with deferred_interrupt():
+        if scheduler is not None:
+            kwargs = {"scheduler_file": scheduler} if Path(scheduler).is_file() else {"address": scheduler}
+            try:
+                client = Client(timeout="20s", **kwargs)
+            except (OSError, TimeoutError, ValueError) as err:
+                raise SweepError(f"cannot reach the Dask scheduler at {scheduler}: "
+                                 f"{str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
+        else:
+            cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.ERROR)
+            client = Client(cluster)
+    try:
         yield client
+    finally:
+        with deferred_interrupt():
+            client.close()
+            if cluster is not None:
+                cluster.close()
 
 
 def run_sweep(folder: Path | str, runs: Sequence[PlannedRun], *, overwrite: bool = False, scheduler: str | None = None,
