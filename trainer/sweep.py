@@ -100,10 +100,10 @@ def parse_int_set(text: str, name: str) -> tuple[int, ...]:
     values: list[int] = []
     try:
         for part in (p for p in text.replace(" ", "").split(",") if p):
-            low, _, high = part.partition("-")
-            span = range(int(low), int(high) + 1) if high else [int(low)]
-            if high and int(high) < int(low):
-                raise ValueError(part)
+            low, dash, high = part.partition("-")
+            span = range(int(low), int(high) + 1) if dash else [int(low)]
+            if not span:
+                raise ValueError(part)  # an empty range such as 3-1
             values.extend(v for v in span if v not in values)
     except ValueError:
         raise ConfigError(f"--{name} takes non-negative integers and ranges like 0-7, 0,2,5 or 0-3,8; "
@@ -178,19 +178,20 @@ def estimated_cost(config: TrainConfig) -> float:
 
 # ---- the folder: existing runs and the manifest -------------------------------------------------
 def existing_status(path: Path, config: TrainConfig) -> str | None:
-    """The status of the run file at `path` (None: no file; 'unreadable'); ConfigError if it holds another run.
+    """The status of the run file at `path`, None when there is none.
 
-    Opens the file read-only, so a finished file is never modified.
+    Opens the file read-only, so a finished file is never modified. Raises RunFileError when the
+    file cannot be read as a run, ConfigError when it holds another configuration.
     """
     from trainer.runfile import open_swmr_reader
 
     if not path.exists():
         return None
-    try:
-        with open_swmr_reader(path) as f:
+    with open_swmr_reader(path) as f:
+        try:
             stored, status = TrainConfig.from_json(f.attrs["config"]), str(f.attrs["status"])
-    except (RunFileError, KeyError, TypeError, ValueError):
-        return "unreadable"  # the task reports why (and nothing overwrites it)
+        except (KeyError, TypeError, ValueError) as err:
+            raise RunFileError(f"{path} has no readable run configuration ({err})") from None
     if stored != config:
         raise ConfigError(f"{path} holds a different configuration; use another --out folder or --overwrite")
     return status
@@ -275,8 +276,8 @@ def _progress_events(file: str, epochs: int, every_s: float = 1.0) -> Callable[[
 # ---- the sweep, on a Dask cluster ---------------------------------------------------------------
 @contextlib.contextmanager
 def deferred_interrupt() -> Iterator[None]:
-    """Hold Ctrl-C while Dask starts or stops a cluster (interrupted there, it leaves half-started
-    workers and noisy tracebacks behind); the KeyboardInterrupt is raised once that step is done."""
+    """Hold Ctrl-C while Dask stops a cluster (interrupted there, it leaves tracebacks and half-closed
+    workers behind), then raise the KeyboardInterrupt."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -291,6 +292,22 @@ def deferred_interrupt() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def sigint_ignored() -> Iterator[None]:
+    """Ignore Ctrl-C while local workers are spawned: they inherit the ignored SIGINT (a Python
+    process keeps it ignored), so a Ctrl-C to the terminal's process group reaches only this process,
+    which stops them; otherwise every worker prints its own KeyboardInterrupt traceback. The price:
+    a Ctrl-C during the few seconds the cluster takes to start is dropped."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
 def dask_client(scheduler: str | None, n_workers: int) -> Iterator:
     """A client of the scheduler at `scheduler` (address or scheduler file), or of a new LocalCluster
     with `n_workers` single-threaded worker processes (closed, with its workers, on exit)."""
@@ -299,15 +316,16 @@ def dask_client(scheduler: str | None, n_workers: int) -> Iterator:
     from distributed import Client, LocalCluster
 
     cluster = None
-    with deferred_interrupt():
-        if scheduler is not None:
-            kwargs = {"scheduler_file": scheduler} if Path(scheduler).is_file() else {"address": scheduler}
-            try:
-                client = Client(timeout="20s", **kwargs)
-            except (OSError, TimeoutError, ValueError) as err:
-                raise SweepError(f"cannot reach the Dask scheduler at {scheduler}: "
-                                 f"{str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
-        else:
+    if scheduler is not None:
+        kwargs = {"scheduler_file": scheduler} if Path(scheduler).is_file() else {"address": scheduler}
+        try:
+            with deferred_interrupt():
+                client = Client(**kwargs)  # waits up to dask's distributed.comm.timeouts.connect
+        except (OSError, TimeoutError, ValueError) as err:
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise SweepError(f"cannot reach the Dask scheduler at {scheduler}: {reason}") from None
+    else:
+        with sigint_ignored():
             cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                                    dashboard_address=None, silence_logs=logging.ERROR)
             client = Client(cluster)
@@ -336,10 +354,8 @@ def run_sweep(folder: Path | str, runs: Sequence[PlannedRun], *, overwrite: bool
     reason = unwritable_reason(folder)
     if reason:
         raise ConfigError(f"cannot write the sweep into {folder}: {reason}")
-    statuses = {run.file: None if overwrite else existing_status(folder / run.file, run.config) for run in runs}
+    outcomes = _outcomes_known_beforehand(folder, runs, overwrite)
     text = manifest_text(folder, runs) if manifest else None
-    outcomes = {run.file: RunOutcome(run.file, "kept", statuses[run.file]) for run in runs
-                if statuses[run.file] in FINISHED}
     for outcome in outcomes.values():
         if on_outcome is not None:
             on_outcome(outcome)
@@ -359,6 +375,20 @@ def run_sweep(folder: Path | str, runs: Sequence[PlannedRun], *, overwrite: bool
         interrupted = True
     ordered = tuple(outcomes.get(run.file, RunOutcome(run.file, "interrupted")) for run in runs)
     return SweepSummary(folder, ordered, interrupted)
+
+
+def _outcomes_known_beforehand(folder: Path, runs: Sequence[PlannedRun], overwrite: bool) -> dict[str, RunOutcome]:
+    """Finished runs are kept and unreadable files fail without a task; ConfigError for a config clash."""
+    outcomes = {}
+    for run in runs:
+        try:
+            status = None if overwrite else existing_status(folder / run.file, run.config)
+        except RunFileError as err:
+            outcomes[run.file] = RunOutcome(run.file, "failed", error=str(err))
+            continue
+        if status in FINISHED:
+            outcomes[run.file] = RunOutcome(run.file, "kept", status)
+    return outcomes
 
 
 def _submit_and_collect(client, folder: Path, todo: Sequence[PlannedRun], overwrite: bool, retries: int,
