@@ -71,7 +71,7 @@ def main() -> None:
         sweep_s, summary = sweep(args.presets, args.seeds, args.epochs, args.workers, Path(tmp) / "sweep")
     busy_s = sum(run["seconds"] for run in summary["runs"])
     print(f"train sweep : {sweep_s:7.1f} s wall ({busy_s:.1f} s of training summed over runs, "
-          f"{summary['counts']})")
+          f"{summary['counts']}); load average {os.getloadavg()[0]:.1f}")
     plain_loop(dataclasses.replace(runs[0].config, epochs=200))  # warm-up: torch's first calls are slow
     per_preset: dict[str, float] = {}
     for run in runs:

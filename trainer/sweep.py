@@ -1,6 +1,6 @@
 """`train sweep`: presets x seeds x config grids, one ordinary run file per run, trained on Dask distributed.
 
-A sweep is planned and validated in full before anything starts (`plan_sweep`, `existing_statuses`),
+A sweep is planned and validated in full before anything starts (`plan_sweep`, `existing_status`),
 then every run that is not already finished becomes one Dask task (`execute_run`) that calls the same
 `trainer.loop.train` / `trainer.loop.resume` as `train run` / `train resume`. Reruns are idempotent: a
 complete or diverged file is kept without being opened for writing, a killed or interrupted one is
@@ -45,6 +45,15 @@ GRID_FIELDS: dict[str, tuple[str, str, type]] = {
     "activation": ("model", "activation", str),
     "init": ("model", "init", str),
     "n-train": ("target", "n_train", int),
+}
+
+
+# Dask's worker defaults suit data frames, not a tight training loop (bench/RESULTS.md, sweep speed):
+LOCAL_WORKER_CONFIG = {
+    # MALLOC_TRIM_THRESHOLD_ also pins glibc's mmap threshold: every tensor over 128 KiB becomes a
+    # fresh mmap with page faults, which made a baseline step ~2x slower in a worker than alone
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    "distributed.worker.profile.enabled": False,  # the sampling profiler takes the GIL every 10 ms
 }
 
 
@@ -313,6 +322,7 @@ def dask_client(scheduler: str | None, n_workers: int) -> Iterator:
     with `n_workers` single-threaded worker processes (closed, with its workers, on exit)."""
     import logging
 
+    import dask
     from distributed import Client, LocalCluster
 
     cluster = None
@@ -325,7 +335,7 @@ def dask_client(scheduler: str | None, n_workers: int) -> Iterator:
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise SweepError(f"cannot reach the Dask scheduler at {scheduler}: {reason}") from None
     else:
-        with sigint_ignored():
+        with sigint_ignored(), dask.config.set(LOCAL_WORKER_CONFIG):
             cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                                    dashboard_address=None, silence_logs=logging.ERROR)
             client = Client(cluster)
@@ -363,7 +373,7 @@ def run_sweep(folder: Path | str, runs: Sequence[PlannedRun], *, overwrite: bool
     interrupted = False
     try:
         if todo:
-            with dask_client(scheduler, workers or min(os.cpu_count() or 1, len(todo))) as client:
+            with dask_client(scheduler, workers or min(usable_cores(), len(todo))) as client:
                 folder.mkdir(parents=True, exist_ok=True)
                 if text is not None:
                     write_atomically(folder / MANIFEST, text)
@@ -375,6 +385,11 @@ def run_sweep(folder: Path | str, runs: Sequence[PlannedRun], *, overwrite: bool
         interrupted = True
     ordered = tuple(outcomes.get(run.file, RunOutcome(run.file, "interrupted")) for run in runs)
     return SweepSummary(folder, ordered, interrupted)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (a container or `taskset` can allow fewer than the machine has)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _outcomes_known_beforehand(folder: Path, runs: Sequence[PlannedRun], overwrite: bool) -> dict[str, RunOutcome]:
