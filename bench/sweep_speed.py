@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from trainer.config import DEFAULT_STUDY  # noqa: E402
 from trainer.loop import TORCH_DTYPES, initial_model, make_optimizer  # noqa: E402
-from trainer.sweep import parse_int_set, plan_sweep  # noqa: E402
+from trainer.sweep_plan import parse_int_set, plan_sweep  # noqa: E402
 from trainer.targets import make_data  # noqa: E402
 
 

@@ -22,7 +22,7 @@ from trainer.cli import app
 from trainer.config import TrainConfig
 from trainer.errors import ConfigError
 from trainer.loop import train
-from trainer.sweep import MANIFEST, parse_int_set, plan_sweep
+from trainer.sweep_plan import MANIFEST, parse_int_set, plan_sweep
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--epochs", "30", "--n-train", "64", "--width", "8"]

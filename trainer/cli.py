@@ -96,7 +96,7 @@ def default_study(
         return
     from trainer.config import DEFAULT_STUDY
     from trainer.runfile import check_writable_target
-    from trainer.sweep import plan_sweep
+    from trainer.sweep_plan import plan_sweep
 
     runs = _guard(plan_sweep, DEFAULT_STUDY, (0,), {"epochs": (epochs,)} if epochs is not None else {})
     if not skip_existing:
@@ -197,7 +197,7 @@ def sweep_command(
     Comma lists make a grid, e.g. --lr 0.01,0.001 doubles the runs; files are named from the varied
     values (baseline-s3-lr0.001.h5). Exit 0 when every run finished (diverged counts), 1 if any failed.
     """
-    from trainer.sweep import parse_grid_values, parse_int_set, plan_sweep
+    from trainer.sweep_plan import parse_grid_values, parse_int_set, plan_sweep
 
     texts = {"lr": lr, "epochs": epochs, "optimizer": optimizer, "width": width, "depth": depth,
              "activation": activation, "init": init, "dtype": dtype, "n-train": n_train, "ckpt-every": ckpt_every,
@@ -262,7 +262,7 @@ def run_command(
                                  model=dataclasses.replace(config.model, **model_changes), **run_changes)
     _guard(validate, config)
     if out is None:
-        from trainer.sweep import run_stem
+        from trainer.sweep_plan import run_stem
 
         out = RUNS_DIR / f"{run_stem(config, {})}.h5"
     _train_one(config, out, overwrite)
