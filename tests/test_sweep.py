@@ -144,7 +144,36 @@ def test_a_file_with_another_config_is_refused_and_kept(tmp_path):
     assert fingerprint(out) == before
 
 
+def test_a_diverged_run_is_a_result_not_a_failure(tmp_path, one_thread):
+    from trainer.sweep import SweepSummary, execute_run
+
+    config = plan_sweep(["sgd"], (0,), {"lr": (1e6,), "epochs": (50,), "n-train": (64,), "width": (8,)})[0].config
+    outcome = execute_run(config.to_json(), str(tmp_path / "sgd-s0.h5"), False)  # the task body, no cluster
+    assert (outcome.action, outcome.status) == ("trained", "diverged") and outcome.steps < 50
+    again = execute_run(config.to_json(), str(tmp_path / "sgd-s0.h5"), False)
+    assert (again.action, again.status) == ("kept", "diverged")
+    assert SweepSummary(tmp_path, (outcome,)).failed == ()
+
+
 # ---- a local cluster ----------------------------------------------------------------------------
+def test_local_workers_get_training_friendly_settings():
+    """No MALLOC_TRIM_THRESHOLD_ (it made steps ~2x slower), no profiler, and SIGINT ignored from birth
+    (a Ctrl-C to the terminal reaches only the sweep, which stops the workers)."""
+    from trainer.sweep import dask_client
+
+    def worker_settings():
+        import dask
+
+        sig_ignored = int(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("SigIgn")), 16)
+        return (os.environ.get("MALLOC_TRIM_THRESHOLD_"), dask.config.get("distributed.worker.profile.enabled"),
+                bool(sig_ignored & (1 << (signal.SIGINT - 1))))
+
+    with dask_client(None, 1) as client:
+        settings = list(client.run(worker_settings).values())
+    assert settings == [(None, False, True)]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored in this process
+
+
 def test_local_sweep_trains_resumes_reports_failures_and_reruns_as_a_no_op(tmp_path, one_thread):
     """Seed 2 was prepared by hand: baseline interrupted at step 15 (resumable), sgd's path holds
     something that is no run file (a failure that must not stop the others, nor be overwritten)."""
