@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -89,45 +90,126 @@ def default_study(
     skip_existing: Annotated[bool, typer.Option(
         help="Keep complete runs, resume interrupted or killed ones, train the rest.")] = False,
 ) -> None:
-    """With no command: train the default study (baseline, wide, deep, sgd; seed 0) into data/runs/."""
+    """With no command: train the default study (baseline, wide, deep, sgd; seed 0) into data/runs/.
+
+    It is a sweep (see `train sweep`) over the four presets, run in parallel on a local Dask cluster.
+    """
     if ctx.invoked_subcommand is not None:
         return
-    from trainer.config import DEFAULT_STUDY, get_preset, validate
+    from trainer.config import DEFAULT_STUDY
     from trainer.runfile import check_writable_target
+    from trainer.sweep_plan import plan_sweep
 
-    configs = []
-    for name in DEFAULT_STUDY:
-        config = get_preset(name)
-        if epochs is not None:
-            config = dataclasses.replace(config, epochs=epochs)
-        _guard(validate, config)
-        out = out_dir / f"{name}-s{config.seed}.h5"
-        if not (skip_existing and out.exists()):
-            _guard(check_writable_target, out, overwrite)  # refuse before training anything
-        configs.append((config, out))
-    for config, out in configs:
-        if skip_existing and out.exists():
-            _continue_existing(config, out)
-        else:
-            _train_one(config, out, overwrite)
+    runs = _guard(plan_sweep, DEFAULT_STUDY, (0,), {"epochs": (epochs,)} if epochs is not None else {})
+    if not skip_existing:
+        for run in runs:
+            _guard(check_writable_target, out_dir / run.file, overwrite)  # refuse before training anything
+    _sweep(out_dir, runs, overwrite=overwrite, manifest=False)
 
 
-def _continue_existing(config, out: Path) -> None:
-    """--skip-existing: a complete run with the same config is kept, a killed one resumed."""
-    from trainer.config import TrainConfig
-    from trainer.loop import resume
-    from trainer.runfile import open_swmr_reader
+def _sweep(folder: Path, runs, *, overwrite: bool, manifest: bool, scheduler: Optional[str] = None,
+           workers: Optional[int] = None, retries: int = 2, json_out: bool = False) -> None:
+    """Run a planned sweep under a progress bar over runs; print the summary; exit 130 / 1 / 0."""
+    from trainer.sweep import run_sweep
 
-    with _guard(open_swmr_reader, out) as f:
-        stored, status = TrainConfig.from_json(f.attrs["config"]), str(f.attrs["status"])
-    if stored != config:
-        fail(f"{out} holds a different configuration; pass --overwrite to retrain it")
-    if status == "complete":
-        typer.echo(f"{out}: complete, kept", err=True)
-    elif status in ("running", "interrupted"):
-        _with_progress(f"resume {out.name}", config.epochs, resume, out)
-    else:
-        fail(f"{out} is {status}; pass --overwrite to retrain it")
+    with _sweep_progress(len(runs)) as (on_outcome, on_step):
+        summary = _guard(run_sweep, folder, runs, overwrite=overwrite, scheduler=scheduler, workers=workers,
+                         retries=retries, manifest=manifest, on_outcome=on_outcome, on_step=on_step)
+    _print_summary(summary, json_out)
+    raise typer.Exit(130 if summary.interrupted else 1 if summary.failed else 0)
+
+
+@contextmanager
+def _sweep_progress(n_runs: int):
+    """A rich bar over runs on stderr, a bar per run in flight, and a line per finished run."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[note]}"), TimeElapsedColumn(), console=Console(stderr=True))
+    overall = bar.add_task("runs", total=n_runs, note="")
+    in_flight: dict[str, int] = {}
+
+    def on_step(file: str, step: int, epochs: int, loss: float) -> None:
+        if file not in in_flight:
+            in_flight[file] = bar.add_task(f"  {file}", total=epochs, note="")
+        bar.update(in_flight[file], completed=step, note=f"loss {loss:.3e}")
+
+    def on_outcome(outcome) -> None:
+        if outcome.file in in_flight:
+            bar.remove_task(in_flight.pop(outcome.file))
+        bar.advance(overall)
+        bar.console.print(_outcome_line(outcome), highlight=False, soft_wrap=True)
+
+    with bar:
+        yield on_outcome, on_step
+
+
+def _outcome_line(outcome) -> str:
+    if outcome.action == "kept":
+        return f"{outcome.file}: {outcome.status}, kept"
+    if outcome.action == "failed":
+        return f"{outcome.file}: FAILED: {outcome.error}"
+    return (f"{outcome.file}: {outcome.action}, {outcome.status} after {outcome.steps} steps in "
+            f"{outcome.seconds:.1f} s (final loss {outcome.final_loss:.3e})")
+
+
+def _print_summary(summary, json_out: bool) -> None:
+    import json
+
+    if json_out:
+        typer.echo(json.dumps(summary.to_dict(), indent=1))
+    counts = ", ".join(f"{n} {action}" for action, n in summary.to_dict()["counts"].items())
+    typer.echo(f"sweep {summary.folder}: {len(summary.outcomes)} runs: {counts}", err=True)
+    for outcome in summary.failed:
+        typer.echo(f"failed: {outcome.file}: {outcome.error}", err=True)
+    if summary.interrupted:
+        typer.echo("interrupted: rerun the same command to resume the unfinished runs", err=True)
+
+
+@app.command("sweep")
+def sweep_command(
+    out: Annotated[Path, typer.Option(help="Sweep folder: one run file per run, plus sweep.json.", file_okay=False)],
+    presets: Annotated[str, typer.Option(help="Comma-separated presets.")] = "baseline,wide,deep,sgd",
+    seeds: Annotated[str, typer.Option(help="Seeds: 0-7, 0,2,5 or 0-3,8.")] = "0",
+    replicates: Annotated[Optional[str], typer.Option(
+        help="Perturbation seeds (with --perturb): same seed, init perturbed; files NAME-sS-pR.h5.")] = None,
+    lr: Annotated[Optional[str], typer.Option(help="Learning rate(s), e.g. 0.01,0.001.")] = None,
+    epochs: Annotated[Optional[str], typer.Option(help="Epochs (comma list: a grid axis).")] = None,
+    optimizer: Annotated[Optional[str], typer.Option(help="adam and/or sgd.")] = None,
+    width: Annotated[Optional[str], typer.Option(help="Hidden units per layer.")] = None,
+    depth: Annotated[Optional[str], typer.Option(help="Hidden layers.")] = None,
+    activation: Annotated[Optional[str], typer.Option(help="Activation(s), see `train run --help`.")] = None,
+    init: Annotated[Optional[str], typer.Option(help="default, xavier and/or kaiming.")] = None,
+    dtype: Annotated[Optional[str], typer.Option(help="float32 and/or float64.")] = None,
+    n_train: Annotated[Optional[str], typer.Option(help="Training points.")] = None,
+    ckpt_every: Annotated[Optional[str], typer.Option(help="Store parameters every N steps.")] = None,
+    pred_every: Annotated[Optional[str], typer.Option(help="Store predictions every N steps.")] = None,
+    perturb: Annotated[Optional[str], typer.Option(help="Relative init perturbation, e.g. 1e-7 (noise floor).")] = None,
+    workers: Annotated[Optional[int], typer.Option(
+        help="Local worker processes, one thread each [default: one per core].", min=1)] = None,
+    scheduler: Annotated[Optional[str], typer.Option(
+        help="Use an existing Dask cluster: tcp://HOST:PORT or a scheduler file.")] = None,
+    retries: Annotated[int, typer.Option(help="Dask retries of a run whose attempt raised.", min=0)] = 2,
+    overwrite: Annotated[bool, typer.Option(help="Retrain runs whose files exist.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+) -> None:
+    """Train presets x seeds x config values on Dask; a rerun keeps finished runs and resumes killed ones.
+
+    Comma lists make a grid, e.g. --lr 0.01,0.001 doubles the runs; files are named from the varied
+    values (baseline-s3-lr0.001.h5). Exit 0 when every run finished (diverged counts), 1 if any failed.
+    """
+    from trainer.sweep_plan import parse_grid_values, parse_int_set, plan_sweep
+
+    texts = {"lr": lr, "epochs": epochs, "optimizer": optimizer, "width": width, "depth": depth,
+             "activation": activation, "init": init, "dtype": dtype, "n-train": n_train, "ckpt-every": ckpt_every,
+             "pred-every": pred_every, "perturb": perturb}
+    grid = {name: _guard(parse_grid_values, name, text) for name, text in texts.items() if text is not None}
+    seed_list = _guard(parse_int_set, seeds, "seeds")
+    replicate_list = _guard(parse_int_set, replicates, "replicates") if replicates is not None else None
+    runs = _guard(plan_sweep, [p for p in presets.replace(" ", "").split(",") if p], seed_list, grid, replicate_list)
+    _sweep(out, runs, overwrite=overwrite, manifest=True, scheduler=scheduler, workers=workers, retries=retries,
+           json_out=json_out)
 
 
 @app.command("run")
@@ -154,7 +236,11 @@ def run_command(
     features: Annotated[Optional[int], typer.Option(help="diag-linear: number of Fourier frequencies K.")] = None,
     feature_decay: Annotated[Optional[float], typer.Option(help="diag-linear: feature scales k^-p.")] = None,
     init_scale: Annotated[Optional[float], typer.Option(help="diag-linear: initial u = v.")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Run file.", show_default="data/runs/PRESET-sSEED.h5")] = None,
+    perturb: Annotated[Optional[float], typer.Option(
+        help="Perturb the init: w -> w (1 + perturb e), e ~ N(0, 1); e.g. 1e-7 (noise-floor replicate).")] = None,
+    perturb_seed: Annotated[Optional[int], typer.Option(help="Seed of the perturbation e.")] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        help="Run file.", show_default="data/runs/PRESET-sSEED.h5, -pSEED added when perturbed")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run file.")] = False,
 ) -> None:
     """Train one run from a preset, with any setting overridden."""
@@ -172,11 +258,15 @@ def run_command(
                                        "init_scale": init_scale}.items() if v is not None}
     run_changes = {k: v for k, v in {"seed": seed, "epochs": epochs, "lr": lr, "optimizer": optimizer,
                                      "dtype": dtype, "device": device, "ckpt_every": ckpt_every,
-                                     "pred_every": pred_every}.items() if v is not None}
+                                     "pred_every": pred_every, "perturb": perturb,
+                                     "perturb_seed": perturb_seed}.items() if v is not None}
     config = dataclasses.replace(config, target=dataclasses.replace(config.target, **target_changes),
                                  model=dataclasses.replace(config.model, **model_changes), **run_changes)
     _guard(validate, config)
-    out = out if out is not None else RUNS_DIR / f"{config.preset}-s{config.seed}.h5"
+    if out is None:
+        from trainer.sweep_plan import run_stem
+
+        out = RUNS_DIR / f"{run_stem(config, {})}.h5"
     _train_one(config, out, overwrite)
 
 

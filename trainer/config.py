@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 
 from trainer.errors import ConfigError
@@ -64,6 +65,10 @@ class TrainConfig:
     device: str = "cpu"
     ckpt_every: int = 10
     pred_every: int = 1
+    # noise-floor replicates: after the seeded init, every weight w becomes w * (1 + perturb * e),
+    # e ~ N(0, 1) from a generator seeded with perturb_seed; 0 leaves the init untouched
+    perturb: float = 0.0
+    perturb_seed: int = 0
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -74,6 +79,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, raw: dict) -> "TrainConfig":
+        """The inverse of `dataclasses.asdict`; fields added since a file was written take their defaults."""
         raw = dict(raw)
         target = dict(raw.pop("target"))
         for key in ("freqs_hz", "amps", "phases"):
@@ -127,6 +133,10 @@ def validate(config: TrainConfig) -> TrainConfig:
     _positive("width", model.width)
     _positive("depth", model.depth)
     _positive("features", model.features)
+    if not (math.isfinite(config.perturb) and config.perturb >= 0):
+        raise ConfigError(f"perturb must be zero or positive, got {config.perturb}")
+    if config.perturb_seed < 0:
+        raise ConfigError(f"perturb-seed must be zero or positive, got {config.perturb_seed}")
     if config.dtype not in DTYPES:
         raise ConfigError(f"unknown dtype {config.dtype!r}; choose one of {', '.join(DTYPES)}")
     if config.optimizer not in OPTIMIZERS:

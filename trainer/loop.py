@@ -14,7 +14,7 @@ import torch
 
 from trainer import runfile
 from trainer.config import TrainConfig, validate
-from trainer.models import build_model, flatten, load_flat, param_layout
+from trainer.models import build_model, flatten, load_flat, param_layout, perturb_parameters
 from trainer.runfile import RunMeta
 from trainer.targets import make_data
 from trainer.writer import RunWriter
@@ -88,12 +88,18 @@ def run_meta(config: TrainConfig, model: torch.nn.Module, data: dict[str, np.nda
                    resume_size=resume_state_size(config, layout.n_params, len(layout.names)))
 
 
+def initial_model(config: TrainConfig) -> torch.nn.Module:
+    """The model at step 0: the seeded init, then the replicate perturbation (none when perturb is 0)."""
+    model = build_model(config.model, config.seed, TORCH_DTYPES[config.dtype])
+    return perturb_parameters(model, config.perturb, config.perturb_seed).to(config.device)
+
+
 def train(config: TrainConfig, out: Path | str, *, overwrite: bool = False, progress: ProgressFn | None = None,
           commit_every_s: float = 1.0) -> RunResult:
     """Train one run from scratch and write it to `out`."""
     validate(config)
     runfile.check_writable_target(Path(out), overwrite)
-    model = build_model(config.model, config.seed, TORCH_DTYPES[config.dtype]).to(config.device)
+    model = initial_model(config)
     data = make_data(config.target)
     writer = RunWriter.create(out, run_meta(config, model, data), overwrite=overwrite, commit_every_s=commit_every_s)
     optimizer = make_optimizer(config, model)
@@ -104,7 +110,7 @@ def resume(path: Path | str, *, progress: ProgressFn | None = None, commit_every
     """Continue a killed or interrupted run from its last committed checkpoint."""
     writer, meta, point = RunWriter.resume(path, commit_every_s=commit_every_s)
     config = TrainConfig.from_dict(meta.config)
-    model = build_model(config.model, config.seed, TORCH_DTYPES[config.dtype]).to(config.device)
+    model = initial_model(config)
     optimizer = make_optimizer(config, model)
     if point.params is not None:
         load_flat(model, torch.from_numpy(point.params).to(config.device))

@@ -151,6 +151,23 @@ def build_model(spec: ModelSpec, seed: int = 0, dtype: torch.dtype = torch.float
     return model.to(dtype)
 
 
+def perturb_parameters(model: nn.Module, scale: float, seed: int) -> nn.Module:
+    """In place, w -> w * (1 + scale * e) with e ~ N(0, 1) per entry, from a generator seeded with `seed`.
+
+    The product is formed in float64 and rounded once to the parameter's dtype, so scale ~1e-7 moves
+    float32 weights by about one rounding step. scale 0 leaves the model untouched (bitwise).
+    """
+    if scale == 0:
+        return model
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for param in model.parameters():  # named_parameters() order: fixed by the layout
+            noise = torch.randn(param.shape, generator=generator, dtype=torch.float64)
+            exact = param.detach().cpu().to(torch.float64) * (1.0 + scale * noise)
+            param.copy_(exact.to(param.dtype))
+    return model
+
+
 def model_spec_from_dict(raw: dict) -> ModelSpec:
     known = {f.name for f in dataclasses.fields(ModelSpec)}
     unknown = set(raw) - known

@@ -1,0 +1,301 @@
+"""`train sweep`: presets x seeds x config grids, one ordinary run file per run, trained on Dask distributed.
+
+A sweep is planned (`trainer.sweep_plan`) and validated in full before anything starts (`existing_status`),
+then every run that is not already finished becomes one Dask task (`execute_run`) that calls the same
+`trainer.loop.train` / `trainer.loop.resume` as `train run` / `train resume`. Reruns are idempotent: a
+complete or diverged file is kept without being opened for writing, a killed or interrupted one is
+resumed. Dask's own mechanisms do the scheduling: `retries=` for failed attempts, the scheduler's
+rescheduling for tasks lost with a dead worker (the retry resumes the partial file), `priority=` to
+start the most expensive runs first, worker events for per-run progress.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import os
+import signal
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+from trainer.config import TrainConfig
+from trainer.errors import ConfigError, RunFileError, TrainerError
+from trainer.sweep_plan import PlannedRun, estimated_cost, manifest_text, write_atomically
+from trainer.sweep_plan import MANIFEST, plan_sweep  # noqa: F401 - the API next to run_sweep
+
+PROGRESS_TOPIC = "spectral-sweep-progress"
+FINISHED = ("complete", "diverged")  # results: a rerun keeps them
+# Dask's worker defaults suit data frames, not a tight training loop (bench/RESULTS.md, sweep speed):
+LOCAL_WORKER_CONFIG = {
+    # MALLOC_TRIM_THRESHOLD_ also pins glibc's mmap threshold: every tensor over 128 KiB becomes a
+    # fresh mmap with page faults, which made a baseline step ~2x slower in a worker than alone
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    "distributed.worker.profile.enabled": False,  # the sampling profiler takes the GIL every 10 ms
+}
+
+
+class SweepError(TrainerError):
+    """The sweep cannot start (e.g. the Dask scheduler is unreachable)."""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What happened to one run. action: trained, resumed, kept, failed or interrupted (not finished)."""
+
+    file: str
+    action: str
+    status: str = "-"  # the run file's status afterwards, "-" when unknown
+    steps: int = 0
+    seconds: float = 0.0
+    final_loss: float = math.nan
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    folder: Path
+    outcomes: tuple[RunOutcome, ...]  # in plan order
+    interrupted: bool = False
+
+    @property
+    def failed(self) -> tuple[RunOutcome, ...]:
+        return tuple(o for o in self.outcomes if o.action == "failed")
+
+    def to_dict(self) -> dict:
+        runs = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                 for k, v in dataclasses.asdict(o).items()} for o in self.outcomes]
+        counts: dict[str, int] = {}
+        for outcome in self.outcomes:
+            counts[outcome.action] = counts.get(outcome.action, 0) + 1
+        return {"out": str(self.folder), "n_runs": len(self.outcomes), "interrupted": self.interrupted,
+                "counts": counts, "failed": [{"file": o.file, "error": o.error} for o in self.failed], "runs": runs}
+
+
+# ---- run files already in the folder --------------------------------------------------------------
+def existing_status(path: Path, config: TrainConfig) -> str | None:
+    """The status of the run file at `path`, None when there is none.
+
+    Opens the file read-only, so a finished file is never modified. Raises RunFileError when the
+    file cannot be read as a run, ConfigError when it holds another configuration.
+    """
+    from trainer.runfile import open_swmr_reader
+
+    if not path.exists():
+        return None
+    with open_swmr_reader(path) as f:
+        try:
+            stored, status = TrainConfig.from_json(f.attrs["config"]), str(f.attrs["status"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise RunFileError(f"{path} has no readable run configuration ({err})") from None
+    if stored != config:
+        raise ConfigError(f"{path} holds a different configuration; use another --out folder or --overwrite")
+    return status
+
+
+# ---- one task, on a Dask worker -----------------------------------------------------------------
+def execute_run(config_json: str, path: str, overwrite: bool) -> RunOutcome:
+    """Train, resume or keep the run at `path`: the body of one sweep task.
+
+    Bad input (TrainerError) comes back as a failed outcome, so Dask does not retry what cannot
+    succeed; any other exception propagates and Dask retries the task, which then resumes the file.
+    """
+    import torch
+
+    from trainer.loop import resume, train
+
+    torch.set_num_threads(1)  # one run per single-threaded worker; also keeps results independent of cores
+    config, target = TrainConfig.from_json(config_json), Path(path)
+    try:
+        status = None if overwrite else existing_status(target, config)
+        if status in FINISHED:
+            return RunOutcome(target.name, "kept", status)
+        progress = _progress_events(target.name, config.epochs)
+        if status is None:
+            result, action = train(config, target, overwrite=overwrite, progress=progress), "trained"
+        else:
+            result, action = resume(target, progress=progress), "resumed"
+    except TrainerError as err:
+        return RunOutcome(target.name, "failed", error=str(err))
+    action = action if result.status != "interrupted" else "interrupted"
+    return RunOutcome(target.name, action, result.status, result.steps, result.seconds, result.final_loss)
+
+
+def _progress_events(file: str, epochs: int, every_s: float = 1.0) -> Callable[[int, float], None] | None:
+    """A training progress callback that logs a Dask worker event at most every `every_s` seconds."""
+    from distributed import get_worker
+
+    try:
+        worker = get_worker()
+    except ValueError:  # not on a Dask worker
+        return None
+    last = [0.0]
+
+    def report(step: int, loss: float) -> None:
+        now = time.monotonic()
+        if now - last[0] >= every_s:
+            last[0] = now
+            worker.log_event(PROGRESS_TOPIC, {"file": file, "step": step, "epochs": epochs, "loss": float(loss)})
+
+    return report
+
+
+# ---- the sweep, on a Dask cluster ---------------------------------------------------------------
+@contextlib.contextmanager
+def deferred_interrupt() -> Iterator[None]:
+    """Hold Ctrl-C while Dask stops a cluster (interrupted there, it leaves tracebacks and half-closed
+    workers behind), then raise the KeyboardInterrupt."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def sigint_ignored() -> Iterator[None]:
+    """Ignore Ctrl-C while local workers are spawned: they inherit the ignored SIGINT (a Python
+    process keeps it ignored), so a Ctrl-C to the terminal's process group reaches only this process,
+    which stops them; otherwise every worker prints its own KeyboardInterrupt traceback. The price:
+    a Ctrl-C during the few seconds the cluster takes to start is dropped."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None, n_workers: int) -> Iterator:
+    """A client of the scheduler at `scheduler` (address or scheduler file), or of a new LocalCluster
+    with `n_workers` single-threaded worker processes (closed, with its workers, on exit)."""
+    import logging
+
+    import dask
+    from distributed import Client, LocalCluster
+
+    cluster = None
+    if scheduler is not None:
+        kwargs = {"scheduler_file": scheduler} if Path(scheduler).is_file() else {"address": scheduler}
+        try:
+            with deferred_interrupt():
+                client = Client(**kwargs)  # waits up to dask's distributed.comm.timeouts.connect
+        except (OSError, TimeoutError, ValueError) as err:
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise SweepError(f"cannot reach the Dask scheduler at {scheduler}: {reason}") from None
+    else:
+        with sigint_ignored(), dask.config.set(LOCAL_WORKER_CONFIG):
+            cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.ERROR)
+            client = Client(cluster)
+    try:
+        yield client
+    finally:
+        with deferred_interrupt():
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def run_sweep(folder: Path | str, runs: Sequence[PlannedRun], *, overwrite: bool = False, scheduler: str | None = None,
+              workers: int | None = None, retries: int = 2, manifest: bool = True,
+              on_outcome: Callable[[RunOutcome], None] | None = None,
+              on_step: Callable[[str, int, int, float], None] | None = None) -> SweepSummary:
+    """Run every planned run that is not finished yet; see the module docstring.
+
+    Raises ConfigError / SweepError before anything starts; after that, failures are outcomes.
+    On KeyboardInterrupt, queued runs are cancelled, the local workers stopped (runs in flight stay
+    resumable) and the summary says `interrupted`.
+    """
+    folder = Path(folder).absolute()  # workers may run elsewhere: give them absolute paths
+    from trainer.runfile import unwritable_reason
+
+    reason = unwritable_reason(folder)
+    if reason:
+        raise ConfigError(f"cannot write the sweep into {folder}: {reason}")
+    outcomes = _outcomes_known_beforehand(folder, runs, overwrite)
+    text = manifest_text(folder, runs) if manifest else None
+    for outcome in outcomes.values():
+        if on_outcome is not None:
+            on_outcome(outcome)
+    todo = [run for run in runs if run.file not in outcomes]
+    interrupted = False
+    try:
+        if todo:
+            with dask_client(scheduler, workers or min(usable_cores(), len(todo))) as client:
+                folder.mkdir(parents=True, exist_ok=True)
+                if text is not None:
+                    write_atomically(folder / MANIFEST, text)
+                _submit_and_collect(client, folder, todo, overwrite, retries, outcomes, on_outcome, on_step)
+        elif text is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+            write_atomically(folder / MANIFEST, text)
+    except KeyboardInterrupt:
+        interrupted = True
+    ordered = tuple(outcomes.get(run.file, RunOutcome(run.file, "interrupted")) for run in runs)
+    return SweepSummary(folder, ordered, interrupted)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (a container or `taskset` can allow fewer than the machine has)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _outcomes_known_beforehand(folder: Path, runs: Sequence[PlannedRun], overwrite: bool) -> dict[str, RunOutcome]:
+    """Finished runs are kept and unreadable files fail without a task; ConfigError for a config clash."""
+    outcomes = {}
+    for run in runs:
+        try:
+            status = None if overwrite else existing_status(folder / run.file, run.config)
+        except RunFileError as err:
+            outcomes[run.file] = RunOutcome(run.file, "failed", error=str(err))
+            continue
+        if status in FINISHED:
+            outcomes[run.file] = RunOutcome(run.file, "kept", status)
+    return outcomes
+
+
+def _submit_and_collect(client, folder: Path, todo: Sequence[PlannedRun], overwrite: bool, retries: int,
+                        outcomes: dict[str, RunOutcome], on_outcome, on_step) -> None:
+    from distributed import as_completed
+
+    if on_step is not None:
+        client.subscribe_topic(PROGRESS_TOPIC, lambda event: on_step(event[1]["file"], event[1]["step"],
+                                                                       event[1]["epochs"], event[1]["loss"]))
+    token = uuid.uuid4().hex[:8]  # fresh keys: an existing cluster must not hand back an old sweep's result
+    ranks = {run.file: rank for rank, run in enumerate(sorted(todo, key=lambda r: estimated_cost(r.config)))}
+    futures = {client.submit(execute_run, run.config.to_json(), str(folder / run.file), overwrite,
+                             key=f"train-{run.file}-{token}", retries=retries, priority=ranks[run.file]): run.file
+               for run in todo}
+    try:
+        for future in as_completed(futures):
+            outcome = _outcome_of(future, futures[future])
+            outcomes[outcome.file] = outcome
+            if on_outcome is not None:
+                on_outcome(outcome)
+    except BaseException:
+        client.cancel(list(futures))  # queued runs never start; a running one ends with its worker
+        raise
+
+
+def _outcome_of(future, file: str) -> RunOutcome:
+    if future.status == "finished":
+        return future.result()
+    if future.status == "cancelled":
+        return RunOutcome(file, "interrupted", error="cancelled")
+    err = future.exception()
+    message = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    return RunOutcome(file, "failed", error=f"{type(err).__name__}: {message}" if message else type(err).__name__)

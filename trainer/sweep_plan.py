@@ -1,0 +1,151 @@
+"""Planning a sweep: seed lists, config grids, run file names and the sweep.json manifest (no Dask here)."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from trainer.config import TrainConfig, get_preset, validate
+from trainer.errors import ConfigError
+
+MANIFEST = "sweep.json"
+# CLI name -> (which part of the config, attribute, parser); a comma list of values makes a grid axis
+GRID_FIELDS: dict[str, tuple[str, str, type]] = {
+    "lr": ("run", "lr", float),
+    "epochs": ("run", "epochs", int),
+    "optimizer": ("run", "optimizer", str),
+    "dtype": ("run", "dtype", str),
+    "ckpt-every": ("run", "ckpt_every", int),
+    "pred-every": ("run", "pred_every", int),
+    "perturb": ("run", "perturb", float),
+    "width": ("model", "width", int),
+    "depth": ("model", "depth", int),
+    "activation": ("model", "activation", str),
+    "init": ("model", "init", str),
+    "n-train": ("target", "n_train", int),
+}
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run of a sweep: its file name in the sweep folder and its full configuration."""
+
+    file: str
+    config: TrainConfig
+    varied: dict = field(default_factory=dict)  # the grid values that appear in the file name
+
+
+def parse_int_set(text: str, name: str) -> tuple[int, ...]:
+    """'0-7', '0,2,5', '0-3,8' -> distinct non-negative integers in the order given."""
+    values: list[int] = []
+    try:
+        for part in (p for p in text.replace(" ", "").split(",") if p):
+            low, dash, high = part.partition("-")
+            span = range(int(low), int(high) + 1) if dash else [int(low)]
+            if not span:
+                raise ValueError(part)  # an empty range such as 3-1
+            values.extend(v for v in span if v not in values)
+    except ValueError:
+        raise ConfigError(f"--{name} takes non-negative integers and ranges like 0-7, 0,2,5 or 0-3,8; "
+                          f"got {text!r}") from None
+    if not values:
+        raise ConfigError(f"--{name} is empty")
+    return tuple(values)
+
+
+def parse_grid_values(name: str, text: str) -> tuple:
+    """A comma list for one of GRID_FIELDS, parsed to its type, duplicates dropped."""
+    parse = GRID_FIELDS[name][2]
+    try:
+        values = [parse(v) for v in text.replace(" ", "").split(",") if v != ""]
+    except ValueError:
+        kind = {int: "integers", float: "numbers", str: "names"}[parse]
+        raise ConfigError(f"--{name} takes comma-separated {kind}, got {text!r}") from None
+    if not values:
+        raise ConfigError(f"--{name} is empty")
+    return tuple(dict.fromkeys(values))
+
+
+def with_field(config: TrainConfig, name: str, value) -> TrainConfig:
+    part, attribute, _ = GRID_FIELDS[name]
+    if part == "run":
+        return dataclasses.replace(config, **{attribute: value})
+    return dataclasses.replace(config, **{part: dataclasses.replace(getattr(config, part), **{attribute: value})})
+
+
+def run_stem(config: TrainConfig, varied: dict) -> str:
+    """baseline-s3, baseline-s3-p2 (a perturbed replicate), baseline-s3-lr0.001 (a varied field)."""
+    parts = [config.preset, f"s{config.seed}"]
+    if config.perturb > 0:
+        parts.append(f"p{config.perturb_seed}")
+    parts += [f"{name.replace('-', '')}{value:g}" if isinstance(value, float) else f"{name.replace('-', '')}{value}"
+              for name, value in varied.items()]
+    return "-".join(parts)
+
+
+def plan_sweep(presets: Sequence[str], seeds: Sequence[int], grid: dict[str, tuple] | None = None,
+               replicates: Sequence[int] | None = None) -> list[PlannedRun]:
+    """Every combination of preset x seed x replicate x grid value, validated; ConfigError on the first problem."""
+    grid = dict(grid or {})
+    unknown = set(grid) - set(GRID_FIELDS)
+    if unknown:
+        raise ConfigError(f"cannot sweep over {sorted(unknown)}; sweepable: {', '.join(GRID_FIELDS)}")
+    if replicates is not None and not all(p > 0 for p in grid.get("perturb", (0.0,))):
+        raise ConfigError("--replicates needs --perturb > 0 (replicates differ only by the perturbation seed)")
+    bases = [get_preset(name) for name in dict.fromkeys(presets)]
+    names = [name for name in GRID_FIELDS if name in grid]  # table order: file names do not depend on CLI order
+    varied_names = [name for name in names if len(grid[name]) > 1]
+    runs: dict[str, PlannedRun] = {}
+    for base, seed, replicate, values in itertools.product(bases, seeds, replicates or (0,),
+                                                           itertools.product(*(grid[n] for n in names))):
+        config = dataclasses.replace(base, seed=seed, perturb_seed=replicate)
+        for name, value in zip(names, values):
+            config = with_field(config, name, value)
+        validate(config)
+        varied = {name: value for name, value in zip(names, values) if name in varied_names}
+        file = run_stem(config, varied) + ".h5"
+        runs[file] = PlannedRun(file, config, varied)
+    return list(runs.values())
+
+
+def estimated_cost(config: TrainConfig) -> float:
+    """Multiply-adds of a run (parameters x points x epochs): the most expensive runs start first."""
+    m = config.model
+    n_params = 4 * m.features if m.kind == "diag-linear" else (
+        m.width * (m.in_dim + 1) + (m.depth - 1) * m.width * (m.width + 1) + m.out_dim * (m.width + 1))
+    return float(n_params) * config.target.n_train * config.epochs
+
+# ---- the manifest -------------------------------------------------------------------------------
+def manifest_text(folder: Path, runs: Sequence[PlannedRun]) -> str:
+    """sweep.json: every run of this and earlier sweeps into `folder` (by file name), with its config."""
+    entries = {}
+    path = folder / MANIFEST
+    if path.exists():
+        try:
+            entries = {entry["file"]: entry for entry in json.loads(path.read_text())["runs"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            raise ConfigError(f"{path} is not a sweep manifest; move it away or use another --out folder") from None
+    for run in runs:
+        entries[run.file] = {"file": run.file, "preset": run.config.preset, "seed": run.config.seed,
+                             "perturb_seed": run.config.perturb_seed, "varied": run.varied,
+                             "config": dataclasses.asdict(run.config)}
+    payload = {"format": "spectral-sweep", "version": 1, "runs": [entries[k] for k in sorted(entries)]}
+    return json.dumps(payload, indent=1, sort_keys=True) + "\n"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace `path` by `text` in one step (unchanged content: the file is not touched at all)."""
+    if path.exists() and path.read_text() == text:
+        return
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(tmp, "x") as f:  # a unique name: concurrent writers never share a temporary file
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
