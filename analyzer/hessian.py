@@ -182,7 +182,7 @@ def hessian_spectrum(loss_fn, theta: torch.Tensor, method: str = "auto", k: int 
         return spectrum_from_subspace(subspace, k, seconds=time.perf_counter() - started)
     # too big for the cap: one Lanczos probe for the quadrature estimate of the index, extremes from
     # its Ritz pairs when their fresh residuals meet `tol`, else from restarted Lanczos
-    run = krylov_run(op, QUADRATURE_STEPS, seed=seed)
+    run = krylov_run(op, min(QUADRATURE_STEPS, krylov_steps), seed=seed)
     spectrum = spectrum_from_krylov(op, run, k) if run.steps >= 2 * k else None
     if spectrum is None or not spectrum.converged(tol):
         spectrum = lanczos_spectrum(op, k, tol=tol, seed=seed)

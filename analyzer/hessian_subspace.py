@@ -7,8 +7,9 @@ S = Q^T H Q then holds every non-zero eigenvalue, and the other P - m are zero, 
 
 Certificate. Write H in the basis [Q, Q_perp]: H = [[S, W^T], [W, T]], W = Q_perp^T H Q, T = Q_perp^T H Q_perp.
   (1) ||W||_2 <= `offdiag_bound`, deterministic: the columns of H Q_j that left the Krylov space were
-      dropped at deflation (singular values below `drop_tol` x scale); W is made of them, so
-      ||W||_F^2 <= sum of their squares (plus a rounding allowance m x u x scale).
+      dropped at deflation (singular values below `drop_tol` x scale); W is made of them (and, when
+      the cap stops the run, of the last residual block), so ||W||_F^2 <= sum of their squares, plus
+      a rounding allowance m x u x scale.
   (2) ||T||_2 <= ||H (I - Q Q^T)||_2 <= `complement_bound`, probabilistic: for s standard Gaussian probes
       w_i, ||B|| <= 10 sqrt(2/pi) max_i ||B w_i|| fails with probability at most 10^-s (Halko, Martinsson,
       Tropp 2011, Lemma 4.1, after Dixon 1983); s = 10 here, so at most 1e-10 per certification.
@@ -83,7 +84,7 @@ def subspace_run(op, max_dim: int, block: int = 32, seed: int = 0, drop_tol: flo
     rng = np.random.default_rng(seed)
     cap = min(max_dim, op.n)
     lanczos = _BlockLanczos(op, drop_tol, room=cap + max(block, probes))
-    new = _orthonormal_rows(rng.standard_normal((min(block, op.n), op.n)), lanczos.basis[:0])
+    new = _orthonormal_rows(rng.standard_normal((min(block, cap), op.n)), lanczos.basis[:0])
     complement, certified, attempts = math.inf, False, 0
     while True:
         new = lanczos.extend(new)
@@ -110,10 +111,11 @@ class _BlockLanczos:
         self.op, self.drop_tol, self.room = op, drop_tol, room
         self.basis, self.s_matrix = np.empty((0, op.n)), np.zeros((0, 0))  # grown block by block
         self.m, self.previous, self.n_hvp, self.dropped_sq, self.scale = 0, 0, 0, 0.0, 0.0
+        self.pending_sq = 0.0  # the part of H Q not yet in span(Q): zero once the space is invariant
 
     def offdiag_bound(self) -> float:
-        """>= ||(I - QQ^T) H Q||_2: the dropped columns, plus a rounding allowance m u scale."""
-        return math.sqrt(self.dropped_sq) + self.m * UNIT_ROUNDOFF * self.scale
+        """>= ||(I - QQ^T) H Q||_2: the dropped and pending columns, plus a rounding allowance m u scale."""
+        return math.sqrt(self.dropped_sq + self.pending_sq) + self.m * UNIT_ROUNDOFF * self.scale
 
     def extend(self, new: np.ndarray) -> np.ndarray:
         """Append the orthonormal rows `new`, apply H; return the next block (empty when invariant)."""
@@ -137,6 +139,7 @@ class _BlockLanczos:
         u, sigma, _ = np.linalg.svd(residual.T, full_matrices=False)
         keep = sigma > self.drop_tol * self.scale
         self.dropped_sq += float(np.sum(sigma[~keep] ** 2))
+        self.pending_sq = float(np.sum(sigma[keep] ** 2))
         if keep.any() and sigma[keep].min() < REORTH_RATIO * image_norm:
             # dividing by a small singular value magnifies the rounding left in the residual's
             # projection on Q (~ u |H V| / sigma): one more pass keeps Q orthonormal
