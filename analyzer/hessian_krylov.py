@@ -1,4 +1,7 @@
-"""Saddle index by exhaustive Lanczos: exact for low-rank Hessians, a bracketed estimate otherwise.
+"""Saddle index by one Lanczos probe: exact when it exhausts a low-rank Hessian, a bracketed estimate otherwise.
+
+`analyze hessian` gets its certified index from hessian_subspace (block Lanczos to an invariant subspace);
+this single-vector run is its fallback when that run hits the `krylov_steps` cap (the quadrature below).
 
 The seed MLPs have 1-D inputs, so their Hessians are numerically low rank: on baseline (P = 2,701) about
 2,520 eigenvalues are below 1e-10 x lambda_max and only ~180 are not. Lanczos with full
