@@ -13,11 +13,12 @@ P - m zeros are the whole spectrum, each within a certified error, and the index
 (hessian_krylov, "lanczos"), top/bottom-k from its extreme Ritz pairs when their fresh residuals meet
 `tol`, else from restarted Lanczos (ARPACK, hessian_solvers).
 
-Zero eigenvalues: |lambda| <= zero_tol = max(ZERO_TOL x scale, the method's certified error). 1e-9 is
-above what either method certifies on the seed models (dense ~1e-12, subspace <= 1e-9 by construction)
-so "zero" means "cannot be told from 0 at the guaranteed accuracy", and 1,000x below the default
-index_tol, so how the zeros are rounded never moves the index. They are listed in top/bottom-k in order,
-and counted as null_multiplicity (P - numerical rank): top-k and bottom-k are the dense ones for every k.
+Zero eigenvalues: |lambda| <= zero_tol = max(ZERO_TOL x scale, the method's certified error), i.e. values
+the computation cannot tell from 0 at the accuracy it guarantees. ZERO_TOL = 1e-9 sits above the dense
+path's error (n u scale ~ 1e-12) and the subspace run's usual one (1e-10..1e-9; it certifies up to
+1e-8), and 1,000x below the default index_tol, so how the zeros are rounded never moves the index.
+They are listed in order in top/bottom-k and counted as null_multiplicity (P - numerical rank), so
+top-k and bottom-k equal the dense ones for every k.
 
 Index bounds: index_low/index_high count the eigenvalues certainly / possibly below t (computed values
 below t -/+ the certified error); index_certified says they agree. The subspace certificate is
