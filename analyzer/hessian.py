@@ -51,6 +51,7 @@ import pandas as pd
 import torch
 
 from analyzer.errors import BadInputError
+from analyzer.hessian_index import index_estimate, index_from_spectrum
 from analyzer.hessian_krylov import krylov_run, spectrum_from_krylov
 from analyzer.hessian_solvers import HessianOperator, Spectrum, dense_bytes, dense_spectrum, lanczos_spectrum
 from analyzer.hessian_subspace import spectrum_from_subspace, subspace_run
@@ -60,7 +61,6 @@ METHODS = ("auto", "dense", "lanczos")
 SELECTIONS = ("plateaus", "every", "steps")
 FALLBACK_POINTS = 10  # checkpoints analysed when no plateau is found
 QUADRATURE_STEPS = 500  # Lanczos steps of the index estimate when the certified run hits its cap
-ZERO_TOL = 1e-9  # |lambda| <= this x max |lambda| (or the method's certified error, if larger) is zero
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ class HessianParams:
     tol: float = 1e-8
     index_tol: float = 1e-6
     grad_tol: float = 0.5
-    dense_max_params: int = 100  # bench/RESULTS.md: the exhaustive Lanczos run is 3x faster already at P = 141
+    dense_max_params: int = 100  # bench/RESULTS.md: the subspace run is faster already at P = 141
     max_dense_gb: float = 4.0
     krylov_steps: int = 5000  # ranks seen: baseline/sgd ~220, wide ~400, deep ~2,050 (bench/RESULTS.md)
     dtype: str = "float64"
@@ -216,9 +216,9 @@ def saddle_metrics(spectrum: Spectrum, op: HessianOperator, params: HessianParam
     """
     threshold = -params.index_tol * spectrum.scale
     if spectrum.all_eigenvalues is not None:
-        index = _index_from_spectrum(spectrum, threshold)
+        index = index_from_spectrum(spectrum, threshold)
     else:
-        index = _index_estimate(spectrum, params, threshold)
+        index = index_estimate(spectrum, params.tol, threshold)
     grad_norm = float(torch.linalg.vector_norm(op.grad))
     grad_rel = grad_norm / grad_scale if grad_scale > 0 else math.inf
     lambda_min, lambda_max = float(spectrum.bottom[0]), float(spectrum.top[0])
@@ -233,50 +233,6 @@ def saddle_metrics(spectrum: Spectrum, op: HessianOperator, params: HessianParam
         "method": spectrum.method, "converged": spectrum.converged(params.tol),
         "max_rel_residual": spectrum.max_rel_residual, "seconds": spectrum.seconds, "n_hvp": op.n_hvp,
     }
-
-
-def _index_from_spectrum(spectrum: Spectrum, threshold: float) -> dict:
-    """Exact count with certified bounds, the null space, and the count's sensitivity to the tolerance.
-
-    index_low/high count the eigenvalues that are certainly / possibly below t: computed values below
-    t -/+ the certified error (the subspace run's own bounds, hessian_subspace). index_tol_x2/half: the
-    counts below 2t and t/2, how much the index depends on the stated tolerance (not an error).
-    """
-    values, scale = spectrum.all_eigenvalues, spectrum.scale
-    count = int(np.sum(values < threshold))
-    if spectrum.subspace is not None:
-        low, high = spectrum.subspace.index_bounds(threshold)
-        failure = spectrum.subspace.failure_probability
-    else:
-        low, high = (int(np.sum(values < threshold + sign * spectrum.error)) for sign in (-1, 1))
-        failure = 0.0
-    zero_tol = max(ZERO_TOL * scale, spectrum.error)
-    return {"index_count": float(count), "index_low": float(low), "index_high": float(high),
-            "index_certified": bool(low == high), "certificate_failure_prob": failure,
-            "index_tol_x2": float(np.sum(values < 2 * threshold)), "index_tol_half": float(np.sum(values < threshold / 2)),
-            "null_multiplicity": int(np.sum(np.abs(values) <= zero_tol)), "zero_tol": zero_tol,
-            "eigenvalue_error": float(spectrum.error), "trace": float(values.sum()), "trace_err": float(spectrum.error * len(values))}
-
-
-def _index_estimate(spectrum: Spectrum, params: HessianParams, threshold: float) -> dict:
-    """Quadrature estimate with its bracket at 2t and t/2 (hessian_krylov); not certified.
-
-    Hard lower bounds raise the floor: converged bottom eigenvalues below t, and Cauchy interlacing on
-    the capped subspace run (each Ritz value lies above its own eigenvalue, so Ritz values below t count).
-    """
-    run = spectrum.krylov
-    converged = spectrum.bottom_residual <= params.tol * spectrum.scale
-    known = int(np.sum((spectrum.bottom < threshold) & converged))
-    if spectrum.subspace is not None:
-        known = max(known, int(np.sum(spectrum.subspace.ritz < threshold)))
-    count = run.index_bounds(threshold, known)[0]
-    low = min(run.index_bounds(2 * threshold, known)[1], count)
-    high = max(run.index_bounds(threshold / 2, known)[2], count)
-    trace, trace_err = run.trace()
-    return {"index_count": count, "index_low": low, "index_high": high, "index_certified": False,
-            "certificate_failure_prob": math.nan, "index_tol_x2": math.nan, "index_tol_half": math.nan,
-            "null_multiplicity": math.nan, "zero_tol": math.nan, "eigenvalue_error": math.nan,
-            "trace": trace, "trace_err": trace_err}
 
 
 def local_grad_scale(steps: np.ndarray, grad_norm: np.ndarray, step: int) -> float:

@@ -167,5 +167,5 @@ def spectrum_from_krylov(op, run: KrylovRun, k: int, seconds: float = 0.0) -> Sp
     top, top_vec, top_res = refine(op, run.ritz[top_idx], run.vectors(top_idx))
     bottom, bottom_vec, bottom_res = refine(op, run.ritz[bottom_idx], run.vectors(bottom_idx))
     return Spectrum(top=top, bottom=bottom, top_residual=top_res, bottom_residual=bottom_res, scale=run.scale,
-                    method="exhaustive" if run.exhausted else "lanczos", n_hvp=run.steps + 2 * k, seconds=seconds, top_vectors=top_vec,
-                    bottom_vectors=bottom_vec, krylov=run)
+                    method="lanczos", n_hvp=run.steps + 2 * k, seconds=seconds, top_vectors=top_vec,
+                    bottom_vectors=bottom_vec, krylov=run)  # "exhaustive" is the certified subspace run's

@@ -95,7 +95,8 @@ def checkpoint_row(run, step: int, role: str, with_dense: bool, with_pyhessian: 
     metrics = saddle_metrics(spectrum, op, params, grad_scale)
     dim = spectrum.subspace.dim if spectrum.subspace is not None else None
     row = {"preset": run.path.stem, "P": run.n_params, "step": step, "role": role, "method": spectrum.method,
-           "dim": dim, "HVPs": op.n_hvp, "hvp_ms": hvp_s / 20 * 1e3, "analyze_s": seconds, "index": metrics["index_count"],
+           "dim": dim, "HVPs": op.n_hvp, "hvp_ms": hvp_s / 20 * 1e3, "analyze_s": seconds,
+           "index": metrics["index_count"],
            "index_low": metrics["index_low"], "index_high": metrics["index_high"],
            "certified": metrics["index_certified"], "null": metrics["null_multiplicity"],
            "error/lmax": metrics["eigenvalue_error"] / spectrum.scale, "lambda_min": metrics["lambda_min"],
