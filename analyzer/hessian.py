@@ -44,7 +44,7 @@ from __future__ import annotations
 import math
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -305,7 +305,7 @@ def _checkpoint_row(run, loss_fn, params, logged_steps, logged_grad, step, role,
     op = HessianOperator(loss_fn, theta)
     spectrum = hessian_spectrum(loss_fn, theta, params.method, params.k, params.tol, params.dense_max_params,
                                 params.max_dense_gb, params.seed, op=op, krylov_steps=params.krylov_steps)
-    spectra.append(spectrum)
+    spectra.append(replace(spectrum, all_eigenvalues=None, krylov=None, subspace=None))  # not their bases
     grad_scale = local_grad_scale(logged_steps, logged_grad, step)
     return {"step": step, "role": role, **saddle_metrics(spectrum, op, params, grad_scale)}
 

@@ -51,7 +51,6 @@ class SubspaceRun:
     failure_probability: float
     n_hvp: int
     basis: np.ndarray = field(repr=False)  # (m, n) orthonormal rows: Q^T
-    ritz_vectors: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def dim(self) -> int:
@@ -145,7 +144,11 @@ class _BlockLanczos:
         if keep.any() and sigma[keep].min() < REORTH_RATIO * image_norm:
             # dividing by a small singular value magnifies the rounding left in the residual's
             # projection on Q (~ u |H V| / sigma): one more pass keeps Q orthonormal
-            return _orthonormal_rows(u[:, keep].T, self.basis[:self.m])
+            rows = _orthonormal_rows(u[:, keep].T, self.basis[:self.m])
+            lost = int(keep.sum()) - len(rows)  # (never seen) directions QR found dependent: count them
+            self.dropped_sq += float(np.sum(sigma[keep][:lost] ** 2))
+            self.pending_sq -= float(np.sum(sigma[keep][:lost] ** 2))
+            return rows
         return u[:, keep].T.copy()
 
     def _grow(self, needed: int) -> None:
@@ -192,13 +195,12 @@ def _probe_complement(op, basis: np.ndarray, rng: np.random.Generator, probes: i
 def spectrum_from_subspace(run: SubspaceRun, k: int, seconds: float = 0.0) -> Spectrum:
     """Top-k and bottom-k of the full certified spectrum: Ritz values and the null space's zeros, in order.
 
-    The residual fields hold each value's certified error: offdiag_bound for a Ritz value (its Ritz
-    vector's residual is W y, ||W y|| <= ||W||), offdiag + complement for a zero of the null space.
+    The residual fields hold each value's certified error: offdiag_bound for a Ritz value outside
+    [-complement, complement] (the unresolved values cannot change its rank in the sorted list),
+    offdiag + complement for the zeros and the Ritz values among them (module docstring).
     """
-    is_zero = np.concatenate([np.zeros(run.dim, dtype=bool), np.ones(run.n - run.dim, dtype=bool)])
-    values = np.concatenate([run.ritz, np.zeros(run.n - run.dim)])
-    order = np.argsort(values, kind="stable")
-    values, errors = values[order], np.where(is_zero[order], run.error, run.offdiag_bound)
+    values = run.full_spectrum()
+    errors = np.where(np.abs(values) <= run.complement_bound, run.error, run.offdiag_bound)
     k = min(k, run.n)
     return Spectrum(top=values[::-1][:k].copy(), bottom=values[:k].copy(), top_residual=errors[::-1][:k].copy(),
                     bottom_residual=errors[:k].copy(), scale=run.scale, method="exhaustive", n_hvp=run.n_hvp,
