@@ -171,8 +171,8 @@ def hessian(run: RunArg,
             index_tol: Annotated[Optional[float], typer.Option(
                 help="Eigenvalues below -index_tol * max |eigenvalue| are negative [default: 1e-6].")] = None,
             krylov_steps: Annotated[Optional[int], typer.Option(
-                help="HVP cap of the exhaustive Lanczos run; beyond it the index is a bracketed estimate "
-                     "[default: 500].")] = None,
+                help="Cap on the certified subspace run (its dimension, ~HVPs); beyond it the index is a "
+                     "bracketed estimate [default: 5000].")] = None,
             as_json: JsonOpt = False, cache: CacheOpt = None, no_cache: NoCacheOpt = False) -> None:
     """Hessian spectrum at checkpoints: extreme eigenvalues, saddle index, trace, saddle candidates."""
     from analyzer.errors import BadInputError

@@ -1,20 +1,31 @@
 """Hessian eigenanalysis of the full-batch training loss at checkpoints: saddle index along training.
 
-Per checkpoint: extreme eigenpairs (each with its residual ||Hv - lambda v||), the index (eigenvalues below
-t = -index_tol * scale, scale = largest |eigenvalue|) with bounds, trace and gradient norm.
+Per checkpoint: extreme eigenvalues (each with its residual or certified error), the index (eigenvalues
+below t = -index_tol * scale, scale = largest |eigenvalue|) with certified bounds, the null space, trace
+and gradient norm.
 
-Methods. dense: the full Hessian (P HVPs) and eigh, exact, used by `auto` up to 100 parameters.
-lanczos: first an exhaustive Lanczos run (hessian_krylov): the seed MLPs' Hessians are numerically
-low rank (~180 of 2,701 eigenvalues on baseline, ~350 of 10,401 on wide), so within `krylov_steps` HVPs
-the Krylov space becomes invariant, and its Ritz values give every eigenvalue and an exact index
-(method "exhaustive"). If the cap is hit first (deep), the index comes from the run's Gauss quadrature
-with its bracket ("lanczos"), top/bottom-k from its extreme Ritz pairs when their fresh residuals meet
-`tol` (they do on every seed checkpoint), else from restarted Lanczos (ARPACK, hessian_solvers).
+Methods. dense: the full Hessian (P HVPs) and its eigenvalues (LAPACK), exact to n u scale; `auto` uses
+it up to 100 parameters. lanczos: first a certified subspace run (hessian_subspace): the seed MLPs'
+Hessians have an exact null space (ReLU, 1-D inputs: rank ~220 of 2,701 on baseline, ~2,050 of 10,351
+on deep), so block Lanczos reaches an invariant subspace within `krylov_steps`; its Ritz values plus
+P - m zeros are the whole spectrum, each within a certified error, and the index is certified
+(method "exhaustive"). If the cap is hit first, the index is a quadrature estimate with its bracket
+(hessian_krylov, "lanczos"), top/bottom-k from its extreme Ritz pairs when their fresh residuals meet
+`tol`, else from restarted Lanczos (ARPACK, hessian_solvers).
 
-Index bounds (index_low, index_high): exact counts -> the tolerance band, the counts below 2t and t/2
-(how much the count depends on the stated tolerance); exhaustive -> the same band widened by the
-Weyl coupling bound; quadrature -> Chebyshev-Markov-Stieltjes bracket at 2t and t/2 plus 2 sigma of the
-one-probe sampling error, floored by the converged bottom eigenvalues below t. index_err is half the width.
+Zero eigenvalues: |lambda| <= zero_tol = max(ZERO_TOL x scale, the method's certified error), i.e. values
+the computation cannot tell from 0 at the accuracy it guarantees. ZERO_TOL = 1e-9 sits above the dense
+path's error (n u scale ~ 1e-12) and the subspace run's usual one (1e-10..1e-9; it certifies up to
+1e-8), and 1,000x below the default index_tol, so how the zeros are rounded never moves the index.
+They are listed in order in top/bottom-k and counted as null_multiplicity (P - numerical rank), so
+top-k and bottom-k equal the dense ones for every k.
+
+Index bounds: index_low/index_high count the eigenvalues certainly / possibly below t (computed values
+below t -/+ the certified error); index_certified says they agree. The subspace certificate is
+probabilistic in one part (10 Gaussian probes: wrong with probability <= 1e-10, certificate_failure_prob).
+index_tol_x2 / index_tol_half: counts below 2t and t/2, how much the index depends on the tolerance.
+Quadrature (uncertified): Chebyshev-Markov-Stieltjes bracket at 2t and t/2 plus 2 sigma of the one-probe
+sampling error, floored by converged bottom eigenvalues and Cauchy interlacing. index_err is half the width.
 
 Saddle rule: a checkpoint is a saddle candidate when
   (a) its gradient is small for its time: grad_rel = ||grad L|| / (median of the logged gradient norms
@@ -33,20 +44,23 @@ from __future__ import annotations
 import math
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 import torch
 
 from analyzer.errors import BadInputError
+from analyzer.hessian_index import index_estimate, index_from_spectrum
 from analyzer.hessian_krylov import krylov_run, spectrum_from_krylov
 from analyzer.hessian_solvers import HessianOperator, Spectrum, dense_bytes, dense_spectrum, lanczos_spectrum
+from analyzer.hessian_subspace import spectrum_from_subspace, subspace_run
 from analyzer.registry import register
 
 METHODS = ("auto", "dense", "lanczos")
 SELECTIONS = ("plateaus", "every", "steps")
 FALLBACK_POINTS = 10  # checkpoints analysed when no plateau is found
+QUADRATURE_STEPS = 500  # Lanczos steps of the index estimate when the certified run hits its cap
 
 
 @dataclass(frozen=True)
@@ -64,7 +78,8 @@ class HessianParams:
         grad_tol: saddle rule (a): gradient norm at most this times its median over the surrounding decade.
         dense_max_params: auto uses dense up to this many parameters.
         max_dense_gb: dense refuses models whose Hessian needs more memory than this.
-        krylov_steps: cap on the exhaustive Lanczos run (HVPs); beyond it the index is a bracketed estimate.
+        krylov_steps: cap on the certified subspace run (its dimension, ~ HVPs); beyond it the index is a
+            bracketed estimate.
     """
 
     at: str = "plateaus"
@@ -75,9 +90,9 @@ class HessianParams:
     tol: float = 1e-8
     index_tol: float = 1e-6
     grad_tol: float = 0.5
-    dense_max_params: int = 100  # bench/RESULTS.md: the exhaustive Lanczos run is 3x faster already at P = 141
+    dense_max_params: int = 100  # bench/RESULTS.md: the subspace run is faster already at P = 141
     max_dense_gb: float = 4.0
-    krylov_steps: int = 500  # covers baseline/sgd (rank ~180) and wide (~350); deep (>1,500) gets a bracket
+    krylov_steps: int = 5000  # ranks seen: baseline/sgd ~220, wide ~400, deep ~2,050 (bench/RESULTS.md)
     dtype: str = "float64"
     seed: int = 0
 
@@ -150,8 +165,8 @@ def loss_closure(run, dtype: str = "float64"):
 
 def hessian_spectrum(loss_fn, theta: torch.Tensor, method: str = "auto", k: int = 10, tol: float = 1e-8,
                      dense_max_params: int = 100, max_dense_gb: float = 4.0, seed: int = 0,
-                     op: HessianOperator | None = None, krylov_steps: int = 500) -> Spectrum:
-    """Extreme eigenpairs of the Hessian of any scalar `loss_fn` at `theta`, by the chosen method."""
+                     op: HessianOperator | None = None, krylov_steps: int = 5000) -> Spectrum:
+    """Extreme eigenvalues of the Hessian of any scalar `loss_fn` at `theta`, by the chosen method."""
     op = op or HessianOperator(loss_fn, theta)
     if k > op.n:
         raise BadInputError(f"k = {k} is larger than the parameter count {op.n}")
@@ -163,13 +178,17 @@ def hessian_spectrum(loss_fn, theta: torch.Tensor, method: str = "auto", k: int 
                                 f"{min(max_dense_gb, _available_gb()):.1f} GB allowed/available; use --method lanczos")
         return dense_spectrum(op, k)
     started = time.perf_counter()
-    run = krylov_run(op, krylov_steps, seed=seed)
-    if run.steps >= 2 * k:  # else too few Ritz pairs: ARPACK gives the k-sets
-        spectrum = spectrum_from_krylov(op, run, k, seconds=time.perf_counter() - started)
-        if run.exhausted or spectrum.converged(tol):
-            return spectrum
-    spectrum = lanczos_spectrum(op, k, tol=tol, seed=seed)
-    spectrum.krylov, spectrum.seconds = run, time.perf_counter() - started
+    subspace = subspace_run(op, krylov_steps, seed=seed)
+    if subspace.certified:
+        return spectrum_from_subspace(subspace, k, seconds=time.perf_counter() - started)
+    # too big for the cap: one Lanczos probe for the quadrature estimate of the index, extremes from
+    # its Ritz pairs when their fresh residuals meet `tol`, else from restarted Lanczos
+    run = krylov_run(op, min(QUADRATURE_STEPS, krylov_steps), seed=seed)
+    spectrum = spectrum_from_krylov(op, run, k) if run.steps >= 2 * k else None
+    if spectrum is None or not spectrum.converged(tol):
+        spectrum = lanczos_spectrum(op, k, tol=tol, seed=seed)
+        spectrum.krylov = run
+    spectrum.subspace, spectrum.n_hvp, spectrum.seconds = subspace, op.n_hvp, time.perf_counter() - started
     return spectrum
 
 
@@ -191,24 +210,15 @@ def _available_gb() -> float:
 
 
 def saddle_metrics(spectrum: Spectrum, op: HessianOperator, params: HessianParams, grad_scale: float) -> dict:
-    """The per-checkpoint row: extremes, index with bounds, trace, gradient norm, saddle flag.
+    """The per-checkpoint row: extremes, index with bounds, null space, trace, gradient norm, saddle flag.
 
     `grad_scale` is the typical gradient norm around this checkpoint (saddle rule (a) in the module doc).
     """
-    scale = spectrum.scale
-    threshold = -params.index_tol * scale
+    threshold = -params.index_tol * spectrum.scale
     if spectrum.all_eigenvalues is not None:
-        values = spectrum.all_eigenvalues
-        count, low, high = (float(np.sum(values < t)) for t in (threshold, 2 * threshold, threshold / 2))
-        trace, trace_err = float(values.sum()), 0.0
+        index = index_from_spectrum(spectrum, threshold)
     else:
-        run = spectrum.krylov
-        converged = spectrum.bottom_residual <= params.tol * scale
-        known = int(np.sum((spectrum.bottom < threshold) & converged))
-        count = run.index_bounds(threshold, known)[0]
-        low = run.index_bounds(2 * threshold, known)[1]
-        high = run.index_bounds(threshold / 2, known)[2]
-        trace, trace_err = run.trace()
+        index = index_estimate(spectrum, params.tol, threshold)
     grad_norm = float(torch.linalg.vector_norm(op.grad))
     grad_rel = grad_norm / grad_scale if grad_scale > 0 else math.inf
     lambda_min, lambda_max = float(spectrum.bottom[0]), float(spectrum.top[0])
@@ -216,9 +226,9 @@ def saddle_metrics(spectrum: Spectrum, op: HessianOperator, params: HessianParam
     return {
         "lambda_max": lambda_max, "lambda_min": lambda_min,
         "ratio": lambda_min / lambda_max if lambda_max != 0 else math.nan,
-        "index_count": count, "index_fraction": count / op.n, "index_low": min(low, count),
-        "index_high": max(high, count), "index_err": (max(high, count) - min(low, count)) / 2,
-        "trace": trace, "trace_err": trace_err, "grad_norm": grad_norm, "grad_rel": grad_rel,
+        **index, "index_fraction": index["index_count"] / op.n,
+        "index_err": (index["index_high"] - index["index_low"]) / 2,
+        "grad_norm": grad_norm, "grad_rel": grad_rel,
         "saddle_candidate": bool(negative and grad_rel <= params.grad_tol),
         "method": spectrum.method, "converged": spectrum.converged(params.tol),
         "max_rel_residual": spectrum.max_rel_residual, "seconds": spectrum.seconds, "n_hvp": op.n_hvp,
@@ -274,7 +284,7 @@ def _snap(stored: np.ndarray, wanted: list[tuple[int, str]]) -> list[tuple[int, 
     return sorted(chosen.items())
 
 
-@register("hessian", params=HessianParams, result=HessianResult, version="4",
+@register("hessian", params=HessianParams, result=HessianResult, version="5",
           summary="Hessian spectrum at checkpoints: extreme eigenvalues, saddle index, trace, saddle candidates")
 def compute(run, params: HessianParams) -> HessianResult:
     points, selection = select_checkpoints(run, params)
@@ -295,7 +305,7 @@ def _checkpoint_row(run, loss_fn, params, logged_steps, logged_grad, step, role,
     op = HessianOperator(loss_fn, theta)
     spectrum = hessian_spectrum(loss_fn, theta, params.method, params.k, params.tol, params.dense_max_params,
                                 params.max_dense_gb, params.seed, op=op, krylov_steps=params.krylov_steps)
-    spectra.append(spectrum)
+    spectra.append(replace(spectrum, all_eigenvalues=None, krylov=None, subspace=None))  # not their bases
     grad_scale = local_grad_scale(logged_steps, logged_grad, step)
     return {"step": step, "role": role, **saddle_metrics(spectrum, op, params, grad_scale)}
 

@@ -1,4 +1,7 @@
-"""Saddle index by exhaustive Lanczos: exact for low-rank Hessians, a bracketed estimate otherwise.
+"""Saddle index by one Lanczos probe: exact when it exhausts a low-rank Hessian, a bracketed estimate otherwise.
+
+`analyze hessian` gets its certified index from hessian_subspace (block Lanczos to an invariant subspace);
+this single-vector run is its fallback when that run hits the `krylov_steps` cap (the quadrature below).
 
 The seed MLPs have 1-D inputs, so their Hessians are numerically low rank: on baseline (P = 2,701) about
 2,520 eigenvalues are below 1e-10 x lambda_max and only ~180 are not. Lanczos with full
@@ -164,5 +167,5 @@ def spectrum_from_krylov(op, run: KrylovRun, k: int, seconds: float = 0.0) -> Sp
     top, top_vec, top_res = refine(op, run.ritz[top_idx], run.vectors(top_idx))
     bottom, bottom_vec, bottom_res = refine(op, run.ritz[bottom_idx], run.vectors(bottom_idx))
     return Spectrum(top=top, bottom=bottom, top_residual=top_res, bottom_residual=bottom_res, scale=run.scale,
-                    method="exhaustive" if run.exhausted else "lanczos", n_hvp=run.steps + 2 * k, seconds=seconds, top_vectors=top_vec,
-                    bottom_vectors=bottom_vec, krylov=run)
+                    method="lanczos", n_hvp=run.steps + 2 * k, seconds=seconds, top_vectors=top_vec,
+                    bottom_vectors=bottom_vec, krylov=run)  # "exhaustive" is the certified subspace run's
