@@ -63,12 +63,19 @@ def _with_progress(label: str, total: int, fn, *args, **kwargs):
     return result
 
 
-def _train_one(config, out: Path, overwrite: bool):
+ENGINE_HELP = "Training step: auto (fused where it applies), fused (ReLU MLP on CPU) or torch (autograd + torch.optim)."
+EngineOption = Annotated[str, typer.Option(help=ENGINE_HELP)]
+
+
+def _train_one(config, out: Path, overwrite: bool, engine: str = "auto"):
+    from trainer.engine import choose_engine
     from trainer.loop import train
     from trainer.runfile import check_writable_target
 
     _guard(check_writable_target, out, overwrite)  # refuse before showing a progress bar
-    return _with_progress(f"{config.preset} s{config.seed}", config.epochs, train, config, out, overwrite=overwrite)
+    _guard(choose_engine, config, engine)
+    return _with_progress(f"{config.preset} s{config.seed}", config.epochs, train, config, out, overwrite=overwrite,
+                          engine=engine)
 
 
 def _report(result) -> None:
@@ -86,6 +93,7 @@ def default_study(
     overwrite: Annotated[bool, typer.Option(help="Replace existing run files.")] = False,
     skip_existing: Annotated[bool, typer.Option(
         help="Keep complete runs, resume interrupted or killed ones, train the rest.")] = False,
+    engine: EngineOption = "auto",
 ) -> None:
     """With no command: train the default study (baseline, wide, deep, sgd; seed 0) into data/runs/."""
     if ctx.invoked_subcommand is not None:
@@ -105,12 +113,12 @@ def default_study(
         configs.append((config, out))
     for config, out in configs:
         if skip_existing and out.exists():
-            _continue_existing(config, out)
+            _continue_existing(config, out, engine)
         else:
-            _train_one(config, out, overwrite)
+            _train_one(config, out, overwrite, engine)
 
 
-def _continue_existing(config, out: Path) -> None:
+def _continue_existing(config, out: Path, engine: str = "auto") -> None:
     """--skip-existing: a complete run with the same config is kept, a killed one resumed."""
     from trainer.config import TrainConfig
     from trainer.loop import resume
@@ -123,7 +131,7 @@ def _continue_existing(config, out: Path) -> None:
     if status == "complete":
         typer.echo(f"{out}: complete, kept", err=True)
     elif status in ("running", "interrupted"):
-        _with_progress(f"resume {out.name}", config.epochs, resume, out)
+        _with_progress(f"resume {out.name}", config.epochs, resume, out, engine=engine)
     else:
         fail(f"{out} is {status}; pass --overwrite to retrain it")
 
@@ -154,6 +162,7 @@ def run_command(
     init_scale: Annotated[Optional[float], typer.Option(help="diag-linear: initial u = v.")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Run file [default: data/runs/PRESET-sSEED.h5].")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run file.")] = False,
+    engine: EngineOption = "auto",
 ) -> None:
     """Train one run from a preset, with any setting overridden."""
     from trainer.config import get_preset, validate
@@ -175,11 +184,12 @@ def run_command(
                                  model=dataclasses.replace(config.model, **model_changes), **run_changes)
     _guard(validate, config)
     out = out if out is not None else RUNS_DIR / f"{config.preset}-s{config.seed}.h5"
-    _train_one(config, out, overwrite)
+    _train_one(config, out, overwrite, engine)
 
 
 @app.command()
-def resume(run: Annotated[Path, typer.Argument(help="A killed or interrupted run file.", dir_okay=False)]) -> None:
+def resume(run: Annotated[Path, typer.Argument(help="A killed or interrupted run file.", dir_okay=False)],
+           engine: EngineOption = "auto") -> None:
     """Continue a killed or interrupted run from its last committed checkpoint (bitwise identical)."""
     from trainer.config import TrainConfig
     from trainer.loop import resume as resume_run
@@ -191,7 +201,7 @@ def resume(run: Annotated[Path, typer.Argument(help="A killed or interrupted run
             return TrainConfig.from_json(f.attrs["config"])
 
     config = _guard(read_config)
-    _with_progress(f"resume {run.name}", config.epochs, resume_run, run)
+    _with_progress(f"resume {run.name}", config.epochs, resume_run, run, engine=engine)
 
 
 @app.command()
