@@ -57,7 +57,7 @@ def train(config: TrainConfig, out: Path | str, *, overwrite: bool = False, prog
     validate(config)
     engine = choose_engine(config, engine)
     runfile.check_writable_target(Path(out), overwrite)
-    model = build_model(config.model, config.seed, TORCH_DTYPES[config.dtype]).to(config.device)
+    model = initial_model(config)
     data = make_data(config.target)
     writer = RunWriter.create(out, run_meta(config, model, data), overwrite=overwrite, commit_every_s=commit_every_s)
     stepper = make_engine(engine, config, model, *training_set(config, data))
@@ -72,12 +72,17 @@ def resume(path: Path | str, *, progress: ProgressFn | None = None, commit_every
         engine = choose_engine(TrainConfig.from_json(f.attrs["config"]), engine)  # refuse before touching the file
     writer, meta, point = RunWriter.resume(path, commit_every_s=commit_every_s)
     config = TrainConfig.from_dict(meta.config)
-    model = build_model(config.model, config.seed, TORCH_DTYPES[config.dtype]).to(config.device)
+    model = initial_model(config)
     data = make_data(config.target)
     stepper = make_engine(engine, config, model, *training_set(config, data))
     if point.params is not None:
         stepper.load(point.params, point.state)
     return _fit(config, stepper, writer, data, point.step, progress)
+
+
+def initial_model(config: TrainConfig) -> torch.nn.Module:
+    """The model at step 0 (the seeded initialisation), in the run's dtype and on its device."""
+    return build_model(config.model, config.seed, TORCH_DTYPES[config.dtype]).to(config.device)
 
 
 def training_set(config: TrainConfig, data: dict[str, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
