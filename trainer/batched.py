@@ -1,11 +1,11 @@
 """The batched step: R ReLU MLPs of one architecture trained together, parameters stacked on a run axis.
 
-The fused engine's formulas (trainer/fused.py) with batched matmuls: every Linear is one
-`baddbmm` over (R, out, in) weights, every backward matmul one `bmm`, and Adam / SGD run over the
-stacked tensors with `torch._foreach_*`. Members never mix: each row's loss, gradient and update
-depend on that row only, so a member can diverge or be dropped without changing the others. Batched
-matmuls round differently from single ones on the vector-shaped layers (the 1-unit input and output),
-so members equal their single runs to a measured tolerance, not bit for bit (tests/test_ensemble.py).
+The fused engine's formulas (trainer/fused.py) with batched matmuls: a Linear is one `baddbmm` over
+(R, out, in) weights, a backward matmul one `bmm`, and Adam / SGD run over the stacked tensors with
+`torch._foreach_*`. Members never mix: a row's loss, gradient and update depend on that row only, so
+a member can diverge or be dropped without changing the others. On CPU every member is bitwise equal
+to its single run (the vector-shaped layers run per member, see `_per_member`; tests/test_ensemble.py);
+on a GPU batched kernels round as they like, so equality there is to rounding, untested.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ class BatchedMLP:
         # weights (R, out, in); biases (R, 1, out) so that they broadcast over the grid in baddbmm
         self.params = [torch.stack([ps[i] for ps in per_model]).reshape(len(models), *_stacked_shape(per_model, i))
                        for i in range(self.n_tensors)]
+        self.grads = [torch.zeros_like(p) for p in self.params]
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
         self.lrs = torch.tensor([float(c.lr) for c in configs], dtype=torch.float64)
@@ -40,17 +41,20 @@ class BatchedMLP:
         self._allocate()
 
     def _allocate(self) -> None:
-        """Gradients and work buffers for the current number of members."""
+        """Work buffers for the current number of members."""
         runs = self.params[0].shape[0]
         (n, out_dim), like = self.y_single.shape, dict(dtype=self.y_single.dtype, device=self.y_single.device)
         self.x = self.x_single.expand(runs, *self.x_single.shape)
         self.y = self.y_single.expand(runs, *self.y_single.shape)
-        self.grads = [torch.zeros_like(p) for p in self.params]
         self.hidden = [torch.empty(runs, n, self.width, **like) for _ in range(self.depth)]
         self.out, self.residual, self.squared, self.grad_out = (torch.empty(runs, n, out_dim, **like) for _ in range(4))
         self.grad_hidden, self.grad_pre = (torch.empty(runs, n, self.width, **like) for _ in range(2))
         self.grad_scale = 2.0 * float(torch.ones((), **like) / self.y_single.numel())
-        self.neg_lr = (-self.lrs).to(**like).view(runs, 1, 1)
+        self.neg_lr = self._per_member_scalar(-self.lrs)
+
+    def _per_member_scalar(self, values: torch.Tensor) -> torch.Tensor:
+        """(R,) float64 values as an (R, 1, 1) tensor in the training dtype, broadcasting over a member."""
+        return values.to(dtype=self.y_single.dtype, device=self.y_single.device).view(-1, 1, 1)
 
     @property
     def runs(self) -> int:
@@ -121,7 +125,8 @@ class BatchedMLP:
             if self.shared_lr:
                 torch._foreach_add_(self.params, self.grads, alpha=-float(self.lrs[0]))
             else:
-                torch._foreach_add_(self.params, torch._foreach_mul(self.grads, self.neg_lr))
+                # addcmul_ is add_(alpha=)'s fused multiply-add with a per-member factor: the same bits
+                torch._foreach_addcmul_(self.params, self.grads, [self.neg_lr] * len(self.grads))
             return
         self.adam_steps += 1
         step = float(self.adam_steps)
@@ -135,18 +140,17 @@ class BatchedMLP:
         if self.shared_lr:
             torch._foreach_addcdiv_(self.params, self.exp_avg, denom, value=-float(self.lrs[0]) / bias_correction1)
         else:
-            neg_step = (self.neg_lr.double() / bias_correction1).to(self.neg_lr.dtype)
-            scaled = torch._foreach_mul(self.exp_avg, neg_step)
+            neg_step = self._per_member_scalar(-(self.lrs / bias_correction1))  # rounded once, as addcdiv's value
+            scaled = torch._foreach_mul(self.exp_avg, [neg_step] * len(self.exp_avg))
             torch._foreach_div_(scaled, denom)
             torch._foreach_add_(self.params, scaled)
 
     # ---- members and state ---------------------------------------------------------------------
     def keep(self, rows: list[int]) -> None:
-        """Continue with these members only (the others diverged); the kept ones are unchanged."""
+        """Continue with these members only (the others diverged); the kept ones, gradients included, are unchanged."""
         index = torch.tensor(rows, device=self.params[0].device)
-        self.params = [p.index_select(0, index) for p in self.params]
-        self.exp_avg = [m.index_select(0, index) for m in self.exp_avg]
-        self.exp_avg_sq = [v.index_select(0, index) for v in self.exp_avg_sq]
+        for name in ("params", "grads", "exp_avg", "exp_avg_sq"):
+            setattr(self, name, [t.index_select(0, index) for t in getattr(self, name)])
         self.lrs = self.lrs[index.cpu()]
         self._allocate()
 

@@ -2,11 +2,11 @@
 
 `train_ensemble(configs, paths)` decides whether batching pays (`should_batch`): on a GPU, where a
 small MLP's step is launch-bound, R members share every kernel launch (trainer/batched.py); on a
-CPU the step is arithmetic-bound and batching gains nothing per run (bench/RESULTS.md), so members
-train one after another on the single-run engines, which is exactly single-run training. Either way
-each member writes an ordinary run file with its own status: a member whose loss turns non-finite
-is logged up to and including that row, closed as `diverged`, and dropped from the batch; the
-others carry on unchanged.
+CPU the step is arithmetic-bound and batching gains little per run (bench/RESULTS.md), so members
+train one after another on the single-run engines. On CPU the two ways give the same bits. Either
+way each member writes an ordinary run file with its own status: a member whose loss turns
+non-finite is logged up to and including that row, closed as `diverged` and dropped from the batch;
+the others carry on unchanged. Members are ordinary runs afterwards: `train resume` continues any.
 """
 
 from __future__ import annotations
@@ -63,7 +63,11 @@ def should_batch(configs: list[TrainConfig]) -> bool:
 def train_ensemble(configs: list[TrainConfig], paths: list[Path | str], *, batch: bool | None = None,
                    overwrite: bool = False, progress: ProgressFn | None = None,
                    commit_every_s: float = 1.0) -> list[RunResult]:
-    """Train every member into its own run file; `batch` None chooses with `should_batch`."""
+    """Train every member into its own run file; `batch` None chooses with `should_batch`.
+
+    `progress(run_steps, loss)` counts steps summed over members (out of epochs x members) and shows
+    the median loss of the members in training.
+    """
     paths = [Path(p) for p in paths]
     check_members(configs, paths)
     for path in paths:
@@ -71,8 +75,9 @@ def train_ensemble(configs: list[TrainConfig], paths: list[Path | str], *, batch
     if batch is None:
         batch = should_batch(configs)
     if not batch:
-        return [train(c, p, overwrite=overwrite, progress=progress, commit_every_s=commit_every_s)
-                for c, p in zip(configs, paths)]
+        return [train(c, p, overwrite=overwrite, commit_every_s=commit_every_s,
+                      progress=None if progress is None else partial(_offset_progress, progress, i * c.epochs))
+                for i, (c, p) in enumerate(zip(configs, paths))]
     reason = unsupported_reason(dataclasses.replace(configs[0], device="cpu"))
     if reason is not None:
         raise ConfigError(f"the batched step does not cover {reason}")
@@ -105,7 +110,7 @@ def _train_batched(configs: list[TrainConfig], paths: list[Path], overwrite: boo
                     break
             engine.update()
             if progress is not None:
-                progress(step + 1, statistics.median(members.last_loss(losses, diverged)))
+                progress((step + 1) * len(configs), statistics.median(members.last_loss(losses, diverged)))
         else:
             step = config.epochs
             members.checkpoint(step, engine.flat_params().cpu().numpy(), None)
@@ -114,6 +119,10 @@ def _train_batched(configs: list[TrainConfig], paths: list[Path], overwrite: boo
         members.close_active("interrupted", step)
     members.close_active("complete", step)
     return members.results(time.perf_counter() - started)
+
+
+def _offset_progress(progress: ProgressFn, offset: int, step: int, loss: float) -> None:
+    progress(offset + step, loss)
 
 
 class _Members:
