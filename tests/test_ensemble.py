@@ -98,6 +98,19 @@ def test_members_are_ordinary_run_files_that_resume_alone(tmp_path):
     assert_members_equal_single_runs(tmp_path, configs, paths)
 
 
+def test_ctrl_c_stops_an_unbatched_ensemble(tmp_path):
+    configs = member_configs("baseline", seeds=(0, 1, 2), epochs=50)
+    paths = [tmp_path / f"m{c.seed}.h5" for c in configs]
+
+    def interrupt(run_steps, loss):
+        if run_steps == 50 + 20:
+            raise KeyboardInterrupt
+
+    results = train_ensemble(configs, paths, batch=False, progress=interrupt)
+    assert [r.status for r in results] == ["complete", "interrupted"]
+    assert not paths[2].exists()
+
+
 def test_automatic_choice_batches_on_a_gpu_only():
     cpu = member_configs("baseline")
     gpu = [dataclasses.replace(c, device="cuda") for c in cpu]

@@ -66,7 +66,8 @@ def train_ensemble(configs: list[TrainConfig], paths: list[Path | str], *, batch
     """Train every member into its own run file; `batch` None chooses with `should_batch`.
 
     `progress(run_steps, loss)` counts steps summed over members (out of epochs x members) and shows
-    the median loss of the members in training.
+    the median loss of the members in training. After Ctrl-C every member in training is closed
+    `interrupted`; one by one, the members not yet started are left out of the returned list.
     """
     paths = [Path(p) for p in paths]
     check_members(configs, paths)
@@ -75,13 +76,23 @@ def train_ensemble(configs: list[TrainConfig], paths: list[Path | str], *, batch
     if batch is None:
         batch = should_batch(configs)
     if not batch:
-        return [train(c, p, overwrite=overwrite, commit_every_s=commit_every_s,
-                      progress=None if progress is None else partial(_offset_progress, progress, i * c.epochs))
-                for i, (c, p) in enumerate(zip(configs, paths))]
+        return _train_one_by_one(configs, paths, overwrite, progress, commit_every_s)
     reason = unsupported_reason(dataclasses.replace(configs[0], device="cpu"))
     if reason is not None:
         raise ConfigError(f"the batched step does not cover {reason}")
     return _train_batched(configs, paths, overwrite, progress, commit_every_s)
+
+
+def _train_one_by_one(configs: list[TrainConfig], paths: list[Path], overwrite: bool, progress: ProgressFn | None,
+                      commit_every_s: float) -> list[RunResult]:
+    results = []
+    for i, (config, path) in enumerate(zip(configs, paths)):
+        member_progress = None if progress is None else partial(_offset_progress, progress, i * config.epochs)
+        results.append(train(config, path, overwrite=overwrite, progress=member_progress,
+                             commit_every_s=commit_every_s))
+        if results[-1].status == "interrupted":
+            break
+    return results
 
 
 def _train_batched(configs: list[TrainConfig], paths: list[Path], overwrite: bool, progress: ProgressFn | None,
