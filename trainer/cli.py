@@ -228,7 +228,7 @@ def ensemble_command(
     dtype: Annotated[Optional[str], typer.Option(help="float32 or float64.")] = None,
     device: Annotated[Optional[str], typer.Option(help="cpu or cuda.")] = None,
     batch: Annotated[Optional[bool], typer.Option(
-        "--batch/--no-batch", help="One vectorized loop for all members [default: on a GPU only].")] = None,
+        "--batch/--no-batch", help="One vectorized loop for all members (default: only on a GPU).")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace existing run files.")] = False,
 ) -> None:
     """Train one preset over several seeds together; every member writes its own ordinary run file."""
