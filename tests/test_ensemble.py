@@ -11,11 +11,14 @@ from test_runfile import arrays, assert_same_arrays
 from typer.testing import CliRunner
 
 from analyzer.run import open_run
+from trainer.batched import BatchedMLP
 from trainer.cli import app
 from trainer.config import PRESETS
 from trainer.ensemble import should_batch, train_ensemble
 from trainer.errors import ConfigError, RunFileError
-from trainer.loop import resume, train
+from trainer.fused import FusedMLP
+from trainer.loop import initial_model, resume, train, training_set
+from trainer.targets import make_data
 
 
 def member_configs(preset: str, seeds=(0, 1, 2), lrs=None, **changes):
@@ -109,6 +112,27 @@ def test_ctrl_c_stops_an_unbatched_ensemble(tmp_path):
     results = train_ensemble(configs, paths, batch=False, progress=interrupt)
     assert [r.status for r in results] == ["complete", "interrupted"]
     assert not paths[2].exists()
+
+
+@pytest.mark.parametrize("preset", ["baseline", "deep", "sgd"])
+def test_all_batched_matmuls_as_on_a_gpu_agree_to_rounding_in_float64(preset):
+    """The GPU's path (every layer in bmm, exact=False) run on CPU: members equal their single runs to
+    1e-9 relative over 100 steps in float64 (measured: <= 1e-13; Adam amplifies the rounding later)."""
+    configs = member_configs(preset, seeds=(0, 1), dtype="float64", epochs=100)
+    x, y = training_set(configs[0], make_data(configs[0].target))
+    batched = BatchedMLP(configs, [initial_model(c) for c in configs], x, y)
+    batched.exact = False
+    singles = [FusedMLP(c, initial_model(c), x, y) for c in configs]
+    for _ in range(100):
+        losses, _, _ = batched.evaluate()
+        batched.update()
+        for row, single in enumerate(singles):
+            loss, _, _ = single.evaluate()
+            single.update()
+            assert losses[row] == pytest.approx(loss, rel=1e-9, abs=0)
+    for row, single in enumerate(singles):
+        np.testing.assert_allclose(batched.flat_params()[row].numpy(), single.flat_params().numpy(), rtol=0,
+                                   atol=1e-9 * float(single.flat_params().abs().max()))
 
 
 def test_automatic_choice_batches_on_a_gpu_only():
