@@ -28,12 +28,13 @@ from trainer.loop import initial_model, train, training_set
 from trainer.targets import make_data
 
 
-def sgemm_gflops(size: int = 1024, repeats: int = 7) -> float:
-    """Best single-precision matmul rate of this process (threads as OMP_NUM_THREADS says)."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
+def sgemm_gflops(size: int = 1024, repeats: int = 7, rows: int | None = None) -> float:
+    """Best single-precision matmul rate (threads as OMP_NUM_THREADS says): (rows x size) @ (size x size)."""
+    rows = rows or size
+    a, b = torch.randn(rows, size), torch.randn(size, size)
     torch.mm(a, b)
-    best = min(_seconds(lambda: torch.mm(a, b)) for _ in range(repeats))
-    return 2 * size**3 / best / 1e9
+    best = min(_seconds(lambda: [torch.mm(a, b) for _ in range(10)]) / 10 for _ in range(repeats))
+    return 2 * rows * size**2 / best / 1e9
 
 
 def matmul_flops(config: TrainConfig) -> int:
@@ -104,21 +105,25 @@ def batched_step(config: TrainConfig, runs: int, steps: int, exact: bool) -> flo
     return step_seconds(engine, steps, config.device) / runs
 
 
-def per_preset(args, gflops: float, folder: Path) -> None:
-    print(f"\n{'preset':9s} {'MFLOP':>6s} {'limit':>6s} {'plain':>7s} {'fused':>7s} {'trainer':>8s}  "
+def per_preset(args, folder: Path) -> None:
+    """us/step of each way of training; the arithmetic limit uses the sgemm rate measured alongside."""
+    print(f"\n{'preset':9s} {'MFLOP':>6s} {'GFLOP/s':>7s} {'limit':>6s} {'plain':>7s} {'fused':>7s} {'trainer':>8s}  "
           f"{'fused/plain':>11s} {'trainer/plain':>13s} {'fused/limit':>11s}   (us/step, median of {args.repeats})")
     for preset in args.presets.split(","):
         config = PRESETS[preset]
         times: dict[str, list[float]] = {"plain": [], "fused": [], "trainer": []}
+        rates = []
         for _ in range(args.repeats):
+            rates.append(sgemm_gflops(repeats=3))
             times["plain"].append(plain_step(config, args.steps))
             times["fused"].append(fused_step(config, args.steps))
             times["trainer"].append(trainer_step(config, args.steps, folder))
         us = {k: statistics.median(v) * 1e6 for k, v in times.items()}
+        gflops = statistics.median(rates)
         limit_us = matmul_flops(config) / (gflops * 1e3)
-        print(f"{preset:9s} {matmul_flops(config) / 1e6:6.1f} {limit_us:6.0f} {us['plain']:7.0f} {us['fused']:7.0f} "
-              f"{us['trainer']:8.0f}  {us['fused'] / us['plain']:11.3f} {us['trainer'] / us['plain']:13.3f} "
-              f"{us['fused'] / limit_us:11.2f}")
+        print(f"{preset:9s} {matmul_flops(config) / 1e6:6.1f} {gflops:7.1f} {limit_us:6.0f} "
+              f"{us['plain']:7.0f} {us['fused']:7.0f} {us['trainer']:8.0f}  {us['fused'] / us['plain']:11.3f} "
+              f"{us['trainer'] / us['plain']:13.3f} {us['fused'] / limit_us:11.2f}")
 
 
 def _train_preset(preset: str, epochs: int, folder: str) -> None:
@@ -180,12 +185,14 @@ def main() -> None:
     parser.add_argument("--ensemble-sizes", default="8,32")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda: plain loop vs batched ensembles only")
     args = parser.parse_args()
-    gflops = sgemm_gflops() if args.device == "cpu" else float("nan")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), device {args.device}, "
-          f"{args.steps} steps per timing; sgemm 1024^3: {gflops:.1f} GFLOP/s")
+          f"{args.steps} steps per timing")
+    if args.device == "cpu":
+        print("sgemm GFLOP/s at start, best of 7: 1024^3 " + f"{sgemm_gflops():.1f}; the step's shapes " + ", ".join(
+            f"{1000}x{w}x{w} {sgemm_gflops(w, rows=1000):.1f}" for w in (50, 100)))
     if args.device == "cpu":
         with tempfile.TemporaryDirectory() as tmp:
-            per_preset(args, gflops, Path(tmp))
+            per_preset(args, Path(tmp))
             if args.study_epochs:
                 default_study(args, Path(tmp))
     ensembles(args, args.device)
