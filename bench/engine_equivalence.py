@@ -4,8 +4,9 @@ Usage: OMP_NUM_THREADS=1 .venv/bin/python bench/engine_equivalence.py [--epochs 
 For every preset and dtype, trains the torch engine (autograd + torch.optim), the fused engine and a
 batched ensemble of `--members` seeds (compared member by member with the torch engine on that seed)
 and prints the max relative difference of the loss curve and the gradient norms (step by step) and
-of the final parameters (relative to the largest parameter). 0 means bit for bit. The last column is the batched step with every layer in batched
-matmuls (what a GPU runs): it shows what a last-bit difference grows into over a run.
+of the final parameters (relative to the largest parameter). 0 means bit for bit. The last column is
+the batched step with every layer in batched matmuls (what a GPU runs): it shows what a last-bit
+difference grows into over a run.
 """
 
 from __future__ import annotations
