@@ -31,6 +31,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet --no-deps 'pyhessian>=0.1'  # reference for the Hessian bench only
 	OMP_NUM_THREADS=1 $(BIN)/python bench/train_overhead.py
+	OMP_NUM_THREADS=1 $(BIN)/python bench/train_speed.py
 	OMP_NUM_THREADS=1 $(BIN)/python bench/plateaus_spectrum_scale.py
 	OMP_NUM_THREADS=1 $(BIN)/python bench/hessian_vs_pyhessian.py
 	OMP_NUM_THREADS=1 $(BIN)/python bench/known_answer_validation.py

@@ -55,6 +55,7 @@ def test_the_writer_holds_the_lock_until_close_and_readers_are_not_blocked(tmp_p
     writer = RunWriter.create(path, foreign_meta(), commit_every_s=0.0)
     writer.checkpoint(0, np.zeros(2), np.ones(2))
     writer.log_step(0, 1.0, 0.5, 0.1)
+    writer.commit(wait=True)  # commits run on the writer thread: wait, or the reader may look first
     with pytest.raises(RunLockedError):
         RunWriter.create(path, foreign_meta(), overwrite=True)
     with pytest.raises(RunLockedError):

@@ -64,14 +64,21 @@ def _with_progress(label: str, total: int, fn, *args, **kwargs):
     return result
 
 
-def _train_one(config, out: Path, overwrite: bool):
+ENGINE_HELP = "Training step: auto (fused where it applies), fused (ReLU MLP on CPU) or torch (autograd + torch.optim)."
+EngineOption = Annotated[str, typer.Option(help=ENGINE_HELP)]
+
+
+def _train_one(config, out: Path, overwrite: bool, engine: str = "auto"):
+    from trainer.engine import choose_engine
     from trainer.loop import train
     from trainer.runfile import check_writable_target
     from trainer.runlock import check_unlocked
 
     _guard(check_writable_target, out, overwrite)  # refuse before showing a progress bar
     _guard(check_unlocked, out)
-    return _with_progress(f"{config.preset} s{config.seed}", config.epochs, train, config, out, overwrite=overwrite)
+    _guard(choose_engine, config, engine)
+    return _with_progress(f"{config.preset} s{config.seed}", config.epochs, train, config, out, overwrite=overwrite,
+                          engine=engine)
 
 
 def _report(result) -> None:
@@ -242,6 +249,7 @@ def run_command(
     out: Annotated[Optional[Path], typer.Option(
         help="Run file.", show_default="data/runs/PRESET-sSEED.h5, -pSEED added when perturbed")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run file.")] = False,
+    engine: EngineOption = "auto",
 ) -> None:
     """Train one run from a preset, with any setting overridden."""
     from trainer.config import get_preset, validate
@@ -267,11 +275,12 @@ def run_command(
         from trainer.sweep_plan import run_stem
 
         out = RUNS_DIR / f"{run_stem(config, {})}.h5"
-    _train_one(config, out, overwrite)
+    _train_one(config, out, overwrite, engine)
 
 
 @app.command()
-def resume(run: Annotated[Path, typer.Argument(help="A killed or interrupted run file.", dir_okay=False)]) -> None:
+def resume(run: Annotated[Path, typer.Argument(help="A killed or interrupted run file.", dir_okay=False)],
+           engine: EngineOption = "auto") -> None:
     """Continue a killed or interrupted run from its last committed checkpoint (bitwise identical).
 
     Refused (exit 2) while another process is writing the run (lock file RUN.lock).
@@ -288,7 +297,57 @@ def resume(run: Annotated[Path, typer.Argument(help="A killed or interrupted run
             return TrainConfig.from_json(f.attrs["config"])
 
     config = _guard(read_config)
-    _with_progress(f"resume {run.name}", config.epochs, resume_run, run)
+    _with_progress(f"resume {run.name}", config.epochs, resume_run, run, engine=engine)
+
+
+def _seed_list(text: str) -> list[int]:
+    """'0-7' or '0,3,5' (or a mix) as a list of seeds."""
+    seeds: list[int] = []
+    try:
+        for part in text.replace(" ", "").split(","):
+            low, _, high = part.partition("-")
+            seeds += list(range(int(low), int(high) + 1)) if high else [int(low)]
+    except ValueError:
+        fail(f"--seeds takes ranges and numbers like 0-7 or 0,3,5, got {text!r}")
+    if not seeds or len(set(seeds)) != len(seeds):
+        fail(f"--seeds must name distinct seeds, got {text!r}")
+    return seeds
+
+
+@app.command("ensemble")
+def ensemble_command(
+    preset: Annotated[str, typer.Option(help="Preset every member starts from.")] = "baseline",
+    seeds: Annotated[str, typer.Option(help="Seeds, e.g. 0-7 or 0,3,5: one member (and run file) each.")] = "0-7",
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for the run files PRESET-sSEED.h5.")] = RUNS_DIR,
+    epochs: Annotated[Optional[int], typer.Option(help="Full-batch optimizer steps.")] = None,
+    n_train: Annotated[Optional[int], typer.Option(help="Training points.")] = None,
+    dtype: Annotated[Optional[str], typer.Option(help="float32 or float64.")] = None,
+    device: Annotated[Optional[str], typer.Option(help="cpu or cuda.")] = None,
+    batch: Annotated[Optional[bool], typer.Option(
+        "--batch/--no-batch", help="One vectorized loop for all members (default: only on a GPU).")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace existing run files.")] = False,
+) -> None:
+    """Train one preset over several seeds together; every member writes its own ordinary run file."""
+    from trainer.config import get_preset
+    from trainer.ensemble import train_ensemble
+
+    base = _guard(get_preset, preset)
+    changes = {k: v for k, v in {"epochs": epochs, "dtype": dtype, "device": device}.items() if v is not None}
+    if n_train is not None:
+        changes["target"] = dataclasses.replace(base.target, n_train=n_train)
+    configs = [dataclasses.replace(base, seed=seed, **changes) for seed in _seed_list(seeds)]
+    paths = [out_dir / f"{preset}-s{c.seed}.h5" for c in configs]
+    with _progress_bar() as bar:
+        total = configs[0].epochs * len(configs)
+        task = bar.add_task(f"{preset} x {len(configs)} seeds", total=total, loss=float("nan"), rate="-")
+
+        def update(step: int, loss: float) -> None:
+            if step % 50 == 0 or step == total:
+                bar.update(task, completed=step, loss=loss, rate=f"{bar.tasks[0].speed or 0:,.0f}")
+
+        results = _guard(train_ensemble, configs, paths, batch=batch, overwrite=overwrite, progress=update)
+    for result in results:
+        _report(result)
 
 
 @app.command()

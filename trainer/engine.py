@@ -1,0 +1,137 @@
+"""Training engines behind one small face: `torch` (autograd + torch.optim) and `fused` (trainer.fused).
+
+An engine evaluates loss, gradient norm and predictions at the current parameters, applies one
+optimizer update, and hands out flat parameters and the packed optimizer state for checkpoints. The
+torch engine covers every model, activation and device; the fused engine covers ReLU MLPs on CPU and
+gives the same bits there (tests/test_fused.py). `auto` picks fused where it applies.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from trainer.config import TrainConfig
+from trainer.errors import ConfigError
+from trainer.fused import FusedMLP, unsupported_reason
+from trainer.models import flatten, load_flat
+
+ENGINES = ("auto", "fused", "torch")
+
+
+class Engine(Protocol):
+    """What the training loop needs from a step implementation."""
+
+    def evaluate(self) -> tuple[float, float, torch.Tensor]:
+        """Loss, gradient norm and predictions on the training grid at the current parameters."""
+
+    def update(self) -> None:
+        """One optimizer update with the gradient `evaluate` left behind."""
+
+    def flat_params(self) -> torch.Tensor: ...
+
+    def pack_state(self) -> np.ndarray: ...
+
+    def load(self, params: np.ndarray, state: np.ndarray | None) -> None: ...
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
+def make_optimizer(config: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=config.lr)
+    return torch.optim.SGD(model.parameters(), lr=config.lr)
+
+
+def pack_optimizer_state(optimizer: torch.optim.Optimizer) -> np.ndarray:
+    """Adam's (exp_avg, exp_avg_sq, step) for every parameter as one float64 vector; SGD has none."""
+    if not isinstance(optimizer, torch.optim.Adam):
+        return np.zeros(0)
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    parts, steps = [], []
+    for key in ("exp_avg", "exp_avg_sq"):
+        for p in params:
+            state = optimizer.state.get(p, {})
+            value = state.get(key, torch.zeros_like(p))
+            parts.append(value.detach().reshape(-1).to(torch.float64).cpu())
+    for p in params:
+        steps.append(float(optimizer.state.get(p, {}).get("step", 0.0)))
+    return torch.cat(parts + [torch.tensor(steps, dtype=torch.float64)]).numpy()
+
+
+def unpack_optimizer_state(optimizer: torch.optim.Optimizer, vector: np.ndarray) -> None:
+    if not isinstance(optimizer, torch.optim.Adam):
+        return
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    sizes = [p.numel() for p in params]
+    total = sum(sizes)
+    vec = torch.from_numpy(np.asarray(vector, dtype=np.float64))
+    exp_avg = torch.split(vec[:total], sizes)
+    exp_avg_sq = torch.split(vec[total:2 * total], sizes)
+    steps = vec[2 * total:2 * total + len(params)]
+    scalar_dtype = torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
+    for i, p in enumerate(params):
+        if float(steps[i]) == 0.0:
+            continue  # the optimizer initialises the state itself on its first step
+        optimizer.state[p] = {
+            "step": torch.tensor(float(steps[i]), dtype=scalar_dtype),
+            "exp_avg": exp_avg[i].to(p.dtype).reshape(p.shape).clone().to(p.device),
+            "exp_avg_sq": exp_avg_sq[i].to(p.dtype).reshape(p.shape).clone().to(p.device),
+        }
+
+
+class TorchEngine:
+    """autograd + torch.optim on an nn.Module: every model kind, activation and device."""
+
+    def __init__(self, config: TrainConfig, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor):
+        self.model, self.x, self.y = model, x, y
+        self.optimizer = make_optimizer(config, model)
+        self.params = list(model.parameters())
+
+    def evaluate(self) -> tuple[float, float, torch.Tensor]:
+        """Loss, gradient norm and predictions at the current parameters (gradients kept for `update`)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        out = self.model(self.x)
+        loss = torch.mean((out - self.y) ** 2)
+        loss.backward()
+        # one cat + one norm: the cheapest exact total norm for a handful of tensors (bench/RESULTS.md)
+        grad_norm = torch.linalg.vector_norm(torch.cat([p.grad.reshape(-1) for p in self.params]))
+        return loss.item(), grad_norm.item(), out.detach()
+
+    def update(self) -> None:
+        self.optimizer.step()
+
+    def flat_params(self) -> torch.Tensor:
+        return flatten(self.model)
+
+    def pack_state(self) -> np.ndarray:
+        return pack_optimizer_state(self.optimizer)
+
+    def load(self, params: np.ndarray, state: np.ndarray | None) -> None:
+        load_flat(self.model, torch.from_numpy(params).to(self.x.device))
+        if state is not None:
+            unpack_optimizer_state(self.optimizer, state)
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.model(x)
+
+
+def choose_engine(config: TrainConfig, engine: str = "auto") -> str:
+    """The engine that will train `config`: `auto` is fused where it applies, torch elsewhere."""
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    reason = unsupported_reason(config)
+    if engine == "fused" and reason is not None:
+        raise ConfigError(f"the fused engine does not cover {reason}; use --engine torch or auto")
+    if engine == "auto":
+        return "fused" if reason is None else "torch"
+    return engine
+
+
+def make_engine(name: str, config: TrainConfig, model: torch.nn.Module, x: torch.Tensor,
+                y: torch.Tensor) -> Engine:
+    """Build the engine `choose_engine` picked, starting from the parameters in `model`."""
+    return FusedMLP(config, model, x, y) if name == "fused" else TorchEngine(config, model, x, y)

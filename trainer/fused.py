@@ -1,0 +1,156 @@
+"""The fused engine: a hand-written full-batch step for ReLU MLPs on preallocated buffers.
+
+Forward, MSE loss, backward and the Adam / SGD update are written out as the same ATen kernels that
+autograd and `torch.optim` call, on the same operands in the same order (see the comments at each
+step), so on a CPU the fused engine reproduces the torch engine bit for bit
+(tests/test_fused.py) while making ~30 tensor calls per step instead of building a graph and looping
+over parameters in Python. Parameters, gradients and Adam's moments live in flat buffers; each layer
+sees views into them, so a checkpoint is one copy and the update runs on whole buffers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from trainer.config import TrainConfig
+from trainer.models import flatten, param_layout
+
+# torch.optim.Adam's defaults, which the torch engine uses
+ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8
+
+
+def unsupported_reason(config: TrainConfig) -> str | None:
+    """Why the fused engine cannot train `config` (None: it can)."""
+    if config.model.kind != "mlp":
+        return f"model kind {config.model.kind!r} (fused: mlp only)"
+    if config.model.activation != "relu":
+        return f"activation {config.model.activation!r} (fused: relu only)"
+    if config.device != "cpu":
+        return f"device {config.device!r} (fused: cpu only; untested elsewhere)"
+    return None
+
+
+class FusedMLP:
+    """One run's parameters, gradients, activations and optimizer state, and its training step."""
+
+    def __init__(self, config: TrainConfig, model: nn.Module, x: torch.Tensor, y: torch.Tensor):
+        reason = unsupported_reason(config)
+        if reason is not None:
+            raise ValueError(f"the fused engine does not cover {reason}")
+        self.adam, self.lr = config.optimizer == "adam", float(config.lr)
+        self.x, self.y = x, y
+        self.theta = flatten(model).clone()
+        self.grad = torch.zeros_like(self.theta)
+        self.exp_avg = torch.zeros_like(self.theta)
+        self.exp_avg_sq = torch.zeros_like(self.theta)
+        self.n_tensors = len(param_layout(model).names)
+        self.adam_steps = 0  # torch.optim.Adam's per-tensor `step`, equal for every tensor here
+        self.weights, self.biases = _layer_views(model, self.theta)
+        self.grad_weights, self.grad_biases = _layer_views(model, self.grad)
+        n, width, out_dim = x.shape[0], config.model.width, config.model.out_dim
+        like = dict(dtype=x.dtype, device=x.device)
+        self.hidden = [torch.empty(n, width, **like) for _ in range(config.model.depth)]
+        self.out = torch.empty(n, out_dim, **like)
+        self.residual = torch.empty(n, out_dim, **like)
+        self.squared = torch.empty(n, out_dim, **like)
+        self.grad_out = torch.empty(n, out_dim, **like)
+        self.grad_hidden = torch.empty(n, width, **like)
+        self.grad_pre = torch.empty(n, width, **like)
+        # autograd's mean backward divides 1 by numel in the training dtype; pow backward doubles (exact)
+        self.grad_scale = 2.0 * float(torch.ones((), **like) / y.numel())
+
+    # ---- one step ------------------------------------------------------------------------------
+    def evaluate(self) -> tuple[float, float, torch.Tensor]:
+        """Loss, gradient norm and predictions at the current parameters; leaves the gradient in `grad`."""
+        out = self.forward(self.x)
+        torch.sub(out, self.y, out=self.residual)
+        torch.pow(self.residual, 2, out=self.squared)
+        loss = torch.mean(self.squared)
+        self._backward()
+        grad_norm = torch.linalg.vector_norm(self.grad)  # == norm of the concatenated per-tensor grads
+        return loss.item(), grad_norm.item(), out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """nn.Linear is addmm(b, h, W.t()); ReLU is clamp_min(., 0), done in place (its result is kept)."""
+        h = x
+        for weight, bias, hidden in zip(self.weights, self.biases, self.hidden):
+            torch.addmm(bias, h, weight.t(), out=hidden)
+            h = hidden.relu_()
+        return torch.addmm(self.biases[-1], h, self.weights[-1].t(), out=self.out)
+
+    def _backward(self) -> None:
+        """Autograd's formulas: dW = g.t() @ h, db = g.sum(0), dh = g @ W, ReLU' = threshold_backward."""
+        torch.mul(self.residual, self.grad_scale, out=self.grad_out)
+        grad = self.grad_out
+        inputs = [self.x, *self.hidden]
+        for layer in range(len(self.weights) - 1, -1, -1):
+            torch.mm(grad.t(), inputs[layer], out=self.grad_weights[layer])
+            torch.sum(grad, 0, out=self.grad_biases[layer])
+            if layer == 0:
+                break
+            torch.mm(grad, self.weights[layer], out=self.grad_hidden)
+            torch.ops.aten.threshold_backward.grad_input(self.grad_hidden, inputs[layer], 0,
+                                                         grad_input=self.grad_pre)
+            grad = self.grad_pre
+
+    def update(self) -> None:
+        """One optimizer step with the gradient from `evaluate` (torch.optim's single-tensor formulas)."""
+        if not self.adam:
+            self.theta.add_(self.grad, alpha=-self.lr)
+            return
+        self.adam_steps += 1
+        step = float(self.adam_steps)
+        self.exp_avg.lerp_(self.grad, 1 - ADAM_BETA1)
+        self.exp_avg_sq.mul_(ADAM_BETA2).addcmul_(self.grad, self.grad, value=1 - ADAM_BETA2)
+        step_size = self.lr / (1 - ADAM_BETA1 ** step)
+        bias_correction2_sqrt = (1 - ADAM_BETA2 ** step) ** 0.5
+        denom = (self.exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(ADAM_EPS)
+        self.theta.addcdiv_(self.exp_avg, denom, value=-step_size)
+
+    # ---- state ---------------------------------------------------------------------------------
+    def flat_params(self) -> torch.Tensor:
+        """The live flat parameter buffer (the writer copies what it keeps)."""
+        return self.theta
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Predictions at the current parameters on any grid, in fresh tensors (the step's buffers are kept)."""
+        h = x
+        for weight, bias in zip(self.weights[:-1], self.biases[:-1]):
+            h = torch.addmm(bias, h, weight.t()).relu_()
+        return torch.addmm(self.biases[-1], h, self.weights[-1].t())
+
+    def pack_state(self) -> np.ndarray:
+        """The torch engine's resume vector: [exp_avg (P), exp_avg_sq (P), step per tensor] or empty."""
+        if not self.adam:
+            return np.zeros(0)
+        steps = np.full(self.n_tensors, float(self.adam_steps))
+        parts = [t.detach().to(torch.float64).cpu().numpy() for t in (self.exp_avg, self.exp_avg_sq)]
+        return np.concatenate(parts + [steps])
+
+    def load(self, params: np.ndarray, state: np.ndarray | None) -> None:
+        """Restore a checkpoint's parameters and the optimizer state packed with it."""
+        self.theta.copy_(torch.from_numpy(np.asarray(params)))
+        if not self.adam or state is None:
+            return
+        n_params = self.theta.numel()
+        state = torch.from_numpy(np.asarray(state, dtype=np.float64))
+        steps = state[2 * n_params:2 * n_params + self.n_tensors]
+        if not bool((steps == steps[0]).all()):
+            raise ValueError("the fused engine needs one Adam step count for every tensor")
+        self.exp_avg.copy_(state[:n_params])
+        self.exp_avg_sq.copy_(state[n_params:2 * n_params])
+        self.adam_steps = int(steps[0])
+
+
+def _layer_views(model: nn.Module, flat: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Views of `flat` shaped like each Linear's weight and bias, in `named_parameters()` order."""
+    layout = param_layout(model)
+    views, offset = {}, 0
+    for name, shape, size in zip(layout.names, layout.shapes, layout.sizes):
+        views[name] = flat[offset:offset + size].view(shape)
+        offset += size
+    linears = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
+    return [views[f"{n}.weight"] for n in linears], [views[f"{n}.bias"] for n in linears]
+
