@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 from helpers import small_config
-from test_runfile import KILL_CONFIG, arrays, assert_same_arrays
+from test_crash_safety import CONFIG as KILL_CONFIG
+from test_runfile import arrays, assert_same_arrays
 from typer.testing import CliRunner
 
 from trainer.cli import app
@@ -107,7 +108,7 @@ def test_interrupted_run_resumes_bit_for_bit_on_either_engine(tmp_path, optimize
 
 
 def test_the_sigkill_resume_test_exercises_the_fused_engine():
-    """tests/test_runfile.py's kill -9 / resume test trains with engine auto: it must resolve to fused."""
+    """tests/test_crash_safety.py's kill -9 / resume tests train with engine auto: it must resolve to fused."""
     assert choose_engine(KILL_CONFIG) == "fused"
 
 
