@@ -110,13 +110,23 @@ def _spectrum_section(run, spectrum, plateaus, figs, prefix, h) -> list[str]:
     if spectrum is None:
         return lines + _missing(run, "spectrum")
     lines += _image(figs, f"{prefix}spectrum.png", figures.spectral_heatmap_figure(
-        spectrum, title=f"Learned fraction of each target frequency — {run.label}"), f"spectral dynamics of {run.label}")
+        spectrum, _full_spectrum(run, spectrum), title=f"Learned fraction of each target frequency — {run.label}"),
+        f"spectral dynamics of {run.label}")
     lines += [f"{h} Frequency learning", ""]
     lines += _image(figs, f"{prefix}rel_error.png", figures.rel_error_figure(
         spectrum, _intervals(plateaus), title=f"Relative error per frequency — {run.label}"),
         f"relative error per frequency of {run.label}")
     lines += [spectrum.headline() + ".", ""] + markdown_table(spectrum.learning)
     return lines
+
+
+def _full_spectrum(run: RunAnalyses, spectrum):
+    """The DFT of the analysed prediction steps up to the band the heatmap shows, recomputed (never cached)."""
+    from analyzer.run import open_run
+    from analyzer.spectrum import amplitude_spectrum
+
+    with open_run(run.path) as opened:
+        return amplitude_spectrum(opened, max_hz=figures.heatmap_max_hz(spectrum), n_rows=len(spectrum.steps))
 
 
 def _correlation_section(result, note, h) -> list[str]:

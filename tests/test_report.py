@@ -148,6 +148,9 @@ def test_markdown_table_formats_numbers_and_missing_values():
 # ---- figures ------------------------------------------------------------------------------------
 
 def test_figure_functions_return_figures_with_expected_artists(two_runs):
+    from analyzer.run import open_run
+    from analyzer.spectrum import amplitude_spectrum
+
     spectrum = analyze(two_runs[0], "spectrum", use_cache=False)
     plateaus = analyze(two_runs[0], "plateaus", use_cache=False)
     steps = np.arange(300)
@@ -155,7 +158,10 @@ def test_figure_functions_return_figures_with_expected_artists(two_runs):
     ax = fig.axes[0]
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     assert len(ax.lines) == 3 and len(ax.patches) >= 1  # loss + two change points; shaded plateau
-    heat = figures.spectral_heatmap_figure(spectrum)
+    with open_run(two_runs[0]) as run:
+        full = amplitude_spectrum(run, max_hz=figures.heatmap_max_hz(spectrum))
+    assert full.freqs_hz[-1] == 2 * 15 + 5 and full.amplitude.shape == (len(spectrum.steps), 36)
+    heat = figures.spectral_heatmap_figure(spectrum, full)
     main_axes = [a for a in heat.axes if a.get_label() != "<colorbar>"]
     assert len(main_axes) == 2
     assert all(any(isinstance(c, QuadMesh) for c in a.collections) for a in main_axes)
