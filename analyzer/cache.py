@@ -25,7 +25,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from analyzer.registry import ANALYZER_VERSION, REGISTRY, Analysis, params_dict, to_jsonable
+from analyzer.registry import ANALYZER_VERSION, REGISTRY, Analysis, params_dict
 
 
 def default_cache_path(run_path: Path) -> Path:
@@ -88,7 +88,7 @@ class Cache:
         tag = versions_tag()
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
-            with h5py.File(temporary, "w") as new:
+            with h5py.File(temporary, "w", libver="latest") as new:
                 self._copy_valid_entries(new, run_path, fingerprint, tag, skip=f"{analysis.name}/{key}")
                 group = new.create_group(f"{analysis.name}/{key}")
                 group.attrs.update({"params": json.dumps(params_dict(params), sort_keys=True), "run_path": run_path,
@@ -128,8 +128,20 @@ def _write_result(group: h5py.Group, result: Any) -> None:
         elif isinstance(value, np.ndarray):
             _write_array(group, field.name, value)
         else:
-            scalars[field.name] = to_jsonable(value, max_array=10**9)
+            scalars[field.name] = _exact_json(value)
     group.attrs["scalars"] = json.dumps(scalars)
+
+
+def _exact_json(value: Any) -> Any:
+    """Plain Python values for json.dumps, NaN and infinities kept (JSON output turns them into None; a cache
+    hit must give back exactly what was computed)."""
+    if isinstance(value, dict):
+        return {str(k): _exact_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_exact_json(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def _write_array(group: h5py.Group, name: str, value: np.ndarray) -> None:

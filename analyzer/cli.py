@@ -16,7 +16,8 @@ import typer
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Analyze run files offline: plateaus, spectra, Hessian saddles, their correlation, reports.")
 
-RunArg = Annotated[Path, typer.Argument(help="Run file (.h5) written by `train`.", dir_okay=False)]
+# no dir_okay=False: click would answer a folder with a multi-line usage box; open_run says it in one line
+RunArg = Annotated[Path, typer.Argument(help="Run file (.h5) written by `train`.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout only.")]
 CacheOpt = Annotated[Optional[Path], typer.Option("--cache", help="Sidecar cache path [default: RUN.analysis.h5].")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Recompute and write no cache.")]
@@ -211,8 +212,7 @@ def spectrum(run: RunArg, threshold: Annotated[Optional[float], typer.Option(
 
 @app.command()
 @guarded
-def correlate(runs: Annotated[list[Path], typer.Argument(help="One or more run files; several are pooled.",
-                                                         dir_okay=False)],
+def correlate(runs: Annotated[list[Path], typer.Argument(help="One or more run files; several are pooled.")],
               permutations: Annotated[Optional[int], typer.Option(
                   "--permutations", help="Null draws of the permutation test [default: 9999].")] = None,
               seed: Annotated[Optional[int], typer.Option(help="Seed of the null draws [default: 0].")] = None,
@@ -248,8 +248,7 @@ def score(run: RunArg,
 
 @app.command()
 @guarded
-def report(runs: Annotated[list[Path], typer.Argument(help="One or more run files, shown side by side.",
-                                                      dir_okay=False)],
+def report(runs: Annotated[list[Path], typer.Argument(help="One or more run files, shown side by side.")],
            out: Annotated[Path, typer.Option("-o", "--out", help="Report folder (REPORT.md + PNG figures).",
                                              file_okay=False)],
            overwrite: Annotated[bool, typer.Option(help="Replace an existing report; other files are kept.")] = False,
@@ -273,7 +272,8 @@ def report(runs: Annotated[list[Path], typer.Argument(help="One or more run file
     if as_json:
         typer.echo(json.dumps({**json_summary(built), "folder": str(out), "files": [str(p) for p in written]}))
     else:
-        typer.echo(f"wrote {out / 'REPORT.md'} and {len(written) - 1} figures", err=True)
+        missing = f"; not available: {'; '.join(built.missing)}" if built.missing else ""
+        typer.echo(f"wrote {out / 'REPORT.md'} and {len(written) - 1} figures{missing}", err=True)
 
 
 def _status():

@@ -183,7 +183,8 @@ def committed_counts(f: h5py.File, path: Path) -> dict[str, int]:
     counts = dict(zip(runfile.COMMIT_FIELDS, (int(v) for v in marker)))
     for field, names in COUNTED_DATASETS.items():
         if counts[field] < 0:
-            raise BadInputError(f"{path}: the commit marker names {counts[field]} {field} rows; the run file is damaged")
+            raise BadInputError(f"{path}: the commit marker names {counts[field]} {field} rows; "
+                                "the run file is damaged")
         for name in names:
             stored = _stored_rows(f[name], counts[field])
             if counts[field] > stored:
