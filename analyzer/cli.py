@@ -73,18 +73,51 @@ def emit(result: Any, as_json: bool, extra: dict | None = None) -> None:
         console.print(headline())
     tables = getattr(result, "tables", None)
     for title, frame in (tables() if callable(tables) else {}).items():
-        console.print(frame_to_table(frame, title))
+        for table_title, table in frame_to_tables(frame, title, console.width):
+            console.print(table_title, style="italic", highlight=False)
+            console.print(table)
 
 
-def frame_to_table(frame, title: str):
+def frame_to_tables(frame, title: str, width: int) -> list:
+    """(title, rich table) pairs of a frame, none wider than `width` (the terminal): no header or cell is cut.
+
+    Columns that do not fit beside each other go into further tables that repeat the first (key) column,
+    the way pandas wraps a wide frame; a single column wider than the terminal folds its cells. Titles are
+    printed above the tables, not as table titles, which rich would wrap to the table's width.
+    """
+    from rich.cells import cell_len
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
-    for column in frame.columns:
-        table.add_column(str(column), justify="right" if frame[column].dtype.kind in "iuf" else "left")
-    for row in frame.itertuples(index=False):
-        table.add_row(*(_cell(v) for v in row))
-    return table
+    headers = [str(c) for c in frame.columns]
+    rows = [[_cell(v) for v in row] for row in frame.itertuples(index=False)]
+    natural = [max([cell_len(h), *(cell_len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    groups = _column_groups(natural, width)
+    tables = []
+    for part, group in enumerate(groups, start=1):
+        suffix = f" ({part}/{len(groups)})" if len(groups) > 1 else ""
+        table = Table()
+        for i in group:
+            numeric = frame[frame.columns[i]].dtype.kind in "iuf"
+            table.add_column(headers[i], justify="right" if numeric else "left", overflow="fold")
+        for row in rows:
+            table.add_row(*(row[i] for i in group))
+        tables.append((title + suffix, table))
+    return tables
+
+
+def _column_groups(natural: list[int], width: int, overhead: int = 3) -> list[list[int]]:
+    """Column indices per table: the key column 0, then as many columns as fit in `width` (each column costs
+    its width plus padding and a rule; the table one more rule)."""
+    if len(natural) <= 1:
+        return [list(range(len(natural)))]
+    groups, current, used = [], [0], 1 + natural[0] + overhead
+    for i in range(1, len(natural)):
+        if used + natural[i] + overhead > width and len(current) > 1:
+            groups.append(current)
+            current, used = [0], 1 + natural[0] + overhead
+        current.append(i)
+        used += natural[i] + overhead
+    return groups + [current]
 
 
 def _cell(value: Any) -> str:

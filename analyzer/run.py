@@ -29,6 +29,8 @@ class Run:
             self._file = runfile.open_swmr_reader(self.path)
         except RunFileError as err:
             raise BadInputError(str(err)) from None
+        except (ValueError, TypeError) as err:  # a header attribute of the wrong type (schema_version="[]")
+            raise BadInputError(f"{self.path}: run file header unreadable ({err})") from None
         try:
             self.counts = committed_counts(self._file, self.path)
             self.config: dict = json.loads(self._file.attrs["config"])

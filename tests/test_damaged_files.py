@@ -1,6 +1,6 @@
 """Damaged and degenerate run files x every analysis command: a clear answer, never a traceback, the file untouched.
 
-Every case is a copy of one small real known-answer run (diag-linear, so `score` runs too), edited with h5py the
+Every case is a copy of one small real known-answer run (conftest.known_run, so `score` runs too), edited with h5py the
 way a crash, a bad disk or a foreign tool would leave it. A refusal (exit 2) is one line on stderr naming the
 problem; where the command can still answer (exit 0) its output says what it could not analyse.
 """
@@ -16,7 +16,6 @@ import pytest
 from typer.testing import CliRunner
 
 from analyzer.cli import app
-from trainer.config import PRESETS
 
 COMMANDS = ("info", "plateaus", "spectrum", "hessian", "correlate", "score", "report")
 ANALYSES = COMMANDS[1:]
@@ -56,6 +55,7 @@ def refused(fragment: str) -> dict:
 NOTHING = "nothing to analyze"
 CASES = {
     "schema-version-7": (_attr("schema_version", 7), refused("schema version 7")),
+    "schema-version-not-a-number": (_attr("schema_version", "[]"), refused("run file header unreadable")),
     "missing-log-loss": (_delete("log/loss"), refused("missing /log/loss")),
     "missing-log-pred": (_delete("log/pred"), refused("missing /log/pred")),
     "missing-grad-norm": (_delete("log/grad_norm"), refused("missing /log/grad_norm")),
@@ -96,16 +96,6 @@ OTHER_FILES = {  # not copies of a run: written whole
     "directory": refused("is a directory, not a run file"),
     "no-such-file": refused("no such file"),
 }
-
-
-@pytest.fixture(scope="session")
-def known_run(tmp_path_factory):
-    """A small known-answer run (diag-linear preset, 1,500 steps, checkpoints every 10): ~1 s to train."""
-    from trainer.loop import train
-
-    path = tmp_path_factory.mktemp("damaged") / "known.h5"
-    train(PRESETS["diag-linear"], path)
-    return path
 
 
 @pytest.fixture(scope="module")
