@@ -12,6 +12,14 @@ from analyzer.registry import ANALYZER_VERSION, REGISTRY
 from analyzer.report import RunAnalyses, markdown_table, params_block
 
 
+REPRODUCIBILITY_NOTE = (
+    "The analysis reproduces exactly from these run files (the fingerprints identify them). Retraining "
+    "reproduces them bit for bit only on the same machine: CPU float kernels round differently elsewhere, and "
+    "runs retrained on another CPU have learned a frequency thousands of steps apart (deep: 7 Hz at step 2,833 "
+    "instead of 3,976), found a different number of plateaus and moved the pooled p-value (0.429 vs 0.442). "
+    "Read single-run learned steps and plateau counts as one draw, not as a portable constant.")
+
+
 def reproduce_section(runs: list[RunAnalyses], options) -> list[str]:
     table = pd.DataFrame({"run": [r.label for r in runs], "file": [str(r.path) for r in runs],
                           "fingerprint": [r.fingerprint for r in runs], "status": [r.status for r in runs],
@@ -24,6 +32,7 @@ def reproduce_section(runs: list[RunAnalyses], options) -> list[str]:
     lines = ["## Reproduce", "", f"Analyzer version {ANALYZER_VERSION}. Command: `{command}`"
              + (" (with the parameter overrides below)" if used else "") + ".", ""]
     lines += markdown_table(table)
+    lines += [REPRODUCIBILITY_NOTE, ""]
     lines += ["<details><summary>Analysis parameters</summary>", "", "```json",
               json.dumps(defaults, indent=2, sort_keys=True), "```", "", "</details>", ""]
     return lines

@@ -208,3 +208,29 @@ def test_report_cli_bad_input(two_runs, tmp_path, bad):
     assert result.exit_code == 2, result.output
     assert result.output.count("error:") == 1 and "Traceback" not in result.output
     assert not (tmp_path / "r").exists()
+
+
+def test_reproduce_section_says_retraining_reproduces_on_one_machine_only(two_runs):
+    report = build_report([two_runs[0]], ReportOptions(hessian=False, overrides=FAST))
+    reproduce = report.markdown.split("## Reproduce")[1].split("\n## ")[0]
+    assert "bit for bit only on the same machine" in reproduce and "CPU" in reproduce
+
+
+def test_non_finite_predictions_are_named_in_the_report(two_runs, tmp_path):
+    damaged = tmp_path / "nan-pred.h5"
+    damaged.write_bytes(two_runs[0].read_bytes())
+    with h5py.File(damaged, "r+") as f:
+        f["log/pred"][200:] = np.nan
+    report = build_report([damaged], ReportOptions(hessian=False, overrides=FAST))
+    assert "predictions not finite from step 200; analysed the 200 prediction steps before it" in report.markdown
+    assert "spectrum.png" in report.figures
+
+
+@pytest.mark.parametrize("rows", [0, 1])
+def test_a_report_of_a_run_without_steps_is_refused_before_any_analysis(two_runs, tmp_path, rows):
+    empty = tmp_path / "empty.h5"
+    empty.write_bytes(two_runs[0].read_bytes())
+    with h5py.File(empty, "r+") as f:
+        f["commit"][:3] = [rows, rows, rows]
+    with pytest.raises(BadInputError, match=f"nothing to analyze: {rows} committed step"):
+        build_report([two_runs[0], empty], ReportOptions(hessian=False, overrides=FAST))
