@@ -162,6 +162,8 @@ def info(run: RunArg, as_json: JsonOpt = False) -> None:
     table.add_row("target", json.dumps(config.get("target")))
     table.add_row("optimizer", f"{config.get('optimizer')} lr={config.get('lr')} epochs={config.get('epochs')}")
     Console().print(table)
+    if summary["steps"] < 2:
+        typer.echo(f"nothing to analyze yet: {summary['steps']} committed step(s)")
 
 
 # ---- analysis commands: one per registered analysis (added below this line) ----------------------

@@ -33,10 +33,10 @@ class Run:
             raise BadInputError(f"{self.path}: run file header unreadable ({err})") from None
         try:
             self.counts = committed_counts(self._file, self.path)
-            self.config: dict = json.loads(self._file.attrs["config"])
-            self.target: dict = json.loads(self._file["data"].attrs["target"])
-            self.model_spec: dict = json.loads(self._file["model"].attrs["spec"])
-            self.layout: dict = json.loads(self._file["model"].attrs["layout"])
+            self.config: dict = _json_object(self._file.attrs["config"], "config")
+            self.target: dict = _json_object(self._file["data"].attrs["target"], "/data target")
+            self.model_spec: dict = _json_object(self._file["model"].attrs["spec"], "/model spec")
+            self.layout: dict = _json_object(self._file["model"].attrs["layout"], "/model layout")
             self.status: str = str(self._file.attrs.get("status", "unknown"))
             self.n_params = int(self._file["model"].attrs["n_params"])
             self.dtype = str(self._file["model"].attrs["dtype"])
@@ -156,10 +156,22 @@ class Run:
             model = build_model(spec, seed=0, dtype=getattr(torch, dtype))
         except (ConfigError, TypeError) as err:
             raise BadInputError(f"{self.path}: the stored model spec cannot be rebuilt ({err})") from None
-        layout = ParamLayout.from_dict(self.layout)
-        if layout.n_params != self.n_params:
+        try:
+            layout = ParamLayout.from_dict(self.layout)
+            n_params = layout.n_params
+        except (KeyError, TypeError, ValueError) as err:
+            raise BadInputError(f"{self.path}: the stored parameter layout is unreadable ({err!r})") from None
+        if n_params != self.n_params:
             raise BadInputError(f"{self.path}: model layout has {layout.n_params} parameters, file says {self.n_params}")
         return model, layout
+
+
+def _json_object(text, what: str) -> dict:
+    """A JSON object stored as an attribute; valid JSON of another kind ("7", "[]") is as unreadable."""
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError(f"the {what} attribute is JSON {type(value).__name__}, not an object")
+    return value
 
 
 # the datasets each commit-marker count covers: the marker may lag them (rows written, marker not yet

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analyzer.errors import BadInputError
 from analyzer.known import KnownAnswer, predict
 from analyzer.registry import register
 
@@ -94,6 +95,7 @@ def compute(run, params: ScoreParams) -> ScoreResult:
     from analyzer import registry
     from analyzer.api import analyze
 
+    _check_config(run)
     known = predict(run, params.index_tol)
     available = set(registry.names())
     missing = [name for name in ("plateaus", "spectrum", "hessian", "correlate") if name not in available]
@@ -122,6 +124,19 @@ def compute(run, params: ScoreParams) -> ScoreResult:
     notes = [f"{name}: {result.note}" for name, result in (("plateaus", found), ("spectrum", spectrum))
              if result is not None and result.note]
     return _summarise(pd.DataFrame(rows, columns=SCORE_COLUMNS), known, n_detected, p_value, params, missing, notes)
+
+
+def _check_config(run) -> None:
+    """The closed form is computed from the stored config: refuse one the trainer itself would refuse."""
+    import json
+
+    from trainer.config import TrainConfig, validate
+    from trainer.errors import TrainerError
+
+    try:
+        validate(TrainConfig.from_json(json.dumps(run.config)))
+    except (TrainerError, TypeError, ValueError, KeyError) as err:
+        raise BadInputError(f"{run.path}: the stored config is invalid ({err})") from None
 
 
 def _correlation_p(run, spectrum, plateaus, reference: str) -> float | None:

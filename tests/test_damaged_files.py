@@ -8,6 +8,7 @@ problem; where the command can still answer (exit 0) its output says what it cou
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 
 import h5py
@@ -37,6 +38,14 @@ def _delete(path: str):
 def _attr(name: str, value):
     def edit(f: h5py.File) -> None:
         f.attrs[name] = value
+    return edit
+
+
+def _json_attr(node: str, name: str, key: str, value):
+    def edit(f: h5py.File) -> None:
+        decoded = json.loads(f[node].attrs[name])
+        decoded[key] = value
+        f[node].attrs[name] = json.dumps(decoded)
     return edit
 
 
@@ -76,15 +85,25 @@ CASES = {
                          "correlate": (0, "p="), "score": (0, "targets missed")}),
     "nan-predictions-from-start": (_set("log/pred", slice(None), np.nan),
                                    {"*": (2, "predictions are NaN or infinite from the first stored step"),
-                                    "info": (0, ""), "plateaus": (0, ""), "hessian": (0, ""), "report": (0, "")}),
-    "zero-steps": (_commit(0), {"*": (2, NOTHING), "info": (0, "steps"), "plateaus": (2, "0 logged step(s)"),
+                                    "info": (0, ""), "plateaus": (0, ""), "hessian": (0, ""),
+                                    "report": (0, "not available: nan-predictions-from-start: spectrum")}),
+    "zero-steps": (_commit(0), {"*": (2, NOTHING), "info": (0, "nothing to analyze yet: 0 committed step(s)"),
+                                "plateaus": (2, "0 logged step(s)"),
                                 "hessian": (2, "no stored checkpoints"), "score": (2, "0 logged step(s)")}),
-    "one-step": (_commit(1), {"*": (2, NOTHING), "info": (0, "steps"), "plateaus": (2, "1 logged step(s)"),
+    "one-step": (_commit(1), {"*": (2, NOTHING), "info": (0, "nothing to analyze yet: 1 committed step(s)"),
+                              "plateaus": (2, "1 logged step(s)"),
                               "hessian": (2, "1 logged step(s)"), "score": (2, "1 logged step(s)")}),
     "constant-loss": (_set("log/loss", slice(None), 0.25),
                       {"*": (0, ""), "plateaus": (0, "no plateau edges found"), "correlate": (0, "nothing to test"),
                        "score": (0, "targets missed")}),
     "config-not-json": (_attr("config", "{not json"), refused("run file metadata unreadable")),
+    "config-not-an-object": (_attr("config", "7"), refused("config attribute is JSON int, not an object")),
+    "layout-shapes-not-a-list": (_json_attr("model", "layout", "shapes", "x"),
+                                 {"*": (0, ""), "hessian": (2, "stored parameter layout is unreadable"),
+                                  "score": (2, "stored parameter layout is unreadable"),
+                                  "report": (0, "not available: layout-shapes-not-a-list: hessian")}),
+    "negative-epochs-in-config": (_json_attr("/", "config", "epochs", -1),
+                                  {"*": (0, ""), "score": (2, "stored config is invalid (epochs")}),
     "marker-past-data": (_commit(10**9), refused("commit marker names 1,000,000,000 log rows but /log/step stores")),
     "marker-negative": (_commit(-5), refused("commit marker names -5 log rows")),
 }
