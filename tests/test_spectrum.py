@@ -314,3 +314,36 @@ def test_late_refinement_through_the_threshold_is_a_log_scale_jump():
     assert abs(np.log10(log_step + 1) - 3.5) < 0.03
     off = detect_jumps(steps, rel_error, np.array([7.0]), SpectrumParams(min_log_drop=0))
     assert list(off.scale) == ["linear"]
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_predictions_end_the_analysis_like_a_non_finite_loss(bad):
+    """Everything before the first non-finite row is analysed exactly as if the run had stopped there."""
+    steps, pred, y = _random_predictions(n_steps=40)
+    damaged = pred.copy()
+    damaged[25, 7] = bad
+    damaged[31:] = np.nan
+    result = spectrum_from_predictions(steps, damaged, y, [3.0, 5.0])
+    prefix = spectrum_from_predictions(steps[:25], pred[:25], y, [3.0, 5.0])
+    assert result.first_nonfinite_step == steps[25] and prefix.first_nonfinite_step is None
+    assert f"predictions not finite from step {steps[25]}; analysed the 25 prediction steps before it" in result.note
+    assert result.note in result.headline()
+    np.testing.assert_array_equal(result.steps, steps[:25])
+    np.testing.assert_array_equal(result.rel_error, prefix.rel_error)
+    pd.testing.assert_frame_equal(result.learning, prefix.learning)
+    pd.testing.assert_frame_equal(result.jumps, prefix.jumps)
+
+
+@pytest.mark.parametrize("rows, message", [(0, "NaN or infinite from the first stored step"), (2, "fewer than 3")])
+def test_too_few_finite_predictions_are_refused(rows, message):
+    steps, pred, y = _random_predictions(n_steps=10)
+    pred[rows:] = np.nan
+    with pytest.raises(BadInputError, match=message):
+        spectrum_from_predictions(steps, pred, y, [3.0])
+
+
+@pytest.mark.parametrize("n_steps", [0, 1, 2])
+def test_fewer_than_three_predictions_have_nothing_to_analyze(n_steps):
+    steps, pred, y = _random_predictions(n_steps=n_steps)
+    with pytest.raises(BadInputError, match="nothing to analyze"):
+        spectrum_from_predictions(steps, pred, y, [3.0])
