@@ -14,10 +14,11 @@ from analyzer.report import RunAnalyses, markdown_table, params_block
 
 REPRODUCIBILITY_NOTE = (
     "The analysis reproduces exactly from these run files (the fingerprints identify them). Retraining "
-    "reproduces them bit for bit only on the same machine: CPU float kernels round differently elsewhere, and "
-    "runs retrained on another CPU have learned a frequency thousands of steps apart (deep: 7 Hz at step 2,833 "
-    "instead of 3,976), found a different number of plateaus and moved the pooled p-value (0.429 vs 0.442). "
-    "Read single-run learned steps and plateau counts as one draw, not as a portable constant.")
+    "reproduces them bit for bit only on the same machine: CPU float kernels round differently on another CPU, "
+    "and the default study trained from the same code and seeds on two machines learned deep's 7 Hz at step "
+    "3,976 on one and 2,833 on the other (15 Hz at 8,588 and 5,521), found two plateaus in deep on one and one "
+    "on the other, and gave a pooled p-value of 0.442 and 0.429. Read single-run learned steps and plateau "
+    "counts as one draw, not as a portable constant.")
 
 
 def reproduce_section(runs: list[RunAnalyses], options) -> list[str]:
