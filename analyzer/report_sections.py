@@ -44,12 +44,18 @@ def config_table(run: RunAnalyses) -> pd.DataFrame:
     shape = (f"{m.get('depth')} hidden x {m.get('width')} {m.get('activation')}" if m.get("kind") == "mlp"
              else f"{m.get('kind')} (K={m.get('features')}, decay {m.get('feature_decay')}, u0 {m.get('init_scale')})")
     rows = [("preset", c.get("preset")), ("model", shape), ("init", m.get("init")),
-            ("optimizer", f"{c.get('optimizer')}, lr {c.get('lr')}"), ("epochs", f"{c.get('epochs'):,}"),
+            ("optimizer", f"{c.get('optimizer')}, lr {c.get('lr')}"), ("epochs", _number(c.get("epochs"), ",")),
             ("seed", c.get("seed")), ("dtype", c.get("dtype")),
-            ("target", ", ".join(f"{a:g} sin(2π {f:g} x)" for f, a in zip(t.get("freqs_hz", []), t.get("amps", [])))),
+            ("target", ", ".join(f"{_number(a, 'g')} sin(2π {_number(f, 'g')} x)"
+                                 for f, a in zip(t.get("freqs_hz") or [], t.get("amps") or []))),
             ("training points", t.get("n_train")), ("eval grid", t.get("n_eval") or t.get("n_train")),
             ("predictions every", _steps(c.get("pred_every"))), ("checkpoints every", _steps(c.get("ckpt_every")))]
     return pd.DataFrame(rows, columns=["setting", "value"]).astype(str)
+
+
+def _number(value, spec: str) -> str:
+    """`value` formatted as a number, or as it is stored when a damaged config holds something else."""
+    return format(value, spec) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
 def _steps(every) -> str:

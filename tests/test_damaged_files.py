@@ -104,6 +104,10 @@ CASES = {
                                   "report": (0, "not available: layout-shapes-not-a-list: hessian")}),
     "negative-epochs-in-config": (_json_attr("/", "config", "epochs", -1),
                                   {"*": (0, ""), "score": (2, "stored config is invalid (epochs")}),
+    "epochs-and-amplitudes-not-numbers": (
+        lambda f: (_json_attr("/", "config", "epochs", "x")(f), _json_attr("data", "target", "amps", "x")(f)),
+        {"*": (0, ""), "score": (2, "stored config is invalid"), "spectrum": (0, ""),
+         "report": (0, "wrote")}),
     "marker-past-data": (_commit(10**9), refused("commit marker names 1,000,000,000 log rows but /log/step stores")),
     "marker-negative": (_commit(-5), refused("commit marker names -5 log rows")),
 }
