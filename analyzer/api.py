@@ -39,5 +39,5 @@ def analyze(run: Run | str | Path, name: str, *, cache: Path | str | None = None
         return result
     store.misses += 1
     result = analysis.compute(run, params)
-    store.store(analysis, key, params, result)
+    store.store(analysis, key, params, result, run_path=run.path.resolve(), fingerprint=run.fingerprint)
     return result

@@ -3,6 +3,12 @@
 A result is stored under a key hashed from analysis name, parameters, analyzer and analysis versions
 and the run's fingerprint, so any change recomputes and an identical call is a hit. Results are
 frozen dataclasses whose fields are numpy arrays, pandas DataFrames or JSON-able scalars/containers.
+
+Size: analyses return only what their tables, headlines and figures need (the spectrum's full DFT is
+recomputed on demand, not cached), and arrays are stored losslessly compressed. Every store rewrites the
+file into a temporary one that atomically replaces it, keeping only the entries still valid (same run
+fingerprint and versions): HDF5 never gives back the space of deleted objects, so deleting in place would
+let a cache grow with every change of the run or the analyzer, and a kill mid-store would leave it broken.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -18,7 +25,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from analyzer.registry import ANALYZER_VERSION, REGISTRY, Analysis, params_dict, to_jsonable
+from analyzer.registry import ANALYZER_VERSION, REGISTRY, Analysis, params_dict
 
 
 def default_cache_path(run_path: Path) -> Path:
@@ -27,12 +34,23 @@ def default_cache_path(run_path: Path) -> Path:
     return run_path.with_name(stem + ".analysis.h5")
 
 
-def cache_key(analysis: Analysis, params: Any, fingerprint: str) -> str:
-    # every analysis's version is in the key: some build on others (correlate on plateaus and spectrum),
-    # so a change to any of them must invalidate the results derived from it
+CACHE_FORMAT = 2  # 2: compressed arrays, entries tagged with run path, fingerprint and versions
+COMPRESS_MIN_ELEMENTS = 1024  # smaller arrays are stored plainly: a filter pipeline costs more than it saves
+
+
+def versions_tag() -> str:
+    """Cache format, analyzer version and every analysis's version, as one string.
+
+    Every analysis's version is in it: some build on others (correlate on plateaus and spectrum), so a change
+    to any of them must invalidate the results derived from it.
+    """
     versions = {name: entry.version for name, entry in sorted(REGISTRY.items())}
-    blob = json.dumps({"analysis": analysis.name, "version": analysis.version, "analyzer": ANALYZER_VERSION,
-                       "versions": versions, "params": params_dict(params), "run": fingerprint}, sort_keys=True)
+    return json.dumps({"format": CACHE_FORMAT, "analyzer": ANALYZER_VERSION, "versions": versions}, sort_keys=True)
+
+
+def cache_key(analysis: Analysis, params: Any, fingerprint: str) -> str:
+    blob = json.dumps({"analysis": analysis.name, "version": analysis.version, "all": versions_tag(),
+                       "params": params_dict(params), "run": fingerprint}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
@@ -56,28 +74,49 @@ class Cache:
         except (OSError, KeyError, ValueError, TypeError):
             return None
 
-    def store(self, analysis: Analysis, key: str, params: Any, result: Any) -> None:
+    def store(self, analysis: Analysis, key: str, params: Any, result: Any, run_path: Path | str = "",
+              fingerprint: str = "") -> None:
+        """Write one result; entries of the same run with another fingerprint or versions are dropped."""
         try:
-            self._store(analysis, key, params, result)
+            self._store(analysis, key, params, result, str(run_path), fingerprint)
         except OSError as err:
             warnings.warn(f"cache {self.path} not written ({err}); results were computed but not cached", stacklevel=2)
 
-    def _store(self, analysis: Analysis, key: str, params: Any, result: Any) -> None:
+    def _store(self, analysis: Analysis, key: str, params: Any, result: Any, run_path: str, fingerprint: str) -> None:
         if self.path.exists() and not h5py.is_hdf5(self.path):
             raise OSError(f"{self.path} exists and is not an HDF5 cache; refusing to replace it")
+        tag = versions_tag()
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
-            f = h5py.File(self.path, "a")
-        except OSError:
-            self.path.unlink()  # an unreadable cache holds nothing that cannot be recomputed
-            f = h5py.File(self.path, "a")
-        with f:
-            name = f"{analysis.name}/{key}"
-            if name in f:
-                del f[name]
-            group = f.create_group(name)
-            group.attrs["params"] = json.dumps(params_dict(params), sort_keys=True)
-            _write_result(group, result)
-            group.attrs["complete"] = True
+            with h5py.File(temporary, "w", libver="latest") as new:
+                self._copy_valid_entries(new, run_path, fingerprint, tag, skip=f"{analysis.name}/{key}")
+                group = new.create_group(f"{analysis.name}/{key}")
+                group.attrs.update({"params": json.dumps(params_dict(params), sort_keys=True), "run_path": run_path,
+                                    "fingerprint": fingerprint, "versions": tag})
+                _write_result(group, result)
+                group.attrs["complete"] = True
+            os.replace(temporary, self.path)
+        finally:
+            temporary.unlink(missing_ok=True)
+
+    def _copy_valid_entries(self, new: h5py.File, run_path: str, fingerprint: str, tag: str, skip: str) -> None:
+        """Copy the old file's entries that are still valid: other runs' entries (a shared --cache), and this
+        run's entries for its current fingerprint and versions. An unreadable old cache contributes nothing."""
+        if not self.path.exists():
+            return
+        try:
+            with h5py.File(self.path, "r") as old:
+                for analysis_name, entries in old.items():
+                    for key, entry in entries.items():
+                        attrs = entry.attrs
+                        same_run = attrs.get("run_path", "") == run_path
+                        current = attrs.get("fingerprint") == fingerprint and attrs.get("versions") == tag
+                        valid = attrs.get("complete", False) and "versions" in attrs and (current or not same_run)
+                        if valid and f"{analysis_name}/{key}" != skip:
+                            old.copy(entry, new.require_group(analysis_name), name=key)
+        except (OSError, KeyError, AttributeError):
+            for name in list(new):
+                del new[name]  # a partly readable cache is dropped whole: it holds nothing that cannot be recomputed
 
 
 def _write_result(group: h5py.Group, result: Any) -> None:
@@ -87,12 +126,32 @@ def _write_result(group: h5py.Group, result: Any) -> None:
         if isinstance(value, pd.DataFrame):
             _write_frame(group.create_group(field.name), value)
         elif isinstance(value, np.ndarray):
-            if value.dtype.kind in "OU":
-                value = value.astype(h5py.string_dtype())
-            group.create_dataset(field.name, data=value)
+            _write_array(group, field.name, value)
         else:
-            scalars[field.name] = to_jsonable(value, max_array=10**9)
+            scalars[field.name] = _exact_json(value)
     group.attrs["scalars"] = json.dumps(scalars)
+
+
+def _exact_json(value: Any) -> Any:
+    """Plain Python values for json.dumps, NaN and infinities kept (JSON output turns them into None; a cache
+    hit must give back exactly what was computed)."""
+    if isinstance(value, dict):
+        return {str(k): _exact_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_exact_json(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _write_array(group: h5py.Group, name: str, value: np.ndarray) -> None:
+    """Numeric arrays losslessly compressed (gzip + shuffle), strings as variable-length UTF-8."""
+    if value.dtype.kind in "OU":
+        group.create_dataset(name, data=value.astype(h5py.string_dtype()))
+    elif value.size >= COMPRESS_MIN_ELEMENTS:
+        group.create_dataset(name, data=value, compression="gzip", compression_opts=4, shuffle=True)
+    else:
+        group.create_dataset(name, data=value)
 
 
 def _read_result(group: h5py.Group, result_type: type) -> Any:
@@ -114,8 +173,8 @@ def _write_frame(group: h5py.Group, frame: pd.DataFrame) -> None:
     for column in frame.columns:
         values = frame[column].to_numpy()
         if values.dtype.kind in "OU" or isinstance(frame[column].dtype, pd.StringDtype):
-            values = np.asarray([str(v) for v in values], dtype=object).astype(h5py.string_dtype())
-        group.create_dataset(str(column), data=values)
+            values = np.asarray([str(v) for v in values], dtype=object)
+        _write_array(group, str(column), values)
 
 
 def _read_frame(group: h5py.Group) -> pd.DataFrame:

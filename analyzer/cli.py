@@ -16,7 +16,8 @@ import typer
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Analyze run files offline: plateaus, spectra, Hessian saddles, their correlation, reports.")
 
-RunArg = Annotated[Path, typer.Argument(help="Run file (.h5) written by `train`.", dir_okay=False)]
+# no dir_okay=False: click would answer a folder with a multi-line usage box; open_run says it in one line
+RunArg = Annotated[Path, typer.Argument(help="Run file (.h5) written by `train`.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout only.")]
 CacheOpt = Annotated[Optional[Path], typer.Option("--cache", help="Sidecar cache path [default: RUN.analysis.h5].")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Recompute and write no cache.")]
@@ -72,18 +73,51 @@ def emit(result: Any, as_json: bool, extra: dict | None = None) -> None:
         console.print(headline())
     tables = getattr(result, "tables", None)
     for title, frame in (tables() if callable(tables) else {}).items():
-        console.print(frame_to_table(frame, title))
+        for table_title, table in frame_to_tables(frame, title, console.width):
+            console.print(table_title, style="italic", highlight=False)
+            console.print(table)
 
 
-def frame_to_table(frame, title: str):
+def frame_to_tables(frame, title: str, width: int) -> list:
+    """(title, rich table) pairs of a frame, none wider than `width` (the terminal): no header or cell is cut.
+
+    Columns that do not fit beside each other go into further tables that repeat the first (key) column,
+    the way pandas wraps a wide frame; a single column wider than the terminal folds its cells. Titles are
+    printed above the tables, not as table titles, which rich would wrap to the table's width.
+    """
+    from rich.cells import cell_len
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
-    for column in frame.columns:
-        table.add_column(str(column), justify="right" if frame[column].dtype.kind in "iuf" else "left")
-    for row in frame.itertuples(index=False):
-        table.add_row(*(_cell(v) for v in row))
-    return table
+    headers = [str(c) for c in frame.columns]
+    rows = [[_cell(v) for v in row] for row in frame.itertuples(index=False)]
+    natural = [max([cell_len(h), *(cell_len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    groups = _column_groups(natural, width)
+    tables = []
+    for part, group in enumerate(groups, start=1):
+        suffix = f" ({part}/{len(groups)})" if len(groups) > 1 else ""
+        table = Table()
+        for i in group:
+            numeric = frame[frame.columns[i]].dtype.kind in "iuf"
+            table.add_column(headers[i], justify="right" if numeric else "left", overflow="fold")
+        for row in rows:
+            table.add_row(*(row[i] for i in group))
+        tables.append((title + suffix, table))
+    return tables
+
+
+def _column_groups(natural: list[int], width: int, overhead: int = 3) -> list[list[int]]:
+    """Column indices per table: the key column 0, then as many columns as fit in `width` (each column costs
+    its width plus padding and a rule; the table one more rule)."""
+    if len(natural) <= 1:
+        return [list(range(len(natural)))]
+    groups, current, used = [], [0], 1 + natural[0] + overhead
+    for i in range(1, len(natural)):
+        if used + natural[i] + overhead > width and len(current) > 1:
+            groups.append(current)
+            current, used = [0], 1 + natural[0] + overhead
+        current.append(i)
+        used += natural[i] + overhead
+    return groups + [current]
 
 
 def _cell(value: Any) -> str:
@@ -128,6 +162,8 @@ def info(run: RunArg, as_json: JsonOpt = False) -> None:
     table.add_row("target", json.dumps(config.get("target")))
     table.add_row("optimizer", f"{config.get('optimizer')} lr={config.get('lr')} epochs={config.get('epochs')}")
     Console().print(table)
+    if summary["steps"] < 2:
+        typer.echo(f"nothing to analyze yet: {summary['steps']} committed step(s)")
 
 
 # ---- analysis commands: one per registered analysis (added below this line) ----------------------
@@ -211,8 +247,7 @@ def spectrum(run: RunArg, threshold: Annotated[Optional[float], typer.Option(
 
 @app.command()
 @guarded
-def correlate(runs: Annotated[list[Path], typer.Argument(help="One or more run files; several are pooled.",
-                                                         dir_okay=False)],
+def correlate(runs: Annotated[list[Path], typer.Argument(help="One or more run files; several are pooled.")],
               permutations: Annotated[Optional[int], typer.Option(
                   "--permutations", help="Null draws of the permutation test [default: 9999].")] = None,
               seed: Annotated[Optional[int], typer.Option(help="Seed of the null draws [default: 0].")] = None,
@@ -248,8 +283,7 @@ def score(run: RunArg,
 
 @app.command()
 @guarded
-def report(runs: Annotated[list[Path], typer.Argument(help="One or more run files, shown side by side.",
-                                                      dir_okay=False)],
+def report(runs: Annotated[list[Path], typer.Argument(help="One or more run files, shown side by side.")],
            out: Annotated[Path, typer.Option("-o", "--out", help="Report folder (REPORT.md + PNG figures).",
                                              file_okay=False)],
            overwrite: Annotated[bool, typer.Option(help="Replace an existing report; other files are kept.")] = False,
@@ -273,7 +307,8 @@ def report(runs: Annotated[list[Path], typer.Argument(help="One or more run file
     if as_json:
         typer.echo(json.dumps({**json_summary(built), "folder": str(out), "files": [str(p) for p in written]}))
     else:
-        typer.echo(f"wrote {out / 'REPORT.md'} and {len(written) - 1} figures", err=True)
+        missing = f"; not available: {'; '.join(built.missing)}" if built.missing else ""
+        typer.echo(f"wrote {out / 'REPORT.md'} and {len(written) - 1} figures{missing}", err=True)
 
 
 def _status():

@@ -64,7 +64,7 @@ def _normalised_amplitude(spectrum) -> tuple[np.ndarray, np.ndarray]:
     """|h_k| / |y_k| at each target frequency (rows) over prediction steps (columns)."""
     bins = [int(np.argmin(np.abs(spectrum.freqs_hz - f))) for f in spectrum.target_freqs_hz]
     target = spectrum.target_amplitude[bins]
-    ratio = spectrum.amplitude[:, bins].astype(np.float64) / np.where(target > 0, target, np.nan)
+    ratio = np.asarray(spectrum.pred_amplitude, dtype=np.float64) / np.where(target > 0, target, np.nan)
     return ratio.T, np.asarray(spectrum.target_freqs_hz, dtype=float)
 
 
@@ -85,19 +85,22 @@ def _heatmap_axes(ax, spectrum, colorbar: bool = True):
     return mesh
 
 
-def spectral_heatmap_figure(spectrum, title: str = "") -> Figure:
-    """Rahaman-style heatmap: learned fraction of each target frequency over training, plus the full spectrum."""
+def spectral_heatmap_figure(spectrum, full, title: str = "") -> Figure:
+    """Rahaman-style heatmap: learned fraction of each target frequency over training, plus the full spectrum.
+
+    Args:
+        spectrum: a SpectrumResult; full: the AmplitudeSpectrum of the same prediction steps (up to any max_hz).
+    """
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.5, 5.6), layout="constrained",
                                       gridspec_kw={"height_ratios": [1, 1.4]})
     _heatmap_axes(top, spectrum)
     top.set_title(title or "Spectral dynamics: amplitude of the prediction relative to the target")
-    max_hz = min(float(spectrum.freqs_hz[-1]), 2.0 * float(np.max(spectrum.target_freqs_hz)) + 5)
-    keep = spectrum.freqs_hz <= max_hz
-    steps = np.asarray(spectrum.steps, dtype=float) + 1
+    keep = full.freqs_hz <= heatmap_max_hz(spectrum)
+    steps = np.asarray(full.steps, dtype=float) + 1
     edges_x = np.concatenate([[steps[0] * 0.9], np.sqrt(steps[:-1] * steps[1:]), [steps[-1] * 1.1]])
-    freqs = spectrum.freqs_hz[keep]
+    freqs = full.freqs_hz[keep]
     edges_y = np.concatenate([[freqs[0] - 0.5], (freqs[:-1] + freqs[1:]) / 2, [freqs[-1] + 0.5]])
-    amplitude = np.log10(np.maximum(spectrum.amplitude[:, keep].astype(np.float64), 1e-4)).T
+    amplitude = np.log10(np.maximum(full.amplitude[:, keep].astype(np.float64), 1e-4)).T
     mesh = bottom.pcolormesh(edges_x, edges_y, amplitude, cmap="viridis", vmin=-4, vmax=0.1, shading="flat",
                              rasterized=True)
     for freq in spectrum.target_freqs_hz:
@@ -106,6 +109,11 @@ def spectral_heatmap_figure(spectrum, title: str = "") -> Figure:
                title="Full amplitude spectrum of the prediction (dashed: target frequencies)")
     fig.colorbar(mesh, ax=bottom, label="log10 amplitude", shrink=0.9)
     return fig
+
+
+def heatmap_max_hz(spectrum) -> float:
+    """Highest frequency the full-spectrum panel shows: twice the highest target frequency plus 5 Hz."""
+    return min(float(spectrum.freqs_hz[-1]), 2.0 * float(np.max(spectrum.target_freqs_hz)) + 5)
 
 
 def heatmap_grid_figure(spectra: dict) -> Figure:

@@ -22,6 +22,7 @@ from analyzer.run import Run, open_run
 
 BUILTIN = ("plateaus", "spectrum", "correlate", "hessian")
 REPORT_NAME = "REPORT.md"
+MIN_REPORT_STEPS = 2  # the loss curve of fewer steps has no plateaus, and its predictions no spectrum
 
 
 @dataclass
@@ -38,6 +39,7 @@ class ReportOptions:
 class Report:
     markdown: str
     figures: dict[str, Any]  # file name -> matplotlib Figure
+    missing: list[str] = field(default_factory=list)  # "run: analysis (why)" for each section left out
 
 
 @dataclass
@@ -111,6 +113,9 @@ def build_report(paths: list[Path | str], options: ReportOptions | None = None, 
     if len(set(p.resolve() for p in paths)) != len(paths):
         raise BadInputError("the same run file is given twice")
     _validate_overrides(options)
+    for path in paths:  # refuse before any analysis runs
+        with open_run(path) as run:
+            run.require_steps(MIN_REPORT_STEPS, "a report")
     runs = [analyze_run(p, label, options, progress) for p, label in zip(paths, labels_for(paths))]
     pooled = []
     if len(runs) > 1:
@@ -152,7 +157,8 @@ def render(runs: list[RunAnalyses], pooled, options: ReportOptions) -> Report:
     for run in runs:
         lines += run_sections(run, figs, prefix="" if single else f"{_slug(run.label)}-", level=2 if single else 3,
                               heading=None if single else f"## Run: {run.label}")
-    return Report("\n".join(lines).rstrip() + "\n", figs)
+    missing = [f"{run.label}: {name} ({note})" for run in runs for name, note in run.notes.items()]
+    return Report("\n".join(lines).rstrip() + "\n", figs, missing)
 
 
 def _slug(label: str) -> str:
@@ -226,7 +232,8 @@ def write_report(report: Report, out_dir: Path | str, overwrite: bool = False) -
 
 
 def json_summary(report: Report) -> dict:
-    return {"report": REPORT_NAME, "figures": sorted(report.figures), "markdown_chars": len(report.markdown)}
+    return {"report": REPORT_NAME, "figures": sorted(report.figures), "markdown_chars": len(report.markdown),
+            "not_available": report.missing}
 
 
 def _json(value: Any) -> str:

@@ -23,20 +23,27 @@ class Run:
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
+        if self.path.is_dir():
+            raise BadInputError(f"{self.path} is a directory, not a run file")
         try:
             self._file = runfile.open_swmr_reader(self.path)
         except RunFileError as err:
             raise BadInputError(str(err)) from None
+        except (ValueError, TypeError) as err:  # a header attribute of the wrong type (schema_version="[]")
+            raise BadInputError(f"{self.path}: run file header unreadable ({err})") from None
         try:
-            self.counts = runfile.committed(self._file)
-            self.config: dict = json.loads(self._file.attrs["config"])
-            self.target: dict = json.loads(self._file["data"].attrs["target"])
-            self.model_spec: dict = json.loads(self._file["model"].attrs["spec"])
-            self.layout: dict = json.loads(self._file["model"].attrs["layout"])
+            self.counts = committed_counts(self._file, self.path)
+            self.config: dict = _json_object(self._file.attrs["config"], "config")
+            self.target: dict = _json_object(self._file["data"].attrs["target"], "/data target")
+            self.model_spec: dict = _json_object(self._file["model"].attrs["spec"], "/model spec")
+            self.layout: dict = _json_object(self._file["model"].attrs["layout"], "/model layout")
             self.status: str = str(self._file.attrs.get("status", "unknown"))
             self.n_params = int(self._file["model"].attrs["n_params"])
             self.dtype = str(self._file["model"].attrs["dtype"])
-        except (KeyError, ValueError, OSError) as err:
+        except BadInputError:
+            self._file.close()
+            raise
+        except (KeyError, ValueError, TypeError, OSError) as err:
             self._file.close()
             raise BadInputError(f"{self.path}: run file metadata unreadable ({err})") from None
 
@@ -113,7 +120,16 @@ class Run:
     # ---- data ----------------------------------------------------------------------------------
     def data(self, name: str) -> np.ndarray:
         """One of x_train, y_train, x_eval, y_eval."""
-        return self._file["data"][name][...]
+        try:
+            return self._file["data"][name][...]
+        except (KeyError, OSError) as err:
+            raise BadInputError(f"{self.path}: cannot read /data/{name} ({err})") from None
+
+    def require_steps(self, minimum: int, analysis: str) -> None:
+        """Refuse a run with fewer than `minimum` committed steps: there is nothing to analyze."""
+        if self.n_steps < minimum:
+            raise BadInputError(f"{self.path}: nothing to analyze: {self.n_steps} committed step(s); "
+                                f"{analysis} needs at least {minimum}")
 
     # ---- identity ------------------------------------------------------------------------------
     @cached_property
@@ -140,10 +156,66 @@ class Run:
             model = build_model(spec, seed=0, dtype=getattr(torch, dtype))
         except (ConfigError, TypeError) as err:
             raise BadInputError(f"{self.path}: the stored model spec cannot be rebuilt ({err})") from None
-        layout = ParamLayout.from_dict(self.layout)
-        if layout.n_params != self.n_params:
+        try:
+            layout = ParamLayout.from_dict(self.layout)
+            n_params = layout.n_params
+        except (KeyError, TypeError, ValueError) as err:
+            raise BadInputError(f"{self.path}: the stored parameter layout is unreadable ({err!r})") from None
+        if n_params != self.n_params:
             raise BadInputError(f"{self.path}: model layout has {layout.n_params} parameters, file says {self.n_params}")
         return model, layout
+
+
+def _json_object(text, what: str) -> dict:
+    """A JSON object stored as an attribute; valid JSON of another kind ("7", "[]") is as unreadable."""
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError(f"the {what} attribute is JSON {type(value).__name__}, not an object")
+    return value
+
+
+# the datasets each commit-marker count covers: the marker may lag them (rows written, marker not yet
+# advanced) but never lead them
+COUNTED_DATASETS = {"log": ("log/step", "log/loss", "log/grad_norm", "log/lr"),
+                    "pred": ("log/pred_step", "log/pred"), "ckpt": ("ckpt/step", "ckpt/params")}
+REQUIRED_DATA = ("data/x_train", "data/y_train", "data/x_eval", "data/y_eval")
+
+
+def committed_counts(f: h5py.File, path: Path) -> dict[str, int]:
+    """The commit marker's row counts, checked against the stored rows; a marker past the data is damage.
+
+    `trainer.runfile.committed` clamps such a marker to the stored rows, which would present a damaged
+    file as a shorter, healthy one.
+    """
+    for name in (*REQUIRED_DATA, *(n for names in COUNTED_DATASETS.values() for n in names)):
+        if name not in f:
+            raise BadInputError(f"{path} is missing /{name}; the run file is damaged")
+    marker = np.asarray(f["commit"][()]).reshape(-1)
+    if marker.shape[0] < len(runfile.COMMIT_FIELDS) or marker.dtype.kind not in "iu":
+        raise BadInputError(f"{path}: the commit marker /commit is malformed ({marker.shape[0]} "
+                            f"{marker.dtype} values); the run file is damaged")
+    counts = dict(zip(runfile.COMMIT_FIELDS, (int(v) for v in marker)))
+    for field, names in COUNTED_DATASETS.items():
+        if counts[field] < 0:
+            raise BadInputError(f"{path}: the commit marker names {counts[field]} {field} rows; "
+                                "the run file is damaged")
+        for name in names:
+            stored = _stored_rows(f[name], counts[field])
+            if counts[field] > stored:
+                raise BadInputError(f"{path}: the commit marker names {counts[field]:,} {field} rows but /{name} "
+                                    f"stores {stored:,}; the run file is damaged")
+    return counts
+
+
+def _stored_rows(dataset: h5py.Dataset, wanted: int) -> int:
+    if not isinstance(dataset, h5py.Dataset) or dataset.shape is None or len(dataset.shape) == 0:
+        return 0
+    if dataset.shape[0] < wanted:
+        try:  # an SWMR reader may hold a stale shape of a dataset that a live writer has since grown
+            dataset.refresh()
+        except (OSError, ValueError):
+            pass
+    return dataset.shape[0]
 
 
 def open_run(path: Path | str) -> Run:

@@ -6,12 +6,13 @@ the Hessian index and lambda_min at each plateau midpoint, and whether the corre
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from analyzer.errors import BadInputError
 from analyzer.known import KnownAnswer, predict
 from analyzer.registry import register
 
@@ -68,6 +69,7 @@ class ScoreResult:
     correlation_required: bool
     passed: bool
     missing: list  # analyses that are not available
+    notes: list = field(default_factory=list)  # parts of the run a detector could not analyse (then not passed)
 
     def headline(self) -> str:
         verdict = "all targets met" if self.passed else "targets missed"
@@ -76,7 +78,8 @@ class ScoreResult:
                 f"edge error median {_pct(self.median_edge_error)} worst {_pct(self.worst_edge_error)} of plateau "
                 f"length; jump error median {_pct(self.median_jump_error)} of the sigmoid width; Hessian index "
                 f"{'exact' if self.index_exact else 'wrong'}; correlation p={p}")
-        return text + (f"; not available: {', '.join(self.missing)}" if self.missing else "")
+        text += f"; not available: {', '.join(self.missing)}" if self.missing else ""
+        return text + "".join(f"; {note}" for note in self.notes)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {"predicted vs detected": self.table}
@@ -86,12 +89,13 @@ def _pct(fraction: float | None) -> str:
     return "n/a (missed)" if fraction is None else f"{fraction:.1%}"
 
 
-@register("score", params=ScoreParams, result=ScoreResult, version="2",
+@register("score", params=ScoreParams, result=ScoreResult, version="3",
           summary="known-answer run (diag-linear): every detector scored against the closed form")
 def compute(run, params: ScoreParams) -> ScoreResult:
     from analyzer import registry
     from analyzer.api import analyze
 
+    _check_config(run)
     known = predict(run, params.index_tol)
     available = set(registry.names())
     missing = [name for name in ("plateaus", "spectrum", "hessian", "correlate") if name not in available]
@@ -117,7 +121,22 @@ def compute(run, params: ScoreParams) -> ScoreResult:
             rows.append(_row(quantity, np.nan, np.nan, params.alpha, p, p, np.nan, params.alpha,
                              p is not None and p < params.alpha))
     n_detected = 0 if found is None else len(found.plateaus())
-    return _summarise(pd.DataFrame(rows, columns=SCORE_COLUMNS), known, n_detected, p_value, params, missing)
+    notes = [f"{name}: {result.note}" for name, result in (("plateaus", found), ("spectrum", spectrum))
+             if result is not None and result.note]
+    return _summarise(pd.DataFrame(rows, columns=SCORE_COLUMNS), known, n_detected, p_value, params, missing, notes)
+
+
+def _check_config(run) -> None:
+    """The closed form is computed from the stored config: refuse one the trainer itself would refuse."""
+    import json
+
+    from trainer.config import TrainConfig, validate
+    from trainer.errors import TrainerError
+
+    try:
+        validate(TrainConfig.from_json(json.dumps(run.config)))
+    except (TrainerError, TypeError, ValueError, KeyError) as err:
+        raise BadInputError(f"{run.path}: the stored config is invalid ({err})") from None
 
 
 def _correlation_p(run, spectrum, plateaus, reference: str) -> float | None:
@@ -218,17 +237,18 @@ def _hessian_rows(known: KnownAnswer, table: pd.DataFrame, params: ScoreParams) 
 
 
 def _summarise(table: pd.DataFrame, known: KnownAnswer, n_detected: int, p_value, params: ScoreParams,
-               missing: list) -> ScoreResult:
+               missing: list, notes: list) -> ScoreResult:
     edges = table[table.quantity.isin(["plateau_start", "plateau_end"])].error_fraction.fillna(np.inf)
     jumps = table[table.quantity == "jump_step"].error_fraction.fillna(np.inf)
     index = table[table.quantity == "index"]
     required = len(known.plateaus) >= 3
     stat = lambda values, fn: float(fn(values)) if len(values) and np.isfinite(fn(values)) else None  # noqa: E731
     median_edge = stat(edges, np.median)
-    passed = (not missing and median_edge is not None and median_edge <= params.edge_tolerance and bool(index.ok.all())
+    passed = (not missing and not notes and median_edge is not None and median_edge <= params.edge_tolerance
+              and bool(index.ok.all())
               and (not required or (p_value is not None and p_value < params.alpha)))
     return ScoreResult(table=table, n_plateaus_predicted=len(known.plateaus), n_plateaus_detected=n_detected,
                        median_edge_error=median_edge, worst_edge_error=stat(edges, np.max),
                        median_jump_error=stat(jumps, np.median), worst_jump_error=stat(jumps, np.max),
                        index_exact=bool(len(index) and index.ok.all()), p_value=p_value,
-                       correlation_required=required, passed=bool(passed), missing=missing)
+                       correlation_required=required, passed=bool(passed), missing=missing, notes=notes)

@@ -1,9 +1,11 @@
 """Per-step DFT of the stored predictions and when each target frequency is learned (frequency principle).
 
 The eval grid is uniform, x_i = x_0 + i*dx (i < G), so DFT bin k is the frequency k / (G*dx) Hz. For each
-stored prediction step we keep the single-sided amplitude and the phase of every bin up to Nyquist; for
-each target frequency the relative error |h_k - y_k| / |y_k| of the complex coefficients, the step after
-which it stays below `threshold` (learned step), and its jumps.
+target frequency and stored prediction step the analysis keeps the relative error |h_k - y_k| / |y_k| of the
+complex coefficients and the prediction's amplitude, and finds the step after which the error stays below
+`threshold` (learned step) and its jumps. The DFT of every bin (`amplitude_spectrum`) is computed on demand,
+never cached: it is as large as the predictions themselves. Predictions that turn NaN or infinite end the
+analysis at the first such step, the way a non-finite loss ends the plateau analysis.
 
 Learned step: Adam at lr 0.01 makes isolated loss spikes of a few to a few tens of steps that push every
 frequency above the threshold for a moment (on the `deep` preset one spike near step 8,550 made 1, 3 and
@@ -44,6 +46,7 @@ from analyzer.registry import register
 
 BLOCK_ROWS = 1024  # rfft this many prediction rows at a time: bounded memory on long runs
 MIN_BIN_COVERAGE = 0.5  # refuse jump detection when fewer log-step bins than this hold a prediction
+MIN_PRED_STEPS = 3  # the log-step curves of jump detection need three stored predictions
 
 
 @dataclass(frozen=True)
@@ -88,18 +91,24 @@ class SpectrumParams:
 
 @dataclass(frozen=True)
 class SpectrumResult:
-    """Spectra of the predictions over training and per-frequency learning."""
+    """Per-frequency learning over training. The full DFT (every bin, amplitude and phase) is not part of
+    it: it is as large as the predictions and recomputes in well under a second (`amplitude_spectrum`).
 
-    steps: np.ndarray  # (T,) prediction steps
+    Predictions that turn NaN or infinite end the analysis: only the prediction steps before the first
+    non-finite one are analysed (`first_nonfinite_step`, `note`), as the plateaus do with the loss.
+    """
+
+    steps: np.ndarray  # (T,) prediction steps analysed
     freqs_hz: np.ndarray  # (F,) DFT bin frequencies 0..Nyquist
-    amplitude: np.ndarray  # (T, F) float32 single-sided amplitude: a*sin(2 pi f x) gives a at f
-    phase: np.ndarray  # (T, F) float32 phase of the DFT coefficient, radians
     target_freqs_hz: np.ndarray  # (K,)
-    target_amplitude: np.ndarray  # (F,) single-sided amplitude of y_eval
+    target_amplitude: np.ndarray  # (F,) single-sided amplitude of y_eval: a*sin(2 pi f x) gives a at f
+    pred_amplitude: np.ndarray  # (T, K) single-sided amplitude of the prediction at each target frequency
     rel_error: np.ndarray  # (T, K) |h_k - y_k| / |y_k|
     learning: pd.DataFrame  # freq_hz, target_amplitude, learned_step, jump_step, final_rel_error, first_below_step
     jumps: pd.DataFrame  # freq_hz, step, drop (rise of the learned fraction 1 - min(r, 1) across the window)
     threshold: float
+    first_nonfinite_step: int | None = None  # first stored prediction step with a NaN or infinite value
+    note: str = ""  # why part of the run was not analysed, if any
 
     def headline(self) -> str:
         learned = self.learning.dropna(subset=["learned_step"])
@@ -111,10 +120,20 @@ class SpectrumResult:
             text += f"; {', '.join(never)} never stay below relative error {self.threshold:g}"
         elif never:
             text += f" (relative error never stays below {self.threshold:g})"
-        return text + f"; {len(self.jumps)} jumps"
+        return text + f"; {len(self.jumps)} jumps" + (f"; {self.note}" if self.note else "")
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {"learning per target frequency": self.learning, "frequency jumps": self.jumps}
+
+
+@dataclass(frozen=True)
+class AmplitudeSpectrum:
+    """The DFT of every stored prediction: single-sided amplitude and phase of each bin up to `max_hz`."""
+
+    steps: np.ndarray  # (T,)
+    freqs_hz: np.ndarray  # (F,)
+    amplitude: np.ndarray  # (T, F): a*sin(2 pi f x) gives a at f
+    phase: np.ndarray  # (T, F) phase of the DFT coefficient, radians
 
 
 def _hz(freq: float) -> str:
@@ -122,7 +141,7 @@ def _hz(freq: float) -> str:
 
 
 def spectrum_from_predictions(steps, pred, y_eval, target_freqs_hz, params: SpectrumParams = SpectrumParams(),
-                              *, length: float = 1.0, dtype=np.float32) -> SpectrumResult:
+                              *, length: float = 1.0) -> SpectrumResult:
     """The spectrum analysis on arrays.
 
     Args:
@@ -131,7 +150,6 @@ def spectrum_from_predictions(steps, pred, y_eval, target_freqs_hz, params: Spec
             (an h5py dataset is read block by block).
         y_eval: (G,) target on the same grid.
         target_freqs_hz: frequencies to track; each must fall on a DFT bin below Nyquist.
-        dtype: dtype of the stored amplitude/phase arrays (float64 for exact comparisons).
     """
     steps = np.asarray(steps, dtype=np.int64)
     y_eval = np.asarray(y_eval, dtype=np.float64).reshape(-1)
@@ -143,14 +161,35 @@ def spectrum_from_predictions(steps, pred, y_eval, target_freqs_hz, params: Spec
     target_coef = np.fft.rfft(y_eval)
     if np.any(np.abs(target_coef[bins]) <= 1e-12 * max(1.0, np.abs(target_coef).max())):
         raise BadInputError("a target frequency has no amplitude in y_eval; its relative error is undefined")
-    amplitude, phase, coef = _blocked_rfft(pred, n_grid, bins, dtype)
+    coef = _target_coefficients(pred, n_grid, bins)
+    first_bad, note = _finite_prefix(steps, len(coef))
+    steps = steps[: len(coef)]
     rel_error = np.abs(coef - target_coef[bins]) / np.abs(target_coef[bins])
     scale = _single_sided_scale(n_grid)
     learning, jumps = learning_tables(steps, rel_error, freqs_hz[bins], params)
     learning.insert(1, "target_amplitude", np.abs(target_coef[bins]) * scale[bins])
-    return SpectrumResult(steps=steps, freqs_hz=freqs_hz, amplitude=amplitude, phase=phase,
-                          target_freqs_hz=freqs_hz[bins], target_amplitude=np.abs(target_coef) * scale,
-                          rel_error=rel_error, learning=learning, jumps=jumps, threshold=float(params.threshold))
+    return SpectrumResult(steps=steps, freqs_hz=freqs_hz, target_freqs_hz=freqs_hz[bins],
+                          target_amplitude=np.abs(target_coef) * scale, pred_amplitude=np.abs(coef) * scale[bins],
+                          rel_error=rel_error, learning=learning, jumps=jumps, threshold=float(params.threshold),
+                          first_nonfinite_step=first_bad, note=note)
+
+
+def _finite_prefix(steps: np.ndarray, n_finite: int) -> tuple[int | None, str]:
+    """The first non-finite prediction step and the note saying so; refuses too few finite steps."""
+    if n_finite == len(steps):
+        if n_finite < MIN_PRED_STEPS:
+            raise BadInputError(f"nothing to analyze: {n_finite} stored prediction step(s); the spectrum needs at "
+                                f"least {MIN_PRED_STEPS}")
+        return None, ""
+    first_bad = int(steps[n_finite])
+    if n_finite == 0:
+        raise BadInputError(f"the predictions are NaN or infinite from the first stored step ({first_bad}); "
+                            "nothing to analyze")
+    note = (f"predictions not finite from step {first_bad}; analysed the {n_finite} prediction steps before it "
+            "only")
+    if n_finite < MIN_PRED_STEPS:
+        raise BadInputError(f"{note}, fewer than {MIN_PRED_STEPS}")
+    return first_bad, note
 
 
 def _target_bins(target_freqs_hz: np.ndarray, n_grid: int, length: float) -> np.ndarray:
@@ -175,20 +214,50 @@ def _single_sided_scale(n_grid: int) -> np.ndarray:
     return scale
 
 
-def _blocked_rfft(pred, n_grid: int, bins: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Amplitude and phase (T, F) in `dtype`, and the complex coefficients (T, K) at the target bins."""
-    n_rows, n_freqs = pred.shape[0], n_grid // 2 + 1
+def _target_coefficients(pred, n_grid: int, bins: np.ndarray) -> np.ndarray:
+    """Complex DFT coefficients (T', K) at the target bins of the rows before the first non-finite row."""
+    coef = np.empty((pred.shape[0], len(bins)), dtype=np.complex128)
+    for start in range(0, pred.shape[0], BLOCK_ROWS):
+        block = np.asarray(pred[start:start + BLOCK_ROWS], dtype=np.float64).reshape(-1, n_grid)
+        finite = np.isfinite(block).all(axis=1)
+        coef[start:start + len(block)] = np.fft.rfft(block, axis=1)[:, bins]
+        if not finite.all():
+            return coef[: start + int(np.argmin(finite))]
+    return coef
+
+
+def dft_of_predictions(steps, pred, *, length: float = 1.0, max_hz: float | None = None,
+                       dtype=np.float32) -> AmplitudeSpectrum:
+    """Amplitude and phase of every DFT bin up to `max_hz` (default Nyquist) of each prediction row.
+
+    Args:
+        pred: (T, G) or (T, G, 1) predictions on a uniform grid of `length`; anything row-sliceable.
+        dtype: dtype of the amplitude and phase arrays (float64 for exact comparisons).
+    """
+    steps = np.asarray(steps, dtype=np.int64)
+    n_rows, n_grid = pred.shape[0], pred.shape[1]
+    if len(steps) != n_rows:
+        raise BadInputError(f"predictions have {n_rows} rows for {len(steps)} steps")
+    freqs_hz = np.arange(n_grid // 2 + 1) / length
+    n_freqs = len(freqs_hz) if max_hz is None else int(np.searchsorted(freqs_hz, max_hz, side="right"))
     amplitude = np.empty((n_rows, n_freqs), dtype=dtype)
     phase = np.empty((n_rows, n_freqs), dtype=dtype)
-    coef = np.empty((n_rows, len(bins)), dtype=np.complex128)
-    scale = _single_sided_scale(n_grid)
+    scale = _single_sided_scale(n_grid)[:n_freqs]
     for start in range(0, n_rows, BLOCK_ROWS):
         block = np.asarray(pred[start:start + BLOCK_ROWS], dtype=np.float64).reshape(-1, n_grid)
-        spectrum = np.fft.rfft(block, axis=1)
+        spectrum = np.fft.rfft(block, axis=1)[:, :n_freqs]
         amplitude[start:start + len(block)] = np.abs(spectrum) * scale
         phase[start:start + len(block)] = np.angle(spectrum)
-        coef[start:start + len(block)] = spectrum[:, bins]
-    return amplitude, phase, coef
+    return AmplitudeSpectrum(steps, freqs_hz[:n_freqs], amplitude, phase)
+
+
+def amplitude_spectrum(run, *, max_hz: float | None = None, n_rows: int | None = None,
+                       dtype=np.float32) -> AmplitudeSpectrum:
+    """The DFT of a run's stored predictions (the first `n_rows`, default all), read block by block."""
+    length = _eval_grid_length(run)
+    n_rows = len(run.pred_steps) if n_rows is None else min(n_rows, len(run.pred_steps))
+    return dft_of_predictions(run.pred_steps[:n_rows], _RowView(run.pred_dataset, n_rows), length=length,
+                              max_hz=max_hz, dtype=dtype)
 
 
 def learned_steps(steps: np.ndarray, rel_error: np.ndarray, threshold: float, spike_window: int = 1) -> np.ndarray:
@@ -350,23 +419,36 @@ def _reachable_bins(first_step: int, last_step: int, points_per_decade: int) -> 
     return int(len(dense) + max(0.0, last_bin - dense[-1]))
 
 
-@register("spectrum", params=SpectrumParams, result=SpectrumResult, version="5",
+@register("spectrum", params=SpectrumParams, result=SpectrumResult, version="6",
           summary="per-step DFT of the predictions; learned step and jumps of each target frequency")
 def compute(run, params: SpectrumParams) -> SpectrumResult:
     """The spectrum analysis of a run (predictions read block by block)."""
-    x_stored = run.data("x_eval")
-    x_eval = np.asarray(x_stored, dtype=np.float64)
-    if x_eval.ndim != 2 or x_eval.shape[1] != 1:
-        raise BadInputError(f"spectrum needs 1-D inputs; x_eval has shape {x_eval.shape}")
-    if run.pred_dataset.shape[-1] != 1:
-        raise BadInputError(f"spectrum needs one output; predictions have {run.pred_dataset.shape[-1]}")
-    length = _uniform_grid_length(x_eval[:, 0], np.finfo(x_stored.dtype).eps)
+    length = _eval_grid_length(run)
     freqs = run.target.get("freqs_hz") or []
     if len(freqs) == 0:
         raise BadInputError(f"{run.path}: the run stores no target frequencies")
     n_pred = len(run.pred_steps)
+    if n_pred < MIN_PRED_STEPS:
+        raise BadInputError(f"{run.path}: nothing to analyze: {n_pred} committed prediction step(s) "
+                            f"({run.n_steps} committed steps); the spectrum needs at least {MIN_PRED_STEPS}")
     rows = _RowView(run.pred_dataset, n_pred)
-    return spectrum_from_predictions(run.pred_steps, rows, run.data("y_eval"), freqs, params, length=length)
+    try:
+        return spectrum_from_predictions(run.pred_steps, rows, run.data("y_eval"), freqs, params, length=length)
+    except BadInputError as err:
+        raise BadInputError(f"{run.path}: {err}") from None
+
+
+def _eval_grid_length(run) -> float:
+    """G * dx of the run's uniform 1-D eval grid; refuses grids and outputs the DFT cannot use."""
+    x_stored = run.data("x_eval")
+    x_eval = np.asarray(x_stored, dtype=np.float64)
+    if x_eval.ndim != 2 or x_eval.shape[1] != 1:
+        raise BadInputError(f"spectrum needs 1-D inputs; x_eval has shape {x_eval.shape}")
+    if run.pred_dataset.ndim != 3 or run.pred_dataset.shape[-1] != 1:
+        raise BadInputError(f"spectrum needs one output; predictions have shape {run.pred_dataset.shape}")
+    if not np.issubdtype(x_stored.dtype, np.floating):
+        raise BadInputError(f"x_eval must be floating point, got {x_stored.dtype}")
+    return _uniform_grid_length(x_eval[:, 0], np.finfo(x_stored.dtype).eps)
 
 
 def _uniform_grid_length(x: np.ndarray, eps: float) -> float:

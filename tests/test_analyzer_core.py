@@ -198,3 +198,130 @@ def test_a_new_version_of_a_dependency_invalidates_derived_results(run_copy, mon
     monkeypatch.setitem(registry.REGISTRY, "spectrum", dataclasses.replace(registry.get("spectrum"), version="new"))
     analyze(run_copy, "correlate")
     assert len(calls) == 2
+
+
+# ---- cache: exactness, size, stale entries ---------------------------------------------------------
+
+def assert_results_identical(cached, fresh) -> None:
+    """Every field equal: arrays bit for bit with dtype, frames exactly, scalars and lists by value (NaN is NaN).
+
+    Wall-clock columns ("seconds") are the one thing a recompute cannot reproduce.
+    """
+    import pandas as pd
+
+    assert type(cached) is type(fresh)
+    for field in dataclasses.fields(fresh):
+        a, b = getattr(cached, field.name), getattr(fresh, field.name)
+        if isinstance(b, pd.DataFrame):
+            timing = [c for c in b.columns if c == "seconds"]
+            pd.testing.assert_frame_equal(a.drop(columns=timing), b.drop(columns=timing), check_exact=True)
+        elif isinstance(b, np.ndarray):
+            assert a.dtype == b.dtype and a.shape == b.shape, field.name
+            np.testing.assert_array_equal(a, b, err_msg=field.name)
+        else:
+            assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True), field.name  # NaN == NaN here
+
+
+@pytest.mark.parametrize("name, params", [("plateaus", {}), ("spectrum", {}), ("correlate", {}),
+                                          ("hessian", {"at": "steps", "steps": (0, 150, 300)})])
+def test_a_cache_hit_gives_exactly_what_a_recompute_gives(name, params, run_copy):
+    stored = analyze(run_copy, name, **params)  # computed, then written
+    hit = analyze(run_copy, name, **params)  # read back
+    fresh = analyze(run_copy, name, use_cache=False, **params)
+    assert_results_identical(hit, fresh)
+    assert_results_identical(stored, fresh)
+
+
+def test_cache_hit_of_a_known_answer_score_is_exact(tmp_path):
+    from trainer.config import PRESETS
+
+    path = tmp_path / "known.h5"
+    train(dataclasses.replace(PRESETS["diag-linear"], epochs=600), path)
+    analyze(path, "score")
+    assert_results_identical(analyze(path, "score"), analyze(path, "score", use_cache=False))
+
+
+def cache_entries(cache) -> set[str]:
+    with h5py.File(cache, "r") as f:
+        return {f"{name}/{key}" for name in f for key in f[name]}
+
+
+def test_stale_entries_are_dropped_and_other_parameters_kept(run_copy, monkeypatch):
+    cache = default_cache_path(run_copy)
+    analyze(run_copy, "plateaus")
+    analyze(run_copy, "plateaus", penalty=2.0)
+    analyze(run_copy, "spectrum")
+    assert len(cache_entries(cache)) == 3  # other parameters of the same run are kept
+    with h5py.File(run_copy, "r+") as f:  # the run changes: every entry of the old fingerprint is stale
+        f["commit"][:3] = [200, 201, 21]
+    analyze(run_copy, "plateaus")
+    assert [entry.split("/")[0] for entry in cache_entries(cache)] == ["plateaus"]
+    monkeypatch.setitem(registry.REGISTRY, "spectrum", dataclasses.replace(registry.get("spectrum"), version="new"))
+    analyze(run_copy, "spectrum")  # a new analysis version makes every entry of the run stale
+    assert [entry.split("/")[0] for entry in cache_entries(cache)] == ["spectrum"]
+
+
+def test_a_growing_run_keeps_one_entry_per_analysis(run_copy):
+    """A live run analysed as it grows: every growth is a new fingerprint, and the old entries must go."""
+    cache = default_cache_path(run_copy)
+    for rows in (100, 150, 200, 250, 300):
+        with h5py.File(run_copy, "r+") as f:  # the test plays the trainer: the marker advances
+            f["commit"][:3] = [rows, rows + 1, rows // 10 + 1]
+        analyze(run_copy, "spectrum")
+        analyze(run_copy, "plateaus")
+    assert sorted(entry.split("/")[0] for entry in cache_entries(cache)) == ["plateaus", "spectrum"]
+    grown = cache.stat().st_size
+    cache.unlink()
+    analyze(run_copy, "spectrum")
+    analyze(run_copy, "plateaus")
+    assert grown == cache.stat().st_size
+
+
+def test_entries_of_other_runs_in_a_shared_cache_are_kept(small_run, run_copy, tmp_path):
+    shared = tmp_path / "shared.analysis.h5"
+    with h5py.File(run_copy, "r+") as f:  # another run: another fingerprint
+        f["commit"][:3] = [200, 201, 21]
+    analyze(small_run, "plateaus", cache=shared)
+    analyze(run_copy, "plateaus", cache=shared)
+    assert len(cache_entries(shared)) == 2
+
+
+def test_an_old_format_cache_entry_is_dropped(run_copy):
+    cache = default_cache_path(run_copy)
+    with h5py.File(cache, "w") as f:  # format 1: no run path, fingerprint or versions on the entry
+        group = f.create_group("spectrum/0123456789abcdef01234567")
+        group["amplitude"] = np.zeros((301, 65), np.float32)
+        group.attrs["complete"] = True
+    analyze(run_copy, "plateaus")
+    assert [entry.split("/")[0] for entry in cache_entries(cache)] == ["plateaus"]
+
+
+def test_a_failed_store_leaves_the_old_cache_intact(run_copy, monkeypatch):
+    from analyzer import cache as cache_module
+
+    cache = default_cache_path(run_copy)
+    analyze(run_copy, "plateaus")
+    before = digest(cache)
+
+    def broken(group, result):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(cache_module, "_write_result", broken)
+    with pytest.warns(UserWarning, match="disk full"):
+        analyze(run_copy, "spectrum")
+    assert digest(cache) == before and sorted(p.name for p in run_copy.parent.iterdir()) == [cache.name, run_copy.name]
+
+
+def test_the_cache_of_a_report_is_under_a_tenth_of_its_run(run_copy, tmp_path):
+    result = runner.invoke(app, ["report", str(run_copy), "-o", str(tmp_path / "report")])
+    assert result.exit_code == 0, result.output
+    assert default_cache_path(run_copy).stat().st_size <= 0.10 * run_copy.stat().st_size
+
+
+def test_spectrum_result_holds_no_array_as_large_as_the_predictions(small_run):
+    result = analyze(small_run, "spectrum", use_cache=False)
+    with open_run(small_run) as run:
+        pred_size = run.pred.size
+    sizes = [getattr(result, f.name).size for f in dataclasses.fields(result)
+             if isinstance(getattr(result, f.name), np.ndarray)]
+    assert max(sizes) < pred_size / 20

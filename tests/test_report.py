@@ -148,6 +148,9 @@ def test_markdown_table_formats_numbers_and_missing_values():
 # ---- figures ------------------------------------------------------------------------------------
 
 def test_figure_functions_return_figures_with_expected_artists(two_runs):
+    from analyzer.run import open_run
+    from analyzer.spectrum import amplitude_spectrum
+
     spectrum = analyze(two_runs[0], "spectrum", use_cache=False)
     plateaus = analyze(two_runs[0], "plateaus", use_cache=False)
     steps = np.arange(300)
@@ -155,7 +158,10 @@ def test_figure_functions_return_figures_with_expected_artists(two_runs):
     ax = fig.axes[0]
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     assert len(ax.lines) == 3 and len(ax.patches) >= 1  # loss + two change points; shaded plateau
-    heat = figures.spectral_heatmap_figure(spectrum)
+    with open_run(two_runs[0]) as run:
+        full = amplitude_spectrum(run, max_hz=figures.heatmap_max_hz(spectrum))
+    assert full.freqs_hz[-1] == 2 * 15 + 5 and full.amplitude.shape == (len(spectrum.steps), 36)
+    heat = figures.spectral_heatmap_figure(spectrum, full)
     main_axes = [a for a in heat.axes if a.get_label() != "<colorbar>"]
     assert len(main_axes) == 2
     assert all(any(isinstance(c, QuadMesh) for c in a.collections) for a in main_axes)
@@ -202,3 +208,29 @@ def test_report_cli_bad_input(two_runs, tmp_path, bad):
     assert result.exit_code == 2, result.output
     assert result.output.count("error:") == 1 and "Traceback" not in result.output
     assert not (tmp_path / "r").exists()
+
+
+def test_reproduce_section_says_retraining_reproduces_on_one_machine_only(two_runs):
+    report = build_report([two_runs[0]], ReportOptions(hessian=False, overrides=FAST))
+    reproduce = report.markdown.split("## Reproduce")[1].split("\n## ")[0]
+    assert "bit for bit only on the same machine" in reproduce and "CPU" in reproduce
+
+
+def test_non_finite_predictions_are_named_in_the_report(two_runs, tmp_path):
+    damaged = tmp_path / "nan-pred.h5"
+    damaged.write_bytes(two_runs[0].read_bytes())
+    with h5py.File(damaged, "r+") as f:
+        f["log/pred"][200:] = np.nan
+    report = build_report([damaged], ReportOptions(hessian=False, overrides=FAST))
+    assert "predictions not finite from step 200; analysed the 200 prediction steps before it" in report.markdown
+    assert "spectrum.png" in report.figures
+
+
+@pytest.mark.parametrize("rows", [0, 1])
+def test_a_report_of_a_run_without_steps_is_refused_before_any_analysis(two_runs, tmp_path, rows):
+    empty = tmp_path / "empty.h5"
+    empty.write_bytes(two_runs[0].read_bytes())
+    with h5py.File(empty, "r+") as f:
+        f["commit"][:3] = [rows, rows, rows]
+    with pytest.raises(BadInputError, match=f"nothing to analyze: {rows} committed step"):
+        build_report([two_runs[0], empty], ReportOptions(hessian=False, overrides=FAST))

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from analyzer.errors import BadInputError
-from analyzer.spectrum import (SpectrumParams, detect_jumps, learned_steps, spectrum_from_predictions)
+from analyzer.spectrum import (SpectrumParams, detect_jumps, dft_of_predictions, learned_steps,
+                               spectrum_from_predictions)
 
 G = 64
 
@@ -37,30 +38,38 @@ def _explicit_dft(rows: np.ndarray) -> np.ndarray:
 
 def test_spectrum_matches_explicit_dft_to_1e10():
     steps, pred, y = _random_predictions()
-    result = spectrum_from_predictions(steps, pred, y, [3.0, 5.0], dtype=np.float64)
+    result = spectrum_from_predictions(steps, pred, y, [3.0, 5.0])
+    full = dft_of_predictions(steps, pred, dtype=np.float64)
     coef = _explicit_dft(pred)
     scale = np.full(G // 2 + 1, 2.0 / G)
     scale[[0, -1]] = 1.0 / G
-    np.testing.assert_allclose(result.amplitude, np.abs(coef) * scale, rtol=0, atol=1e-10)
-    np.testing.assert_allclose(np.abs(np.exp(1j * result.phase) - np.exp(1j * np.angle(coef))), 0, atol=1e-10)
+    np.testing.assert_allclose(full.amplitude, np.abs(coef) * scale, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(np.abs(np.exp(1j * full.phase) - np.exp(1j * np.angle(coef))), 0, atol=1e-10)
+    np.testing.assert_allclose(result.pred_amplitude, np.abs(coef[:, [3, 5]]) * scale[[3, 5]], rtol=1e-10)
     target = _explicit_dft(y[None, :])[0]
     expected = np.abs(coef[:, [3, 5]] - target[[3, 5]]) / np.abs(target[[3, 5]])
     np.testing.assert_allclose(result.rel_error, expected, rtol=1e-10)
     np.testing.assert_allclose(result.freqs_hz, np.arange(G // 2 + 1))
+    np.testing.assert_allclose(full.freqs_hz, np.arange(G // 2 + 1))
+    band = dft_of_predictions(steps, pred, max_hz=10.0, dtype=np.float64)
+    np.testing.assert_array_equal(band.freqs_hz, np.arange(11))
+    np.testing.assert_array_equal(band.amplitude, full.amplitude[:, :11])
 
 
 def test_default_float32_arrays_and_single_sided_amplitude():
     x = _grid()
     pred = np.stack([0.7 * np.sin(2 * np.pi * 4 * x + 0.2) + 0.25, np.cos(2 * np.pi * 9 * x), x])
     result = spectrum_from_predictions([0, 1, 2], pred[:, :, None], np.sin(2 * np.pi * 4 * x), [4])
-    assert result.amplitude.dtype == np.float32 and result.phase.dtype == np.float32
-    assert result.amplitude[0, 4] == pytest.approx(0.7, abs=1e-6)
-    assert result.amplitude[0, 0] == pytest.approx(0.25, abs=1e-6)
-    assert result.amplitude[1, 9] == pytest.approx(1.0, abs=1e-6)
+    full = dft_of_predictions([0, 1, 2], pred[:, :, None])
+    assert full.amplitude.dtype == np.float32 and full.phase.dtype == np.float32
+    assert full.amplitude[0, 4] == pytest.approx(0.7, abs=1e-6)
+    assert result.pred_amplitude[0, 0] == pytest.approx(0.7, abs=1e-12)
+    assert full.amplitude[0, 0] == pytest.approx(0.25, abs=1e-6)
+    assert full.amplitude[1, 9] == pytest.approx(1.0, abs=1e-6)
     assert result.target_amplitude[4] == pytest.approx(1.0, abs=1e-12)
     assert result.learning.target_amplitude.iloc[0] == pytest.approx(1.0, abs=1e-12)
     # sin(2 pi f x + phi) has DFT phase phi - pi/2
-    assert result.phase[0, 4] == pytest.approx(0.2 - np.pi / 2, abs=1e-5)
+    assert full.phase[0, 4] == pytest.approx(0.2 - np.pi / 2, abs=1e-5)
 
 
 def test_learned_step_exact_on_constructed_curves():
@@ -197,7 +206,7 @@ def test_learning_table_columns_and_nan_when_never_learned():
     pred_coef = np.zeros((len(steps), G // 2 + 1), dtype=complex)
     pred_coef[:, [1, 2]] = coef[[1, 2]] * (1 - errors)  # prediction coefficient with exactly this error
     pred = np.fft.irfft(pred_coef, n=G, axis=1)
-    result = spectrum_from_predictions(steps, pred, y, [1, 2], dtype=np.float64)
+    result = spectrum_from_predictions(steps, pred, y, [1, 2])
     np.testing.assert_allclose(result.rel_error, errors, rtol=1e-9)
     learning = result.learning
     assert list(learning.columns[:5]) == ["freq_hz", "target_amplitude", "learned_step", "jump_step", "final_rel_error"]
@@ -234,25 +243,29 @@ def test_out_of_range_options(option):
 
 def test_run_file_spectrum_matches_numpy_fft_and_caches(small_run, tmp_path):
     from analyzer import analyze, open_run
+    from analyzer.spectrum import amplitude_spectrum
 
     with open_run(small_run) as run:
         pred = run.pred[:, :, 0].astype(np.float64)
         y = run.data("y_eval")[:, 0].astype(np.float64)
         freqs = run.target["freqs_hz"]
         result = analyze(run, "spectrum", use_cache=False)
+        full = amplitude_spectrum(run)
     n = pred.shape[1]
     coef = np.fft.rfft(pred, axis=1)
     bins = np.asarray(freqs, dtype=int)
     target = np.fft.rfft(y)
     np.testing.assert_allclose(result.rel_error, np.abs(coef[:, bins] - target[bins]) / np.abs(target[bins]),
                                rtol=1e-10)
-    np.testing.assert_allclose(result.amplitude[:, 1:-1], 2 * np.abs(coef[:, 1:-1]) / n, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(full.amplitude[:, 1:-1], 2 * np.abs(coef[:, 1:-1]) / n, rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(full.steps, result.steps)
+    np.testing.assert_allclose(result.pred_amplitude, 2 * np.abs(coef[:, bins]) / n, rtol=1e-10)
     np.testing.assert_array_equal(result.target_freqs_hz, freqs)
     cache = tmp_path / "c.h5"
     first = analyze(small_run, "spectrum", cache=cache, threshold=0.2)
     again = analyze(small_run, "spectrum", cache=cache, threshold=0.2)
     pd.testing.assert_frame_equal(first.learning, again.learning)
-    np.testing.assert_array_equal(first.amplitude, again.amplitude)
+    np.testing.assert_array_equal(first.rel_error, again.rel_error)
 
 
 def test_cli_spectrum(small_run):
@@ -265,7 +278,7 @@ def test_cli_spectrum(small_run):
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert [row["freq_hz"] for row in payload["learning"]] == [1.0, 3.0, 7.0, 15.0]
-    assert "omitted_array" in payload["amplitude"]
+    assert "amplitude" not in payload and len(payload["pred_amplitude"]) == len(payload["steps"])
     bad = runner.invoke(app, ["spectrum", str(small_run), "--threshold", "-1", "--no-cache"])
     assert bad.exit_code == 2 and "threshold" in bad.output
     strict = runner.invoke(app, ["spectrum", str(small_run), "--json", "--no-cache", "--spike-window", "1"])
@@ -301,3 +314,36 @@ def test_late_refinement_through_the_threshold_is_a_log_scale_jump():
     assert abs(np.log10(log_step + 1) - 3.5) < 0.03
     off = detect_jumps(steps, rel_error, np.array([7.0]), SpectrumParams(min_log_drop=0))
     assert list(off.scale) == ["linear"]
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_predictions_end_the_analysis_like_a_non_finite_loss(bad):
+    """Everything before the first non-finite row is analysed exactly as if the run had stopped there."""
+    steps, pred, y = _random_predictions(n_steps=40)
+    damaged = pred.copy()
+    damaged[25, 7] = bad
+    damaged[31:] = np.nan
+    result = spectrum_from_predictions(steps, damaged, y, [3.0, 5.0])
+    prefix = spectrum_from_predictions(steps[:25], pred[:25], y, [3.0, 5.0])
+    assert result.first_nonfinite_step == steps[25] and prefix.first_nonfinite_step is None
+    assert f"predictions not finite from step {steps[25]}; analysed the 25 prediction steps before it" in result.note
+    assert result.note in result.headline()
+    np.testing.assert_array_equal(result.steps, steps[:25])
+    np.testing.assert_array_equal(result.rel_error, prefix.rel_error)
+    pd.testing.assert_frame_equal(result.learning, prefix.learning)
+    pd.testing.assert_frame_equal(result.jumps, prefix.jumps)
+
+
+@pytest.mark.parametrize("rows, message", [(0, "NaN or infinite from the first stored step"), (2, "fewer than 3")])
+def test_too_few_finite_predictions_are_refused(rows, message):
+    steps, pred, y = _random_predictions(n_steps=10)
+    pred[rows:] = np.nan
+    with pytest.raises(BadInputError, match=message):
+        spectrum_from_predictions(steps, pred, y, [3.0])
+
+
+@pytest.mark.parametrize("n_steps", [0, 1, 2])
+def test_fewer_than_three_predictions_have_nothing_to_analyze(n_steps):
+    steps, pred, y = _random_predictions(n_steps=n_steps)
+    with pytest.raises(BadInputError, match="nothing to analyze"):
+        spectrum_from_predictions(steps, pred, y, [3.0])

@@ -1,0 +1,56 @@
+"""Terminal tables of every analysis command are readable at 80 columns: no header or cell cut, no line wider."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from analyzer import analyze, correlate
+from analyzer.cli import _column_groups, app, frame_to_tables
+
+runner = CliRunner()
+COMMANDS = ("plateaus", "spectrum", "hessian", "correlate", "score")
+
+
+def table_headers(output: str) -> list[str]:
+    """Header cells of every rich table in the output (the lines between ┃ rules)."""
+    return [cell.strip() for line in output.splitlines() if line.startswith("┃")
+            for cell in line.strip("┃").split("┃")]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_header_is_whole_at_80_columns(command, known_run):
+    result = runner.invoke(app, [command, str(known_run)], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+    result_tables = (correlate([known_run]) if command == "correlate" else analyze(known_run, command)).tables()
+    expected = {str(column) for frame in result_tables.values() for column in frame.columns}
+    shown = set(table_headers(result.output))
+    assert expected and expected <= shown, sorted(expected - shown)
+    assert "…" not in result.output
+
+
+def test_a_table_that_fits_stays_one_table_and_a_wide_one_repeats_its_key_column():
+    frame = pd.DataFrame({"quantity": ["plateau_start", "index"], **{f"column_{i}": [1.5, 2.0] for i in range(12)}})
+    wide = frame_to_tables(frame, "wide", 200)
+    assert len(wide) == 1 and wide[0][0] == "wide"
+    parts = frame_to_tables(frame, "wide", 80)
+    assert len(parts) > 1 and [title for title, _ in parts][-1] == f"wide ({len(parts)}/{len(parts)})"
+    columns = [[c.header for c in table.columns] for _, table in parts]
+    assert all(names[0] == "quantity" for names in columns)
+    assert sorted(name for names in columns for name in names[1:]) == sorted(frame.columns[1:])
+
+
+@pytest.mark.parametrize("widths, width, groups", [([5, 5, 5], 80, [[0, 1, 2]]), ([10, 30, 30], 50, [[0, 1], [0, 2]]),
+                                                   ([10, 90], 80, [[0, 1]]), ([4], 80, [[0]])])
+def test_column_groups(widths, width, groups):
+    assert _column_groups(widths, width) == groups
+
+
+def test_json_output_is_unchanged_by_the_terminal_width(known_run):
+    narrow = runner.invoke(app, ["spectrum", str(known_run), "--json"], env={"COLUMNS": "40"})
+    wide = runner.invoke(app, ["spectrum", str(known_run), "--json"], env={"COLUMNS": "300"})
+    assert narrow.stdout == wide.stdout and re.match(r"^\{", narrow.stdout)

@@ -1,0 +1,184 @@
+"""Damaged and degenerate run files x every analysis command: a clear answer, never a traceback, the file untouched.
+
+Every case is a copy of one small real known-answer run (conftest.known_run, so `score` runs too), edited with h5py the
+way a crash, a bad disk or a foreign tool would leave it. A refusal (exit 2) is one line on stderr naming the
+problem; where the command can still answer (exit 0) its output says what it could not analyse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+import h5py
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from analyzer.cli import app
+
+COMMANDS = ("info", "plateaus", "spectrum", "hessian", "correlate", "score", "report")
+ANALYSES = COMMANDS[1:]
+NAN_FROM_ROW = 300  # damaged cases turn values non-finite from this row (step) on
+
+
+def _set(path: str, rows: slice, value: float):
+    def edit(f: h5py.File) -> None:
+        f[path][rows] = value
+    return edit
+
+
+def _delete(path: str):
+    def edit(f: h5py.File) -> None:
+        del f[path]
+    return edit
+
+
+def _attr(name: str, value):
+    def edit(f: h5py.File) -> None:
+        f.attrs[name] = value
+    return edit
+
+
+def _json_attr(node: str, name: str, key: str, value):
+    def edit(f: h5py.File) -> None:
+        decoded = json.loads(f[node].attrs[name])
+        decoded[key] = value
+        f[node].attrs[name] = json.dumps(decoded)
+    return edit
+
+
+def _commit(rows: int):
+    def edit(f: h5py.File) -> None:
+        f["commit"][:3] = rows
+    return edit
+
+
+# case -> (how the copy is edited, {command: (exit code, fragment of the answer)}); commands not named exit 2
+# with the fragment under "*"
+def refused(fragment: str) -> dict:
+    return {"*": (2, fragment)}
+
+
+NOTHING = "nothing to analyze"
+CASES = {
+    "schema-version-7": (_attr("schema_version", 7), refused("schema version 7")),
+    "schema-version-not-a-number": (_attr("schema_version", "[]"), refused("run file header unreadable")),
+    "missing-log-loss": (_delete("log/loss"), refused("missing /log/loss")),
+    "missing-log-pred": (_delete("log/pred"), refused("missing /log/pred")),
+    "missing-grad-norm": (_delete("log/grad_norm"), refused("missing /log/grad_norm")),
+    "missing-ckpt-params": (_delete("ckpt/params"), refused("missing /ckpt/params")),
+    "missing-y-eval": (_delete("data/y_eval"), refused("missing /data/y_eval")),
+    "missing-commit": (_delete("commit"), refused("missing /commit")),
+    "nan-loss": (_set("log/loss", slice(NAN_FROM_ROW, None), np.nan),
+                 {"*": (0, ""), "plateaus": (0, f"loss not finite from step {NAN_FROM_ROW}"),
+                  "score": (0, f"loss not finite from step {NAN_FROM_ROW}")}),
+    "nan-loss-from-start": (_set("log/loss", slice(None), np.nan),
+                            {"*": (2, "NaN, infinite or non-positive from the first step"), "info": (0, ""),
+                             "spectrum": (0, ""), "report": (0, "not available: nan-loss-from-start: plateaus")}),
+    "inf-predictions": (_set("log/pred", slice(NAN_FROM_ROW, None), np.inf),
+                        {"*": (0, ""), "spectrum": (0, f"predictions not finite from step {NAN_FROM_ROW}"),
+                         "score": (0, f"predictions not finite from step {NAN_FROM_ROW}")}),
+    "nan-predictions": (_set("log/pred", slice(NAN_FROM_ROW, None), np.nan),
+                        {"*": (0, ""), "spectrum": (0, f"predictions not finite from step {NAN_FROM_ROW}"),
+                         "correlate": (0, "p="), "score": (0, "targets missed")}),
+    "nan-predictions-from-start": (_set("log/pred", slice(None), np.nan),
+                                   {"*": (2, "predictions are NaN or infinite from the first stored step"),
+                                    "info": (0, ""), "plateaus": (0, ""), "hessian": (0, ""),
+                                    "report": (0, "not available: nan-predictions-from-start: spectrum")}),
+    "zero-steps": (_commit(0), {"*": (2, NOTHING), "info": (0, "nothing to analyze yet: 0 committed step(s)"),
+                                "plateaus": (2, "0 logged step(s)"),
+                                "hessian": (2, "no stored checkpoints"), "score": (2, "0 logged step(s)")}),
+    "one-step": (_commit(1), {"*": (2, NOTHING), "info": (0, "nothing to analyze yet: 1 committed step(s)"),
+                              "plateaus": (2, "1 logged step(s)"),
+                              "hessian": (2, "1 logged step(s)"), "score": (2, "1 logged step(s)")}),
+    "constant-loss": (_set("log/loss", slice(None), 0.25),
+                      {"*": (0, ""), "plateaus": (0, "no plateau edges found"), "correlate": (0, "nothing to test"),
+                       "score": (0, "targets missed")}),
+    "config-not-json": (_attr("config", "{not json"), refused("run file metadata unreadable")),
+    "config-not-an-object": (_attr("config", "7"), refused("config attribute is JSON int, not an object")),
+    "layout-shapes-not-a-list": (_json_attr("model", "layout", "shapes", "x"),
+                                 {"*": (0, ""), "hessian": (2, "stored parameter layout is unreadable"),
+                                  "score": (2, "stored parameter layout is unreadable"),
+                                  "report": (0, "not available: layout-shapes-not-a-list: hessian")}),
+    "negative-epochs-in-config": (_json_attr("/", "config", "epochs", -1),
+                                  {"*": (0, ""), "score": (2, "stored config is invalid (epochs")}),
+    "epochs-and-amplitudes-not-numbers": (
+        lambda f: (_json_attr("/", "config", "epochs", "x")(f), _json_attr("data", "target", "amps", "x")(f)),
+        {"*": (0, ""), "score": (2, "stored config is invalid"), "spectrum": (0, ""),
+         "report": (0, "wrote")}),
+    "marker-past-data": (_commit(10**9), refused("commit marker names 1,000,000,000 log rows but /log/step stores")),
+    "marker-negative": (_commit(-5), refused("commit marker names -5 log rows")),
+}
+OTHER_FILES = {  # not copies of a run: written whole
+    "truncated": refused("truncated"),
+    "foreign-hdf5": refused("not a run file"),
+    "not-hdf5": refused("not an HDF5 file"),
+    "empty-file": refused("not an HDF5 file"),
+    "directory": refused("is a directory, not a run file"),
+    "no-such-file": refused("no such file"),
+}
+
+
+@pytest.fixture(scope="module")
+def damaged(known_run, tmp_path_factory):
+    """Every case's file, built once: the commands of one case share it (and its sidecar cache)."""
+    folder = tmp_path_factory.mktemp("cases")
+    files = {}
+    for case, (edit, _) in CASES.items():
+        files[case] = folder / f"{case}.h5"
+        shutil.copy(known_run, files[case])
+        with h5py.File(files[case], "r+") as f:
+            edit(f)
+    files["truncated"] = folder / "truncated.h5"
+    files["truncated"].write_bytes(known_run.read_bytes()[: known_run.stat().st_size // 2])
+    files["foreign-hdf5"] = folder / "foreign.h5"
+    with h5py.File(files["foreign-hdf5"], "w") as f:
+        f["x"] = np.arange(3)
+    files["not-hdf5"] = folder / "text.h5"
+    files["not-hdf5"].write_text("step,loss\n0,1.0\n")
+    files["empty-file"] = folder / "empty.h5"
+    files["empty-file"].write_bytes(b"")
+    files["directory"] = folder / "folder.h5"
+    files["directory"].mkdir()
+    files["no-such-file"] = folder / "absent.h5"
+    return files
+
+
+def _expected(case: str, command: str) -> tuple[int, str]:
+    table = CASES[case][1] if case in CASES else OTHER_FILES[case]
+    return table.get(command, table["*"])
+
+
+def _digest(path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+def invoke(command: str, path, tmp_path):
+    extra = ["-o", str(tmp_path / "report")] if command == "report" else []
+    return CliRunner().invoke(app, [command, str(path), *extra])
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("case", [*CASES, *OTHER_FILES])
+def test_damaged_file_gets_a_clear_answer_and_stays_unchanged(case, command, damaged, tmp_path):
+    path = damaged[case]
+    before = _digest(path)
+    result = invoke(command, path, tmp_path)
+    code, fragment = _expected(case, command)
+    output = " ".join(result.output.split())  # rich wraps long lines at the terminal width
+    assert "Traceback" not in result.output and not isinstance(result.exception, (ValueError, KeyError, TypeError))
+    assert result.exit_code == code, result.output
+    assert fragment in output, result.output
+    if code != 0:
+        assert len(result.output.strip().splitlines()) == 1 and result.output.startswith("error: "), result.output
+    assert _digest(path) == before
+
+
+def test_the_matrix_covers_every_analysis_command():
+    from analyzer import registry
+
+    commands = {c.name or c.callback.__name__ for c in app.registered_commands}
+    assert commands == set(COMMANDS), "a new command needs its row in the damaged-file matrix"
+    assert set(registry.names()) <= set(COMMANDS)
