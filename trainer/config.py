@@ -48,6 +48,10 @@ class ModelSpec:
     features: int = 20
     feature_decay: float = 0.5
     init_scale: float = 1e-3
+    # kind "import": any nn.Module, rebuilt by calling `constructor` ("package.module:callable") with
+    # `constructor_kwargs`; the MLP fields above are then unused (trainer/constructor.py)
+    constructor: str | None = None
+    constructor_kwargs: dict | None = None
 
 
 @dataclass(frozen=True)

@@ -110,9 +110,19 @@ class DiagLinearFourier(nn.Module):
         return self.features(x) @ weights[:, None]
 
 
+def build_imported(spec: ModelSpec) -> nn.Module:
+    """Kind "import": a model that is not ours, from its recorded constructor (trainer/constructor.py)."""
+    from trainer import constructor
+
+    if not spec.constructor:
+        raise ConfigError('model kind "import" needs a constructor ("package.module:callable")')
+    return constructor.call(spec.constructor, spec.constructor_kwargs)
+
+
 MODEL_KINDS: dict[str, Callable[[ModelSpec], nn.Module]] = {
     "mlp": build_mlp,
     "diag-linear": DiagLinearFourier,
+    "import": build_imported,
 }
 
 
