@@ -43,3 +43,55 @@ class FlatOutput(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.lin(x)[:, 0]
+
+
+# ---- a plain PyTorch loop that knows nothing of this project ------------------------------------------
+def target(x):
+    import numpy as np
+
+    return np.sin(2 * np.pi * x) + 0.5 * np.sin(2 * np.pi * 4 * x)
+
+
+def save_points(steps: int) -> list[int]:
+    """Every step up to 19 (predictions dense enough for the spectrum), then every 10, and the final step."""
+    return sorted(set(range(min(20, steps))) | set(range(0, steps + 1, 10)) | {steps})
+
+
+def train_and_save(folder, *, steps: int = 300, width: int = 6, n_points: int = 64, seed: int = 0,
+                   dtype=torch.float32) -> dict:
+    """Full-batch Adam on `target`, saving state dicts as ckpt_000010.pt (even save points) and
+    model-step10.safetensors (odd ones); data.npz and losses.csv (step,loss before each update) beside.
+
+    Returns the paths and, per saved step, the state dict (cloned) for oracle checks.
+    """
+    import numpy as np
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    x = (np.arange(n_points) / n_points)[:, None]
+    y = target(x)
+    data = folder.parent / "data.npz"
+    np.savez(data, x_train=x, y_train=y)
+    torch.manual_seed(seed)
+    model = TinyNet(width=width).to(dtype)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
+    xt, yt = torch.tensor(x, dtype=dtype), torch.tensor(y, dtype=dtype)
+    saved, lines = {}, ["step,loss"]
+    for step in range(steps + 1):
+        if step in save_points(steps):
+            state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            saved[step] = state
+            if len(saved) % 2:
+                torch.save(state, folder / f"ckpt_{step:06d}.pt")
+            else:
+                save_file(state, str(folder / f"model-step{step}.safetensors"))
+        if step == steps:
+            break
+        loss = torch.mean((model(xt) - yt) ** 2)
+        lines.append(f"{step},{loss.item()!r}")
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    losses = folder.parent / "losses.csv"
+    losses.write_text("\n".join(lines) + "\n")
+    return {"folder": folder, "data": data, "losses": losses, "states": saved, "x": x, "y": y}

@@ -394,9 +394,12 @@ def import_command(
     rate = result.checkpoints / result.seconds if result.seconds > 0 else float("inf")
     agreement = ("" if math.isnan(result.csv_max_rel_diff) else
                  f"; the CSV's losses differ from the recomputed ones by up to {result.csv_max_rel_diff:.1e} (relative)")
+    freqs = ", ".join(f"{f:g}" for f in result.target["freqs_hz"])
+    tracked = (f"target frequencies {freqs} Hz ({result.target['freqs_source']})" if freqs else
+               "no target frequencies found: the spectrum needs them (pass --freqs)")
     typer.echo(f"{result.path}: {result.checkpoints} checkpoints (steps {result.first_step} to {result.last_step}), "
                f"{result.log_rows} log rows ({result.csv_rows} from the CSV) in {result.seconds:.1f} s "
-               f"({rate:,.0f} checkpoints/s){agreement}", err=True)
+               f"({rate:,.0f} checkpoints/s); {tracked}{agreement}", err=True)
 
 
 def _import_progress():

@@ -43,6 +43,7 @@ class ImportResult:
     csv_rows: int
     seconds: float
     csv_max_rel_diff: float  # largest |csv - recomputed| / recomputed loss at shared steps (NaN: none shared)
+    target: dict  # the /data target record: freqs_hz and how they were found (given, detected, none)
 
 
 def import_run(folder: Path | str, model: str, data: Path | str, out: Path | str, *,
@@ -78,7 +79,7 @@ def import_run(folder: Path | str, model: str, data: Path | str, out: Path | str
             raise
         os.replace(staged, out)
     return ImportResult(out, len(files), files[0].step, files[-1].step, merge["rows"], len(csv_steps),
-                        time.perf_counter() - started, merge["max_rel_diff"])
+                        time.perf_counter() - started, merge["max_rel_diff"], target)
 
 
 def _dtype_of(state: dict[str, torch.Tensor], model: torch.nn.Module, path: Path) -> torch.dtype:
