@@ -68,16 +68,24 @@ def import_run(folder: Path | str, model: str, data: Path | str, out: Path | str
     evaluate = Evaluator(net, meta.data)
     evaluate(checker.flat(first_state, files[0].path), files[0].path)  # refuse a model that cannot evaluate, first
     del first_state
-    with RunLock(out):
-        staged = out.with_name(out.name + STAGING_SUFFIX)
-        writer = RunWriter.create(staged, meta, overwrite=True, commit_every_s=math.inf)
-        try:
-            merge = _write_rows(writer, files, checker, evaluate, csv_steps, csv_loss, progress)
-            writer.close("complete")
-        except BaseException:
-            writer.discard()
-            raise
-        os.replace(staged, out)
+    new_folders = [p for p in (out.parent, *out.parent.parents) if not p.exists()]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with RunLock(out):
+            staged = out.with_name(out.name + STAGING_SUFFIX)
+            writer = RunWriter.create(staged, meta, overwrite=True, commit_every_s=math.inf)
+            try:
+                merge = _write_rows(writer, files, checker, evaluate, csv_steps, csv_loss, progress)
+                writer.close("complete")
+            except BaseException:
+                writer.discard()
+                raise
+            os.replace(staged, out)
+    except BaseException:
+        for folder in new_folders:  # leave no trace: the folders made for the output, if still empty
+            if folder.exists() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
     return ImportResult(out, len(files), files[0].step, files[-1].step, merge["rows"], len(csv_steps),
                         time.perf_counter() - started, merge["max_rel_diff"], target)
 
@@ -165,7 +173,7 @@ def read_loss_log(path: Path | str) -> tuple[np.ndarray, np.ndarray]:
     loss = pd.to_numeric(frame["loss"], errors="coerce")
     bad = np.flatnonzero(~np.isfinite(steps) | (steps < 0) | (steps != np.round(steps)))
     if len(bad):
-        raise ConfigError(f"loss log {path}, data row {bad[0] + 1}: step {frame['step'].iloc[bad[0]]!r} is not a "
+        raise ConfigError(f"loss log {path}, data row {bad[0] + 1}: step {frame['step'].iloc[bad[0]]} is not a "
                           f"non-negative integer")
     unparsed = np.flatnonzero(loss.isna() & frame["loss"].notna())  # "nan" (a diverged step) reads as NaN: kept
     if len(unparsed):
