@@ -73,9 +73,8 @@ def _read_torch(path: Path):
     try:
         return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ConfigError(f"{path.name}: refused by torch.load(weights_only=True), which loads tensors and plain "
-                          f"containers only and never runs code from a checkpoint ({first})") from None
+                          f"containers only and never runs code from a checkpoint ({_refusal_reason(err)})") from None
     except RuntimeError as err:
         if "mmap" in str(err):  # saved in the legacy (non-zip) format, which cannot be memory-mapped
             try:
@@ -111,6 +110,14 @@ def _state_dict_of(loaded, path: Path) -> dict[str, torch.Tensor]:
 def _is_state_dict(value) -> bool:
     return (isinstance(value, dict) and len(value) > 0
             and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items()))
+
+
+def _refusal_reason(err: BaseException) -> str:
+    """The line of torch's weights-only refusal that names what was refused (e.g. "Unsupported global: ...")."""
+    for line in str(err).splitlines():
+        if "WeightsUnpickler error:" in line:
+            return line.split("WeightsUnpickler error:", 1)[1].strip().split(". ")[0]
+    return _first_line(err)
 
 
 def _first_line(err: BaseException) -> str:

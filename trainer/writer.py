@@ -207,13 +207,13 @@ class RunWriter(ModelLogging):
         """One optimizer step: the loss and gradient norm at the parameters before the update (None: NaN)."""
         self._advance("log", step)
         log = self._log
-        loss = float(loss)
+        loss = _scalar(loss)
         if not math.isfinite(loss):
             self._diverged = True
         log["step"].append(step)
         log["loss"].append(loss)
-        log["grad_norm"].append(math.nan if grad_norm is None else float(grad_norm))
-        log["lr"].append(math.nan if lr is None else float(lr))
+        log["grad_norm"].append(math.nan if grad_norm is None else _scalar(grad_norm))
+        log["lr"].append(math.nan if lr is None else _scalar(lr))
 
     def log_pred(self, step: int, pred: np.ndarray) -> None:
         """Predictions on the evaluation grid, shape (G, out_dim), at the parameters of `step`."""
@@ -365,6 +365,11 @@ class RunWriter(ModelLogging):
         self._executor.shutdown(wait=True)
         self._f.close()
         self.closed = True
+
+
+def _scalar(value) -> float:
+    """A float from a number or a 0-d tensor (detached first: a loss tensor still holds its graph)."""
+    return float(value.detach()) if hasattr(value, "detach") else float(value)
 
 
 def _temp(path: Path, suffix: str) -> Path:
