@@ -227,3 +227,23 @@ def test_the_import_file_layout(folder_run):
         spec = json.loads(f["model"].attrs["spec"])
         assert spec["constructor_kwargs"] == {"width": 6}
         assert f["log/step"].shape == (STEPS + 1,) and f["ckpt/params"].shape[0] == len(save_points(STEPS))
+
+
+@pytest.mark.parametrize("point", ["commit.marker@1", "close.replaced"])
+def test_a_killed_import_leaves_nothing_at_the_output(tmp_path, folder_run, point):
+    """kill -9 mid-import (after a commit of the staging file; after it is complete but before the rename):
+    no RUN, only the stale RUN.importing, which the next import replaces."""
+    made, _, _ = folder_run
+    out = tmp_path / "killed.h5"
+    command = [sys.executable, "-m", "trainer.cli", "import", str(made["folder"]), "--model", "byo_models:TinyNet",
+               "--model-kwargs", '{"width": 6}', "--data", str(made["data"]), "-o", str(out)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(TESTS)]), "TRAINER_CRASH_AT": point}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == -9, done.stderr
+    assert not out.exists() and (tmp_path / "killed.h5.importing").exists()
+    env.pop("TRAINER_CRASH_AT")
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["killed.h5"]
+    with analyzer.open_run(out) as run:
+        assert run.status == "complete" and len(run.ckpt_steps) == len(save_points(STEPS))
