@@ -247,3 +247,28 @@ def test_a_killed_import_leaves_nothing_at_the_output(tmp_path, folder_run, poin
     assert sorted(p.name for p in tmp_path.iterdir()) == ["killed.h5"]
     with analyzer.open_run(out) as run:
         assert run.status == "complete" and len(run.ckpt_steps) == len(save_points(STEPS))
+
+
+def test_a_model_class_that_changed_since_the_import_is_refused(tmp_path, folder_run):
+    """The analyzer checks the rebuilt model against the stored layout (here: other constructor kwargs)."""
+    _, out, _ = folder_run
+    changed = tmp_path / "changed.h5"
+    changed.write_bytes(out.read_bytes())
+    with h5py.File(changed, "r+") as f:
+        spec = json.loads(f["model"].attrs["spec"])
+        f["model"].attrs["spec"] = json.dumps({**spec, "constructor_kwargs": {"width": 7}})
+    result = runner.invoke(analyze_app, ["hessian", str(changed), "--steps", "0", "--no-cache"])
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert result.exit_code == 2 and len(errors) == 1, result.output
+    assert "differ from the run file's layout" in errors[0] and "embed.weight[7, 6]" in errors[0]
+
+
+def test_commands_that_need_a_trainer_config_refuse_an_imported_run(folder_run):
+    _, out, _ = folder_run
+    result = runner.invoke(analyze_app, ["score", str(out), "--no-cache"])
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert result.exit_code == 2 and len(errors) == 1 and "written by train import" in errors[0], result.output
+    result = runner.invoke(train_app, ["resume", str(out)])
+    assert result.exit_code == 2 and "already complete" in result.output
+    result = runner.invoke(train_app, ["run", "--model", "import", "--out", str(out.with_name("x.h5"))])
+    assert result.exit_code == 2 and 'model kind "import" is for runs imported or logged' in result.output

@@ -147,6 +147,9 @@ def validate(config: TrainConfig) -> TrainConfig:
         raise ConfigError(f"unknown optimizer {config.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
     if model.kind not in MODEL_KINDS:
         raise ConfigError(f"unknown model kind {model.kind!r}; known: {', '.join(MODEL_KINDS)}")
+    if model.kind == "import":
+        raise ConfigError('model kind "import" is for runs imported or logged from other loops (train import, '
+                          'RunWriter.for_model); train runs mlp or diag-linear')
     if model.activation not in ACTIVATIONS:
         raise ConfigError(f"unknown activation {model.activation!r}; known: {', '.join(ACTIVATIONS)}")
     if model.init not in INITS:

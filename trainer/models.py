@@ -191,6 +191,21 @@ def param_layout(model: nn.Module) -> ParamLayout:
     return ParamLayout(tuple(n for n, _ in named), tuple(tuple(p.shape) for _, p in named))
 
 
+def check_layout(model: nn.Module, stored: dict) -> None:
+    """Refuse a rebuilt model whose parameters differ from a run file's layout (e.g. the user's class changed)."""
+    try:
+        expected = ParamLayout.from_dict(stored)
+    except (KeyError, TypeError, ValueError):
+        return  # a malformed layout is the reader's to report
+    built = param_layout(model)
+    if built != expected:
+        differ = [f"{n}{list(s)}" for n, s in zip(built.names, built.shapes)
+                  if (n, s) not in zip(stored["names"], map(tuple, stored["shapes"]))]
+        raise ConfigError(f"the rebuilt model's parameters differ from the run file's layout "
+                          f"({len(built.names)} tensors vs {len(stored['names'])}; first differing: "
+                          f"{differ[0] if differ else 'the order'})")
+
+
 def flatten(model: nn.Module) -> torch.Tensor:
     """All parameters concatenated in `named_parameters()` order (a detached copy)."""
     return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
