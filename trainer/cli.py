@@ -1,4 +1,4 @@
-"""`train`: thin typer commands over `trainer.loop` (the default study, one run, resume, presets)."""
+"""`train`: thin typer commands over `trainer.loop` (the default study, one run, resume, presets) and `import`."""
 
 from __future__ import annotations
 
@@ -374,9 +374,11 @@ def import_command(
 ) -> None:
     """Convert a folder of checkpoints saved by another training loop into a run file.
 
-    Parameters are stacked in step order; predictions on the eval grid, the loss mean((f(x) - y)^2)
-    and its gradient norm are recomputed from each checkpoint. Checkpoints are read as data only
-    (torch.load weights_only=True, safetensors). Nothing is written at OUT unless the import succeeds.
+    Predictions on the eval grid, the loss mean((f(x) - y)^2) and its gradient norm are recomputed per checkpoint.
+
+    Checkpoints are read as data only (torch.load weights_only=True, safetensors).
+
+    Nothing is written at OUT unless the import succeeds.
     """
     from trainer.constructor import parse_kwargs
     from trainer.importer import import_run
