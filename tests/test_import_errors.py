@@ -167,7 +167,7 @@ def test_not_a_state_dict(work):
     ({"x_train": np.zeros((64, 1)), "y_train": np.zeros((64, 1)), "x_eval": np.zeros((8, 1)),
       "y_eval": np.zeros((9, 1))}, "x_eval has 8 rows but y_eval has 9"),
     ({"x_train": np.full((64, 1), np.nan), "y_train": np.zeros((64, 1))}, "x_train holds NaN"),
-    ({"x_train": np.zeros((64, 2)), "y_train": np.zeros((64, 1))}, "the model cannot evaluate x_train of shape (64, 2)"),
+    ({"x_train": np.zeros((64, 2)), "y_train": np.zeros((64, 1))}, "cannot evaluate x_train of shape (64, 2)"),
 ])
 def test_bad_data_files(work, arrays, fragment):
     np.savez(work["data"], **arrays)

@@ -370,7 +370,7 @@ def import_command(
     freqs: Annotated[Optional[str], typer.Option(
         help="Target frequencies in Hz the spectrum tracks, e.g. 1,3,7.",
         show_default="the dominant DFT peaks of y_eval on a uniform 1-D grid")] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace an existing run file (only once the import is done).")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing run file (once the import is done).")] = False,
 ) -> None:
     """Convert a folder of checkpoints saved by another training loop into a run file.
 
@@ -395,7 +395,7 @@ def import_command(
                         progress=lambda done, total: bar.update(task, completed=done, total=total))
     rate = result.checkpoints / result.seconds if result.seconds > 0 else float("inf")
     agreement = ("" if math.isnan(result.csv_max_rel_diff) else
-                 f"; the CSV's losses differ from the recomputed ones by up to {result.csv_max_rel_diff:.1e} (relative)")
+                 f"; the CSV's losses differ from the recomputed ones by up to {result.csv_max_rel_diff:.1e} relative")
     freqs = ", ".join(f"{f:g}" for f in result.target["freqs_hz"])
     tracked = (f"target frequencies {freqs} Hz ({result.target['freqs_source']})" if freqs else
                "no target frequencies found: the spectrum needs them (pass --freqs)")

@@ -25,6 +25,7 @@ from trainer import byo, runfile
 from trainer.checkpoint_files import CheckpointFile, StateChecker, list_checkpoints, read_state
 from trainer.errors import ConfigError
 from trainer.models import build_model, functional_forward, param_layout
+from trainer.runfile import RunMeta
 from trainer.runlock import RunLock
 from trainer.writer import RunWriter
 
@@ -53,47 +54,71 @@ def import_run(folder: Path | str, model: str, data: Path | str, out: Path | str
     started = time.perf_counter()
     out = Path(out)
     runfile.check_writable_target(out, overwrite)
+    plan = _plan(Path(folder), model, Path(data), model_kwargs, losses, step_regex, freqs_hz)
+    merge = _write_staged(out, plan, progress)
+    files = plan.files
+    return ImportResult(out, len(files), files[0].step, files[-1].step, merge["rows"], len(plan.csv_steps),
+                        time.perf_counter() - started, merge["max_rel_diff"], plan.meta.target)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Everything checked before anything is written."""
+
+    files: list[CheckpointFile]
+    checker: StateChecker
+    evaluate: "Evaluator"
+    meta: RunMeta
+    csv_steps: np.ndarray
+    csv_loss: np.ndarray
+
+
+def _plan(folder: Path, model: str, data: Path, model_kwargs: dict | None, losses, step_regex: str | None,
+          freqs_hz) -> _Plan:
+    """Files, model, data and losses checked; the first checkpoint loaded into the model and evaluated."""
     files = list_checkpoints(folder, step_regex)
     spec = byo.model_spec_for(model, model_kwargs)
     arrays = byo.load_data_file(data)
     csv_steps, csv_loss = read_loss_log(losses) if losses is not None else (np.zeros(0, np.int64), np.zeros(0))
     first_state = read_state(files[0].path)
-    net = build_model(spec, seed=0, dtype=_dtype_of(first_state, build_model(spec, seed=0), files[0].path)).eval()
+    net = build_model(spec, seed=0, dtype=_dtype_of(first_state, build_model(spec, seed=0))).eval()
     checker = StateChecker(net, spec.constructor or model)
     target = byo.describe_target(arrays, byo.param_dtype_of(net), freqs_hz)
-    config = {"import": {"folder": str(Path(folder).resolve()), "files": len(files), "data": str(Path(data).resolve()),
+    config = {"import": {"folder": str(folder.resolve()), "files": len(files), "data": str(data.resolve()),
                          "losses": None if losses is None else str(Path(losses).resolve()), "model": model,
                          "model_kwargs": model_kwargs or {}, "step_regex": step_regex}}
     meta = byo.run_meta(net, spec, arrays, target, source="import", config=config)
     evaluate = Evaluator(net, meta.data)
     evaluate(checker.flat(first_state, files[0].path), files[0].path)  # refuse a model that cannot evaluate, first
-    del first_state
-    new_folders = [p for p in (out.parent, *out.parent.parents) if not p.exists()]
+    return _Plan(files, checker, evaluate, meta, csv_steps, csv_loss)
+
+
+def _write_staged(out: Path, plan: _Plan, progress: ProgressFn | None) -> dict:
+    """Write the run at RUN.importing under RUN's lock and rename it onto RUN once complete."""
+    made = [p for p in (out.parent, *out.parent.parents) if not p.exists()]
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         with RunLock(out):
             staged = out.with_name(out.name + STAGING_SUFFIX)
-            writer = RunWriter.create(staged, meta, overwrite=True, commit_every_s=math.inf)
+            writer = RunWriter.create(staged, plan.meta, overwrite=True, commit_every_s=math.inf)
             try:
-                merge = _write_rows(writer, files, checker, evaluate, csv_steps, csv_loss, progress)
+                merge = _write_rows(writer, plan, progress)
                 writer.close("complete")
             except BaseException:
                 writer.discard()
                 raise
             os.replace(staged, out)
     except BaseException:
-        for folder in new_folders:  # leave no trace: the folders made for the output, if still empty
-            if folder.exists() and not any(folder.iterdir()):
-                folder.rmdir()
+        for new_folder in made:  # leave no trace: the folders made for the output, if still empty
+            if new_folder.exists() and not any(new_folder.iterdir()):
+                new_folder.rmdir()
         raise
-    return ImportResult(out, len(files), files[0].step, files[-1].step, merge["rows"], len(csv_steps),
-                        time.perf_counter() - started, merge["max_rel_diff"], target)
+    return merge
 
 
-def _dtype_of(state: dict[str, torch.Tensor], model: torch.nn.Module, path: Path) -> torch.dtype:
-    """The floating dtype of a checkpoint's parameters (the run is stored in it)."""
-    names = [name for name, _ in model.named_parameters() if name in state]
-    dtypes = {state[name].dtype for name in names}
+def _dtype_of(state: dict[str, torch.Tensor], model: torch.nn.Module) -> torch.dtype:
+    """The floating dtype of a checkpoint's parameters (the run is stored in it; others are refused later)."""
+    dtypes = {state[name].dtype for name, _ in model.named_parameters() if name in state}
     return dtypes.pop() if len(dtypes) == 1 and dtypes <= {torch.float32, torch.float64} else torch.float32
 
 
@@ -127,9 +152,10 @@ class Evaluator:
         return float(loss.detach()), float(torch.linalg.vector_norm(grad)), pred.numpy()
 
 
-def _write_rows(writer: RunWriter, files: list[CheckpointFile], checker: StateChecker, evaluate: Evaluator,
-                csv_steps: np.ndarray, csv_loss: np.ndarray, progress: ProgressFn | None) -> dict:
+def _write_rows(writer: RunWriter, plan: _Plan, progress: ProgressFn | None) -> dict:
     """Checkpoint, prediction and log rows in step order, CSV rows merged in; committed every COMMIT_EVERY."""
+    files, checker, evaluate = plan.files, plan.checker, plan.evaluate
+    csv_steps, csv_loss = plan.csv_steps, plan.csv_loss
     next_csv, rows, diffs = 0, 0, []
     for done, item in enumerate(files, start=1):
         flat = checker.flat(read_state(item.path), item.path)
