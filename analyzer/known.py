@@ -58,6 +58,9 @@ class ModeSystem:
         from trainer.config import TrainConfig
         from trainer.targets import make_data
 
+        if config.get("source", "train") != "train":  # imported / logged runs: no trainer config to replay
+            raise BadInputError("known answers exist only for `train run --preset diag-linear` runs; this run was "
+                                f"written by {'train import' if config.get('source') == 'import' else 'another loop'}")
         cfg = TrainConfig.from_json(json.dumps(config))
         if cfg.model.kind != "diag-linear":
             raise BadInputError(f"known answers exist only for model kind diag-linear, not {cfg.model.kind!r}")

@@ -41,6 +41,8 @@ def reproduce_section(runs: list[RunAnalyses], options) -> list[str]:
 
 def config_table(run: RunAnalyses) -> pd.DataFrame:
     c, m, t = run.config, run.config.get("model", {}), run.target
+    if c.get("source") in ("import", "logger"):
+        return _foreign_config_table(run)
     shape = (f"{m.get('depth')} hidden x {m.get('width')} {m.get('activation')}" if m.get("kind") == "mlp"
              else f"{m.get('kind')} (K={m.get('features')}, decay {m.get('feature_decay')}, u0 {m.get('init_scale')})")
     rows = [("preset", c.get("preset")), ("model", shape), ("init", m.get("init")),
@@ -56,6 +58,22 @@ def config_table(run: RunAnalyses) -> pd.DataFrame:
 def _number(value, spec: str) -> str:
     """`value` formatted as a number, or as it is stored when a damaged config holds something else."""
     return format(value, spec) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+
+
+def _foreign_config_table(run: RunAnalyses) -> pd.DataFrame:
+    """A run imported by `train import` or logged by RunWriter.for_model from another training loop."""
+    c, m, t = run.config, run.config.get("model", {}), run.target
+    model = (f"{m.get('constructor')}(**{json.dumps(m.get('constructor_kwargs') or {})})" if m.get("kind") == "import"
+             else json.dumps({k: m.get(k) for k in ("kind", "depth", "width", "activation")}))
+    origin = (f"train import of {c.get('import', {}).get('folder')}" if c.get("source") == "import"
+              else "RunWriter.for_model in the user's training loop")
+    freqs = ", ".join(f"{f:g} Hz" for f in t.get("freqs_hz", [])) or "none"
+    rows = [("source", origin), ("model", model), ("dtype", c.get("dtype")),
+            ("target", f"{t.get('kind')}; frequencies tracked: {freqs} ({t.get('freqs_source')})"),
+            ("training points", t.get("n_train")), ("eval grid", t.get("n_eval"))]
+    if c.get("user"):
+        rows.append(("user config", json.dumps(c["user"], sort_keys=True)))
+    return pd.DataFrame(rows, columns=["setting", "value"]).astype(str)
 
 
 def _steps(every) -> str:

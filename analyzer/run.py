@@ -149,11 +149,12 @@ class Run:
         import torch
 
         from trainer.errors import ConfigError
-        from trainer.models import ParamLayout, build_model, model_spec_from_dict
+        from trainer.models import ParamLayout, build_model, check_layout, model_spec_from_dict
 
         try:
             spec = model_spec_from_dict(self.model_spec)
             model = build_model(spec, seed=0, dtype=getattr(torch, dtype))
+            check_layout(model, self.layout)  # an imported model's class may have changed since
         except (ConfigError, TypeError) as err:
             raise BadInputError(f"{self.path}: the stored model spec cannot be rebuilt ({err})") from None
         try:

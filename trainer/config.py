@@ -48,6 +48,10 @@ class ModelSpec:
     features: int = 20
     feature_decay: float = 0.5
     init_scale: float = 1e-3
+    # kind "import": any nn.Module, rebuilt by calling `constructor` ("package.module:callable") with
+    # `constructor_kwargs`; the MLP fields above are then unused (trainer/constructor.py)
+    constructor: str | None = None
+    constructor_kwargs: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,9 @@ def validate(config: TrainConfig) -> TrainConfig:
         raise ConfigError(f"unknown optimizer {config.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
     if model.kind not in MODEL_KINDS:
         raise ConfigError(f"unknown model kind {model.kind!r}; known: {', '.join(MODEL_KINDS)}")
+    if model.kind == "import":
+        raise ConfigError('model kind "import" is for runs imported or logged from other loops (train import, '
+                          'RunWriter.for_model); train runs mlp or diag-linear')
     if model.activation not in ACTIVATIONS:
         raise ConfigError(f"unknown activation {model.activation!r}; known: {', '.join(ACTIVATIONS)}")
     if model.init not in INITS:

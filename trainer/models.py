@@ -110,9 +110,19 @@ class DiagLinearFourier(nn.Module):
         return self.features(x) @ weights[:, None]
 
 
+def build_imported(spec: ModelSpec) -> nn.Module:
+    """Kind "import": a model that is not ours, from its recorded constructor (trainer/constructor.py)."""
+    from trainer import constructor
+
+    if not spec.constructor:
+        raise ConfigError('model kind "import" needs a constructor ("package.module:callable")')
+    return constructor.call(spec.constructor, spec.constructor_kwargs)
+
+
 MODEL_KINDS: dict[str, Callable[[ModelSpec], nn.Module]] = {
     "mlp": build_mlp,
     "diag-linear": DiagLinearFourier,
+    "import": build_imported,
 }
 
 
@@ -179,6 +189,21 @@ def model_spec_from_dict(raw: dict) -> ModelSpec:
 def param_layout(model: nn.Module) -> ParamLayout:
     named = list(model.named_parameters())
     return ParamLayout(tuple(n for n, _ in named), tuple(tuple(p.shape) for _, p in named))
+
+
+def check_layout(model: nn.Module, stored: dict) -> None:
+    """Refuse a rebuilt model whose parameters differ from a run file's layout (e.g. the user's class changed)."""
+    try:
+        expected = ParamLayout.from_dict(stored)
+    except (KeyError, TypeError, ValueError):
+        return  # a malformed layout is the reader's to report
+    built = param_layout(model)
+    if built != expected:
+        differ = [f"{n}{list(s)}" for n, s in zip(built.names, built.shapes)
+                  if (n, s) not in zip(stored["names"], map(tuple, stored["shapes"]))]
+        raise ConfigError(f"the rebuilt model's parameters differ from the run file's layout "
+                          f"({len(built.names)} tensors vs {len(stored['names'])}; first differing: "
+                          f"{differ[0] if differ else 'the order'})")
 
 
 def flatten(model: nn.Module) -> torch.Tensor:

@@ -24,7 +24,9 @@ import numpy as np
 from trainer.errors import RunFileError
 
 FORMAT = "spectral-run"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2 added the root `source` attribute and the model kind "import" (docs/run-file.md)
+READABLE_SCHEMA_VERSIONS = (1, 2)  # a version-1 file is a `train run` file without `source`
+SOURCES = ("train", "import", "logger")  # who wrote the rows: `train run`, `train import`, RunWriter.for_model
 STATUSES = ("running", "complete", "diverged", "interrupted")
 COMMIT_FIELDS = ("log", "pred", "ckpt", "resume_slot")
 LOG_FIELDS = {"step": np.int64, "loss": np.float64, "grad_norm": np.float64, "lr": np.float64}
@@ -44,6 +46,7 @@ class RunMeta:
     param_dtype: str
     resume_size: int
     pred_compression: str | None = "lzf"  # see bench/RESULTS.md: ~30% smaller, cheapest to write
+    source: str = "train"
 
     @property
     def eval_shape(self) -> tuple[int, int]:
@@ -66,7 +69,9 @@ def _chunk_rows(row_bytes: int, target_bytes: int = 1 << 18) -> int:
 
 
 def _create_layout(f: h5py.File, meta: RunMeta) -> None:
-    f.attrs.update({"format": FORMAT, "schema_version": SCHEMA_VERSION, "status": "running",
+    if meta.source not in SOURCES:
+        raise RunFileError(f"unknown run source {meta.source!r}; known: {', '.join(SOURCES)}")
+    f.attrs.update({"format": FORMAT, "schema_version": SCHEMA_VERSION, "status": "running", "source": meta.source,
                     "config": json.dumps(meta.config, sort_keys=True), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                     "versions": json.dumps(_versions(), sort_keys=True)})
     data = f.create_group("data")
@@ -162,8 +167,9 @@ def check_schema(f: h5py.File, path: Path) -> None:
     if f.attrs.get("format") != FORMAT:
         raise RunFileError(f"{path} is an HDF5 file but not a run file (no format={FORMAT!r} attribute)")
     version = int(f.attrs.get("schema_version", -1))
-    if version != SCHEMA_VERSION:
-        raise RunFileError(f"{path} has run-file schema version {version}; this version reads {SCHEMA_VERSION}")
+    if version not in READABLE_SCHEMA_VERSIONS:
+        readable = " and ".join(str(v) for v in READABLE_SCHEMA_VERSIONS)
+        raise RunFileError(f"{path} has run-file schema version {version}; this version reads {readable}")
     for name in ("commit", "log/step", "log/loss", "log/pred", "ckpt/params", "data/x_train", "model"):
         if name not in f:
             raise RunFileError(f"{path} is missing /{name}; the run file is incomplete")
@@ -195,8 +201,22 @@ def read_meta(f: h5py.File) -> RunMeta:
         model=json.loads(model.attrs["spec"]), layout=json.loads(model.attrs["layout"]),
         data={name: f["data"][name][...] for name in ("x_train", "y_train", "x_eval", "y_eval")},
         n_params=int(model.attrs["n_params"]), param_dtype=str(model.attrs["dtype"]),
-        resume_size=int(f["resume/state"].shape[1]), pred_compression=pred.compression,
+        resume_size=int(f["resume/state"].shape[1]), pred_compression=pred.compression, source=source_of(f),
     )
+
+
+def source_of(f: h5py.File) -> str:
+    """Who wrote the run: "train", "import" or "logger" (version-1 files were all written by `train run`)."""
+    return str(f.attrs.get("source", "train"))
+
+
+def check_trainer_run(f: h5py.File, path: Path) -> None:
+    """`train resume` continues only runs of `train run`: another loop's run has no config it could replay."""
+    source = source_of(f)
+    if source != "train":
+        how = "was imported by `train import`" if source == "import" else "was written by your own training loop"
+        raise RunFileError(f"{path} {how}; `train resume` continues only runs of `train run`"
+                           + ("" if source == "import" else " (continue it with RunWriter.resume in your loop)"))
 
 
 def differences(path_a: Path | str, path_b: Path | str) -> list[str]:
@@ -214,7 +234,7 @@ def differences(path_a: Path | str, path_b: Path | str) -> list[str]:
                 x, y = x[:3], y[:3]
             if x.dtype != y.dtype or x.shape != y.shape or x.tobytes() != y.tobytes():
                 found.append(f"/{name} differs")
-        for attr in ("config", "status", "schema_version"):
+        for attr in ("config", "status", "schema_version", "source"):
             if a.attrs.get(attr) != b.attrs.get(attr):
                 found.append(f"attribute {attr} differs")
     return found

@@ -1,27 +1,34 @@
-"""`RunWriter`: buffered, crash-safe appends to a run file; usable from any PyTorch training loop.
+"""`RunWriter`: buffered, crash-safe appends to a run file; the logger of `train run` and of any PyTorch loop.
 
-Typical use from your own loop::
+From your own loop (the model's class must be importable, so the analyzer can rebuild it)::
 
-    writer = RunWriter.create(path, meta)
-    for step in range(n_steps):
-        if step % 10 == 0:
-            writer.checkpoint(step, flat_params, resume_state)   # may commit
-        ...
-        writer.log_step(step, loss, grad_norm, lr)
-        writer.log_pred(step, predictions_on_eval_grid)
-    writer.checkpoint(n_steps, flat_params, None)
-    writer.close("complete")
+    with RunWriter.for_model("runs/mine.h5", model, x_train, y_train) as run:
+        for step in range(n_steps):
+            if step % 10 == 0:
+                run.checkpoint(step, model, optimizer)   # parameters at step (before its update)
+                run.log_predictions(step)                # model(x_eval), computed here
+            loss = loss_fn(model(x_train), y_train)
+            run.log_step(step, loss)                     # loss at the parameters before the update
+            ...                                          # backward, optimizer.step()
+        run.checkpoint(n_steps, model)                   # the trained model
+        run.log_predictions(n_steps)
+
+Steps are non-negative and strictly increasing within each of log_step, log_predictions and
+checkpoint (docs/run-file.md, step convention); leaving the block closes the file with status
+complete (diverged if a non-finite loss was logged), or interrupted when an exception left it.
+The trainer uses the lower-level face: `create(path, meta)`, `log_pred`, `checkpoint(step, flat,
+packed_state)`, `close(status)`.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import h5py
 import numpy as np
@@ -29,10 +36,12 @@ import numpy as np
 from trainer import runfile
 from trainer.errors import RunFileError
 from trainer.faults import crash_point
+from trainer.logger import ModelLogging
 from trainer.runfile import NO_SLOT, RunMeta
 from trainer.runlock import RunLock
 
-TEMP_SUFFIXES = (".creating", ".resuming", ".closing")  # never opened as the run: readers open only RUN
+# never opened as the run: readers open only RUN (".importing": `train import` stages the whole run there)
+TEMP_SUFFIXES = (".creating", ".resuming", ".closing", ".importing")
 
 
 @dataclass
@@ -56,8 +65,9 @@ class ResumePoint:
     state: np.ndarray | None
 
 
-class RunWriter:
-    """Append-only writer; rows are buffered in memory and committed at checkpoints."""
+class RunWriter(ModelLogging):
+    """Append-only writer; rows are buffered in memory and committed at checkpoints (`ModelLogging`: the face
+    for any PyTorch loop)."""
 
     def __init__(self, f: h5py.File, path: Path, commit_every_s: float, lock: RunLock | None = None):
         self._f = f
@@ -76,6 +86,9 @@ class RunWriter:
         self._last_commit = time.monotonic()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="run-writer")
         self._inflight: Future | None = None
+        self._resume_capacity = int(f["resume/state"].shape[1])
+        self._last_steps = {"log": -1, "pred": -1, "ckpt": -1}  # each kind of row: strictly increasing steps
+        self._diverged = False
         self.closed = False
 
     # ---- opening -------------------------------------------------------------------------------
@@ -185,31 +198,45 @@ class RunWriter:
         self._preds.extend(rows["pred"])
         self._ckpt_steps.extend(rows["ckpt_step"].tolist())
         self._ckpts.extend(rows["ckpt"])
+        for kind, name in (("log", "log/step"), ("pred", "pred_step"), ("ckpt", "ckpt_step")):
+            if len(rows[name]):
+                self._last_steps[kind] = int(rows[name][-1])
 
     # ---- appending -----------------------------------------------------------------------------
-    def log_step(self, step: int, loss: float, grad_norm: float, lr: float) -> None:
-        """One optimizer step: the loss and gradient norm at the parameters before the update."""
+    def log_step(self, step: int, loss: float, grad_norm: float | None = None, lr: float | None = None) -> None:
+        """One optimizer step: the loss and gradient norm at the parameters before the update (None: NaN)."""
+        self._advance("log", step)
         log = self._log
+        loss = _scalar(loss)
+        if not math.isfinite(loss):
+            self._diverged = True
         log["step"].append(step)
         log["loss"].append(loss)
-        log["grad_norm"].append(grad_norm)
-        log["lr"].append(lr)
+        log["grad_norm"].append(math.nan if grad_norm is None else _scalar(grad_norm))
+        log["lr"].append(math.nan if lr is None else _scalar(lr))
 
     def log_pred(self, step: int, pred: np.ndarray) -> None:
         """Predictions on the evaluation grid, shape (G, out_dim), at the parameters of `step`."""
+        self._advance("pred", step)
         self._pred_steps.append(step)
         self._preds.append(np.array(pred, copy=True))
 
-    def checkpoint(self, step: int, params: np.ndarray,
-                   resume_state: np.ndarray | Callable[[], np.ndarray] | None) -> None:
-        """Flat parameters at `step` (before its update) and, to make it resumable, the optimizer state.
+    def checkpoint(self, step: int, params, optimizer=None) -> None:
+        """Parameters at `step` (before its update) and, to make it resumable, the optimizer state.
 
-        `resume_state` may be a callable: it is only evaluated when this checkpoint is committed, so
-        packing the optimizer state costs nothing at the checkpoints in between commits.
+        `params`: an `nn.Module` or its flat parameter vector (`trainer.models.flatten`). `optimizer`:
+        a torch Adam/SGD optimizer, its packed state, or a callable that packs it; packing happens only
+        when this checkpoint is committed, so it costs nothing at the checkpoints in between commits.
         """
         if step == self._stored_checkpoint:
             self._stored_checkpoint = None  # resume copied it with its optimizer state; the loop repeats it
             return
+        self._advance("ckpt", step)
+        resume_state = self._state_packer(optimizer)
+        if hasattr(params, "named_parameters"):
+            from trainer.models import flatten
+
+            params = flatten(params).cpu().numpy()
         self._ckpt_steps.append(step)
         self._ckpts.append(np.array(params, copy=True))
         due = time.monotonic() - self._last_commit >= self.commit_every_s
@@ -218,6 +245,12 @@ class RunWriter:
             self._pending_state = (step, np.asarray(state, dtype=np.float64))
         if due:
             self.commit()
+
+    def _advance(self, kind: str, step: int) -> None:
+        if not 0 <= step or step <= self._last_steps[kind]:
+            raise ValueError(f"{kind} step {step} after step {self._last_steps[kind]}: steps must be non-negative "
+                             f"and strictly increasing (docs/run-file.md, step convention)")
+        self._last_steps[kind] = step
 
     # ---- committing ----------------------------------------------------------------------------
     def commit(self, wait: bool = False) -> None:
@@ -316,11 +349,27 @@ class RunWriter:
         os.replace(tmp, self.path)
         crash_point("close.replaced")
 
+    def discard(self) -> None:
+        """Drop a run being written: close without committing more, delete its file, release the lock."""
+        try:
+            if not self.closed:
+                self._abandon()
+            self.path.unlink(missing_ok=True)
+            _temp(self.path, ".closing").unlink(missing_ok=True)
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+
     def _abandon(self) -> None:
         """Drop a writer whose opening failed, without writing anything more."""
         self._executor.shutdown(wait=True)
         self._f.close()
         self.closed = True
+
+
+def _scalar(value) -> float:
+    """A float from a number or a 0-d tensor (detached first: a loss tensor still holds its graph)."""
+    return float(value.detach()) if hasattr(value, "detach") else float(value)
 
 
 def _temp(path: Path, suffix: str) -> Path:

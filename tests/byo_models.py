@@ -1,0 +1,97 @@
+"""Models that are not ours, for the bring-your-own-run tests (importable as `byo_models:TinyNet`)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class TinyNet(nn.Module):
+    """Fourier features of x, one residual tanh block and a learned output scale: nothing like our MLPs.
+
+    Has a persistent buffer (the feature frequencies), a 0-d parameter and nested module names.
+    """
+
+    def __init__(self, width: int = 12, n_features: int = 3):
+        super().__init__()
+        self.register_buffer("freqs", 2 * math.pi * torch.arange(1, n_features + 1, dtype=torch.float32))
+        self.embed = nn.Linear(2 * n_features, width)
+        self.block = nn.Sequential(nn.Linear(width, width), nn.Tanh())
+        self.head = nn.Linear(width, 1)
+        self.scale = nn.Parameter(torch.tensor(0.5))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        phase = x * self.freqs.to(x.dtype)
+        hidden = torch.tanh(self.embed(torch.cat([torch.sin(phase), torch.cos(phase)], dim=-1)))
+        hidden = hidden + self.block(hidden)
+        return self.scale * self.head(hidden)
+
+
+def make_tiny(width: int = 12) -> TinyNet:
+    """A factory function (the constructor may be any callable, not only a class)."""
+    return TinyNet(width=width)
+
+
+class FlatOutput(nn.Module):
+    """Returns shape (N,) instead of (N, 1): refused, since the loss would broadcast."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lin(x)[:, 0]
+
+
+# ---- a plain PyTorch loop that knows nothing of this project ------------------------------------------
+def target(x):
+    import numpy as np
+
+    return np.sin(2 * np.pi * x) + 0.5 * np.sin(2 * np.pi * 4 * x)
+
+
+def save_points(steps: int) -> list[int]:
+    """Every step up to 19 (predictions dense enough for the spectrum), then every 10, and the final step."""
+    return sorted(set(range(min(20, steps))) | set(range(0, steps + 1, 10)) | {steps})
+
+
+def train_and_save(folder, *, steps: int = 300, width: int = 6, n_points: int = 64, seed: int = 0,
+                   dtype=torch.float32) -> dict:
+    """Full-batch Adam on `target`, saving state dicts as ckpt_000010.pt (even save points) and
+    model-step10.safetensors (odd ones); data.npz and losses.csv (step,loss before each update) beside.
+
+    Returns the paths and, per saved step, the state dict (cloned) for oracle checks.
+    """
+    import numpy as np
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    x = (np.arange(n_points) / n_points)[:, None]
+    y = target(x)
+    data = folder.parent / "data.npz"
+    np.savez(data, x_train=x, y_train=y)
+    torch.manual_seed(seed)
+    model = TinyNet(width=width).to(dtype)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
+    xt, yt = torch.tensor(x, dtype=dtype), torch.tensor(y, dtype=dtype)
+    saved, lines = {}, ["step,loss"]
+    for step in range(steps + 1):
+        if step in save_points(steps):
+            state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            saved[step] = state
+            if len(saved) % 2:
+                torch.save(state, folder / f"ckpt_{step:06d}.pt")
+            else:
+                save_file(state, str(folder / f"model-step{step}.safetensors"))
+        if step == steps:
+            break
+        loss = torch.mean((model(xt) - yt) ** 2)
+        lines.append(f"{step},{loss.item()!r}")
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    losses = folder.parent / "losses.csv"
+    losses.write_text("\n".join(lines) + "\n")
+    return {"folder": folder, "data": data, "losses": losses, "states": saved, "x": x, "y": y}

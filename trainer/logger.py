@@ -1,0 +1,114 @@
+"""`RunWriter`'s face for any PyTorch loop: open a run for an `nn.Module`, log predictions computed from it,
+checkpoint the module and its optimizer, close as a context manager (a mixin; the commit protocol is in
+trainer/writer.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+class ModelLogging:
+    """Mixed into `RunWriter`; needs its `create`, `log_pred`, `close` and `closed`."""
+
+    model = None  # RunWriter.for_model: the model whose predictions log_predictions computes
+    _x_eval: np.ndarray | None = None
+    _diverged = False  # a non-finite loss was logged: the context manager closes with status diverged
+    _resume_capacity = 0
+
+    @classmethod
+    def for_model(cls, path: Path | str, model, x_train, y_train, x_eval=None, y_eval=None, *,
+                  constructor=None, constructor_kwargs: dict | None = None, target_freqs_hz=None,
+                  config: dict | None = None, optimizer=None, overwrite: bool = False,
+                  commit_every_s: float = 1.0):
+        """A new run file for any `nn.Module`, written from your own training loop (README, "Bring your own run").
+
+        Args:
+            model: the model being trained; its parameters' dtype (float32 or float64) is the run's.
+            x_train, y_train: the training set (arrays or tensors, (N,) or (N, d)); the analyzer's
+                Hessian takes the loss mean((model(x_train) - y_train)^2) at the checkpoints.
+            x_eval, y_eval: the grid `log_predictions` evaluates on; default the training set.
+            constructor: how the analyzer rebuilds the model: "package.module:callable" (called with
+                `constructor_kwargs`), "preset:NAME", a trainer `ModelSpec`, or None for the model's
+                own class called with `constructor_kwargs`. It is built once here and must give the
+                same parameter names and shapes as `model`.
+            target_freqs_hz: frequencies the spectrum tracks; default the dominant DFT peaks of y_eval.
+            config: anything JSON-able to keep with the run (your hyperparameters), stored under "user".
+            optimizer: pass your Adam optimizer to make room for its state in the checkpoints.
+        """
+        from trainer import byo
+        from trainer import constructor as constructors
+        from trainer.config import ModelSpec
+        from trainer.models import param_layout
+
+        if isinstance(constructor, ModelSpec):
+            spec = constructor
+        else:
+            spec = byo.model_spec_for(constructor or constructors.reference_of(model), constructor_kwargs)
+        byo.check_rebuilds(model, spec)
+        data = byo.check_data({"x_train": x_train, "y_train": y_train, "x_eval": x_eval, "y_eval": y_eval})
+        target = byo.describe_target(data, byo.param_dtype_of(model), target_freqs_hz)
+        layout = param_layout(model)
+        resume_size = 2 * layout.n_params + len(layout.names) if _is_adam(optimizer) else 0
+        meta = byo.run_meta(model, spec, data, target, source="logger", config={"user": config or {}},
+                            resume_size=resume_size)
+        writer = cls.create(path, meta, overwrite=overwrite, commit_every_s=commit_every_s)
+        writer.model = model
+        writer._x_eval = meta.data["x_eval"]
+        return writer
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        """Close: complete (diverged after a non-finite loss), or interrupted when an exception leaves the block."""
+        if not self.closed:
+            self.close("interrupted" if exc_type is not None else "diverged" if self._diverged else "complete")
+        return False
+
+    def log_predictions(self, step: int, pred=None) -> None:
+        """Predictions at `step`: `pred` (G, out_dim), or model(x_eval) in eval mode without gradients."""
+        if pred is None:
+            if self.model is None:
+                raise ValueError("log_predictions without pred needs a writer made by RunWriter.for_model")
+            pred = _predict(self.model, self._x_eval)
+        elif hasattr(pred, "detach"):
+            pred = pred.detach().cpu().numpy()
+        pred = np.asarray(pred)
+        self.log_pred(step, pred.reshape(len(pred), -1))
+
+    def _state_packer(self, optimizer):
+        """The optimizer state as the trainer packs it (a callable, evaluated at commit), checked for room."""
+        if optimizer is None or isinstance(optimizer, np.ndarray) or callable(optimizer):
+            return optimizer
+        from trainer.engine import pack_optimizer_state
+
+        def pack() -> np.ndarray:
+            state = pack_optimizer_state(optimizer)
+            if state.size > self._resume_capacity:
+                raise ValueError(f"{type(optimizer).__name__} state needs {state.size} numbers, the run file "
+                                 f"has room for {self._resume_capacity}: pass optimizer= to RunWriter.for_model")
+            return state
+
+        return pack
+
+
+def _is_adam(optimizer) -> bool:
+    import torch
+
+    return isinstance(optimizer, torch.optim.Adam)
+
+
+def _predict(model, x_eval: np.ndarray) -> np.ndarray:
+    """model(x_eval) in eval mode without gradients, on the model's device and dtype; the mode is restored."""
+    import torch
+
+    param = next(model.parameters())
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return model(torch.from_numpy(x_eval).to(device=param.device, dtype=param.dtype)).cpu().numpy()
+    finally:
+        model.train(was_training)
