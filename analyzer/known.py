@@ -58,9 +58,7 @@ class ModeSystem:
         from trainer.config import TrainConfig
         from trainer.targets import make_data
 
-        if config.get("source", "train") != "train":  # imported / logged runs: no trainer config to replay
-            raise BadInputError("known answers exist only for `train run --preset diag-linear` runs; this run was "
-                                f"written by {'train import' if config.get('source') == 'import' else 'another loop'}")
+        refuse_foreign(config)
         cfg = TrainConfig.from_json(json.dumps(config))
         if cfg.model.kind != "diag-linear":
             raise BadInputError(f"known answers exist only for model kind diag-linear, not {cfg.model.kind!r}")
@@ -113,6 +111,13 @@ class ModeSystem:
 
     def _positive_coeffs(self) -> np.ndarray:
         return np.where(self.coeffs > 0, self.coeffs, np.nan)
+
+
+def refuse_foreign(config: dict) -> None:
+    """Imported and logged runs hold no trainer config to replay: no known answer exists for them."""
+    if config.get("source", "train") != "train":
+        raise BadInputError("known answers exist only for `train run --preset diag-linear` runs; this run was "
+                            f"written by {'train import' if config.get('source') == 'import' else 'another loop'}")
 
 
 def crossing_step(fraction_history: np.ndarray, fraction: float) -> float:

@@ -154,7 +154,6 @@ class Run:
         try:
             spec = model_spec_from_dict(self.model_spec)
             model = build_model(spec, seed=0, dtype=getattr(torch, dtype))
-            check_layout(model, self.layout)  # an imported model's class may have changed since
         except (ConfigError, TypeError) as err:
             raise BadInputError(f"{self.path}: the stored model spec cannot be rebuilt ({err})") from None
         try:
@@ -162,6 +161,10 @@ class Run:
             n_params = layout.n_params
         except (KeyError, TypeError, ValueError) as err:
             raise BadInputError(f"{self.path}: the stored parameter layout is unreadable ({err!r})") from None
+        try:
+            check_layout(model, self.layout)  # an imported model's class may have changed since
+        except ConfigError as err:
+            raise BadInputError(f"{self.path}: the stored model spec cannot be rebuilt ({err})") from None
         if n_params != self.n_params:
             raise BadInputError(f"{self.path}: model layout has {layout.n_params} parameters, file says {self.n_params}")
         return model, layout

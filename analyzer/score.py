@@ -133,6 +133,9 @@ def _check_config(run) -> None:
     from trainer.config import TrainConfig, validate
     from trainer.errors import TrainerError
 
+    from analyzer.known import refuse_foreign
+
+    refuse_foreign(run.config)
     try:
         validate(TrainConfig.from_json(json.dumps(run.config)))
     except (TrainerError, TypeError, ValueError, KeyError) as err:
