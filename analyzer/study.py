@@ -122,13 +122,16 @@ def summarize_run(path: str, options: StudyOptions) -> RunSummary | SkippedRun:
         try:
             return _summarize(Path(path), options)
         except (AnalyzerError, OSError, KeyError, ValueError) as err:
-            return SkippedRun(str(path), _one_line(err))
+            return SkippedRun(str(path), _one_line(err, path))
         except Exception as err:  # noqa: BLE001 -- a worker must report, not die, on a damaged file
-            return SkippedRun(str(path), f"{type(err).__name__}: {_one_line(err)}")
+            return SkippedRun(str(path), f"{type(err).__name__}: {_one_line(err, path)}")
 
 
-def _one_line(err: Exception) -> str:
+def _one_line(err: Exception, path: str | Path = "") -> str:
+    """The error on one line, without the run's path in front (the path is listed beside it)."""
     text = " ".join(str(err).split())
+    if path:
+        text = text.removeprefix(f"{path}:").removeprefix(f"{path}").strip()
     return text[:300] or type(err).__name__
 
 

@@ -31,7 +31,7 @@ class Study:
     skipped: list[SkippedRun]
     group_of: dict[str, str]  # run path -> group name
     options: StudyOptions
-    learned: pd.DataFrame  # long table: path, group, seed, replicate, freq_hz, learned_step, run_length, value
+    learned: pd.DataFrame  # one row per run and frequency (learned_frame)
     learned_table: pd.DataFrame  # group x frequency over seed runs
     quantities: pd.DataFrame  # plateau and Hessian quantities per group
     tests: dict = field(default_factory=dict)  # "escapes"/"edges" -> CorrelateResult, pooled over seed runs
@@ -123,10 +123,10 @@ def learned_frame(runs: list[RunSummary], group_of: dict[str, str]) -> pd.DataFr
             rows.append({"path": r.path, "group": group_of[r.path], "preset": r.preset, "seed": r.seed,
                          "replicate": r.perturb > 0, "replicate_set": replicate_set_of(r, group_of[r.path]),
                          "freq_hz": float(freq), "learned_step": float(step), "run_length": r.n_steps,
-                         "value": float(value)})
+                         "value": float(value), "censored": not np.isfinite(step)})
     columns = ["path", "group", "preset", "seed", "replicate", "replicate_set", "freq_hz", "learned_step",
-               "run_length", "value"]
-    return pd.DataFrame(rows, columns=columns).astype({"replicate": bool})
+               "run_length", "value", "censored"]
+    return pd.DataFrame(rows, columns=columns).astype({"replicate": bool, "censored": bool})
 
 
 QUANTITIES = {"plateaus per run": "n_plateaus", "plateau duration (steps)": "mean_duration",

@@ -164,13 +164,15 @@ def noise_section(study: Study, figs: dict) -> list[str]:
                         "the noise floor is not measured.*", ""]
     lines += [noise_sentence(study), "",
               "SD of the learned step across replicates of one seed (pooled over replicate sets) and across seeds:", ""]
-    lines += markdown_table(study.noise_floor)
+    lines += markdown_table(study.noise_floor.rename(columns={"freq_hz": "Hz", "n_replicates": "replicates",
+                                                              "n_seeds": "seeds", "rounding_over_seeds": "ratio"}))
     lines += _image(figs, "noise-floor.png", study_figures.noise_floor_figure(study.noise_floor),
                     "noise floor: rounding vs seeds")
     if len(study.differences):
         lines += ["Differences of the mean learned step between groups (first - second), against the rounding floor "
                   "(1.96 sqrt(sd_a^2 + sd_b^2) of single runs) and against seed variation (bootstrap CI of the "
-                  "difference excludes 0):", ""] + markdown_table(study.differences)
+                  "difference excludes 0); pairs where a run never learned the frequency (`censored`) get no "
+                  "verdict:", ""] + markdown_table(study.differences.rename(columns={"freq_hz": "Hz"}))
     return lines
 
 
@@ -184,17 +186,17 @@ def noise_sentence(study: Study) -> str:
         parts.append(f"Float rounding alone moves a run's learned steps by {np.median(ratio):.2f} times the "
                      f"seed-to-seed SD (median over {len(ratio)} group x frequency cells, range "
                      f"{ratio.min():.2f}-{ratio.max():.2f})")
-    if len(diffs):
-        known = diffs.dropna(subset=["beyond_rounding"])
+    known = diffs[diffs.beyond_rounding.notna()] if len(diffs) else diffs
+    if len(known):
         beyond = int(known.beyond_rounding.astype(bool).sum())
-        seeds_beyond = int(diffs.beyond_seeds.fillna(False).astype(bool).sum())
+        seeds_beyond = int(known.beyond_seeds.astype(bool).sum())
         verdict = ("so differences between presets do exceed what float rounding alone produces" if beyond
                    else "so no difference between presets exceeds what float rounding alone produces")
-        parts.append(f"{beyond} of {len(known)} between-group differences (group pair x frequency) exceed the "
-                     f"rounding floor, {verdict} there; {seeds_beyond} of {len(diffs)} also exceed seed-to-seed "
-                     "variation")
+        parts.append(f"{beyond} of {len(known)} between-group differences (group pair x frequency, censored pairs "
+                     f"left out) exceed the rounding floor, {verdict}; {seeds_beyond} of {len(known)} also exceed "
+                     "seed-to-seed variation")
     else:
-        parts.append("one group only, so no between-preset difference to compare")
+        parts.append("no between-group difference could be compared (one group only, or censored learned steps)")
     return "; ".join(parts) + "."
 
 

@@ -181,6 +181,7 @@ def noise_floor_table(replicates: pd.DataFrame, seeds: pd.DataFrame) -> pd.DataF
     Args:
         replicates: rows group, replicate_set, freq_hz, value (censored learned step) of replicate runs.
         seeds: rows group, freq_hz, value of seed runs.
+    Censored values (never learned) count at the run length, so an SD over them is a lower bound.
     Returns rows group, freq_hz, sd_rounding, n_replicates, sd_seeds, n_seeds, rounding_over_seeds.
     """
     rows = []
@@ -199,26 +200,33 @@ def group_differences(seeds: pd.DataFrame, rounding_sd: dict, n_resamples: int =
                       seed: int = 0) -> pd.DataFrame:
     """Per frequency and pair of groups: difference of mean learned steps vs rounding and vs seed variation.
 
+    Args:
+        seeds: rows group, freq_hz, value (censored learned step), censored (bool) of seed runs.
+
     The rounding floor of a difference is ROUNDING_Z * sqrt(sd_a^2 + sd_b^2), sd the single-run rounding SD of
     each group (`rounding_sd[(group, freq)]`; a group without replicates uses the pooled `rounding_sd[(None,
     freq)]`): two single runs that differ only by float rounding exceed it 5 % of the time (normal
-    approximation). `beyond_seeds` says the bootstrap CI of the difference of means excludes zero.
+    approximation). `beyond_seeds` says the bootstrap CI of the difference of means excludes zero. Where either
+    group has a run that never learned the frequency (`censored`), the difference depends on the run lengths,
+    so both verdicts are None.
     """
     rows = []
     for freq, part in seeds.groupby("freq_hz", sort=True):
         groups = sorted(part.group.unique())
         for first, second in combinations(groups, 2):
-            a = part.loc[part.group == first, "value"].to_numpy(np.float64)
-            b = part.loc[part.group == second, "value"].to_numpy(np.float64)
+            pair = part[part.group.isin([first, second])]
+            a, b = (pair.loc[pair.group == g, "value"].to_numpy(np.float64) for g in (first, second))
             difference, low, high = bootstrap_difference_ci(a, b, n_resamples, seed=seed)
             sds = [rounding_sd.get((g, freq), rounding_sd.get((None, freq), math.nan)) for g in (first, second)]
             floor = ROUNDING_Z * math.sqrt(sds[0] ** 2 + sds[1] ** 2)
+            censored = int(pair.censored.sum())
             rows.append({"freq_hz": float(freq), "first": first, "second": second, "difference": difference,
-                         "ci_low": low, "ci_high": high, "rounding_floor": floor,
-                         "beyond_rounding": bool(abs(difference) > floor) if math.isfinite(floor) else None,
-                         "beyond_seeds": bool(low > 0 or high < 0) if math.isfinite(low) else None})
+                         "ci_low": low, "ci_high": high, "rounding_floor": floor, "censored": censored,
+                         "beyond_rounding": bool(abs(difference) > floor) if math.isfinite(floor) and not censored
+                         else None,
+                         "beyond_seeds": bool(low > 0 or high < 0) if math.isfinite(low) and not censored else None})
     return pd.DataFrame(rows, columns=["freq_hz", "first", "second", "difference", "ci_low", "ci_high",
-                                       "rounding_floor", "beyond_rounding", "beyond_seeds"])
+                                       "rounding_floor", "censored", "beyond_rounding", "beyond_seeds"])
 
 
 def verdict(fraction: float, holds_at: float = 0.8, fails_below: float = 0.5) -> str:
