@@ -198,3 +198,33 @@ def test_to_json_is_strict_json(study_dir):
     study = _study(collect_paths([str(study_dir / "baseline-s[12].h5")]), hessian=False)
     text = json.dumps(to_json(study), allow_nan=False)
     assert "noise_floor" not in json.loads(text)  # no replicates among these inputs
+
+
+def test_study_runs_on_an_existing_scheduler(study_dir, tmp_path):
+    """A scheduler and a worker started as separate processes on 127.0.0.1; the study goes through --scheduler."""
+    import subprocess
+    import sys
+    import time
+
+    address_file = tmp_path / "scheduler.json"
+    base = [sys.executable, "-m"]
+    scheduler = subprocess.Popen([*base, "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
+                                  "--no-dashboard", "--scheduler-file", str(address_file)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = None
+    try:
+        deadline = time.monotonic() + 60
+        while not address_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        address = json.loads(address_file.read_text())["address"]
+        worker = subprocess.Popen([*base, "distributed.cli.dask_worker", address, "--nthreads", "1",
+                                   "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        result = runner.invoke(app, ["study", str(study_dir / "diag-linear-s0.h5"), str(study_dir / "baseline-s1.h5"),
+                                     "--scheduler", address, "--no-hessian", "--json", *FAST[2:]])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["n_runs"] == 2
+    finally:
+        for process in (worker, scheduler):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
