@@ -184,11 +184,12 @@ def _sampled_loss(steps: np.ndarray, loss: np.ndarray) -> tuple[np.ndarray, np.n
 def summarize_runs(paths: list[Path], options: StudyOptions,
                    on_done: Callable[[RunSummary | SkippedRun], None] | None = None) -> list[RunSummary | SkippedRun]:
     """Every run's summary, computed on Dask distributed; results in the order of `paths`."""
-    from distributed import Client, as_completed
+    from distributed import as_completed
 
     with _cluster(options) as client:
-        assert isinstance(client, Client)
-        futures = client.map(summarize_run, [str(p) for p in paths], options=options, pure=False)
+        # largest files first (longest runs, widest models): the slowest run then starts at once instead of
+        # last, which on a few runs per worker decides the wall time
+        futures = [client.submit(summarize_run, str(p), options, pure=False, priority=_cost(p)) for p in paths]
         index = {future.key: i for i, future in enumerate(futures)}
         results: list = [None] * len(paths)
         for future in as_completed(futures):
@@ -202,11 +203,19 @@ def summarize_runs(paths: list[Path], options: StudyOptions,
     return results
 
 
+def _cost(path: Path) -> int:
+    try:
+        return int(path.stat().st_size // 1_000_000)
+    except OSError:
+        return 0
+
+
 @contextlib.contextmanager
 def _cluster(options: StudyOptions):
     """A client on the given scheduler, or on a LocalCluster of single-threaded worker processes."""
     import os
 
+    import dask
     from distributed import Client, LocalCluster
 
     if options.scheduler:
@@ -217,10 +226,18 @@ def _cluster(options: StudyOptions):
         with client:
             yield client
         return
-    workers = options.workers or os.cpu_count() or 1
+    workers = options.workers if options.workers is not None else os.cpu_count() or 1
     if workers < 1:
         raise BadInputError(f"--workers must be at least 1, got {workers}")
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=logging.ERROR, env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}) as cluster, \
+    # Dask's nannies set MALLOC_TRIM_THRESHOLD_=65536 in their workers, which made the Hessian's many small
+    # torch allocations 2x slower (sgd, 10,000 epochs: 4.7 s vs 2.3 s a run); None unsets it
+    # (bench/RESULTS.md); the workers' statistical profiler (a stack sample every 10 ms) is not needed either.
+    # Port 0: no dashboard (bokeh is not a dependency), no clash with a cluster on 8787.
+    no_trim = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+               "distributed.worker.profile.enabled": False}
+    with dask.config.set(no_trim), \
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                         dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
+                         env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}) as cluster, \
             Client(cluster) as client:
         yield client

@@ -18,8 +18,6 @@ def run_study_command(inputs: list[str], *, out: Path | None, overwrite: bool, w
     from analyzer.study_analysis import run_study
     from analyzer.study_report import render, to_json
 
-    if workers is not None and workers < 1:
-        raise BadInputError(f"--workers must be at least 1, got {workers}")
     if permutations < 1 or resamples < 100:
         raise BadInputError("--permutations must be at least 1 and --resamples at least 100")
     if out is not None:

@@ -149,6 +149,10 @@ def tests_section(study: Study) -> list[str]:
                      "effect (null SD)": result.effect_size, "p-value": result.p_value})
     lines += ["", "*Pooled over all seed runs:*", ""] + markdown_table(pd.DataFrame(rows))
     lines += ["*Per group:*", ""] + markdown_table(study.group_tests)
+    lines += ["Read these with the caveat of analyzer/correlate.py: the loss is the sum of the frequency residuals, "
+              "so a frequency being learned lowers the loss by construction; jumps near loss drops (and few jumps "
+              "inside plateaus) are expected mechanically and do not by themselves show that saddles cause them.",
+              ""]
     stall = study.stall
     if stall.get("n_jumps"):
         lines += [f"Stall test: {stall['observed']} of {stall['n_jumps']} jumps of frequencies above each run's lowest "

@@ -181,13 +181,13 @@ def test_study_cli_json_report_cache_and_damaged_run(study_copy, tmp_path):
 
 
 @pytest.mark.parametrize("case", ["empty-folder", "missing", "all-damaged", "bad-workers"])
-def test_study_cli_bad_input_is_one_line_and_exit_2(tmp_path, case):
+def test_study_cli_bad_input_is_one_line_and_exit_2(study_dir, tmp_path, case):
     folder = tmp_path / "in"
     folder.mkdir()
     if case == "all-damaged":
         (folder / "a.h5").write_text("not hdf5")
     args = {"empty-folder": [str(folder)], "missing": [str(tmp_path / "nope")], "all-damaged": [str(folder)],
-            "bad-workers": [str(folder), "--workers", "0"]}[case]
+            "bad-workers": [str(study_dir / "baseline-s1.h5"), "--workers", "0"]}[case]
     result = runner.invoke(app, ["study", *args, "--no-hessian", "-o", str(tmp_path / "rep")])
     assert result.exit_code == 2, result.output
     assert result.output.count("error:") == 1 and "Traceback" not in result.output
@@ -228,3 +228,14 @@ def test_study_runs_on_an_existing_scheduler(study_dir, tmp_path):
             if process is not None:
                 process.terminate()
                 process.wait(timeout=30)
+
+
+def test_local_workers_keep_glibc_malloc_trimming_at_its_default():
+    """Dask's MALLOC_TRIM_THRESHOLD_=65536 made the Hessian 2x slower in workers; the local cluster unsets it."""
+    import os
+
+    from analyzer.study import _cluster
+
+    with _cluster(StudyOptions(workers=1)) as client:
+        environments = client.run(lambda: (os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("OMP_NUM_THREADS")))
+    assert list(environments.values()) == [(os.environ.get("MALLOC_TRIM_THRESHOLD_"), "1")]
