@@ -317,6 +317,31 @@ def _status():
     return Console(stderr=True).status("analyzing")
 
 
+@app.command()
+@guarded
+def study(inputs: Annotated[list[str], typer.Argument(
+              help="Folders (their *.h5 run files), globs or run files; runs are grouped by preset.")],
+          out: Annotated[Optional[Path], typer.Option("-o", "--out", file_okay=False,
+                                                      help="Write the study report (REPORT.md + PNG) here.")] = None,
+          overwrite: Annotated[bool, typer.Option(help="Replace an existing report; other files are kept.")] = False,
+          workers: Annotated[Optional[int], typer.Option(
+              help="Local Dask worker processes, one thread each [default: one per core].")] = None,
+          scheduler: Annotated[Optional[str], typer.Option(
+              help="Address of an existing Dask scheduler (tcp://HOST:PORT) instead of a local cluster.")] = None,
+          hessian: Annotated[bool, typer.Option(help="Hessian at plateau checkpoints (the slowest analysis).")] = True,
+          permutations: Annotated[int, typer.Option(help="Permutation-test draws.")] = 9999,
+          resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 10_000,
+          seed: Annotated[int, typer.Option(help="Seed of the permutation and bootstrap draws.")] = 0,
+          title: Annotated[str, typer.Option(help="Report title.")] = "",
+          as_json: JsonOpt = False, no_cache: NoCacheOpt = False) -> None:
+    """Many runs at once: per-preset CIs across seeds, pooled stratified tests, the float-rounding noise floor."""
+    from analyzer.study_cli import run_study_command
+
+    run_study_command(inputs, out=out, overwrite=overwrite, workers=workers, scheduler=scheduler, hessian=hessian,
+                      permutations=permutations, resamples=resamples, seed=seed, title=title, as_json=as_json,
+                      use_cache=not no_cache)
+
+
 def main() -> None:
     app()
 
