@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 RUNS := data/runs
 STUDY := $(RUNS)/baseline-s0.h5 $(RUNS)/wide-s0.h5 $(RUNS)/deep-s0.h5 $(RUNS)/sgd-s0.h5
 
-.PHONY: install demo train-study test bench clean
+.PHONY: install demo train-study study test bench clean
 
 install: $(STAMP)
 
@@ -24,6 +24,15 @@ train-study: $(STAMP)
 
 demo: train-study
 	$(BIN)/analyze report $(STUDY) -o reports/seed-study --overwrite
+
+# The seed-000 study across seeds: 4 presets x 8 seeds x 10,000 epochs, plus a float-rounding control
+# (seed 0 of each preset with its initial weights perturbed at 1e-7, 4 replicates), trained as one
+# Dask sweep (reruns skip complete runs, resume killed ones), then `analyze study` writes the report.
+SWEEP := data/sweeps/study
+study: $(STAMP)
+	$(BIN)/train sweep --presets baseline,wide,deep,sgd --seeds 0-7 --out $(SWEEP)
+	$(BIN)/train sweep --presets baseline,wide,deep,sgd --seeds 0 --perturb 1e-7 --replicates 1-4 --out $(SWEEP)
+	$(BIN)/analyze study $(SWEEP) -o reports/seed-study-8seeds --overwrite
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
