@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pathlib
 import shutil
 
 import h5py
@@ -20,6 +21,7 @@ from analyzer.cli import app
 
 COMMANDS = ("info", "plateaus", "spectrum", "hessian", "correlate", "score", "report")
 ANALYSES = COMMANDS[1:]
+MANY_RUN_COMMANDS = ("study",)  # takes a folder: every damaged file at once (test below), damaged ones skipped
 NAN_FROM_ROW = 300  # damaged cases turn values non-finite from this row (step) on
 
 
@@ -180,5 +182,25 @@ def test_the_matrix_covers_every_analysis_command():
     from analyzer import registry
 
     commands = {c.name or c.callback.__name__ for c in app.registered_commands}
-    assert commands == set(COMMANDS), "a new command needs its row in the damaged-file matrix"
+    assert commands == set(COMMANDS) | set(MANY_RUN_COMMANDS), "a new command needs its row in the damaged-file matrix"
     assert set(registry.names()) <= set(COMMANDS)
+
+
+def test_study_over_every_damaged_file_skips_the_refused_ones_and_changes_nothing(damaged, known_run):
+    """`analyze study` on the folder of all cases plus one good run: exit 0, each file the single-run
+    commands refuse at open is listed as skipped with a reason, and no file is touched."""
+    folder = damaged["truncated"].parent
+    files = sorted(p for p in folder.glob("*.h5") if p.is_file() and not p.name.endswith(".analysis.h5"))
+    before = {p: _digest(p) for p in files}
+    result = CliRunner().invoke(app, ["study", str(folder), str(known_run), "--json", "--no-hessian",
+                                      "--workers", "1", "--permutations", "99", "--resamples", "200"])
+    assert "Traceback" not in result.output, result.output
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    skipped = {pathlib.Path(s["path"]).name for s in payload["skipped"]}
+    assert all(s["reason"] for s in payload["skipped"])
+    refused_at_open = {damaged[case].name for case in [*CASES, *OTHER_FILES]
+                       if _expected(case, "info")[0] == 2 and damaged[case].is_file()}
+    assert refused_at_open <= skipped, sorted(refused_at_open - skipped)
+    assert payload["n_runs"] >= 1
+    assert {p: _digest(p) for p in files} == before
