@@ -187,10 +187,13 @@ def summarize_runs(paths: list[Path], options: StudyOptions,
     from distributed import as_completed
 
     with _cluster(options) as client:
-        # largest files first (longest runs, widest models): the slowest run then starts at once instead of
-        # last, which on a few runs per worker decides the wall time
-        futures = [client.submit(summarize_run, str(p), options, pure=False, priority=_cost(p)) for p in paths]
-        index = {future.key: i for i, future in enumerate(futures)}
+        # largest files first (longest runs, biggest models): the slowest run then starts at once instead of
+        # last, which on a few runs per worker decides the wall time (a priority alone came too late: the
+        # first task submitted went straight to the idle worker)
+        order = sorted(range(len(paths)), key=lambda i: -_cost(paths[i]))
+        futures = [client.submit(summarize_run, str(paths[i]), options, pure=False, priority=_cost(paths[i]))
+                   for i in order]
+        index = {future.key: i for future, i in zip(futures, order)}
         results: list = [None] * len(paths)
         for future in as_completed(futures):
             try:
@@ -204,8 +207,9 @@ def summarize_runs(paths: list[Path], options: StudyOptions,
 
 
 def _cost(path: Path) -> int:
+    """File size in kB: a proxy for the analysis time (steps x eval points, and checkpoint size)."""
     try:
-        return int(path.stat().st_size // 1_000_000)
+        return int(path.stat().st_size // 1000)
     except OSError:
         return 0
 

@@ -60,7 +60,13 @@ def time_study(paths: list[Path], workers: int, hessian: bool) -> float:
     from analyzer.study_analysis import run_study
 
     started = time.perf_counter()
-    run_study([str(p) for p in paths], StudyOptions(workers=workers, hessian=hessian))
+    finished = []  # when each run came back: the last one is the critical path
+
+    def done(outcome) -> None:
+        finished.append(f"{Path(outcome.path).stem} {time.perf_counter() - started:.1f} s")
+
+    run_study([str(p) for p in paths], StudyOptions(workers=workers, hessian=hessian), on_done=done)
+    print(f"  runs done at: {', '.join(finished)}", flush=True)
     return time.perf_counter() - started
 
 
