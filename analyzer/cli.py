@@ -19,7 +19,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 # no dir_okay=False: click would answer a folder with a multi-line usage box; open_run says it in one line
 RunArg = Annotated[Path, typer.Argument(help="Run file (.h5) written by `train`.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout only.")]
-CacheOpt = Annotated[Optional[Path], typer.Option("--cache", help="Sidecar cache path [default: RUN.analysis.h5].")]
+CacheOpt = Annotated[Optional[Path], typer.Option("--cache", help="Sidecar cache path.", show_default="RUN.analysis.h5")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Recompute and write no cache.")]
 
 
@@ -173,20 +173,20 @@ def info(run: RunArg, as_json: JsonOpt = False) -> None:
 @guarded
 def plateaus(run: RunArg,
              penalty: Annotated[Optional[float], typer.Option(
-                 help="Multiplier on the noise-scaled change-point penalty; larger, fewer cuts [default: 1].")] = None,
+                 help="Multiplier on the noise-scaled change-point penalty; larger, fewer cuts.", show_default="1")] = None,
              min_duration: Annotated[Optional[float], typer.Option(
-                 help="Shortest plateau in decades of steps [default: 0.1].")] = None,
+                 help="Shortest plateau in decades of steps.", show_default="0.1")] = None,
              slope_threshold: Annotated[Optional[float], typer.Option(
-                 help="Largest |d log10 loss / d log10 step| of a plateau [default: 0.1].")] = None,
+                 help="Largest |d log10 loss / d log10 step| of a plateau.", show_default="0.1")] = None,
              window: Annotated[Optional[int], typer.Option(
-                 help="Running-median window in steps (odd) that removes loss spikes [default: 51].")] = None,
+                 help="Running-median window in steps (odd) that removes loss spikes.", show_default="51")] = None,
              slope_window: Annotated[Optional[float], typer.Option(
-                 help="Width in decades of the gradient method's local slope fit [default: 0.2].")] = None,
+                 help="Width in decades of the gradient method's local slope fit.", show_default="0.2")] = None,
              tolerance: Annotated[Optional[float], typer.Option(
-                 help="Edges of the two methods agree within this many decades [default: 0.1].")] = None,
+                 help="Edges of the two methods agree within this many decades.", show_default="0.1")] = None,
              edges: Annotated[Optional[str], typer.Option(
                  help="Change-point edges: logistic (10/90 % points of a logistic fitted to each loss drop, "
-                      "where it fits better than lines) or corner [default: logistic].")] = None,
+                      "where it fits better than lines) or corner.", show_default="logistic")] = None,
              as_json: JsonOpt = False, cache: CacheOpt = None, no_cache: NoCacheOpt = False) -> None:
     """Plateaus of log10(loss): change points (Pelt) and the slope-threshold method, with their agreement."""
     emit(run_analysis("plateaus", run, cache, no_cache, penalty=penalty, min_duration=min_duration,
@@ -200,15 +200,15 @@ def hessian(run: RunArg,
             at: Annotated[str, typer.Option(help="Checkpoints: plateaus (edges and midpoints), every, steps.")] = "plateaus",
             every: Annotated[Optional[int], typer.Option(help="Analyse every N steps (implies --at every).")] = None,
             steps: Annotated[Optional[str], typer.Option(help="Comma-separated stored steps (implies --at steps).")] = None,
-            k: Annotated[Optional[int], typer.Option("--k", help="Top and bottom eigenpairs [default: 10].")] = None,
-            method: Annotated[Optional[str], typer.Option(help="dense, lanczos or auto [default: auto].")] = None,
+            k: Annotated[Optional[int], typer.Option("--k", help="Top and bottom eigenpairs.", show_default="10")] = None,
+            method: Annotated[Optional[str], typer.Option(help="dense, lanczos or auto.", show_default="auto")] = None,
             tol: Annotated[Optional[float], typer.Option(
-                help="Residual tolerance relative to max |eigenvalue| [default: 1e-8].")] = None,
+                help="Residual tolerance relative to max |eigenvalue|.", show_default="1e-8")] = None,
             index_tol: Annotated[Optional[float], typer.Option(
-                help="Eigenvalues below -index_tol * max |eigenvalue| are negative [default: 1e-6].")] = None,
+                help="Eigenvalues below -index_tol * max |eigenvalue| are negative.", show_default="1e-6")] = None,
             krylov_steps: Annotated[Optional[int], typer.Option(
                 help="Cap on the certified subspace run (its dimension, ~HVPs); beyond it the index is a "
-                     "bracketed estimate [default: 5000].")] = None,
+                     "bracketed estimate.", show_default="5000")] = None,
             as_json: JsonOpt = False, cache: CacheOpt = None, no_cache: NoCacheOpt = False) -> None:
     """Hessian spectrum at checkpoints: extreme eigenvalues, saddle index, trace, saddle candidates."""
     from analyzer.errors import BadInputError
@@ -229,16 +229,16 @@ def hessian(run: RunArg,
 @app.command()
 @guarded
 def spectrum(run: RunArg, threshold: Annotated[Optional[float], typer.Option(
-                 help="Relative error below which a frequency counts as learned [default: 0.1].")] = None,
+                 help="Relative error below which a frequency counts as learned.", show_default="0.1")] = None,
              min_drop: Annotated[Optional[float], typer.Option(
-                 help="Smallest rise of the learned fraction 1 - min(rel. error, 1) across the window that is a jump "
-                      "[default: 0.3].")] = None,
+                 help="Smallest rise of the learned fraction 1 - min(rel. error, 1) across the window that is a jump.",
+                 show_default="0.3")] = None,
              spike_window: Annotated[Optional[int], typer.Option(
                  help="Odd running-median window, in prediction steps, on which 'stays below the threshold' is "
-                      "judged: spikes up to half the window are ignored; 0 or 1 = strict [default: 51].")] = None,
+                      "judged: spikes up to half the window are ignored; 0 or 1 = strict.", show_default="51")] = None,
              min_log_drop: Annotated[Optional[float], typer.Option(
                  help="Smallest fall of log10(rel. error) through the threshold, in decades across the window, that "
-                      "is a log-scale jump (late refinements); 0 = off [default: 0.5].")] = None,
+                      "is a log-scale jump (late refinements); 0 = off.", show_default="0.5")] = None,
              as_json: JsonOpt = False, cache: CacheOpt = None, no_cache: NoCacheOpt = False) -> None:
     """Per-step DFT of the predictions: learned step and jumps of every target frequency."""
     emit(run_analysis("spectrum", run, cache, no_cache, threshold=threshold, min_drop=min_drop,
@@ -249,15 +249,15 @@ def spectrum(run: RunArg, threshold: Annotated[Optional[float], typer.Option(
 @guarded
 def correlate(runs: Annotated[list[Path], typer.Argument(help="One or more run files; several are pooled.")],
               permutations: Annotated[Optional[int], typer.Option(
-                  "--permutations", help="Null draws of the permutation test [default: 9999].")] = None,
-              seed: Annotated[Optional[int], typer.Option(help="Seed of the null draws [default: 0].")] = None,
+                  "--permutations", help="Null draws of the permutation test.", show_default="9999")] = None,
+              seed: Annotated[Optional[int], typer.Option(help="Seed of the null draws.", show_default="0")] = None,
               null: Annotated[Optional[str], typer.Option(
                   help="Null for jump positions: log-uniform (distances in decades) or uniform (in steps).")] = None,
               threshold: Annotated[Optional[float], typer.Option(
-                  help="Spectrum threshold on the relative error [default: 0.1].")] = None,
+                  help="Spectrum threshold on the relative error.", show_default="0.1")] = None,
               reference: Annotated[Optional[str], typer.Option(
                   help="Reference points: escapes (midpoints of the loss drops that end plateaus) or plateau "
-                       "edges [default: escapes].")] = None,
+                       "edges.", show_default="escapes")] = None,
               as_json: JsonOpt = False, no_cache: NoCacheOpt = False) -> None:
     """Are frequency jumps closer to escapes from plateaus than chance? Permutation test, pooled over runs."""
     from analyzer.correlate import correlate_runs
@@ -270,11 +270,11 @@ def correlate(runs: Annotated[list[Path], typer.Argument(help="One or more run f
 @guarded
 def score(run: RunArg,
           edge_tolerance: Annotated[Optional[float], typer.Option(
-              help="Plateau edges are right within this fraction of the plateau length [default: 0.05].")] = None,
+              help="Plateau edges are right within this fraction of the plateau length.", show_default="0.05")] = None,
           alpha: Annotated[Optional[float], typer.Option(
-              help="Level the correlation test must reject at [default: 0.01].")] = None,
+              help="Level the correlation test must reject at.", show_default="0.01")] = None,
           index_tol: Annotated[Optional[float], typer.Option(
-              help="Relative Hessian index tolerance, passed to the Hessian analysis [default: 1e-12].")] = None,
+              help="Relative Hessian index tolerance, passed to the Hessian analysis.", show_default="1e-12")] = None,
           as_json: JsonOpt = False, cache: CacheOpt = None, no_cache: NoCacheOpt = False) -> None:
     """Known-answer run (model diag-linear): every detector scored against the closed form."""
     emit(run_analysis("score", run, cache, no_cache, edge_tolerance=edge_tolerance, alpha=alpha,
@@ -325,7 +325,7 @@ def study(inputs: Annotated[list[str], typer.Argument(
                                                       help="Write the study report (REPORT.md + PNG) here.")] = None,
           overwrite: Annotated[bool, typer.Option(help="Replace an existing report; other files are kept.")] = False,
           workers: Annotated[Optional[int], typer.Option(
-              help="Local Dask worker processes, one thread each [default: one per core].")] = None,
+              help="Local Dask worker processes, one thread each.", show_default="one per core")] = None,
           scheduler: Annotated[Optional[str], typer.Option(
               help="Address of an existing Dask scheduler (tcp://HOST:PORT) instead of a local cluster.")] = None,
           hessian: Annotated[bool, typer.Option(help="Hessian at plateau checkpoints (the slowest analysis).")] = True,
