@@ -67,13 +67,15 @@ class _RunProgress:
 def _print_summary(study) -> None:
     from rich.console import Console
 
-    from analyzer.cli import frame_to_table
+    from analyzer.cli import frame_to_tables
 
     console = Console()
     for item in study.observations:
         console.print(f"[bold]{item['observation']}: {item['verdict']}[/bold] - {item['evidence']}", highlight=False)
     table = study.learned_table.rename(columns={"freq_hz": "Hz", "n_not_learned": "not learned"})
-    console.print(frame_to_table(table, "learned step across seeds (mean, 95 % bootstrap CI)"))
+    for title, rich_table in frame_to_tables(table, "learned step across seeds (mean, 95 % bootstrap CI)", console.width):
+        console.print(title, style="italic", highlight=False)
+        console.print(rich_table)
     if study.skipped:
         console.print(f"{len(study.skipped)} run(s) skipped: " + "; ".join(f"{s.path}: {s.reason}" for s in study.skipped),
                       markup=False, highlight=False)

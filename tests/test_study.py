@@ -178,6 +178,9 @@ def test_study_cli_json_report_cache_and_damaged_run(study_copy, tmp_path):
     assert json.loads(again.stdout)["table"] == payload["table"]
     refused = runner.invoke(app, ["study", str(study_copy), "--no-hessian", "-o", str(out), *FAST])
     assert refused.exit_code == 2 and "already exists" in refused.output
+    plain = runner.invoke(app, ["study", str(study_copy), "--no-hessian", *FAST], env={"COLUMNS": "80"})
+    assert plain.exit_code == 0, plain.output  # the table summary printed without --json
+    assert "learned step across seeds" in plain.output and "1 run(s) skipped" in " ".join(plain.output.split())
 
 
 @pytest.mark.parametrize("case", ["empty-folder", "missing", "all-damaged", "bad-workers"])
