@@ -63,7 +63,11 @@ class RunSummary:
 
     @property
     def preset(self) -> str:
-        return str(self.config.get("preset", "?"))
+        """The trainer's preset; imported and logged runs are grouped by their model's constructor."""
+        if self.config.get("preset") is not None:
+            return str(self.config["preset"])
+        model = self.config.get("model") or {}
+        return str(model.get("constructor") or self.config.get("source") or "?")
 
     @property
     def seed(self) -> int:

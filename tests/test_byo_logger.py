@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 
 import h5py
@@ -89,6 +90,10 @@ def test_every_analysis_runs_on_the_logged_run(tmp_path, logged):
     result = runner.invoke(analyze_app, ["report", str(path), "-o", str(tmp_path / "report"), "--no-cache"])
     assert result.exit_code == 0, result.output
     assert "RunWriter.for_model in the user's training loop" in (tmp_path / "report" / "REPORT.md").read_text()
+    result = runner.invoke(analyze_app, ["study", str(path), "--no-hessian", "--workers", "1", "--json", "--no-cache",
+                                         "--permutations", "99", "--resamples", "200"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["groups"] == ["byo_models:TinyNet"]  # grouped by the user's constructor
 
 
 def test_checkpoints_carry_the_adam_state_for_resuming_your_own_loop(tmp_path):
