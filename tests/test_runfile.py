@@ -121,6 +121,19 @@ def test_resume_refuses_complete_foreign_and_other_schema_files(tmp_path, small_
         resume(other)
 
 
+def test_resume_refuses_a_marker_past_the_stored_rows(tmp_path, small_run):
+    """The analyzer refuses such a file; resume used to clamp the marker silently and go on."""
+    damaged = tmp_path / "past.h5"
+    damaged.write_bytes(small_run.read_bytes())
+    with h5py.File(damaged, "r+") as f:
+        f.attrs["status"] = "interrupted"
+        f["commit"][0] = 10**9
+    before = damaged.read_bytes()
+    with pytest.raises(RunFileError, match="commit marker names 1,000,000,000 log rows"):
+        resume(damaged)
+    assert damaged.read_bytes() == before
+
+
 def test_writer_works_from_a_foreign_training_loop(tmp_path):
     """RunWriter needs no trainer config: any loop can log steps, predictions and checkpoints."""
     grid = np.linspace(0, 1, 16, endpoint=False)[:, None]
@@ -194,3 +207,25 @@ def test_differences_names_any_changed_dataset_but_not_the_resume_state(tmp_path
     other = tmp_path / "other-seed.h5"
     train(small_config(epochs=300, seed=1), other)
     assert "/log/loss differs" in runfile.differences(other, small_run)
+
+
+def test_training_is_single_threaded_whatever_the_callers_thread_count(tmp_path):
+    """Several BLAS threads split a 1,000-point step by the threads they get, so its rounding followed the
+    load; training runs on one thread (as sweep workers do) and gives the caller its thread count back."""
+    import dataclasses
+
+    import torch
+
+    from trainer.config import PRESETS
+
+    config = dataclasses.replace(PRESETS["wide"], epochs=40)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        train(config, tmp_path / "two.h5")
+        assert torch.get_num_threads() == 2
+        torch.set_num_threads(1)
+        train(config, tmp_path / "one.h5")
+    finally:
+        torch.set_num_threads(before)
+    assert_same_arrays(arrays(tmp_path / "two.h5"), arrays(tmp_path / "one.h5"))

@@ -26,8 +26,8 @@ from trainer.batched import BatchedMLP
 from trainer.config import TrainConfig, validate
 from trainer.errors import ConfigError
 from trainer.fused import unsupported_reason
-from trainer.loop import (TORCH_DTYPES, ProgressFn, RunResult, initial_model, run_meta, same_grid, train,
-                          training_set)
+from trainer.loop import (TORCH_DTYPES, ProgressFn, RunResult, initial_model, one_thread, run_meta, same_grid,
+                          train, training_set)
 from trainer.targets import make_data
 from trainer.writer import RunWriter
 
@@ -97,6 +97,12 @@ def _train_one_by_one(configs: list[TrainConfig], paths: list[Path], overwrite: 
 
 def _train_batched(configs: list[TrainConfig], paths: list[Path], overwrite: bool, progress: ProgressFn | None,
                    commit_every_s: float) -> list[RunResult]:
+    with one_thread():  # the same rounding as single runs, whatever the load
+        return _train_batched_steps(configs, paths, overwrite, progress, commit_every_s)
+
+
+def _train_batched_steps(configs: list[TrainConfig], paths: list[Path], overwrite: bool,
+                         progress: ProgressFn | None, commit_every_s: float) -> list[RunResult]:
     config, data = configs[0], make_data(configs[0].target)
     models = [initial_model(c) for c in configs]
     writers = [RunWriter.create(p, run_meta(c, m, data), overwrite=overwrite, commit_every_s=commit_every_s)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -98,8 +99,26 @@ def same_grid(data: dict[str, np.ndarray]) -> bool:
     return data["x_eval"].shape == data["x_train"].shape and np.array_equal(data["x_eval"], data["x_train"])
 
 
+@contextmanager
+def one_thread():
+    """Train on one intra-op thread: with several, BLAS splits the work by the threads it gets, so the
+    rounding (and a run's every later step) changed with the machine's load and core count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _fit(config: TrainConfig, engine: Engine, writer: RunWriter, data: dict[str, np.ndarray], start_step: int,
          progress: ProgressFn | None) -> RunResult:
+    with one_thread():
+        return _fit_steps(config, engine, writer, data, start_step, progress)
+
+
+def _fit_steps(config: TrainConfig, engine: Engine, writer: RunWriter, data: dict[str, np.ndarray],
+               start_step: int, progress: ProgressFn | None) -> RunResult:
     reuse_forward = same_grid(data)
     x_eval = torch.from_numpy(data["x_eval"]).to(device=config.device, dtype=TORCH_DTYPES[config.dtype])
     lr = float(config.lr)

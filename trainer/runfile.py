@@ -181,6 +181,14 @@ def check_resumable(f: h5py.File, path: Path) -> None:
         raise RunFileError(f"{path} is already complete; nothing to resume")
     if status == "diverged":
         raise RunFileError(f"{path} diverged (non-finite loss); resuming would diverge again")
+    # `committed` clamps the marker for live readers, whose view of a growing file may lag; a resume holds
+    # the lock, nobody writes, so a marker past the stored rows means a damaged file, not a lagging view
+    marker = dict(zip(COMMIT_FIELDS, (int(v) for v in f["commit"][:4])))
+    for field, dataset in (("log", "log/step"), ("pred", "log/pred"), ("ckpt", "ckpt/params")):
+        stored = f[dataset].shape[0]
+        if not 0 <= marker[field] <= stored:
+            raise RunFileError(f"{path}: commit marker names {marker[field]:,} {field} rows but {dataset} stores "
+                               f"{stored:,}; the run file is damaged")
 
 
 def committed(f: h5py.File) -> dict[str, int]:
