@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -56,6 +55,7 @@ from analyzer.hessian_krylov import krylov_run, spectrum_from_krylov
 from analyzer.hessian_solvers import HessianOperator, Spectrum, dense_bytes, dense_spectrum, lanczos_spectrum
 from analyzer.hessian_subspace import spectrum_from_subspace, subspace_run
 from analyzer.registry import register
+from trainer.loop import one_thread
 
 METHODS = ("auto", "dense", "lanczos")
 SELECTIONS = ("plateaus", "every", "steps")
@@ -291,7 +291,7 @@ def compute(run, params: HessianParams) -> HessianResult:
     loss_fn = loss_closure(run, params.dtype)
     logged_steps, logged_grad = np.asarray(run.steps), np.asarray(run.grad_norm, dtype=float)
     rows, spectra = [], []
-    with _one_thread():
+    with one_thread():  # HVPs on these small MLPs run 2x slower on 2 intra-op threads of a shared 2-core machine
         for step, role in _progress(points):
             rows.append(_checkpoint_row(run, loss_fn, params, logged_steps, logged_grad, step, role, spectra))
     stack = lambda name: np.array([getattr(s, name) for s in spectra]).reshape(len(spectra), -1)  # noqa: E731
@@ -308,17 +308,6 @@ def _checkpoint_row(run, loss_fn, params, logged_steps, logged_grad, step, role,
     spectra.append(replace(spectrum, all_eigenvalues=None, krylov=None, subspace=None))  # not their bases
     grad_scale = local_grad_scale(logged_steps, logged_grad, step)
     return {"step": step, "role": role, **saddle_metrics(spectrum, op, params, grad_scale)}
-
-
-@contextmanager
-def _one_thread():
-    """HVPs on these small MLPs run 2x slower with 2 intra-op threads on a shared 2-core machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _progress(points: list[tuple[int, str]]):
