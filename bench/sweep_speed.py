@@ -24,24 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from trainer.config import DEFAULT_STUDY  # noqa: E402
-from trainer.loop import TORCH_DTYPES, initial_model, make_optimizer  # noqa: E402
 from trainer.sweep_plan import parse_int_set, plan_sweep  # noqa: E402
-from trainer.targets import make_data  # noqa: E402
-
-
-def plain_loop(config) -> float:
-    """Full-batch training with no logging at all; returns seconds (setup included, it is tiny)."""
-    start = time.perf_counter()
-    model = initial_model(config)
-    data = make_data(config.target)
-    x, y = (torch.from_numpy(data[k]).to(TORCH_DTYPES[config.dtype]) for k in ("x_train", "y_train"))
-    optimizer = make_optimizer(config, model)
-    for _ in range(config.epochs):
-        optimizer.zero_grad(set_to_none=True)
-        loss = torch.mean((model(x) - y) ** 2)
-        loss.backward()
-        optimizer.step()
-    return time.perf_counter() - start
+from train_overhead import plain_loop  # noqa: E402  (bench/ is on the path: the same plain loop)
 
 
 def sweep(presets: str, seeds: str, epochs: int, workers: int | None, folder: Path) -> tuple[float, dict]:

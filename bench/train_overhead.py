@@ -17,14 +17,13 @@ from pathlib import Path
 import torch
 
 from trainer.config import DEFAULT_STUDY, PRESETS
-from trainer.loop import TORCH_DTYPES, make_optimizer, train
-from trainer.models import build_model
+from trainer.loop import TORCH_DTYPES, initial_model, make_optimizer, train
 from trainer.targets import make_data
 
 
 def plain_loop(config) -> float:
     """The same full-batch training with no logging at all; returns seconds."""
-    model = build_model(config.model, config.seed, TORCH_DTYPES[config.dtype])
+    model = initial_model(config)  # the seeded init (and perturbation, if any), as the trainer starts
     data = make_data(config.target)
     x, y = (torch.from_numpy(data[k]).to(TORCH_DTYPES[config.dtype]) for k in ("x_train", "y_train"))
     optimizer = make_optimizer(config, model)
