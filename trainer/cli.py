@@ -247,8 +247,12 @@ def run_command(
     perturb: Annotated[Optional[float], typer.Option(
         help="Perturb the init: w -> w (1 + perturb e), e ~ N(0, 1); e.g. 1e-7 (noise-floor replicate).")] = None,
     perturb_seed: Annotated[Optional[int], typer.Option(help="Seed of the perturbation e.")] = None,
+    freeze_hidden: Annotated[bool, typer.Option(
+        "--freeze-hidden", help="Train only the output layer; hidden layers keep their initial values (a model "
+                                "linear in its trained parameters: the NTK known-answer case).")] = False,
     out: Annotated[Optional[Path], typer.Option(
-        help="Run file.", show_default="data/runs/PRESET-sSEED.h5, -pSEED added when perturbed")] = None,
+        help="Run file.", show_default="data/runs/PRESET-sSEED.h5, -pSEED added when perturbed, -frozen with "
+                                       "--freeze-hidden")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run file.")] = False,
     engine: EngineOption = "auto",
 ) -> None:
@@ -268,7 +272,8 @@ def run_command(
     run_changes = {k: v for k, v in {"seed": seed, "epochs": epochs, "lr": lr, "optimizer": optimizer,
                                      "dtype": dtype, "device": device, "ckpt_every": ckpt_every,
                                      "pred_every": pred_every, "perturb": perturb,
-                                     "perturb_seed": perturb_seed}.items() if v is not None}
+                                     "perturb_seed": perturb_seed,
+                                     "freeze_hidden": freeze_hidden or None}.items() if v is not None}
     config = dataclasses.replace(config, target=dataclasses.replace(config.target, **target_changes),
                                  model=dataclasses.replace(config.model, **model_changes), **run_changes)
     _guard(validate, config)

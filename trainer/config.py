@@ -73,6 +73,9 @@ class TrainConfig:
     # e ~ N(0, 1) from a generator seeded with perturb_seed; 0 leaves the init untouched
     perturb: float = 0.0
     perturb_seed: int = 0
+    # train only the output layer (hidden layers stay at their initial values); the model is then linear
+    # in its trained parameters, the known-answer case of the NTK and mask analyses (docs/ntk.md)
+    freeze_hidden: bool = False
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -155,6 +158,8 @@ def validate(config: TrainConfig) -> TrainConfig:
     if model.init not in INITS:
         raise ConfigError(f"unknown init {model.init!r}; known: {', '.join(INITS)}")
     _validate_target(target)
+    if config.freeze_hidden and model.kind != "mlp":
+        raise ConfigError(f"freeze-hidden trains an MLP's output layer; model kind {model.kind!r} has none")
     if model.kind == "diag-linear" and model.features >= min(target.n_train, target.eval_points) / 2:
         raise ConfigError(f"features={model.features} must be below the Nyquist limit of the grid")
     if config.device.startswith("cuda"):

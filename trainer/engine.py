@@ -16,7 +16,7 @@ import torch
 from trainer.config import TrainConfig
 from trainer.errors import ConfigError
 from trainer.fused import FusedMLP, unsupported_reason
-from trainer.models import flatten, load_flat
+from trainer.models import flatten, load_flat, trained_names
 
 ENGINES = ("auto", "fused", "torch")
 
@@ -83,12 +83,19 @@ def unpack_optimizer_state(optimizer: torch.optim.Optimizer, vector: np.ndarray)
 
 
 class TorchEngine:
-    """autograd + torch.optim on an nn.Module: every model kind, activation and device."""
+    """autograd + torch.optim on an nn.Module: every model kind, activation and device.
+
+    With freeze_hidden the hidden parameters get no gradient (requires_grad off), so the optimizer, which
+    still holds every parameter (the resume vector keeps its layout), skips them and they keep their bits.
+    """
 
     def __init__(self, config: TrainConfig, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor):
         self.model, self.x, self.y = model, x, y
+        trained = set(trained_names(model, config.freeze_hidden))
+        for name, param in model.named_parameters():
+            param.requires_grad_(name in trained)
         self.optimizer = make_optimizer(config, model)
-        self.params = list(model.parameters())
+        self.params = [p for name, p in model.named_parameters() if name in trained]
 
     def evaluate(self) -> tuple[float, float, torch.Tensor]:
         """Loss, gradient norm and predictions at the current parameters (gradients kept for `update`)."""

@@ -56,7 +56,7 @@ def should_batch(configs: list[TrainConfig]) -> bool:
     """Batch on a GPU (launch-bound small MLPs); on a CPU train members one by one (no gain per run)."""
     config = configs[0]
     on_gpu = config.device.startswith("cuda")
-    batchable = unsupported_reason(dataclasses.replace(config, device="cpu")) is None  # ReLU MLP
+    batchable = unsupported_reason(dataclasses.replace(config, device="cpu")) is None and not config.freeze_hidden
     return on_gpu and batchable and len(configs) > 1
 
 
@@ -78,6 +78,8 @@ def train_ensemble(configs: list[TrainConfig], paths: list[Path | str], *, batch
     if not batch:
         return _train_one_by_one(configs, paths, overwrite, progress, commit_every_s)
     reason = unsupported_reason(dataclasses.replace(configs[0], device="cpu"))
+    if configs[0].freeze_hidden:
+        reason = "freeze-hidden (batched: every layer trained)"
     if reason is not None:
         raise ConfigError(f"the batched step does not cover {reason}")
     return _train_batched(configs, paths, overwrite, progress, commit_every_s)

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from trainer.config import TrainConfig
-from trainer.models import flatten, param_layout
+from trainer.models import flatten, param_layout, trained_names
 
 # torch.optim.Adam's defaults, which the torch engine uses
 ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8
@@ -45,8 +45,15 @@ class FusedMLP:
         self.grad = torch.zeros_like(self.theta)
         self.exp_avg = torch.zeros_like(self.theta)
         self.exp_avg_sq = torch.zeros_like(self.theta)
-        self.n_tensors = len(param_layout(model).names)
-        self.adam_steps = 0  # torch.optim.Adam's per-tensor `step`, equal for every tensor here
+        layout = param_layout(model)
+        self.n_tensors = len(layout.names)
+        self.adam_steps = 0  # torch.optim.Adam's per-tensor `step`: equal for every trained tensor, 0 for frozen ones
+        # freeze_hidden: only the output layer (the tail of the flat buffer) gets a gradient; the hidden part of
+        # `grad` stays zero, so SGD and Adam leave those parameters bit for bit where they are
+        self.freeze_hidden = config.freeze_hidden
+        trained = set(trained_names(model, config.freeze_hidden))
+        self.trained_tensors = np.array([name in trained for name in layout.names])
+        self.trained_start = sum(size for name, size in zip(layout.names, layout.sizes) if name not in trained)
         self.weights, self.biases = _layer_views(model, self.theta)
         self.grad_weights, self.grad_biases = _layer_views(model, self.grad)
         n, width, out_dim = x.shape[0], config.model.width, config.model.out_dim
@@ -69,7 +76,8 @@ class FusedMLP:
         torch.pow(self.residual, 2, out=self.squared)
         loss = torch.mean(self.squared)
         self._backward()
-        grad_norm = torch.linalg.vector_norm(self.grad)  # == norm of the concatenated per-tensor grads
+        # == norm of the concatenated per-tensor grads of the trained parameters (a contiguous tail)
+        grad_norm = torch.linalg.vector_norm(self.grad[self.trained_start:] if self.freeze_hidden else self.grad)
         return loss.item(), grad_norm.item(), out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -88,7 +96,7 @@ class FusedMLP:
         for layer in range(len(self.weights) - 1, -1, -1):
             torch.mm(grad.t(), inputs[layer], out=self.grad_weights[layer])
             torch.sum(grad, 0, out=self.grad_biases[layer])
-            if layer == 0:
+            if layer == 0 or self.freeze_hidden:
                 break
             torch.mm(grad, self.weights[layer], out=self.grad_hidden)
             torch.ops.aten.threshold_backward.grad_input(self.grad_hidden, inputs[layer], 0,
@@ -125,7 +133,7 @@ class FusedMLP:
         """The torch engine's resume vector: [exp_avg (P), exp_avg_sq (P), step per tensor] or empty."""
         if not self.adam:
             return np.zeros(0)
-        steps = np.full(self.n_tensors, float(self.adam_steps))
+        steps = np.where(self.trained_tensors, float(self.adam_steps), 0.0)
         parts = [t.detach().to(torch.float64).cpu().numpy() for t in (self.exp_avg, self.exp_avg_sq)]
         return np.concatenate(parts + [steps])
 
@@ -136,9 +144,9 @@ class FusedMLP:
             return
         n_params = self.theta.numel()
         state = torch.from_numpy(np.asarray(state, dtype=np.float64))
-        steps = state[2 * n_params:2 * n_params + self.n_tensors]
+        steps = state[2 * n_params:2 * n_params + self.n_tensors][torch.from_numpy(self.trained_tensors)]
         if not bool((steps == steps[0]).all()):
-            raise ValueError("the fused engine needs one Adam step count for every tensor")
+            raise ValueError("the fused engine needs one Adam step count for every trained tensor")
         self.exp_avg.copy_(state[:n_params])
         self.exp_avg_sq.copy_(state[n_params:2 * n_params])
         self.adam_steps = int(steps[0])

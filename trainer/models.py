@@ -206,6 +206,21 @@ def check_layout(model: nn.Module, stored: dict) -> None:
                           f"{differ[0] if differ else 'the order'})")
 
 
+def output_layer_names(model: nn.Module) -> tuple[str, ...]:
+    """The parameter names of the model's last nn.Linear: an MLP's output layer (last in the flat layout)."""
+    linears = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
+    if not linears:
+        raise ConfigError("the model has no nn.Linear layer, so no output layer to train alone")
+    return tuple(name for name, _ in model.named_parameters() if name.rpartition(".")[0] == linears[-1])
+
+
+def trained_names(model: nn.Module, freeze_hidden: bool) -> tuple[str, ...]:
+    """The parameters an optimizer updates: the output layer's with freeze_hidden, otherwise all of them."""
+    if freeze_hidden:
+        return output_layer_names(model)
+    return tuple(name for name, _ in model.named_parameters())
+
+
 def flatten(model: nn.Module) -> torch.Tensor:
     """All parameters concatenated in `named_parameters()` order (a detached copy)."""
     return torch.cat([p.detach().reshape(-1) for p in model.parameters()])

@@ -84,6 +84,8 @@ def run_stem(config: TrainConfig, varied: dict) -> str:
     parts = [config.preset, f"s{config.seed}"]
     if config.perturb > 0:
         parts.append(f"p{config.perturb_seed}")
+    if config.freeze_hidden:
+        parts.append("frozen")
     parts += [f"{name.replace('-', '')}{value:g}" if isinstance(value, float) else f"{name.replace('-', '')}{value}"
               for name, value in varied.items()]
     return "-".join(parts)
