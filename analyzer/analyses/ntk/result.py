@@ -1,0 +1,63 @@
+"""What `analyze ntk` returns: the kernel's eigenvalues, rates per eigendirection, drift and frequency loadings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+OBSERVED_ONLY = "observed only"  # `rates` of a run with no closed form (Adam): no predicted rates
+
+
+@dataclass(frozen=True)
+class NtkResult:
+    """Args:
+        step: the checkpoint whose kernel K was decomposed.
+        route: jacobian or matrix-free; trained: "all layers" or "output layer" (a --freeze-hidden run).
+        rates: "predicted and observed" for full-batch GD, "observed only" otherwise (Adam has no closed form).
+        effective_rate: a_eff = 2 lr / (N o); r_t along v_i is predicted to scale as (1 - a_eff lambda_i)^t.
+        eigenvalues: K's eigenvalues computed, descending (all of them on the jacobian route with top_k 0).
+        table: per eigendirection: index, eigenvalue, initial_component (v_i^T r_0), predicted_rate,
+            observed_rate (per step), ratio (observed / predicted: seed 003's damped deviations).
+        projection_steps, projections: |v_i^T r_t| at log-spaced stored steps, for the first table rows.
+        drift: step, relative_change = ||K_t - K||_F / ||K||_F (sketched on the matrix-free route).
+        loadings: per target frequency, how its training-grid sine spreads over the eigenvectors.
+    """
+
+    step: int
+    route: str
+    trained: str
+    optimizer: str
+    rates: str
+    learning_rate: float
+    effective_rate: float
+    n_rows: int
+    n_trained: int
+    drift_method: str
+    eigenvalues: np.ndarray
+    table: pd.DataFrame
+    projection_steps: np.ndarray
+    projections: np.ndarray
+    drift: pd.DataFrame
+    loadings: pd.DataFrame
+    loading_matrix: np.ndarray
+
+    def headline(self) -> str:
+        observed = self.table["observed_rate"].to_numpy()
+        parts = [f"NTK at step {self.step:,} ({self.trained}, {self.n_rows:,} x {self.n_trained:,} Jacobian, "
+                 f"{self.route}): lambda_max {self.eigenvalues[0]:.4g}"]
+        if self.rates == OBSERVED_ONLY:
+            parts.append(f"{self.optimizer}: rates observed only ({np.isfinite(observed).sum()} directions), "
+                         "no closed form")
+        else:
+            ratio = self.table["ratio"].to_numpy()
+            head = ratio[:10][np.isfinite(ratio[:10])]
+            parts.append(f"observed/predicted rate over the top 10 directions: median "
+                         f"{np.median(head) if len(head) else float('nan'):.3g}")
+        if len(self.drift):
+            parts.append(f"kernel moved {self.drift['relative_change'].abs().max():.3g} (relative, largest)")
+        return "; ".join(parts)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"rates": self.table, "drift": self.drift, "loadings": self.loadings}
