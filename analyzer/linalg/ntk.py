@@ -239,8 +239,20 @@ def kernel_eigen(net: NtkNet, theta: np.ndarray, *, route: str = "auto", top_k: 
 
 
 def jacobian_svd(net: NtkNet, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """U (rows x r), s (r, descending), Vt (r x P') of J, r = min(rows, P') (LAPACK gesdd)."""
-    return scipy.linalg.svd(jacobian(net, theta), full_matrices=False, lapack_driver="gesdd")
+    """U (rows x r), s (r, descending), Vt (r x P') of J, r = min(rows, P') (LAPACK gesdd).
+
+    Signs fixed so that each u_i's largest-magnitude entry is positive: coordinates in this basis (the mask's
+    coefficients) are then comparable between computations.
+    """
+    left, singular, right_t = scipy.linalg.svd(jacobian(net, theta), full_matrices=False, lapack_driver="gesdd")
+    return fix_signs(left, singular, right_t)
+
+
+def fix_signs(left: np.ndarray, singular: np.ndarray, right_t: np.ndarray):
+    """Flip (u_i, v_i) pairs so that the largest-magnitude entry of every u_i is positive."""
+    signs = np.sign(left[np.argmax(np.abs(left), axis=0), np.arange(left.shape[1])])
+    signs[signs == 0] = 1.0
+    return left * signs, singular, right_t * signs[:, None]
 
 
 def sketched_drift(net: NtkNet, reference: np.ndarray, theta: np.ndarray, probes: np.ndarray) -> float:
