@@ -75,3 +75,16 @@ def test_bad_parameters_name_the_field(field, value):
 def test_a_jacobian_over_the_memory_limit_is_refused(frozen_gd):
     with open_run(frozen_gd) as run, pytest.raises(BadInputError, match="max_jacobian_gb"):
         compute(run, MaskParams(max_jacobian_gb=1e-9))
+
+
+def test_report_section_has_its_figure_and_table(frozen_gd):
+    from types import SimpleNamespace
+
+    from analyzer.analyses.mask.section import section
+
+    with open_run(frozen_gd) as run:
+        result = compute(run, MaskParams())
+    figs: dict = {}
+    lines = section(SimpleNamespace(results={"mask": result}, label="tiny", notes={}), figs, "", 2)
+    assert lines[0] == "## Gradient descent as a shrinkage mask" and list(figs) == ["mask.png"]
+    assert any(line.startswith("| index | singular_value") for line in lines)

@@ -176,3 +176,20 @@ def test_bad_parameters_name_the_field(field, value):
 def test_a_step_without_a_checkpoint_is_bad_input(frozen_gd):
     with open_run(frozen_gd) as run, pytest.raises(BadInputError, match="no checkpoint at step 7"):
         compute(run, NtkParams(step=7))
+
+
+def test_report_section_has_its_figures_and_tables(frozen_gd, adam):
+    from types import SimpleNamespace
+
+    from analyzer.analyses.ntk.section import section
+
+    for path in (frozen_gd, adam):
+        with open_run(path) as run:
+            result = compute(run, NtkParams())
+        figs: dict = {}
+        lines = section(SimpleNamespace(results={"ntk": result}, label="tiny", notes={}), figs, "p-", 3)
+        assert lines[0] == "### Neural tangent kernel" and sorted(figs) == ["p-ntk-dynamics.png", "p-ntk.png"]
+        assert any(line.startswith("| index | eigenvalue") for line in lines)
+        assert ("observed only" in "\n".join(lines)) == (path == adam)
+    missing = section(SimpleNamespace(results={}, label="tiny", notes={"ntk": "why"}), {}, "", 2)
+    assert "*ntk not available: why*" in missing
