@@ -1,0 +1,22 @@
+"""The Hessian section of a report: eigenvalues and saddle index over the checkpoints, and their table."""
+
+from __future__ import annotations
+
+from analyzer.analyses.hessian.figures import hessian_figure
+from analyzer.report.figures import plateau_intervals
+from analyzer.report.markdown import image, markdown_table, not_available
+
+
+def section(run, figs: dict, prefix: str, level: int) -> list[str]:
+    result = run.results.get("hessian")
+    lines = [f"{'#' * level} Hessian and saddle index", ""]
+    if result is None:
+        return lines + not_available(run, "hessian")
+    if not result.table.empty:
+        lines += image(figs, f"{prefix}hessian.png", hessian_figure(
+            result.table, result.n_params, plateau_intervals(run.results.get("plateaus")),
+            title=f"Hessian at checkpoints — {run.label}"), f"Hessian eigenvalues of {run.label}")
+    lines += [result.headline() + ".", ""]
+    for frame in result.tables().values():
+        lines += markdown_table(frame)
+    return lines
