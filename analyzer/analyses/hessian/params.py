@@ -23,7 +23,8 @@ class HessianParams:
 
     at: str = param("plateaus", "Checkpoints: plateaus (edges and midpoints of the run's plateaus), every, steps.",
                     choices=SELECTIONS)
-    every: int = param(0, "Analyse the stored checkpoints nearest to 0, N, 2N, ... (implies --at every).", minimum=0)
+    every: int = param(0, "Analyse every N steps: the stored checkpoints nearest to 0, N, 2N and so on (implies --at "
+                          "every).", minimum=0)
     steps: tuple[int, ...] = param((), "Comma-separated stored checkpoint steps, analysed exactly (implies --at "
                                        "steps).")
     k: int = param(10, "Top and bottom eigenpairs.", minimum=1)
