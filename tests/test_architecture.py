@@ -27,10 +27,18 @@ def imported(path: Path, name: str, known: set[str]) -> set[str]:
     """Modules of `known` that `path` imports anywhere in it (module level or inside functions).
 
     `from a.b import c` counts as importing a.b.c when that is a module, else a.b; importing a submodule is
-    not counted as importing its parent packages (their __init__ files are read on their own)."""
+    not counted as importing its parent packages (their __init__ files are read on their own), nor are the
+    lazy exports of a package's module-level __getattr__."""
     is_package = path.name == "__init__.py"
+    tree = ast.parse(path.read_text())
+    lazy_exports = set()  # a package's __getattr__ runs on attribute access, after the package has loaded
+    for node in ast.walk(tree):
+        if is_package and isinstance(node, ast.FunctionDef) and node.name == "__getattr__":
+            lazy_exports |= {id(inner) for inner in ast.walk(node)}
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(tree):
+        if id(node) in lazy_exports:
+            continue
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
