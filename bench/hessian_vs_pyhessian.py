@@ -29,11 +29,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's packages, not an installed copy
 
-from analyzer.analyses.hessian import (HessianParams, hessian_eigenpairs, local_grad_scale, loss_closure,  # noqa: E402
-                              saddle_metrics, select_checkpoints)
-from analyzer.linalg.operators import HessianOperator
-from analyzer.linalg.solvers import dense_eigenpairs, lanczos_eigenpairs  # noqa: E402
+from analyzer.analyses.hessian import HessianParams, select_checkpoints  # noqa: E402
+from analyzer.analyses.hessian.eigen import hessian_eigenpairs  # noqa: E402
+from analyzer.analyses.hessian.saddle import local_grad_scale, saddle_metrics  # noqa: E402
+from analyzer.core.runner import analyze  # noqa: E402
+from analyzer.io.model import loss_closure  # noqa: E402
 from analyzer.io.run import open_run  # noqa: E402
+from analyzer.linalg.operators import HessianOperator  # noqa: E402
+from analyzer.linalg.solvers import dense_eigenpairs, lanczos_eigenpairs  # noqa: E402
 
 K = 10
 PRESETS = ("baseline", "wide", "deep", "sgd")
@@ -185,7 +188,7 @@ def main(argv=None) -> None:
             if args.steps:
                 points = [(int(s), "step") for s in args.steps.split(",")]
             else:
-                points = select_checkpoints(run, HessianParams())[0]
+                points = select_checkpoints(run, HessianParams(), lambda: analyze(run, "plateaus", use_cache=False))[0]
             with_dense = args.dense_all or run.n_params <= DENSE_MAX_PARAMS
             for step, role in points:
                 rows.append(checkpoint_row(run, step, role, with_dense, with_pyhessian))

@@ -11,7 +11,7 @@ import pytest
 
 from analyzer.errors import BadInputError
 from analyzer.analyses.spectrum import (SpectrumParams, detect_jumps, dft_of_predictions, learned_steps,
-                               spectrum_from_predictions)
+                                        spectrum_from_predictions)
 
 G = 64
 

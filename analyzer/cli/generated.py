@@ -20,7 +20,8 @@ from analyzer.errors import BadInputError
 
 SEPARATOR = "__"  # python name of a dependency's option: <dependency>__<field>
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout only.")]
-CacheOpt = Annotated[Optional[Path], typer.Option("--cache", help="Sidecar cache path.", show_default="RUN.analysis.h5")]
+CacheOpt = Annotated[Optional[Path], typer.Option("--cache", help="Sidecar cache path.",
+                                                  show_default="RUN.analysis.h5")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Recompute and write no cache.")]
 RESERVED = {"run", "runs", "as_json", "cache", "no_cache"}
 

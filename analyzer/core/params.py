@@ -1,4 +1,5 @@
-"""Parameters of an analysis: `param(...)` declares a field once (default, help, limits, CLI flag), `validate` checks it.
+"""Parameters of an analysis: `param(...)` declares a field once (default, help, limits, CLI flag); `validate`
+checks it.
 
 Every Params dataclass builds its fields with `param` and calls `validate(self)` in `__post_init__`; the CLI
 options, their help and their defaults are generated from the same declarations (analyzer/cli/generated.py),
@@ -113,7 +114,9 @@ def _limits_text(spec: ParamSpec) -> str:
              else "", f"<= {spec.maximum:g}" if spec.maximum is not None else "",
              f"< {spec.below:g}" if spec.below is not None else ""]
     text = " and ".join(p for p in parts if p)
-    return f"an odd number{' or 0' if spec.minimum == 0 else ''} {text}".strip() if spec.odd else text
+    if spec.odd and spec.minimum == 0:
+        return "0 or an odd number"
+    return f"an odd number {text}".strip() if spec.odd else text
 
 
 def bad_value(params_cls: type, field: dataclasses.Field) -> Any:

@@ -14,8 +14,10 @@ def scale_steps(steps, null: str) -> np.ndarray:
 
 def nearest(points: np.ndarray, sorted_reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distance from each point to the nearest reference point, and that point's index; any shape of points."""
-    right = np.clip(np.searchsorted(sorted_reference, points), 1, len(sorted_reference) - 1) if len(sorted_reference) > 1 \
-        else np.zeros(points.shape, dtype=np.int64)
+    if len(sorted_reference) > 1:
+        right = np.clip(np.searchsorted(sorted_reference, points), 1, len(sorted_reference) - 1)
+    else:
+        right = np.zeros(points.shape, dtype=np.int64)
     left = np.maximum(right - 1, 0)
     d_left, d_right = np.abs(points - sorted_reference[left]), np.abs(points - sorted_reference[right])
     return np.minimum(d_left, d_right), np.where(d_left <= d_right, left, right)

@@ -41,45 +41,31 @@ here (1.7 ms vs 5.6 ms on baseline); mode="fwd" is kept and tested equal.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
-import torch
 
 from analyzer.analyses.hessian.checkpoints import select_checkpoints
-from analyzer.analyses.hessian.eigen import hessian_eigenpairs
 from analyzer.analyses.hessian.params import HessianParams
 from analyzer.analyses.hessian.result import HessianResult
-from analyzer.analyses.hessian.saddle import local_grad_scale, saddle_metrics
 from analyzer.io.model import loss_closure
-from analyzer.linalg.operators import HessianOperator
-from trainer.loop import one_thread
 
 
 def compute(run, params: HessianParams, deps) -> HessianResult:
     """The Hessian at the selected checkpoints (at="plateaus": those of the run's plateaus result, through deps)."""
+    from analyzer.analyses.hessian.saddle import checkpoint_row  # torch: imported when a Hessian is computed
+    from trainer.loop import one_thread
+
     points, selection = select_checkpoints(run, params, lambda: deps.get("plateaus"))
     loss_fn = loss_closure(run, params.dtype)
     logged_steps, logged_grad = np.asarray(run.steps), np.asarray(run.grad_norm, dtype=float)
     rows, extremes = [], []
     with one_thread():  # HVPs on these small MLPs run 2x slower on 2 intra-op threads of a shared 2-core machine
         for step, role in _progress(points):
-            rows.append(_checkpoint_row(run, loss_fn, params, logged_steps, logged_grad, step, role, extremes))
+            rows.append(checkpoint_row(run, loss_fn, params, logged_steps, logged_grad, step, role, extremes))
     stack = lambda name: np.array([getattr(e, name) for e in extremes]).reshape(len(extremes), -1)  # noqa: E731
     return HessianResult(table=pd.DataFrame(rows), eigenvalues_top=stack("top"), eigenvalues_bottom=stack("bottom"),
                          residuals_top=stack("top_residual"), residuals_bottom=stack("bottom_residual"),
                          selection=selection, n_params=int(run.n_params))
-
-
-def _checkpoint_row(run, loss_fn, params, logged_steps, logged_grad, step, role, extremes) -> dict:
-    theta = torch.from_numpy(np.asarray(run.params_at(step))).to(getattr(torch, params.dtype))
-    op = HessianOperator(loss_fn, theta)
-    eigenpairs = hessian_eigenpairs(loss_fn, theta, params.method, params.k, params.tol, params.dense_max_params,
-                                    params.max_dense_gb, params.seed, op=op, krylov_steps=params.krylov_steps)
-    extremes.append(replace(eigenpairs, all_eigenvalues=None, krylov=None, subspace=None))  # not their bases
-    grad_scale = local_grad_scale(logged_steps, logged_grad, step)
-    return {"step": step, "role": role, **saddle_metrics(eigenpairs, op, params, grad_scale)}
 
 
 def _progress(points: list[tuple[int, str]]):

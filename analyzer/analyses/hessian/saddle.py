@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import torch
 
+from analyzer.analyses.hessian.eigen import hessian_eigenpairs
 from analyzer.analyses.hessian.params import HessianParams
 from analyzer.linalg.index import index_estimate, index_from_eigenpairs
 from analyzer.linalg.operators import HessianOperator
@@ -44,3 +46,14 @@ def local_grad_scale(steps: np.ndarray, grad_norm: np.ndarray, step: int) -> flo
     low, high = step / math.sqrt(10), max(step * math.sqrt(10), 10)
     window = grad_norm[(steps >= low) & (steps <= high) & np.isfinite(grad_norm)]
     return float(np.median(window)) if len(window) else math.nan
+
+
+def checkpoint_row(run, loss_fn, params, logged_steps, logged_grad, step, role, extremes) -> dict:
+    """The row of one checkpoint; its extreme eigenpairs (without bases) are appended to `extremes`."""
+    theta = torch.from_numpy(np.asarray(run.params_at(step))).to(getattr(torch, params.dtype))
+    op = HessianOperator(loss_fn, theta)
+    eigenpairs = hessian_eigenpairs(loss_fn, theta, params.method, params.k, params.tol, params.dense_max_params,
+                                    params.max_dense_gb, params.seed, op=op, krylov_steps=params.krylov_steps)
+    extremes.append(replace(eigenpairs, all_eigenvalues=None, krylov=None, subspace=None))  # not their bases
+    grad_scale = local_grad_scale(logged_steps, logged_grad, step)
+    return {"step": step, "role": role, **saddle_metrics(eigenpairs, op, params, grad_scale)}

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from analyzer.analyses.hessian.figures import hessian_figure
-from analyzer.report.figures import plateau_intervals
 from analyzer.report.markdown import image, markdown_table, not_available
 
 
 def section(run, figs: dict, prefix: str, level: int) -> list[str]:
+    from analyzer.analyses.hessian.figures import hessian_figure  # matplotlib: only when a report is drawn
+    from analyzer.report.figures import plateau_intervals
+
     result = run.results.get("hessian")
     lines = [f"{'#' * level} Hessian and saddle index", ""]
     if result is None:

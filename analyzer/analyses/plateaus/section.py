@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from analyzer.analyses.plateaus.figures import loss_figure
-from analyzer.report.figures import plateau_intervals
 from analyzer.report.markdown import image, markdown_table, not_available
 from analyzer.report.model import loss_of
 
@@ -13,6 +11,9 @@ SHOWN_COLUMNS = ["method", "start_step", "end_step", "duration", "mean_log10_los
 
 
 def section(run, figs: dict, prefix: str, level: int) -> list[str]:
+    from analyzer.analyses.plateaus.figures import loss_figure  # matplotlib: only when a report is drawn
+    from analyzer.report.figures import plateau_intervals
+
     heading = "#" * level
     plateaus = run.results.get("plateaus")
     lines = [f"{heading} Loss and plateaus", ""]

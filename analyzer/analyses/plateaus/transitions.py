@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 
 from analyzer.analyses.plateaus.loss_curve import LineSums
 
@@ -176,6 +175,8 @@ def _logistic_fits_better(curve, bounds, lo: int, hi: int, fit, level_before: fl
     A drop that is a power law in step (a straight line in log-log, as in the planted tests) keeps its
     corners. Only points where the drop is not yet 99.99 % done count: beyond, a loss near its floor is noise.
     """
+    from scipy.special import expit
+
     mid, kappa = fit
     steps = curve.steps[lo:hi].astype(np.float64)
     unlearned = expit(-kappa * (steps - mid))  # 1 - s, without overflow on a fast drop after a long plateau

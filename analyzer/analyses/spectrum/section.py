@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from analyzer.analyses.spectrum.figures import heatmap_max_hz, rel_error_figure, spectral_heatmap_figure
-from analyzer.report.figures import plateau_intervals
 from analyzer.report.markdown import image, markdown_table, not_available
 
 
 def section(run, figs: dict, prefix: str, level: int) -> list[str]:
+    # matplotlib is imported only when a report is drawn
+    from analyzer.analyses.spectrum.figures import heatmap_max_hz, rel_error_figure, spectral_heatmap_figure
+    from analyzer.report.figures import plateau_intervals
+
     heading = "#" * level
     spectrum = run.results.get("spectrum")
     lines = [f"{heading} Spectral dynamics", ""]
@@ -27,6 +29,7 @@ def section(run, figs: dict, prefix: str, level: int) -> list[str]:
 def _full_spectrum(run, spectrum):
     """The DFT of the analysed prediction steps up to the band the heatmap shows, recomputed (never cached)."""
     from analyzer.analyses.spectrum.dft import amplitude_spectrum
+    from analyzer.analyses.spectrum.figures import heatmap_max_hz
     from analyzer.io.run import open_run
 
     with open_run(run.path) as opened:
