@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from analyzer.report.markdown import image, markdown_table, not_available
+from analyzer.report.markdown import image, markdown_table, opening
 
 
 def section(run, figs: dict, prefix: str, level: int) -> list[str]:
     from analyzer.analyses.hessian.figures import hessian_figure  # matplotlib: only when a report is drawn
     from analyzer.report.figures import plateau_intervals
 
-    result = run.results.get("hessian")
-    lines = [f"{'#' * level} Hessian and saddle index", ""]
+    result, lines = opening(run, "hessian", "Hessian and saddle index", level)
     if result is None:
-        return lines + not_available(run, "hessian")
+        return lines
     if not result.table.empty:
         lines += image(figs, f"{prefix}hessian.png", hessian_figure(
             result.table, result.n_params, plateau_intervals(run.results.get("plateaus")),

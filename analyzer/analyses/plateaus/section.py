@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analyzer.report.markdown import image, markdown_table, not_available
+from analyzer.report.markdown import image, markdown_table, opening
 from analyzer.report.model import loss_of
 
 SHOWN_COLUMNS = ["method", "start_step", "end_step", "duration", "mean_log10_loss", "slope"]
@@ -15,10 +15,9 @@ def section(run, figs: dict, prefix: str, level: int) -> list[str]:
     from analyzer.report.figures import plateau_intervals
 
     heading = "#" * level
-    plateaus = run.results.get("plateaus")
-    lines = [f"{heading} Loss and plateaus", ""]
+    plateaus, lines = opening(run, "plateaus", "Loss and plateaus", level)
     if plateaus is None:
-        return lines + not_available(run, "plateaus")
+        return lines
     fig = loss_figure(np.arange(run.n_steps), loss_of(run), plateau_intervals(plateaus), plateaus.change_points,
                       title=f"Training loss — {run.label}", escape_steps=plateaus.escape_steps())
     lines += image(figs, f"{prefix}loss.png", fig, f"training loss of {run.label}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from analyzer.report.markdown import image, markdown_table, not_available
+from analyzer.report.markdown import image, markdown_table, opening
 
 
 def section(run, figs: dict, prefix: str, level: int) -> list[str]:
@@ -11,10 +11,9 @@ def section(run, figs: dict, prefix: str, level: int) -> list[str]:
     from analyzer.report.figures import plateau_intervals
 
     heading = "#" * level
-    spectrum = run.results.get("spectrum")
-    lines = [f"{heading} Spectral dynamics", ""]
+    spectrum, lines = opening(run, "spectrum", "Spectral dynamics", level)
     if spectrum is None:
-        return lines + not_available(run, "spectrum")
+        return lines
     lines += image(figs, f"{prefix}spectrum.png", spectral_heatmap_figure(
         spectrum, _full_spectrum(run, spectrum), title=f"Learned fraction of each target frequency — {run.label}"),
         f"spectral dynamics of {run.label}")
