@@ -21,9 +21,9 @@ def _group() -> None:
     """Analyze run files offline: plateaus, spectra, Hessian saddles, their correlation, reports."""
 
 
-commands.register(app)
+commands.add_info_command(app)
 add_generated_commands(app, skip=("correlate",))
-commands.register_after(app)
+commands.add_multi_run_commands(app)
 
 
 def main() -> None:

@@ -1,5 +1,5 @@
 """The hand-written commands, whose shape differs from one analysis on one run: info, correlate over many runs,
-report and study. `register(app)` adds them."""
+report and study."""
 
 from __future__ import annotations
 
@@ -134,12 +134,12 @@ def study(inputs: Annotated[list[str], typer.Argument(
                       use_cache=not no_cache)
 
 
-def register(app: typer.Typer) -> None:
-    """info first, then (added by the caller) the generated analysis commands, correlate, report and study."""
+def add_info_command(app: typer.Typer) -> None:
     app.command()(info)
 
 
-def register_after(app: typer.Typer) -> None:
+def add_multi_run_commands(app: typer.Typer) -> None:
+    """correlate over one or more runs, report and study."""
     add_correlate_command(app)
     app.command()(report)
     app.command()(study)
