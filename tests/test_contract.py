@@ -102,6 +102,23 @@ def test_compute_cache_round_trip_and_rendering(name, tiny_runs, tmp_path):
     assert isinstance(tables, dict) and all(isinstance(t, pd.DataFrame) for t in tables.values())
 
 
+@pytest.mark.parametrize("name", [n for n in NAMES if registry.get(n).split is not None])
+def test_a_split_analysis_combined_from_its_parts_equals_compute(name, tiny_runs):
+    """Analyses that divide into parts for several workers (Analysis.split) must give compute's result."""
+    from analyzer.core.runner import resolver_for
+    from analyzer.io.run import open_run
+
+    split = registry.get(name).split
+    with open_run(run_for(name, tiny_runs)) as run:
+        resolver, params = resolver_for(run, name, use_cache=False, **FAST.get(name, {}))
+        pieces, context = split.plan(run, params, resolver.deps_for(name))
+        assert len(pieces) >= 2, "the tiny run should give several parts"
+        combined = split.combine(run, params, context, [split.part(run, params, piece) for piece in reversed(pieces)][::-1])
+        fresh = analyze(run, name, use_cache=False, **FAST.get(name, {}))
+    for field in dataclasses.fields(fresh):
+        assert equal(getattr(combined, field.name), getattr(fresh, field.name)), field.name
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_the_cli_command_exists_and_its_json_parses(name, tiny_runs, tmp_path):
     runner = CliRunner()

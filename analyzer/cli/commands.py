@@ -85,6 +85,11 @@ def report(runs: Annotated[list[Path], typer.Argument(help="One or more run file
            threshold: Annotated[Optional[float], typer.Option(help="Spectrum learned-threshold on relative error.")] = None,
            permutations: Annotated[Optional[int], typer.Option(help="Permutation-test draws.")] = None,
            title: Annotated[str, typer.Option(help="Report title.")] = "",
+           workers: Annotated[Optional[int], typer.Option(
+               help="Local Dask worker processes for the analyses, one thread each; 1 computes in this process.",
+               show_default="one per core when a Hessian is to be computed")] = None,
+           scheduler: Annotated[Optional[str], typer.Option(
+               help="Address of an existing Dask scheduler (tcp://HOST:PORT) instead of a local cluster.")] = None,
            as_json: JsonOpt = False, no_cache: NoCacheOpt = False) -> None:
     """Markdown report with figures for one run, or several side by side, from cached analyses."""
     from analyzer.report import ReportOptions, build_report, check_output, json_summary, write_report
@@ -93,7 +98,8 @@ def report(runs: Annotated[list[Path], typer.Argument(help="One or more run file
     overrides = {"plateaus": {"penalty": penalty}, "spectrum": {"threshold": threshold},
                  "correlate": {"threshold": threshold, "n_permutations": permutations}}
     overrides = {name: {k: v for k, v in values.items() if v is not None} for name, values in overrides.items()}
-    options = ReportOptions(use_cache=not no_cache, hessian=hessian, overrides=overrides, title=title)
+    options = ReportOptions(use_cache=not no_cache, hessian=hessian, overrides=overrides, title=title,
+                            workers=workers, scheduler=scheduler)
     with _status() as status:
         built = build_report(list(runs), options, progress=lambda text: status.update(f"analyzing {text}"))
     written = write_report(built, out, overwrite=overwrite)

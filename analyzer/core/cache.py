@@ -15,6 +15,7 @@ let a cache grow with every change of the run or the analyzer, and a kill mid-st
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -94,9 +95,24 @@ class Cache:
               fingerprint: str = "") -> None:
         """Write one result; entries of the same run with another fingerprint or versions are dropped."""
         try:
-            self._store(analysis, key, params, result, str(run_path), fingerprint)
+            with self._writer_lock():
+                self._store(analysis, key, params, result, str(run_path), fingerprint)
         except OSError as err:
             warnings.warn(f"cache {self.path} not written ({err}); results were computed but not cached", stacklevel=2)
+
+    @contextlib.contextmanager
+    def _writer_lock(self):
+        """One writer at a time: workers that store results of the same run at once would otherwise each
+        rewrite the file from the old one, and the last replacement would drop the other's entry. The lock is
+        an flock on a hidden sidecar, freed by the OS if its holder dies; readers never take it."""
+        import fcntl
+
+        fd = os.open(self.path.with_name(f".{self.path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     def _store(self, analysis: Analysis, key: str, params: Any, result: Any, run_path: str, fingerprint: str) -> None:
         if self.path.exists() and not h5py.is_hdf5(self.path):

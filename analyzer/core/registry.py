@@ -18,6 +18,20 @@ ANALYZER_VERSION = "0.1.0"
 
 
 @dataclass(frozen=True)
+class Split:
+    """How an analysis's compute divides into independent parts that may run on different workers.
+
+    plan(run, params, deps) -> (parts, context): what is to be done (the Hessian: one part per checkpoint);
+    part(run, params, part) -> piece; combine(run, params, context, pieces) -> result, pieces in plan order.
+    combine over all parts must give what compute gives (the contract test checks it).
+    """
+
+    plan: Callable[[Any, Any, Any], tuple[list, Any]]
+    part: Callable[[Any, Any, Any], Any]
+    combine: Callable[[Any, Any, Any, list], Any]
+
+
+@dataclass(frozen=True)
 class Analysis:
     """One analysis: parameters, result type and `compute(run, params, deps) -> result` (bump `version` whenever
     results change).
@@ -29,6 +43,7 @@ class Analysis:
     in_report: the report computes it; otherwise the report shows it only when a result is already cached.
     api: the notebook entry `analyzer.<name>(...)` when it differs from `analyze(run, name, **params)`
         (correlate pools several runs).
+    split: how compute divides into parts for several workers (analyzer/core/parallel.py), or None.
     """
 
     name: str
@@ -42,6 +57,7 @@ class Analysis:
     needs_run: bool = True
     in_report: bool = False
     api: Callable | None = None
+    split: Split | None = None
 
 
 REGISTRY: dict[str, Analysis] = {}

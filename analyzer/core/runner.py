@@ -46,6 +46,13 @@ def cached_result(run: Run, name: str, *, cache: Path | str | None = None, **ove
     return Resolver(run, cache, True, sub_params).cached(name, params)
 
 
+def resolver_for(run: Run, name: str, *, cache: Path | str | None = None, use_cache: bool = True,
+                 **overrides: Any) -> tuple["Resolver", Any]:
+    """The resolver `analyze(run, name, **overrides)` would use, and the analysis's parameters; computes nothing."""
+    sub_params = split_sub_params(name, overrides)
+    return Resolver(run, cache, use_cache, sub_params), registry.make_params(registry.get(name), **overrides)
+
+
 def split_sub_params(name: str, overrides: dict[str, Any]) -> dict[str, dict]:
     """Take the dependencies' parameter dicts out of `overrides` (in place); None values are dropped."""
     sub_params = {}
@@ -87,6 +94,17 @@ class Resolver:
         """The stored result, or None; computes nothing."""
         analysis = registry.get(name)
         return self.store.load(analysis, self.key(name, params), analysis.result) if self.store is not None else None
+
+    def deps_for(self, name: str) -> "Deps":
+        return Deps(self, registry.get(name))
+
+    def put(self, name: str, params: Any, result: Any) -> None:
+        """Store a result computed elsewhere (in parts, on several workers) as `result(name, params)` would."""
+        analysis, key = registry.get(name), self.key(name, params)
+        self._memo[key] = result
+        if self.store is not None:
+            self.store.store(analysis, key, params, result, run_path=self.run.path.resolve(),
+                             fingerprint=self.run.fingerprint)
 
     def result(self, name: str, params: Any) -> Any:
         analysis = registry.get(name)

@@ -49,6 +49,45 @@ def analyze_run(path: Path, label: str, options: ReportOptions, progress=None) -
                            results, {k: v for k, v in notes.items() if v})
 
 
+def report_jobs(paths: list[Path], options: ReportOptions) -> list:
+    """Every analysis the report computes, of every run, with the report's parameters."""
+    from analyzer.core.parallel import Job
+
+    return [Job(str(path), name, analysis_overrides(name, options)) for path in paths
+            for name in computed_analyses(options)]
+
+
+def use_cluster(paths: list[Path], options: ReportOptions) -> bool:
+    """Whether to compute on Dask: when asked (a scheduler, or more than one worker), or by default when a
+    Hessian is to be computed on a machine with several cores; never without the cache (results come back
+    through it)."""
+    import os
+
+    if not options.use_cache or options.workers == 1:
+        return False
+    if options.scheduler or (options.workers or 0) > 1:
+        return True
+    if (os.cpu_count() or 1) < 2 or not options.hessian:
+        return False
+    overrides = analysis_overrides("hessian", options)
+    for path in paths:
+        with open_run(path) as run:
+            if cached_result(run, "hessian", **overrides) is None:
+                return True
+    return False
+
+
+def compute_on_cluster(paths: list[Path], options: ReportOptions, progress=None) -> None:
+    from analyzer.core.parallel import cluster, compute_jobs, file_cost
+
+    if progress:
+        progress(f"{len(paths)} run(s) on Dask workers")
+    with cluster(options.workers, options.scheduler) as client:
+        for done, (path, _errors) in enumerate(compute_jobs(client, report_jobs(paths, options), cost=file_cost), 1):
+            if progress:  # errors are found again, and reported, by the serial pass
+                progress(f"{done} of {len(paths)} run(s) done on Dask workers ({Path(path).name})")
+
+
 def analysis_overrides(name: str, options: ReportOptions) -> dict[str, Any]:
     """The report's parameters for `name`: its own overrides, and those of every analysis it reads."""
     given = dict(options.overrides.get(name, {}))
@@ -84,9 +123,13 @@ def build_report(paths: list[Path | str], options: ReportOptions | None = None, 
         raise BadInputError("the same run file is given twice")
     for name, values in options.overrides.items():
         make_params(get(name), **values)
+    if options.workers is not None and options.workers < 1:
+        raise BadInputError(f"--workers must be at least 1, got {options.workers}")
     for path in paths:  # refuse before any analysis runs
         with open_run(path) as run:
             run.require_steps(MIN_REPORT_STEPS, "a report")
+    if use_cluster(paths, options):
+        compute_on_cluster(paths, options, progress)  # fills the caches; the serial pass below reads them
     runs = [analyze_run(p, label, options, progress) for p, label in zip(paths, labels_for(paths))]
     pooled = []
     if len(runs) > 1:

@@ -17,6 +17,8 @@ class ReportOptions:
     hessian: bool = True
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # analysis name -> parameters
     title: str = ""
+    workers: int | None = None  # Dask workers for the analyses; None: one per core when a Hessian is to compute
+    scheduler: str | None = None  # address of an existing Dask scheduler
 
 
 @dataclass

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import glob
 import io
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -187,65 +186,44 @@ def _sampled_loss(steps: np.ndarray, loss: np.ndarray) -> tuple[np.ndarray, np.n
 
 def summarize_runs(paths: list[Path], options: StudyOptions,
                    on_done: Callable[[RunSummary | SkippedRun], None] | None = None) -> list[RunSummary | SkippedRun]:
-    """Every run's summary, computed on Dask distributed; results in the order of `paths`."""
+    """Every run's summary, computed on Dask distributed; results in the order of `paths`.
+
+    With the cache, the analyses are computed first as jobs (analyzer/core/parallel.py: the Hessian's
+    checkpoints spread over the workers), and each run is summarized from its cache as soon as its jobs are
+    done. Without it, each worker computes one run's analyses whole.
+    """
     from distributed import as_completed
 
-    with _cluster(options) as client:
-        # largest files first (longest runs, biggest models): the slowest run then starts at once instead of
-        # last, which on a few runs per worker decides the wall time (a priority alone came too late: the
-        # first task submitted went straight to the idle worker)
-        order = sorted(range(len(paths)), key=lambda i: -_cost(paths[i]))
-        futures = [client.submit(summarize_run, str(paths[i]), options, pure=False, priority=_cost(paths[i]))
-                   for i in order]
-        index = {future.key: i for future, i in zip(futures, order)}
-        results: list = [None] * len(paths)
-        for future in as_completed(futures):
+    from analyzer.core.parallel import cluster, compute_jobs, file_cost
+
+    index = {str(path): i for i, path in enumerate(paths)}
+    results: list = [None] * len(paths)
+    with cluster(options.workers, options.scheduler) as client:
+        summaries = as_completed()
+        if options.use_cache:
+            for path, _errors in compute_jobs(client, study_jobs(paths, options), cost=file_cost):
+                # errors are found again, and named, by summarize_run: a failed Hessian becomes a note there
+                summaries.add(client.submit(summarize_run, path, options, pure=False))
+        else:
+            # largest files first (longest runs, biggest models): the slowest run then starts at once instead of
+            # last, which on a few runs per worker decides the wall time
+            for path in sorted(index, key=lambda p: -file_cost(p)):
+                summaries.add(client.submit(summarize_run, path, options, pure=False, priority=file_cost(path)))
+        for future in summaries:
             try:
                 outcome = future.result()
             except Exception as err:  # noqa: BLE001 -- a worker lost mid-task, not the run's fault
-                outcome = SkippedRun(str(paths[index[future.key]]), f"worker failed: {_one_line(err)}")
-            results[index[future.key]] = outcome
+                outcome = SkippedRun("?", f"worker failed: {_one_line(err)}")
+            if outcome.path in index:
+                results[index[outcome.path]] = outcome
             if on_done is not None:
                 on_done(outcome)
-    return results
+    return [r if r is not None else SkippedRun(str(p), "worker failed") for r, p in zip(results, paths)]
 
 
-def _cost(path: Path) -> int:
-    """File size in kB: a proxy for the analysis time (steps x eval points, and checkpoint size)."""
-    try:
-        return int(path.stat().st_size // 1000)
-    except OSError:
-        return 0
+def study_jobs(paths: list[Path], options: StudyOptions) -> list:
+    """The analyses a study reads, for every run, with the default parameters summarize_run uses."""
+    from analyzer.core.parallel import Job
 
-
-@contextlib.contextmanager
-def _cluster(options: StudyOptions):
-    """A client on the given scheduler, or on a LocalCluster of single-threaded worker processes."""
-    import os
-
-    import dask
-    from distributed import Client, LocalCluster
-
-    if options.scheduler:
-        try:
-            client = Client(options.scheduler, timeout="10s")
-        except (OSError, TimeoutError) as err:
-            raise BadInputError(f"cannot reach the Dask scheduler at {options.scheduler} ({_one_line(err)})") from None
-        with client:
-            yield client
-        return
-    workers = options.workers if options.workers is not None else os.cpu_count() or 1
-    if workers < 1:
-        raise BadInputError(f"--workers must be at least 1, got {workers}")
-    # Dask's nannies set MALLOC_TRIM_THRESHOLD_=65536 in their workers, which made the Hessian's many small
-    # torch allocations 2x slower (sgd, 10,000 epochs: 4.7 s vs 2.3 s a run); None unsets it
-    # (bench/RESULTS.md); the workers' statistical profiler (a stack sample every 10 ms) is not needed either.
-    # Port 0: no dashboard (bokeh is not a dependency), no clash with a cluster on 8787.
-    no_trim = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
-               "distributed.worker.profile.enabled": False}
-    with dask.config.set(no_trim), \
-            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                         dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
-                         env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}) as cluster, \
-            Client(cluster) as client:
-        yield client
+    names = ("plateaus", "spectrum", "hessian") if options.hessian else ("plateaus", "spectrum")
+    return [Job(str(path), name) for path in paths for name in names]

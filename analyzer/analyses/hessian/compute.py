@@ -52,16 +52,36 @@ from analyzer.io.model import loss_closure
 
 def compute(run, params: HessianParams, deps) -> HessianResult:
     """The Hessian at the selected checkpoints (at="plateaus": those of the run's plateaus result, through deps)."""
+    points, selection = plan(run, params, deps)
+    loss_fn = loss_closure(run, params.dtype)
+    return combine(run, params, selection, [part(run, params, point, loss_fn) for point in _progress(points)])
+
+
+# The same computation in parts, for several workers (Analysis.split; analyzer/core/parallel.py): one part per
+# checkpoint, each independent of the others, so a run's checkpoints can be spread over a cluster.
+
+def plan(run, params: HessianParams, deps) -> tuple[list[tuple[int, str]], str]:
+    """The (step, role) checkpoints to analyse, and how they were chosen."""
+    return select_checkpoints(run, params, lambda: deps.get("plateaus"))
+
+
+def part(run, params: HessianParams, point: tuple[int, str], loss_fn=None) -> tuple[dict, object]:
+    """One checkpoint's table row and its extreme eigenpairs (without their bases); `loss_fn` is the run's loss
+    closure when the caller has built it already."""
     from analyzer.analyses.hessian.saddle import checkpoint_row  # torch: imported when a Hessian is computed
     from trainer.loop import one_thread
 
-    points, selection = select_checkpoints(run, params, lambda: deps.get("plateaus"))
-    loss_fn = loss_closure(run, params.dtype)
-    logged_steps, logged_grad = np.asarray(run.steps), np.asarray(run.grad_norm, dtype=float)
-    rows, extremes = [], []
+    step, role = point
+    extremes: list = []
     with one_thread():  # HVPs on these small MLPs run 2x slower on 2 intra-op threads of a shared 2-core machine
-        for step, role in _progress(points):
-            rows.append(checkpoint_row(run, loss_fn, params, logged_steps, logged_grad, step, role, extremes))
+        row = checkpoint_row(run, loss_fn or loss_closure(run, params.dtype), params, np.asarray(run.steps),
+                             np.asarray(run.grad_norm, dtype=float), step, role, extremes)
+    return row, extremes[0]
+
+
+def combine(run, params: HessianParams, selection: str, pieces: list[tuple[dict, object]]) -> HessianResult:
+    rows = [row for row, _ in pieces]
+    extremes = [eigenpairs for _, eigenpairs in pieces]
     stack = lambda name: np.array([getattr(e, name) for e in extremes]).reshape(len(extremes), -1)  # noqa: E731
     return HessianResult(table=pd.DataFrame(rows), eigenvalues_top=stack("top"), eigenvalues_bottom=stack("bottom"),
                          residuals_top=stack("top_residual"), residuals_bottom=stack("bottom_residual"),
