@@ -56,8 +56,8 @@ def fresh_copies(paths: list[Path], scratch: Path) -> list[Path]:
 
 
 def time_study(paths: list[Path], workers: int, hessian: bool) -> float:
-    from analyzer.study import StudyOptions
-    from analyzer.study_analysis import run_study
+    from analyzer.study.collect import StudyOptions
+    from analyzer.study.analysis import run_study
 
     started = time.perf_counter()
     finished = []  # when each run came back: the last one is the critical path
@@ -70,11 +70,11 @@ def time_study(paths: list[Path], workers: int, hessian: bool) -> float:
     return time.perf_counter() - started
 
 
-def time_report(paths: list[Path], hessian: bool) -> float:
+def time_report(paths: list[Path], hessian: bool, workers: int) -> float:
     from analyzer.report import ReportOptions, build_report
 
     started = time.perf_counter()
-    build_report(paths, ReportOptions(hessian=hessian))
+    build_report(paths, ReportOptions(hessian=hessian, workers=workers))
     return time.perf_counter() - started
 
 
@@ -87,11 +87,12 @@ def main() -> None:
     parser.add_argument("--train-dir", type=Path, default=Path("data/bench-study"))
     parser.add_argument("--workers", default=f"1,{os.cpu_count()}", help="comma-separated worker counts")
     parser.add_argument("--no-hessian", action="store_true")
-    parser.add_argument("--report", action="store_true", help="also time the serial `analyze report` of the runs")
+    parser.add_argument("--report", action="store_true",
+                        help="also time `analyze report` of the runs, in process (--workers 1) and on each worker count")
     args = parser.parse_args()
     hessian = not args.no_hessian
     if args.runs:
-        from analyzer.study import collect_paths
+        from analyzer.study.collect import collect_paths
 
         paths = collect_paths([args.runs])
     else:
@@ -100,15 +101,16 @@ def main() -> None:
     print(f"{len(paths)} runs, Hessian {'on' if hessian else 'off'}, {os.cpu_count()} cores")
     times = {}
     with tempfile.TemporaryDirectory() as scratch:
-        if args.report:
-            times["analyze report (serial)"] = time_report(fresh_copies(paths, Path(scratch) / "r"), hessian)
-            print(f"analyze report (serial): {times['analyze report (serial)']:.1f} s", flush=True)
+        for workers in worker_counts if args.report else []:
+            label = f"analyze report, {workers} worker{'s' * (workers != 1)}" + (" (in process)" if workers == 1 else "")
+            times[label] = time_report(fresh_copies(paths, Path(scratch) / f"r{workers}"), hessian, workers)
+            print(f"{label}: {times[label]:.1f} s", flush=True)
         for workers in worker_counts:
             label = f"analyze study, {workers} worker{'s' * (workers != 1)}"
             times[label] = time_study(fresh_copies(paths, Path(scratch) / f"w{workers}"), workers, hessian)
             print(f"{label}: {times[label]:.1f} s", flush=True)
-    base = times[f"analyze study, {worker_counts[0]} worker{'s' * (worker_counts[0] != 1)}"]
-    print("\n| configuration | seconds | speed-up vs first study row |\n|---|---:|---:|")
+    base = next(iter(times.values()))
+    print("\n| configuration | seconds | speed-up vs first row |\n|---|---:|---:|")
     for label, seconds in times.items():
         print(f"| {label} | {seconds:.1f} | {base / seconds:.2f}x |")
 

@@ -1,1 +1,2 @@
-"""Linear algebra on run checkpoints: operators, Krylov/Lanczos solvers and kernels (the NTK: ntk.py)."""
+"""Linear algebra on checkpoints: Hessian-vector operators, dense and Lanczos eigensolvers, the certified
+subspace run, Krylov quadrature, the saddle index, and the empirical NTK (ntk.py: Jacobian, kernel, SVD)."""

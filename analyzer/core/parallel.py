@@ -1,0 +1,193 @@
+"""Many runs' analyses on Dask distributed: each result computed once, on some worker, into its run's sidecar cache.
+
+A job is one analysis of one run with the caller's parameters. Jobs run as ordinary `analyze` calls on the
+workers, except for analyses that declare a `Split` (the Hessian): those are planned on a worker (which
+resolves their dependencies through the cache), their parts (checkpoints) are spread over all workers, and a
+last task combines the pieces and stores the result under the same cache key a serial call uses. So one run's
+slowest analysis no longer sets the wall time, and a serial `analyze`/report afterwards is all cache hits.
+
+Nothing is returned but errors: the caller reads the results from the caches. Worker functions catch every
+error and return it as text, so a damaged run fails its own jobs and nothing else; a worker lost mid-task is
+Dask's to retry (the scheduler reschedules its tasks; cache writes are atomic replacements).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from analyzer.errors import BadInputError
+
+
+@dataclass(frozen=True)
+class Job:
+    """One analysis of one run, with the parameters `analyze` takes (its own, and its dependencies' by name)."""
+
+    path: str
+    name: str
+    overrides: dict = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def cluster(workers: int | None = None, scheduler: str | None = None):
+    """A client on the given scheduler, or on a LocalCluster of single-threaded worker processes (one per core)."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError) as err:
+            raise BadInputError(f"cannot reach the Dask scheduler at {scheduler} ({' '.join(str(err).split())})") from None
+        with client:
+            yield client
+        return
+    workers = workers if workers is not None else os.cpu_count() or 1
+    if workers < 1:
+        raise BadInputError(f"--workers must be at least 1, got {workers}")
+    # Dask's nannies set MALLOC_TRIM_THRESHOLD_=65536 in their workers, which made the Hessian's many small
+    # torch allocations 2x slower (sgd, 10,000 epochs: 4.7 s vs 2.3 s a run); None unsets it
+    # (bench/RESULTS.md); the workers' statistical profiler (a stack sample every 10 ms) is not needed either.
+    # Port 0: no dashboard (bokeh is not a dependency), no clash with a cluster on 8787.
+    no_trim = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+               "distributed.worker.profile.enabled": False}
+    with dask.config.set(no_trim), \
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                         dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
+                         env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}) as local, \
+            Client(local) as client:
+        yield client
+
+
+def compute_jobs(client, jobs: list[Job], cost: Callable[[str], int] | None = None) -> Iterator[tuple[str, dict]]:
+    """Run every job on the cluster; yields (path, {analysis name: error text}) as each run's jobs are all done.
+
+    Args:
+        cost: a run's relative cost (higher first): its jobs and parts get that priority, so the slowest
+            run starts at once instead of last.
+    """
+    from distributed import as_completed
+
+    cost = cost or (lambda path: 0)
+    pending: dict[str, int] = {}
+    errors: dict[str, dict] = {}
+    parts: dict[Any, tuple] = {}  # combine future key -> job
+    for job in jobs:
+        pending[job.path] = pending.get(job.path, 0) + 1
+        errors.setdefault(job.path, {})
+    ordered = sorted(jobs, key=lambda job: -cost(job.path))
+    futures = as_completed()
+    job_of = {}
+    for job in ordered:
+        future = client.submit(_plan, job, pure=False, priority=cost(job.path))
+        job_of[future.key] = job
+        futures.add(future)
+    for future in futures:
+        job = job_of.pop(future.key)
+        outcome = _outcome(future)
+        if outcome[0] == "parts":
+            _, pieces, context = outcome
+            part_futures = [client.submit(_part, job, piece, pure=False, priority=cost(job.path) + 1) for piece in pieces]
+            combined = client.submit(_combine, job, context, part_futures, pure=False, priority=cost(job.path) + 2)
+            job_of[combined.key] = job
+            futures.add(combined)
+            continue
+        if outcome[0] == "failed":
+            errors[job.path][job.name] = outcome[1]
+        pending[job.path] -= 1
+        if pending[job.path] == 0:
+            yield job.path, errors[job.path]
+
+
+def _outcome(future) -> tuple:
+    try:
+        return future.result()
+    except Exception as err:  # noqa: BLE001 -- a worker lost for good (KilledWorker), not the run's fault
+        return ("failed", f"worker failed: {_one_line(err)}")
+
+
+def _one_line(err: Exception) -> str:
+    return " ".join(str(err).split())[:300] or type(err).__name__
+
+
+# ---- on the workers --------------------------------------------------------------------------------
+
+def _guard(fn):
+    """Worker functions return ("failed", why) instead of raising: a damaged run fails only its own jobs."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args):
+        try:
+            return fn(*args)
+        except Exception as err:  # noqa: BLE001 -- reported to the caller, which names the run
+            return ("failed", _one_line(err))
+
+    return wrapper
+
+
+@_guard
+def _plan(job: Job) -> tuple:
+    """A cached or unsplit job is done here; a split one comes back as its parts and context."""
+    from analyzer.core import registry
+    from analyzer.core.runner import resolver_for
+    from analyzer.io.run import open_run
+
+    analysis = registry.get(job.name)
+    with open_run(job.path) as run, _quiet():
+        resolver, params = resolver_for(run, job.name, **job.overrides)
+        if resolver.cached(job.name, params) is not None:
+            return ("done",)
+        if analysis.split is None:
+            resolver.result(job.name, params)
+            return ("done",)
+        pieces, context = analysis.split.plan(run, params, resolver.deps_for(job.name))
+        return ("parts", list(pieces), context)
+
+
+@_guard
+def _part(job: Job, piece) -> tuple:
+    from analyzer.core import registry
+    from analyzer.core.runner import resolver_for
+    from analyzer.io.run import open_run
+
+    with open_run(job.path) as run, _quiet():
+        _, params = resolver_for(run, job.name, **job.overrides)
+        return ("piece", registry.get(job.name).split.part(run, params, piece))
+
+
+@_guard
+def _combine(job: Job, context, outcomes: list[tuple]) -> tuple:
+    from analyzer.core import registry
+    from analyzer.core.runner import resolver_for
+    from analyzer.io.run import open_run
+
+    failed = [outcome[1] for outcome in outcomes if outcome[0] == "failed"]
+    if failed:
+        return ("failed", failed[0])
+    with open_run(job.path) as run, _quiet():
+        resolver, params = resolver_for(run, job.name, **job.overrides)
+        result = registry.get(job.name).split.combine(run, params, context, [outcome[1] for outcome in outcomes])
+        resolver.put(job.name, params, result)
+        return ("done",)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Workers may share the terminal: keep analyses' own progress bars and warnings off it."""
+    import io
+
+    with contextlib.redirect_stderr(io.StringIO()):
+        yield
+
+
+def file_cost(path: str | Path) -> int:
+    """File size in kB: a proxy for the analysis time (steps x eval points, and checkpoint size)."""
+    try:
+        return int(Path(path).stat().st_size // 1000)
+    except OSError:
+        return 0
