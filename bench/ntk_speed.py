@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 
 from analyzer.analyses.ntk.dynamics import checkpoint_net  # noqa: E402
 from analyzer.linalg.ntk import kernel, kernel_eigen  # noqa: E402
-from analyzer.run import open_run  # noqa: E402
+from analyzer.io.run import open_run  # noqa: E402
 
 
 def naive_jacobian(net, theta: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ from analyzer.analyses.mask.compute import compute
 from analyzer.analyses.mask.params import MaskParams
 from analyzer.errors import BadInputError
 from analyzer.linalg.ntk import fix_signs
-from analyzer.run import open_run
+from analyzer.io.run import open_run
 
 
 def test_frozen_gd_mask_is_exact(frozen_gd):

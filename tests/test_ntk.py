@@ -16,7 +16,7 @@ from analyzer.analyses.ntk.params import NtkParams
 from analyzer.analyses.ntk.result import OBSERVED_ONLY
 from analyzer.errors import BadInputError
 from analyzer.linalg import ntk
-from analyzer.run import open_run
+from analyzer.io.run import open_run
 from trainer.config import PRESETS
 from trainer.models import build_model, flatten, param_layout
 

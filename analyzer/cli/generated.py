@@ -15,7 +15,7 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 
 from analyzer.cli.output import emit, guarded
-from analyzer.core.params import spec_of
+from analyzer.core.params import optional_kind, spec_of
 from analyzer.errors import BadInputError
 
 SEPARATOR = "__"  # python name of a dependency's option: <dependency>__<field>
@@ -27,8 +27,7 @@ RESERVED = {"run", "runs", "as_json", "cache", "no_cache"}
 
 
 def _kind(field: dataclasses.Field) -> str:
-    text = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", str(field.type))
-    return text.replace(" ", "")
+    return optional_kind(field)[0]  # an Optional[int] field is an int option left out by default
 
 
 def _default_text(value: Any) -> str:

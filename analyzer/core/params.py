@@ -69,6 +69,8 @@ def validate(params: Any) -> None:
     for field in dataclasses.fields(params):
         spec = spec_of(field)
         value = getattr(params, field.name)
+        if value is None and optional_kind(field)[1]:
+            continue  # Optional[...] fields: None means "the analysis decides" (e.g. the first checkpoint)
         kind = hints.get(field.name)
         if kind in (int, float):
             _check_number(params, field.name, value, kind)
@@ -77,11 +79,24 @@ def validate(params: Any) -> None:
         _check_limits(params, field.name, value, spec)
 
 
+def optional_kind(field: dataclasses.Field) -> tuple[str, bool]:
+    """A field's type as text without spaces ("int", "tuple[int,...]"), and whether it also allows None
+    (annotated `Optional[X]` or `X | None`)."""
+    text = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", str(field.type))
+    text = text.replace(" ", "")
+    if text.startswith("Optional[") and text.endswith("]"):
+        return text[len("Optional["):-1], True
+    parts = text.split("|")
+    if "None" in parts and len(parts) == 2:
+        return next(p for p in parts if p != "None"), True
+    return text, False
+
+
 def _field_types(cls: type) -> dict[str, Any]:
     """int / float / str / other per field, from the (string) annotations `from __future__` leaves."""
     out = {}
     for field in dataclasses.fields(cls):
-        text = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", str(field.type))
+        text = optional_kind(field)[0]
         out[field.name] = {"int": int, "float": float, "str": str, "bool": bool}.get(text, text)
     return out
 

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from analyzer.analyses.mask.figures import mask_figure
+from analyzer.report.markdown import image, markdown_table, opening
 
 TABLE_ROWS = 10
 
 
-def section(run_analyses, figs: dict, prefix: str, level: int) -> list[str]:
-    from analyzer.report import markdown_table
+def section(run, figs: dict, prefix: str, level: int) -> list[str]:
+    from analyzer.analyses.mask.figures import mask_figure  # matplotlib: only when a report is drawn
 
-    result = run_analyses.results.get("mask")
-    lines = ["#" * level + " Gradient descent as a shrinkage mask", ""]
+    result, lines = opening(run, "mask", "Gradient descent as a shrinkage mask", level)
     if result is None:
-        return lines + [f"*mask not available: {run_analyses.notes.get('mask', 'not computed')}*", ""]
-    label = run_analyses.label
-    figs[f"{prefix}mask.png"] = mask_figure(result, title=f"GD mask on J's singular values — {label}")
-    lines += [f"![GD mask vs observed fractions of {label}]({prefix}mask.png)", "", result.headline() + ".", ""]
+        return lines
+    lines += image(figs, f"{prefix}mask.png", mask_figure(result, title=f"GD mask on J's singular values — "
+                                                                        f"{run.label}"),
+                   f"GD mask vs observed fractions of {run.label}")
+    lines += [result.headline() + ".", ""]
     lines += [f"*directions (first {TABLE_ROWS})*", ""] + markdown_table(result.table.head(TABLE_ROWS))
     return lines

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from analyzer.analyses.ntk.figures import drift_and_residuals_figure, spectrum_and_rates_figure
+from analyzer.report.markdown import image, markdown_table, opening
 
 TABLE_ROWS = 10
 
 
-def section(run_analyses, figs: dict, prefix: str, level: int) -> list[str]:
-    from analyzer.report import markdown_table
+def section(run, figs: dict, prefix: str, level: int) -> list[str]:
+    from analyzer.analyses.ntk.figures import drift_and_residuals_figure, spectrum_and_rates_figure  # matplotlib
 
-    result = run_analyses.results.get("ntk")
-    lines = ["#" * level + " Neural tangent kernel", ""]
+    result, lines = opening(run, "ntk", "Neural tangent kernel", level)
     if result is None:
-        return lines + [f"*ntk not available: {run_analyses.notes.get('ntk', 'not computed')}*", ""]
-    label = run_analyses.label
-    figs[f"{prefix}ntk.png"] = spectrum_and_rates_figure(result, title=f"Empirical NTK at step {result.step:,} — {label}")
-    figs[f"{prefix}ntk-dynamics.png"] = drift_and_residuals_figure(result, title=f"NTK dynamics — {label}")
-    lines += [f"![NTK eigenvalues and rates of {label}]({prefix}ntk.png)", "",
-              f"![kernel drift and residual decay of {label}]({prefix}ntk-dynamics.png)", ""]
+        return lines
+    label = run.label
+    lines += image(figs, f"{prefix}ntk.png", spectrum_and_rates_figure(
+        result, title=f"Empirical NTK at step {result.step:,} — {label}"), f"NTK eigenvalues and rates of {label}")
+    lines += image(figs, f"{prefix}ntk-dynamics.png", drift_and_residuals_figure(
+        result, title=f"NTK dynamics — {label}"), f"kernel drift and residual decay of {label}")
     lines += [result.headline() + ".", ""]
     if result.rates == "observed only":
         lines += [f"This run used {result.optimizer}: there is no closed form for its rates, so they are observed "
