@@ -11,7 +11,7 @@ import torch
 from ntk_runs import adam, all_layers_gd, frozen_gd, oracle_jacobian, tiny_config  # noqa: F401 (fixtures)
 
 from analyzer.analyses.ntk.compute import compute
-from analyzer.analyses.ntk.dynamics import observed_rates, predicted_rates
+from analyzer.linalg.ntk_dynamics import observed_rates, predicted_rates
 from analyzer.analyses.ntk.params import NtkParams
 from analyzer.analyses.ntk.result import OBSERVED_ONLY
 from analyzer.errors import BadInputError

@@ -14,7 +14,7 @@ import pandas as pd
 
 from analyzer.analyses.mask.params import MaskParams
 from analyzer.analyses.mask.result import MaskResult
-from analyzer.analyses.ntk.dynamics import checkpoint_net, log_spaced, mask, projected_residuals, schedule
+from analyzer.linalg.ntk_dynamics import checkpoint_net, log_spaced, mask, projected_residuals, schedule
 from analyzer.errors import BadInputError
 from analyzer.linalg.ntk import jacobian_svd
 from trainer.loop import one_thread

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from analyzer.analyses.ntk.dynamics import (checkpoint_net, log_spaced, observed_rates, predicted_rates,
+from analyzer.linalg.ntk_dynamics import (checkpoint_net, log_spaced, observed_rates, predicted_rates,
                                             projected_residuals, schedule)
 from analyzer.analyses.ntk.params import NtkParams
 from analyzer.analyses.ntk.result import OBSERVED_ONLY, NtkResult

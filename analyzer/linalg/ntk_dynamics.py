@@ -1,5 +1,5 @@
-"""What the NTK and mask analyses share: the model at a checkpoint, the learning rate in the trainer's units,
-the training residuals projected on a basis, and the linearised-dynamics formulas (docs/ntk.md)."""
+"""The linearised training dynamics shared by the ntk and mask analyses: the model at a checkpoint, the learning
+rate in the trainer's units, the training residuals projected on a basis, and the formulas (docs/ntk.md)."""
 
 from __future__ import annotations
 
