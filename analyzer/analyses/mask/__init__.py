@@ -1,2 +1,17 @@
-"""The mask analysis (issue 14). Its registration, ANALYSIS = Analysis(...), is added once the issue-12 registry
-(analyzer/core/registry.py) lands; until then use compute.compute(run, params) directly."""
+"""Gradient descent as the shrinkage mask m(s) = 1 - (1 - a_eff s^2)^q on the singular values of the Jacobian at
+the first checkpoint, against the fractions of the target the run fitted (issue 14, seed 002; docs/ntk.md)."""
+
+from analyzer.analyses.mask.compute import compute
+from analyzer.analyses.mask.params import MaskParams
+from analyzer.analyses.mask.result import MaskResult
+from analyzer.analyses.mask.section import section
+from analyzer.core.registry import Analysis
+
+ANALYSIS = Analysis(
+    name="mask", params=MaskParams, result=MaskResult, compute=compute, version="1",
+    summary="GD as a shrinkage mask on the Jacobian's singular values (seed 002): predicted vs fitted fraction "
+            "per direction, fit error, bandwidth vs sqrt(q)",
+    requires=(), section=section, in_report=False,
+)
+
+__all__ = ["ANALYSIS", "MaskParams", "MaskResult", "compute"]

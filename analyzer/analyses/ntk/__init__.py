@@ -1,2 +1,18 @@
-"""The ntk analysis (issue 14). Its registration, ANALYSIS = Analysis(...), is added once the issue-12 registry
-(analyzer/core/registry.py) lands; until then use compute.compute(run, params) directly."""
+"""The empirical neural tangent kernel at a checkpoint: eigenpairs, the residual along its eigenvectors, decay
+rates observed against the linearised GD prediction, kernel drift, and where each target frequency loads
+(issue 14, seeds 001 and 003; docs/ntk.md)."""
+
+from analyzer.analyses.ntk.compute import compute
+from analyzer.analyses.ntk.params import NtkParams
+from analyzer.analyses.ntk.result import NtkResult
+from analyzer.analyses.ntk.section import section
+from analyzer.core.registry import Analysis
+
+ANALYSIS = Analysis(
+    name="ntk", params=NtkParams, result=NtkResult, compute=compute, version="1",
+    summary="empirical NTK at a checkpoint: eigenvalues, residual decay rates per eigendirection (observed vs "
+            "linearised GD), kernel drift, target-frequency loadings",
+    requires=(), section=section, in_report=False,
+)
+
+__all__ = ["ANALYSIS", "NtkParams", "NtkResult", "compute"]
