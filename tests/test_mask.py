@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from ntk_runs import adam, all_layers_gd, frozen_gd, oracle_jacobian, tiny_config  # noqa: F401 (fixtures)
@@ -88,3 +90,18 @@ def test_report_section_has_its_figure_and_table(frozen_gd):
     lines = section(SimpleNamespace(results={"mask": result}, label="tiny", notes={}), figs, "", 2)
     assert lines[0] == "## Gradient descent as a shrinkage mask" and list(figs) == ["mask.png"]
     assert any(line.startswith("| index | singular_value") for line in lines)
+
+
+def test_cli_mask_json_on_a_frozen_gd_run_is_exact(frozen_gd, tmp_path):
+    from typer.testing import CliRunner
+
+    from analyzer.cli import app
+
+    run = tmp_path / "run.h5"
+    run.write_bytes(frozen_gd.read_bytes())
+    answer = CliRunner().invoke(app, ["mask", str(run), "--json"])
+    assert answer.exit_code == 0, answer.output
+    data = json.loads(answer.stdout)
+    assert data["exact"] and data["fit_error"] <= 1e-6
+    bad = CliRunner().invoke(app, ["mask", str(run), "--rank-tol", "2"])
+    assert bad.exit_code == 2 and "mask: rank_tol must be" in bad.stderr

@@ -4,6 +4,7 @@ run, eig(K) = svd(J)^2, and the Jacobian, layer and matrix-free routes against e
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -167,7 +168,8 @@ def test_rate_formulas_on_a_synthetic_exponential():
 
 
 @pytest.mark.parametrize("field, value", [("route", "dense"), ("top_k", -1), ("rate_floor", 1.5), ("step", -3),
-                                          ("max_jacobian_gb", 0.0), ("max_samples", 0)])
+                                          ("max_jacobian_gb", 0.0), ("max_samples", 0),
+                                          ("step", 2.5)])
 def test_bad_parameters_name_the_field(field, value):
     with pytest.raises(BadInputError, match=f"ntk: {field}"):
         NtkParams(**{field: value})
@@ -193,3 +195,39 @@ def test_report_section_has_its_figures_and_tables(frozen_gd, adam):
         assert ("observed only" in "\n".join(lines)) == (path == adam)
     missing = section(SimpleNamespace(results={}, label="tiny", notes={"ntk": "why"}), {}, "", 2)
     assert "*ntk not available: why*" in missing
+
+
+def test_cli_ntk_step_json_and_bad_input(frozen_gd, tmp_path):
+    """`analyze ntk RUN --step S --json`: the Optional int option parses; bad steps are one line, exit 2."""
+    from typer.testing import CliRunner
+
+    from analyzer.cli import app
+
+    run = tmp_path / "run.h5"
+    run.write_bytes(frozen_gd.read_bytes())
+    runner = CliRunner()
+    answer = runner.invoke(app, ["ntk", str(run), "--step", "50", "--json"])
+    assert answer.exit_code == 0, answer.output
+    data = json.loads(answer.stdout)
+    assert data["step"] == 50 and data["rates"] == "predicted and observed"
+    assert np.all(np.diff(data["eigenvalues"]) <= 0)
+    assert {"index", "eigenvalue", "predicted_rate", "observed_rate"} <= set(data["table"][0])
+    for step, message in (("7", "no checkpoint at step 7"), ("-3", "ntk: step must be >= 0")):
+        bad = runner.invoke(app, ["ntk", str(run), "--step", step])
+        assert bad.exit_code == 2 and message in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_notebook_api_and_report_show_the_section_once_cached(frozen_gd, tmp_path):
+    """The report does not compute ntk (in_report=False); once `analyzer.ntk` has cached it, the section shows."""
+    import analyzer
+    from analyzer.report.build import build_report
+    from analyzer.report.model import ReportOptions
+
+    run = tmp_path / "run.h5"
+    run.write_bytes(frozen_gd.read_bytes())
+    options = ReportOptions(hessian=False)
+    assert "Neural tangent kernel" not in build_report([run], options).markdown
+    result = analyzer.ntk(run, step=50)
+    assert result.step == 50
+    report = build_report([run], ReportOptions(hessian=False, overrides={"ntk": {"step": 50}}))
+    assert "# Neural tangent kernel" in report.markdown and any(name.endswith("ntk.png") for name in report.figures)
