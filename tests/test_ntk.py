@@ -231,3 +231,18 @@ def test_notebook_api_and_report_show_the_section_once_cached(frozen_gd, tmp_pat
     assert result.step == 50
     report = build_report([run], ReportOptions(hessian=False, overrides={"ntk": {"step": 50}}))
     assert "# Neural tangent kernel" in report.markdown and any(name.endswith("ntk.png") for name in report.figures)
+
+
+def test_registering_ntk_and_mask_imports_no_torch():
+    """A report that finds no cached ntk/mask result only looks them up: importing them must stay light (torch
+    alone took ~1 s of a 10 s cached report)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, analyzer.analyses.ntk, analyzer.analyses.mask\n"
+            "from analyzer.analyses.ntk.params import ROUTES\n"
+            "assert 'torch' not in sys.modules, 'torch imported'\n"
+            "import analyzer.linalg.ntk as heavy\n"
+            "assert heavy.ROUTES == ROUTES, (heavy.ROUTES, ROUTES)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

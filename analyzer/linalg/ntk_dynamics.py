@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from analyzer.errors import BadInputError
-from analyzer.linalg.ntk import NtkNet, make_net
+
+if TYPE_CHECKING:  # torch (through linalg.ntk) is imported when a model is rebuilt, not with the formulas
+    from analyzer.linalg.ntk import NtkNet
 
 CHUNK_ROWS = 512  # prediction rows read and projected at a time: memory stays ~CHUNK_ROWS x N
 
@@ -42,6 +44,8 @@ def checkpoint_net(run, step: int | None) -> tuple[NtkNet, int]:
     if len(run.ckpt_steps) == 0:
         raise BadInputError(f"{run.path}: no stored checkpoint; the NTK needs the parameters")
     step = int(run.ckpt_steps[0]) if step is None else int(step)
+    from analyzer.linalg.ntk import make_net
+
     run.params_at(step)  # a clear error naming the stored steps when there is none at `step`
     model, layout = run.build_model("float64")
     freeze = bool(run.config.get("freeze_hidden", False))
@@ -75,6 +79,8 @@ def _stored_outputs(run, rows: np.ndarray) -> np.ndarray:
 
 
 def _recomputed_outputs(run, net: NtkNet, steps: np.ndarray) -> np.ndarray:
+    import torch
+
     with torch.no_grad():
         return np.stack([net.outputs(*net.split(run.params_at(int(s)))).numpy() for s in steps])
 

@@ -13,17 +13,18 @@ import math
 import numpy as np
 import pandas as pd
 
-from analyzer.linalg.ntk_dynamics import (checkpoint_net, log_spaced, observed_rates, predicted_rates,
-                                            projected_residuals, schedule)
 from analyzer.analyses.ntk.params import NtkParams
 from analyzer.analyses.ntk.result import OBSERVED_ONLY, NtkResult
-from analyzer.linalg.ntk import NtkNet, kernel, kernel_eigen, sketched_drift
-from trainer.loop import one_thread
+from analyzer.linalg.ntk_dynamics import (checkpoint_net, log_spaced, observed_rates, predicted_rates,
+                                          projected_residuals, schedule)
 
 PROJECTION_COLUMNS = 50  # eigendirections whose residual curves the result keeps for figures
 
 
 def compute(run, params: NtkParams, deps=None) -> NtkResult:
+    from analyzer.linalg.ntk import kernel_eigen  # torch: imported to compute, not when a report looks
+    from trainer.loop import one_thread
+
     sched = schedule(run)
     net, step = checkpoint_net(run, params.step)
     theta = np.asarray(run.params_at(step), dtype=np.float64)
@@ -60,8 +61,10 @@ def _drift_method(route: str, params: NtkParams) -> str:
     return f"{exact}, {every}"
 
 
-def _drift(run, net: NtkNet, theta: np.ndarray, route: str, params: NtkParams) -> pd.DataFrame:
+def _drift(run, net, theta: np.ndarray, route: str, params: NtkParams) -> pd.DataFrame:
     """||K_t - K||_F / ||K||_F at every `drift_every`-th checkpoint (sketched on the matrix-free route)."""
+    from analyzer.linalg.ntk import kernel, sketched_drift
+
     if params.drift_every == 0:
         return pd.DataFrame({"step": np.zeros(0, np.int64), "relative_change": np.zeros(0)})
     steps = np.asarray(run.ckpt_steps[::params.drift_every])
@@ -75,7 +78,7 @@ def _drift(run, net: NtkNet, theta: np.ndarray, route: str, params: NtkParams) -
     return pd.DataFrame({"step": steps.astype(np.int64), "relative_change": np.asarray(changes, dtype=np.float64)})
 
 
-def _loadings(run, net: NtkNet, vectors: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+def _loadings(run, net, vectors: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
     """Per target frequency f: the share (v_i^T s_f)^2 / ||s_f||^2 of its training-grid sine on each eigenvector."""
     freqs = [float(f) for f in run.target.get("freqs_hz") or []]
     x = np.asarray(run.data("x_train"), dtype=np.float64)

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import ClassVar, Optional
 
 from analyzer.core.params import fail, param, validate
-from analyzer.linalg.ntk import ROUTES
+
+ROUTES = ("auto", "jacobian", "matrix-free")  # analyzer.linalg.ntk.ROUTES, restated here to keep torch unimported
 
 
 @dataclass(frozen=True)
