@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure  # figures made without pyplot: none stays open in pyplot's registry
 
 
 def mask_figure(result, panels: int = 4, title: str = "") -> Figure:
     """Predicted mask m(s) (line) and observed fraction fitted (dots) per singular direction at a few q, and the
     bandwidth (directions with fraction > 1/2) against sqrt(q)."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4), layout="constrained")
+    fig = Figure(figsize=(12, 4), layout="constrained")
+    axes = fig.subplots(1, 2)
     iterations = result.sample_steps - result.step
     picks = np.unique(np.round(np.geomspace(1, len(iterations) - 1, panels)).astype(int)) if len(iterations) > 1 \
         else np.array([0])
     s = result.singular_values
     dense = np.geomspace(s.min(), s.max(), 300)
     for j, row in enumerate(picks):
-        color = plt.cm.plasma(j / max(len(picks) - 1, 1) * 0.85)
+        color = colormaps["plasma"](j / max(len(picks) - 1, 1) * 0.85)
         q = iterations[row]
         curve = 1.0 - (1.0 - result.effective_rate * dense ** 2) ** q
         axes[0].semilogx(dense, curve, color=color, lw=1.2, label=f"q = {q:,}: predicted m(s)")

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure  # figures made without pyplot: none stays open in pyplot's registry
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from analyzer.analyses.ntk.result import OBSERVED_ONLY  # noqa: E402
+from analyzer.analyses.ntk.result import OBSERVED_ONLY  
 
 FREQ_COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#1f78b4")
 
 
 def spectrum_and_rates_figure(result, title: str = "") -> Figure:
     """Eigenvalue decay with each target frequency's peak index; rates per index; observed / predicted."""
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), layout="constrained")
+    fig = Figure(figsize=(13, 3.8), layout="constrained")
+    axes = fig.subplots(1, 3)
     index = np.arange(1, len(result.eigenvalues) + 1)
     positive = result.eigenvalues > 0
     axes[0].loglog(index[positive], result.eigenvalues[positive], color="#222222", lw=1.2)
@@ -59,6 +57,10 @@ def _ratio_panel(ax, result) -> None:
     ax.loglog(shown["eigenvalue"][grew], -shown["ratio"][grew], "o", mfc="none", color="#6a3d9a", ms=4,
               label="grew (|ratio| shown)")
     ax.axhline(1.0, color="#888888", lw=0.8, ls="--")
+    magnitudes = shown["ratio"].abs()
+    magnitudes = magnitudes[magnitudes > 0]
+    low, high = (magnitudes.min(), magnitudes.max()) if len(magnitudes) else (1.0, 1.0)
+    ax.set_ylim(min(low / 1.5, 0.1), max(high * 1.5, 10.0))  # at least a decade each side: an exact run is a line
     ax.set(xlabel="eigenvalue of K", ylabel="observed / predicted rate",
            title="Damped deviations (1 = linearised GD)")
     ax.legend(fontsize=7)
@@ -66,14 +68,15 @@ def _ratio_panel(ax, result) -> None:
 
 def drift_and_residuals_figure(result, directions: int = 5, title: str = "") -> Figure:
     """Kernel drift along training, and |v_i^T r_t| of the leading directions against the GD prediction."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
+    fig = Figure(figsize=(11, 3.8), layout="constrained")
+    axes = fig.subplots(1, 2)
     if len(result.drift):
         axes[0].semilogx(result.drift["step"] + 1, result.drift["relative_change"], color="#222222", lw=1)
     axes[0].set(xlabel="step + 1", ylabel="||K_t - K||_F / ||K||_F", title=f"Kernel drift ({result.drift_method})")
     steps = result.projection_steps
     elapsed = steps - steps[0]
     for i in range(min(directions, result.projections.shape[1])):
-        color = plt.cm.viridis(i / max(directions - 1, 1))
+        color = colormaps["viridis"](i / max(directions - 1, 1))
         axes[1].loglog(steps + 1, result.projections[:, i], color=color, lw=1.2, label=f"index {i}")
         if result.rates != OBSERVED_ONLY:
             predicted = result.projections[0, i] * np.exp(-result.table["predicted_rate"].iloc[i] * elapsed)
