@@ -92,6 +92,7 @@ def test_projection_stops_at_the_first_non_finite_prediction():
     projection = project_residual(basis, np.arange(6) * 10, pred[:, :, None], y, [3.0])
     assert projection.first_nonfinite_step == 40 and len(projection.steps) == 4
     np.testing.assert_allclose(projection.rel_error[:, 0], [0.0, 0.1, 0.2, 0.3], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(projection.residual_rms, np.array([0.0, 0.1, 0.2, 0.3]) / np.sqrt(2), rtol=1e-12, atol=1e-15)
 
 
 def test_unknown_modes_and_mismatched_shapes_are_bad_input():

@@ -48,6 +48,10 @@ class Basis(ABC):
         values = np.atleast_2d(np.asarray(values, dtype=np.float64))
         return np.sqrt(np.sum(self.coefficients(values, modes) ** 2, axis=-1))
 
+    def remainder_norms(self, values: np.ndarray) -> np.ndarray:
+        """(R,) RMS over the eval points of the part of each row outside every mode (0 for a complete basis)."""
+        return np.zeros(np.atleast_2d(values).shape[0])
+
     def modes_of(self, labels) -> np.ndarray:
         """Mode indices of the given labels; BadInputError naming a label the basis does not have."""
         wanted = np.asarray(labels, dtype=np.float64).reshape(-1)
@@ -110,6 +114,8 @@ class ModeProjection:
     target_norm: np.ndarray  # (K,) ||P_mode y||
     pred_norm: np.ndarray  # (T, K) ||P_mode f_t||
     residual_norm: np.ndarray  # (T, K) ||P_mode (f_t - y)||
+    residual_rms: np.ndarray  # (T,) sqrt(mean over the eval points of (f_t - y)^2): the whole residual's norm
+    residual_remainder: np.ndarray  # (T,) RMS of the residual's part outside every mode of the basis
     first_nonfinite_step: int | None = None
 
     @property
@@ -134,6 +140,8 @@ def project_residual(basis: Basis, steps, pred, y_eval, labels) -> ModeProjectio
     target = basis.coefficients(y_eval[None, :], modes)[0]
     pred_norm = np.empty((len(steps), len(modes)))
     residual_norm = np.empty((len(steps), len(modes)))
+    residual_rms = np.empty(len(steps))
+    remainder = np.empty(len(steps))
     n_finite = len(steps)
     for start in range(0, len(steps), BLOCK_ROWS):
         block = np.asarray(pred[start:start + BLOCK_ROWS], dtype=np.float64).reshape(-1, n_grid)
@@ -144,9 +152,12 @@ def project_residual(basis: Basis, steps, pred, y_eval, labels) -> ModeProjectio
         coefficients = basis.coefficients(block, modes)
         pred_norm[start:start + len(block)] = np.sqrt(np.sum(coefficients ** 2, axis=-1))
         residual_norm[start:start + len(block)] = np.sqrt(np.sum((coefficients - target) ** 2, axis=-1))
+        residual_rms[start:start + len(block)] = np.sqrt(np.mean((block - y_eval) ** 2, axis=1))
+        remainder[start:start + len(block)] = basis.remainder_norms(block - y_eval)
         if n_finite < len(steps):
             break
     return ModeProjection(steps=steps[:n_finite], label_name=basis.label_name, labels=basis.labels[modes],
                           target_norm=np.sqrt(np.sum(target ** 2, axis=-1)), pred_norm=pred_norm[:n_finite],
-                          residual_norm=residual_norm[:n_finite],
+                          residual_norm=residual_norm[:n_finite], residual_rms=residual_rms[:n_finite],
+                          residual_remainder=remainder[:n_finite],
                           first_nonfinite_step=None if n_finite == len(steps) else int(steps[n_finite]))

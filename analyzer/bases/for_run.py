@@ -53,3 +53,15 @@ def _harmonics(run, points: np.ndarray, max_degree: int | None) -> RunBasis:
         raise BadInputError(f"{run.path}: {points.shape[0]} eval points are too few to fit harmonics up to "
                             f"degree {max(degrees)} on S^{points.shape[1] - 1}")
     return RunBasis(harmonic_basis(points, reachable), np.asarray(degrees, dtype=np.float64))
+
+
+class committed_predictions:  # noqa: N801 (used like a function: committed_predictions(run)[a:b])
+    """The committed rows of a run's /log/pred, sliceable by row blocks without reading everything."""
+
+    def __init__(self, run):
+        self.dataset = run.pred_dataset
+        self.shape = (len(run.pred_steps),) + tuple(self.dataset.shape[1:])
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        start, stop, _ = rows.indices(self.shape[0])
+        return self.dataset[start:stop]
