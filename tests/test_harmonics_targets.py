@@ -85,7 +85,7 @@ def test_addition_theorem_holds_for_our_bases(input_dim):
         np.testing.assert_allclose(basis(x) @ basis(y).T, harmonics.zonal(input_dim, degree, x @ y.T), atol=1e-9)
 
 
-@pytest.mark.parametrize("input_dim,degree", [(2, 3), (3, 2), (6, 4)])
+@pytest.mark.parametrize("input_dim,degree", [(2, 3), (3, 2), (6, 2)])
 def test_random_component_has_unit_norm_and_its_degree_only(input_dim, degree):
     rng = np.random.default_rng(5)
     component = harmonics.random_component(input_dim, degree, rng)
