@@ -90,13 +90,14 @@ def test_random_component_has_unit_norm_and_its_degree_only(input_dim, degree):
     rng = np.random.default_rng(5)
     component = harmonics.random_component(input_dim, degree, rng)
     assert component.norm() == pytest.approx(1.0, abs=1e-12)
-    x = harmonics.sample_sphere(MC_POINTS, input_dim, rng)
+    n_points = MC_POINTS // 4
+    x = harmonics.sample_sphere(n_points, input_dim, rng)
     values = component(x)
-    assert np.mean(values ** 2) == pytest.approx(1.0, abs=0.03)
-    for other in range(6):  # the projection on each degree: all of it on its own, none elsewhere
-        coefficients = harmonics.orthonormal_basis(input_dim, other)(x).T @ values / MC_POINTS
+    assert np.mean(values ** 2) == pytest.approx(1.0, abs=0.05)
+    for other in range(degree + 3):  # the projection on each degree: all of it on its own, none elsewhere
+        coefficients = harmonics.orthonormal_basis(input_dim, other)(x).T @ values / n_points
         energy = float(coefficients @ coefficients)
-        assert energy == pytest.approx(1.0 if other == degree else 0.0, abs=0.03)
+        assert energy == pytest.approx(1.0 if other == degree else 0.0, abs=0.05)
 
 
 def test_data_is_reproducible_from_the_seed_and_the_record():
