@@ -1,31 +1,42 @@
 """Offline analyses of run files: plateaus, spectra, Hessian saddles, and their correlation.
 
-Notebook use (each analysis module is also callable; results hold pandas DataFrames)::
+Notebook use (each registered analysis is a function; results hold pandas DataFrames)::
 
     import analyzer
     run = analyzer.open_run("data/runs/baseline-s0.h5")
     analyzer.plateaus(run).segments                       # loss plateaus, both methods
-    analyzer.spectrum(run, threshold=0.05).learning       # learned / jump step per target frequency
+    analyzer.spectrum(run, threshold=0.05).learning       # learned step / jump step per target frequency
     analyzer.hessian(run, steps=(0, 500)).table           # saddle metrics at checkpoints
     analyzer.correlate([run_a, run_b]).p_value            # jumps vs escapes from plateaus, pooled
+    analyzer.analyze(run, "correlate", plateaus={"penalty": 2})   # a dependency's parameters by its name
+
+How the package is laid out, and where each kind of change goes: docs/architecture.md.
 """
 
 from __future__ import annotations
 
-import importlib
-
-from analyzer.api import analyze
-from analyzer.registry import ANALYZER_VERSION as __version__
-from analyzer.run import Run, open_run
-
-ANALYSES = ("plateaus", "spectrum", "correlate", "hessian", "known", "score")
+from analyzer.core.registry import ANALYZER_VERSION as __version__
+from analyzer.core.runner import analyze
+from analyzer.io.run import Run, open_run
 
 
 def __getattr__(name: str):
     # Analyses are imported on first use so that `import analyzer` (and `analyze --help`) stays fast.
-    if name in ANALYSES:
-        return importlib.import_module(f"analyzer.{name}")
-    raise AttributeError(f"module 'analyzer' has no attribute {name!r}")
+    from analyzer.core import registry
+    from analyzer.analyses import BUILTIN
+
+    if name not in BUILTIN:
+        raise AttributeError(f"module 'analyzer' has no attribute {name!r}")
+    analysis = registry.get(name)
+    if analysis.api is not None:
+        return analysis.api
+
+    def run_analysis(run, **params):
+        return analyze(run, name, **params)
+
+    run_analysis.__name__ = run_analysis.__qualname__ = name
+    run_analysis.__doc__ = f"`analyze(run, {name!r}, **params)`: {analysis.summary}."
+    return run_analysis
 
 
-__all__ = ["Run", "open_run", "analyze", *ANALYSES, "__version__"]
+__all__ = ["Run", "open_run", "analyze", "__version__"]

@@ -50,7 +50,7 @@ def main() -> None:
     parser.add_argument("--no-hessian", dest="hessian", action="store_false", help="report without the Hessian")
     args = parser.parse_args()
 
-    from analyzer.cache import default_cache_path
+    from analyzer.core.cache import default_cache_path
 
     run = args.run if args.run is not None else training_run(args.preset, args.epochs)
     cache = default_cache_path(run)

@@ -29,10 +29,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's packages, not an installed copy
 
-from analyzer.hessian import (HessianParams, hessian_spectrum, local_grad_scale, loss_closure,  # noqa: E402
-                              saddle_metrics, select_checkpoints)
-from analyzer.hessian_solvers import HessianOperator, dense_spectrum, lanczos_spectrum  # noqa: E402
-from analyzer.run import open_run  # noqa: E402
+from analyzer.analyses.hessian import HessianParams, select_checkpoints  # noqa: E402
+from analyzer.analyses.hessian.eigen import hessian_eigenpairs  # noqa: E402
+from analyzer.analyses.hessian.saddle import local_grad_scale, saddle_metrics  # noqa: E402
+from analyzer.core.runner import analyze  # noqa: E402
+from analyzer.io.model import loss_closure  # noqa: E402
+from analyzer.io.run import open_run  # noqa: E402
+from analyzer.linalg.operators import HessianOperator  # noqa: E402
+from analyzer.linalg.solvers import dense_eigenpairs, lanczos_eigenpairs  # noqa: E402
 
 K = 10
 PRESETS = ("baseline", "wide", "deep", "sgd")
@@ -89,7 +93,7 @@ def checkpoint_row(run, step: int, role: str, with_dense: bool, with_pyhessian: 
     _, hvp_s = timed(lambda: [op.hvp(probe) for _ in range(20)])  # the machine's speed now: load varies
     op.n_hvp = 0
     params = HessianParams(k=K)
-    spectrum, seconds = timed(lambda: hessian_spectrum(loss_fn, theta, "lanczos", K, op=op,
+    spectrum, seconds = timed(lambda: hessian_eigenpairs(loss_fn, theta, "lanczos", K, op=op,
                                                        krylov_steps=params.krylov_steps))
     grad_scale = local_grad_scale(np.asarray(run.steps), np.asarray(run.grad_norm, dtype=float), step)
     metrics = saddle_metrics(spectrum, op, params, grad_scale)
@@ -101,12 +105,12 @@ def checkpoint_row(run, step: int, role: str, with_dense: bool, with_pyhessian: 
            "certified": metrics["index_certified"], "null": metrics["null_multiplicity"],
            "error/lmax": metrics["eigenvalue_error"] / spectrum.scale, "lambda_min": metrics["lambda_min"],
            "lambda_max": metrics["lambda_max"]}
-    arpack, row["arpack_top+bottom_s"] = timed(lambda: lanczos_spectrum(HessianOperator(loss_fn, theta), K, tol=1e-8))
+    arpack, row["arpack_top+bottom_s"] = timed(lambda: lanczos_eigenpairs(HessianOperator(loss_fn, theta), K, tol=1e-8))
     if with_pyhessian:
         py_top, row["pyhessian_top_s"] = timed(lambda: pyhessian_top(run, theta_np, K))
         row["err_pyhessian_top"] = np.max(np.abs(py_top - spectrum.top)) / spectrum.scale
     if with_dense:
-        dense, row["dense_s"] = timed(lambda: dense_spectrum(HessianOperator(loss_fn, theta), K))
+        dense, row["dense_s"] = timed(lambda: dense_eigenpairs(HessianOperator(loss_fn, theta), K))
         exact, scale = dense.all_eigenvalues, dense.scale
         row.update(dense_index=int(np.sum(exact < -params.index_tol * scale)),
                    err_every_k=np.max(np.abs(spectrum.all_eigenvalues - exact)) / scale
@@ -129,8 +133,8 @@ def crossover(widths=(10, 20, 30, 40, 50)) -> list[dict]:
         layout = param_layout(model)
         theta = flatten(model)
         loss_fn = lambda t: torch.mean((functional_forward(model, layout, t, x) - y) ** 2)  # noqa: E731
-        _, t_dense = timed(lambda: dense_spectrum(HessianOperator(loss_fn, theta), K))
-        subspace, t_subspace = timed(lambda: hessian_spectrum(loss_fn, theta, "lanczos", K))
+        _, t_dense = timed(lambda: dense_eigenpairs(HessianOperator(loss_fn, theta), K))
+        subspace, t_subspace = timed(lambda: hessian_eigenpairs(loss_fn, theta, "lanczos", K))
         rows.append({"width": width, "P": layout.n_params, "dense_s": t_dense, "analyze_s": t_subspace,
                      "method": subspace.method, "dense/analyze": t_dense / t_subspace})
     return rows
@@ -184,7 +188,7 @@ def main(argv=None) -> None:
             if args.steps:
                 points = [(int(s), "step") for s in args.steps.split(",")]
             else:
-                points = select_checkpoints(run, HessianParams())[0]
+                points = select_checkpoints(run, HessianParams(), lambda: analyze(run, "plateaus", use_cache=False))[0]
             with_dense = args.dense_all or run.n_params <= DENSE_MAX_PARAMS
             for step, role in points:
                 rows.append(checkpoint_row(run, step, role, with_dense, with_pyhessian))

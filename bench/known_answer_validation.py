@@ -30,7 +30,7 @@ MAX_EPOCHS = 25_000
 
 def sweep_configs(quick: bool = False):
     """(name, TrainConfig) for every amplitude set x decay x init scale; epochs cover the last escape."""
-    from analyzer.known import ModeSystem
+    from analyzer.analyses.score.known import ModeSystem
     from trainer.config import PRESETS
 
     base = PRESETS["diag-linear"]
@@ -45,7 +45,7 @@ def sweep_configs(quick: bool = False):
 
 
 def score_one(name: str, config, folder: Path) -> tuple[dict, pd.DataFrame]:
-    from analyzer.api import analyze
+    from analyzer.core.runner import analyze
     from trainer.loop import train
 
     path = folder / f"{name}.h5"

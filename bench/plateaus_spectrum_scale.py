@@ -70,7 +70,7 @@ def model_size(model) -> int:
 def time_one(path: str, name: str) -> dict:
     """Child process: time one analysis, no cache, and report its own peak RSS."""
     import analyzer
-    from analyzer import registry
+    from analyzer.core import registry
 
     if name not in registry.names():
         return {"skipped": f"{name} not registered"}

@@ -56,8 +56,8 @@ def fresh_copies(paths: list[Path], scratch: Path) -> list[Path]:
 
 
 def time_study(paths: list[Path], workers: int, hessian: bool) -> float:
-    from analyzer.study import StudyOptions
-    from analyzer.study_analysis import run_study
+    from analyzer.study.collect import StudyOptions
+    from analyzer.study.analysis import run_study
 
     started = time.perf_counter()
     finished = []  # when each run came back: the last one is the critical path
@@ -91,7 +91,7 @@ def main() -> None:
     args = parser.parse_args()
     hessian = not args.no_hessian
     if args.runs:
-        from analyzer.study import collect_paths
+        from analyzer.study.collect import collect_paths
 
         paths = collect_paths([args.runs])
     else:

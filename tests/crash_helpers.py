@@ -11,7 +11,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from analyzer.run import open_run
+from analyzer.io.run import open_run
 from trainer import runfile
 from trainer.config import TrainConfig
 from trainer.faults import CRASH_ENV

@@ -13,12 +13,12 @@ from helpers import small_config
 from typer.testing import CliRunner
 
 import analyzer
-from analyzer import registry
-from analyzer.api import analyze
-from analyzer.cache import default_cache_path
+from analyzer.core import registry
+from analyzer.core.runner import analyze
+from analyzer.core.cache import default_cache_path
 from analyzer.cli import app
 from analyzer.errors import BadInputError
-from analyzer.run import open_run
+from analyzer.io.run import open_run
 from trainer.loop import train
 
 runner = CliRunner()
@@ -69,7 +69,7 @@ def test_analyses_never_write_the_run_file(run_copy, monkeypatch):
 def test_cache_hit_does_no_recomputation_and_changes_recompute(run_copy, monkeypatch):
     calls = []
     spec = registry.get("plateaus")
-    counting = dataclasses.replace(spec, compute=lambda run, params: calls.append(1) or spec.compute(run, params))
+    counting = dataclasses.replace(spec, compute=lambda run, params, deps: calls.append(1) or spec.compute(run, params, deps))
     monkeypatch.setitem(registry.REGISTRY, "plateaus", counting)
     first = analyze(run_copy, "plateaus")
     second = analyze(run_copy, "plateaus")
@@ -190,7 +190,7 @@ def test_a_new_version_of_a_dependency_invalidates_derived_results(run_copy, mon
     """correlate builds on spectrum: a new spectrum version must not serve a stale correlate result."""
     calls = []
     spec = registry.get("correlate")
-    counting = dataclasses.replace(spec, compute=lambda run, params: calls.append(1) or spec.compute(run, params))
+    counting = dataclasses.replace(spec, compute=lambda run, params, deps: calls.append(1) or spec.compute(run, params, deps))
     monkeypatch.setitem(registry.REGISTRY, "correlate", counting)
     analyze(run_copy, "correlate")
     analyze(run_copy, "correlate")
@@ -256,9 +256,12 @@ def test_stale_entries_are_dropped_and_other_parameters_kept(run_copy, monkeypat
         f["commit"][:3] = [200, 201, 21]
     analyze(run_copy, "plateaus")
     assert [entry.split("/")[0] for entry in cache_entries(cache)] == ["plateaus"]
+    analyze(run_copy, "correlate", n_permutations=99)  # stores spectrum and correlate too
+    assert sorted(entry.split("/")[0] for entry in cache_entries(cache)) == ["correlate", "plateaus", "spectrum"]
     monkeypatch.setitem(registry.REGISTRY, "spectrum", dataclasses.replace(registry.get("spectrum"), version="new"))
-    analyze(run_copy, "spectrum")  # a new analysis version makes every entry of the run stale
-    assert [entry.split("/")[0] for entry in cache_entries(cache)] == ["spectrum"]
+    analyze(run_copy, "spectrum")
+    # a new spectrum version makes its entries and those of what reads it (correlate) stale, not plateaus'
+    assert sorted(entry.split("/")[0] for entry in cache_entries(cache)) == ["plateaus", "spectrum"]
 
 
 def test_a_growing_run_keeps_one_entry_per_analysis(run_copy):
@@ -297,7 +300,7 @@ def test_an_old_format_cache_entry_is_dropped(run_copy):
 
 
 def test_a_failed_store_leaves_the_old_cache_intact(run_copy, monkeypatch):
-    from analyzer import cache as cache_module
+    from analyzer.core import cache as cache_module
 
     cache = default_cache_path(run_copy)
     analyze(run_copy, "plateaus")

@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from analyzer import analyze, correlate
-from analyzer.cli import _column_groups, app, frame_to_tables
+from analyzer.cli import app
+from analyzer.cli.output import _column_groups, frame_to_tables
 
 runner = CliRunner()
 COMMANDS = ("plateaus", "spectrum", "hessian", "correlate", "score")

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analyzer.correlate import CorrelateParams, permutation_test
+from analyzer.analyses.correlate import CorrelateParams, permutation_test
 
 LAST_STEP = 10_000
 
@@ -102,7 +102,7 @@ def test_same_seed_same_p_value():
                                     {"tolerance": -1.0}, {"threshold": -0.1}, {"jumps": "some"}, {"alpha": 1.0},
                                     {"reference": "corners"}])
 def test_out_of_range_options(option):
-    from analyzer import registry
+    from analyzer.core import registry
     from analyzer.errors import BadInputError
 
     with pytest.raises(BadInputError):
@@ -126,19 +126,20 @@ class _StubPlateaus:
 
 @pytest.fixture
 def stub_edges(monkeypatch):
-    from analyzer import registry
+    from analyzer.core import registry
 
     chosen = {"edges": np.array([])}
     registry.get("spectrum")  # load the built-in analyses first, so the stub is not overwritten
     stub = registry.Analysis("plateaus", CorrelateParams, _StubPlateaus,
-                             lambda run, params: _StubPlateaus(chosen["edges"], chosen.get("escapes")), "stub", "stub")
+                             lambda run, params, deps: _StubPlateaus(chosen["edges"], chosen.get("escapes")),
+                             "stub", "stub")
     monkeypatch.setitem(registry.REGISTRY, "plateaus", stub)
     return chosen
 
 
 def test_run_level_distances_against_the_spectrum_jumps(small_run, stub_edges):
     from analyzer import analyze
-    from analyzer.correlate import correlate_runs
+    from analyzer.analyses.correlate import correlate_runs
 
     spectrum = analyze(small_run, "spectrum", use_cache=False)
     if spectrum.jumps.empty:

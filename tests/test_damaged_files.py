@@ -179,7 +179,7 @@ def test_damaged_file_gets_a_clear_answer_and_stays_unchanged(case, command, dam
 
 
 def test_the_matrix_covers_every_analysis_command():
-    from analyzer import registry
+    from analyzer.core import registry
 
     commands = {c.name or c.callback.__name__ for c in app.registered_commands}
     assert commands == set(COMMANDS) | set(MANY_RUN_COMMANDS), "a new command needs its row in the damaged-file matrix"

@@ -10,7 +10,7 @@ from helpers import small_config
 from test_runfile import arrays, assert_same_arrays
 from typer.testing import CliRunner
 
-from analyzer.run import open_run
+from analyzer.io.run import open_run
 from trainer.batched import BatchedMLP
 from trainer.cli import app
 from trainer.config import PRESETS

@@ -10,8 +10,12 @@ import pytest
 import torch
 
 from analyzer.errors import BadInputError
-from analyzer.hessian import HessianParams, hessian_spectrum, loss_closure, saddle_metrics
-from analyzer.hessian_solvers import HessianOperator, dense_spectrum, lanczos_spectrum
+from analyzer.analyses.hessian import HessianParams
+from analyzer.analyses.hessian.eigen import hessian_eigenpairs
+from analyzer.analyses.hessian.saddle import saddle_metrics
+from analyzer.io.model import loss_closure
+from analyzer.linalg.operators import HessianOperator
+from analyzer.linalg.solvers import dense_eigenpairs, lanczos_eigenpairs
 from trainer.config import PRESETS, ModelSpec
 from trainer.models import build_model, flatten, functional_forward, param_layout
 
@@ -49,11 +53,11 @@ def test_lanczos_and_dense_match_oracle(depth, width):
     exact = oracle_eigenvalues(loss_fn, theta)
     scale, k = np.abs(exact).max(), 5
     assert exact[0] < -1e-6 * scale, "the test point must have negative curvature"
-    lanczos = lanczos_spectrum(HessianOperator(loss_fn, theta), k, tol=1e-10)
+    lanczos = lanczos_eigenpairs(HessianOperator(loss_fn, theta), k, tol=1e-10)
     np.testing.assert_allclose(lanczos.top, exact[::-1][:k], rtol=0, atol=1e-8 * scale)
     np.testing.assert_allclose(lanczos.bottom, exact[:k], rtol=0, atol=1e-8 * scale)
     assert lanczos.converged(1e-10) and lanczos.max_rel_residual < 1e-10
-    dense = dense_spectrum(HessianOperator(loss_fn, theta), k)
+    dense = dense_eigenpairs(HessianOperator(loss_fn, theta), k)
     np.testing.assert_allclose(dense.all_eigenvalues, exact, rtol=0, atol=1e-12 * scale)
 
 
@@ -72,7 +76,7 @@ def test_quadratic_with_known_spectrum_dense_and_lanczos():
     params = HessianParams(k=3, tol=1e-10, index_tol=1e-3, krylov_steps=60)
     for method in ("dense", "lanczos"):
         op = HessianOperator(loss_fn, theta)
-        spectrum = hessian_spectrum(loss_fn, theta, method, k=3, tol=1e-10, op=op)
+        spectrum = hessian_eigenpairs(loss_fn, theta, method, k=3, tol=1e-10, op=op)
         np.testing.assert_allclose(spectrum.bottom, [-3.0, -1.0, -0.5], atol=1e-8 * 10)
         np.testing.assert_allclose(spectrum.top, eigenvalues[::-1][:3], atol=1e-8 * 10)
         row = saddle_metrics(spectrum, op, params, grad_scale=1.0)
@@ -94,7 +98,7 @@ def test_two_layer_linear_network_at_origin_has_closed_form_index():
     theta = torch.zeros(h * d + h, dtype=torch.float64)
     sigma = 2 * torch.linalg.vector_norm((y[:, None] * x).mean(0)).item()
     op = HessianOperator(loss_fn, theta)
-    spectrum = hessian_spectrum(loss_fn, theta, "dense", k=h, op=op)
+    spectrum = hessian_eigenpairs(loss_fn, theta, "dense", k=h, op=op)
     np.testing.assert_allclose(spectrum.bottom, -sigma, rtol=1e-12)
     np.testing.assert_allclose(spectrum.top, sigma, rtol=1e-12)
     row = saddle_metrics(spectrum, op, HessianParams(k=h), grad_scale=1.0)
@@ -104,23 +108,23 @@ def test_two_layer_linear_network_at_origin_has_closed_form_index():
     convex = quadratic(np.linspace(1.0, 2.0, 10))
     theta = torch.zeros(10, dtype=torch.float64)
     op = HessianOperator(convex, theta)
-    row = saddle_metrics(hessian_spectrum(convex, theta, "dense", k=2, op=op), op, HessianParams(k=2), 1e9)
+    row = saddle_metrics(hessian_eigenpairs(convex, theta, "dense", k=2, op=op), op, HessianParams(k=2), 1e9)
     assert row["index_count"] == 0 and not row["saddle_candidate"]
 
 
 def test_no_convergence_is_reported_not_raised():
     eigenvalues = np.concatenate([[-1e-3, -0.9e-3], np.geomspace(1e-4, 1e3, 198)])
     loss_fn, theta = quadratic(eigenvalues), torch.zeros(200, dtype=torch.float64)
-    spectrum = lanczos_spectrum(HessianOperator(loss_fn, theta), 10, tol=1e-14, ncv=21, maxiter=1)
+    spectrum = lanczos_eigenpairs(HessianOperator(loss_fn, theta), 10, tol=1e-14, ncv=21, maxiter=1)
     assert not spectrum.converged(1e-14)
 
 
 def test_bad_inputs_are_one_line_errors():
     loss_fn, theta = quadratic(np.linspace(-1, 1, 20)), torch.zeros(20, dtype=torch.float64)
     with pytest.raises(BadInputError, match="larger than the parameter count 20"):
-        hessian_spectrum(loss_fn, theta, "dense", k=21)
+        hessian_eigenpairs(loss_fn, theta, "dense", k=21)
     with pytest.raises(BadInputError, match="needs .* GB"):
-        hessian_spectrum(loss_fn, theta, "dense", k=2, max_dense_gb=1e-9)
+        hessian_eigenpairs(loss_fn, theta, "dense", k=2, max_dense_gb=1e-9)
     with pytest.raises(ValueError, match="method"):
         HessianParams(method="power")
     with pytest.raises(ValueError, match="every"):
@@ -139,8 +143,8 @@ def small_run(tmp_path_factory):
 
 
 def test_compute_on_run_matches_dense_oracle_and_caches(small_run):
-    from analyzer.api import analyze
-    from analyzer.run import open_run
+    from analyzer.core.runner import analyze
+    from analyzer.io.run import open_run
 
     result = analyze(small_run, "hessian", at="every", every=30, k=3, method="lanczos", tol=1e-10)
     table = result.table
@@ -181,7 +185,7 @@ def test_cli_hessian_json_and_errors(small_run, tmp_path):
 
 def test_exhaustive_lanczos_index_equals_dense_count():
     """A seed architecture on few points has a low-rank Hessian: the Krylov run exhausts it exactly."""
-    from analyzer.hessian_krylov import krylov_run
+    from analyzer.linalg.krylov import krylov_run
 
     loss_fn, theta = mlp_loss(2, 20, n=24)
     exact = oracle_eigenvalues(loss_fn, theta)
@@ -200,7 +204,7 @@ def test_exhaustive_lanczos_index_equals_dense_count():
 
 def test_repeated_negative_eigenvalue_is_counted_with_its_multiplicity():
     """One Krylov space holds a repeated eigenvalue once; the certified restart finds the other copies."""
-    from analyzer.hessian_krylov import krylov_run
+    from analyzer.linalg.krylov import krylov_run
 
     eigenvalues = np.concatenate([[-2.0] * 4, np.zeros(80), np.linspace(1.0, 3.0, 16)])
     loss_fn, theta = quadratic(eigenvalues), torch.zeros(100, dtype=torch.float64)
@@ -208,12 +212,12 @@ def test_repeated_negative_eigenvalue_is_counted_with_its_multiplicity():
     assert run.exhausted and run.steps < 100
     assert run.index_bounds(-1e-6 * 3.0)[0] == 4
     op = HessianOperator(loss_fn, theta)
-    row = saddle_metrics(hessian_spectrum(loss_fn, theta, "lanczos", k=3, op=op), op, HessianParams(k=3), 1.0)
+    row = saddle_metrics(hessian_eigenpairs(loss_fn, theta, "lanczos", k=3, op=op), op, HessianParams(k=3), 1.0)
     assert row["method"] == "exhaustive" and row["index_count"] == 4 and row["lambda_min"] == pytest.approx(-2.0)
 
 
 def test_gradient_rule_is_relative_to_the_local_median():
-    from analyzer.hessian import local_grad_scale
+    from analyzer.analyses.hessian.saddle import local_grad_scale
 
     steps = np.arange(10_000)
     grad = np.where((steps > 900) & (steps < 1100), 0.1, 1.0) * np.exp(-steps / 5000)
@@ -223,7 +227,7 @@ def test_gradient_rule_is_relative_to_the_local_median():
 
 
 def test_steps_or_every_alone_select_those_checkpoints():
-    from analyzer.hessian import HessianParams
+    from analyzer.analyses.hessian import HessianParams
 
     assert HessianParams(steps=(0, 10)).at == "steps"
     assert HessianParams(every=100).at == "every"

@@ -9,9 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from analyzer.hessian import HessianParams, hessian_spectrum, loss_closure, saddle_metrics
-from analyzer.hessian_solvers import HessianOperator, dense_hessian, dense_spectrum
-from analyzer.hessian_subspace import PROBE_FACTOR, subspace_run
+from analyzer.analyses.hessian import HessianParams
+from analyzer.analyses.hessian.eigen import hessian_eigenpairs
+from analyzer.analyses.hessian.saddle import saddle_metrics
+from analyzer.io.model import loss_closure
+from analyzer.linalg.operators import HessianOperator
+from analyzer.linalg.solvers import dense_hessian, dense_eigenpairs
+from analyzer.linalg.subspace import PROBE_FACTOR, subspace_run
 from tests.test_hessian import mlp_loss, oracle_eigenvalues, quadratic
 from trainer.config import PRESETS, ModelSpec
 
@@ -30,7 +34,7 @@ def width12_run(tmp_path_factory):
 
 
 def trained_point(path, step):
-    from analyzer.run import open_run
+    from analyzer.io.run import open_run
 
     with open_run(path) as run:
         return loss_closure(run), torch.from_numpy(np.asarray(run.params_at(step))).double()
@@ -41,7 +45,7 @@ def assert_every_k_matches(loss_fn, theta):
     exact = oracle_eigenvalues(loss_fn, theta)
     scale, n = np.abs(exact).max(), len(exact)
     op = HessianOperator(loss_fn, theta)
-    spectrum = hessian_spectrum(loss_fn, theta, "lanczos", k=n - 1, op=op)
+    spectrum = hessian_eigenpairs(loss_fn, theta, "lanczos", k=n - 1, op=op)
     assert spectrum.method == "exhaustive"
     np.testing.assert_allclose(spectrum.all_eigenvalues, exact, rtol=0, atol=1e-9 * scale)
     np.testing.assert_allclose(spectrum.bottom, exact[: n - 1], rtol=0, atol=EVERY_K_TOL * scale)
@@ -112,7 +116,7 @@ def test_capped_run_is_an_honest_uncertified_bracket():
     loss_fn, theta = mlp_loss(2, 24, seed=0)  # P = 673 > the quadrature's 500 steps, rank > the cap of 16
     exact = oracle_eigenvalues(loss_fn, theta)
     op = HessianOperator(loss_fn, theta)
-    spectrum = hessian_spectrum(loss_fn, theta, "lanczos", k=3, op=op, krylov_steps=16)
+    spectrum = hessian_eigenpairs(loss_fn, theta, "lanczos", k=3, op=op, krylov_steps=16)
     row = saddle_metrics(spectrum, op, HessianParams(k=3), grad_scale=1.0)
     truth = int(np.sum(exact < -1e-6 * np.abs(exact).max()))
     assert spectrum.method == "lanczos" and not row["index_certified"]
@@ -125,7 +129,7 @@ def test_dense_path_reports_error_bound_and_null_space():
     loss_fn, theta = mlp_loss(2, 8, seed=0)
     exact = oracle_eigenvalues(loss_fn, theta)
     op = HessianOperator(loss_fn, theta)
-    spectrum = dense_spectrum(op, 4)
+    spectrum = dense_eigenpairs(op, 4)
     assert spectrum.top_vectors is None and np.all(spectrum.top_residual == spectrum.error)
     assert np.max(np.abs(spectrum.all_eigenvalues - exact)) <= spectrum.error
     row = saddle_metrics(spectrum, op, HessianParams(k=4), grad_scale=1.0)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from analyzer.known import ModeSystem, crossing_step, predict
-from analyzer.run import open_run
+from analyzer.analyses.score.known import ModeSystem, crossing_step, predict
+from analyzer.io.run import open_run
 from trainer.config import PRESETS, TargetSpec
 
 torch.set_num_threads(1)
@@ -123,7 +123,7 @@ def test_predict_refuses_other_models():
 
 @pytest.fixture(scope="module")
 def scored(known_run):
-    from analyzer.api import analyze
+    from analyzer.core.runner import analyze
 
     path, _ = known_run
     return analyze(path, "score", use_cache=False)
@@ -171,7 +171,7 @@ def seed000_run(tmp_path_factory):
 
 
 def test_score_result_round_trips_through_the_cache(seed000_run, tmp_path):
-    from analyzer.api import analyze
+    from analyzer.core.runner import analyze
 
     path = seed000_run
     first = analyze(path, "score", cache=tmp_path / "c.h5")

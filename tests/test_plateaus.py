@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from analyzer.errors import BadInputError
-from analyzer.loss_curve import LineSums
-from analyzer.plateaus import PlateauParams, PlateauResult, detect_plateaus, edge_agreement
+from analyzer.analyses.plateaus.loss_curve import LineSums
+from analyzer.analyses.plateaus import PlateauParams, PlateauResult, detect_plateaus, edge_agreement
 
 N_STEPS = 10_000
 CHANGEPOINT_TOL_DECADES = 0.01  # refined at full resolution: within 2.3% of the planted step
@@ -179,7 +179,7 @@ def test_edge_agreement_known_answer():
 
 
 def test_registered_compute_roundtrips_through_cache(small_run, tmp_path):
-    from analyzer.api import analyze
+    from analyzer.core.runner import analyze
 
     cache = tmp_path / "c.analysis.h5"
     first = analyze(small_run, "plateaus", cache=cache)

@@ -13,8 +13,11 @@ from helpers import small_config
 from matplotlib.collections import QuadMesh
 from typer.testing import CliRunner
 
-from analyzer import figures
-from analyzer.api import analyze
+from analyzer.analyses.hessian.figures import hessian_figure
+from analyzer.analyses.plateaus.figures import loss_figure
+from analyzer.analyses.spectrum.figures import heatmap_max_hz, rel_error_figure, spectral_heatmap_figure
+from analyzer.report import figures
+from analyzer.core.runner import analyze
 from analyzer.cli import app
 from analyzer.errors import BadInputError
 from analyzer.report import ReportOptions, build_report, markdown_table, write_report
@@ -90,9 +93,9 @@ def test_report_records_versions_fingerprints_and_parameters(two_runs):
 
 def test_report_reads_the_cache(two_runs, monkeypatch):
     build_report([two_runs[0]], ReportOptions(overrides=FAST))
-    from analyzer import registry
+    from analyzer.core import registry
 
-    def boom(run, params):
+    def boom(run, params, deps):
         raise AssertionError("recomputed although cached")
 
     import dataclasses
@@ -148,31 +151,31 @@ def test_markdown_table_formats_numbers_and_missing_values():
 # ---- figures ------------------------------------------------------------------------------------
 
 def test_figure_functions_return_figures_with_expected_artists(two_runs):
-    from analyzer.run import open_run
-    from analyzer.spectrum import amplitude_spectrum
+    from analyzer.io.run import open_run
+    from analyzer.analyses.spectrum import amplitude_spectrum
 
     spectrum = analyze(two_runs[0], "spectrum", use_cache=False)
     plateaus = analyze(two_runs[0], "plateaus", use_cache=False)
     steps = np.arange(300)
-    fig = figures.loss_figure(steps, np.exp(-steps / 100.0), [(10, 50)], [10, 50])
+    fig = loss_figure(steps, np.exp(-steps / 100.0), [(10, 50)], [10, 50])
     ax = fig.axes[0]
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     assert len(ax.lines) == 3 and len(ax.patches) >= 1  # loss + two change points; shaded plateau
     with open_run(two_runs[0]) as run:
-        full = amplitude_spectrum(run, max_hz=figures.heatmap_max_hz(spectrum))
+        full = amplitude_spectrum(run, max_hz=heatmap_max_hz(spectrum))
     assert full.freqs_hz[-1] == 2 * 15 + 5 and full.amplitude.shape == (len(spectrum.steps), 36)
-    heat = figures.spectral_heatmap_figure(spectrum, full)
+    heat = spectral_heatmap_figure(spectrum, full)
     main_axes = [a for a in heat.axes if a.get_label() != "<colorbar>"]
     assert len(main_axes) == 2
     assert all(any(isinstance(c, QuadMesh) for c in a.collections) for a in main_axes)
-    rel = figures.rel_error_figure(spectrum, [(10, 50)])
+    rel = rel_error_figure(spectrum, [(10, 50)])
     labels = [line.get_label() for line in rel.axes[0].lines]
     assert all(f"{f:g} Hz" in labels for f in spectrum.target_freqs_hz)
     assert figures.freq_color(3.0, [1, 3, 7]) == figures.freq_color(3.0, [7, 3, 1]) != figures.freq_color(1.0, [1, 3])
     grid = figures.heatmap_grid_figure({"a": spectrum, "b": spectrum, "c": spectrum})
     assert sum(ax.get_visible() for ax in grid.axes if ax.get_label() != "<colorbar>") == 3
     hessian = analyze(two_runs[0], "hessian", use_cache=False, at="every", every=100)
-    hfig = figures.hessian_figure(hessian.table, hessian.n_params, plateaus.plateaus()[["start_step", "end_step"]].values)
+    hfig = hessian_figure(hessian.table, hessian.n_params, plateaus.plateaus()[["start_step", "end_step"]].values)
     assert len(hfig.axes) == 2 and hfig.axes[1].get_ylabel() == "index fraction"
     for f in (fig, heat, rel, grid, hfig):
         plt.close(f)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from helpers import small_config
 
-from analyzer.run import open_run
+from analyzer.io.run import open_run
 from trainer import runfile
 from trainer.config import TrainConfig
 from trainer.errors import RunFileError

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from analyzer.run import open_run
+from analyzer.io.run import open_run
 from trainer.errors import RunFileError
 from trainer.runfile import RunMeta
 from trainer.runlock import RunLock, RunLockedError, check_unlocked, lock_path

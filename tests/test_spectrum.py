@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from analyzer.errors import BadInputError
-from analyzer.spectrum import (SpectrumParams, detect_jumps, dft_of_predictions, learned_steps,
-                               spectrum_from_predictions)
+from analyzer.analyses.spectrum import (SpectrumParams, detect_jumps, dft_of_predictions, learned_steps,
+                                        spectrum_from_predictions)
 
 G = 64
 
@@ -235,7 +235,7 @@ def test_sparse_predictions_are_refused():
                                     {"points_per_decade": 1}, {"window_decades": 0.01},
                                     {"spike_window": 2}, {"spike_window": -1}])
 def test_out_of_range_options(option):
-    from analyzer import registry
+    from analyzer.core import registry
 
     with pytest.raises(BadInputError):
         registry.make_params(registry.get("spectrum"), **option)
@@ -243,7 +243,7 @@ def test_out_of_range_options(option):
 
 def test_run_file_spectrum_matches_numpy_fft_and_caches(small_run, tmp_path):
     from analyzer import analyze, open_run
-    from analyzer.spectrum import amplitude_spectrum
+    from analyzer.analyses.spectrum import amplitude_spectrum
 
     with open_run(small_run) as run:
         pred = run.pred[:, :, 0].astype(np.float64)

@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 
 from analyzer.cli import app
 from analyzer.errors import BadInputError
-from analyzer.study import RunSummary, StudyOptions, collect_paths, summarize_run
-from analyzer.study_analysis import build_study, group_names
-from analyzer.study_report import render, to_json
+from analyzer.study.collect import RunSummary, StudyOptions, collect_paths, summarize_run
+from analyzer.study.analysis import build_study, group_names
+from analyzer.study.report import render, to_json
 from trainer.config import PRESETS, TrainConfig
 from trainer.loop import train
 
@@ -237,7 +237,7 @@ def test_local_workers_keep_glibc_malloc_trimming_at_its_default():
     """Dask's MALLOC_TRIM_THRESHOLD_=65536 made the Hessian 2x slower in workers; the local cluster unsets it."""
     import os
 
-    from analyzer.study import _cluster
+    from analyzer.study.collect import _cluster
 
     with _cluster(StudyOptions(workers=1)) as client:
         environments = client.run(lambda: (os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("OMP_NUM_THREADS")))

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analyzer import study_stats as st
-from analyzer.correlate import CorrelateParams, RunEvents, correlate_events
+from analyzer.study import stats as st
+from analyzer.analyses.correlate import CorrelateParams, RunEvents, correlate_events
 
 # ---- bootstrap CIs ----------------------------------------------------------------------------------
 
@@ -136,7 +136,7 @@ def test_stall_test_is_calibrated_under_the_log_uniform_null_and_detects_stalls(
     assert st.stall_test(outside, intervals, spans)["p_value"] < 0.01
 
 
-# ---- the pooled, run-stratified jump test (analyzer.correlate's machinery, as the study calls it) ------
+# ---- the pooled, run-stratified jump test (the correlate analysis's machinery, as the study calls it)
 
 
 def _log_uniform(rng, last, n):

@@ -265,6 +265,20 @@ def in_progress(folder: Path, before: dict[str, tuple[int, int]] | None = None) 
             if run_status(path)[0] == "running" and identity(path) != before.get(path.name)]
 
 
+def training_in(pid: int, folder: Path) -> bool:
+    """Whether process `pid` or one of its descendants holds the lock of a run in `folder` that is running."""
+    tree = descendants(pid) | {pid}
+    for lock in folder.glob("*.h5.lock"):
+        try:
+            holder = int(lock.read_text().strip() or -1)
+        except (OSError, ValueError):
+            continue
+        run = lock.with_name(lock.name[: -len(".lock")])
+        if holder in tree and run.exists() and run_status(run)[0] == "running":
+            return True
+    return False
+
+
 def identity(path: Path) -> tuple[int, int]:
     stat = path.stat()
     return stat.st_ino, stat.st_mtime_ns
@@ -324,7 +338,8 @@ def test_sweep_on_a_scheduler_survives_a_killed_worker(tmp_path, dask_processes)
     sweep = spawn("-m", "trainer.cli", "sweep", "--presets", "baseline,sgd", "--seeds", "0-1", *SLOW, "--out",
                   str(out), "--scheduler", address, "--json", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        wait_for(lambda: len(in_progress(out)) == 2, what="both workers training")
+        # kill worker 0 while it holds a run: a run's lock file names its writer's pid (trainer/runlock.py)
+        wait_for(lambda: training_in(workers[0].pid, out), what="worker 0 training a run")
         kill_group(workers[0])  # the worker and its nanny: this worker is gone for good
         stdout, stderr = sweep.communicate(timeout=120)
     finally:

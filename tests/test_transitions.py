@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from analyzer.transitions import EDGE_LOGIT, _half_gone, fit_logistic_drop, true_runs
+from analyzer.analyses.plateaus.transitions import EDGE_LOGIT, _half_gone, fit_logistic_drop, true_runs
 
 
 def logistic_drop(steps, mid, kappa, level_before, level_after):
@@ -84,7 +84,7 @@ def assert_segments_tile_the_run(result, steps):
 
 def test_a_short_strided_run_keeps_every_segment_non_empty():
     """12 points logged every 100 steps, one logistic drop: the last plateau's end was clipped past its start."""
-    from analyzer.plateaus import detect_plateaus
+    from analyzer.analyses.plateaus import detect_plateaus
 
     x = np.arange(12, dtype=np.float64)
     loss = 1e-3 + (1.0 - 1.0 / (1.0 + np.exp(-(x - 3.5) * 0.8))) ** 2
@@ -99,7 +99,7 @@ def test_a_short_strided_run_keeps_every_segment_non_empty():
 def test_levels_come_from_the_plateau_next_to_the_drop():
     """A sharp step at 400 (width 3) and a drop at 1,500 (width 150): each is its own drop, and the level
     before the second is the plateau between them (0.31), not the loss before the step."""
-    from analyzer.plateaus import detect_plateaus
+    from analyzer.analyses.plateaus import detect_plateaus
 
     steps = np.arange(3000)
     loss = 0.9 * (1 - escape(steps, 400, 3)) ** 2 + 0.3 * (1 - escape(steps, 1500, 150)) ** 2 + 0.01
@@ -115,7 +115,7 @@ def test_levels_come_from_the_plateau_next_to_the_drop():
 def test_a_cliff_narrower_than_a_grid_bin_splits_the_plateau(width):
     """A 3-decade fall within `width` steps at step 2,000 (0.0004-0.009 decades, under the 3 bins Pelt needs
     for a segment): two plateaus, edges at the 10/90 % points of the fall within 1 step."""
-    from analyzer.plateaus import PlateauParams, detect_plateaus
+    from analyzer.analyses.plateaus import PlateauParams, detect_plateaus
 
     steps = np.arange(5000)
     loss = 1e-3 + (1 - escape(steps, 2000.0, width)) ** 2
@@ -130,7 +130,7 @@ def test_a_cliff_narrower_than_a_grid_bin_splits_the_plateau(width):
 
 def test_a_small_level_shift_inside_a_plateau_is_no_cliff():
     """A 0.02-decade (5 %) step inside a flat stretch stays one plateau: below the 0.05-decade cliff floor."""
-    from analyzer.plateaus import detect_plateaus
+    from analyzer.analyses.plateaus import detect_plateaus
 
     steps = np.arange(5000)
     loss = 0.5 * (1 - escape(steps, 300, 60)) ** 2 + np.where(steps < 2000, 0.105, 0.1)
@@ -141,7 +141,7 @@ def test_a_small_level_shift_inside_a_plateau_is_no_cliff():
 
 
 def test_a_fast_drop_after_a_long_plateau_raises_no_overflow():
-    from analyzer.plateaus import detect_plateaus
+    from analyzer.analyses.plateaus import detect_plateaus
 
     steps = np.arange(3500)
     noise = np.exp(np.random.default_rng(0).normal(0.0, 0.02, 3500))
@@ -156,7 +156,7 @@ def test_a_fast_drop_after_a_long_plateau_raises_no_overflow():
 
 def test_a_plateau_left_upwards_has_no_escape():
     """The loss rises after a plateau (divergence): the plateau still ends, but there is no drop to escape."""
-    from analyzer.plateaus import detect_plateaus
+    from analyzer.analyses.plateaus import detect_plateaus
 
     steps = np.arange(3000)
     result = detect_plateaus(steps, 0.1 + 0.9 * escape(steps, 1000, 100))

@@ -133,10 +133,23 @@ def get_preset(name: str) -> TrainConfig:
     return PRESETS[name]
 
 
+# the names trainer.models builds (it checks at import that its tables have exactly these keys); kept here so
+# that validating a config needs no torch and the kind/activation check exists once (check_kind_and_activation)
+MODEL_KINDS = ("mlp", "diag-linear", "import")
+ACTIVATIONS = ("relu", "tanh", "gelu", "silu", "sin", "relu2", "sinc", "gaussian")
+INITS = ("default", "xavier", "kaiming")
+
+
+def check_kind_and_activation(model: ModelSpec) -> None:
+    """Refuse an unknown model kind or activation (validate and trainer.models.build_model both call this)."""
+    if model.kind not in MODEL_KINDS:
+        raise ConfigError(f"unknown model kind {model.kind!r}; known: {', '.join(MODEL_KINDS)}")
+    if model.activation not in ACTIVATIONS:
+        raise ConfigError(f"unknown activation {model.activation!r}; known: {', '.join(ACTIVATIONS)}")
+
+
 def validate(config: TrainConfig) -> TrainConfig:
     """Raise ConfigError with a one-line message for any out-of-range or inconsistent value."""
-    from trainer.models import ACTIVATIONS, INITS, MODEL_KINDS
-
     target, model = config.target, config.model
     _positive("epochs", config.epochs)
     _positive("lr", config.lr)
@@ -155,13 +168,10 @@ def validate(config: TrainConfig) -> TrainConfig:
         raise ConfigError(f"unknown dtype {config.dtype!r}; choose one of {', '.join(DTYPES)}")
     if config.optimizer not in OPTIMIZERS:
         raise ConfigError(f"unknown optimizer {config.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
-    if model.kind not in MODEL_KINDS:
-        raise ConfigError(f"unknown model kind {model.kind!r}; known: {', '.join(MODEL_KINDS)}")
+    check_kind_and_activation(model)
     if model.kind == "import":
         raise ConfigError('model kind "import" is for runs imported or logged from other loops (train import, '
                           'RunWriter.for_model); train runs mlp or diag-linear')
-    if model.activation not in ACTIVATIONS:
-        raise ConfigError(f"unknown activation {model.activation!r}; known: {', '.join(ACTIVATIONS)}")
     if model.init not in INITS:
         raise ConfigError(f"unknown init {model.init!r}; known: {', '.join(INITS)}")
     _validate_target(target)

@@ -15,7 +15,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from trainer.config import ModelSpec
+from trainer import config
+from trainer.config import ModelSpec, check_kind_and_activation
 from trainer.errors import ConfigError
 
 
@@ -124,6 +125,9 @@ MODEL_KINDS: dict[str, Callable[[ModelSpec], nn.Module]] = {
     "diag-linear": DiagLinearFourier,
     "import": build_imported,
 }
+# trainer.config validates against its own copy of the names (no torch there); they must be these tables' keys
+if (tuple(MODEL_KINDS), tuple(ACTIVATIONS), tuple(INITS)) != (config.MODEL_KINDS, config.ACTIVATIONS, config.INITS):
+    raise ImportError("trainer.config's model kind / activation / init names differ from trainer.models' tables")
 
 
 @dataclass(frozen=True)
@@ -151,10 +155,7 @@ class ParamLayout:
 
 def build_model(spec: ModelSpec, seed: int = 0, dtype: torch.dtype = torch.float32) -> nn.Module:
     """Build and initialise a model; the seed fixes the init without touching global RNG state."""
-    if spec.kind not in MODEL_KINDS:
-        raise ConfigError(f"unknown model kind {spec.kind!r}; known: {', '.join(MODEL_KINDS)}")
-    if spec.activation not in ACTIVATIONS:
-        raise ConfigError(f"unknown activation {spec.activation!r}; known: {', '.join(ACTIVATIONS)}")
+    check_kind_and_activation(spec)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = MODEL_KINDS[spec.kind](spec)

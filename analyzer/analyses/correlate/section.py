@@ -1,0 +1,16 @@
+"""The correlate section of a report: the test's conclusion and its tables."""
+
+from __future__ import annotations
+
+from analyzer.report.markdown import markdown_table
+
+
+def section(run, figs: dict, prefix: str, level: int) -> list[str]:
+    result = run.results.get("correlate")
+    lines = [f"{'#' * level} Frequency jumps vs escapes from plateaus", ""]
+    if result is None:
+        return lines + [f"*correlation not available: {run.notes.get('correlate') or 'not computed'}*", ""]
+    lines += [f"**{result.conclusion}**", ""]
+    for title, frame in result.tables().items():
+        lines += [f"*{title}*", ""] + markdown_table(frame)
+    return lines

@@ -1,0 +1,80 @@
+"""Hessian eigenanalysis of the full-batch training loss at checkpoints: saddle index along training.
+
+Per checkpoint: extreme eigenvalues (each with its residual or certified error), the index (eigenvalues
+below t = -index_tol * scale, scale = largest |eigenvalue|) with certified bounds, the null space, trace
+and gradient norm.
+
+Methods. dense: the full Hessian (P HVPs) and its eigenvalues (LAPACK), exact to n u scale; `auto` uses
+it up to 100 parameters. lanczos: first a certified subspace run (analyzer/linalg/subspace.py): the seed MLPs'
+Hessians have an exact null space (ReLU, 1-D inputs: rank ~220 of 2,701 on baseline, ~2,050 of 10,351
+on deep), so block Lanczos reaches an invariant subspace within `krylov_steps`; its Ritz values plus
+P - m zeros are the whole spectrum, each within a certified error, and the index is certified
+(method "exhaustive"). If the cap is hit first, the index is a quadrature estimate with its bracket
+(linalg/krylov.py, "lanczos"), top/bottom-k from its extreme Ritz pairs when their fresh residuals meet
+`tol`, else from restarted Lanczos (ARPACK, linalg/solvers.py).
+
+Zero eigenvalues: |lambda| <= zero_tol = max(ZERO_TOL x scale, the method's certified error), i.e. values
+the computation cannot tell from 0 at the accuracy it guarantees. ZERO_TOL = 1e-9 sits above the dense
+path's error (n u scale ~ 1e-12) and the subspace run's usual one (1e-10..1e-9; it certifies up to
+1e-8), and 1,000x below the default index_tol, so how the zeros are rounded never moves the index.
+They are listed in order in top/bottom-k and counted as null_multiplicity (P - numerical rank), so
+top-k and bottom-k equal the dense ones for every k.
+
+Index bounds: index_low/index_high count the eigenvalues certainly / possibly below t (computed values
+below t -/+ the certified error); index_certified says they agree. The subspace certificate is
+probabilistic in one part (10 Gaussian probes: wrong with probability <= 1e-10, certificate_failure_prob).
+index_tol_x2 / index_tol_half: counts below 2t and t/2, how much the index depends on the tolerance.
+Quadrature (uncertified): Chebyshev-Markov-Stieltjes bracket at 2t and t/2 plus 2 sigma of the one-probe
+sampling error, floored by converged bottom eigenvalues and Cauchy interlacing. index_err is half the width.
+
+Saddle rule: a checkpoint is a saddle candidate when
+  (a) its gradient is small for its time: grad_rel = ||grad L|| / (median of the logged gradient norms
+      over the decade of steps around it, [step / sqrt 10, step * sqrt 10]) <= grad_tol (0.5), i.e. the
+      gradient sits in a dip at most half its local typical size, as in the slow middle of a plateau --
+      a global threshold is meaningless when the gradient norm spans orders of magnitude over a run; and
+  (b) it has negative curvature beyond tolerance: lambda_min + residual(lambda_min) < t.
+
+HVPs are reverse-over-reverse (linalg/operators.HessianOperator), not the forward-over-reverse the issue
+names: with the gradient graph built once per checkpoint each product is one backward pass, 3x faster
+here (1.7 ms vs 5.6 ms on baseline); mode="fwd" is kept and tested equal.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analyzer.analyses.hessian.checkpoints import select_checkpoints
+from analyzer.analyses.hessian.params import HessianParams
+from analyzer.analyses.hessian.result import HessianResult
+from analyzer.io.model import loss_closure
+
+
+def compute(run, params: HessianParams, deps) -> HessianResult:
+    """The Hessian at the selected checkpoints (at="plateaus": those of the run's plateaus result, through deps)."""
+    from analyzer.analyses.hessian.saddle import checkpoint_row  # torch: imported when a Hessian is computed
+    from trainer.loop import one_thread
+
+    points, selection = select_checkpoints(run, params, lambda: deps.get("plateaus"))
+    loss_fn = loss_closure(run, params.dtype)
+    logged_steps, logged_grad = np.asarray(run.steps), np.asarray(run.grad_norm, dtype=float)
+    rows, extremes = [], []
+    with one_thread():  # HVPs on these small MLPs run 2x slower on 2 intra-op threads of a shared 2-core machine
+        for step, role in _progress(points):
+            rows.append(checkpoint_row(run, loss_fn, params, logged_steps, logged_grad, step, role, extremes))
+    stack = lambda name: np.array([getattr(e, name) for e in extremes]).reshape(len(extremes), -1)  # noqa: E731
+    return HessianResult(table=pd.DataFrame(rows), eigenvalues_top=stack("top"), eigenvalues_bottom=stack("bottom"),
+                         residuals_top=stack("top_residual"), residuals_bottom=stack("bottom_residual"),
+                         selection=selection, n_params=int(run.n_params))
+
+
+def _progress(points: list[tuple[int, str]]):
+    """Iterate with a rich progress bar on stderr (only when stderr is a terminal)."""
+    import sys
+
+    from rich.console import Console
+    from rich.progress import track
+
+    console = Console(stderr=True)
+    return track(points, description="Hessian at checkpoints", console=console, transient=True,
+                 disable=not sys.stderr.isatty())

@@ -1,0 +1,63 @@
+"""Extreme eigenpairs of the Hessian of any scalar loss at a point, by the method chosen (dense, certified
+subspace run, Krylov quadrature, restarted Lanczos); see the module docstring of compute.py for the methods."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+
+from analyzer.errors import BadInputError
+from analyzer.linalg.krylov import eigenpairs_from_krylov, krylov_run
+from analyzer.linalg.operators import HessianOperator
+from analyzer.linalg.solvers import EigenPairs, dense_bytes, dense_eigenpairs, lanczos_eigenpairs
+from analyzer.linalg.subspace import eigenpairs_from_subspace, subspace_run
+
+QUADRATURE_STEPS = 500  # Lanczos steps of the index estimate when the certified run hits its cap
+
+
+def hessian_eigenpairs(loss_fn, theta: torch.Tensor, method: str = "auto", k: int = 10, tol: float = 1e-8,
+                     dense_max_params: int = 100, max_dense_gb: float = 4.0, seed: int = 0,
+                     op: HessianOperator | None = None, krylov_steps: int = 5000) -> EigenPairs:
+    """Extreme eigenvalues of the Hessian of any scalar `loss_fn` at `theta`, by the chosen method."""
+    op = op or HessianOperator(loss_fn, theta)
+    if k > op.n:
+        raise BadInputError(f"k = {k} is larger than the parameter count {op.n}")
+    chosen = resolve_method(method, op.n, k, dense_max_params)
+    if chosen == "dense":
+        needed_gb = dense_bytes(op.n) / 1e9
+        if needed_gb > min(max_dense_gb, _available_gb()):
+            raise BadInputError(f"dense Hessian of {op.n} parameters needs {needed_gb:.1f} GB, more than the "
+                                f"{min(max_dense_gb, _available_gb()):.1f} GB allowed/available; use --method lanczos")
+        return dense_eigenpairs(op, k)
+    started = time.perf_counter()
+    subspace = subspace_run(op, krylov_steps, seed=seed)
+    if subspace.certified:
+        return eigenpairs_from_subspace(subspace, k, seconds=time.perf_counter() - started)
+    # too big for the cap: one Lanczos probe for the quadrature estimate of the index, extremes from
+    # its Ritz pairs when their fresh residuals meet `tol`, else from restarted Lanczos
+    krylov = krylov_run(op, min(QUADRATURE_STEPS, krylov_steps), seed=seed)
+    eigenpairs = eigenpairs_from_krylov(op, krylov, k) if krylov.steps >= 2 * k else None
+    if eigenpairs is None or not eigenpairs.converged(tol):
+        eigenpairs = lanczos_eigenpairs(op, k, tol=tol, seed=seed)
+        eigenpairs.krylov = krylov
+    eigenpairs.subspace, eigenpairs.n_hvp, eigenpairs.seconds = subspace, op.n_hvp, time.perf_counter() - started
+    return eigenpairs
+
+
+def resolve_method(method: str, n_params: int, k: int, dense_max_params: int) -> str:
+    if method == "auto":
+        return "dense" if n_params <= dense_max_params or 2 * k >= n_params else "lanczos"
+    if method == "lanczos" and k >= n_params:
+        raise BadInputError(f"lanczos needs k below the parameter count {n_params}, got k = {k}; use --method dense")
+    return method
+
+
+def _available_gb() -> float:
+    import os
+
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 1e9
+    except (ValueError, OSError):
+        return math.inf

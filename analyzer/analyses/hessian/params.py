@@ -1,0 +1,57 @@
+"""Options of the Hessian analysis (`analyze hessian`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from analyzer.core.params import fail, param, validate
+
+METHODS = ("auto", "dense", "lanczos")
+SELECTIONS = ("plateaus", "every", "steps")
+
+
+@dataclass(frozen=True)
+class HessianParams:
+    """Options of `analyze hessian`; each field's help is its documentation (see analyzer/core/params.py).
+
+    Giving `steps` (or `every`) with the default at="plateaus" selects those steps (or every N): both
+    `hessian(run, steps=(0, 500))` and `analyze hessian --steps 0,500` mean those steps.
+    """
+
+    analysis: ClassVar[str] = "hessian"
+
+    at: str = param("plateaus", "Checkpoints: plateaus (edges and midpoints of the run's plateaus), every, steps.",
+                    choices=SELECTIONS)
+    every: int = param(0, "Analyse every N steps: the stored checkpoints nearest to 0, N, 2N and so on (implies --at "
+                          "every).", minimum=0)
+    steps: tuple[int, ...] = param((), "Comma-separated stored checkpoint steps, analysed exactly (implies --at "
+                                       "steps).")
+    k: int = param(10, "Top and bottom eigenpairs.", minimum=1)
+    method: str = param("auto", "dense (exact, full spectrum), lanczos (certified subspace run, or top/bottom-k and "
+                                "a bracketed index estimate) or auto.", choices=METHODS)
+    tol: float = param(1e-8, "An eigenpair is converged when ||Hv - lambda v|| <= tol x max |eigenvalue|.", above=0)
+    index_tol: float = param(1e-6, "Eigenvalues below -index_tol x max |eigenvalue| count towards the saddle index.",
+                             above=0)
+    grad_tol: float = param(0.5, "Saddle rule (a): gradient norm at most this times its median over the surrounding "
+                                 "decade of steps.", above=0)
+    dense_max_params: int = param(100, "auto uses dense up to this many parameters (bench/RESULTS.md: the subspace "
+                                       "run is faster already at P = 141).", minimum=1)
+    max_dense_gb: float = param(4.0, "dense refuses models whose Hessian needs more memory than this.", above=0)
+    krylov_steps: int = param(5000, "Cap on the certified subspace run (its dimension, ~HVPs); beyond it the index "
+                                    "is a bracketed estimate. Ranks seen: baseline/sgd ~220, wide ~400, deep ~2,050.",
+                              minimum=1)
+    dtype: str = param("float64", "Precision of the Hessian-vector products.", choices=("float32", "float64"))
+    seed: int = param(0, "Seed of the random start vectors and probes.")
+
+    def __post_init__(self):
+        object.__setattr__(self, "steps", tuple(int(s) for s in self.steps))
+        if self.at == "plateaus" and self.steps:  # hessian(run, steps=(0, 500)) means those steps
+            object.__setattr__(self, "at", "steps")
+        elif self.at == "plateaus" and self.every:
+            object.__setattr__(self, "at", "every")
+        validate(self)
+        if self.at == "every" and self.every < 1:
+            fail(self, "every", "a positive number of steps with at=every", self.every)
+        if self.at == "steps" and not self.steps:
+            fail(self, "steps", "at least one step with at=steps", self.steps)

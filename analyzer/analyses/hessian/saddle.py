@@ -1,0 +1,59 @@
+"""The per-checkpoint row of the Hessian analysis: extremes, saddle index with bounds, gradient, saddle rule."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from analyzer.analyses.hessian.eigen import hessian_eigenpairs
+from analyzer.analyses.hessian.params import HessianParams
+from analyzer.linalg.index import index_estimate, index_from_eigenpairs
+from analyzer.linalg.operators import HessianOperator
+from analyzer.linalg.solvers import EigenPairs
+
+
+def saddle_metrics(eigenpairs: EigenPairs, op: HessianOperator, params: HessianParams, grad_scale: float) -> dict:
+    """The per-checkpoint row: extremes, index with bounds, null space, trace, gradient norm, saddle flag.
+
+    `grad_scale` is the typical gradient norm around this checkpoint (saddle rule (a) in the module doc).
+    """
+    threshold = -params.index_tol * eigenpairs.scale
+    if eigenpairs.all_eigenvalues is not None:
+        index = index_from_eigenpairs(eigenpairs, threshold)
+    else:
+        index = index_estimate(eigenpairs, params.tol, threshold)
+    grad_norm = float(torch.linalg.vector_norm(op.grad))
+    grad_rel = grad_norm / grad_scale if grad_scale > 0 else math.inf
+    lambda_min, lambda_max = float(eigenpairs.bottom[0]), float(eigenpairs.top[0])
+    negative = lambda_min + float(np.nan_to_num(eigenpairs.bottom_residual[0], nan=np.inf)) < threshold
+    return {
+        "lambda_max": lambda_max, "lambda_min": lambda_min,
+        "ratio": lambda_min / lambda_max if lambda_max != 0 else math.nan,
+        **index, "index_fraction": index["index_count"] / op.n,
+        "index_err": (index["index_high"] - index["index_low"]) / 2,
+        "grad_norm": grad_norm, "grad_rel": grad_rel,
+        "saddle_candidate": bool(negative and grad_rel <= params.grad_tol),
+        "method": eigenpairs.method, "converged": eigenpairs.converged(params.tol),
+        "max_rel_residual": eigenpairs.max_rel_residual, "seconds": eigenpairs.seconds, "n_hvp": op.n_hvp,
+    }
+
+
+def local_grad_scale(steps: np.ndarray, grad_norm: np.ndarray, step: int) -> float:
+    """Median logged gradient norm over [step / sqrt 10, step * sqrt 10] (the first 10 steps for small steps)."""
+    low, high = step / math.sqrt(10), max(step * math.sqrt(10), 10)
+    window = grad_norm[(steps >= low) & (steps <= high) & np.isfinite(grad_norm)]
+    return float(np.median(window)) if len(window) else math.nan
+
+
+def checkpoint_row(run, loss_fn, params, logged_steps, logged_grad, step, role, extremes) -> dict:
+    """The row of one checkpoint; its extreme eigenpairs (without bases) are appended to `extremes`."""
+    theta = torch.from_numpy(np.asarray(run.params_at(step))).to(getattr(torch, params.dtype))
+    op = HessianOperator(loss_fn, theta)
+    eigenpairs = hessian_eigenpairs(loss_fn, theta, params.method, params.k, params.tol, params.dense_max_params,
+                                    params.max_dense_gb, params.seed, op=op, krylov_steps=params.krylov_steps)
+    extremes.append(replace(eigenpairs, all_eigenvalues=None, krylov=None, subspace=None))  # not their bases
+    grad_scale = local_grad_scale(logged_steps, logged_grad, step)
+    return {"step": step, "role": role, **saddle_metrics(eigenpairs, op, params, grad_scale)}

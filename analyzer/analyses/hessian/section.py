@@ -1,0 +1,22 @@
+"""The Hessian section of a report: eigenvalues and saddle index over the checkpoints, and their table."""
+
+from __future__ import annotations
+
+from analyzer.report.markdown import image, markdown_table, opening
+
+
+def section(run, figs: dict, prefix: str, level: int) -> list[str]:
+    from analyzer.analyses.hessian.figures import hessian_figure  # matplotlib: only when a report is drawn
+    from analyzer.report.figures import plateau_intervals
+
+    result, lines = opening(run, "hessian", "Hessian and saddle index", level)
+    if result is None:
+        return lines
+    if not result.table.empty:
+        lines += image(figs, f"{prefix}hessian.png", hessian_figure(
+            result.table, result.n_params, plateau_intervals(run.results.get("plateaus")),
+            title=f"Hessian at checkpoints — {run.label}"), f"Hessian eigenvalues of {run.label}")
+    lines += [result.headline() + ".", ""]
+    for frame in result.tables().values():
+        lines += markdown_table(frame)
+    return lines

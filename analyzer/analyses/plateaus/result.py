@@ -1,0 +1,69 @@
+"""The plateaus analysis' result: segments and plateau edges of log10(loss) from both methods."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from analyzer.analyses.plateaus.transitions import transitions_frame
+from analyzer.errors import BadInputError
+
+SEGMENT_COLUMNS = ["method", "start_step", "end_step", "duration", "mean_log10_loss", "slope", "is_plateau"]
+EDGE_COLUMNS = ["method", "step", "kind"]
+
+
+@dataclass(frozen=True)
+class PlateauResult:
+    """Segments and plateau edges of log10(loss) from the change-point and the gradient method."""
+
+    segments: pd.DataFrame  # SEGMENT_COLUMNS; duration in steps, slope in decades of loss per decade of steps
+    edges: pd.DataFrame  # EDGE_COLUMNS; kind "start" (first plateau step) or "end" (first step after it)
+    change_points: np.ndarray  # steps where a change-point segment starts (interior boundaries)
+    agreement: dict = field(default_factory=dict)  # matched edges, distances, F1 within tolerance
+    # change-point method, edges="logistic": one row per plateau that ends inside the run (TRANSITION_COLUMNS):
+    # the drop after it, its midpoint and 10-90 % width in steps, and the start of the next plateau (NaN if none)
+    transitions: pd.DataFrame = field(default_factory=transitions_frame)
+    noise_sigma: float = 0.0  # robust noise of the binned log10 loss, decades
+    n_steps_used: int = 0  # finite prefix of the loss that was analysed
+    note: str = ""  # why part of the run was not analysed, if any
+
+    def plateaus(self, method: str = "changepoint") -> pd.DataFrame:
+        _check_method(method)
+        frame = self.segments
+        return frame[(frame.method == method) & frame.is_plateau.astype(bool)].reset_index(drop=True)
+
+    def edge_steps(self, method: str = "changepoint") -> np.ndarray:
+        _check_method(method)
+        return np.unique(self.edges.loc[self.edges.method == method, "step"].to_numpy(dtype=np.int64))
+
+    def escape_steps(self) -> np.ndarray:
+        """Midpoints of the loss drops that end the change-point plateaus (edges="logistic" only; a plateau
+        the loss leaves upwards has none)."""
+        mids = self.transitions.mid_step.to_numpy(dtype=np.float64)
+        return mids[np.isfinite(mids)]
+
+    def headline(self) -> str:
+        counts = {m: len(self.plateaus(m)) for m in ("changepoint", "gradient")}
+        n_edges = {m: len(self.edge_steps(m)) for m in ("changepoint", "gradient")}
+        if n_edges["changepoint"] == 0 and n_edges["gradient"] == 0:
+            flat = " (the whole analysed run is one flat plateau)" if counts["changepoint"] else ""
+            text = f"no plateau edges found{flat}"
+        else:
+            text = (f"{counts['changepoint']} plateau{'s' * (counts['changepoint'] != 1)} by change points "
+                    f"({n_edges['changepoint']} edges), "
+                    f"{counts['gradient']} by the gradient method ({n_edges['gradient']} edges); "
+                    f"{self.agreement.get('matched', 0)} edges agree within {self.agreement.get('tolerance_decades')}"
+                    " decades")
+        return text + (f"; {self.note}" if self.note else "")
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        agreement = pd.DataFrame([{k: v for k, v in self.agreement.items()}]) if self.agreement else pd.DataFrame()
+        return {"segments": self.segments, "plateau edges": self.edges, "loss drops": self.transitions,
+                "agreement": agreement}
+
+
+def _check_method(method: str) -> None:
+    if method not in ("changepoint", "gradient"):
+        raise BadInputError(f"method must be 'changepoint' or 'gradient', got {method!r}")

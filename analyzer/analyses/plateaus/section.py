@@ -1,0 +1,32 @@
+"""The plateaus section of a report: the loss figure, the plateaus of both methods and the loss drops."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from analyzer.report.markdown import image, markdown_table, opening
+from analyzer.report.model import loss_of
+
+SHOWN_COLUMNS = ["method", "start_step", "end_step", "duration", "mean_log10_loss", "slope"]
+
+
+def section(run, figs: dict, prefix: str, level: int) -> list[str]:
+    from analyzer.analyses.plateaus.figures import loss_figure  # matplotlib: only when a report is drawn
+    from analyzer.report.figures import plateau_intervals
+
+    heading = "#" * level
+    plateaus, lines = opening(run, "plateaus", "Loss and plateaus", level)
+    if plateaus is None:
+        return lines
+    fig = loss_figure(np.arange(run.n_steps), loss_of(run), plateau_intervals(plateaus), plateaus.change_points,
+                      title=f"Training loss — {run.label}", escape_steps=plateaus.escape_steps())
+    lines += image(figs, f"{prefix}loss.png", fig, f"training loss of {run.label}")
+    lines += [plateaus.headline() + ".", ""]
+    shown = plateaus.segments[plateaus.segments.is_plateau.astype(bool)]
+    lines += [f"{heading}# Plateaus", ""] + markdown_table(shown[SHOWN_COLUMNS].reset_index(drop=True))
+    if len(plateaus.transitions):
+        lines += [f"{heading}# Loss drops after plateaus", "",
+                  "Change-point method: a logistic fitted to each drop (`fitted`) places the plateau edges at its "
+                  "10/90 % points; where lines fit the drop better the corners are kept.", ""]
+        lines += markdown_table(plateaus.transitions)
+    return lines

@@ -1,0 +1,19 @@
+"""Per-step DFT of the stored predictions and when each target frequency is learned (frequency principle)."""
+
+from analyzer.analyses.spectrum.compute import compute, spectrum_from_predictions
+from analyzer.analyses.spectrum.dft import amplitude_spectrum, dft_of_predictions
+from analyzer.analyses.spectrum.learning import detect_jumps, first_below_steps, learned_steps, log_step_curves
+from analyzer.analyses.spectrum.params import SpectrumParams
+from analyzer.analyses.spectrum.result import AmplitudeSpectrum, SpectrumResult
+from analyzer.analyses.spectrum.section import section
+from analyzer.core.registry import Analysis
+
+ANALYSIS = Analysis(
+    name="spectrum", params=SpectrumParams, result=SpectrumResult, compute=compute, version="6",
+    summary="per-step DFT of the predictions; learned step and jumps of each target frequency",
+    requires=(), section=section, in_report=True,
+)
+
+__all__ = ["ANALYSIS", "AmplitudeSpectrum", "SpectrumParams", "SpectrumResult", "amplitude_spectrum", "detect_jumps",
+           "dft_of_predictions", "first_below_steps", "learned_steps", "log_step_curves",
+           "spectrum_from_predictions"]

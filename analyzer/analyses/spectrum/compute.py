@@ -1,0 +1,117 @@
+"""Per-step DFT of the stored predictions and when each target frequency is learned (frequency principle).
+
+The eval grid is uniform, x_i = x_0 + i*dx (i < G), so DFT bin k is the frequency k / (G*dx) Hz. For each
+target frequency and stored prediction step the analysis keeps the relative error |h_k - y_k| / |y_k| of the
+complex coefficients and the prediction's amplitude, and finds the step after which the error stays below
+`threshold` (learned step) and its jumps. The DFT of every bin (`amplitude_spectrum`) is computed on demand,
+never cached: it is as large as the predictions themselves. Predictions that turn NaN or infinite end the
+analysis at the first such step, the way a non-finite loss ends the plateau analysis.
+
+Learned step: Adam at lr 0.01 makes isolated loss spikes of a few to a few tens of steps that push every
+frequency above the threshold for a moment (on the `deep` preset one spike near step 8,550 made 1, 3 and
+7 Hz all "learned at ~8,550" although 1 Hz is below 0.1 from step 11 on). So "stays below" is judged on
+the running median of the relative error over a centred window of `spike_window` (odd W = 2h + 1)
+prediction steps, mirrored at both ends of the run: the learned step is the first stored step whose own
+error is below the threshold, at or after the first step from which the running median stays below it.
+An isolated excursion above the threshold of at most h steps is ignored; one of h + 1 steps or more (a
+relapse) still moves the learned step to the first step after it, exactly as the strict rule does, and
+so does a cluster of spikes that is above the threshold for most of a window. At the end of the run the
+mirror doubles a trailing stretch, so a final spike shorter than about h/2 steps does not unlearn, and a
+frequency that first drops below in the last ~h/2 steps does not yet count as learned. spike_window 0 or
+1 is the strict rule: the first step after which every stored error is below the threshold.
+The median is computed as a running count of below-threshold steps (the median of an odd window is below
+the threshold iff at least h + 1 of its values are): linear in the run length. `first_below_step` keeps
+the first step below the threshold, relapses allowed.
+
+Jumps are found on a log-step axis, u = log10(step + 1), because learning proceeds in stages that are
+evenly spread in log-step. log10 of the relative error is median-binned on a uniform u grid (robust to
+Adam's spikes) and turned into the learned fraction q = 1 - min(r, 1), which for a logistic escape is the
+logistic itself (r = 1 - w/a in the diag-linear model). The rise of q across a window, D(u) = q(u + h) -
+q(u - h), uses windows clipped at the ends of the grid (never padded values); a jump is a peak of D of at
+least `min_drop` whose window starts above `threshold` (a frequency that is still unlearned). It is located
+at full resolution: the first stored step where q (5-point running median) reaches the middle of the rise,
+which is the half-learned step of a logistic. Locating it on log10(r) instead put it 1.2-2.7 sigmoid widths
+late: after an escape log10(r) keeps falling with the exponential convergence, not with the sigmoid.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from analyzer.analyses.spectrum.dft import (RowView, eval_grid_length, single_sided_scale, target_bins,
+                                            target_coefficients)
+from analyzer.analyses.spectrum.learning import learning_tables
+from analyzer.analyses.spectrum.params import SpectrumParams
+from analyzer.analyses.spectrum.result import SpectrumResult
+from analyzer.errors import BadInputError
+
+MIN_PRED_STEPS = 3  # the log-step curves of jump detection need three stored predictions
+
+
+def compute(run, params: SpectrumParams, deps=None) -> SpectrumResult:
+    """The spectrum analysis of a run (predictions read block by block)."""
+    length = eval_grid_length(run)
+    freqs = run.target.get("freqs_hz") or []
+    if len(freqs) == 0:
+        raise BadInputError(f"{run.path}: the run stores no target frequencies")
+    n_pred = len(run.pred_steps)
+    if n_pred < MIN_PRED_STEPS:
+        raise BadInputError(f"{run.path}: nothing to analyze: {n_pred} committed prediction step(s) "
+                            f"({run.n_steps} committed steps); the spectrum needs at least {MIN_PRED_STEPS}")
+    rows = RowView(run.pred_dataset, n_pred)
+    try:
+        return spectrum_from_predictions(run.pred_steps, rows, run.data("y_eval"), freqs, params, length=length)
+    except BadInputError as err:
+        raise BadInputError(f"{run.path}: {err}") from None
+
+
+def spectrum_from_predictions(steps, pred, y_eval, target_freqs_hz, params: SpectrumParams = SpectrumParams(),
+                              *, length: float = 1.0) -> SpectrumResult:
+    """The spectrum analysis on arrays.
+
+    Args:
+        steps: (T,) increasing prediction steps.
+        pred: (T, G) or (T, G, 1) predictions on a uniform grid of `length`; anything row-sliceable
+            (an h5py dataset is read block by block).
+        y_eval: (G,) target on the same grid.
+        target_freqs_hz: frequencies to track; each must fall on a DFT bin below Nyquist.
+    """
+    steps = np.asarray(steps, dtype=np.int64)
+    y_eval = np.asarray(y_eval, dtype=np.float64).reshape(-1)
+    n_grid = y_eval.shape[0]
+    if len(steps) != pred.shape[0] or pred.shape[1] != n_grid:
+        raise BadInputError(f"predictions of shape {tuple(pred.shape)} do not match {len(steps)} steps x {n_grid} points")
+    freqs_hz = np.arange(n_grid // 2 + 1) / length
+    bins = target_bins(np.asarray(target_freqs_hz, dtype=np.float64), n_grid, length)
+    target_coef = np.fft.rfft(y_eval)
+    if np.any(np.abs(target_coef[bins]) <= 1e-12 * max(1.0, np.abs(target_coef).max())):
+        raise BadInputError("a target frequency has no amplitude in y_eval; its relative error is undefined")
+    coef = target_coefficients(pred, n_grid, bins)
+    first_bad, note = _finite_prefix(steps, len(coef))
+    steps = steps[: len(coef)]
+    rel_error = np.abs(coef - target_coef[bins]) / np.abs(target_coef[bins])
+    scale = single_sided_scale(n_grid)
+    learning, jumps = learning_tables(steps, rel_error, freqs_hz[bins], params)
+    learning.insert(1, "target_amplitude", np.abs(target_coef[bins]) * scale[bins])
+    return SpectrumResult(steps=steps, freqs_hz=freqs_hz, target_freqs_hz=freqs_hz[bins],
+                          target_amplitude=np.abs(target_coef) * scale, pred_amplitude=np.abs(coef) * scale[bins],
+                          rel_error=rel_error, learning=learning, jumps=jumps, threshold=float(params.threshold),
+                          first_nonfinite_step=first_bad, note=note)
+
+
+def _finite_prefix(steps: np.ndarray, n_finite: int) -> tuple[int | None, str]:
+    """The first non-finite prediction step and the note saying so; refuses too few finite steps."""
+    if n_finite == len(steps):
+        if n_finite < MIN_PRED_STEPS:
+            raise BadInputError(f"nothing to analyze: {n_finite} stored prediction step(s); the spectrum needs at "
+                                f"least {MIN_PRED_STEPS}")
+        return None, ""
+    first_bad = int(steps[n_finite])
+    if n_finite == 0:
+        raise BadInputError(f"the predictions are NaN or infinite from the first stored step ({first_bad}); "
+                            "nothing to analyze")
+    note = (f"predictions not finite from step {first_bad}; analysed the {n_finite} prediction steps before it "
+            "only")
+    if n_finite < MIN_PRED_STEPS:
+        raise BadInputError(f"{note}, fewer than {MIN_PRED_STEPS}")
+    return first_bad, note

@@ -1,0 +1,65 @@
+"""The spectrum section's figures: the learned-fraction and full-spectrum heatmaps, the relative-error curves."""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from analyzer.report.figures import freq_color, heatmap_axes, plt, shade
+
+
+def spectral_heatmap_figure(spectrum, full, title: str = "") -> Figure:
+    """Rahaman-style heatmap: learned fraction of each target frequency over training, plus the full spectrum.
+
+    Args:
+        spectrum: a SpectrumResult; full: the AmplitudeSpectrum of the same prediction steps (up to any max_hz).
+    """
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.5, 5.6), layout="constrained",
+                                      gridspec_kw={"height_ratios": [1, 1.4]})
+    heatmap_axes(top, spectrum)
+    top.set_title(title or "Spectral dynamics: amplitude of the prediction relative to the target")
+    keep = full.freqs_hz <= heatmap_max_hz(spectrum)
+    steps = np.asarray(full.steps, dtype=float) + 1
+    edges_x = np.concatenate([[steps[0] * 0.9], np.sqrt(steps[:-1] * steps[1:]), [steps[-1] * 1.1]])
+    freqs = full.freqs_hz[keep]
+    edges_y = np.concatenate([[freqs[0] - 0.5], (freqs[:-1] + freqs[1:]) / 2, [freqs[-1] + 0.5]])
+    amplitude = np.log10(np.maximum(full.amplitude[:, keep].astype(np.float64), 1e-4)).T
+    mesh = bottom.pcolormesh(edges_x, edges_y, amplitude, cmap="viridis", vmin=-4, vmax=0.1, shading="flat",
+                             rasterized=True)
+    for freq in spectrum.target_freqs_hz:
+        bottom.axhline(freq, color=freq_color(freq, spectrum.target_freqs_hz), lw=0.6, ls="--", alpha=0.8)
+    bottom.set(xscale="log", xlabel="step + 1", ylabel="frequency (Hz)",
+               title="Full amplitude spectrum of the prediction (dashed: target frequencies)")
+    fig.colorbar(mesh, ax=bottom, label="log10 amplitude", shrink=0.9)
+    return fig
+
+
+def heatmap_max_hz(spectrum) -> float:
+    """Highest frequency the full-spectrum panel shows: twice the highest target frequency plus 5 Hz."""
+    return min(float(spectrum.freqs_hz[-1]), 2.0 * float(np.max(spectrum.target_freqs_hz)) + 5)
+
+
+def rel_error_figure(spectrum, plateau_intervals=(), title: str = "") -> Figure:
+    """Relative error per target frequency; learned steps as circles, jump steps as triangles."""
+    fig, ax = plt.subplots(figsize=(7.5, 3.8), layout="constrained")
+    shade(ax, plateau_intervals)
+    steps = np.asarray(spectrum.steps, dtype=float) + 1
+    freqs = spectrum.target_freqs_hz
+    for k, freq in enumerate(freqs):
+        color = freq_color(freq, freqs)
+        curve = np.asarray(spectrum.rel_error[:, k], dtype=float)
+        ax.plot(steps, curve, color=color, lw=1.0, label=f"{freq:g} Hz")
+        for step in spectrum.jumps.loc[spectrum.jumps.freq_hz == freq, "step"]:
+            ax.plot(step + 1, np.interp(step + 1, steps, curve), marker="v", color=color, ms=7, mec="black", mew=0.5)
+        learned = spectrum.learning.loc[spectrum.learning.freq_hz == freq, "learned_step"]
+        if len(learned) and np.isfinite(learned.iloc[0]):
+            step = float(learned.iloc[0])
+            ax.plot(step + 1, np.interp(step + 1, steps, curve), marker="o", color=color, ms=7, mec="black", mew=0.5)
+    ax.axhline(spectrum.threshold, color="black", lw=0.8, ls="--", label=f"learned threshold {spectrum.threshold:g}")
+    ax.plot([], [], "ko", ms=6, label="learned step")
+    ax.plot([], [], "kv", ms=6, label="jump step")
+    ax.set(xscale="log", yscale="log", xlabel="step + 1", ylabel="|h_k - y_k| / |y_k|",
+           title=title or "Frequency-principle error per target frequency")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2, loc="lower left")
+    return fig

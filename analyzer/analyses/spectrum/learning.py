@@ -1,0 +1,171 @@
+"""When each target frequency is learned (learned step, first step below) and its jumps on a log-step axis
+(the rules are in the docstring of analyzer/analyses/spectrum/compute.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analyzer.analyses.spectrum.params import SpectrumParams
+from analyzer.errors import BadInputError
+
+MIN_BIN_COVERAGE = 0.5  # refuse jump detection when fewer log-step bins than this hold a prediction
+
+
+def learned_steps(steps: np.ndarray, rel_error: np.ndarray, threshold: float, spike_window: int = 1) -> np.ndarray:
+    """(K,) learned step of each column of rel_error (T, K); NaN if it never stays below threshold.
+
+    spike_window <= 1: the first step after which rel_error stays below threshold for good. Otherwise the first
+    step below threshold at or after the first step from which the running median over `spike_window` (odd)
+    steps, mirrored at the ends, stays below threshold (see the module docstring).
+    """
+    below = np.asarray(rel_error) < threshold
+    smoothed = below if spike_window <= 1 else _median_below(below, spike_window)
+    stays = np.logical_and.accumulate(smoothed[::-1], axis=0)[::-1]
+    start = np.argmax(stays, axis=0)
+    # snap forward to a step whose own error is below: the median may turn below inside a short spike
+    later_below = below & (np.arange(len(below))[:, None] >= start[None, :])
+    first = np.where(later_below.any(axis=0), np.argmax(later_below, axis=0), start)
+    return np.where(stays[-1], np.asarray(steps, dtype=np.float64)[first], np.nan)
+
+
+def _median_below(below: np.ndarray, window: int) -> np.ndarray:
+    """Whether the running median over an odd `window` (mirrored at the ends) is below the threshold.
+
+    That is whether at least window // 2 + 1 of the window's values are below: a running count, O(T).
+    """
+    half = window // 2
+    n_rows = below.shape[0]
+    if n_rows < 2:
+        return below
+    # numpy's "reflect" (d c b | a b c d) is scipy.ndimage's "mirror"; wrap the reflection for short runs
+    index = np.abs(np.arange(-half, n_rows + half))
+    period = 2 * (n_rows - 1)
+    index = index % period
+    index = np.where(index >= n_rows, period - index, index)
+    counts = np.cumsum(np.r_[np.zeros((1, below.shape[1]), dtype=np.int64), below[index].astype(np.int64)], axis=0)
+    return counts[window:] - counts[:-window] >= half + 1
+
+
+def first_below_steps(steps: np.ndarray, rel_error: np.ndarray, threshold: float) -> np.ndarray:
+    """(K,) first step with rel_error below threshold, relapses allowed (Adam spikes); NaN if never."""
+    below = np.asarray(rel_error) < threshold
+    return np.where(below.any(axis=0), np.asarray(steps, dtype=np.float64)[np.argmax(below, axis=0)], np.nan)
+
+
+def learning_tables(steps: np.ndarray, rel_error: np.ndarray, freqs_hz: np.ndarray,
+                    params: SpectrumParams) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The per-frequency learning table and the table of all jumps."""
+    learned = learned_steps(steps, rel_error, params.threshold, params.spike_window)
+    jumps = detect_jumps(steps, rel_error, freqs_hz, params)
+    main_jump = [jumps.loc[jumps.freq_hz == f].sort_values("drop").step.iloc[-1] if (jumps.freq_hz == f).any()
+                 else np.nan for f in freqs_hz]
+    learning = pd.DataFrame({"freq_hz": np.asarray(freqs_hz, dtype=np.float64), "learned_step": learned,
+                             "jump_step": np.asarray(main_jump, dtype=np.float64),
+                             "final_rel_error": np.asarray(rel_error, dtype=np.float64)[-1],
+                             "first_below_step": first_below_steps(steps, rel_error, params.threshold)})
+    return learning, jumps
+
+
+def detect_jumps(steps: np.ndarray, rel_error: np.ndarray, freqs_hz: np.ndarray,
+                 params: SpectrumParams) -> pd.DataFrame:
+    """Rises of the learned fraction 1 - min(r, 1) across a log-step window, each located at its midpoint."""
+    from scipy.signal import find_peaks
+
+    grid_u, curves = log_step_curves(steps, rel_error, params.points_per_decade)
+    half = int(round(params.window_decades * params.points_per_decade / 2))
+    learned = 1.0 - np.minimum(10.0 ** curves, 1.0)  # (n_grid, K) median-binned learned fraction
+    n = len(grid_u)
+    left, right = np.clip(np.arange(n) - half, 0, n - 1), np.clip(np.arange(n) + half, 0, n - 1)
+    stored_u = np.log10(np.asarray(steps, dtype=np.float64) + 1.0)
+    rows = []
+    for k, freq in enumerate(freqs_hz):
+        rise = learned[right, k] - learned[left, k]
+        unlearned = curves[left, k] >= np.log10(params.threshold)
+        # a flat-topped rise (a transition sharper than the window) peaks in its middle; pad so that
+        # find_peaks also sees a maximum that touches either end of the grid
+        padded = np.r_[-np.inf, np.where(unlearned, rise, -np.inf), -np.inf]
+        peaks, _ = find_peaks(padded, height=params.min_drop, distance=2 * half + 1)
+        peaks = peaks - 1
+        bin_half = 0.5 / params.points_per_decade
+
+        def located(peak: int, r_middle: float) -> int:  # at full resolution within grid bins left..right
+            lo = np.searchsorted(stored_u, grid_u[left[peak]] - bin_half)
+            hi = np.searchsorted(stored_u, grid_u[right[peak]] + bin_half)
+            return _first_step_below(steps[lo:hi], rel_error[lo:hi, k], r_middle)
+
+        for peak in peaks:  # the middle of the learned fraction's rise
+            r_middle = 1.0 - 0.5 * (learned[left[peak], k] + learned[right[peak], k])
+            rows.append((float(freq), located(peak, r_middle), float(rise[peak]), "linear"))
+        for peak in _log_scale_peaks(curves[:, k], left, right, peaks, half, params):  # the middle of log10 r's fall
+            r_middle = 10.0 ** (0.5 * (curves[left[peak], k] + curves[right[peak], k]))
+            rows.append((float(freq), located(peak, r_middle), float(rise[peak]), "log"))
+    frame = pd.DataFrame(rows, columns=["freq_hz", "step", "drop", "scale"]).sort_values(["freq_hz", "step"])
+    return frame.reset_index(drop=True).astype({"freq_hz": np.float64, "step": np.int64, "drop": np.float64})
+
+
+def _log_scale_peaks(curve: np.ndarray, left: np.ndarray, right: np.ndarray, linear_peaks: np.ndarray, half: int,
+                     params: SpectrumParams) -> np.ndarray:
+    """Windows where log10 r falls by min_log_drop decades through the threshold, away from linear jumps.
+
+    A late refinement (r from 0.15 to 0.01) barely moves the learned fraction but is the moment the
+    frequency gets learned; the linear detector alone misses it. Windows overlapping a linear jump are
+    left to it, so an escape is never counted twice.
+    """
+    from scipy.signal import find_peaks
+
+    if params.min_log_drop <= 0:
+        return np.zeros(0, dtype=np.int64)
+    log_threshold = np.log10(params.threshold)
+    drop = curve[left] - curve[right]
+    crossing = (curve[left] >= log_threshold) & (curve[right] < log_threshold)
+    padded = np.r_[-np.inf, np.where(crossing, drop, -np.inf), -np.inf]
+    peaks, _ = find_peaks(padded, height=params.min_log_drop, distance=2 * half + 1)
+    peaks = peaks - 1
+    if len(linear_peaks):
+        distance = np.abs(peaks[:, None] - np.asarray(linear_peaks)[None, :]).min(axis=1)
+        peaks = peaks[distance > 2 * half]
+    return peaks
+
+
+def _first_step_below(steps: np.ndarray, rel_error: np.ndarray, r_middle: float) -> int:
+    """First stored step where the relative error reaches `r_middle`, the middle of a jump.
+
+    Read at full resolution (a log-step bin is ~100 steps wide at step 1000) after a 5-point running median
+    that ignores single-step spikes; for a logistic escape on the learned fraction this is its half-learned
+    step, for a fall of log10 r its geometric middle.
+    """
+    from scipy.ndimage import median_filter
+
+    smoothed = median_filter(np.asarray(rel_error, dtype=np.float64), size=5, mode="nearest")
+    reached = np.flatnonzero(smoothed <= r_middle)
+    return int(steps[reached[0]]) if len(reached) else int(steps[len(steps) // 2])
+
+
+def log_step_curves(steps: np.ndarray, rel_error: np.ndarray, points_per_decade: int) -> tuple[np.ndarray, np.ndarray]:
+    """log10(rel_error) median-binned on a uniform grid of u = log10(step + 1); empty bins interpolated.
+
+    Raises BadInputError when predictions are stored too sparsely for the grid to mean anything.
+    """
+    stored_u = np.log10(np.asarray(steps, dtype=np.float64) + 1.0)
+    index = np.rint((stored_u - stored_u[0]) * points_per_decade).astype(np.int64)
+    n_grid = int(index[-1]) + 1
+    log_error = np.log10(np.maximum(np.asarray(rel_error, dtype=np.float64), 1e-300))
+    binned = pd.DataFrame(log_error).groupby(index).median()
+    reachable = _reachable_bins(int(steps[0]), int(steps[-1]), points_per_decade)
+    if len(steps) < 3 or len(binned) < MIN_BIN_COVERAGE * reachable:
+        raise BadInputError(f"predictions stored too sparsely for jump detection: {len(steps)} prediction steps fill "
+                            f"{len(binned)} of the {reachable} log-step bins ({points_per_decade} per decade) that "
+                            f"predictions at every step would fill; store predictions more often (pred_every)")
+    grid_u = stored_u[0] + np.arange(n_grid) / points_per_decade
+    filled = binned.index.to_numpy()
+    curves = np.column_stack([np.interp(np.arange(n_grid), filled, column) for column in binned.to_numpy().T])
+    return grid_u, curves
+
+
+def _reachable_bins(first_step: int, last_step: int, points_per_decade: int) -> int:
+    """How many log-step bins predictions stored at every step would fill (early bins hold no integer step)."""
+    dense_until = min(last_step, first_step + 100_000)  # beyond this every bin holds many integer steps
+    dense = np.unique(np.rint(np.log10(np.arange(first_step, dense_until + 1) + 1.0) * points_per_decade))
+    last_bin = np.rint(np.log10(last_step + 1.0) * points_per_decade)
+    return int(len(dense) + max(0.0, last_bin - dense[-1]))

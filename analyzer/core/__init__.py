@@ -1,0 +1,1 @@
+"""The analyzer's machinery, written once for every analysis: registry, parameters, serialization, cache, runner."""

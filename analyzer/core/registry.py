@@ -1,0 +1,106 @@
+"""The analysis registry: one `Analysis` per name listed in analyzer/analyses/__init__.py:BUILTIN.
+
+An analysis is a folder analyzer/analyses/<name>/ whose __init__.py defines `ANALYSIS = Analysis(...)`;
+the registry imports each listed folder on first use and reads that object. The CLI, the cache, the
+runner and the report are written once over this registry.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from analyzer.errors import BadInputError
+
+ANALYZER_VERSION = "0.1.0"
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One analysis: parameters, result type and `compute(run, params, deps) -> result` (bump `version` whenever
+    results change).
+
+    requires: names of the analyses whose results `compute` reads through `deps.get(name)`.
+    section: `section(run_analyses, figs, prefix, level) -> list[str]` Markdown for the report, or None for the
+        generic one (summary, headline, tables).
+    needs_run: False for analyses that need no run file.
+    in_report: the report computes it; otherwise the report shows it only when a result is already cached.
+    api: the notebook entry `analyzer.<name>(...)` when it differs from `analyze(run, name, **params)`
+        (correlate pools several runs).
+    """
+
+    name: str
+    params: type
+    result: type
+    compute: Callable[[Any, Any, Any], Any]
+    version: str
+    summary: str
+    requires: tuple[str, ...] = ()
+    section: Callable | None = None
+    needs_run: bool = True
+    in_report: bool = False
+    api: Callable | None = None
+
+
+REGISTRY: dict[str, Analysis] = {}
+_loaded = False
+
+
+def get(name: str) -> Analysis:
+    _load_builtin()
+    if name not in REGISTRY:
+        raise BadInputError(f"unknown analysis {name!r}; known: {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[name]
+
+
+def names() -> list[str]:
+    """Registered analyses in BUILTIN order."""
+    _load_builtin()
+    return list(REGISTRY)
+
+
+def _load_builtin() -> None:
+    global _loaded
+    if _loaded:
+        return
+    from analyzer.analyses import BUILTIN
+
+    for name in BUILTIN:
+        analysis = importlib.import_module(f"analyzer.analyses.{name}").ANALYSIS
+        if analysis.name != name:
+            raise RuntimeError(f"analyzer/analyses/{name} registers {analysis.name!r}")
+        REGISTRY.setdefault(name, analysis)  # setdefault: a test may have put a stand-in there first
+    _loaded = True
+    for analysis in REGISTRY.values():
+        unknown = set(analysis.requires) - set(REGISTRY)
+        if unknown:
+            raise RuntimeError(f"{analysis.name} requires unregistered analyses {sorted(unknown)}")
+
+
+def dependency_closure(name: str) -> list[str]:
+    """Every analysis `name` reads, directly or through others, in BUILTIN order (itself excluded)."""
+    seen: set[str] = set()
+    stack = list(get(name).requires)
+    while stack:
+        current = stack.pop()
+        if current not in seen:
+            seen.add(current)
+            stack.extend(get(current).requires)
+    return [n for n in names() if n in seen]
+
+
+def make_params(analysis: Analysis, **overrides: Any):
+    """Build the parameters dataclass, ignoring None overrides; validation lives in __post_init__."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    known = {f.name for f in dataclasses.fields(analysis.params)}
+    unknown = set(given) - known
+    if unknown:
+        raise BadInputError(f"{analysis.name}: unknown parameters {sorted(unknown)}")
+    try:
+        return analysis.params(**given)
+    except (TypeError, ValueError) as err:
+        if isinstance(err, BadInputError):
+            raise
+        raise BadInputError(f"{analysis.name}: {err}") from None

@@ -1,0 +1,1 @@
+"""Reading run files: the read-only Run view and the model rebuilt from it."""

@@ -1,0 +1,48 @@
+"""The model of a run rebuilt from its stored spec, and its training loss as a function of flat parameters."""
+
+from __future__ import annotations
+
+from analyzer.errors import BadInputError
+
+
+def build_model(run, dtype: str = "float64"):
+    """Rebuild the exact model of `run` from the stored spec; returns (model, ParamLayout)."""
+    import torch
+
+    from trainer.errors import ConfigError
+    from trainer.models import ParamLayout, build_model as build_trainer_model, check_layout, model_spec_from_dict
+
+    try:
+        spec = model_spec_from_dict(run.model_spec)
+        model = build_trainer_model(spec, seed=0, dtype=getattr(torch, dtype))
+    except (ConfigError, TypeError) as err:
+        raise BadInputError(f"{run.path}: the stored model spec cannot be rebuilt ({err})") from None
+    try:
+        layout = ParamLayout.from_dict(run.layout)
+        n_params = layout.n_params
+    except (KeyError, TypeError, ValueError) as err:
+        raise BadInputError(f"{run.path}: the stored parameter layout is unreadable ({err!r})") from None
+    try:
+        check_layout(model, run.layout)  # an imported model's class may have changed since
+    except ConfigError as err:
+        raise BadInputError(f"{run.path}: the stored model spec cannot be rebuilt ({err})") from None
+    if n_params != run.n_params:
+        raise BadInputError(f"{run.path}: model layout has {layout.n_params} parameters, file says {run.n_params}")
+    return model, layout
+
+
+def loss_closure(run, dtype: str = "float64"):
+    """The training loss as a function of the flat parameter vector, exactly as trained (mean MSE)."""
+    import torch
+
+    from trainer.models import functional_forward
+
+    model, layout = run.build_model(dtype)
+    torch_dtype = getattr(torch, dtype)
+    x = torch.from_numpy(run.data("x_train")).to(torch_dtype)
+    y = torch.from_numpy(run.data("y_train")).to(torch_dtype)
+
+    def loss(theta: torch.Tensor) -> torch.Tensor:
+        return torch.mean((functional_forward(model, layout, theta, x) - y) ** 2)
+
+    return loss

@@ -1,0 +1,49 @@
+"""Markdown building blocks of reports: pipe tables, cells, images, 'not available' notes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def markdown_table(frame: pd.DataFrame, digits: int = 4) -> list[str]:
+    """A pipe table; floats to `digits` significant digits, NaN as a dash."""
+    if frame.empty:
+        return ["*(none)*", ""]
+    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    rule = "|" + "|".join("---:" if frame[c].dtype.kind in "iuf" else "---" for c in frame.columns) + "|"
+    rows = ["| " + " | ".join(_cell(v, digits) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return [header, rule, *rows, ""]
+
+
+def _cell(value: Any, digits: int) -> str:
+    if isinstance(value, (float, np.floating)):
+        if not np.isfinite(value):
+            return "–"
+        return f"{int(value):,}" if float(value).is_integer() and abs(value) < 1e15 else f"{value:.{digits}g}"
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    return str(value).replace("|", "\\|")
+
+
+def image(figs: dict, name: str, fig, alt: str) -> list[str]:
+    """Add `fig` to the report's figures under `name` and return the Markdown that shows it."""
+    figs[name] = fig
+    return [f"![{alt}]({name})", ""]
+
+
+def not_available(run, name: str) -> list[str]:
+    """The line that stands for a section whose analysis could not be computed."""
+    return [f"*{name} not available: {run.notes.get(name, 'not computed')}*", ""]
+
+
+def opening(run, name: str, title: str, level: int) -> tuple[Any, list[str]]:
+    """An analysis's result in this run (None if missing) and its section's first lines: the heading, and the
+    'not available' note when the result is missing."""
+    result = run.results.get(name)
+    lines = [f"{'#' * level} {title}", ""]
+    return result, lines if result is not None else lines + not_available(run, name)

@@ -1,0 +1,49 @@
+"""What a report is made of: its options, the analyses of each run, and the rendered result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class ReportOptions:
+    """What to compute and how: per-analysis parameter overrides, cache use, the Hessian section."""
+
+    use_cache: bool = True
+    hessian: bool = True
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # analysis name -> parameters
+    title: str = ""
+
+
+@dataclass
+class Report:
+    markdown: str
+    figures: dict[str, Any]  # file name -> matplotlib Figure
+    missing: list[str] = field(default_factory=list)  # "run: analysis (why)" for each section left out
+
+
+@dataclass
+class RunAnalyses:
+    """Everything the report shows about one run."""
+
+    label: str
+    path: Path
+    fingerprint: str
+    status: str
+    n_steps: int
+    config: dict
+    target: dict
+    results: dict[str, Any]  # analysis name -> result (None when it could not be computed)
+    notes: dict[str, str]  # analysis name -> why it is missing
+
+
+def loss_of(run: RunAnalyses) -> np.ndarray:
+    """The run's training loss, read again from its file (results hold no copy of it)."""
+    from analyzer.io.run import open_run
+
+    with open_run(run.path) as opened:
+        return opened.loss[: run.n_steps]

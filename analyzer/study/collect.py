@@ -1,0 +1,251 @@
+"""`analyze study`: many runs' analyses in parallel on Dask distributed, each reduced to a small summary.
+
+Workers run the ordinary cached analyses (plateaus, spectrum, Hessian at plateau checkpoints) through each
+run's sidecar cache, exactly as `analyze report` does, so a study after a report (or a second study) is
+cache hits. A worker returns a `RunSummary`: learned steps, jump steps, escapes and edges, the plateau
+table, the Hessian rows and a loss curve sampled on a log-step grid -- never the spectra or predictions.
+A damaged run comes back as a `SkippedRun` with the reason; the study goes on without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import io
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from analyzer.errors import BadInputError
+
+LOSS_SAMPLES = 200  # loss values kept per run, log-spaced in step: enough for overlays and median bands
+SIDECAR_SUFFIX = ".analysis.h5"
+
+
+@dataclass(frozen=True)
+class StudyOptions:
+    """What each worker computes, and where."""
+
+    hessian: bool = True
+    use_cache: bool = True
+    workers: int | None = None  # LocalCluster worker processes; None: one per core
+    scheduler: str | None = None  # address of an existing Dask scheduler
+    n_permutations: int = 9999
+    n_resamples: int = 10_000
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What the study needs from one run (small: a few kB)."""
+
+    path: str
+    config: dict
+    status: str
+    n_steps: int
+    freqs_hz: np.ndarray  # (K,) target frequencies, ascending
+    learned_steps: np.ndarray  # (K,) NaN where never learned
+    jump_steps: np.ndarray  # every frequency jump
+    jump_freqs_hz: np.ndarray
+    escape_steps: np.ndarray  # loss-drop midpoints that end plateaus
+    edge_steps: np.ndarray  # change-point plateau edges
+    first_pred_step: int
+    last_pred_step: int
+    plateaus: pd.DataFrame  # start_step, end_step, duration (change-point plateaus)
+    hessian: pd.DataFrame | None  # step, role, index_count, lambda_min (None: not computed)
+    loss_steps: np.ndarray
+    loss: np.ndarray
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def preset(self) -> str:
+        """The trainer's preset; imported and logged runs are grouped by their model's constructor."""
+        if self.config.get("preset") is not None:
+            return str(self.config["preset"])
+        model = self.config.get("model") or {}
+        return str(model.get("constructor") or self.config.get("source") or "?")
+
+    @property
+    def seed(self) -> int:
+        return int(self.config.get("seed", 0))
+
+    @property
+    def perturb(self) -> float:
+        return float(self.config.get("perturb", 0.0) or 0.0)
+
+    @property
+    def label(self) -> str:
+        return Path(self.path).name.removesuffix(".h5")
+
+
+@dataclass(frozen=True)
+class SkippedRun:
+    path: str
+    reason: str
+
+
+# ---- input ---------------------------------------------------------------------------------------
+
+def collect_paths(inputs: list[str | Path]) -> list[Path]:
+    """Run files named by folders (their *.h5, sidecars excluded), globs or paths; bad input raises."""
+    if not inputs:
+        raise BadInputError("study needs at least one folder, glob or run file")
+    found: list[Path] = []
+    for item in map(str, inputs):
+        path = Path(item)
+        if path.is_dir():
+            matches = sorted(p for p in path.glob("*.h5") if not p.name.endswith(SIDECAR_SUFFIX))
+            if not matches:
+                raise BadInputError(f"no run files (*.h5) in folder {path}")
+        elif path.is_file():
+            matches = [path]
+        elif glob.has_magic(item):
+            matches = sorted(Path(p) for p in glob.glob(item) if Path(p).is_file()
+                             and not p.endswith(SIDECAR_SUFFIX))
+            if not matches:
+                raise BadInputError(f"no run files match {item}")
+        else:
+            raise BadInputError(f"{item}: no such file or folder")
+        found += matches
+    unique = list(dict.fromkeys(p.resolve() for p in found))
+    return [Path(p) for p in unique]
+
+
+# ---- one run (runs on a worker) -------------------------------------------------------------------
+
+def summarize_run(path: str, options: StudyOptions) -> RunSummary | SkippedRun:
+    """The cached analyses of one run reduced to a summary; any failure becomes a SkippedRun with the reason."""
+    from analyzer.errors import AnalyzerError
+
+    # worker processes may share the terminal: keep the Hessian's own progress bar and warnings off it
+    with contextlib.redirect_stderr(io.StringIO()):
+        try:
+            return _summarize(Path(path), options)
+        except (AnalyzerError, OSError, KeyError, ValueError) as err:
+            return SkippedRun(str(path), _one_line(err, path))
+        except Exception as err:  # noqa: BLE001 -- a worker must report, not die, on a damaged file
+            return SkippedRun(str(path), f"{type(err).__name__}: {_one_line(err, path)}")
+
+
+def _one_line(err: Exception, path: str | Path = "") -> str:
+    """The error on one line, without the run's path in front (the path is listed beside it)."""
+    text = " ".join(str(err).split())
+    if path:
+        text = text.removeprefix(f"{path}:").removeprefix(f"{path}").strip()
+    return text[:300] or type(err).__name__
+
+
+def _summarize(path: Path, options: StudyOptions) -> RunSummary:
+    from analyzer.analyses.correlate import CorrelateParams, events_from
+    from analyzer.core.runner import analyze
+    from analyzer.errors import AnalysisFailed
+    from analyzer.io.run import open_run
+
+    with open_run(path) as run:
+        if run.n_steps < 2:
+            raise BadInputError(f"{path}: only {run.n_steps} logged steps")
+        plateaus = analyze(run, "plateaus", use_cache=options.use_cache)
+        spectrum = analyze(run, "spectrum", use_cache=options.use_cache)
+        escapes = events_from(run.path.stem, spectrum, plateaus, CorrelateParams(reference="escapes"))
+        edges = events_from(run.path.stem, spectrum, plateaus, CorrelateParams(reference="edges"))
+        hessian, notes = None, []
+        if options.hessian:
+            try:
+                hessian = _hessian_rows(analyze(run, "hessian", use_cache=options.use_cache))
+            except (BadInputError, AnalysisFailed) as err:
+                notes.append(f"hessian: {_one_line(err)}")
+        loss_steps, loss = _sampled_loss(np.asarray(run.steps), np.asarray(run.loss))
+        found = plateaus.plateaus("changepoint")
+        learning = spectrum.learning.sort_values("freq_hz")
+        return RunSummary(
+            path=str(path), config=dict(run.config), status=run.status, n_steps=int(run.n_steps),
+            freqs_hz=learning.freq_hz.to_numpy(np.float64), learned_steps=learning.learned_step.to_numpy(np.float64),
+            jump_steps=escapes.jump_steps, jump_freqs_hz=escapes.jump_freqs_hz, escape_steps=escapes.reference_steps,
+            edge_steps=edges.reference_steps, first_pred_step=escapes.first_step, last_pred_step=escapes.last_step,
+            plateaus=found[["start_step", "end_step", "duration"]].astype(np.float64).reset_index(drop=True),
+            hessian=hessian, loss_steps=loss_steps, loss=loss, notes=tuple(notes))
+
+
+def _hessian_rows(result) -> pd.DataFrame:
+    columns = ["step", "role", "index_count", "lambda_min"]
+    if result.table.empty:
+        return pd.DataFrame(columns=columns)
+    return result.table[columns].reset_index(drop=True)
+
+
+def _sampled_loss(steps: np.ndarray, loss: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The loss at up to LOSS_SAMPLES steps spaced evenly in log10(step + 1)."""
+    wanted = np.unique(np.round(np.logspace(0, np.log10(len(steps)), LOSS_SAMPLES)).astype(np.int64) - 1)
+    return steps[wanted].astype(np.int64), loss[wanted].astype(np.float64)
+
+
+# ---- many runs on Dask ----------------------------------------------------------------------------
+
+def summarize_runs(paths: list[Path], options: StudyOptions,
+                   on_done: Callable[[RunSummary | SkippedRun], None] | None = None) -> list[RunSummary | SkippedRun]:
+    """Every run's summary, computed on Dask distributed; results in the order of `paths`."""
+    from distributed import as_completed
+
+    with _cluster(options) as client:
+        # largest files first (longest runs, biggest models): the slowest run then starts at once instead of
+        # last, which on a few runs per worker decides the wall time (a priority alone came too late: the
+        # first task submitted went straight to the idle worker)
+        order = sorted(range(len(paths)), key=lambda i: -_cost(paths[i]))
+        futures = [client.submit(summarize_run, str(paths[i]), options, pure=False, priority=_cost(paths[i]))
+                   for i in order]
+        index = {future.key: i for future, i in zip(futures, order)}
+        results: list = [None] * len(paths)
+        for future in as_completed(futures):
+            try:
+                outcome = future.result()
+            except Exception as err:  # noqa: BLE001 -- a worker lost mid-task, not the run's fault
+                outcome = SkippedRun(str(paths[index[future.key]]), f"worker failed: {_one_line(err)}")
+            results[index[future.key]] = outcome
+            if on_done is not None:
+                on_done(outcome)
+    return results
+
+
+def _cost(path: Path) -> int:
+    """File size in kB: a proxy for the analysis time (steps x eval points, and checkpoint size)."""
+    try:
+        return int(path.stat().st_size // 1000)
+    except OSError:
+        return 0
+
+
+@contextlib.contextmanager
+def _cluster(options: StudyOptions):
+    """A client on the given scheduler, or on a LocalCluster of single-threaded worker processes."""
+    import os
+
+    import dask
+    from distributed import Client, LocalCluster
+
+    if options.scheduler:
+        try:
+            client = Client(options.scheduler, timeout="10s")
+        except (OSError, TimeoutError) as err:
+            raise BadInputError(f"cannot reach the Dask scheduler at {options.scheduler} ({_one_line(err)})") from None
+        with client:
+            yield client
+        return
+    workers = options.workers if options.workers is not None else os.cpu_count() or 1
+    if workers < 1:
+        raise BadInputError(f"--workers must be at least 1, got {workers}")
+    # Dask's nannies set MALLOC_TRIM_THRESHOLD_=65536 in their workers, which made the Hessian's many small
+    # torch allocations 2x slower (sgd, 10,000 epochs: 4.7 s vs 2.3 s a run); None unsets it
+    # (bench/RESULTS.md); the workers' statistical profiler (a stack sample every 10 ms) is not needed either.
+    # Port 0: no dashboard (bokeh is not a dependency), no clash with a cluster on 8787.
+    no_trim = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+               "distributed.worker.profile.enabled": False}
+    with dask.config.set(no_trim), \
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                         dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
+                         env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}) as cluster, \
+            Client(cluster) as client:
+        yield client

@@ -1,0 +1,81 @@
+"""The body of `analyze study`: options, a progress bar over runs on stderr, printing and writing the report."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from analyzer.errors import BadInputError
+
+
+def run_study_command(inputs: list[str], *, out: Path | None, overwrite: bool, workers: int | None,
+                      scheduler: str | None, hessian: bool, permutations: int, resamples: int, seed: int,
+                      title: str, as_json: bool, use_cache: bool) -> None:
+    from analyzer.report.write import check_output, write_report
+    from analyzer.study.collect import StudyOptions
+    from analyzer.study.analysis import run_study
+    from analyzer.study.report import render, to_json
+
+    if permutations < 1 or resamples < 100:
+        raise BadInputError("--permutations must be at least 1 and --resamples at least 100")
+    if out is not None:
+        check_output(out, overwrite)  # refuse before any analysis runs
+    options = StudyOptions(hessian=hessian, use_cache=use_cache, workers=workers, scheduler=scheduler,
+                           n_permutations=permutations, n_resamples=resamples, seed=seed)
+    with _RunProgress() as progress:
+        study = run_study(inputs, options, on_start=progress.start, on_done=progress.advance)
+    if out is not None:
+        command = "analyze study " + " ".join(shlex.quote(str(i)) for i in inputs) + f" -o {shlex.quote(str(out))}"
+        written = write_report(render(study, title=title, command=command), out, overwrite=overwrite)
+        print(f"wrote {Path(out) / 'REPORT.md'} and {len(written) - 1} figures", file=sys.stderr)
+    if as_json:
+        print(json.dumps(to_json(study), indent=2, allow_nan=False))
+    else:
+        _print_summary(study)
+
+
+class _RunProgress:
+    """A rich progress bar over runs on stderr; failures are named as they come back."""
+
+    def __enter__(self):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.console = Console(stderr=True)
+        self.bar = Progress(TextColumn("analyzing runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            TextColumn("{task.description}"), console=self.console, transient=True)
+        self.bar.__enter__()
+        self.task = None
+        return self
+
+    def start(self, total: int) -> None:
+        self.task = self.bar.add_task("", total=total)
+
+    def advance(self, outcome) -> None:
+        from analyzer.study.collect import SkippedRun
+
+        if isinstance(outcome, SkippedRun):
+            self.console.print(f"skipped {outcome.path}: {outcome.reason}", markup=False, highlight=False)
+        self.bar.update(self.task, advance=1, description=Path(outcome.path).name)
+
+    def __exit__(self, *exc):
+        self.bar.__exit__(*exc)
+
+
+def _print_summary(study) -> None:
+    from rich.console import Console
+
+    from analyzer.cli.output import frame_to_tables
+
+    console = Console()
+    for item in study.observations:
+        console.print(f"[bold]{item['observation']}: {item['verdict']}[/bold] - {item['evidence']}", highlight=False)
+    table = study.learned_table.rename(columns={"freq_hz": "Hz", "n_not_learned": "not learned"})
+    for title, rich_table in frame_to_tables(table, "learned step across seeds (mean, 95 % bootstrap CI)", console.width):
+        console.print(title, style="italic", highlight=False)
+        console.print(rich_table)
+    if study.skipped:
+        console.print(f"{len(study.skipped)} run(s) skipped: " + "; ".join(f"{s.path}: {s.reason}" for s in study.skipped),
+                      markup=False, highlight=False)

@@ -1,0 +1,117 @@
+"""The package's shape: no import cycles between modules, no module over 400 lines, nothing importing the
+analysis folders' internals but the analyses themselves, the report and the CLI."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("analyzer", "trainer")
+MAX_LINES = 400
+
+
+def modules(package: str) -> dict[str, Path]:
+    """Dotted module name -> file, for every module of `package` (a package is its __init__)."""
+    out = {}
+    for path in sorted((ROOT / package).rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        out[name] = path
+    return out
+
+
+def imported(path: Path, name: str, known: set[str]) -> set[str]:
+    """Modules of `known` that `path` imports anywhere in it (module level or inside functions).
+
+    `from a.b import c` counts as importing a.b.c when that is a module, else a.b; importing a submodule is
+    not counted as importing its parent packages (their __init__ files are read on their own), nor are the
+    lazy exports of a package's module-level __getattr__."""
+    is_package = path.name == "__init__.py"
+    tree = ast.parse(path.read_text())
+    lazy_exports = set()  # a package's __getattr__ runs on attribute access, after the package has loaded
+    for node in ast.walk(tree):
+        if is_package and isinstance(node, ast.FunctionDef) and node.name == "__getattr__":
+            lazy_exports |= {id(inner) for inner in ast.walk(node)}
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in lazy_exports:
+            continue
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = name.split(".") if is_package else name.split(".")[:-1]
+                anchor = anchor[: len(anchor) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            for alias in node.names:
+                found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base)
+    return {m for m in found if m in known and m != name}
+
+
+def import_graph(packages=PACKAGES) -> dict[str, set[str]]:
+    known = {name: path for package in packages for name, path in modules(package).items()}
+    return {name: imported(path, name, set(known)) for name, path in known.items()}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of the directed graph as a list of nodes, or None (iterative depth-first search)."""
+    state: dict[str, int] = {}  # 1 on the stack, 2 done
+    for start in sorted(graph):
+        if state.get(start):
+            continue
+        stack, path = [(start, iter(sorted(graph[start])))], [start]
+        state[start] = 1
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                state[node] = 2
+                stack.pop()
+                path.pop()
+            elif state.get(child) == 1:
+                return path[path.index(child):] + [child]
+            elif not state.get(child):
+                state[child] = 1
+                stack.append((child, iter(sorted(graph[child]))))
+                path.append(child)
+    return None
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_the_graph_sees_function_level_and_relative_imports(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text("def f():\n    from . import sibling\n    import pkg.other\n")
+    assert imported(module, "pkg.m", {"pkg.sibling", "pkg.other", "pkg"}) == {"pkg.sibling", "pkg.other"}
+
+
+def test_no_import_cycles():
+    graph = import_graph()
+    assert "analyzer.core.runner" in graph and graph["analyzer.analyses.hessian.compute"]
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
+
+
+def test_no_analyzer_module_is_over_400_lines():
+    long = {name: n for name, path in modules("analyzer").items() if (n := len(path.read_text().splitlines())) > MAX_LINES}
+    assert not long, long
+
+
+def test_analyses_read_each_other_only_through_the_runner():
+    """An analysis folder imports no other analysis folder, except for shared pure functions it names here."""
+    allowed = {("score", "correlate")}  # score reuses correlate's test on results it already has
+    graph = import_graph(("analyzer",))
+    for name, targets in graph.items():
+        if not name.startswith("analyzer.analyses."):
+            continue
+        own = name.split(".")[2]
+        for target in targets:
+            if target.startswith("analyzer.analyses.") and target != "analyzer.analyses":
+                other = target.split(".")[2]
+                assert other == own or (own, other) in allowed, f"{name} imports {target}"

@@ -1,0 +1,126 @@
+"""The contract every registered analysis meets (as scikit-learn's estimator checks): a new analysis that breaks
+it fails here without anyone writing a test for it.
+
+Defaults construct; a bad value of each validated field raises BadInputError naming the field; compute runs
+on a tiny run; the result round-trips through the cache exactly; headline() and tables() render; the CLI
+command exists, --help works and --json parses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from analyzer.cli import app
+from analyzer.core import registry
+from analyzer.core.params import bad_value, spec_of
+from analyzer.core.runner import analyze
+from analyzer.errors import BadInputError
+
+NAMES = registry.names()
+# the fastest parameters that exercise each analysis on the tiny runs (the defaults where they are fast)
+FAST = {"hessian": {"at": "steps", "steps": (0, 150)}, "correlate": {"n_permutations": 99}}
+CLI_FAST = {"hessian": ["--steps", "0,150"], "correlate": ["--permutations", "99"]}
+KNOWN_ANSWER_ONLY = {"score"}  # analyses that refuse anything but a diag-linear run
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory):
+    """A baseline-shaped run and a short known-answer run, ~1 s each."""
+    from helpers import small_config
+
+    from trainer.config import PRESETS
+    from trainer.loop import train
+
+    folder = tmp_path_factory.mktemp("contract")
+    train(small_config(epochs=150), folder / "mlp.h5")
+    train(dataclasses.replace(PRESETS["diag-linear"], epochs=300), folder / "known.h5")
+    return folder
+
+
+def run_for(name: str, folder):
+    return folder / ("known.h5" if name in KNOWN_ANSWER_ONLY else "mlp.h5")
+
+
+def validated_fields(name: str) -> list[str]:
+    return [f.name for f in dataclasses.fields(registry.get(name).params) if spec_of(f).validated]
+
+
+def equal(a, b) -> bool:
+    """Exact equality of result fields, NaN equal to NaN; timing columns excepted."""
+    if isinstance(b, pd.DataFrame):
+        timing = [c for c in b.columns if c == "seconds"]
+        pd.testing.assert_frame_equal(a.drop(columns=timing), b.drop(columns=timing), check_exact=True)
+        return True
+    if isinstance(b, np.ndarray):
+        return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b, equal_nan=b.dtype.kind == "f")
+    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_registry_entry_is_complete(name):
+    analysis = registry.get(name)
+    assert analysis.name == name and analysis.summary and analysis.version
+    assert dataclasses.is_dataclass(analysis.params) and dataclasses.is_dataclass(analysis.result)
+    assert set(analysis.requires) <= set(NAMES) and name not in registry.dependency_closure(name)
+    for field in dataclasses.fields(analysis.params):
+        assert spec_of(field).help, f"{name}.{field.name} has no help text (declare it with param(...))"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_defaults_construct(name):
+    params = registry.get(name).params()
+    assert dataclasses.is_dataclass(params)
+
+
+@pytest.mark.parametrize("name, field", [(n, f) for n in NAMES for f in validated_fields(n)])
+def test_a_bad_value_names_the_field(name, field):
+    analysis = registry.get(name)
+    declared = next(f for f in dataclasses.fields(analysis.params) if f.name == field)
+    value = bad_value(analysis.params, declared)
+    with pytest.raises(BadInputError, match=rf"^{name}: {field} must be"):
+        registry.make_params(analysis, **{field: value})
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_compute_cache_round_trip_and_rendering(name, tiny_runs, tmp_path):
+    run = run_for(name, tiny_runs)
+    cache = tmp_path / "cache.analysis.h5"
+    computed = analyze(run, name, cache=cache, **FAST.get(name, {}))
+    loaded = analyze(run, name, cache=cache, **FAST.get(name, {}))
+    fresh = analyze(run, name, use_cache=False, **FAST.get(name, {}))
+    assert type(computed) is registry.get(name).result is type(loaded)
+    for field in dataclasses.fields(fresh):
+        assert equal(getattr(loaded, field.name), getattr(fresh, field.name)), field.name
+    assert isinstance(loaded.headline(), str) and loaded.headline()
+    tables = loaded.tables()
+    assert isinstance(tables, dict) and all(isinstance(t, pd.DataFrame) for t in tables.values())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_cli_command_exists_and_its_json_parses(name, tiny_runs, tmp_path):
+    runner = CliRunner()
+    helped = runner.invoke(app, [name, "--help"], env={"COLUMNS": "200"})
+    assert helped.exit_code == 0 and "--json" in helped.output
+    run = tmp_path / "run.h5"
+    run.write_bytes(run_for(name, tiny_runs).read_bytes())
+    result = runner.invoke(app, [name, str(run), "--json", *CLI_FAST.get(name, [])])
+    assert result.exit_code == 0, result.output
+    json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_field_and_every_dependency_field_is_an_option(name):
+    result = CliRunner().invoke(app, [name, "--help"], env={"COLUMNS": "300"})
+    analysis = registry.get(name)
+    flags = ["--" + (spec_of(f).cli or f.name.replace("_", "-")) for f in dataclasses.fields(analysis.params)]
+    for dep in registry.dependency_closure(name):
+        flags += [f"--{dep}-" + (spec_of(f).cli or f.name.replace("_", "-"))
+                  for f in dataclasses.fields(registry.get(dep).params)]
+    missing = [flag for flag in flags if flag not in result.output]
+    assert not missing, missing
