@@ -108,8 +108,8 @@ def test_result_contract_and_section(by_sigma):
     assert list(table.activation) == list(ACTIVATIONS)
     assert table.set_index("activation").loc["sinc", "first_k_below_0.5"] == 12
     figs: dict = {}
-    lines = section(SimpleNamespace(results={"activations": result}, notes={}), figs, "r-", 2)
+    lines = section(SimpleNamespace(label="run", results={"activations": result}, notes={}), figs, "r-", 2)
     assert lines[0] == "## Activation spectra" and set(figs) == {"r-activation_spectra.png",
                                                                  "r-activation_components.png"}
-    missing = section(SimpleNamespace(results={}, notes={"activations": "why"}), {}, "", 3)
+    missing = section(SimpleNamespace(label="run", results={}, notes={"activations": "why"}), {}, "", 3)
     assert missing[-2] == "*activations not available: why*"

@@ -12,7 +12,7 @@ from helpers import small_config
 import analyzer
 from analyzer.bases import FourierBasis, SampledBasis, basis_for_run, harmonic_basis, project_residual
 from analyzer.errors import BadInputError
-from analyzer.spectrum import spectrum_from_predictions
+from analyzer.analyses.spectrum import spectrum_from_predictions
 from trainer import harmonics
 from trainer.config import TargetSpec
 

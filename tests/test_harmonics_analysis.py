@@ -133,7 +133,7 @@ def test_section_shows_figures_and_table(degree_two_run):
     with analyzer.open_run(degree_two_run) as run:
         result = compute(run, HarmonicsParams())
     figs: dict = {}
-    lines = section(SimpleNamespace(results={"harmonics": result}, notes={}), figs, "a-", 2)
+    lines = section(SimpleNamespace(label="run", results={"harmonics": result}, notes={}), figs, "a-", 2)
     assert lines[0] == "## Spherical-harmonic degrees" and set(figs) == {"a-harmonics.png", "a-harmonics_rates.png"}
     assert any(line.startswith("| degree |") for line in lines)
     assert result.tables()["convergence per degree"] is result.table

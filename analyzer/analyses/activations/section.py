@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from analyzer.analyses.activations.figures import components_figure, spectra_figure
+from analyzer.report.markdown import image, markdown_table, opening
 
 
-def section(run_analyses, figs: dict, prefix: str, level: int) -> list[str]:
+def section(run, figs: dict, prefix: str, level: int) -> list[str]:
     """Markdown lines; figures go into `figs` under prefix + activation_spectra.png / activation_components.png."""
-    from analyzer.report import markdown_table  # phase 2: analyzer.report.markdown
+    from analyzer.analyses.activations.figures import components_figure, spectra_figure  # matplotlib for reports
 
-    heading = "#" * level
-    result = run_analyses.results.get("activations")
-    lines = [f"{heading} Activation spectra", ""]
+    result, lines = opening(run, "activations", "Activation spectra", level)
     if result is None:
-        reason = run_analyses.notes.get("activations", "not computed")
-        return lines + [f"*activations not available: {reason}*", ""]
-    figs[f"{prefix}activation_spectra.png"] = spectra_figure(result)
-    figs[f"{prefix}activation_components.png"] = components_figure(result)
-    lines += [f"![activation spectra]({prefix}activation_spectra.png)", "",
-              f"![principal components]({prefix}activation_components.png)", "",
-              "s_k / s_0 is the k-th singular value of A over the first (k from 0); u_k(x) the k-th left singular "
+        return lines
+    lines += image(figs, f"{prefix}activation_spectra.png", spectra_figure(result), "activation spectra")
+    lines += image(figs, f"{prefix}activation_components.png", components_figure(result), "principal components")
+    lines += ["s_k / s_0 is the k-th singular value of A over the first (k from 0); u_k(x) the k-th left singular "
               "vector. " + result.headline() + ".", ""]
     return lines + markdown_table(result.summary)
