@@ -9,14 +9,13 @@ from types import SimpleNamespace
 import h5py
 import numpy as np
 import pytest
-from helpers import small_config
+from helpers import small_config, sphere_config
 
 import analyzer
 from analyzer.analyses.harmonics import HarmonicsParams, compute, convergence_rate, relu_ntk_kernel, section
 from analyzer.analyses.harmonics.ntk_reference import funk_hecke, init_variances, relu_ntk_eigenvalues
 from analyzer.errors import BadInputError
 from trainer import harmonics
-from trainer.config import TargetSpec
 from trainer.loop import train
 
 
@@ -65,13 +64,6 @@ def test_closed_form_kernel_matches_random_features():
     per_unit = np.maximum(zx, 0) * np.maximum(zy, 0) + out ** 2 * (zx > 0) * (zy > 0) * (x @ y + 1)
     closed_per_unit = relu_ntk_kernel(x @ y, 1, weight_var, bias_var, out_var) - 1.0  # width 1, less the output bias
     assert per_unit.mean() == pytest.approx(closed_per_unit, rel=1e-2)
-
-
-def sphere_config(degrees=(2,), amps=(1.0,), **changes):
-    config = small_config(epochs=80, optimizer="sgd", lr=0.01)
-    target = TargetSpec(kind="harmonics", freqs_hz=(), amps=amps, degrees=degrees, input_dim=3, n_train=150)
-    model = dataclasses.replace(config.model, in_dim=3, depth=1, width=64)
-    return dataclasses.replace(config, **({"target": target, "model": model} | changes))
 
 
 @pytest.fixture(scope="module")
