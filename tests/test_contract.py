@@ -41,7 +41,7 @@ def tiny_runs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("contract")
     train(small_config(epochs=150), folder / "mlp.h5")
     train(dataclasses.replace(PRESETS["diag-linear"], epochs=300), folder / "known.h5")
-    train(sphere_config(degrees=(1, 2)), folder / "sphere.h5")
+    train(sphere_config(degrees=(1, 2), amps=(1.0, 1.0)), folder / "sphere.h5")
     return folder
 
 
