@@ -21,6 +21,11 @@ class ActivationsResult:
     components: np.ndarray  # (activations, len(component_indices), N) u_k(x), unit norm, sign-fixed
     summary: pd.DataFrame  # one row per activation (see compute.summary_table)
 
+    def __post_init__(self):
+        # the cache keeps a dict of arrays as JSON lists (exact for finite floats): arrays again on loading
+        object.__setattr__(self, "spectra", {name: np.asarray(values, dtype=np.float64)
+                                             for name, values in self.spectra.items()})
+
     def headline(self) -> str:
         knees = self.summary.set_index("activation")["first_k_below_0.5"]
         parts = ", ".join(f"{name} {int(k)}" for name, k in knees.items())
