@@ -12,8 +12,8 @@ import pytest
 from helpers import small_config, sphere_config
 
 import analyzer
-from analyzer.analyses.harmonics import HarmonicsParams, compute, convergence_rate, relu_ntk_kernel, section
-from analyzer.analyses.harmonics.ntk_reference import funk_hecke, init_variances, relu_ntk_eigenvalues
+from analyzer.analyses.harmonics import HarmonicsParams, compute, convergence_rate, section
+from analyzer.analyses.harmonics.ntk_reference import funk_hecke, init_variances, relu_ntk_eigenvalues, relu_ntk_kernel
 from analyzer.errors import BadInputError
 from trainer import harmonics
 from trainer.loop import train

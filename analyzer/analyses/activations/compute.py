@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.special import erf
-
 from analyzer.analyses.activations.params import COMPONENT_INDICES, ActivationsParams
 from analyzer.analyses.activations.result import ActivationsResult
 
@@ -28,7 +26,7 @@ ACTIVATIONS = {
     "relu": lambda t: np.maximum(t, 0.0),
     "relu2": lambda t: np.maximum(t, 0.0) ** 2,
     "tanh": np.tanh,
-    "gelu": lambda t: 0.5 * t * (1.0 + erf(t / np.sqrt(2.0))),
+    "gelu": lambda t: _gelu(t),
     "silu": lambda t: t / (1.0 + np.exp(-t)),
     "sinc": np.sinc,
     "gaussian": lambda t: np.exp(-0.5 * t * t),
@@ -36,6 +34,12 @@ ACTIVATIONS = {
 MONOTONIC = ("heaviside", "relu", "relu2", "tanh")  # gelu and silu dip below zero: ReLU-like, not monotonic
 SCALE_EQUIVARIANT = ("heaviside", "relu", "relu2")  # eta(c t) = c^r eta(t): sigma only rescales A
 LEVELS = (0.5, 1e-2, 1e-4)  # the summary table's "first k with s_k / s_0 below" columns
+
+
+def _gelu(t: np.ndarray) -> np.ndarray:
+    from scipy.special import erf  # imported on use: the CLI starts without scipy.special
+
+    return 0.5 * t * (1.0 + erf(t / np.sqrt(2.0)))
 
 
 def activation_matrix(name: str, sigma: float, x: np.ndarray, biases: np.ndarray) -> np.ndarray:

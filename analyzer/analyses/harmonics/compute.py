@@ -22,12 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analyzer.analyses.harmonics.ntk_reference import gd_rate, relu_ntk_eigenvalues
 from analyzer.analyses.harmonics.params import HarmonicsParams
 from analyzer.analyses.harmonics.result import HarmonicsResult
-from analyzer.bases import ModeProjection, basis_for_run, project_residual
-from analyzer.bases.for_run import committed_predictions
 from analyzer.errors import BadInputError
+
+# analyzer.bases and ntk_reference import scipy (special, integrate): imported on use, so the CLI starts without it
 
 MIN_PRED_STEPS = 3
 MIN_FIT_POINTS = 3  # a rate needs at least this many stored steps in its fit window
@@ -68,13 +67,18 @@ def reference_eigenvalues(run, degrees: np.ndarray) -> tuple[np.ndarray, str]:
         shape = f"{spec.get('kind')} depth {spec.get('depth')} {spec.get('activation')}"
         return np.full(len(degrees), np.nan), f"no closed form for this model ({shape}): it is for one-hidden-layer ReLU"
     width, init = int(spec["width"]), str(spec.get("init", "default"))
+    from analyzer.analyses.harmonics.ntk_reference import relu_ntk_eigenvalues
+
     eigenvalues = relu_ntk_eigenvalues(int(target["input_dim"]), degrees, width, init)
     return eigenvalues, f"closed form, one-hidden-layer ReLU of width {width}, {init} init (Gaussian surrogate)"
 
 
-def degree_table(projection: ModeProjection, target_degrees, eigenvalues: np.ndarray, config: dict,
+def degree_table(projection, target_degrees, eigenvalues: np.ndarray, config: dict,
                  params: HarmonicsParams) -> pd.DataFrame:
-    """One row per degree of the basis: norms, fitted rate, NTK eigenvalue and, for GD runs, the kernel-regime rate."""
+    """One row per degree of the basis (a bases.ModeProjection): norms, fitted rate, NTK eigenvalue and, for GD runs,
+    the kernel-regime rate."""
+    from analyzer.analyses.harmonics.ntk_reference import gd_rate
+
     steps, norms = projection.steps, projection.residual_norm
     fits = [convergence_rate(steps, norms[:, k], params.fit_from, params.fit_to) for k in range(norms.shape[1])]
     lr = float(config.get("lr", np.nan)) if config.get("optimizer") == "sgd" else np.nan
@@ -99,6 +103,9 @@ def degree_table(projection: ModeProjection, target_degrees, eigenvalues: np.nda
 
 def compute(run, params: HarmonicsParams, deps=None) -> HarmonicsResult:
     """The harmonics analysis of a run trained with `--target harmonics` (predictions read block by block)."""
+    from analyzer.bases import basis_for_run, project_residual
+    from analyzer.bases.for_run import committed_predictions
+
     if run.target.get("kind") != "harmonics":
         raise BadInputError(f"{run.path}: the harmonics analysis needs a run trained with --target harmonics "
                             f"(this run's target kind is {run.target.get('kind')!r})")
