@@ -129,3 +129,18 @@ def test_section_shows_figures_and_table(degree_two_run):
     assert lines[0] == "## Spherical-harmonic degrees" and set(figs) == {"a-harmonics.png", "a-harmonics_rates.png"}
     assert any(line.startswith("| degree |") for line in lines)
     assert result.tables()["convergence per degree"] is result.table
+
+
+def test_a_report_shows_the_cached_harmonics_section_and_the_target(degree_two_run, tmp_path):
+    from analyzer.report.build import build_report
+    from analyzer.report.model import ReportOptions
+
+    run = tmp_path / "deg2.h5"
+    run.write_bytes(degree_two_run.read_bytes())
+    before = build_report([run], ReportOptions(hessian=False)).markdown
+    assert "Spherical-harmonic degrees" not in before  # not computed by the report, not yet cached
+    assert "| target | 3 Y_2 on S^2 (target seed 0) |" in before
+    analyzer.analyze(run, "harmonics")
+    report = build_report([run], ReportOptions(hessian=False))
+    assert "## Spherical-harmonic degrees" in report.markdown and {"harmonics.png", "harmonics_rates.png"} <= set(
+        report.figures)
