@@ -7,4 +7,6 @@ BUILTIN = (
     "correlate",
     "hessian",
     "score",
+    "activations",
+    "harmonics",
 )
