@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -134,8 +136,8 @@ def _train_preset(preset: str, epochs: int, folder: str) -> None:
 def default_study(args, folder: Path) -> None:
     """`train` (4 presets, run files) vs the 4 plain loops one after another; optionally on N processes."""
     presets = list(DEFAULT_STUDY)
-    plain, study, parallel = [], [], []
-    for _ in range(args.repeats):
+    plain, study, parallel, command = [], [], [], []
+    for repeat in range(args.repeats):
         plain.append(sum(plain_step(dataclasses.replace(PRESETS[p], epochs=args.study_epochs), args.study_epochs)
                          * args.study_epochs for p in presets))
         study.append(_seconds(lambda: [_train_preset(p, args.study_epochs, str(folder)) for p in presets]))
@@ -143,6 +145,11 @@ def default_study(args, folder: Path) -> None:
             with ProcessPoolExecutor(args.parallel) as pool:
                 parallel.append(_seconds(lambda: list(pool.map(_train_preset, presets, [args.study_epochs] * 4,
                                                                 [str(folder)] * 4))))
+        if args.command:  # the real `train` (no command): a subprocess, a local Dask cluster, run files
+            out = folder / f"train-command-{repeat}"
+            command.append(_seconds(lambda: subprocess.run(
+                [sys.executable, "-m", "trainer.cli", "--out-dir", str(out), "--epochs", str(args.study_epochs)],
+                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
     base = statistics.median(plain)
     print(f"\ndefault study, {args.study_epochs} epochs, median of {args.repeats}: 4 plain loops in sequence "
           f"{base:.1f} s; `train` (run files, fused) in sequence {statistics.median(study):.1f} s = "
@@ -150,6 +157,9 @@ def default_study(args, folder: Path) -> None:
     if parallel:
         print(f"; on {args.parallel} processes {statistics.median(parallel):.1f} s = "
               f"{statistics.median(parallel) / base:.2f}x", end="")
+    if command:
+        print(f"; the `train` command (Dask, one worker per core, start-up included) {statistics.median(command):.1f} s = "
+              f"{statistics.median(command) / base:.2f}x", end="")
     print()
 
 
@@ -181,6 +191,7 @@ def main() -> None:
     parser.add_argument("--presets", default=",".join(DEFAULT_STUDY))
     parser.add_argument("--study-epochs", type=int, default=10_000, help="0 skips the default study")
     parser.add_argument("--parallel", type=int, default=0, help="also time the study on N processes")
+    parser.add_argument("--command", action="store_true", help="also time the real `train` command (default study)")
     parser.add_argument("--ensemble-preset", default="baseline")
     parser.add_argument("--ensemble-sizes", default="8,32")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda: plain loop vs batched ensembles only")

@@ -115,3 +115,14 @@ def test_analyses_read_each_other_only_through_the_runner():
             if target.startswith("analyzer.analyses.") and target != "analyzer.analyses":
                 other = target.split(".")[2]
                 assert other == own or (own, other) in allowed, f"{name} imports {target}"
+
+
+def test_the_cli_starts_without_torch_matplotlib_or_scipy_special():
+    """Loading every registered analysis (what `analyze --help` does) imports none of the slow libraries."""
+    import subprocess
+    import sys
+
+    code = ("import sys, analyzer.cli.app; from analyzer.core import registry; registry.names(); "
+            "print(' '.join(m for m in ('torch', 'matplotlib', 'scipy.special', 'scipy.integrate') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == ""

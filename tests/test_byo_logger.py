@@ -238,4 +238,4 @@ def test_a_schema_1_file_is_still_read_and_resumed(tmp_path, small_run):
         assert run.n_steps == 100
     assert resume(path).status == "complete"
     with h5py.File(path, "r") as f:
-        assert f.attrs["schema_version"] == 2 and f.attrs["source"] == "train"
+        assert f.attrs["schema_version"] == runfile.SCHEMA_VERSION == 3 and f.attrs["source"] == "train"

@@ -24,15 +24,16 @@ from analyzer.errors import BadInputError
 
 NAMES = registry.names()
 # the fastest parameters that exercise each analysis on the tiny runs (the defaults where they are fast)
-FAST = {"hessian": {"at": "steps", "steps": (0, 150)}, "correlate": {"n_permutations": 99}}
-CLI_FAST = {"hessian": ["--steps", "0,150"], "correlate": ["--permutations", "99"]}
+FAST = {"hessian": {"at": "steps", "steps": (0, 150)}, "correlate": {"n_permutations": 99}, "activations": {"n": 200}}
+CLI_FAST = {"hessian": ["--steps", "0,150"], "correlate": ["--permutations", "99"], "activations": ["--n", "200"]}
 KNOWN_ANSWER_ONLY = {"score"}  # analyses that refuse anything but a diag-linear run
+SPHERE_ONLY = {"harmonics"}  # analyses that refuse anything but a run with a spherical-harmonic target
 
 
 @pytest.fixture(scope="module")
 def tiny_runs(tmp_path_factory):
-    """A baseline-shaped run and a short known-answer run, ~1 s each."""
-    from helpers import small_config
+    """A baseline-shaped run, a short known-answer run and a small run on the sphere, ~1 s each."""
+    from helpers import small_config, sphere_config
 
     from trainer.config import PRESETS
     from trainer.loop import train
@@ -40,11 +41,12 @@ def tiny_runs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("contract")
     train(small_config(epochs=150), folder / "mlp.h5")
     train(dataclasses.replace(PRESETS["diag-linear"], epochs=300), folder / "known.h5")
+    train(sphere_config(degrees=(1, 2), amps=(1.0, 1.0)), folder / "sphere.h5")
     return folder
 
 
 def run_for(name: str, folder):
-    return folder / ("known.h5" if name in KNOWN_ANSWER_ONLY else "mlp.h5")
+    return folder / ("known.h5" if name in KNOWN_ANSWER_ONLY else "sphere.h5" if name in SPHERE_ONLY else "mlp.h5")
 
 
 def validated_fields(name: str) -> list[str]:
@@ -126,7 +128,8 @@ def test_the_cli_command_exists_and_its_json_parses(name, tiny_runs, tmp_path):
     assert helped.exit_code == 0 and "--json" in helped.output
     run = tmp_path / "run.h5"
     run.write_bytes(run_for(name, tiny_runs).read_bytes())
-    result = runner.invoke(app, [name, str(run), "--json", *CLI_FAST.get(name, [])])
+    run_argument = [str(run)] if registry.get(name).needs_run else []  # a run-less command takes no RUN
+    result = runner.invoke(app, [name, *run_argument, "--json", *CLI_FAST.get(name, [])])
     assert result.exit_code == 0, result.output
     json.loads(result.stdout)
 
@@ -141,3 +144,11 @@ def test_every_field_and_every_dependency_field_is_an_option(name):
                   for f in dataclasses.fields(registry.get(dep).params)]
     missing = [flag for flag in flags if flag not in result.output]
     assert not missing, missing
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if not registry.get(n).needs_run])
+def test_an_analysis_that_needs_no_run_computes_without_one(name, tiny_runs):
+    without = analyze(None, name, **FAST.get(name, {}))
+    with_run = analyze(run_for(name, tiny_runs), name, use_cache=False, **FAST.get(name, {}))
+    for field in dataclasses.fields(without):
+        assert equal(getattr(without, field.name), getattr(with_run, field.name)), field.name

@@ -19,9 +19,11 @@ from typer.testing import CliRunner
 
 from analyzer.cli import app
 
-COMMANDS = ("info", "plateaus", "spectrum", "hessian", "correlate", "score", "report")
+COMMANDS = ("info", "plateaus", "spectrum", "hessian", "correlate", "score", "harmonics", "report")
 ANALYSES = COMMANDS[1:]
 MANY_RUN_COMMANDS = ("study",)  # takes a folder: every damaged file at once (test below), damaged ones skipped
+RUNLESS_COMMANDS = ("activations",)  # reads no run file
+SINES_ONLY_HARMONICS = (2, "--target harmonics")  # harmonics on the (sines) known-answer run the cases damage
 NAN_FROM_ROW = 300  # damaged cases turn values non-finite from this row (step) on
 
 
@@ -150,6 +152,8 @@ def damaged(known_run, tmp_path_factory):
 
 def _expected(case: str, command: str) -> tuple[int, str]:
     table = CASES[case][1] if case in CASES else OTHER_FILES[case]
+    if command == "harmonics" and _expected(case, "info")[0] == 0:  # the file opens: refused as a sines run
+        return SINES_ONLY_HARMONICS
     return table.get(command, table["*"])
 
 
@@ -182,8 +186,10 @@ def test_the_matrix_covers_every_analysis_command():
     from analyzer.core import registry
 
     commands = {c.name or c.callback.__name__ for c in app.registered_commands}
-    assert commands == set(COMMANDS) | set(MANY_RUN_COMMANDS), "a new command needs its row in the damaged-file matrix"
-    assert set(registry.names()) <= set(COMMANDS)
+    assert commands == set(COMMANDS) | set(MANY_RUN_COMMANDS) | set(RUNLESS_COMMANDS), \
+        "a new command needs its row in the damaged-file matrix"
+    assert set(registry.names()) <= set(COMMANDS) | set(RUNLESS_COMMANDS)
+    assert all(not registry.get(name).needs_run for name in RUNLESS_COMMANDS)
 
 
 def test_study_over_every_damaged_file_skips_the_refused_ones_and_changes_nothing(damaged, known_run):

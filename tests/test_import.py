@@ -220,10 +220,10 @@ def test_import_and_hessian_in_fresh_processes(tmp_path, folder_run):
 
 
 def test_the_import_file_layout(folder_run):
-    """Schema 2: source attribute, model spec with constructor, /log has one row per logged step."""
+    """Schema 2 (and later): source attribute, model spec with constructor, /log has one row per logged step."""
     _, out, _ = folder_run
     with h5py.File(out, "r") as f:
-        assert f.attrs["schema_version"] == 2 and f.attrs["source"] == "import"
+        assert f.attrs["schema_version"] == 3 and f.attrs["source"] == "import"
         spec = json.loads(f["model"].attrs["spec"])
         assert spec["constructor_kwargs"] == {"width": 6}
         assert f["log/step"].shape == (STEPS + 1,) and f["ckpt/params"].shape[0] == len(save_points(STEPS))

@@ -33,7 +33,7 @@ def assert_same_arrays(a: dict, b: dict) -> None:
 
 def test_run_file_holds_the_documented_layout(small_run):
     with h5py.File(small_run, "r") as f:
-        assert f.attrs["format"] == "spectral-run" and f.attrs["schema_version"] == 2
+        assert f.attrs["format"] == "spectral-run" and f.attrs["schema_version"] == 3
         assert f.attrs["status"] == "complete"
         config = TrainConfig.from_json(f.attrs["config"])
         assert config == small_config(epochs=300)
@@ -112,12 +112,12 @@ def test_resume_refuses_complete_foreign_and_other_schema_files(tmp_path, small_
         f["x"] = 1
     with pytest.raises(RunFileError, match="not a run file"):
         resume(foreign)
-    other = tmp_path / "v3.h5"
+    other = tmp_path / "v4.h5"
     other.write_bytes(small_run.read_bytes())
     with h5py.File(other, "r+") as f:
         f.attrs["status"] = "interrupted"
-        f.attrs["schema_version"] = 3
-    with pytest.raises(RunFileError, match="schema version 3"):
+        f.attrs["schema_version"] = 4
+    with pytest.raises(RunFileError, match="schema version 4"):
         resume(other)
 
 
@@ -184,7 +184,7 @@ def test_reader_trims_to_the_commit_marker(tmp_path, small_run):
         f["commit"][:3] = [100, 101, 11]
     with open_run(path) as run:
         assert run.n_steps == 100 and len(run.pred_steps) == 101 and run.ckpt_steps[-1] == 100
-    assert runfile.SCHEMA_VERSION == 2
+    assert runfile.SCHEMA_VERSION == 3
 
 
 def test_differences_names_any_changed_dataset_but_not_the_resume_state(tmp_path, small_run):

@@ -111,3 +111,8 @@ def test_notebook_api(run_copy):
     assert analyzer.correlate([run_copy], n_permutations=99, use_cache=False).n_runs == 1
     with pytest.raises(AttributeError):
         analyzer.no_such_analysis
+
+
+def test_an_analysis_that_needs_a_run_refuses_none():
+    with pytest.raises(BadInputError, match="^plateaus needs a run file$"):
+        analyze(None, "plateaus")

@@ -231,6 +231,14 @@ def run_command(
     activation: Annotated[Optional[str], typer.Option(help="relu, tanh, gelu, silu, sin, relu2, sinc, gaussian.")] = None,
     init: Annotated[Optional[str], typer.Option(help="default (PyTorch), xavier or kaiming.")] = None,
     optimizer: Annotated[Optional[str], typer.Option(help="adam or sgd.")] = None,
+    target: Annotated[Optional[str], typer.Option(
+        help="Target kind: sines (1-D, --freqs) or harmonics (inputs on the sphere S^(d-1), --degrees).",
+        show_default="the preset's, sines")] = None,
+    input_dim: Annotated[Optional[int], typer.Option(help="harmonics: input dimension d (sphere S^(d-1)).",
+                                                     show_default="3")] = None,
+    degrees: Annotated[Optional[str], typer.Option(help="harmonics: spherical-harmonic degrees, e.g. 1,2,4.")] = None,
+    target_seed: Annotated[Optional[int], typer.Option(
+        help="harmonics: seed of the sample points and of each degree's random harmonic.", show_default="0")] = None,
     freqs: Annotated[Optional[str], typer.Option(help="Target frequencies in Hz, e.g. 1,3,7,15.")] = None,
     amps: Annotated[Optional[str], typer.Option(help="Target amplitudes, one per frequency.")] = None,
     phases: Annotated[Optional[str], typer.Option(help="Target phases in radians, one per frequency.")] = None,
@@ -252,7 +260,7 @@ def run_command(
                                 "linear in its trained parameters: the NTK known-answer case).")] = False,
     out: Annotated[Optional[Path], typer.Option(
         help="Run file.", show_default="data/runs/PRESET-sSEED.h5, -pSEED added when perturbed, -frozen with "
-                                       "--freeze-hidden")] = None,
+                                       "--freeze-hidden, then -harmonics for harmonics targets")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run file.")] = False,
     engine: EngineOption = "auto",
 ) -> None:
@@ -260,15 +268,24 @@ def run_command(
     from trainer.config import get_preset, validate
 
     config = _guard(get_preset, preset)
-    target_changes = {k: v for k, v in {"freqs_hz": _floats(freqs, "freqs"), "amps": _floats(amps, "amps"),
-                                        "phases": _floats(phases, "phases"), "n_train": n_train,
-                                        "n_eval": n_eval}.items() if v is not None}
+    if target == "harmonics":
+        config = dataclasses.replace(config, target=_harmonics_target(input_dim, degrees, amps, freqs, phases))
+    elif target not in (None, "sines"):
+        fail(f"unknown target {target!r}; choose sines or harmonics")
+    elif input_dim is not None or degrees is not None or target_seed is not None:
+        fail("--input-dim, --degrees and --target-seed are for --target harmonics")
+    target_changes = {k: v for k, v in {"n_train": n_train, "n_eval": n_eval, "seed": target_seed}.items()
+                      if v is not None}
+    if config.target.kind == "sines":
+        target_changes.update({k: v for k, v in {"freqs_hz": _floats(freqs, "freqs"), "amps": _floats(amps, "amps"),
+                                                 "phases": _floats(phases, "phases")}.items() if v is not None})
     if "freqs_hz" in target_changes and "amps" not in target_changes:
         if len(target_changes["freqs_hz"]) != len(config.target.amps):
             fail(f"{len(target_changes['freqs_hz'])} frequencies given; give --amps with one amplitude per frequency")
     model_changes = {k: v for k, v in {"width": width, "depth": depth, "activation": activation, "init": init,
                                        "kind": model, "features": features, "feature_decay": feature_decay,
-                                       "init_scale": init_scale}.items() if v is not None}
+                                       "init_scale": init_scale, "in_dim": config.target.input_dim}.items()
+                     if v is not None}
     run_changes = {k: v for k, v in {"seed": seed, "epochs": epochs, "lr": lr, "optimizer": optimizer,
                                      "dtype": dtype, "device": device, "ckpt_every": ckpt_every,
                                      "pred_every": pred_every, "perturb": perturb,
@@ -280,8 +297,27 @@ def run_command(
     if out is None:
         from trainer.sweep_plan import run_stem
 
-        out = RUNS_DIR / f"{run_stem(config, {})}.h5"
+        kind = "-harmonics" if config.target.kind == "harmonics" else ""
+        out = RUNS_DIR / f"{run_stem(config, {})}{kind}.h5"
     _train_one(config, out, overwrite, engine)
+
+
+def _harmonics_target(input_dim: Optional[int], degrees: Optional[str], amps: Optional[str], freqs: Optional[str],
+                      phases: Optional[str]):
+    """The TargetSpec of `--target harmonics` (one amplitude per degree, 1 each by default)."""
+    from trainer.config import TargetSpec
+
+    if freqs is not None or phases is not None:
+        fail("--freqs and --phases are for sines targets; a harmonics target takes --degrees and --amps")
+    if degrees is None:
+        fail("--target harmonics needs --degrees, e.g. --degrees 1,2,4")
+    degree_values = _floats(degrees, "degrees")
+    if any(d != int(d) for d in degree_values):
+        fail(f"--degrees takes whole numbers, got {degrees!r}")
+    degree_tuple = tuple(int(d) for d in degree_values)
+    amp_tuple = _floats(amps, "amps") if amps is not None else (1.0,) * len(degree_tuple)
+    return TargetSpec(kind="harmonics", freqs_hz=(), amps=amp_tuple, degrees=degree_tuple,
+                      input_dim=3 if input_dim is None else input_dim)
 
 
 @app.command()

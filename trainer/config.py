@@ -10,12 +10,19 @@ from dataclasses import dataclass, field
 from trainer.errors import ConfigError
 
 DTYPES = ("float32", "float64")
+TARGET_KINDS = ("sines", "harmonics")
+MAX_DEGREE = 32  # highest spherical-harmonic degree a target may have
 OPTIMIZERS = ("adam", "sgd")
 
 
 @dataclass(frozen=True)
 class TargetSpec:
-    """A sum of sines sin(2 pi f x + phase) on x in [0, 1), sampled on uniform grids."""
+    """The regression target (trainer/targets.py).
+
+    kind "sines": sum_k amps_k sin(2 pi freqs_hz_k x + phases_k) on x in [0, 1), sampled on uniform grids.
+    kind "harmonics": sum_k amps_k Y_k(x) on x uniform on the sphere S^(input_dim - 1), where Y_k is a random
+    unit-norm spherical harmonic of degree degrees_k; `seed` draws the points and the Y_k (trainer/harmonics.py).
+    """
 
     kind: str = "sines"
     freqs_hz: tuple[float, ...] = (1.0, 3.0, 7.0, 15.0)
@@ -23,6 +30,9 @@ class TargetSpec:
     phases: tuple[float, ...] | None = None
     n_train: int = 1000
     n_eval: int | None = None  # None: the evaluation grid is the training grid
+    input_dim: int = 1
+    degrees: tuple[int, ...] = ()
+    seed: int = 0
 
     @property
     def eval_points(self) -> int:
@@ -89,7 +99,7 @@ class TrainConfig:
         """The inverse of `dataclasses.asdict`; fields added since a file was written take their defaults."""
         raw = dict(raw)
         target = dict(raw.pop("target"))
-        for key in ("freqs_hz", "amps", "phases"):
+        for key in ("freqs_hz", "amps", "phases", "degrees"):
             if target.get(key) is not None:
                 target[key] = tuple(target[key])
         return cls(target=TargetSpec(**target), model=ModelSpec(**raw.pop("model")), **raw)
@@ -168,6 +178,10 @@ def validate(config: TrainConfig) -> TrainConfig:
     if model.init not in INITS:
         raise ConfigError(f"unknown init {model.init!r}; known: {', '.join(INITS)}")
     _validate_target(target)
+    if model.kind != "import" and model.in_dim != target.input_dim:
+        raise ConfigError(f"the model takes {model.in_dim}-D inputs but the target's are {target.input_dim}-D")
+    if model.kind == "diag-linear" and target.kind != "sines":
+        raise ConfigError("the diag-linear model is 1-D Fourier features: it needs a sines target")
     if config.freeze_hidden and model.kind != "mlp":
         raise ConfigError(f"freeze-hidden trains an MLP's output layer; model kind {model.kind!r} has none")
     if model.kind == "diag-linear" and model.features >= min(target.n_train, target.eval_points) / 2:
@@ -183,8 +197,13 @@ def validate(config: TrainConfig) -> TrainConfig:
 
 
 def _validate_target(target: TargetSpec) -> None:
-    if target.kind != "sines":
-        raise ConfigError(f"unknown target kind {target.kind!r}; known: sines")
+    if target.kind not in TARGET_KINDS:
+        raise ConfigError(f"unknown target kind {target.kind!r}; known: {', '.join(TARGET_KINDS)}")
+    if target.kind == "harmonics":
+        _validate_harmonics(target)
+        return
+    if target.input_dim != 1 or target.degrees:
+        raise ConfigError("a sines target is 1-D: input-dim and degrees are for --target harmonics")
     if len(target.freqs_hz) == 0:
         raise ConfigError("the target needs at least one frequency")
     if len(target.freqs_hz) != len(target.amps):
@@ -202,6 +221,26 @@ def _validate_target(target: TargetSpec) -> None:
                 f"frequency {freq} Hz is at or above the Nyquist limit {nyquist_hz:g} Hz of a "
                 f"{min(target.n_train, target.eval_points)}-point grid"
             )
+
+
+def _validate_harmonics(target: TargetSpec) -> None:
+    if target.input_dim < 2:
+        raise ConfigError(f"input-dim must be at least 2 for a harmonics target (the sphere S^(d-1)), "
+                          f"got {target.input_dim}")
+    if len(target.degrees) == 0:
+        raise ConfigError("the harmonics target needs at least one degree")
+    if len(target.degrees) != len(target.amps):
+        raise ConfigError(f"{len(target.degrees)} degrees but {len(target.amps)} amplitudes: "
+                          "give one amplitude per degree")
+    if len(set(target.degrees)) != len(target.degrees):
+        raise ConfigError(f"degrees must be distinct, got {list(target.degrees)}")
+    for degree in target.degrees:
+        if not (isinstance(degree, int) and 0 <= degree <= MAX_DEGREE):
+            raise ConfigError(f"degree {degree} must be an integer from 0 to {MAX_DEGREE}")
+    if target.freqs_hz or target.phases is not None:
+        raise ConfigError("a harmonics target has degrees, not frequencies or phases")
+    if target.seed < 0:
+        raise ConfigError(f"target-seed must be zero or positive, got {target.seed}")
 
 
 def _positive(name: str, value: float) -> None:

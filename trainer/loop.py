@@ -23,7 +23,7 @@ from trainer.engine import (  # noqa: F401  (the optimizer helpers are re-export
     Engine, choose_engine, make_engine, make_optimizer, pack_optimizer_state, unpack_optimizer_state)
 from trainer.models import build_model, param_layout, perturb_parameters
 from trainer.runfile import RunMeta
-from trainer.targets import make_data
+from trainer.targets import describe, make_data
 from trainer.writer import RunWriter
 
 ProgressFn = Callable[[int, float], None]
@@ -46,7 +46,7 @@ def resume_state_size(config: TrainConfig, n_params: int, n_tensors: int) -> int
 def run_meta(config: TrainConfig, model: torch.nn.Module, data: dict[str, np.ndarray]) -> RunMeta:
     layout = param_layout(model)
     cast = {k: v.astype(config.dtype) for k, v in data.items()}
-    return RunMeta(config=dataclasses.asdict(config), target=dataclasses.asdict(config.target),
+    return RunMeta(config=dataclasses.asdict(config), target=describe(config.target),
                    model=dataclasses.asdict(config.model), layout=layout.to_dict(), data=cast,
                    n_params=layout.n_params, param_dtype=config.dtype,
                    resume_size=resume_state_size(config, layout.n_params, len(layout.names)))

@@ -24,8 +24,10 @@ import numpy as np
 from trainer.errors import RunFileError
 
 FORMAT = "spectral-run"
-SCHEMA_VERSION = 2  # 2 added the root `source` attribute and the model kind "import" (docs/run-file.md)
-READABLE_SCHEMA_VERSIONS = (1, 2)  # a version-1 file is a `train run` file without `source`
+# 2 added the root `source` attribute and the model kind "import"; 3 the target kind "harmonics" (inputs on the
+# sphere, /data/x_* of shape (N, d), the drawn components in the target record) (docs/run-file.md)
+SCHEMA_VERSION = 3
+READABLE_SCHEMA_VERSIONS = (1, 2, 3)  # a version-1 file is a `train run` file without `source`
 SOURCES = ("train", "import", "logger")  # who wrote the rows: `train run`, `train import`, RunWriter.for_model
 STATUSES = ("running", "complete", "diverged", "interrupted")
 COMMIT_FIELDS = ("log", "pred", "ckpt", "resume_slot")
@@ -168,7 +170,7 @@ def check_schema(f: h5py.File, path: Path) -> None:
         raise RunFileError(f"{path} is an HDF5 file but not a run file (no format={FORMAT!r} attribute)")
     version = int(f.attrs.get("schema_version", -1))
     if version not in READABLE_SCHEMA_VERSIONS:
-        readable = " and ".join(str(v) for v in READABLE_SCHEMA_VERSIONS)
+        readable = ", ".join(str(v) for v in READABLE_SCHEMA_VERSIONS[:-1]) + f" and {READABLE_SCHEMA_VERSIONS[-1]}"
         raise RunFileError(f"{path} has run-file schema version {version}; this version reads {readable}")
     for name in ("commit", "log/step", "log/loss", "log/pred", "ckpt/params", "data/x_train", "model"):
         if name not in f:

@@ -7,6 +7,8 @@ BUILTIN = (
     "correlate",
     "hessian",
     "score",
+    "activations",
+    "harmonics",
     "ntk",
     "mask",
 )

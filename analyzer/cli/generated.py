@@ -113,8 +113,12 @@ def _common(cache: bool = True) -> list[inspect.Parameter]:
 
 
 def add_analysis_command(app: typer.Typer, analysis) -> None:
-    """`analyze <name> RUN [options]`: the analysis on one run, through its cache."""
+    """`analyze <name> RUN [options]`: the analysis on one run, through its cache (`analyze <name> [options]` for
+    an analysis that needs no run: computed afresh, no cache)."""
     options = analysis_options(analysis)
+    if not analysis.needs_run:
+        _add_runless_command(app, analysis, options)
+        return
     run_arg = inspect.Parameter("run", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Annotated[
         Path, typer.Argument(help="Run file (.h5) written by `train`.")])  # no dir_okay: open_run says it in one line
 
@@ -129,6 +133,20 @@ def add_analysis_command(app: typer.Typer, analysis) -> None:
     del wrapped.__wrapped__  # typer reads the signature set below, not the inner function's
     with_signature(wrapped, [run_arg], options, _common())
     app.command(name=analysis.name, help=analysis.summary[:1].upper() + analysis.summary[1:] + ".")(wrapped)
+
+
+def _add_runless_command(app: typer.Typer, analysis, options: list[inspect.Parameter]) -> None:
+    def command(as_json: bool = False, **values):
+        from analyzer.core.runner import analyze
+
+        emit(analyze(None, analysis.name, **parameters_from_options(analysis, values)), as_json)
+
+    wrapped = guarded(command)
+    del wrapped.__wrapped__
+    json_option = inspect.Parameter("as_json", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=JsonOpt)
+    with_signature(wrapped, [], options, [json_option])
+    app.command(name=analysis.name, help=analysis.summary[:1].upper() + analysis.summary[1:] + " (needs no run).")(
+        wrapped)
 
 
 def add_generated_commands(app: typer.Typer, skip: tuple[str, ...] = ()) -> None:

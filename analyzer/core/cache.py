@@ -104,10 +104,12 @@ class Cache:
     def _writer_lock(self):
         """One writer at a time: workers that store results of the same run at once would otherwise each
         rewrite the file from the old one, and the last replacement would drop the other's entry. The lock is
-        an flock on a hidden sidecar, freed by the OS if its holder dies; readers never take it."""
+        an flock on the cache's folder (no lock file is left beside the user's files), freed by the OS if its
+        holder dies; stores are short, so writers of other caches in the folder wait milliseconds. Readers
+        never take it."""
         import fcntl
 
-        fd = os.open(self.path.with_name(f".{self.path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.path.parent if str(self.path.parent) else ".", os.O_RDONLY)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield

@@ -57,11 +57,19 @@ def config_table(run: RunAnalyses) -> pd.DataFrame:
             ("optimizer", f"{config.get('optimizer')}, lr {config.get('lr')}"),
             ("epochs", _number(config.get("epochs"), ",")), ("seed", config.get("seed")),
             ("dtype", config.get("dtype")),
-            ("target", ", ".join(f"{_number(amp, 'g')} sin(2π {_number(freq, 'g')} x)" for freq, amp in terms)),
+            ("target", _harmonics_target(target) if target.get("kind") == "harmonics" else
+             ", ".join(f"{_number(amp, 'g')} sin(2π {_number(freq, 'g')} x)" for freq, amp in terms)),
             ("training points", target.get("n_train")), ("eval grid", target.get("n_eval") or target.get("n_train")),
             ("predictions every", _steps(config.get("pred_every"))),
             ("checkpoints every", _steps(config.get("ckpt_every")))]
     return pd.DataFrame(rows, columns=["setting", "value"]).astype(str)
+
+
+def _harmonics_target(target: dict) -> str:
+    """A spherical-harmonic target: amplitude x a random unit-norm harmonic of each degree, on S^(d-1)."""
+    terms = ", ".join(f"{_number(amp, 'g')} Y_{degree}" for degree, amp in zip(target.get("degrees") or [],
+                                                                            target.get("amps") or []))
+    return f"{terms} on S^{_number(target.get('input_dim', 0) - 1, 'd')} (target seed {target.get('seed')})"
 
 
 def _number(value, spec: str) -> str:

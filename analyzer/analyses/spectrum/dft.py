@@ -88,19 +88,9 @@ def eval_grid_length(run) -> float:
         raise BadInputError(f"spectrum needs one output; predictions have shape {run.pred_dataset.shape}")
     if not np.issubdtype(x_stored.dtype, np.floating):
         raise BadInputError(f"x_eval must be floating point, got {x_stored.dtype}")
-    return _uniform_grid_length(x_eval[:, 0], np.finfo(x_stored.dtype).eps)
+    from analyzer.bases.fourier import uniform_grid_length  # on use: analyzer.bases imports scipy.special
 
-
-def _uniform_grid_length(x: np.ndarray, eps: float) -> float:
-    """G * dx of a uniform grid, to the precision the grid was stored in (float32 grids: 6 digits)."""
-    if len(x) < 4:
-        raise BadInputError(f"the eval grid has {len(x)} points; the spectrum needs at least 4")
-    dx = (x[-1] - x[0]) / (len(x) - 1)
-    tolerance = 1e-3 * dx + 8 * eps * np.max(np.abs(x))
-    if not dx > 0 or np.max(np.abs(np.diff(x) - dx)) > tolerance:
-        raise BadInputError("the eval grid is not uniform; the DFT spectrum needs a uniform grid")
-    digits = max(1, int(-np.log10(eps)) - 1)
-    return float(f"{dx * len(x):.{digits}g}")
+    return uniform_grid_length(x_eval[:, 0], np.finfo(x_stored.dtype).eps)
 
 
 class RowView:

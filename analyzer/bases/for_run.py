@@ -1,0 +1,67 @@
+"""The basis a run's residual is read on, and the modes its target puts energy in: Fourier modes and the
+target frequencies for 1-D runs on a uniform grid, spherical-harmonic degrees and the target degrees for
+harmonics runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from analyzer.bases.base import Basis
+from analyzer.bases.fourier import FourierBasis, uniform_grid_length
+from analyzer.bases.sphere import harmonic_basis, max_degree_for
+from analyzer.errors import BadInputError
+
+EXTRA_DEGREES = 2  # a harmonics run's basis reaches this far past its highest target degree
+
+
+@dataclass(frozen=True, eq=False)
+class RunBasis:
+    basis: Basis
+    tracked: np.ndarray  # labels of the modes the target has energy in (frequencies or degrees)
+
+
+def basis_for_run(run, max_degree: int | None = None) -> RunBasis:
+    """The run's basis: harmonics for target kind "harmonics", Fourier modes otherwise (1-D uniform grids)."""
+    x_stored = run.data("x_eval")
+    if run.pred_dataset.ndim != 3 or run.pred_dataset.shape[-1] != 1:
+        raise BadInputError(f"{run.path}: a basis needs one output; predictions have shape {run.pred_dataset.shape}")
+    if not np.issubdtype(x_stored.dtype, np.floating):
+        raise BadInputError(f"{run.path}: x_eval must be floating point, got {x_stored.dtype}")
+    if run.target.get("kind") == "harmonics":
+        return _harmonics(run, np.asarray(x_stored, dtype=np.float64), max_degree)
+    if x_stored.ndim != 2 or x_stored.shape[1] != 1:
+        raise BadInputError(f"{run.path}: Fourier modes need 1-D inputs; x_eval has shape {x_stored.shape}")
+    try:
+        length = uniform_grid_length(x_stored[:, 0], np.finfo(x_stored.dtype).eps)
+    except BadInputError as err:
+        raise BadInputError(f"{run.path}: {err}") from None
+    freqs = run.target.get("freqs_hz") or []
+    if len(freqs) == 0:
+        raise BadInputError(f"{run.path}: the run stores no target frequencies")
+    return RunBasis(FourierBasis(n_points=x_stored.shape[0], length=length), np.asarray(freqs, dtype=np.float64))
+
+
+def _harmonics(run, points: np.ndarray, max_degree: int | None) -> RunBasis:
+    degrees = sorted(int(d) for d in run.target.get("degrees") or [])
+    if not degrees:
+        raise BadInputError(f"{run.path}: the harmonics target stores no degrees")
+    wanted = max(degrees) + EXTRA_DEGREES if max_degree is None else max_degree
+    reachable = max_degree_for(points.shape[1], points.shape[0], wanted)
+    if reachable < max(degrees):
+        raise BadInputError(f"{run.path}: {points.shape[0]} eval points are too few to fit harmonics up to "
+                            f"degree {max(degrees)} on S^{points.shape[1] - 1}")
+    return RunBasis(harmonic_basis(points, reachable), np.asarray(degrees, dtype=np.float64))
+
+
+class committed_predictions:  # noqa: N801 (used like a function: committed_predictions(run)[a:b])
+    """The committed rows of a run's /log/pred, sliceable by row blocks without reading everything."""
+
+    def __init__(self, run):
+        self.dataset = run.pred_dataset
+        self.shape = (len(run.pred_steps),) + tuple(self.dataset.shape[1:])
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        start, stop, _ = rows.indices(self.shape[0])
+        return self.dataset[start:stop]
