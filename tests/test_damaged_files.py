@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from analyzer.cli import app
 
-COMMANDS = ("info", "plateaus", "spectrum", "hessian", "correlate", "score", "harmonics", "report")
+COMMANDS = ("info", "plateaus", "spectrum", "hessian", "correlate", "score", "harmonics", "ntk", "mask", "report")
 ANALYSES = COMMANDS[1:]
 MANY_RUN_COMMANDS = ("study",)  # takes a folder: every damaged file at once (test below), damaged ones skipped
 RUNLESS_COMMANDS = ("activations",)  # reads no run file
@@ -80,20 +80,26 @@ CASES = {
                   "score": (0, f"loss not finite from step {NAN_FROM_ROW}")}),
     "nan-loss-from-start": (_set("log/loss", slice(None), np.nan),
                             {"*": (2, "NaN, infinite or non-positive from the first step"), "info": (0, ""),
+                             "ntk": (0, ""), "mask": (0, ""),
                              "spectrum": (0, ""), "report": (0, "not available: nan-loss-from-start: plateaus")}),
     "inf-predictions": (_set("log/pred", slice(NAN_FROM_ROW, None), np.inf),
                         {"*": (0, ""), "spectrum": (0, f"predictions not finite from step {NAN_FROM_ROW}"),
-                         "score": (0, f"predictions not finite from step {NAN_FROM_ROW}")}),
+                         "score": (0, f"predictions not finite from step {NAN_FROM_ROW}"),
+                         "ntk": (0, f"predictions not finite from step {NAN_FROM_ROW}"),
+                         "mask": (0, f"predictions not finite from step {NAN_FROM_ROW}")}),
     "nan-predictions": (_set("log/pred", slice(NAN_FROM_ROW, None), np.nan),
                         {"*": (0, ""), "spectrum": (0, f"predictions not finite from step {NAN_FROM_ROW}"),
-                         "correlate": (0, "p="), "score": (0, "targets missed")}),
+                         "correlate": (0, "p="), "score": (0, "targets missed"),
+                         "ntk": (0, f"predictions not finite from step {NAN_FROM_ROW}"),
+                         "mask": (0, f"predictions not finite from step {NAN_FROM_ROW}")}),
     "nan-predictions-from-start": (_set("log/pred", slice(None), np.nan),
                                    {"*": (2, "predictions are NaN or infinite from the first stored step"),
                                     "info": (0, ""), "plateaus": (0, ""), "hessian": (0, ""),
                                     "report": (0, "not available: nan-predictions-from-start: spectrum")}),
     "zero-steps": (_commit(0), {"*": (2, NOTHING), "info": (0, "nothing to analyze yet: 0 committed step(s)"),
                                 "plateaus": (2, "0 logged step(s)"),
-                                "hessian": (2, "no stored checkpoints"), "score": (2, "0 logged step(s)")}),
+                                "hessian": (2, "no stored checkpoints"), "score": (2, "0 logged step(s)"),
+                                "ntk": (2, "no stored checkpoint"), "mask": (2, "no stored checkpoint")}),
     "one-step": (_commit(1), {"*": (2, NOTHING), "info": (0, "nothing to analyze yet: 1 committed step(s)"),
                               "plateaus": (2, "1 logged step(s)"),
                               "hessian": (2, "1 logged step(s)"), "score": (2, "1 logged step(s)")}),
@@ -104,6 +110,8 @@ CASES = {
     "config-not-an-object": (_attr("config", "7"), refused("config attribute is JSON int, not an object")),
     "layout-shapes-not-a-list": (_json_attr("model", "layout", "shapes", "x"),
                                  {"*": (0, ""), "hessian": (2, "stored parameter layout is unreadable"),
+                                  "ntk": (2, "stored parameter layout is unreadable"),
+                                  "mask": (2, "stored parameter layout is unreadable"),
                                   "score": (2, "stored parameter layout is unreadable"),
                                   "report": (0, "not available: layout-shapes-not-a-list: hessian")}),
     "negative-epochs-in-config": (_json_attr("/", "config", "epochs", -1),

@@ -52,25 +52,48 @@ def checkpoint_net(run, step: int | None) -> tuple[NtkNet, int]:
     return make_net(model, layout, run.data("x_train"), freeze), step
 
 
-def projected_residuals(run, net: NtkNet, basis: np.ndarray, first_step: int) -> tuple[np.ndarray, np.ndarray]:
-    """Steps t >= first_step and basis^T r_t, r_t = f_t(x_train) - y_train flattened (rows as J's).
+@dataclass(frozen=True)
+class Residuals:
+    """basis^T r_t at `steps`; `note` says where non-finite predictions cut the series short ("" if they did not)."""
+
+    steps: np.ndarray
+    projections: np.ndarray
+    note: str = ""
+
+
+def projected_residuals(run, net: NtkNet, basis: np.ndarray, first_step: int) -> Residuals:
+    """Steps t >= first_step and basis^T r_t, r_t = f_t(x_train) - y_train flattened (rows as J's), up to the
+    first step whose predictions are not finite.
 
     From the stored predictions when the eval grid is the training grid (every `pred_every` steps), else
-    recomputed from the checkpoints.
+    recomputed from the checkpoints. Refuses fewer than 2 usable steps (no rate can be measured).
     """
     y = np.asarray(run.data("y_train"), dtype=np.float64).reshape(-1)
     same_grid = np.array_equal(run.data("x_eval"), run.data("x_train"))
     steps = run.pred_steps if same_grid else run.ckpt_steps
     keep = np.flatnonzero(steps >= first_step)
-    if len(keep) == 0:
-        raise BadInputError(f"{run.path}: no stored {'predictions' if same_grid else 'checkpoints'} at or after "
-                            f"step {first_step}")
+    what = "prediction" if same_grid else "checkpoint"
     out = np.empty((len(keep), basis.shape[1]))
+    n_finite = len(keep)
     for start in range(0, len(keep), CHUNK_ROWS):
         rows = keep[start:start + CHUNK_ROWS]
         outputs = (_stored_outputs(run, rows) if same_grid else _recomputed_outputs(run, net, steps[rows]))
-        out[start:start + len(rows)] = (outputs - y) @ basis
-    return np.asarray(steps[keep]), out
+        bad = np.flatnonzero(~np.isfinite(outputs).all(axis=1))
+        out[start:start + len(rows)] = (np.where(np.isfinite(outputs), outputs, 0.0) - y) @ basis
+        if len(bad):
+            n_finite = start + int(bad[0])
+            break
+    note = ""
+    if n_finite < len(keep):
+        first_bad = int(steps[keep[n_finite]])
+        if n_finite == 0:
+            raise BadInputError(f"the predictions are NaN or infinite from the first stored step ({first_bad}); "
+                                "nothing to analyze")
+        note = f"predictions not finite from step {first_bad}; analysed the {n_finite} {what} steps before it only"
+    if n_finite < 2:
+        raise BadInputError(f"nothing to analyze: {n_finite} stored {what} step(s) at or after step {first_step}; "
+                            "a rate needs at least 2")
+    return Residuals(np.asarray(steps[keep[:n_finite]]), out[:n_finite], note)
 
 
 def _stored_outputs(run, rows: np.ndarray) -> np.ndarray:

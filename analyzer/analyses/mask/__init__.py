@@ -8,7 +8,7 @@ from analyzer.analyses.mask.section import section
 from analyzer.core.registry import Analysis
 
 ANALYSIS = Analysis(
-    name="mask", params=MaskParams, result=MaskResult, compute=compute, version="1",
+    name="mask", params=MaskParams, result=MaskResult, compute=compute, version="2",
     summary="GD as a shrinkage mask on the Jacobian's singular values (seed 002): predicted vs fitted fraction "
             "per direction, fit error, bandwidth vs sqrt(q)",
     requires=(), section=section, in_report=False,

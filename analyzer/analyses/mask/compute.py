@@ -34,7 +34,8 @@ def compute(run, params: MaskParams, deps=None) -> MaskResult:
         left, singular, right_t = jacobian_svd(net, theta0)
         keep = singular > params.rank_tol * singular[0]
         left, singular, right_t = left[:, keep], singular[keep], right_t[keep]
-        steps, components = projected_residuals(run, net, left, step0)
+        residuals = projected_residuals(run, net, left, step0)
+        steps, components = residuals.steps, residuals.projections
     initial = components[0] if steps[0] == step0 else left.T @ _residual_at(run, net, theta0)
     valid = np.abs(initial) >= params.min_component * np.linalg.norm(initial)
     iterations = steps - step0
@@ -56,7 +57,8 @@ def compute(run, params: MaskParams, deps=None) -> MaskResult:
         rank=len(singular), singular_values=singular, sample_steps=np.asarray(steps[samples]), observed=observed,
         predicted=predicted, coefficient_steps=coefficient_steps, coefficients_observed=coefficients_observed,
         coefficients_predicted=coefficients_predicted, bandwidth=bandwidth,
-        bandwidth_exponent=_exponent(iterations, observed_counts, int(valid.sum())), table=table)
+        bandwidth_exponent=_exponent(iterations, observed_counts, int(valid.sum())), table=table,
+        note=residuals.note)
 
 
 def _residual_at(run, net, theta: np.ndarray) -> np.ndarray:

@@ -42,13 +42,14 @@ class MaskResult:
     bandwidth: pd.DataFrame
     bandwidth_exponent: float
     table: pd.DataFrame
+    note: str = ""  # why part of the run was not analysed (non-finite predictions), if any
 
     def headline(self) -> str:
         kind = "exact (linear in its trained parameters, GD)" if self.exact else (
             "a linearisation" if self.optimizer == "sgd" else f"the GD prediction; this run used {self.optimizer}")
         return (f"GD mask on J's {self.rank} singular directions at step {self.step:,} ({kind}): fit_error "
                 f"{self.fit_error:.3g} over {self.n_directions} directions; bandwidth ~ q^"
-                f"{self.bandwidth_exponent:.2f} observed (seed 002: q^0.5)")
+                f"{self.bandwidth_exponent:.2f} observed (seed 002: q^0.5)" + (f"; {self.note}" if self.note else ""))
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {"directions": self.table, "bandwidth": self.bandwidth}

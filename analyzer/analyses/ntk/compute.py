@@ -31,7 +31,8 @@ def compute(run, params: NtkParams, deps=None) -> NtkResult:
     with one_thread():  # the kernel's bits must not follow the machine's load
         eigen = kernel_eigen(net, theta, route=params.route, top_k=params.top_k,
                              max_jacobian_gb=params.max_jacobian_gb, seed=params.seed)
-        steps, projections = projected_residuals(run, net, eigen.vectors, step)
+        residuals = projected_residuals(run, net, eigen.vectors, step)
+        steps, projections = residuals.steps, residuals.projections
         drift = _drift(run, net, theta, eigen.route, params)
     observed = observed_rates(steps, projections, params.rate_floor, params.min_component)
     predicted = (predicted_rates(eigen.values, sched.effective_rate) if sched.has_closed_form
@@ -50,7 +51,7 @@ def compute(run, params: NtkParams, deps=None) -> NtkResult:
         n_trained=net.n_trained, drift_method=_drift_method(eigen.route, params),
         eigenvalues=eigen.values, table=table, projection_steps=np.asarray(steps[samples]),
         projections=np.abs(projections[samples, :PROJECTION_COLUMNS]), drift=drift, loadings=loadings,
-        loading_matrix=loading_matrix)
+        loading_matrix=loading_matrix, note=residuals.note)
 
 
 def _drift_method(route: str, params: NtkParams) -> str:

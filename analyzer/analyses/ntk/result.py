@@ -42,6 +42,7 @@ class NtkResult:
     drift: pd.DataFrame
     loadings: pd.DataFrame
     loading_matrix: np.ndarray
+    note: str = ""  # why part of the run was not analysed (non-finite predictions), if any
 
     def headline(self) -> str:
         observed = self.table["observed_rate"].to_numpy()
@@ -57,7 +58,7 @@ class NtkResult:
                          f"{np.median(head) if len(head) else float('nan'):.3g}")
         if len(self.drift):
             parts.append(f"kernel moved {self.drift['relative_change'].abs().max():.3g} (relative, largest)")
-        return "; ".join(parts)
+        return "; ".join(parts + ([self.note] if self.note else []))
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {"rates": self.table, "drift": self.drift, "loadings": self.loadings}
