@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from helpers import small_config
+from test_fused import assert_interrupted_run_resumes_bit_for_bit
 from test_runfile import arrays, assert_same_arrays
 from typer.testing import CliRunner
 
@@ -17,7 +18,7 @@ from trainer.cli import app
 from trainer.config import PRESETS, TrainConfig, validate
 from trainer.ensemble import train_ensemble
 from trainer.errors import ConfigError
-from trainer.loop import resume, train
+from trainer.loop import train
 from trainer.models import build_model, output_layer_names, param_layout
 
 
@@ -80,17 +81,7 @@ def test_fused_engine_equals_torch_engine_bit_for_bit(tmp_path, optimizer, dtype
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 @pytest.mark.parametrize("first, then", [("fused", "fused"), ("torch", "fused"), ("fused", "torch")])
 def test_interrupted_frozen_run_resumes_bit_for_bit(tmp_path, optimizer, first, then):
-    config = frozen_config(optimizer=optimizer)
-    path = tmp_path / "interrupted.h5"
-
-    def interrupt(step, loss):
-        if step == 57:
-            raise KeyboardInterrupt
-
-    assert train(config, path, progress=interrupt, engine=first, commit_every_s=0.0).status == "interrupted"
-    assert resume(path, engine=then).status == "complete"
-    train(config, tmp_path / "reference.h5", engine="torch")
-    assert_same_arrays(arrays(path), arrays(tmp_path / "reference.h5"))
+    assert_interrupted_run_resumes_bit_for_bit(frozen_config(optimizer=optimizer), tmp_path, first, then, 57)
 
 
 def test_frozen_run_differs_from_an_all_layers_run(tmp_path):

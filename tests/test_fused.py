@@ -94,11 +94,15 @@ def test_fused_refuses_what_it_does_not_cover():
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 @pytest.mark.parametrize("first, then", [("fused", "fused"), ("torch", "fused"), ("fused", "torch")])
 def test_interrupted_run_resumes_bit_for_bit_on_either_engine(tmp_path, optimizer, first, then):
-    config = small_config(epochs=160, optimizer=optimizer)
+    assert_interrupted_run_resumes_bit_for_bit(small_config(epochs=160, optimizer=optimizer), tmp_path, first, then, 77)
+
+
+def assert_interrupted_run_resumes_bit_for_bit(config, tmp_path, first: str, then: str, stop_at: int) -> None:
+    """Trained on `first` until step `stop_at`, resumed on `then`: the same file as one uninterrupted torch run."""
     path = tmp_path / "interrupted.h5"
 
     def interrupt(step, loss):
-        if step == 77:
+        if step == stop_at:
             raise KeyboardInterrupt
 
     assert train(config, path, progress=interrupt, engine=first, commit_every_s=0.0).status == "interrupted"
