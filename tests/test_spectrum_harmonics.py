@@ -146,9 +146,29 @@ def test_report_of_harmonics_and_sine_runs_side_by_side(planted_run, small_run, 
     shutil.copy(planted_run, twin)
     options = ReportOptions(hessian=False, use_cache=False, overrides={"correlate": {"n_permutations": 99}})
     mixed = build_report([planted_run, small_run], options)
-    assert "*not pooled: the runs' targets are on different bases (degree and freq_hz)*" in mixed.markdown
-    assert "### Learned step per frequency" in mixed.markdown and "compare-heatmaps.png" in mixed.figures
+    assert "*not pooled: the runs' targets are on different bases (degrees and frequencies); see each run's test*" in (
+        mixed.markdown)
+    assert "### Learned step per frequency or degree" in mixed.markdown and "compare-heatmaps.png" in mixed.figures
     both = build_report([planted_run, twin], options)
     assert "### Learned step per degree" in both.markdown and "| degree | planted | twin |" in both.markdown
     pooled = [line for line in both.markdown.splitlines() if "2 runs pooled" in line]
     assert len(pooled) == 2 and pooled[0].startswith("**degree jumps are closer to loss-drop midpoints")
+
+
+def test_predictions_that_turn_nan_end_the_harmonics_spectrum_there(planted_run, tmp_path):
+    path = tmp_path / "nan.h5"
+    shutil.copy(planted_run, path)
+    with h5py.File(path, "r+") as f:
+        f["log/pred"][400, 7, 0] = np.nan
+    with analyzer.open_run(path) as run:
+        spectrum = compute(run, SpectrumParams())
+    assert spectrum.first_nonfinite_step == 400 and len(spectrum.steps) == 400
+    assert "predictions not finite from step 400" in spectrum.note
+    assert spectrum.learning.set_index("degree").loc[1, "learned_step"] == 49  # learned before the NaN
+
+
+def test_a_study_skips_a_harmonics_run_with_the_reason(planted_run):
+    from analyzer.study.collect import SkippedRun, StudyOptions, summarize_run
+
+    outcome = summarize_run(str(planted_run), StudyOptions(hessian=False, use_cache=False))
+    assert isinstance(outcome, SkippedRun) and "a study compares sine runs" in outcome.reason

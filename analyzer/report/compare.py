@@ -26,7 +26,8 @@ def comparison_section(runs: list[RunAnalyses], pooled, figs: dict) -> list[str]
         lines += ["> Targets differ between these runs: learned steps are compared only at the frequencies "
                   "they share, and heatmaps are shown per run, not as a like-for-like comparison.", ""]
     spectra = {r.label: r.results["spectrum"] for r in runs if r.results.get("spectrum") is not None}
-    noun = "degree" if spectra and all(s.mode_name == "degree" for s in spectra.values()) else "frequency"
+    kinds = {s.mode_name for s in spectra.values()}
+    noun = "degree" if kinds == {"degree"} else "frequency" if len(kinds) <= 1 else "frequency or degree"
     lines += [f"### Learned step per {noun}", ""] + markdown_table(_learned_table(runs, same_target))
     lines += ["### Plateaus per run", ""] + markdown_table(_plateau_counts(runs))
     lines += ["### Pooled correlation", ""]
@@ -39,7 +40,7 @@ def comparison_section(runs: list[RunAnalyses], pooled, figs: dict) -> list[str]
     lines += image(figs, "compare-loss.png", loss_overlay_figure(curves), "training loss of all runs")
     if spectra:
         lines += image(figs, "compare-heatmaps.png", heatmap_grid_figure(spectra),
-                        "learned fraction of each target frequency, per run")
+                        f"learned fraction of each target {noun}, per run")
     return lines
 
 

@@ -88,9 +88,10 @@ def heatmap_grid_figure(spectra: dict) -> Figure:
 
 def ratio_label(spectra) -> str:
     """The heatmap's colour: the prediction's size over the target's on a mode (a frequency f or a degree l)."""
-    if all(spectrum.mode_name == "degree" for spectrum in spectra):
+    kinds = {spectrum.mode_name for spectrum in spectra}
+    if kinds == {"degree"}:
         return "||P_l prediction|| / ||P_l target||"
-    return "|prediction| / |target| at f"
+    return "|prediction| / |target| at f" if kinds <= {"freq_hz"} else "prediction / target on each mode (f or l)"
 
 
 def plateau_intervals(plateaus) -> list[tuple[int, int]]:
