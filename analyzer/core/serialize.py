@@ -15,9 +15,13 @@ def params_dict(params: Any) -> dict:
 
 
 def to_jsonable(value: Any, max_array: int = 10_000) -> Any:
-    """Results as JSON: DataFrames as records, small arrays as lists, big arrays as a shape note."""
+    """Results as JSON: DataFrames as records, small arrays as lists, big arrays as a shape note; a dataclass's
+    fields under their names, or under those its `json_fields()` gives."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name), max_array) for f in dataclasses.fields(value)}
+        # a result may name its fields for JSON (json_fields): the spectrum's depend on the run's basis
+        named = value.json_fields() if hasattr(value, "json_fields") else {
+            f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        return {name: to_jsonable(item, max_array) for name, item in named.items()}
     if isinstance(value, pd.DataFrame):
         return [{k: _plain(v) for k, v in row.items()} for row in value.to_dict(orient="records")]
     if isinstance(value, np.ndarray):

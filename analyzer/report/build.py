@@ -139,9 +139,15 @@ def build_report(paths: list[Path | str], options: ReportOptions | None = None, 
             progress("pooled correlation")
         chosen = analysis_overrides("correlate", options)
         first = chosen.get("reference") or REFERENCES[0]
+        bases = sorted({r.results["spectrum"].mode_name for r in runs if r.results.get("spectrum") is not None})
+        if len(bases) > 1:  # correlate refuses to pool sine and harmonics runs: say so instead of testing
+            from analyzer.analyses.spectrum.result import MODE_WORDS
+
+            kinds = " and ".join(MODE_WORDS[name][1] for name in bases)
+            pooled.append(f"not pooled: the runs' targets are on different bases ({kinds}); see each run's test")
         # the configured reference first, then the other one: seed 000's claim is about edges, escapes are
         # what the known-answer runs show to be the point a jump sits at (analyzer/analyses/correlate)
-        for reference in (first, *[r for r in REFERENCES if r != first]):
+        for reference in (first, *[r for r in REFERENCES if r != first]) if len(bases) <= 1 else ():
             pooled.append(correlate_runs(paths, use_cache=options.use_cache, **{**chosen, "reference": reference}))
     return render(runs, pooled, options)
 

@@ -14,7 +14,8 @@ from analyzer.report.model import RunAnalyses, loss_of
 
 def _target_key(run: RunAnalyses) -> str:
     target = run.target
-    return json.dumps({k: target.get(k) for k in ("freqs_hz", "amps", "phases", "n_train", "n_eval")}, sort_keys=True)
+    keys = ("kind", "freqs_hz", "degrees", "input_dim", "amps", "phases", "n_train", "n_eval")
+    return json.dumps({k: target.get(k) for k in keys}, sort_keys=True)
 
 
 def comparison_section(runs: list[RunAnalyses], pooled, figs: dict) -> list[str]:
@@ -24,33 +25,43 @@ def comparison_section(runs: list[RunAnalyses], pooled, figs: dict) -> list[str]
     if not same_target:
         lines += ["> Targets differ between these runs: learned steps are compared only at the frequencies "
                   "they share, and heatmaps are shown per run, not as a like-for-like comparison.", ""]
-    lines += ["### Learned step per frequency", ""] + markdown_table(_learned_table(runs, same_target))
+    spectra = {r.label: r.results["spectrum"] for r in runs if r.results.get("spectrum") is not None}
+    kinds = {s.mode_name for s in spectra.values()}
+    noun = "degree" if kinds == {"degree"} else "frequency" if len(kinds) <= 1 else "frequency or degree"
+    lines += [f"### Learned step per {noun}", ""] + markdown_table(_learned_table(runs, same_target))
     lines += ["### Plateaus per run", ""] + markdown_table(_plateau_counts(runs))
     lines += ["### Pooled correlation", ""]
-    for result in pooled:
+    for result in pooled:  # a CorrelateResult, or the reason runs were not pooled
+        if isinstance(result, str):
+            lines += [f"*{result}*", ""]
+            continue
         lines += [f"**{result.conclusion}**", ""] + markdown_table(result.tables()["permutation test"])
     curves = {r.label: (np.arange(r.n_steps), loss_of(r)) for r in runs}
     lines += image(figs, "compare-loss.png", loss_overlay_figure(curves), "training loss of all runs")
-    spectra = {r.label: r.results["spectrum"] for r in runs if r.results.get("spectrum") is not None}
     if spectra:
         lines += image(figs, "compare-heatmaps.png", heatmap_grid_figure(spectra),
-                        "learned fraction of each target frequency, per run")
+                        f"learned fraction of each target {noun}, per run")
     return lines
 
 
 def _learned_table(runs: list[RunAnalyses], same_target: bool) -> pd.DataFrame:
+    """Learned step per target mode (rows) and run (columns); modes are (mode name, label) pairs, so a frequency
+    and a degree of the same number are different rows."""
     per_run = {}
     for run in runs:
         spectrum = run.results.get("spectrum")
         if spectrum is not None:
-            per_run[run.label] = dict(zip(spectrum.learning.freq_hz.astype(float), spectrum.learning.learned_step))
+            modes = [(spectrum.mode_name, float(label)) for label in spectrum.learning[spectrum.mode_name]]
+            per_run[run.label] = dict(zip(modes, spectrum.learning.learned_step))
     if not per_run:
         return pd.DataFrame()
-    freqs = sorted(set.intersection(*(set(v) for v in per_run.values())) if not same_target
+    modes = sorted(set.intersection(*(set(v) for v in per_run.values())) if not same_target
                    else set.union(*(set(v) for v in per_run.values())))
-    frame = pd.DataFrame({"frequency (Hz)": [f"{f:g}" for f in freqs]})
+    # runs on different bases have different targets, so they share no mode: the rows are of one kind
+    header = "degree" if modes and modes[0][0] == "degree" else "frequency (Hz)"
+    frame = pd.DataFrame({header: [f"{label:g}" for _, label in modes]})
     for label, learned in per_run.items():
-        frame[label] = [float(learned.get(f, np.nan)) for f in freqs]
+        frame[label] = [float(learned.get(mode, np.nan)) for mode in modes]
     return frame
 
 

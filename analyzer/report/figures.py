@@ -43,7 +43,8 @@ def loss_overlay_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> Fig
 
 
 def _normalised_amplitude(spectrum) -> tuple[np.ndarray, np.ndarray]:
-    """|h_k| / |y_k| at each target frequency (rows) over prediction steps (columns)."""
+    """|h_k| / |y_k| at each target frequency, or ||P_l f|| / ||P_l y|| at each degree (rows), over prediction steps
+    (columns)."""
     bins = [int(np.argmin(np.abs(spectrum.freqs_hz - f))) for f in spectrum.target_freqs_hz]
     target = spectrum.target_amplitude[bins]
     ratio = np.asarray(spectrum.pred_amplitude, dtype=np.float64) / np.where(target > 0, target, np.nan)
@@ -58,12 +59,12 @@ def heatmap_axes(ax, spectrum, colorbar: bool = True):
     mesh = ax.pcolormesh(edges_x, edges_y, np.clip(ratio, 0, 1.2), cmap="magma", vmin=0, vmax=1.2,
                          shading="flat", rasterized=True)
     ax.set_xscale("log")
-    ax.set_yticks(np.arange(len(freqs)), [f"{f:g} Hz" for f in freqs])
+    ax.set_yticks(np.arange(len(freqs)), [spectrum.mode_text(f) for f in freqs])
     for tick, freq in zip(ax.get_yticklabels(), freqs):
         tick.set_color(freq_color(freq, freqs))
     ax.set_xlabel("step + 1")
     if colorbar:
-        ax.figure.colorbar(mesh, ax=ax, label="|prediction| / |target| at f", shrink=0.9)
+        ax.figure.colorbar(mesh, ax=ax, label=ratio_label([spectrum]), shrink=0.9)
     return mesh
 
 
@@ -81,8 +82,16 @@ def heatmap_grid_figure(spectra: dict) -> Figure:
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     if mesh is not None:
-        fig.colorbar(mesh, ax=axes, label="|prediction| / |target| at f", shrink=0.8)
+        fig.colorbar(mesh, ax=axes, label=ratio_label(spectra.values()), shrink=0.8)
     return fig
+
+
+def ratio_label(spectra) -> str:
+    """The heatmap's colour: the prediction's size over the target's on a mode (a frequency f or a degree l)."""
+    kinds = {spectrum.mode_name for spectrum in spectra}
+    if kinds == {"degree"}:
+        return "||P_l prediction|| / ||P_l target||"
+    return "|prediction| / |target| at f" if kinds <= {"freq_hz"} else "prediction / target on each mode (f or l)"
 
 
 def plateau_intervals(plateaus) -> list[tuple[int, int]]:

@@ -147,6 +147,8 @@ def _summarize(path: Path, options: StudyOptions) -> RunSummary:
     with open_run(path) as run:
         if run.n_steps < 2:
             raise BadInputError(f"{path}: only {run.n_steps} logged steps")
+        if run.target.get("kind") == "harmonics":  # the study's tables and figures are per frequency in Hz
+            raise BadInputError(f"{path}: a study compares sine runs; this run has a spherical-harmonic target")
         plateaus = analyze(run, "plateaus", use_cache=options.use_cache)
         spectrum = analyze(run, "spectrum", use_cache=options.use_cache)
         escapes = events_from(run.path.stem, spectrum, plateaus, CorrelateParams(reference="escapes"))
@@ -163,7 +165,7 @@ def _summarize(path: Path, options: StudyOptions) -> RunSummary:
         return RunSummary(
             path=str(path), config=dict(run.config), status=run.status, n_steps=int(run.n_steps),
             freqs_hz=learning.freq_hz.to_numpy(np.float64), learned_steps=learning.learned_step.to_numpy(np.float64),
-            jump_steps=escapes.jump_steps, jump_freqs_hz=escapes.jump_freqs_hz, escape_steps=escapes.reference_steps,
+            jump_steps=escapes.jump_steps, jump_freqs_hz=escapes.jump_modes, escape_steps=escapes.reference_steps,
             edge_steps=edges.reference_steps, first_pred_step=escapes.first_step, last_pred_step=escapes.last_step,
             plateaus=found[["start_step", "end_step", "duration"]].astype(np.float64).reset_index(drop=True),
             hessian=hessian, loss_steps=loss_steps, loss=loss, notes=tuple(notes))

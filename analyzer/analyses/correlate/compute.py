@@ -1,4 +1,5 @@
-"""Are frequency jumps closer to escapes from loss plateaus than chance? A permutation test, one run or pooled.
+"""Are frequency (or degree) jumps closer to escapes from loss plateaus than chance? A permutation test, one run
+or pooled.
 
 Seed 000 claims that jumps in frequency learning "often occurred near plateau edges", escapes from saddles
 triggering progress. For every jump (from the spectrum analysis) we take the distance to the nearest reference
@@ -17,6 +18,11 @@ The default null is uniform in u = log10(step + 1), with distances measured in d
 proceeds in stages evenly spread in log-step (1 Hz by ~10 steps, 3 Hz by ~300, 7 Hz by ~3,000), and so do
 plateau edges, so on a linear step axis any two log-distributed point sets look close at early steps and
 a linear-uniform null (`null="uniform"`, distances in steps) would reject for that reason alone.
+
+On a harmonics run the jumps are those of the spherical-harmonic degrees (the spectrum analysis on that basis)
+and the test is the same; runs on different bases (sine and harmonics runs) are not pooled: one pooled p-value
+over two kinds of experiment would answer no single question, and the distance table's mode column (`freq_hz`
+or `degree`) would mix units.
 
 Caveat to read the result with: the loss is the sum of the frequency residuals (Parseval), so a frequency
 being learned lowers the loss by construction. Proximity of jumps and loss edges is therefore expected
@@ -39,14 +45,22 @@ from analyzer.errors import BadInputError
 
 @dataclass(frozen=True)
 class RunEvents:
-    """What the test needs from one run: its name, jumps (step, freq), reference points and prediction range."""
+    """What the test needs from one run: its name, jumps (step, mode), reference points and prediction range.
+
+    A jump's mode is a target frequency in Hz (mode_name "freq_hz", sine runs) or a spherical-harmonic degree
+    ("degree", harmonics runs), as in the spectrum's tables.
+    """
 
     name: str
     jump_steps: np.ndarray
-    jump_freqs_hz: np.ndarray
+    jump_modes: np.ndarray
     reference_steps: np.ndarray
     first_step: int
     last_step: int
+    mode_name: str = "freq_hz"
+
+
+MODE_NOUNS = {"freq_hz": "frequency", "degree": "degree"}  # what a jump is a jump of
 
 
 def run_events(run, params: CorrelateParams, deps, edge_method: str = "changepoint") -> RunEvents:
@@ -58,19 +72,29 @@ def run_events(run, params: CorrelateParams, deps, edge_method: str = "changepoi
 
 def events_from(name: str, spectrum, plateaus, params: CorrelateParams, edge_method: str = "changepoint") -> RunEvents:
     """The events of one run from its spectrum (computed at params.threshold) and plateaus results."""
+    mode = spectrum.mode_name
     if params.jumps == "all":
-        jump_steps, jump_freqs = spectrum.jumps.step.to_numpy(), spectrum.jumps.freq_hz.to_numpy()
+        jump_steps, jump_modes = spectrum.jumps.step.to_numpy(), spectrum.jumps[mode].to_numpy()
     else:
         main = spectrum.learning.dropna(subset=["jump_step"])
-        jump_steps, jump_freqs = main.jump_step.to_numpy(), main.freq_hz.to_numpy()
+        jump_steps, jump_modes = main.jump_step.to_numpy(), main[mode].to_numpy()
     points = plateaus.escape_steps() if params.reference == "escapes" else plateaus.edge_steps(method=edge_method)
     reference = np.asarray(points, dtype=np.float64)
-    return RunEvents(name, np.asarray(jump_steps, dtype=np.float64), np.asarray(jump_freqs, float),
-                     reference, int(spectrum.steps[0]), int(spectrum.steps[-1]))
+    return RunEvents(name, np.asarray(jump_steps, dtype=np.float64), _mode_labels(jump_modes, mode),
+                     reference, int(spectrum.steps[0]), int(spectrum.steps[-1]), mode)
+
+
+def _mode_labels(labels, mode_name: str) -> np.ndarray:
+    """Frequencies as floats, degrees as integers (the spectrum's table columns)."""
+    return np.asarray(labels, dtype=np.int64 if mode_name == "degree" else np.float64)
 
 
 def correlate_events(events: list[RunEvents], params: CorrelateParams) -> CorrelateResult:
-    """The pooled test and the distance table for already-extracted events."""
+    """The pooled test and the distance table for already-extracted events (of runs on one kind of mode)."""
+    kinds = sorted({e.mode_name for e in events})
+    if len(kinds) > 1:
+        raise BadInputError("correlate does not pool runs whose targets are on different bases: "
+                            f"{_kind_list(events)}; correlate sine runs and harmonics runs separately")
     outcome = permutation_test([e.jump_steps for e in events], [e.reference_steps for e in events],
                                [(e.first_step, e.last_step) for e in events], params)
     units = "decades of log10(step+1)" if params.null == "log-uniform" else "steps"
@@ -84,19 +108,27 @@ def correlate_events(events: list[RunEvents], params: CorrelateParams) -> Correl
         conclusion=_conclusion(outcome, events, params, units))
 
 
+def _kind_list(events: list[RunEvents]) -> str:
+    words = {"freq_hz": "Fourier frequencies", "degree": "spherical-harmonic degrees"}
+    return "; ".join(f"{', '.join(e.name for e in events if e.mode_name == kind)} on {words.get(kind, kind)}"
+                     for kind in sorted({e.mode_name for e in events}))
+
+
 def _distance_table(events: list[RunEvents], params: CorrelateParams) -> pd.DataFrame:
     rows = []
     for e in events:
         reference_steps = np.sort(e.reference_steps)
-        for step, freq in zip(e.jump_steps, e.jump_freqs_hz):
+        for step, mode in zip(e.jump_steps, e.jump_modes):
             if len(reference_steps) == 0:
-                rows.append((e.name, freq, step, np.nan, np.nan, np.nan))
+                rows.append((e.name, mode, step, np.nan, np.nan, np.nan))
                 continue
             distance, index = nearest(scale_steps([step], params.null), scale_steps(reference_steps, params.null))
             nearest_step = reference_steps[int(index[0])]
-            rows.append((e.name, freq, step, nearest_step, abs(step - nearest_step), float(distance[0])))
-    columns = ["run", "freq_hz", "jump_step", "nearest_reference_step", "distance_steps", "distance"]
-    return pd.DataFrame(rows, columns=columns).astype({c: np.float64 for c in columns[1:]})
+            rows.append((e.name, mode, step, nearest_step, abs(step - nearest_step), float(distance[0])))
+    mode_name = events[0].mode_name if events else "freq_hz"
+    columns = ["run", mode_name, "jump_step", "nearest_reference_step", "distance_steps", "distance"]
+    label_type = _mode_labels([], mode_name).dtype
+    return pd.DataFrame(rows, columns=columns).astype({mode_name: label_type} | {c: np.float64 for c in columns[2:]})
 
 
 def _none_if_nan(value: float) -> float | None:
@@ -106,14 +138,15 @@ def _none_if_nan(value: float) -> float | None:
 def _conclusion(outcome: dict, events: list[RunEvents], params: CorrelateParams, units: str) -> str:
     where = f"{len(events)} runs pooled" if len(events) > 1 else "1 run"
     points = REFERENCE_NAMES[params.reference][0]
+    noun = MODE_NOUNS.get(events[0].mode_name, "mode") if events else "frequency"
     if outcome["n_jumps"] == 0:
         n_jumps = sum(len(e.jump_steps) for e in events)
         n_points = sum(len(e.reference_steps) for e in events)
-        return (f"nothing to test ({where}): {n_jumps} frequency jumps, {n_points} {points}; "
+        return (f"nothing to test ({where}): {n_jumps} {noun} jumps, {n_points} {points}; "
                 "a test needs jumps in runs that have them")
     p, verdict = outcome["p_value"], "closer" if outcome["p_value"] < params.alpha else "not closer"
     what = "mean distance" if params.statistic == "mean_distance" else f"fraction within {params.tolerance:g}"
-    return (f"frequency jumps are {verdict} to {points} than chance (p={p:.3g}, {where}, "
+    return (f"{noun} jumps are {verdict} to {points} than chance (p={p:.3g}, {where}, "
             f"{outcome['n_jumps']} jumps; {what} {outcome['observed']:.3g} vs {outcome['null_mean']:.3g} "
             f"under the {params.null} null, {units})")
 

@@ -18,7 +18,7 @@ class CorrelateResult:
     p_value, effect_size and the statistics are None/NaN when there is nothing to test.
     """
 
-    distances: pd.DataFrame  # run, freq_hz, jump_step, nearest_reference_step, distance_steps, distance
+    distances: pd.DataFrame  # run, freq_hz (or degree), jump_step, nearest_reference_step, distance_steps, distance
     p_value: float | None
     effect_size: float | None
     observed_statistic: float | None
@@ -32,6 +32,12 @@ class CorrelateResult:
     null: str
     distance_units: str
     conclusion: str
+
+    @property
+    def mode_name(self) -> str:
+        """What the jumps are jumps of: "freq_hz" (sine runs) or "degree" (harmonics runs), the distance table's
+        second column."""
+        return str(self.distances.columns[1])
 
     def headline(self) -> str:
         return self.conclusion

@@ -7,7 +7,9 @@ from analyzer.report.markdown import markdown_table
 
 def section(run, figs: dict, prefix: str, level: int) -> list[str]:
     result = run.results.get("correlate")
-    lines = [f"{'#' * level} Frequency jumps vs escapes from plateaus", ""]
+    spectrum = run.results.get("spectrum")
+    noun = "Degree" if spectrum is not None and spectrum.mode_name == "degree" else "Frequency"
+    lines = [f"{'#' * level} {noun} jumps vs escapes from plateaus", ""]
     if result is None:
         return lines + [f"*correlation not available: {run.notes.get('correlate') or 'not computed'}*", ""]
     lines += [f"**{result.conclusion}**", ""]

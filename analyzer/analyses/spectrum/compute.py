@@ -1,4 +1,5 @@
-"""Per-step DFT of the stored predictions and when each target frequency is learned (frequency principle).
+"""Per-step DFT of the stored predictions and when each target frequency is learned (frequency principle); on a
+harmonics run the same per spherical-harmonic degree.
 
 The eval grid is uniform, x_i = x_0 + i*dx (i < G), so DFT bin k is the frequency k / (G*dx) Hz. For each
 target frequency and stored prediction step the analysis keeps the relative error |h_k - y_k| / |y_k| of the
@@ -6,6 +7,12 @@ complex coefficients and the prediction's amplitude, and finds the step after wh
 `threshold` (learned step) and its jumps. The DFT of every bin (`amplitude_spectrum`) is computed on demand,
 never cached: it is as large as the predictions themselves. Predictions that turn NaN or infinite end the
 analysis at the first such step, the way a non-finite loss ends the plateau analysis.
+
+On a harmonics run (`train run --target harmonics`) the modes are spherical-harmonic degrees (analyzer/bases:
+degrees 0 .. highest target degree + 2, fitted by least squares on the eval points): degree l's relative error
+is ||P_l (f_t - y)|| / ||P_l y||, the same quantity as |h_k - y_k| / |y_k| on Fourier modes, and its sizes are
+the norms ||P_l f_t||, ||P_l y||. Everything below works on the relative error alone and applies unchanged.
+Fourier modes keep their DFT formulation (the numbers of sine runs are those of earlier versions, bit for bit).
 
 Learned step: Adam at lr 0.01 makes isolated loss spikes of a few to a few tens of steps that push every
 frequency above the threshold for a moment (on the `deep` preset one spike near step 8,550 made 1, 3 and
@@ -42,27 +49,34 @@ from analyzer.analyses.spectrum.dft import (RowView, eval_grid_length, single_si
                                             target_coefficients)
 from analyzer.analyses.spectrum.learning import learning_tables
 from analyzer.analyses.spectrum.params import SpectrumParams
-from analyzer.analyses.spectrum.result import SpectrumResult
+from analyzer.analyses.spectrum.result import MODE_WORDS, SpectrumResult
 from analyzer.errors import BadInputError
 
 MIN_PRED_STEPS = 3  # the log-step curves of jump detection need three stored predictions
 
 
 def compute(run, params: SpectrumParams, deps=None) -> SpectrumResult:
-    """The spectrum analysis of a run (predictions read block by block)."""
+    """The spectrum analysis of a run (predictions read block by block): on Fourier modes, or on spherical-harmonic
+    degrees for a run trained with --target harmonics."""
+    if run.target.get("kind") == "harmonics":
+        return harmonics_spectrum(run, params)
     length = eval_grid_length(run)
     freqs = run.target.get("freqs_hz") or []
     if len(freqs) == 0:
         raise BadInputError(f"{run.path}: the run stores no target frequencies")
-    n_pred = len(run.pred_steps)
-    if n_pred < MIN_PRED_STEPS:
-        raise BadInputError(f"{run.path}: nothing to analyze: {n_pred} committed prediction step(s) "
-                            f"({run.n_steps} committed steps); the spectrum needs at least {MIN_PRED_STEPS}")
-    rows = RowView(run.pred_dataset, n_pred)
+    rows = RowView(run.pred_dataset, _enough_predictions(run))
     try:
         return spectrum_from_predictions(run.pred_steps, rows, run.data("y_eval"), freqs, params, length=length)
     except BadInputError as err:
         raise BadInputError(f"{run.path}: {err}") from None
+
+
+def _enough_predictions(run) -> int:
+    n_pred = len(run.pred_steps)
+    if n_pred < MIN_PRED_STEPS:
+        raise BadInputError(f"{run.path}: nothing to analyze: {n_pred} committed prediction step(s) "
+                            f"({run.n_steps} committed steps); the spectrum needs at least {MIN_PRED_STEPS}")
+    return n_pred
 
 
 def spectrum_from_predictions(steps, pred, y_eval, target_freqs_hz, params: SpectrumParams = SpectrumParams(),
@@ -88,15 +102,45 @@ def spectrum_from_predictions(steps, pred, y_eval, target_freqs_hz, params: Spec
         raise BadInputError("a target frequency has no amplitude in y_eval; its relative error is undefined")
     coef = target_coefficients(pred, n_grid, bins)
     first_bad, note = _finite_prefix(steps, len(coef))
-    steps = steps[: len(coef)]
     rel_error = np.abs(coef - target_coef[bins]) / np.abs(target_coef[bins])
     scale = single_sided_scale(n_grid)
-    learning, jumps = learning_tables(steps, rel_error, freqs_hz[bins], params)
-    learning.insert(1, "target_amplitude", np.abs(target_coef[bins]) * scale[bins])
-    return SpectrumResult(steps=steps, freqs_hz=freqs_hz, target_freqs_hz=freqs_hz[bins],
-                          target_amplitude=np.abs(target_coef) * scale, pred_amplitude=np.abs(coef) * scale[bins],
-                          rel_error=rel_error, learning=learning, jumps=jumps, threshold=float(params.threshold),
-                          first_nonfinite_step=first_bad, note=note)
+    return mode_learning(steps[: len(coef)], freqs_hz, bins, np.abs(target_coef) * scale, np.abs(coef) * scale[bins],
+                         rel_error, params, first_bad, note)
+
+
+def harmonics_spectrum(run, params: SpectrumParams) -> SpectrumResult:
+    """The spectrum analysis of a harmonics run on spherical-harmonic degrees (analyzer/bases): the relative error
+    of degree l is ||P_l (f_t - y)|| / ||P_l y||, its sizes the norms ||P_l f_t|| and ||P_l y|| (RMS on the sphere)."""
+    from analyzer.bases import basis_for_run, project_residual  # on use: analyzer.bases imports scipy.special
+
+    run_basis = basis_for_run(run)
+    basis, n_pred = run_basis.basis, _enough_predictions(run)
+    y_eval = np.asarray(run.data("y_eval"), dtype=np.float64).reshape(-1)
+    target_norm = basis.mode_norms(y_eval)[0]
+    tracked = basis.modes_of(run_basis.tracked)
+    if np.any(target_norm[tracked] <= 1e-6 * max(1.0, target_norm.max())):  # y_eval is stored in float32
+        raise BadInputError(f"{run.path}: a target degree has no component in y_eval; its relative error is undefined")
+    projection = project_residual(basis, run.pred_steps[:n_pred], RowView(run.pred_dataset, n_pred), y_eval,
+                                  run_basis.tracked)
+    try:
+        first_bad, note = _finite_prefix(np.asarray(run.pred_steps[:n_pred]), len(projection.steps))
+    except BadInputError as err:
+        raise BadInputError(f"{run.path}: {err}") from None
+    return mode_learning(projection.steps, basis.labels.astype(np.int64), tracked, target_norm, projection.pred_norm,
+                         projection.rel_error, params, first_bad, note, mode_name=basis.label_name)
+
+
+def mode_learning(steps: np.ndarray, modes: np.ndarray, tracked: np.ndarray, target_size: np.ndarray,
+                  pred_size: np.ndarray, rel_error: np.ndarray, params: SpectrumParams, first_bad: int | None,
+                  note: str, mode_name: str = "freq_hz") -> SpectrumResult:
+    """The result from one basis's numbers: `modes` (F,) all mode labels, `tracked` (K,) the target modes' indices
+    in it, `target_size` (F,) and `pred_size` (T, K) the target's and the predictions' size on each mode (Fourier:
+    single-sided amplitude; otherwise the component's norm), `rel_error` (T, K)."""
+    learning, jumps = learning_tables(steps, rel_error, modes[tracked], params, mode_name)
+    learning.insert(1, MODE_WORDS[mode_name][2][2], target_size[tracked])
+    return SpectrumResult(steps=steps, freqs_hz=modes, target_freqs_hz=modes[tracked], target_amplitude=target_size,
+                          pred_amplitude=pred_size, rel_error=rel_error, learning=learning, jumps=jumps,
+                          threshold=float(params.threshold), first_nonfinite_step=first_bad, note=note)
 
 
 def _finite_prefix(steps: np.ndarray, n_finite: int) -> tuple[int | None, str]:

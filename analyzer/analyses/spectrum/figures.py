@@ -1,4 +1,5 @@
-"""The spectrum section's figures: the learned-fraction and full-spectrum heatmaps, the relative-error curves."""
+"""The spectrum section's figures: the learned-fraction and full-spectrum heatmaps, the relative-error curves; per
+target frequency on sine runs, per spherical-harmonic degree on harmonics runs (the words follow the mode)."""
 
 from __future__ import annotations
 
@@ -28,37 +29,43 @@ def spectral_heatmap_figure(spectrum, full, title: str = "") -> Figure:
                              rasterized=True)
     for freq in spectrum.target_freqs_hz:
         bottom.axhline(freq, color=freq_color(freq, spectrum.target_freqs_hz), lw=0.6, ls="--", alpha=0.8)
-    bottom.set(xscale="log", xlabel="step + 1", ylabel="frequency (Hz)",
-               title="Full amplitude spectrum of the prediction (dashed: target frequencies)")
-    fig.colorbar(mesh, ax=bottom, label="log10 amplitude", shrink=0.9)
+    fourier = spectrum.mode_name == "freq_hz"
+    bottom.set(xscale="log", xlabel="step + 1", ylabel="frequency (Hz)" if fourier else "degree",
+               title="Full amplitude spectrum of the prediction (dashed: target frequencies)" if fourier else
+               "Norm of the prediction on each degree ||P_l f|| (dashed: target degrees)")
+    fig.colorbar(mesh, ax=bottom, label="log10 amplitude" if fourier else "log10 norm", shrink=0.9)
     return fig
 
 
 def heatmap_max_hz(spectrum) -> float:
-    """Highest frequency the full-spectrum panel shows: twice the highest target frequency plus 5 Hz."""
+    """Highest frequency the full-spectrum panel shows: twice the highest target frequency plus 5 Hz (every degree
+    of the basis on a harmonics run)."""
+    if spectrum.mode_name != "freq_hz":
+        return float(spectrum.freqs_hz[-1])
     return min(float(spectrum.freqs_hz[-1]), 2.0 * float(np.max(spectrum.target_freqs_hz)) + 5)
 
 
 def rel_error_figure(spectrum, plateau_intervals=(), title: str = "") -> Figure:
-    """Relative error per target frequency; learned steps as circles, jump steps as triangles."""
+    """Relative error per target frequency (or degree); learned steps as circles, jump steps as triangles."""
     fig, ax = plt.subplots(figsize=(7.5, 3.8), layout="constrained")
     shade(ax, plateau_intervals)
     steps = np.asarray(spectrum.steps, dtype=float) + 1
-    freqs = spectrum.target_freqs_hz
+    freqs, mode = spectrum.target_freqs_hz, spectrum.mode_name
     for k, freq in enumerate(freqs):
         color = freq_color(freq, freqs)
         curve = np.asarray(spectrum.rel_error[:, k], dtype=float)
-        ax.plot(steps, curve, color=color, lw=1.0, label=f"{freq:g} Hz")
-        for step in spectrum.jumps.loc[spectrum.jumps.freq_hz == freq, "step"]:
+        ax.plot(steps, curve, color=color, lw=1.0, label=spectrum.mode_text(freq))
+        for step in spectrum.jumps.loc[spectrum.jumps[mode] == freq, "step"]:
             ax.plot(step + 1, np.interp(step + 1, steps, curve), marker="v", color=color, ms=7, mec="black", mew=0.5)
-        learned = spectrum.learning.loc[spectrum.learning.freq_hz == freq, "learned_step"]
+        learned = spectrum.learning.loc[spectrum.learning[mode] == freq, "learned_step"]
         if len(learned) and np.isfinite(learned.iloc[0]):
             step = float(learned.iloc[0])
             ax.plot(step + 1, np.interp(step + 1, steps, curve), marker="o", color=color, ms=7, mec="black", mew=0.5)
     ax.axhline(spectrum.threshold, color="black", lw=0.8, ls="--", label=f"learned threshold {spectrum.threshold:g}")
     ax.plot([], [], "ko", ms=6, label="learned step")
     ax.plot([], [], "kv", ms=6, label="jump step")
-    ax.set(xscale="log", yscale="log", xlabel="step + 1", ylabel="|h_k - y_k| / |y_k|",
+    ylabel = "|h_k - y_k| / |y_k|" if mode == "freq_hz" else "||P_l (f - y)|| / ||P_l y||"
+    ax.set(xscale="log", yscale="log", xlabel="step + 1", ylabel=ylabel,
            title=title or "Frequency-principle error per target frequency")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=7, ncol=2, loc="lower left")

@@ -1,5 +1,5 @@
-"""When each target frequency is learned (learned step, first step below) and its jumps on a log-step axis
-(the rules are in the docstring of analyzer/analyses/spectrum/compute.py)."""
+"""When each target mode (frequency, or spherical-harmonic degree) is learned (learned step, first step below)
+and its jumps on a log-step axis (the rules are in the docstring of analyzer/analyses/spectrum/compute.py)."""
 
 from __future__ import annotations
 
@@ -53,22 +53,27 @@ def first_below_steps(steps: np.ndarray, rel_error: np.ndarray, threshold: float
     return np.where(below.any(axis=0), np.asarray(steps, dtype=np.float64)[np.argmax(below, axis=0)], np.nan)
 
 
-def learning_tables(steps: np.ndarray, rel_error: np.ndarray, freqs_hz: np.ndarray,
-                    params: SpectrumParams) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The per-frequency learning table and the table of all jumps."""
+def learning_tables(steps: np.ndarray, rel_error: np.ndarray, labels: np.ndarray, params: SpectrumParams,
+                    mode_name: str = "freq_hz") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The per-mode learning table and the table of all jumps; the modes' `labels` go in column `mode_name`."""
     learned = learned_steps(steps, rel_error, params.threshold, params.spike_window)
-    jumps = detect_jumps(steps, rel_error, freqs_hz, params)
-    main_jump = [jumps.loc[jumps.freq_hz == f].sort_values("drop").step.iloc[-1] if (jumps.freq_hz == f).any()
-                 else np.nan for f in freqs_hz]
-    learning = pd.DataFrame({"freq_hz": np.asarray(freqs_hz, dtype=np.float64), "learned_step": learned,
+    jumps = detect_jumps(steps, rel_error, labels, params, mode_name)
+    main_jump = [jumps.loc[jumps[mode_name] == f].sort_values("drop").step.iloc[-1] if (jumps[mode_name] == f).any()
+                 else np.nan for f in labels]
+    learning = pd.DataFrame({mode_name: mode_column(labels, mode_name), "learned_step": learned,
                              "jump_step": np.asarray(main_jump, dtype=np.float64),
                              "final_rel_error": np.asarray(rel_error, dtype=np.float64)[-1],
                              "first_below_step": first_below_steps(steps, rel_error, params.threshold)})
     return learning, jumps
 
 
-def detect_jumps(steps: np.ndarray, rel_error: np.ndarray, freqs_hz: np.ndarray,
-                 params: SpectrumParams) -> pd.DataFrame:
+def mode_column(labels, mode_name: str) -> np.ndarray:
+    """Mode labels as a table column: frequencies in Hz as floats, degrees as integers."""
+    return np.asarray(labels, dtype=np.int64 if mode_name == "degree" else np.float64)
+
+
+def detect_jumps(steps: np.ndarray, rel_error: np.ndarray, labels: np.ndarray, params: SpectrumParams,
+                 mode_name: str = "freq_hz") -> pd.DataFrame:
     """Rises of the learned fraction 1 - min(r, 1) across a log-step window, each located at its midpoint."""
     from scipy.signal import find_peaks
 
@@ -79,7 +84,7 @@ def detect_jumps(steps: np.ndarray, rel_error: np.ndarray, freqs_hz: np.ndarray,
     left, right = np.clip(np.arange(n) - half, 0, n - 1), np.clip(np.arange(n) + half, 0, n - 1)
     stored_u = np.log10(np.asarray(steps, dtype=np.float64) + 1.0)
     rows = []
-    for k, freq in enumerate(freqs_hz):
+    for k, label in enumerate(labels):
         rise = learned[right, k] - learned[left, k]
         unlearned = curves[left, k] >= np.log10(params.threshold)
         # a flat-topped rise (a transition sharper than the window) peaks in its middle; pad so that
@@ -96,12 +101,13 @@ def detect_jumps(steps: np.ndarray, rel_error: np.ndarray, freqs_hz: np.ndarray,
 
         for peak in peaks:  # the middle of the learned fraction's rise
             r_middle = 1.0 - 0.5 * (learned[left[peak], k] + learned[right[peak], k])
-            rows.append((float(freq), located(peak, r_middle), float(rise[peak]), "linear"))
+            rows.append((label, located(peak, r_middle), float(rise[peak]), "linear"))
         for peak in _log_scale_peaks(curves[:, k], left, right, peaks, half, params):  # the middle of log10 r's fall
             r_middle = 10.0 ** (0.5 * (curves[left[peak], k] + curves[right[peak], k]))
-            rows.append((float(freq), located(peak, r_middle), float(rise[peak]), "log"))
-    frame = pd.DataFrame(rows, columns=["freq_hz", "step", "drop", "scale"]).sort_values(["freq_hz", "step"])
-    return frame.reset_index(drop=True).astype({"freq_hz": np.float64, "step": np.int64, "drop": np.float64})
+            rows.append((label, located(peak, r_middle), float(rise[peak]), "log"))
+    frame = pd.DataFrame(rows, columns=[mode_name, "step", "drop", "scale"]).sort_values([mode_name, "step"])
+    label_type = mode_column([], mode_name).dtype
+    return frame.reset_index(drop=True).astype({mode_name: label_type, "step": np.int64, "drop": np.float64})
 
 
 def _log_scale_peaks(curve: np.ndarray, left: np.ndarray, right: np.ndarray, linear_peaks: np.ndarray, half: int,

@@ -1,4 +1,5 @@
-"""The spectrum section of a report: the heatmaps, the relative error per frequency and the learning table."""
+"""The spectrum section of a report: the heatmaps, the relative error per frequency (or degree) and the learning
+table."""
 
 from __future__ import annotations
 
@@ -7,29 +8,34 @@ from analyzer.report.markdown import image, markdown_table, opening
 
 def section(run, figs: dict, prefix: str, level: int) -> list[str]:
     # matplotlib is imported only when a report is drawn
-    from analyzer.analyses.spectrum.figures import heatmap_max_hz, rel_error_figure, spectral_heatmap_figure
+    from analyzer.analyses.spectrum.figures import rel_error_figure, spectral_heatmap_figure
     from analyzer.report.figures import plateau_intervals
 
     heading = "#" * level
     spectrum, lines = opening(run, "spectrum", "Spectral dynamics", level)
     if spectrum is None:
         return lines
+    noun = spectrum.mode_noun
     lines += image(figs, f"{prefix}spectrum.png", spectral_heatmap_figure(
-        spectrum, _full_spectrum(run, spectrum), title=f"Learned fraction of each target frequency — {run.label}"),
+        spectrum, _full_spectrum(run, spectrum), title=f"Learned fraction of each target {noun} — {run.label}"),
         f"spectral dynamics of {run.label}")
-    lines += [f"{heading} Frequency learning", ""]
+    lines += [f"{heading} {noun.capitalize()} learning", ""]
     lines += image(figs, f"{prefix}rel_error.png", rel_error_figure(
         spectrum, plateau_intervals(run.results.get("plateaus")),
-        title=f"Relative error per frequency — {run.label}"), f"relative error per frequency of {run.label}")
+        title=f"Relative error per {noun} — {run.label}"), f"relative error per {noun} of {run.label}")
     lines += [spectrum.headline() + ".", ""] + markdown_table(spectrum.learning)
     return lines
 
 
 def _full_spectrum(run, spectrum):
-    """The DFT of the analysed prediction steps up to the band the heatmap shows, recomputed (never cached)."""
+    """The spectrum of the analysed prediction steps up to the band the heatmap shows, recomputed (never cached):
+    the DFT on a sine run, the norm per degree on a harmonics run."""
     from analyzer.analyses.spectrum.dft import amplitude_spectrum
     from analyzer.analyses.spectrum.figures import heatmap_max_hz
+    from analyzer.analyses.spectrum.modes import mode_amplitudes
     from analyzer.io.run import open_run
 
     with open_run(run.path) as opened:
+        if spectrum.mode_name != "freq_hz":
+            return mode_amplitudes(opened, n_rows=len(spectrum.steps))
         return amplitude_spectrum(opened, max_hz=heatmap_max_hz(spectrum), n_rows=len(spectrum.steps))
