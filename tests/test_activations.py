@@ -113,3 +113,19 @@ def test_result_contract_and_section(by_sigma):
                                                                  "r-activation_components.png"}
     missing = section(SimpleNamespace(label="run", results={}, notes={"activations": "why"}), {}, "", 3)
     assert missing[-2] == "*activations not available: why*"
+
+
+def test_activations_writes_its_report_section_with_out(tmp_path):
+    from typer.testing import CliRunner
+
+    from analyzer.cli import app
+
+    out = tmp_path / "act"
+    first = CliRunner().invoke(app, ["activations", "--n", "200", "-o", str(out)])
+    assert first.exit_code == 0, first.output
+    assert sorted(p.name for p in out.iterdir()) == ["REPORT.md", "activation_components.png", "activation_spectra.png"]
+    markdown = (out / "REPORT.md").read_text()
+    assert "## Activation spectra" in markdown and "| relu |" in markdown
+    again = CliRunner().invoke(app, ["activations", "--n", "200", "-o", str(out)])
+    assert again.exit_code == 2 and "already exists" in again.output and "Traceback" not in again.output
+    assert (out / "REPORT.md").read_text() == markdown

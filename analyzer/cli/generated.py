@@ -20,6 +20,9 @@ from analyzer.errors import BadInputError
 
 SEPARATOR = "__"  # python name of a dependency's option: <dependency>__<field>
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout only.")]
+OutOpt = Annotated[Optional[Path], typer.Option("-o", "--out", file_okay=False,
+                                                help="Also write its report section (REPORT.md + PNG figures) here.")]
+OverwriteOpt = Annotated[bool, typer.Option(help="Replace an existing report; other files are kept.")]
 CacheOpt = Annotated[Optional[Path], typer.Option("--cache", help="Sidecar cache path.",
                                                   show_default="RUN.analysis.h5")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Recompute and write no cache.")]
@@ -136,15 +139,29 @@ def add_analysis_command(app: typer.Typer, analysis) -> None:
 
 
 def _add_runless_command(app: typer.Typer, analysis, options: list[inspect.Parameter]) -> None:
-    def command(as_json: bool = False, **values):
+    def command(as_json: bool = False, out: Path | None = None, overwrite: bool = False, **values):
         from analyzer.core.runner import analyze
 
-        emit(analyze(None, analysis.name, **parameters_from_options(analysis, values)), as_json)
+        if out is not None:
+            from analyzer.report.write import check_output
+
+            check_output(out, overwrite)  # refuse before anything is computed
+        result = analyze(None, analysis.name, **parameters_from_options(analysis, values))
+        if out is not None:
+            from analyzer.report.build import runless_report
+            from analyzer.report.write import write_report
+
+            written = write_report(runless_report(analysis, result), out, overwrite=overwrite)
+            typer.echo(f"wrote {Path(out) / 'REPORT.md'} and {len(written) - 1} figures", err=True)
+        emit(result, as_json)
 
     wrapped = guarded(command)
     del wrapped.__wrapped__
-    json_option = inspect.Parameter("as_json", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=JsonOpt)
-    with_signature(wrapped, [], options, [json_option])
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    trailing = [inspect.Parameter("as_json", keyword, default=False, annotation=JsonOpt),
+                inspect.Parameter("out", keyword, default=None, annotation=OutOpt),
+                inspect.Parameter("overwrite", keyword, default=False, annotation=OverwriteOpt)]
+    with_signature(wrapped, [], options, trailing)
     app.command(name=analysis.name, help=analysis.summary[:1].upper() + analysis.summary[1:] + " (needs no run).")(
         wrapped)
 
