@@ -1,5 +1,6 @@
 """Spectral bias on the sphere (seed 001): per spherical-harmonic degree, the residual over training, its
-convergence rate, and the NTK eigenvalue of the degree (closed form for a one-hidden-layer ReLU net)."""
+convergence rate, and the NTK eigenvalue of the degree (closed form for a one-hidden-layer ReLU net, and the run's
+empirical kernel at its first checkpoint)."""
 
 from analyzer.analyses.harmonics.compute import compute, convergence_rate, degree_table
 from analyzer.analyses.harmonics.params import HarmonicsParams
@@ -8,7 +9,7 @@ from analyzer.analyses.harmonics.section import section
 from analyzer.core.registry import Analysis
 
 ANALYSIS = Analysis(
-    name="harmonics", params=HarmonicsParams, result=HarmonicsResult, compute=compute, version="1",
+    name="harmonics", params=HarmonicsParams, result=HarmonicsResult, compute=compute, version="2",
     summary="residual per spherical-harmonic degree over training, its convergence rate and the degree's NTK "
             "eigenvalue", section=section,
 )

@@ -6,9 +6,14 @@ measure on the sphere). Convergence rate of degree l: the component's norm r_l(t
 value falls from `fit_from` (0.9) to `fit_to` (0.1); the rate is minus the least-squares slope of log r_l(t)
 against the step over that stretch, per step (the component decays like exp(-rate * step) there). A degree
 that never falls to `fit_to` is fitted from `fit_from` to the end of the run (`reached_fit_to` False); one
-that never falls to `fit_from` has no rate. Next to it: the NTK eigenvalue mu_l of the degree (the closed
-form for a one-hidden-layer ReLU net, harmonics/ntk_reference.py; the empirical NTK analysis later), and
-for full-batch GD runs (optimizer sgd) the kernel-regime rate -log|1 - 2 lr mu_l|.
+that never falls to `fit_from` has no rate. Next to it, two NTK eigenvalues of the degree, on one scale (the
+eigenvalue of the kernel's integral operator under the uniform probability measure on the sphere):
+- `ntk_eigenvalue`: the closed form for a one-hidden-layer ReLU net at infinite width (harmonics/
+  ntk_reference.py; NaN for other models), as in version 1 of this analysis;
+- `ntk_eigenvalue_empirical`: the run's own kernel K = J J^T on the training inputs at the first checkpoint,
+  the mean eigenvalue of Q_l^T K Q_l divided by N o (harmonics/ntk_empirical.py derives the 1/(N o)); any model.
+For full-batch GD runs (optimizer sgd) each gives the kernel-regime rate -log|1 - 2 lr mu_l| (`gd_rate`,
+`gd_rate_empirical`): the trainer's mean-MSE GD moves the training residual by (I - (2 lr / (N o)) K) per step.
 
 `initial_energy_fraction`: degree l's share of the residual's energy at the first stored step,
 ||P_l r||^2 / (sum over the basis's degrees of ||P_l' r||^2 + the least-squares remainder^2); a function of
@@ -69,20 +74,29 @@ def reference_eigenvalues(run, degrees: np.ndarray) -> tuple[np.ndarray, str]:
     width, init = int(spec["width"]), str(spec.get("init", "default"))
     from analyzer.analyses.harmonics.ntk_reference import relu_ntk_eigenvalues
 
-    eigenvalues = relu_ntk_eigenvalues(int(target["input_dim"]), degrees, width, init)
-    return eigenvalues, f"closed form, one-hidden-layer ReLU of width {width}, {init} init (Gaussian surrogate)"
+    hidden_trained = not bool(run.config.get("freeze_hidden", False))
+    eigenvalues = relu_ntk_eigenvalues(int(target["input_dim"]), degrees, width, init, hidden_trained)
+    trained = "" if hidden_trained else ", output layer alone (--freeze-hidden)"
+    return eigenvalues, (f"closed form, one-hidden-layer ReLU of width {width}, {init} init (Gaussian surrogate)"
+                         f"{trained}")
 
 
-def degree_table(projection, target_degrees, eigenvalues: np.ndarray, config: dict,
-                 params: HarmonicsParams) -> pd.DataFrame:
-    """One row per degree of the basis (a bases.ModeProjection): norms, fitted rate, NTK eigenvalue and, for GD runs,
-    the kernel-regime rate."""
+def gd_rates(eigenvalues: np.ndarray, config: dict) -> np.ndarray:
+    """-log|1 - 2 lr mu| per eigenvalue for a full-batch GD run (optimizer sgd), else NaN."""
     from analyzer.analyses.harmonics.ntk_reference import gd_rate
 
+    lr = float(config.get("lr", np.nan)) if config.get("optimizer") == "sgd" else np.nan
+    return np.array([gd_rate(mu, lr) if np.isfinite(lr) and np.isfinite(mu) else np.nan for mu in eigenvalues])
+
+
+def degree_table(projection, target_degrees, eigenvalues: np.ndarray, config: dict, params: HarmonicsParams,
+                 empirical: np.ndarray | None = None) -> pd.DataFrame:
+    """One row per degree of the basis (a bases.ModeProjection): norms, fitted rate, NTK eigenvalues (closed form,
+    empirical) and, for GD runs, the kernel-regime rates they predict."""
     steps, norms = projection.steps, projection.residual_norm
     fits = [convergence_rate(steps, norms[:, k], params.fit_from, params.fit_to) for k in range(norms.shape[1])]
-    lr = float(config.get("lr", np.nan)) if config.get("optimizer") == "sgd" else np.nan
-    predicted = np.array([gd_rate(mu, lr) if np.isfinite(lr) and np.isfinite(mu) else np.nan for mu in eigenvalues])
+    empirical = np.full(len(eigenvalues), np.nan) if empirical is None else np.asarray(empirical, dtype=np.float64)
+    predicted, predicted_empirical = gd_rates(eigenvalues, config), gd_rates(empirical, config)
     rates = np.array([fit.rate for fit in fits])
     # every degree of the basis is a column of `norms`: the fractions add up to 1 with the fit's remainder
     total_energy = np.sum(norms[0] ** 2) + projection.residual_remainder[0] ** 2
@@ -98,11 +112,14 @@ def degree_table(projection, target_degrees, eigenvalues: np.ndarray, config: di
             "reached_fit_to": [fit.reached_fit_to for fit in fits],
             "ntk_eigenvalue": eigenvalues, "rate_per_eigenvalue": rates / eigenvalues,
             "gd_rate": predicted, "rate_over_gd_rate": rates / predicted,
+            "ntk_eigenvalue_empirical": empirical, "rate_per_empirical_eigenvalue": rates / empirical,
+            "gd_rate_empirical": predicted_empirical, "rate_over_gd_rate_empirical": rates / predicted_empirical,
         })
 
 
 def compute(run, params: HarmonicsParams, deps=None) -> HarmonicsResult:
     """The harmonics analysis of a run trained with `--target harmonics` (predictions read block by block)."""
+    from analyzer.analyses.harmonics.ntk_empirical import empirical_eigenvalues  # torch: only to compute
     from analyzer.bases import basis_for_run, project_residual
     from analyzer.bases.for_run import committed_predictions
 
@@ -121,9 +138,11 @@ def compute(run, params: HarmonicsParams, deps=None) -> HarmonicsResult:
         raise BadInputError(f"{run.path}: predictions are not finite from step {projection.first_nonfinite_step}; "
                             f"fewer than {MIN_PRED_STEPS} steps before it")
     eigenvalues, source = reference_eigenvalues(run, basis.labels)
+    empirical = empirical_eigenvalues(run, basis.labels)
     note = ("" if projection.first_nonfinite_step is None else
             f"predictions not finite from step {projection.first_nonfinite_step}; analysed the steps before it")
     return HarmonicsResult(steps=projection.steps, degrees=basis.labels.astype(np.int64), target_degrees=target_degrees,
                            residual_norm=projection.residual_norm, residual_rms=projection.residual_rms,
-                           table=degree_table(projection, target_degrees, eigenvalues, run.config, params),
-                           ntk_source=source, note=note)
+                           table=degree_table(projection, target_degrees, eigenvalues, run.config, params,
+                                              empirical.values),
+                           ntk_source=source, ntk_empirical_source=empirical.source, note=note)

@@ -6,7 +6,8 @@ df(x)/dp df(y)/dp, at a random init of width m, tends for unit inputs to a funct
 
     K(t) = m E[relu(z_x) relu(z_y)] + 1 + m s_a^2 (t + 1) E[1(z_x > 0) 1(z_y > 0)],
 
-the terms coming from the a_j, c and (w_j, b_j). Here (z_x, z_y) are jointly Gaussian pre-activations with
+the terms coming from the a_j, c and (w_j, b_j); a `--freeze-hidden` run trains only a_j and c, and its kernel
+is the first two terms. Here (z_x, z_y) are jointly Gaussian pre-activations with
 variance q = s_w^2 + s_b^2 and covariance s_w^2 t + s_b^2, correlation rho, so the expectations are the
 arc-cosine kernels q (sqrt(1 - rho^2) + (pi - arccos rho) rho) / (2 pi) and (pi - arccos rho) / (2 pi).
 The variances are those of the init (`init_variances`): PyTorch's default and xavier draw uniform weights,
@@ -43,15 +44,18 @@ def init_variances(init: str, input_dim: int, width: int) -> tuple[float, float,
     raise ValueError(f"no NTK reference for init {init!r}")
 
 
-def relu_ntk_kernel(t: np.ndarray, width: int, weight_var: float, bias_var: float, out_weight_var: float) -> np.ndarray:
-    """K(t) of a width-m one-hidden-layer ReLU net at a Gaussian init with the given variances (unit inputs)."""
+def relu_ntk_kernel(t: np.ndarray, width: int, weight_var: float, bias_var: float, out_weight_var: float,
+                    hidden_trained: bool = True) -> np.ndarray:
+    """K(t) of a width-m one-hidden-layer ReLU net at a Gaussian init with the given variances (unit inputs);
+    without `hidden_trained`, of its output layer alone."""
     t = np.asarray(t, dtype=np.float64)
     variance = weight_var + bias_var
     rho = np.clip((weight_var * t + bias_var) / variance, -1.0, 1.0)
     angle = np.arccos(rho)
     relu_relu = variance * (np.sqrt(1.0 - rho ** 2) + (np.pi - angle) * rho) / (2 * np.pi)
     step_step = (np.pi - angle) / (2 * np.pi)
-    return width * relu_relu + 1.0 + width * out_weight_var * (t + 1.0) * step_step
+    output_layer = width * relu_relu + 1.0
+    return output_layer + width * out_weight_var * (t + 1.0) * step_step if hidden_trained else output_layer
 
 
 def funk_hecke(kernel, input_dim: int, degree: int) -> float:
@@ -63,12 +67,14 @@ def funk_hecke(kernel, input_dim: int, degree: int) -> float:
     return constant * value
 
 
-def relu_ntk_eigenvalues(input_dim: int, degrees, width: int, init: str = "default") -> np.ndarray:
-    """mu_l for each degree, for `build_mlp` with depth 1, ReLU, this width and init."""
+def relu_ntk_eigenvalues(input_dim: int, degrees, width: int, init: str = "default",
+                         hidden_trained: bool = True) -> np.ndarray:
+    """mu_l for each degree, for `build_mlp` with depth 1, ReLU, this width and init (output layer alone if not
+    `hidden_trained`)."""
     weight_var, bias_var, out_weight_var = init_variances(init, input_dim, width)
 
     def kernel(t):
-        return relu_ntk_kernel(t, width, weight_var, bias_var, out_weight_var)
+        return relu_ntk_kernel(t, width, weight_var, bias_var, out_weight_var, hidden_trained)
 
     return np.array([funk_hecke(kernel, input_dim, int(degree)) for degree in degrees])
 

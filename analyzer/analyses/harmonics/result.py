@@ -19,6 +19,7 @@ class HarmonicsResult:
     residual_rms: np.ndarray  # (T,) the whole residual's RMS over the eval points
     table: pd.DataFrame  # degree, in_target, target_norm, ..., rate, ntk_eigenvalue (see compute.degree_table)
     ntk_source: str  # where ntk_eigenvalue comes from ("closed form: ...", or why there is none)
+    ntk_empirical_source: str = ""  # how ntk_eigenvalue_empirical was computed (kernel, checkpoint), or why not
     note: str = ""
 
     def headline(self) -> str:
@@ -33,6 +34,10 @@ class HarmonicsResult:
         ratios = rows.dropna(subset=["rate_per_eigenvalue"])
         if len(ratios):
             text += "; rate / NTK eigenvalue " + ", ".join(f"{r.rate_per_eigenvalue:.3g}" for r in ratios.itertuples())
+        linearised = rows.dropna(subset=["rate_over_gd_rate_empirical"])
+        if len(linearised):
+            text += "; observed / linearised rate (empirical NTK) " + ", ".join(
+                f"{r.rate_over_gd_rate_empirical:.3g}" for r in linearised.itertuples())
         return text + (f"; {self.note}" if self.note else "")
 
     def tables(self) -> dict[str, pd.DataFrame]:
