@@ -1,0 +1,69 @@
+"""`train import`: a folder of another training loop's checkpoints converted into a run file."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from trainer.cli_common import floats_option, guard
+
+def import_command(
+    folder: Annotated[Path, typer.Argument(help="Folder of checkpoints: *.pt / *.pth state dicts, *.safetensors.")],
+    model: Annotated[str, typer.Option(help="The model: package.module:callable (imported and called: runs your "
+                                            "code), or preset:NAME for one of ours (see `train presets`).")],
+    data: Annotated[Path, typer.Option(help=".npz with x_train, y_train (optional x_eval, y_eval: the eval grid).",
+                                       dir_okay=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run file to write.", dir_okay=False)],
+    model_kwargs: Annotated[Optional[str], typer.Option(
+        help="JSON object of keyword arguments for the constructor (with preset:NAME: model spec fields).")] = None,
+    losses: Annotated[Optional[Path], typer.Option(
+        help="CSV with step,loss columns: per-step losses merged between the checkpoints.", dir_okay=False)] = None,
+    step_regex: Annotated[Optional[str], typer.Option(
+        help="Regular expression on the file name; its group (or group 'step') is the step.",
+        show_default="the last number in the name")] = None,
+    freqs: Annotated[Optional[str], typer.Option(
+        help="Target frequencies in Hz the spectrum tracks, e.g. 1,3,7.",
+        show_default="the dominant DFT peaks of y_eval on a uniform 1-D grid")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing run file (once the import is done).")] = False,
+) -> None:
+    """Convert a folder of checkpoints saved by another training loop into a run file.
+
+    Predictions on the eval grid, the loss mean((f(x) - y)^2) and its gradient norm are recomputed per checkpoint.
+
+    Checkpoints are read as data only (torch.load weights_only=True, safetensors).
+
+    Nothing is written at OUT unless the import succeeds.
+    """
+    from trainer.constructor import parse_kwargs
+    from trainer.importer import import_run
+    from trainer.runfile import check_writable_target
+    from trainer.runlock import check_unlocked
+
+    kwargs = guard(parse_kwargs, model_kwargs)
+    guard(check_writable_target, out, overwrite)
+    guard(check_unlocked, out)
+    with _import_progress() as bar:
+        task = bar.add_task(f"import {folder.name}", total=None)
+        result = guard(import_run, folder, model, data, out, model_kwargs=kwargs, losses=losses,
+                        step_regex=step_regex, freqs_hz=floats_option(freqs, "freqs"), overwrite=overwrite,
+                        progress=lambda done, total: bar.update(task, completed=done, total=total))
+    rate = result.checkpoints / result.seconds if result.seconds > 0 else float("inf")
+    agreement = ("" if math.isnan(result.csv_max_rel_diff) else
+                 f"; the CSV's losses differ from the recomputed ones by up to {result.csv_max_rel_diff:.1e} relative")
+    freqs = ", ".join(f"{f:g}" for f in result.target["freqs_hz"])
+    tracked = (f"target frequencies {freqs} Hz ({result.target['freqs_source']})" if freqs else
+               "no target frequencies found: the spectrum needs them (pass --freqs)")
+    typer.echo(f"{result.path}: {result.checkpoints} checkpoints (steps {result.first_step} to {result.last_step}), "
+               f"{result.log_rows} log rows ({result.csv_rows} from the CSV) in {result.seconds:.1f} s "
+               f"({rate:,.0f} checkpoints/s); {tracked}{agreement}", err=True)
+
+
+def _import_progress():
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("checkpoints"), TimeRemainingColumn(), console=Console(stderr=True))
