@@ -23,7 +23,6 @@ from analyzer.errors import BadInputError
 
 LOSS_SAMPLES = 200  # loss values kept per run, log-spaced in step: enough for overlays and median bands
 SIDECAR_SUFFIX = ".analysis.h5"
-SUMMARY_PRIORITY = 2**40  # above any job's priority (file sizes in kB)
 
 
 @dataclass(frozen=True)
@@ -205,9 +204,13 @@ def summarize_runs(paths: list[Path], options: StudyOptions,
         summaries = as_completed()
         if options.use_cache:
             for path, _errors in compute_jobs(client, study_jobs(paths, options), cost=file_cost):
-                # errors are found again, and named, by summarize_run: a failed Hessian becomes a note there
-                # first in the queue: a summary reads the cache (milliseconds), and the progress bar moves
-                summaries.add(client.submit(summarize_run, path, options, pure=False, priority=SUMMARY_PRIORITY))
+                # here, while the workers go on: a summary reads the cache (a fraction of a second), and the
+                # progress bar moves as runs finish; errors are found again, and named, by summarize_run (a
+                # failed Hessian becomes a note there)
+                outcome = summarize_run(path, options)
+                results[index[path]] = outcome
+                if on_done is not None:
+                    on_done(outcome)
         else:
             # largest files first (longest runs, biggest models): the slowest run then starts at once instead of
             # last, which on a few runs per worker decides the wall time
