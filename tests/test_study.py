@@ -242,3 +242,19 @@ def test_local_workers_keep_glibc_malloc_trimming_at_its_default():
     with cluster(workers=1) as client:
         environments = client.run(lambda: (os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("OMP_NUM_THREADS")))
     assert list(environments.values()) == [(os.environ.get("MALLOC_TRIM_THRESHOLD_"), "1")]
+
+
+@pytest.mark.slow
+def test_summaries_without_the_cache_equal_those_through_it(study_copy):
+    """--no-cache computes each run whole on a worker and writes no sidecar; the summaries are the same."""
+    from analyzer.study.collect import StudyOptions, summarize_runs
+
+    paths = collect_paths([study_copy])[:3]
+    fresh = summarize_runs(paths, StudyOptions(hessian=False, use_cache=False, workers=2))
+    assert not list(study_copy.glob("*.analysis.h5"))
+    cached = summarize_runs(paths, StudyOptions(hessian=False, workers=2))
+    assert [s.path for s in fresh] == [s.path for s in cached] == [str(p) for p in paths]
+    for a, b in zip(fresh, cached):
+        np.testing.assert_array_equal(a.learned_steps, b.learned_steps)
+        np.testing.assert_array_equal(a.jump_steps, b.jump_steps)
+        pd.testing.assert_frame_equal(a.plateaus, b.plateaus)

@@ -18,7 +18,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 from analyzer.errors import BadInputError
 
@@ -75,7 +75,6 @@ def compute_jobs(client, jobs: list[Job], cost: Callable[[str], int] | None = No
     cost = cost or (lambda path: 0)
     pending: dict[str, int] = {}
     errors: dict[str, dict] = {}
-    parts: dict[Any, tuple] = {}  # combine future key -> job
     for job in jobs:
         pending[job.path] = pending.get(job.path, 0) + 1
         errors.setdefault(job.path, {})
@@ -140,10 +139,10 @@ def _plan(job: Job) -> tuple:
     analysis = registry.get(job.name)
     with open_run(job.path) as run, _quiet():
         resolver, params = resolver_for(run, job.name, **job.overrides)
-        if resolver.cached(job.name, params) is not None:
-            return ("done",)
         if analysis.split is None:
-            resolver.result(job.name, params)
+            resolver.result(job.name, params)  # a cache hit or computed and stored
+            return ("done",)
+        if resolver.cached(job.name, params) is not None:
             return ("done",)
         pieces, context = analysis.split.plan(run, params, resolver.deps_for(job.name))
         return ("parts", list(pieces), context)

@@ -191,41 +191,47 @@ def summarize_runs(paths: list[Path], options: StudyOptions,
     """Every run's summary, computed on Dask distributed; results in the order of `paths`.
 
     With the cache, the analyses are computed first as jobs (analyzer/core/parallel.py: the Hessian's
-    checkpoints spread over the workers), and each run is summarized from its cache as soon as its jobs are
-    done. Without it, each worker computes one run's analyses whole.
+    checkpoints spread over the workers), and each run is summarized here from its cache as soon as its jobs
+    are done. Without it, each worker computes one run's analyses whole.
     """
-    from distributed import as_completed
-
     from analyzer.core.parallel import cluster, compute_jobs, file_cost
 
     index = {str(path): i for i, path in enumerate(paths)}
     results: list = [None] * len(paths)
+
+    def record(outcome: RunSummary | SkippedRun) -> None:
+        if outcome.path in index:
+            results[index[outcome.path]] = outcome
+        if on_done is not None:
+            on_done(outcome)
+
     with cluster(options.workers, options.scheduler) as client:
-        summaries = as_completed()
         if options.use_cache:
             for path, _errors in compute_jobs(client, study_jobs(paths, options), cost=file_cost):
-                # here, while the workers go on: a summary reads the cache (a fraction of a second), and the
-                # progress bar moves as runs finish; errors are found again, and named, by summarize_run (a
-                # failed Hessian becomes a note there)
-                outcome = summarize_run(path, options)
-                results[index[path]] = outcome
-                if on_done is not None:
-                    on_done(outcome)
+                # a summary reads the cache (a fraction of a second) while the workers go on, so the progress
+                # bar moves as runs finish; errors are found again, and named, by summarize_run (a failed
+                # Hessian becomes a note there)
+                record(summarize_run(path, options))
         else:
-            # largest files first (longest runs, biggest models): the slowest run then starts at once instead of
-            # last, which on a few runs per worker decides the wall time
-            for path in sorted(index, key=lambda p: -file_cost(p)):
-                summaries.add(client.submit(summarize_run, path, options, pure=False, priority=file_cost(path)))
-        for future in summaries:
-            try:
-                outcome = future.result()
-            except Exception as err:  # noqa: BLE001 -- a worker lost mid-task, not the run's fault
-                outcome = SkippedRun("?", f"worker failed: {_one_line(err)}")
-            if outcome.path in index:
-                results[index[outcome.path]] = outcome
-            if on_done is not None:
-                on_done(outcome)
+            for outcome in _summaries_on_workers(client, list(index), options):
+                record(outcome)
     return [r if r is not None else SkippedRun(str(p), "worker failed") for r, p in zip(results, paths)]
+
+
+def _summaries_on_workers(client, paths: list[str], options: StudyOptions):
+    """Each run's analyses computed whole on one worker, largest files first (the slowest run then starts at
+    once instead of last, which on a few runs per worker decides the wall time)."""
+    from distributed import as_completed
+
+    from analyzer.core.parallel import file_cost
+
+    futures = [client.submit(summarize_run, path, options, pure=False, priority=file_cost(path))
+               for path in sorted(paths, key=lambda p: -file_cost(p))]
+    for future in as_completed(futures):
+        try:
+            yield future.result()
+        except Exception as err:  # noqa: BLE001 -- a worker lost mid-task, not the run's fault
+            yield SkippedRun("?", f"worker failed: {_one_line(err)}")
 
 
 def study_jobs(paths: list[Path], options: StudyOptions) -> list:
