@@ -53,8 +53,11 @@ def cluster(workers: int | None = None, scheduler: str | None = None):
     # torch allocations 2x slower (sgd, 10,000 epochs: 4.7 s vs 2.3 s a run); None unsets it
     # (bench/RESULTS.md); the workers' statistical profiler (a stack sample every 10 ms) is not needed either.
     # Port 0: no dashboard (bokeh is not a dependency), no clash with a cluster on 8787.
+    # Worker saturation 1.0: a worker is sent its next task only when it is free, so the priorities (slowest run
+    # first) decide what runs next; at Dask's default (1.1, a second task queued on each worker) the last of
+    # deep's Hessian checkpoints waited behind a busy worker while the other one ran small jobs.
     no_trim = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
-               "distributed.worker.profile.enabled": False}
+               "distributed.worker.profile.enabled": False, "distributed.scheduler.worker-saturation": 1.0}
     with dask.config.set(no_trim), \
             LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                          dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,

@@ -37,6 +37,7 @@ PROBE_FACTOR = 10 * math.sqrt(2 / math.pi)  # Lemma 4.1 of Halko-Martinsson-Trop
 CERTIFY_TOL = 1e-8  # certified when the error bound is below this x scale (seen: 5e-11..7e-10 x scale)
 REORTH_RATIO = 1e-4  # kept singular values below this x ||H V|| get one more orthogonalisation pass
 UNIT_ROUNDOFF = np.finfo(np.float64).eps / 2
+PREALLOCATE_BYTES = 2**30  # a basis up to this size is allocated at its largest at once, instead of grown
 
 
 @dataclass
@@ -50,7 +51,7 @@ class SubspaceRun:
     certified: bool  # complement_bound + offdiag_bound <= CERTIFY_TOL x scale: the zeros are certified
     failure_probability: float
     n_hvp: int
-    basis: np.ndarray = field(repr=False)  # (m, n) orthonormal rows: Q^T
+    basis: np.ndarray | None = field(repr=False)  # (m, n) orthonormal rows: Q^T (None: run on a live block)
 
     @property
     def dim(self) -> int:
@@ -152,10 +153,14 @@ class _BlockLanczos:
         return u[:, keep].T.copy()
 
     def _grow(self, needed: int) -> None:
-        """Room for `needed` basis rows, doubling the capacity (the final size is not known in advance)."""
+        """Room for `needed` basis rows: the cap at once when small enough, else growing by half (the final
+        size is not known in advance)."""
         if needed <= len(self.basis):
             return
-        size = max(needed, min(max(int(1.5 * len(self.basis)), 256), self.room))
+        if self.room * self.op.n * 8 <= PREALLOCATE_BYTES:  # all at once: no copies (pages are touched lazily)
+            size = max(needed, self.room)
+        else:
+            size = max(needed, min(max(int(1.5 * len(self.basis)), 256), self.room))
         basis, s_matrix = np.empty((size, self.op.n)), np.zeros((size, size))
         basis[:self.m] = self.basis[:self.m]
         s_matrix[:self.m, :self.m] = self.s_matrix[:self.m, :self.m]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 
 import torch
 
@@ -12,15 +13,20 @@ from analyzer.errors import BadInputError
 from analyzer.linalg.krylov import eigenpairs_from_krylov, krylov_run
 from analyzer.linalg.operators import HessianOperator
 from analyzer.linalg.solvers import EigenPairs, dense_bytes, dense_eigenpairs, lanczos_eigenpairs
-from analyzer.linalg.subspace import eigenpairs_from_subspace, subspace_run
+from analyzer.linalg.subspace import SubspaceRun, eigenpairs_from_subspace, subspace_run
 
 QUADRATURE_STEPS = 500  # Lanczos steps of the index estimate when the certified run hits its cap
 
 
 def hessian_eigenpairs(loss_fn, theta: torch.Tensor, method: str = "auto", k: int = 10, tol: float = 1e-8,
                      dense_max_params: int = 100, max_dense_gb: float = 4.0, seed: int = 0,
-                     op: HessianOperator | None = None, krylov_steps: int = 5000) -> EigenPairs:
-    """Extreme eigenvalues of the Hessian of any scalar `loss_fn` at `theta`, by the chosen method."""
+                     op: HessianOperator | None = None, krylov_steps: int = 5000, live=None) -> EigenPairs:
+    """Extreme eigenvalues of the Hessian of any scalar `loss_fn` at `theta`, by the chosen method.
+
+    `live` (analyzer/io/live.LiveNet): the same loss on the live subnetwork, whose Hessian is the full one's
+    non-zero block (the other rows and columns are exactly zero). The certified subspace run then works on
+    it, with P - P_live more exact zeros; if that run does not certify, the fallbacks use the full operator.
+    """
     op = op or HessianOperator(loss_fn, theta)
     if k > op.n:
         raise BadInputError(f"k = {k} is larger than the parameter count {op.n}")
@@ -32,7 +38,7 @@ def hessian_eigenpairs(loss_fn, theta: torch.Tensor, method: str = "auto", k: in
                                 f"{min(max_dense_gb, _available_gb()):.1f} GB allowed/available; use --method lanczos")
         return dense_eigenpairs(op, k)
     started = time.perf_counter()
-    subspace = subspace_run(op, krylov_steps, seed=seed)
+    subspace = _subspace_run(op, krylov_steps, seed, live)
     if subspace.certified:
         return eigenpairs_from_subspace(subspace, k, seconds=time.perf_counter() - started)
     # too big for the cap: one Lanczos probe for the quadrature estimate of the index, extremes from
@@ -44,6 +50,16 @@ def hessian_eigenpairs(loss_fn, theta: torch.Tensor, method: str = "auto", k: in
         eigenpairs.krylov = krylov
     eigenpairs.subspace, eigenpairs.n_hvp, eigenpairs.seconds = subspace, op.n_hvp, time.perf_counter() - started
     return eigenpairs
+
+
+def _subspace_run(op: HessianOperator, krylov_steps: int, seed: int, live) -> SubspaceRun:
+    """The certified subspace run on the live block when there is one (module docstring), else on `op`."""
+    if live is None or live.n_full != op.n:
+        return subspace_run(op, krylov_steps, seed=seed)
+    block = live.operator()
+    subspace = subspace_run(block, krylov_steps, seed=seed)
+    op.n_hvp += block.n_hvp
+    return replace(subspace, n=op.n, basis=None)  # the removed coordinates: n - n_live exact zeros
 
 
 def resolve_method(method: str, n_params: int, k: int, dense_max_params: int) -> str:

@@ -10,6 +10,7 @@ import torch
 
 from analyzer.analyses.hessian.eigen import hessian_eigenpairs
 from analyzer.analyses.hessian.params import HessianParams
+from analyzer.io.live import live_subnetwork
 from analyzer.linalg.index import index_estimate, index_from_eigenpairs
 from analyzer.linalg.operators import HessianOperator
 from analyzer.linalg.solvers import EigenPairs
@@ -53,7 +54,8 @@ def checkpoint_row(run, loss_fn, params, logged_steps, logged_grad, step, role, 
     theta = torch.from_numpy(np.asarray(run.params_at(step))).to(getattr(torch, params.dtype))
     op = HessianOperator(loss_fn, theta)
     eigenpairs = hessian_eigenpairs(loss_fn, theta, params.method, params.k, params.tol, params.dense_max_params,
-                                    params.max_dense_gb, params.seed, op=op, krylov_steps=params.krylov_steps)
+                                    params.max_dense_gb, params.seed, op=op, krylov_steps=params.krylov_steps,
+                                    live=live_subnetwork(run, theta))
     extremes.append(replace(eigenpairs, all_eigenvalues=None, krylov=None, subspace=None))  # not their bases
     grad_scale = local_grad_scale(logged_steps, logged_grad, step)
     return {"step": step, "role": role, **saddle_metrics(eigenpairs, op, params, grad_scale)}
