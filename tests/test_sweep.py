@@ -174,6 +174,40 @@ def test_local_workers_get_training_friendly_settings():
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored in this process
 
 
+def test_longest_runs_go_first_and_a_local_cluster_gets_one_run_per_worker(tmp_path, one_thread):
+    """Submission order follows the estimated cost (deep's six layers above wide's multiply-adds); with
+    `slots` the scheduler never holds more runs than there are workers, so none waits on a busy worker."""
+    from distributed import Client
+
+    from trainer.sweep import _submit_and_collect
+    from trainer.sweep_plan import estimated_cost
+
+    runs = plan_sweep(["sgd", "wide", "baseline", "deep"], (0,), {"epochs": (3,), "n-train": (64,)})
+    costs = {run.file: estimated_cost(run.config) for run in runs}
+    assert costs["deep-s0.h5"] > costs["wide-s0.h5"] > costs["baseline-s0.h5"] >= costs["sgd-s0.h5"]
+    for slots in (1, 2, None):
+        out = tmp_path / f"slots-{slots}"
+        out.mkdir()
+        submitted, in_flight, outcomes = [], [], {}
+        with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as client:
+            real_submit = client.submit
+
+            def recording_submit(fn, *args, **kwargs):
+                in_flight.append(sum(1 for f in futures_seen if not f.done()))
+                submitted.append(Path(args[1]).name)
+                future = real_submit(fn, *args, **kwargs)
+                futures_seen.append(future)
+                return future
+
+            futures_seen: list = []
+            client.submit = recording_submit
+            _submit_and_collect(client, out, runs, False, 0, outcomes, None, None, slots=slots)
+        assert sorted(submitted) == sorted(costs)
+        assert [costs[f] for f in submitted] == sorted(costs.values(), reverse=True)  # ties in any order
+        assert set(outcomes) == set(costs) and all(o.action == "trained" for o in outcomes.values())
+        assert max(in_flight) <= (len(runs) - 1 if slots is None else slots - 1)
+
+
 def test_local_sweep_trains_resumes_reports_failures_and_reruns_as_a_no_op(tmp_path, one_thread):
     """Seed 2 was prepared by hand: baseline interrupted at step 15 (resumable), sgd's path holds
     something that is no run file (a failure that must not stop the others, nor be overwritten)."""

@@ -6,7 +6,8 @@ then every run that is not already finished becomes one Dask task (`execute_run`
 complete or diverged file is kept without being opened for writing, a killed or interrupted one is
 resumed. Dask's own mechanisms do the scheduling: `retries=` for failed attempts, the scheduler's
 rescheduling for tasks lost with a dead worker (the retry resumes the partial file), `priority=` to
-start the most expensive runs first, worker events for per-run progress.
+start the longest runs first (on a local cluster also fed one run per free worker), worker events for
+per-run progress.
 """
 
 from __future__ import annotations
@@ -235,11 +236,13 @@ def run_sweep(folder: Path | str, runs: Sequence[PlannedRun], *, overwrite: bool
     interrupted = False
     try:
         if todo:
-            with dask_client(scheduler, workers or min(usable_cores(), len(todo))) as client:
+            n_workers = workers or min(usable_cores(), len(todo))
+            with dask_client(scheduler, n_workers) as client:
                 folder.mkdir(parents=True, exist_ok=True)
                 if text is not None:
                     write_atomically(folder / MANIFEST, text)
-                _submit_and_collect(client, folder, todo, overwrite, retries, outcomes, on_outcome, on_step)
+                _submit_and_collect(client, folder, todo, overwrite, retries, outcomes, on_outcome, on_step,
+                                    slots=None if scheduler else n_workers)
         elif text is not None:
             folder.mkdir(parents=True, exist_ok=True)
             write_atomically(folder / MANIFEST, text)
@@ -269,20 +272,39 @@ def _outcomes_known_beforehand(folder: Path, runs: Sequence[PlannedRun], overwri
 
 
 def _submit_and_collect(client, folder: Path, todo: Sequence[PlannedRun], overwrite: bool, retries: int,
-                        outcomes: dict[str, RunOutcome], on_outcome, on_step) -> None:
+                        outcomes: dict[str, RunOutcome], on_outcome, on_step, slots: int | None = None) -> None:
+    """Submit the runs longest first and collect their outcomes as they finish.
+
+    `slots` (a local cluster's worker count): only that many runs are with the scheduler at a time, the next
+    longest submitted as one finishes. A run with a key of its own is sent to a worker the moment it is
+    submitted and queued there, so with all of them submitted at once the default study ran deep third and
+    sgd waited behind baseline on one worker while the other sat idle. None (an existing scheduler, whose
+    workers may come and go): all at once, longest first in priority.
+    """
     from distributed import as_completed
 
     if on_step is not None:
         client.subscribe_topic(PROGRESS_TOPIC, lambda event: on_step(event[1]["file"], event[1]["step"],
                                                                        event[1]["epochs"], event[1]["loss"]))
     token = uuid.uuid4().hex[:8]  # fresh keys: an existing cluster must not hand back an old sweep's result
-    ranks = {run.file: rank for rank, run in enumerate(sorted(todo, key=lambda r: estimated_cost(r.config)))}
-    futures = {client.submit(execute_run, run.config.to_json(), str(folder / run.file), overwrite,
-                             key=f"train-{run.file}-{token}", retries=retries, priority=ranks[run.file]): run.file
-               for run in todo}
+    waiting = sorted(todo, key=lambda r: estimated_cost(r.config))  # the longest last: popped first
+    futures: dict = {}
+
+    def submit_next():
+        rank, run = len(waiting) - 1, waiting.pop()
+        future = client.submit(execute_run, run.config.to_json(), str(folder / run.file), overwrite,
+                               key=f"train-{run.file}-{token}", retries=retries, priority=rank)
+        futures[future] = run.file
+        return future
+
+    while waiting and (slots is None or len(futures) < slots):
+        submit_next()
+    finished = as_completed(list(futures))
     try:
-        for future in as_completed(futures):
-            outcome = _outcome_of(future, futures[future])
+        for future in finished:
+            outcome = _outcome_of(future, futures.pop(future))
+            if waiting:
+                finished.add(submit_next())
             outcomes[outcome.file] = outcome
             if on_outcome is not None:
                 on_outcome(outcome)

@@ -116,12 +116,20 @@ def plan_sweep(presets: Sequence[str], seeds: Sequence[int], grid: dict[str, tup
     return list(runs.values())
 
 
+SECONDS_PER_MULTIPLY_ADD = 5.6e-11  # the fused step on one core: ~ P x N x this + LAYER_SECONDS per layer
+LAYER_SECONDS = 45e-6  # per layer and step: the fixed cost of its operations at these small sizes
+
+
 def estimated_cost(config: TrainConfig) -> float:
-    """Multiply-adds of a run (parameters x points x epochs): the most expensive runs start first."""
+    """A run's estimated seconds on one core, so the longest runs start first (longest-first keeps a sweep's
+    makespan short). Fitted to the fused step (bench/RESULTS.md: baseline 287, wide 731, deep 875 us): the
+    multiply-adds alone rank wide above deep, but deep's six layers cost more than wide's three."""
     m = config.model
     n_params = 4 * m.features if m.kind == "diag-linear" else (
         m.width * (m.in_dim + 1) + (m.depth - 1) * m.width * (m.width + 1) + m.out_dim * (m.width + 1))
-    return float(n_params) * config.target.n_train * config.epochs
+    layers = 1 if m.kind == "diag-linear" else m.depth + 1
+    per_step = n_params * config.target.n_train * SECONDS_PER_MULTIPLY_ADD + layers * LAYER_SECONDS
+    return per_step * config.epochs
 
 # ---- the manifest -------------------------------------------------------------------------------
 def manifest_text(folder: Path, runs: Sequence[PlannedRun]) -> str:
