@@ -146,6 +146,10 @@ def test_markdown_table_formats_numbers_and_missing_values():
     assert lines[0] == "| name | x | n | y |"
     assert lines[2] == "| a\\|b | – | 12,345 | 0.0001235 |"
     assert markdown_table(pd.DataFrame())[0] == "*(none)*"
+    # Step-sized floats read like the whole numbers beside them; large and small ones keep significant digits.
+    cells = markdown_table(pd.DataFrame({"a": [8553.75], "b": [10000.0], "c": [25123456.78], "d": [639.94],
+                                         "e": pd.Series([None], dtype=object)}))[2]
+    assert cells == "| 8,554 | 10,000 | 2.512e+07 | 639.9 | – |"
 
 
 # ---- figures ------------------------------------------------------------------------------------

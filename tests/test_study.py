@@ -6,6 +6,7 @@ import dataclasses
 import json
 import re
 import shutil
+from pathlib import Path
 
 import h5py
 import matplotlib.pyplot as plt
@@ -146,6 +147,27 @@ def test_verdicts_follow_the_statistics_not_a_script(study_dir):
     verdicts = {o["observation"]: o["verdict"] for o in flipped.observations}
     assert verdicts["Spectral bias: lower frequencies are learned first"] == "does not hold"
     assert "0 of 2 runs" in flipped.observations[0]["evidence"]
+
+
+def test_a_frequency_learned_and_lost_later_is_reported_as_such_not_as_out_of_order(study_dir):
+    study = _study(collect_paths([str(study_dir / "diag-*.h5")]), hessian=False)
+    first, second = study.runs
+    assert np.isfinite(first.learned_steps[0]) and len(first.reached_steps) == len(first.learned_steps)
+    # the lowest frequency reaches the threshold first but drifts back above it: no learned step
+    lost = dataclasses.replace(first, learned_steps=np.r_[np.nan, first.learned_steps[1:]],
+                               reached_steps=np.r_[0.0, first.learned_steps[1:]])
+    changed = build_study([lost, second], study.options)
+    all_runs = changed.ordering[changed.ordering.group == "all"].iloc[0]
+    assert (all_runs.ordered, all_runs.ordered_reached, all_runs.runs) == (1, 2, 2)
+    assert all_runs.unordered == Path(lost.path).stem
+    row = changed.learned_table[changed.learned_table.freq_hz == first.freqs_hz[0]].iloc[0]
+    assert (row.n_not_learned, row.n_reached_then_lost) == (1, 1)
+    evidence = changed.observations[0]["evidence"]
+    assert "1 of 2 runs" in evidence and "2 of 2 are in ascending order" in evidence and "drifted back" in evidence
+    # a frequency never reached is not "lost"
+    never = dataclasses.replace(lost, reached_steps=np.r_[np.nan, first.learned_steps[1:]])
+    row = build_study([never, second], study.options).learned_table.iloc[0]
+    assert (row.n_not_learned, row.n_reached_then_lost) == (1, 0)
 
 
 def test_hessian_edges_and_middles_on_a_plateau_run(study_dir):

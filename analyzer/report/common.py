@@ -14,9 +14,9 @@ from analyzer.report.model import RunAnalyses
 REPRODUCIBILITY_NOTE = (
     "The analysis reproduces exactly from these run files (the fingerprints identify them). Retraining "
     "reproduces them bit for bit only on the same machine: CPU float kernels round differently on another CPU, "
-    "and the default study trained from the same code and seeds on two machines learned deep's 7 Hz at step "
-    "3,976 on one and 2,833 on the other (15 Hz at 8,588 and 5,521), found two plateaus in deep on one and one "
-    "on the other, and gave a pooled p-value of 0.442 and 0.429. Read single-run learned steps and plateau "
+    "and the default study trained from the same code and seeds on three machines learned deep's 7 Hz at step "
+    "3,976, 2,833 and 2,343 (15 Hz at 8,588, 5,521 and 5,957), found one or two plateaus in deep, and gave a "
+    "pooled p-value of 0.442, 0.429 and 0.504. Read single-run learned steps and plateau "
     "counts as one draw, not as a portable constant.")
 
 

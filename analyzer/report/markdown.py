@@ -9,7 +9,8 @@ import pandas as pd
 
 
 def markdown_table(frame: pd.DataFrame, digits: int = 4) -> list[str]:
-    """A pipe table; floats to `digits` significant digits, NaN as a dash."""
+    """A pipe table; floats to `digits` significant digits, NaN and None as a dash. Whole numbers, and floats from 1,000
+    up to 10 million, are written as integers with thousands separators (8,554 next to 10,000, not 8554)."""
     if frame.empty:
         return ["*(none)*", ""]
     header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
@@ -19,10 +20,14 @@ def markdown_table(frame: pd.DataFrame, digits: int = 4) -> list[str]:
 
 
 def _cell(value: Any, digits: int) -> str:
+    if value is None or value is pd.NA:
+        return "–"
     if isinstance(value, (float, np.floating)):
         if not np.isfinite(value):
             return "–"
-        return f"{int(value):,}" if float(value).is_integer() and abs(value) < 1e15 else f"{value:.{digits}g}"
+        if float(value).is_integer() and abs(value) < 1e15:
+            return f"{int(value):,}"
+        return f"{value:,.0f}" if 1e3 <= abs(value) < 1e7 else f"{value:.{digits}g}"
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
     if isinstance(value, (int, np.integer)):

@@ -59,6 +59,9 @@ class RunSummary:
     loss_steps: np.ndarray
     loss: np.ndarray
     notes: tuple[str, ...] = field(default=())
+    # (K,) first step each frequency's relative error fell below the threshold, NaN where never (a frequency can
+    # reach it and later drift back above: then it has a reached step but no learned step)
+    reached_steps: np.ndarray = field(default_factory=lambda: np.empty(0))
 
     @property
     def preset(self) -> str:
@@ -168,7 +171,8 @@ def _summarize(path: Path, options: StudyOptions) -> RunSummary:
             jump_steps=escapes.jump_steps, jump_freqs_hz=escapes.jump_modes, escape_steps=escapes.reference_steps,
             edge_steps=edges.reference_steps, first_pred_step=escapes.first_step, last_pred_step=escapes.last_step,
             plateaus=found[["start_step", "end_step", "duration"]].astype(np.float64).reset_index(drop=True),
-            hessian=hessian, loss_steps=loss_steps, loss=loss, notes=tuple(notes))
+            hessian=hessian, loss_steps=loss_steps, loss=loss, notes=tuple(notes),
+            reached_steps=learning.first_below_step.to_numpy(np.float64))
 
 
 def _hessian_rows(result) -> pd.DataFrame:

@@ -72,7 +72,8 @@ def _print_summary(study) -> None:
     console = Console()
     for item in study.observations:
         console.print(f"[bold]{item['observation']}: {item['verdict']}[/bold] - {item['evidence']}", highlight=False)
-    table = study.learned_table.rename(columns={"freq_hz": "Hz", "n_not_learned": "not learned"})
+    table = study.learned_table.rename(columns={"freq_hz": "Hz", "n_not_learned": "not learned",
+                                                "n_reached_then_lost": "reached, lost"})
     for title, rich_table in frame_to_tables(table, "learned step across seeds (mean, 95 % bootstrap CI)", console.width):
         console.print(title, style="italic", highlight=False)
         console.print(rich_table)

@@ -103,9 +103,12 @@ def _ranges(values: list[int]) -> str:
 
 def learned_section(study: Study, figs: dict) -> list[str]:
     lines = ["## Learned step per frequency", "",
-             "Mean across seed runs with its 95 % bootstrap CI; runs that never learn a frequency count at the run "
-             "length (restricted mean) and are listed as *not learned*.", ""]
+             "A frequency is learned at the first step after which its relative error stays below the threshold to "
+             "the end of the run. Mean across seed runs with its 95 % bootstrap CI; runs that never learn a "
+             "frequency count at the run length (restricted mean) and are listed as *not learned*; of those, "
+             "*reached, lost* fell below the threshold at some step and drifted back above it later.", ""]
     table = study.learned_table.rename(columns={"freq_hz": "Hz", "n_not_learned": "not learned",
+                                                "n_reached_then_lost": "reached, lost",
                                                 "ci_low": "CI low", "ci_high": "CI high"})
     lines += markdown_table(table)
     seeds = study.learned[~study.learned.replicate]
@@ -235,7 +238,7 @@ def to_json(study: Study) -> dict:
     payload = {
         "n_runs": len(study.runs), "n_seed_runs": len(study.seed_runs), "n_replicate_runs": len(study.replicate_runs),
         "p_value": escapes.p_value if escapes else None, "p_value_edges": edges.p_value if edges else None,
-        "table": table[["preset", "group", "freq_hz", "n", "n_not_learned", "mean", "ci_low", "ci_high", "median"]],
+        "table": table[["preset", "group", "freq_hz", "n", "n_not_learned", "n_reached_then_lost", "mean", "ci_low", "ci_high", "median"]],
         "groups": study.groups,
         "runs": [{"path": r.path, "group": study.group_of[r.path], "seed": r.seed, "perturb": r.perturb,
                   "status": r.status, "steps": r.n_steps, "notes": list(r.notes)} for r in study.runs],

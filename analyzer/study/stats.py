@@ -80,16 +80,21 @@ def learned_step_table(learned: pd.DataFrame, n_resamples: int = N_RESAMPLES, se
     """Per group and frequency: n runs, n_not_learned, restricted mean learned step with its CI, median.
 
     Args:
-        learned: one row per run and frequency with columns group, freq_hz, learned_step (NaN: never), run_length.
+        learned: one row per run and frequency with columns group, freq_hz, learned_step (NaN: never), run_length,
+            and optionally reached_step (first step below the threshold, NaN: never): a frequency reached but not
+            learned was learned and lost again (counted in n_reached_then_lost, and among n_not_learned).
     """
     rows = []
     for (group, freq), part in learned.groupby(["group", "freq_hz"], sort=True):
         values, censored = censor_learned_steps(part.learned_step, part.run_length)
         mean, low, high = bootstrap_mean_ci(values, n_resamples, seed=seed)
+        lost = int((censored & np.isfinite(part.reached_step.to_numpy(np.float64))).sum()) \
+            if "reached_step" in part else 0
         rows.append({"group": group, "freq_hz": float(freq), "n": len(values), "n_not_learned": int(censored.sum()),
-                     "mean": mean, "ci_low": low, "ci_high": high, "median": float(np.median(values))})
-    return pd.DataFrame(rows, columns=["group", "freq_hz", "n", "n_not_learned", "mean", "ci_low", "ci_high",
-                                       "median"])
+                     "n_reached_then_lost": lost, "mean": mean, "ci_low": low, "ci_high": high,
+                     "median": float(np.median(values))})
+    return pd.DataFrame(rows, columns=["group", "freq_hz", "n", "n_not_learned", "n_reached_then_lost", "mean",
+                                       "ci_low", "ci_high", "median"])
 
 
 def quantity_table(per_run: pd.DataFrame, quantities: list[str], n_resamples: int = N_RESAMPLES,

@@ -42,6 +42,14 @@ def _spectral_bias(study) -> dict:
     failing = study.ordering[(study.ordering.group != "all") & (study.ordering.fraction < 0.8)]
     if len(failing):
         evidence += "; below 80 % in " + ", ".join(f"{g.group} ({g.ordered}/{g.runs})" for g in failing.itertuples())
+    if "ordered_reached" in row and int(row.ordered_reached) != int(row.ordered):
+        names = row.unordered.split(", ")
+        shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+        evidence += (f". By the step each frequency first reaches the threshold, {int(row.ordered_reached)} of "
+                     f"{int(row.runs)} are in ascending order")
+        evidence += (f": in the others ({shown}) a lower frequency was learned first and drifted back above the "
+                     f"threshold later" if int(row.ordered_reached) == int(row.runs)
+                     else f" (out of order by learned step: {shown})")
     return {"observation": "Spectral bias: lower frequencies are learned first", "evidence": evidence,
             "verdict": verdict}
 

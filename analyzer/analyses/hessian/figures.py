@@ -27,7 +27,7 @@ def hessian_figure(table, n_params: int, plateau_intervals=(), title: str = "") 
         ax_index.fill_between(steps, np.maximum(fraction - err, 0), fraction + err, color="#6a3d9a", alpha=0.15)
     candidates = table["saddle_candidate"].to_numpy(dtype=bool)
     ax_index.plot(steps[candidates], fraction[candidates], "*", color="#ff7f00", ms=11, ls="none",
-                  label="saddle candidate")
+                  label="saddle candidate" if candidates.any() else "saddle candidate (none)")
     ax_index.set(xscale="log", xlabel="step + 1", ylabel="index fraction")
     ax_index.grid(True, which="major", alpha=0.3)
     ax_index.legend(fontsize=8)

@@ -26,7 +26,7 @@ class HessianResult:
         saddles = int(self.table["saddle_candidate"].sum())
         unconverged = int((~self.table["converged"]).sum())
         note = f"; {unconverged} not converged" if unconverged else ""
-        return (f"{len(self.table)} checkpoints ({self.selection}), {saddles} saddle candidates, "
+        return (f"{len(self.table)} checkpoints ({self.selection}), {saddles} saddle candidate{'' if saddles == 1 else 's'}, "
                 f"P = {self.n_params}{note}")
 
     def tables(self) -> dict[str, pd.DataFrame]:
