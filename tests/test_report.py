@@ -105,6 +105,24 @@ def test_report_reads_the_cache(two_runs, monkeypatch):
     build_report([two_runs[0]], ReportOptions(overrides=FAST))
 
 
+def test_a_report_of_many_runs_holds_its_figures_without_matplotlib_warnings(two_runs, tmp_path):
+    import shutil
+    import warnings
+
+    paths = []
+    for i in range(6):
+        source = two_runs[i % 2]
+        paths.append(shutil.copy(source, tmp_path / f"run{i}.h5"))
+        sidecar = source.with_name(source.stem + ".analysis.h5")
+        if sidecar.exists():
+            shutil.copy(sidecar, tmp_path / f"run{i}.analysis.h5")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        report = build_report(paths, ReportOptions(overrides=FAST, workers=1))
+    assert len(report.figures) > 20  # past matplotlib's max_open_warning
+    assert plt.rcParams["figure.max_open_warning"] == 20  # restored
+
+
 def test_partial_run_is_reported_as_partial(two_runs, tmp_path):
     partial = tmp_path / "partial.h5"
     partial.write_bytes(two_runs[0].read_bytes())

@@ -149,7 +149,12 @@ def build_report(paths: list[Path | str], options: ReportOptions | None = None, 
         # what the known-answer runs show to be the point a jump sits at (analyzer/analyses/correlate)
         for reference in (first, *[r for r in REFERENCES if r != first]) if len(bases) <= 1 else ():
             pooled.append(correlate_runs(paths, use_cache=options.use_cache, **{**chosen, "reference": reference}))
-    return render(runs, pooled, options)
+    import matplotlib.pyplot as plt
+
+    # a report holds all its figures until they are written (and closed there): more than matplotlib's 20 is
+    # the design, not a leak
+    with plt.rc_context({"figure.max_open_warning": 0}):
+        return render(runs, pooled, options)
 
 
 def params_block(run: RunAnalyses) -> dict[str, dict]:
