@@ -86,7 +86,7 @@ class BatchedMLP:
         if out is None:
             out = h.new_empty(self.runs, h.shape[1], weight.shape[1])
         for row in range(self.runs):
-            torch.addmm(bias[row, 0], h[row], weight[row].t(), out=out[row])
+            out[row].copy_(torch.addmm(_aligned(bias[row, 0]), _aligned(h[row]), _aligned(weight[row]).t()))
         return out
 
     def _per_member(self, weight: torch.Tensor) -> bool:
@@ -95,7 +95,10 @@ class BatchedMLP:
         Batched MKL gemm rounds differently from the gemv-like path a single run takes for these
         shapes (the other layers agree bit for bit), and Adam amplifies a last-bit difference to an
         O(1) one within ~1,000 steps even in float64. R small calls per such layer keep every member
-        bitwise equal to its single run; on a GPU the batched kernels are the point, so no split.
+        bitwise equal to its single run; on a GPU the batched kernels are the point, so no split. Each
+        call reads and writes freshly allocated tensors, as the single run does: a member's row of a
+        stacked tensor starts at an arbitrary offset, and on some CPUs a matmul rounds by alignment
+        (trainer/fused.py).
         """
         return self.exact and min(weight.shape[1:]) == 1
 
@@ -117,7 +120,7 @@ class BatchedMLP:
             torch.bmm(grad.transpose(1, 2), inputs, out=out)
             return
         for row in range(self.runs):
-            torch.mm(grad[row].t(), inputs[row], out=out[row])
+            out[row].copy_(torch.mm(_aligned(grad[row]).t(), _aligned(inputs[row])))
 
     def update(self) -> None:
         """Adam or SGD on every member at once; a shared lr uses the single-run formulas exactly."""
@@ -175,3 +178,10 @@ def _stacked_shape(per_model: list[list[torch.Tensor]], i: int) -> tuple[int, ..
     """A weight keeps its (out, in); a bias (out,) becomes (1, out)."""
     shape = tuple(per_model[0][i].shape)
     return shape if len(shape) == 2 else (1, *shape)
+
+
+def _aligned(tensor: torch.Tensor) -> torch.Tensor:
+    """`tensor` itself if it is contiguous and starts on a 64-byte boundary (as torch allocates), else a copy."""
+    if tensor.is_contiguous() and tensor.data_ptr() % 64 == 0:
+        return tensor
+    return tensor.clone(memory_format=torch.contiguous_format)

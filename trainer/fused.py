@@ -4,8 +4,16 @@ Forward, MSE loss, backward and the Adam / SGD update are written out as the sam
 autograd and `torch.optim` call, on the same operands in the same order (see the comments at each
 step), so on a CPU the fused engine reproduces the torch engine bit for bit
 (tests/test_fused.py) while making ~30 tensor calls per step instead of building a graph and looping
-over parameters in Python. Parameters, gradients and Adam's moments live in flat buffers; each layer
-sees views into them, so a checkpoint is one copy and the update runs on whole buffers.
+over parameters in Python. Parameters, gradients and Adam's moments live in flat buffers, so a checkpoint
+is one copy and the update runs on whole buffers.
+
+The matmuls never read or write those flat buffers directly: a layer's weight inside the flat vector starts
+at an arbitrary offset, and on some CPUs (seen on an AMD EPYC with torch 2.13's CPU kernels) a matmul's
+rounding depends on its operands' memory alignment, so a view at offset 2,650 gave the output weight's
+gradient a different last bit than autograd's freshly allocated (64-byte aligned) tensor. Each layer
+therefore has its own allocated weight, bias and gradient tensors, like the torch engine's; one
+`_foreach_copy_` after each update brings the parameters in, one after the backward pass sends the
+gradients out.
 """
 
 from __future__ import annotations
@@ -54,8 +62,15 @@ class FusedMLP:
         trained = set(trained_names(model, config.freeze_hidden))
         self.trained_tensors = np.array([name in trained for name in layout.names])
         self.trained_start = sum(size for name, size in zip(layout.names, layout.sizes) if name not in trained)
-        self.weights, self.biases = _layer_views(model, self.theta)
-        self.grad_weights, self.grad_biases = _layer_views(model, self.grad)
+        # flat-buffer views and the separately allocated tensors the matmuls use (see the module docstring)
+        theta_weights, theta_biases = _layer_views(model, self.theta)
+        grad_weights, grad_biases = _layer_views(model, self.grad)
+        self._theta_views, self._grad_views = theta_weights + theta_biases, grad_weights + grad_biases
+        self.weights, self.biases = [v.clone() for v in theta_weights], [v.clone() for v in theta_biases]
+        self._layer_params = self.weights + self.biases
+        self.grad_weights = [torch.zeros_like(v) for v in grad_weights]
+        self.grad_biases = [torch.zeros_like(v) for v in grad_biases]
+        self._layer_grads = self.grad_weights + self.grad_biases
         n, width, out_dim = x.shape[0], config.model.width, config.model.out_dim
         like = dict(dtype=x.dtype, device=x.device)
         self.hidden = [torch.empty(n, width, **like) for _ in range(config.model.depth)]
@@ -102,11 +117,17 @@ class FusedMLP:
             torch.ops.aten.threshold_backward.grad_input(self.grad_hidden, inputs[layer], 0,
                                                          grad_input=self.grad_pre)
             grad = self.grad_pre
+        torch._foreach_copy_(self._grad_views, self._layer_grads)
+
+    def _load_layers(self) -> None:
+        """Bring the flat parameters into the layers' own tensors."""
+        torch._foreach_copy_(self._layer_params, self._theta_views)
 
     def update(self) -> None:
         """One optimizer step with the gradient from `evaluate` (torch.optim's single-tensor formulas)."""
         if not self.adam:
             self.theta.add_(self.grad, alpha=-self.lr)
+            self._load_layers()
             return
         self.adam_steps += 1
         step = float(self.adam_steps)
@@ -116,6 +137,7 @@ class FusedMLP:
         bias_correction2_sqrt = (1 - ADAM_BETA2 ** step) ** 0.5
         denom = (self.exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(ADAM_EPS)
         self.theta.addcdiv_(self.exp_avg, denom, value=-step_size)
+        self._load_layers()
 
     # ---- state ---------------------------------------------------------------------------------
     def flat_params(self) -> torch.Tensor:
@@ -140,6 +162,7 @@ class FusedMLP:
     def load(self, params: np.ndarray, state: np.ndarray | None) -> None:
         """Restore a checkpoint's parameters and the optimizer state packed with it."""
         self.theta.copy_(torch.from_numpy(np.asarray(params)))
+        self._load_layers()
         if not self.adam or state is None:
             return
         n_params = self.theta.numel()
