@@ -64,6 +64,11 @@ class RunSummary:
     reached_steps: np.ndarray = field(default_factory=lambda: np.empty(0))
 
     @property
+    def first_reached_steps(self) -> np.ndarray:
+        """(K,) the reached steps; a summary made without them falls back on the learned steps."""
+        return self.reached_steps if len(self.reached_steps) == len(self.learned_steps) else self.learned_steps
+
+    @property
     def preset(self) -> str:
         """The trainer's preset; imported and logged runs are grouped by their model's constructor."""
         if self.config.get("preset") is not None:
