@@ -129,6 +129,13 @@ class Deps:
     def __init__(self, resolver: Resolver, analysis: registry.Analysis):
         self._resolver, self._analysis = resolver, analysis
 
+    @property
+    def cache_path(self) -> Path | None:
+        """The sidecar cache this call reads and writes (None: --no-cache), for analyses that keep finer-grained
+        entries beside it (the Hessian's per-checkpoint store)."""
+        store = self._resolver.store
+        return None if store is None else store.path
+
     def get(self, name: str, **derived: Any) -> Any:
         """The result of `name` with the user's parameters for it, and `derived` ones set by the asking analysis."""
         if name not in self._analysis.requires:

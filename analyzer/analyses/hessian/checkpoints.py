@@ -1,4 +1,5 @@
-"""Which checkpoints the Hessian analysis visits: given steps, every N steps, or the plateaus' edges and middles."""
+"""Which checkpoints the Hessian analysis visits: given steps, every N steps, a log-spaced grid, or the plateaus'
+edges and middles."""
 
 from __future__ import annotations
 
@@ -28,12 +29,23 @@ def select_checkpoints(run, params: HessianParams, plateaus: Callable[[], Any]) 
     if params.at == "every":
         wanted = np.arange(0, int(stored[-1]) + 1, params.every)
         return _snap(stored, [(int(w), "every") for w in wanted]), f"every {params.every} steps"
+    if params.at == "grid":
+        return _snap(stored, [(step, "grid") for step in grid_steps(int(stored[-1]), params.per_decade)]), \
+            f"{params.per_decade} per decade of steps"
     wanted = _plateau_points(plateaus())
     if wanted:
         return _snap(stored, wanted), "plateau edges and midpoints"
     spaced = np.linspace(stored[0], stored[-1], FALLBACK_POINTS)
     return _snap(stored, [(int(w), "spaced") for w in spaced]), \
         f"no plateau found, so {FALLBACK_POINTS} evenly spaced checkpoints"
+
+
+def grid_steps(last: int, per_decade: int) -> list[int]:
+    """0 and round(10^(i / per_decade)) for i = 0, 1, ... up to `last`, and `last` itself."""
+    if last < 1:
+        return [0]
+    exponents = np.arange(0, int(np.floor(per_decade * np.log10(last) + 1e-9)) + 1) / per_decade
+    return sorted({0, last, *(int(round(10.0 ** e)) for e in exponents)})
 
 
 def _plateau_points(plateaus) -> list[tuple[int, str]]:

@@ -46,6 +46,7 @@ import pandas as pd
 
 from analyzer.analyses.hessian.checkpoints import select_checkpoints
 from analyzer.analyses.hessian.params import HessianParams
+from analyzer.analyses.hessian.points import PointStore
 from analyzer.analyses.hessian.result import HessianResult
 from analyzer.io.model import loss_closure
 
@@ -54,7 +55,10 @@ def compute(run, params: HessianParams, deps) -> HessianResult:
     """The Hessian at the selected checkpoints (at="plateaus": those of the run's plateaus result, through deps)."""
     points, selection = plan(run, params, deps)
     loss_fn = loss_closure(run, params.dtype)
-    return combine(run, params, selection, [part(run, params, point, loss_fn) for point in _progress(points)])
+    cache_path = getattr(deps, "cache_path", None)
+    store = None if cache_path is None else PointStore.beside(run, cache_path)
+    return combine(run, params, selection,
+                   [part(run, params, point, loss_fn, store) for point in _progress(points)])
 
 
 # The same computation in parts, for several workers (Analysis.split; analyzer/core/parallel.py): one part per
@@ -65,17 +69,24 @@ def plan(run, params: HessianParams, deps) -> tuple[list[tuple[int, str]], str]:
     return select_checkpoints(run, params, lambda: deps.get("plateaus"))
 
 
-def part(run, params: HessianParams, point: tuple[int, str], loss_fn=None) -> tuple[dict, object]:
+def part(run, params: HessianParams, point: tuple[int, str], loss_fn=None, store="beside") -> tuple[dict, object]:
     """One checkpoint's table row and its extreme eigenpairs (without their bases); `loss_fn` is the run's loss
-    closure when the caller has built it already."""
+    closure when the caller has built it already. `store`: the per-checkpoint PointStore (points.py) read
+    first and written after; "beside" (the parts on workers) is the one beside the default cache, None none."""
     from analyzer.analyses.hessian.saddle import checkpoint_row  # torch: imported when a Hessian is computed
     from trainer.loop import one_thread
 
     step, role = point
+    store = PointStore.beside(run) if store == "beside" else store
+    stored = store.load(params, step) if store is not None else None
+    if stored is not None:
+        return {**stored[0], "role": role}, stored[1]
     extremes: list = []
     with one_thread():  # HVPs on these small MLPs run 2x slower on 2 intra-op threads of a shared 2-core machine
         row = checkpoint_row(run, loss_fn or loss_closure(run, params.dtype), params, np.asarray(run.steps),
                              np.asarray(run.grad_norm, dtype=float), step, role, extremes)
+    if store is not None:
+        store.save(params, step, row, extremes[0])
     return row, extremes[0]
 
 

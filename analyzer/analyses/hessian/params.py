@@ -8,7 +8,7 @@ from typing import ClassVar
 from analyzer.core.params import fail, param, validate
 
 METHODS = ("auto", "dense", "lanczos")
-SELECTIONS = ("plateaus", "every", "steps")
+SELECTIONS = ("plateaus", "every", "steps", "grid")
 
 
 @dataclass(frozen=True)
@@ -21,12 +21,14 @@ class HessianParams:
 
     analysis: ClassVar[str] = "hessian"
 
-    at: str = param("plateaus", "Checkpoints: plateaus (edges and midpoints of the run's plateaus), every, steps.",
-                    choices=SELECTIONS)
+    at: str = param("plateaus", "Checkpoints: plateaus (edges and midpoints of the run's plateaus), every, steps, "
+                                "grid (log-spaced: --per-decade per decade of steps, and step 0).", choices=SELECTIONS)
     every: int = param(0, "Analyse every N steps: the stored checkpoints nearest to 0, N, 2N and so on (implies --at "
                           "every).", minimum=0)
     steps: tuple[int, ...] = param((), "Comma-separated stored checkpoint steps, analysed exactly (implies --at "
                                        "steps).")
+    per_decade: int = param(4, "Checkpoints per decade of steps with --at grid (the stored ones nearest to "
+                               "10^(i/N)).", minimum=1)
     k: int = param(10, "Top and bottom eigenpairs.", minimum=1)
     method: str = param("auto", "dense (exact, full spectrum), lanczos (certified subspace run, or top/bottom-k and "
                                 "a bracketed index estimate) or auto.", choices=METHODS)

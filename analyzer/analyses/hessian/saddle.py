@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from analyzer.analyses.hessian.eigen import hessian_eigenpairs
+from analyzer.analyses.hessian.grid import gradient_seconds, tolerance_fractions
 from analyzer.analyses.hessian.params import HessianParams
 from analyzer.io.live import live_subnetwork
 from analyzer.linalg.index import index_estimate, index_from_eigenpairs
@@ -58,4 +59,7 @@ def checkpoint_row(run, loss_fn, params, logged_steps, logged_grad, step, role, 
                                     live=live_subnetwork(run, theta))
     extremes.append(replace(eigenpairs, all_eigenvalues=None, krylov=None, subspace=None))  # not their bases
     grad_scale = local_grad_scale(logged_steps, logged_grad, step)
-    return {"step": step, "role": role, **saddle_metrics(eigenpairs, op, params, grad_scale)}
+    row = {"step": step, "role": role, **saddle_metrics(eigenpairs, op, params, grad_scale)}
+    row.update(tolerance_fractions(eigenpairs, op.n))  # hessian/grid.py: the index at several tolerances
+    row["cost_gradients"] = eigenpairs.seconds / max(gradient_seconds(loss_fn, theta), 1e-12)
+    return row
