@@ -6,6 +6,7 @@ BUILTIN = (
     "spectrum",
     "correlate",
     "hessian",
+    "escape",
     "score",
     "activations",
     "harmonics",

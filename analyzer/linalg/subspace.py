@@ -52,6 +52,7 @@ class SubspaceRun:
     failure_probability: float
     n_hvp: int
     basis: np.ndarray | None = field(repr=False)  # (m, n) orthonormal rows: Q^T (None: run on a live block)
+    rayleigh: np.ndarray | None = field(default=None, repr=False)  # (m, m) S = Q^T H Q: Ritz vectors Q W (escape)
 
     @property
     def dim(self) -> int:
@@ -103,7 +104,7 @@ def subspace_run(op, max_dim: int, block: int = 32, seed: int = 0, drop_tol: flo
     return SubspaceRun(ritz=ritz, n=op.n,
                        offdiag_bound=lanczos.offdiag_bound(), complement_bound=complement, certified=certified,
                        failure_probability=attempts * 10.0 ** -probes, n_hvp=lanczos.n_hvp,
-                       basis=lanczos.basis[:m])
+                       basis=lanczos.basis[:m], rayleigh=lanczos.s_matrix[:m, :m].copy())
 
 
 class _BlockLanczos:

@@ -59,7 +59,7 @@ def _subspace_run(op: HessianOperator, krylov_steps: int, seed: int, live) -> Su
     block = live.operator()
     subspace = subspace_run(block, krylov_steps, seed=seed)
     op.n_hvp += block.n_hvp
-    return replace(subspace, n=op.n, basis=None)  # the removed coordinates: n - n_live exact zeros
+    return replace(subspace, n=op.n, basis=None, rayleigh=None)  # the removed coordinates: n - n_live exact zeros
 
 
 def resolve_method(method: str, n_params: int, k: int, dense_max_params: int) -> str:

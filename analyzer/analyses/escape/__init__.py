@@ -1,0 +1,16 @@
+"""Escape directions: does leaving a plateau move along its negative curvature more than ordinary motion does?"""
+
+from analyzer.analyses.escape.compute import compute
+from analyzer.analyses.escape.params import EscapeParams
+from analyzer.analyses.escape.result import EscapeResult
+from analyzer.analyses.escape.section import section
+from analyzer.core.registry import Analysis
+
+ANALYSIS = Analysis(
+    name="escape", params=EscapeParams, result=EscapeResult, compute=compute, version="1",
+    summary="escape displacement vs the plateau Hessian's negative eigenspace, a time-matched control, and the "
+            "frequency the negative directions carry",
+    requires=("plateaus", "spectrum"), section=section, in_report=False,
+)
+
+__all__ = ["ANALYSIS", "EscapeParams", "EscapeResult"]

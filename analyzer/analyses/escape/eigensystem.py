@@ -1,0 +1,114 @@
+"""The Hessian's non-zero eigenpairs at a checkpoint (dense, or the certified subspace run's Ritz pairs) and the
+fraction of a displacement each eigenspace holds.
+
+Eigenpairs. Up to `dense_max_params` parameters: the dense Hessian (P HVPs) and LAPACK's eigh. Above: the
+certified subspace run (analyzer/linalg/subspace.py) on the live block (dead ReLU units removed: their rows
+and columns of H are exactly zero) or on the whole operator; its basis Q spans an invariant subspace, so
+the Ritz pairs (theta_i, Q w_i) of S = Q^T H Q are eigenpairs of H to the certified error, and every other
+eigenvalue is zero within it. An uncertified run fails the analysis (AnalysisFailed): no overlap is reported
+on a subspace that might miss part of the spectrum.
+
+Overlaps of a displacement d (fractions of ||d||^2):
+  overlap_negative = ||P_neg d||^2 / ||d||^2, P_neg the projector on the eigenvectors with eigenvalue below
+      t = -index_tol x max |eigenvalue| (n_negative of them);
+  overlap_top = the same for the n_negative largest eigenvalues;
+  overlap_random = n_negative / rank x ||P_range d||^2 / ||d||^2: the expected overlap with a uniformly random
+      (Haar) n_negative-dimensional subspace of H's range (rank = eigenvalues with |lambda| > zero_tol, the
+      Hessian analysis' zero rule) -- the null "d has no preference among curvature directions";
+  range_fraction = ||P_range d||^2 / ||d||^2.
+Eigenspaces are projected with their whole orthonormal bases, so a repeated eigenvalue inside a set changes
+nothing; the top set is ambiguous only if the n_negative-th and next largest eigenvalues coincide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from analyzer.errors import AnalysisFailed
+from analyzer.linalg.index import ZERO_TOL
+
+
+@dataclass
+class Eigensystem:
+    """Eigenvalues (ascending) and unit eigenvectors (columns, full parameter coordinates) spanning H's range
+    and its negative part; every eigenvalue not listed is zero within `error`."""
+
+    values: np.ndarray
+    vectors: np.ndarray  # (n_params, m)
+    n_params: int
+    error: float  # certified |listed - true| for every eigenvalue (and bound on the unlisted ones)
+    method: str  # "dense" or "exhaustive"
+    n_hvp: int
+
+    @property
+    def scale(self) -> float:
+        return float(np.max(np.abs(self.values))) if len(self.values) else 0.0
+
+    @property
+    def zero_tol(self) -> float:
+        return max(ZERO_TOL * self.scale, self.error)
+
+    def full_spectrum(self) -> np.ndarray:
+        return np.sort(np.concatenate([self.values, np.zeros(self.n_params - len(self.values))]))
+
+
+def eigensystem(run, theta: torch.Tensor, params) -> Eigensystem:
+    """The eigenpairs of the training loss' Hessian at `theta` (module docstring)."""
+    from analyzer.io.live import live_subnetwork
+    from analyzer.io.model import loss_closure
+    from analyzer.linalg.operators import HessianOperator
+    from analyzer.linalg.solvers import UNIT_ROUNDOFF, dense_hessian
+
+    op = HessianOperator(loss_closure(run, params.dtype), theta)
+    if op.n <= params.dense_max_params:
+        values, vectors = np.linalg.eigh(dense_hessian(op).numpy())
+        error = op.n * UNIT_ROUNDOFF * float(np.max(np.abs(values)))
+        return Eigensystem(values, vectors, op.n, error, "dense", op.n_hvp)
+    live = live_subnetwork(run, theta)
+    block, keep = (live.operator(), live.keep) if live is not None and live.n_full == op.n else (op, None)
+    values, vectors, error, n_hvp = _certified_pairs(block, params)
+    if keep is not None:
+        full = np.zeros((op.n, vectors.shape[1]))
+        full[keep] = vectors
+        vectors = full
+    return Eigensystem(values, vectors, op.n, error, "exhaustive", n_hvp)
+
+
+def _certified_pairs(op, params) -> tuple[np.ndarray, np.ndarray, float, int]:
+    from analyzer.linalg.subspace import subspace_run
+
+    run = subspace_run(op, params.krylov_steps, seed=params.seed)
+    if not run.certified:
+        raise AnalysisFailed(f"the certified subspace run did not close within {params.krylov_steps} dimensions "
+                             "(raise --krylov-steps); no overlap is reported on an uncertified subspace")
+    values, weights = np.linalg.eigh((run.rayleigh + run.rayleigh.T) / 2)
+    return values, run.basis.T @ weights, run.error, run.n_hvp
+
+
+def overlaps(system: Eigensystem, displacement: np.ndarray, index_tol: float) -> dict:
+    """n_negative, rank and the overlap fractions of `displacement` (module docstring)."""
+    d = np.asarray(displacement, dtype=np.float64)
+    total = float(d @ d)
+    values, coords = system.values, system.vectors.T @ d  # coordinates of d on each eigenvector
+    negative = values < -index_tol * system.scale
+    n_negative = int(negative.sum())
+    in_range = np.abs(values) > system.zero_tol
+    top = np.zeros(len(values), dtype=bool)
+    if n_negative:
+        top[np.argsort(values)[::-1][:n_negative]] = True
+    share = (lambda mask: float(np.sum(coords[mask] ** 2)) / total) if total > 0 else (lambda mask: np.nan)  # noqa: E731
+    rank = int(in_range.sum())
+    range_fraction = share(in_range)
+    return {"n_negative": n_negative, "rank": rank, "overlap_negative": share(negative), "overlap_top": share(top),
+            "overlap_random": n_negative / rank * range_fraction if rank else np.nan,
+            "range_fraction": range_fraction, "step_norm": float(np.sqrt(total))}
+
+
+def most_negative(system: Eigensystem, count: int, index_tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """Up to `count` most negative eigenvalues below the tolerance and their eigenvectors (columns)."""
+    order = np.argsort(system.values)[:count]
+    order = order[system.values[order] < -index_tol * system.scale]
+    return system.values[order], system.vectors[:, order]

@@ -1,0 +1,131 @@
+"""`analyze escape`: overlaps of escape and control displacements against a dense float64 oracle, frequencies of
+J v against numpy's FFT, the random-subspace null by sampling, windows and CLI errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from trainer.config import PRESETS, ModelSpec
+
+TOL = 1e-6
+
+
+@pytest.fixture(scope="module")
+def sgd_run(tmp_path_factory):
+    """Seed 000's sgd preset at width 12 (P = 193): a plateau from step 0, a drop, a second plateau (issue 22)."""
+    from trainer.loop import train
+
+    config = dataclasses.replace(PRESETS["sgd"], epochs=3000, model=ModelSpec(width=12))
+    path = tmp_path_factory.mktemp("escape") / "sgd12.h5"
+    train(config, path, overwrite=True)
+    return path
+
+
+def _oracle(run, step_a: int, step_b: int, index_tol: float) -> dict:
+    """Dense float64 Hessian at step_a (torch.autograd) + numpy.linalg.eigh; overlaps of theta(b) - theta(a)."""
+    from trainer.models import functional_forward
+
+    model, layout = run.build_model("float64")
+    x, y = (torch.from_numpy(run.data(k)).double() for k in ("x_train", "y_train"))
+    loss = lambda t: torch.mean((functional_forward(model, layout, t, x) - y) ** 2)  # noqa: E731
+    theta_a = torch.from_numpy(run.params_at(step_a)).double()
+    hess = torch.autograd.functional.hessian(loss, theta_a).numpy()
+    values, vectors = np.linalg.eigh((hess + hess.T) / 2)
+    d = run.params_at(step_b) - run.params_at(step_a)
+    scale = np.abs(values).max()
+    coords = vectors.T @ d
+    frac = lambda mask: np.sum(coords[mask] ** 2) / (d @ d)  # noqa: E731
+    negative = values < -index_tol * scale
+    n = int(negative.sum())
+    top = np.zeros_like(negative)
+    top[np.argsort(values)[::-1][:n]] = True
+    in_range = np.abs(values) > 1e-9 * scale
+    return {"n_negative": n, "overlap_negative": frac(negative), "overlap_top": frac(top),
+            "overlap_random": n / in_range.sum() * frac(in_range), "rank": int(in_range.sum()),
+            "vector": vectors[:, 0], "values": values}
+
+
+@pytest.mark.parametrize("dense_max_params", [100, 1000])  # certified subspace run (P = 193), dense LAPACK
+def test_overlaps_equal_the_dense_oracle(sgd_run, dense_max_params):
+    from analyzer.core.runner import analyze
+    from analyzer.io.run import open_run
+
+    result = analyze(sgd_run, "escape", use_cache=False, dense_max_params=dense_max_params)
+    assert len(result.table) >= 1
+    row = result.table.iloc[0]
+    assert row.method == ("exhaustive" if dense_max_params == 100 else "dense")
+    assert row.plateau_step < row.drop_mid < row.after_step
+    with open_run(sgd_run) as run:
+        for prefix, (a, b) in (("", (row.plateau_step, row.after_step)),
+                               ("control_", (row.control_start, row.control_end))):
+            oracle = _oracle(run, int(a), int(b), 1e-6)
+            assert row[f"{prefix}n_negative"] == oracle["n_negative"] > 0
+            assert row[f"{prefix}rank"] == oracle["rank"]
+            for name in ("overlap_negative", "overlap_top", "overlap_random"):
+                assert abs(row[f"{prefix}{name}"] - oracle[name]) < TOL, (prefix, name)
+        spectrum = result.spectra[list(result.spectrum_steps).index(row.plateau_step)]
+        exact = _oracle(run, int(row.plateau_step), int(row.after_step), 1e-6)["values"]
+        np.testing.assert_allclose(spectrum, exact, atol=1e-8 * np.abs(exact).max())
+    assert row.control_end - row.control_start == row.after_step - row.plateau_step  # equal step count
+
+
+def test_negative_direction_frequency_equals_numpy_fft_of_jv(sgd_run):
+    from analyzer.core.runner import analyze
+    from analyzer.io.run import open_run
+    from trainer.models import functional_forward
+
+    row = analyze(sgd_run, "escape", use_cache=False).table.iloc[0]
+    with open_run(sgd_run) as run:
+        oracle = _oracle(run, int(row.plateau_step), int(row.after_step), 1e-6)
+        model, layout = run.build_model("float64")
+        x = torch.from_numpy(run.data("x_eval")).double()
+        theta = torch.from_numpy(run.params_at(int(row.plateau_step))).double()
+        jac = torch.autograd.functional.jacobian(lambda t: functional_forward(model, layout, t, x).reshape(-1), theta)
+        power = np.abs(np.fft.rfft(jac.numpy() @ oracle["vector"])) ** 2
+        freqs = np.fft.rfftfreq(len(x), d=1.0 / len(x))  # grid of [0, 1): bin k is k Hz
+        targets = np.asarray(run.target["freqs_hz"], dtype=float)
+        bins = [int(np.argmin(np.abs(freqs - f))) for f in targets]
+    assert row.negative_freq == targets[int(np.argmax(power[bins]))]
+    assert np.isfinite(row.jump_freq)  # a jump was found inside the escape window
+    assert 0 < row.negative_share <= 1
+
+
+def test_random_null_is_the_mean_over_random_subspaces_of_the_range(sgd_run):
+    """overlap_random's closed form equals the Monte-Carlo mean over Haar-random subspaces of H's range."""
+    from analyzer.analyses.escape.eigensystem import Eigensystem, overlaps
+
+    rng = np.random.default_rng(0)
+    values = np.concatenate([-np.linspace(1, 2, 4), np.linspace(1, 5, 8), np.zeros(8)])
+    basis, _ = np.linalg.qr(rng.standard_normal((20, 20)))
+    system = Eigensystem(values, basis, 20, 0.0, "dense", 0)
+    d = rng.standard_normal(20)
+    expected = overlaps(system, d, 1e-6)["overlap_random"]
+    in_range = basis[:, np.abs(values) > 0]
+    samples = []
+    for _ in range(4000):
+        q, _ = np.linalg.qr(in_range @ rng.standard_normal((12, 4)))
+        samples.append(np.sum((q.T @ d) ** 2) / (d @ d))
+    assert abs(np.mean(samples) - expected) < 4 * np.std(samples) / np.sqrt(len(samples))
+
+
+def test_cli_json_rows_and_bad_input(sgd_run, tmp_path):
+    from typer.testing import CliRunner
+
+    from analyzer.cli import app
+
+    runner = CliRunner()
+    ok = runner.invoke(app, ["escape", str(sgd_run), "--json", "--no-cache"])
+    assert ok.exit_code == 0, ok.output
+    rows = json.loads(ok.stdout)["table"]
+    for field in ("plateau_step", "after_step", "n_negative", "overlap_negative", "overlap_top", "overlap_random",
+                  "control_overlap_negative", "negative_freq", "jump_freq"):
+        assert field in rows[0]
+    bad = runner.invoke(app, ["escape", str(sgd_run), "--index-tol", "-1", "--no-cache"])
+    assert bad.exit_code == 2 and "index_tol" in bad.output and "Traceback" not in bad.output
+    missing = runner.invoke(app, ["escape", str(tmp_path / "none.h5")])
+    assert missing.exit_code == 2
