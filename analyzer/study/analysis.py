@@ -110,7 +110,10 @@ def build_study(outcomes: list[RunSummary | SkippedRun], options: StudyOptions) 
         study.stall = stall(study_runs, options)
         study.ordering = ordering_frame(study_runs, group_of)
     study.noise_floor, study.differences = noise_floor(learned, options)
+    from analyzer.study.escape_pool import attach_saddle_evidence
     from analyzer.study.verdicts import observations
+
+    attach_saddle_evidence(study)  # saddle_control, escape_pool, escape_time (analyzer/study/saddle.py)
 
     study.observations = observations(study)
     return study

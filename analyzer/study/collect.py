@@ -62,6 +62,8 @@ class RunSummary:
     # (K,) first step each frequency's relative error fell below the threshold, NaN where never (a frequency can
     # reach it and later drift back above: then it has a reached step but no learned step)
     reached_steps: np.ndarray = field(default_factory=lambda: np.empty(0))
+    hessian_grid: pd.DataFrame | None = None  # the Hessian on the log-spaced grid (analyzer/study/saddle.py)
+    escapes: pd.DataFrame | None = None  # `analyze escape`'s table (analyzer/study/escape_pool.py)
 
     @property
     def first_reached_steps(self) -> np.ndarray:
@@ -161,12 +163,15 @@ def _summarize(path: Path, options: StudyOptions) -> RunSummary:
         spectrum = analyze(run, "spectrum", use_cache=options.use_cache)
         escapes = events_from(run.path.stem, spectrum, plateaus, CorrelateParams(reference="escapes"))
         edges = events_from(run.path.stem, spectrum, plateaus, CorrelateParams(reference="edges"))
-        hessian, notes = None, []
+        hessian, notes, extra = None, [], {}
         if options.hessian:
             try:
                 hessian = _hessian_rows(analyze(run, "hessian", use_cache=options.use_cache))
             except (BadInputError, AnalysisFailed) as err:
                 notes.append(f"hessian: {_one_line(err)}")
+            from analyzer.study.escape_pool import saddle_summaries
+
+            extra = saddle_summaries(run, options.use_cache, notes)
         loss_steps, loss = _sampled_loss(np.asarray(run.steps), np.asarray(run.loss))
         found = plateaus.plateaus("changepoint")
         learning = spectrum.learning.sort_values("freq_hz")
@@ -177,7 +182,7 @@ def _summarize(path: Path, options: StudyOptions) -> RunSummary:
             edge_steps=edges.reference_steps, first_pred_step=escapes.first_step, last_pred_step=escapes.last_step,
             plateaus=found[["start_step", "end_step", "duration"]].astype(np.float64).reset_index(drop=True),
             hessian=hessian, loss_steps=loss_steps, loss=loss, notes=tuple(notes),
-            reached_steps=learning.first_below_step.to_numpy(np.float64))
+            reached_steps=learning.first_below_step.to_numpy(np.float64), **extra)
 
 
 def _hessian_rows(result) -> pd.DataFrame:
@@ -247,5 +252,9 @@ def study_jobs(paths: list[Path], options: StudyOptions) -> list:
     """The analyses a study reads, for every run, with the default parameters summarize_run uses."""
     from analyzer.core.parallel import Job
 
+    from analyzer.study.escape_pool import SADDLE_JOBS
+
     names = ("plateaus", "spectrum", "hessian") if options.hessian else ("plateaus", "spectrum")
-    return [Job(str(path), name) for path in paths for name in names]
+    extra = SADDLE_JOBS if options.hessian else ()
+    return [Job(str(path), name) for path in paths for name in names] + \
+        [Job(str(path), name, dict(overrides)) for path in paths for name, overrides in extra]

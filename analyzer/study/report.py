@@ -11,6 +11,7 @@ from analyzer.report.markdown import markdown_table
 from analyzer.report.model import Report
 from analyzer.study import figures as study_figures
 from analyzer.study.analysis import QUANTITIES, Study, median_runs
+from analyzer.study.saddle_report import saddle_json, saddle_section
 from analyzer.study.verdicts import ALPHA
 
 DEFINITIONS = [
@@ -41,6 +42,7 @@ def render(study: Study, title: str = "", command: str = "analyze study") -> Rep
     lines += loss_section(study, figs)
     lines += quantity_section(study)
     lines += tests_section(study)
+    lines += saddle_section(study, figs)
     lines += noise_section(study, figs)
     lines += heatmap_section(study, figs)
     lines += ["## Reproduce", "", f"Command: `{command}`. Options: Hessian "
@@ -251,4 +253,5 @@ def to_json(study: Study) -> dict:
     if not study.noise_floor.empty:
         payload["noise_floor"] = {"table": study.noise_floor, "differences": study.differences,
                                   "summary": noise_sentence(study)}
+    payload.update(saddle_json(study))
     return to_jsonable(payload)

@@ -32,27 +32,32 @@ def overlap_figure(table, title: str = "") -> Figure:
 
 
 def density_figure(steps: np.ndarray, spectra: np.ndarray, plateau_steps, title: str = "") -> Figure:
-    """Histogram of every eigenvalue (the exact spectrum, not an SLQ estimate), linear and symmetric-log axes."""
-    fig, (ax_lin, ax_log) = plt.subplots(1, 2, figsize=(9.0, 3.6), layout="constrained")
-    colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, max(len(steps), 1)))
+    """Histogram of every eigenvalue / max |eigenvalue| (the exact spectrum, not an SLQ estimate): linear axis
+    (non-zero eigenvalues) and symmetric-log axis (all of them; the zeros of the null space in the middle bin)."""
+    fig, (ax_lin, ax_log) = plt.subplots(1, 2, figsize=(10.0, 3.8), layout="constrained")
+    colors = plt.get_cmap("viridis")(np.linspace(0, 0.85, max(len(steps), 1)))
+    linear_bins, log_bins = np.linspace(-1, 1, 81), _symlog_edges(LINTHRESH)
     for values, step, color in zip(spectra, steps, colors):
-        role = "plateau" if step in set(plateau_steps) else "control"
-        label = f"step {int(step)} ({role})"
-        nonzero = values[values != 0]
-        ax_lin.hist(nonzero, bins=60, histtype="step", color=color, label=label, density=False)
-        scale = np.max(np.abs(values)) if len(values) else 1.0
-        linthresh = max(1e-8 * scale, 1e-300)
-        edges = _symlog_edges(scale, linthresh)
-        ax_log.hist(values, bins=edges, histtype="step", color=color, label=label)
-        ax_log.set_xscale("symlog", linthresh=linthresh)
-    ax_lin.set(xlabel="eigenvalue (non-zero ones)", ylabel="count", yscale="log",
-               title="exact Hessian spectrum (all eigenvalues, certified)")
-    ax_log.set(xlabel="eigenvalue (symmetric log; zeros in the middle bin)", ylabel="count", yscale="log")
+        scale = float(np.max(np.abs(values))) or 1.0
+        relative = values / scale
+        label = f"step {int(step)} ({'plateau' if step in set(plateau_steps) else 'control'})"
+        ax_lin.hist(relative[values != 0], bins=linear_bins, histtype="step", color=color, label=label, lw=1.3)
+        ax_log.hist(np.clip(relative, -1, 1), bins=log_bins, histtype="step", color=color, label=label, lw=1.3)
+    ax_lin.set(xlabel="eigenvalue / max |eigenvalue| (non-zero ones)", ylabel="count", yscale="log",
+               title="linear axis")
+    ax_log.set_xscale("symlog", linthresh=LINTHRESH)
+    ticks = [-1, -1e-2, -1e-4, -1e-6, 0, 1e-6, 1e-4, 1e-2, 1]
+    ax_log.set_xticks(ticks, ["-1", "-1e-2", "-1e-4", "-1e-6", "0", "1e-6", "1e-4", "1e-2", "1"], fontsize=8)
+    ax_log.set(xlabel="eigenvalue / max |eigenvalue| (symlog; |x| < 1e-8: middle bin)", ylabel="count",
+               yscale="log", title="symmetric-log axis, all eigenvalues")
     ax_lin.legend(fontsize=7)
-    fig.suptitle(title or "Eigenvalue density at the escape analysis' checkpoints", fontsize=10)
+    fig.suptitle(title or "Exact Hessian eigenvalue density", fontsize=10)
     return fig
 
 
-def _symlog_edges(scale: float, linthresh: float) -> np.ndarray:
-    outer = np.logspace(np.log10(linthresh), np.log10(scale * 1.01), 25)
+LINTHRESH = 1e-8
+
+
+def _symlog_edges(linthresh: float) -> np.ndarray:
+    outer = np.logspace(np.log10(linthresh), 0.0001, 33)
     return np.concatenate([-outer[::-1], outer])

@@ -17,6 +17,9 @@ def section(run, figs: dict, prefix: str, level: int) -> list[str]:
             result.table, result.n_params, plateau_intervals(run.results.get("plateaus")),
             title=f"Hessian at checkpoints — {run.label}"), f"Hessian eigenvalues of {run.label}")
     lines += [result.headline() + ".", ""]
+    from analyzer.analyses.hessian.grid_section import grid_lines
+
+    lines += grid_lines(run, figs, prefix)
     for frame in result.tables().values():
         lines += markdown_table(frame)
     return lines
