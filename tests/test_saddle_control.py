@@ -1,0 +1,83 @@
+"""The study's time-matched saddle control: the statistic by hand, false-positive rate without an effect, power with
+one, tolerance sensitivity, Holm; the Hessian grid's checkpoints and per-checkpoint reuse."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analyzer.study.saddle import _holm, cluster_bootstrap, grid_points, matched_difference, saddle_control
+
+STEPS = np.array([0, 10, 20, 30, 60, 100, 180, 320, 560, 1000, 1780, 3000])
+
+
+def fake_runs(rng, n_groups=2, n_runs=8, effect=0.0, run_sd=0.02, noise_sd=0.01):
+    """Runs with a plateau [start, end] each, index fraction = trend + run effect + effect x in_plateau + noise."""
+    runs, group_of = [], {}
+    for g in range(n_groups):
+        for r in range(n_runs):
+            start, end = 0.0, float(rng.choice(STEPS[3:10]))
+            second = float(rng.choice(STEPS[6:11]))
+            spans = [(start, end)] + ([(second, 3000.0)] if second > end else [])
+            inside = np.zeros(len(STEPS), dtype=bool)
+            for a, b in spans:
+                inside |= (STEPS >= a) & (STEPS <= b)
+            trend = 0.1 - 0.01 * np.log10(STEPS + 1)
+            value = trend + rng.normal(0, run_sd) + effect * inside + rng.normal(0, noise_sd, len(STEPS))
+            grid = pd.DataFrame({"step": STEPS, "index_fraction": value, "lambda_min": -value,
+                                 "index_fraction_tol_1e-08": value, "index_fraction_tol_1e-06": value,
+                                 "index_fraction_tol_0.0001": value + 0.001})
+            path = f"g{g}-r{r}"
+            runs.append(SimpleNamespace(path=path, hessian_grid=grid,
+                                        plateaus=pd.DataFrame(spans, columns=["start_step", "end_step"])))
+            group_of[path] = f"group{g}"
+    return runs, group_of
+
+
+def test_matched_difference_by_hand():
+    points = pd.DataFrame({"group": ["a"] * 5, "run": ["r1", "r2", "r3", "r1", "r2"], "step": [10, 10, 10, 20, 20],
+                           "in_plateau": [True, False, False, True, True], "v": [3.0, 1.0, 2.0, 9.0, 9.0]})
+    plateau, control, difference, strata = matched_difference(points, "v")
+    # only step 10 has both sides: plateau mean 3, control mean 1.5 (step 20 is plateau-only and does not enter)
+    assert (plateau, control, difference, strata) == (3.0, 1.5, 1.5, 1)
+    two = pd.concat([points, pd.DataFrame({"group": ["b"] * 3, "run": ["s1", "s2", "s3"], "step": [10] * 3,
+                                           "in_plateau": [True, True, False], "v": [5.0, 7.0, 0.0]})])
+    # weights n_p n_c / (n_p + n_c): a at 10 -> 1 * 2 / 3, b at 10 -> 2 * 1 / 3; equal here
+    assert matched_difference(two, "v")[2] == pytest.approx((1.5 + 6.0) / 2)
+
+
+def test_no_effect_false_positive_rate_and_effect_power():
+    rng = np.random.default_rng(1)
+    null_p = [cluster_bootstrap(grid_points(*fake_runs(rng)), "index_fraction", 300, i)["p_value"] for i in range(120)]
+    assert np.mean(np.asarray(null_p) < 0.05) <= 0.10  # nominal 5 %; 120 studies: a binomial SE of 2 %
+    rng = np.random.default_rng(2)
+    hits = [cluster_bootstrap(grid_points(*fake_runs(rng, effect=0.02)), "index_fraction", 300, i)["p_value"] < 0.05
+            for i in range(30)]
+    assert np.mean(hits) >= 0.8
+
+
+def test_saddle_control_keys_sensitivity_and_ci_covers_effect():
+    runs, group_of = fake_runs(np.random.default_rng(3), effect=0.03)
+    control = saddle_control(runs, group_of, n_resamples=500)
+    for key in ("plateau", "control", "difference", "ci_low", "ci_high", "p_value"):
+        assert np.isfinite(control[key])
+    assert control["ci_low"] < 0.03 < control["ci_high"] and control["p_value"] < 0.05
+    assert [t["index_tol"] for t in control["by_tolerance"]] == [1e-8, 1e-6, 1e-4]
+    assert control["stable_across_tolerances"]
+    assert saddle_control([SimpleNamespace(path="x", hessian_grid=None, plateaus=None)], {"x": "g"}) is None
+
+
+def test_holm():
+    assert _holm([0.01, 0.04, np.nan]) == pytest.approx([0.02, 0.04, np.nan], nan_ok=True)
+    assert _holm([0.04, 0.03]) == pytest.approx([0.06, 0.06])
+
+
+def test_grid_steps_are_log_spaced_and_snap_to_stored():
+    from analyzer.analyses.hessian.checkpoints import grid_steps
+
+    assert grid_steps(10_000, 4) == [0, 1, 2, 3, 6, 10, 18, 32, 56, 100, 178, 316, 562, 1000, 1778, 3162, 5623, 10000]
+    assert grid_steps(0, 4) == [0]
+    assert grid_steps(3000, 1) == [0, 1, 10, 100, 1000, 3000]
