@@ -129,3 +129,19 @@ def test_cli_json_rows_and_bad_input(sgd_run, tmp_path):
     assert bad.exit_code == 2 and "index_tol" in bad.output and "Traceback" not in bad.output
     missing = runner.invoke(app, ["escape", str(tmp_path / "none.h5")])
     assert missing.exit_code == 2
+
+
+def test_score_checks_the_escape_analysis_against_the_closed_form(known_run):
+    """diag-linear: overlap with the negative eigenspace, its dimension and the escaping mode's frequency."""
+    from analyzer.analyses.score.escape_rows import closed_form_escape
+    from analyzer.analyses.score.known import predict
+    from analyzer.core.runner import analyze
+
+    score = analyze(known_run, "score", use_cache=False)
+    rows = score.table[score.table.quantity.str.startswith("escape_")]
+    assert len(rows) == 3 * len(predict(known_run).plateaus) and rows.ok.all() and score.passed
+    directions = rows[rows.quantity == "escape_direction_freq"].detected.tolist()
+    assert directions == [1.0, 3.0, 7.0, 15.0]  # each escape's most negative direction is the mode that escapes
+    known = predict(known_run)
+    truth = closed_form_escape(known, 0, 600, 1e-12)  # a displacement over two escapes: both modes negative at 0
+    assert truth["n_negative"] == 40 and truth["negative_freq"] == 1.0 and truth["overlap_negative"] > 0.999

@@ -25,10 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from analyzer.errors import AnalysisFailed
-from analyzer.linalg.index import ZERO_TOL
 
 
 @dataclass
@@ -49,13 +47,15 @@ class Eigensystem:
 
     @property
     def zero_tol(self) -> float:
+        from analyzer.linalg.index import ZERO_TOL  # torch: imported when a Hessian is computed
+
         return max(ZERO_TOL * self.scale, self.error)
 
     def full_spectrum(self) -> np.ndarray:
         return np.sort(np.concatenate([self.values, np.zeros(self.n_params - len(self.values))]))
 
 
-def eigensystem(run, theta: torch.Tensor, params) -> Eigensystem:
+def eigensystem(run, theta, params) -> Eigensystem:
     """The eigenpairs of the training loss' Hessian at `theta` (module docstring)."""
     from analyzer.io.live import live_subnetwork
     from analyzer.io.model import loss_closure

@@ -8,11 +8,12 @@ most power, `share` the fraction of ||J v||^2 on it, `peak` the mode of largest 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 
-def direction_modes(run, theta: torch.Tensor, vectors: np.ndarray, dtype: str = "float64") -> list[dict]:
+def direction_modes(run, theta, vectors: np.ndarray, dtype: str = "float64") -> list[dict]:
     """{freq, share, peak} of J v for each column v of `vectors` (an empty list when there is none)."""
+    import torch
+
     from analyzer.bases.for_run import basis_for_run
     from trainer.models import functional_forward
 

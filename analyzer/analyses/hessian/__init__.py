@@ -2,13 +2,13 @@
 
 from analyzer.analyses.hessian.checkpoints import select_checkpoints
 from analyzer.analyses.hessian.compute import combine, compute, part, plan
-from analyzer.analyses.hessian.params import HessianParams
+from analyzer.analyses.hessian.params import VERSION, HessianParams
 from analyzer.analyses.hessian.result import HessianResult
 from analyzer.analyses.hessian.section import section
 from analyzer.core.registry import Analysis, Split
 
 ANALYSIS = Analysis(
-    name="hessian", params=HessianParams, result=HessianResult, compute=compute, version="7",
+    name="hessian", params=HessianParams, result=HessianResult, compute=compute, version=VERSION,
     summary="Hessian spectrum at checkpoints: extreme eigenvalues, saddle index, trace, saddle candidates",
     requires=("plateaus",), section=section, in_report=True,
     split=Split(plan=plan, part=part, combine=combine),  # one checkpoint per part

@@ -9,6 +9,7 @@ from analyzer.core.params import fail, param, validate
 
 METHODS = ("auto", "dense", "lanczos")
 SELECTIONS = ("plateaus", "every", "steps", "grid")
+VERSION = "7"  # the analysis' version (its ANALYSIS); also keys the per-checkpoint store (points.py)
 
 
 @dataclass(frozen=True)

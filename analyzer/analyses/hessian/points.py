@@ -44,11 +44,11 @@ class PointStore:
         return cls(store_path(cache_path or default_cache_path(run.path)), run.fingerprint)
 
     def key(self, params, step: int) -> str:
-        from analyzer.analyses.hessian import ANALYSIS
+        from analyzer.analyses.hessian.params import VERSION
         from analyzer.core.serialize import params_dict
 
         options = {k: v for k, v in params_dict(params).items() if k not in SELECTION_FIELDS}
-        blob = json.dumps({"options": options, "step": int(step), "version": ANALYSIS.version, "format": FORMAT},
+        blob = json.dumps({"options": options, "step": int(step), "version": VERSION, "format": FORMAT},
                           sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:24]
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analyzer.analyses.score.escape_rows import escape_rows
 from analyzer.analyses.score.known import KnownAnswer, predict, refuse_foreign
 from analyzer.analyses.score.params import ScoreParams
 from analyzer.analyses.score.result import SCORE_COLUMNS, ScoreResult
@@ -31,6 +32,7 @@ def compute(run, params: ScoreParams, deps) -> ScoreResult:
         steps = tuple(int(s) for s in known.plateaus.hessian_step)
         hessian = deps.get("hessian", at="steps", steps=steps, method="dense", index_tol=params.index_tol)
         rows += hessian_rows(known, hessian.table, params)
+        rows += escape_rows(known, deps.get("escape", index_tol=params.index_tol).table, params.index_tol)
     p_value = _correlation_p(run, spectrum, plateaus, "escapes")
     p_edges = _correlation_p(run, spectrum, plateaus, "edges")  # diagnostic only
     for quantity, p in (("correlation_p", p_value), ("correlation_p_edges", p_edges)):
@@ -71,11 +73,12 @@ def _summarise(table: pd.DataFrame, known: KnownAnswer, n_detected: int, p_value
     edges = table[table.quantity.isin(["plateau_start", "plateau_end"])].error_fraction.fillna(np.inf)
     jumps = table[table.quantity == "jump_step"].error_fraction.fillna(np.inf)
     index = table[table.quantity == "index"]
+    escape = table[table.quantity.str.startswith("escape_")]
     required = len(known.plateaus) >= 3
     stat = lambda values, fn: float(fn(values)) if len(values) and np.isfinite(fn(values)) else None  # noqa: E731
     median_edge = stat(edges, np.median)
     passed = (not notes and median_edge is not None and median_edge <= params.edge_tolerance
-              and bool(index.ok.all())
+              and bool(index.ok.all()) and bool(escape.ok.all())
               and (not required or (p_value is not None and p_value < params.alpha)))
     return ScoreResult(table=table, n_plateaus_predicted=len(known.plateaus), n_plateaus_detected=n_detected,
                        median_edge_error=median_edge, worst_edge_error=stat(edges, np.max),
