@@ -8,6 +8,7 @@
    from scratch, one after the other in the same call; prints both and their ratio (goal <= 1).
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/saddle_speed.py --runs data/sweep32            # 32-run study
+    OMP_NUM_THREADS=1 .venv/bin/python bench/saddle_speed.py --runs data/study11 --keep data/study11-out  # + report
     OMP_NUM_THREADS=1 .venv/bin/python bench/saddle_speed.py --report-vs-train               # 4 default runs
 The machine's load (other processes) is printed with each figure: compare ratios measured in one call.
 """
@@ -64,12 +65,16 @@ def grid_costs(folder: Path) -> dict:
     return out
 
 
-def study(runs: Path, workers: int) -> None:
+def study(runs: Path, workers: int, keep: Path | None) -> None:
     paths = sorted(p for p in runs.glob("*.h5") if not p.name.endswith((".analysis.h5", ".hessian-points.h5")))
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as temporary:
+        scratch = str(keep or temporary)
+        if keep is not None and keep.exists():
+            shutil.rmtree(keep)
         fresh_copies(paths, Path(scratch))
         load = os.getloadavg()[0]
-        seconds, stdout = timed([str(BIN / "analyze"), "study", scratch, "--workers", str(workers), "--json"])
+        report = ["-o", str(Path(scratch) / "report")] if keep is not None else []
+        seconds, stdout = timed([str(BIN / "analyze"), "study", scratch, "--workers", str(workers), "--json", *report])
         costs = grid_costs(Path(scratch))
     payload = json.loads(stdout)
     print(f"analyze study of {len(paths)} runs from scratch, {workers} workers: {seconds:.1f} s "
@@ -108,10 +113,12 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, help="folder of run files for the study figure (e.g. 8 seeds x 4 presets)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--report-vs-train", action="store_true")
+    parser.add_argument("--keep", type=Path, help="analyse copies in this folder (replaced) and keep them, the caches "
+                                                  "and the study report (DIR/report); default a temporary folder")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     if args.runs:
-        study(args.runs, args.workers)
+        study(args.runs, args.workers, args.keep)
     if args.report_vs_train:
         report_vs_train(args.workers)
 
