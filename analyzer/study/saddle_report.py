@@ -29,11 +29,15 @@ def saddle_section(study, figs: dict) -> list[str]:
         lines += image(figs, "hessian-grid.png", grid_band_figure(points), "Hessian along training per group")
     rows = [{"quantity": "index fraction (tol 1e-6)", **_numbers(control)},
             {"quantity": "lambda_min", **_numbers(control["lambda_min"])}]
-    rows += [{"quantity": f"index fraction (tol {t['index_tol']:g})", **_numbers(t)} for t in control["by_tolerance"]]
+    rows += [{"quantity": f"index fraction (tol {t['index_tol']:g})", **_numbers(t)} for t in control["by_tolerance"]
+             if t["index_tol"] != control["index_tol"]]
     lines += markdown_table(pd.DataFrame(rows))
     lines += [f"Strata (group, step) with both sides: {control['n_strata']}; {control['n_plateau_points']} plateau "
-              f"and {control['n_control_points']} control points from {control['n_runs']} runs. The reading "
-              f"{'is the same' if control['stable_across_tolerances'] else 'differs'} at every index tolerance.", ""]
+              f"and {control['n_control_points']} control points from {control['n_runs']} runs. "
+              + ("The reading (significant at 5 % and in which direction, or not) is the same at every index "
+                 "tolerance." if control["stable_across_tolerances"] else
+                 "The reading (significant at 5 % and in which direction, or not) changes with the index tolerance: "
+                 "no verdict should rest on one tolerance."), ""]
     lines += _escape_lines(study, figs)
     return lines
 
