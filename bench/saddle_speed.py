@@ -49,7 +49,7 @@ def grid_costs(folder: Path) -> dict:
 
     out = {"checkpoints": 0, "seconds": 0.0, "n_hvp": 0, "cost_gradients": 0.0, "escape_hvp": 0, "escapes": 0}
     for path in sorted(folder.glob("*.h5")):
-        if path.name.endswith((".analysis.h5", ".hessian-points.h5")):
+        if path.name.endswith(".analysis.h5"):
             continue
         with open_run(path) as run:
             grid = cached_result(run, "hessian", at="grid", per_decade=4)
@@ -66,7 +66,7 @@ def grid_costs(folder: Path) -> dict:
 
 
 def study(runs: Path, workers: int, keep: Path | None) -> None:
-    paths = sorted(p for p in runs.glob("*.h5") if not p.name.endswith((".analysis.h5", ".hessian-points.h5")))
+    paths = sorted(p for p in runs.glob("*.h5") if not p.name.endswith(".analysis.h5"))
     with tempfile.TemporaryDirectory() as temporary:
         scratch = str(keep or temporary)
         if keep is not None and keep.exists():

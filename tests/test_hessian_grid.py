@@ -32,7 +32,7 @@ def test_grid_rows_reused_by_other_selections(grid_run, tmp_path, monkeypatch):
     path = shutil.copy2(grid_run, tmp_path / "r.h5")
     grid = analyze(path, "hessian", at="grid", per_decade=2)
     assert list(grid.table.step) == [0, 10, 30, 100, 120] and set(grid.table.role) == {"grid"}
-    assert (tmp_path / "r.hessian-points.h5").exists()
+    assert (tmp_path / "r.hessian-points.analysis.h5").exists()
     assert (grid.table.cost_gradients > 0).all() and (grid.table.n_hvp > 0).all()
 
     def refuse(*args, **kwargs):

@@ -4,7 +4,8 @@ The analysis' own cache entry is keyed by the whole selection (`--steps 0,2000`,
 store is keyed by the checkpoint alone, with the options that change a checkpoint's row (k, method, tol,
 index_tol, grad_tol, dense_max_params, max_dense_gb, krylov_steps, dtype, seed; not at/every/steps/per_decade),
 so any selection reuses every checkpoint some earlier call computed. The row's role is the asking
-selection's. File: `RUN.hessian-points.h5` beside `RUN.analysis.h5` (never the run file); entries of an
+selection's. File: `RUN.hessian-points.analysis.h5` beside `RUN.analysis.h5` (never the run file; the suffix
+keeps folder and glob inputs from taking it for a run); entries of an
 older run fingerprint or format are dropped on the next write. Writers (workers computing checkpoints of
 one run side by side) take an exclusive lock on `<file>.lock`; a broken file is replaced, never trusted.
 """
@@ -29,7 +30,7 @@ ARRAYS = ("top", "bottom", "top_residual", "bottom_residual")
 def store_path(cache_path: Path | str) -> Path:
     cache_path = Path(cache_path)
     stem = cache_path.name.removesuffix(".h5").removesuffix(".analysis")
-    return cache_path.with_name(stem + ".hessian-points.h5")
+    return cache_path.with_name(stem + ".hessian-points.analysis.h5")  # *.analysis.h5: a sidecar, never a run
 
 
 class PointStore:
