@@ -19,11 +19,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analyzer.analyses.hessian.grid import SENSITIVITY_TOLS, tolerance_column
 from analyzer.study.saddle import CONFIDENCE, GRID_PER_DECADE, saddle_control
 
 SADDLE_JOBS = (("hessian", {"at": "grid", "per_decade": GRID_PER_DECADE}), ("escape", {}))
-GRID_COLUMNS = ["step", "index_fraction", "lambda_min", "lambda_max", "index_fraction_tol_1e-08",
-                "index_fraction_tol_1e-06", "index_fraction_tol_0.0001", "cost_gradients", "n_hvp", "seconds"]
+GRID_COLUMNS = ["step", "index_fraction", "lambda_min", "lambda_max", *map(tolerance_column, SENSITIVITY_TOLS),
+                "cost_gradients", "n_hvp", "seconds"]
 
 
 def saddle_summaries(run, use_cache: bool, notes: list) -> dict:

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from analyzer.analyses.hessian.grid import SENSITIVITY_TOLS, tolerance_column
+from analyzer.analyses.hessian.params import HessianParams
 
 GRID_PER_DECADE = 4
 CONFIDENCE = 0.95
@@ -114,7 +115,7 @@ def saddle_control(runs, group_of: dict[str, str], n_resamples: int = 2000, seed
     main = cluster_bootstrap(points, "index_fraction", n_resamples, seed)
     secondary = cluster_bootstrap(points, "lambda_min", n_resamples, seed)
     p_holm = _holm([main["p_value"], secondary["p_value"]])
-    main.update({"quantity": "index_fraction", "index_tol": 1e-6, "p_holm": p_holm[0],
+    main.update({"quantity": "index_fraction", "index_tol": HessianParams().index_tol, "p_holm": p_holm[0],
                  "grid_per_decade": GRID_PER_DECADE})
     secondary["p_holm"] = p_holm[1]
     by_tolerance = []

@@ -86,8 +86,4 @@ def _counts(counts: dict) -> str:
 
 def saddle_json(study) -> dict:
     """`saddle_control`, `escape_pool` and `escape_time` for the study's --json."""
-    fit = getattr(study, "escape_time", None)
-    if fit and "points" in fit:
-        fit = {**fit, "points": fit["points"]}
-    return {"saddle_control": getattr(study, "saddle_control", None), "escape_pool": getattr(study, "escape_pool", None),
-            "escape_time": fit}
+    return {name: getattr(study, name, None) for name in ("saddle_control", "escape_pool", "escape_time")}

@@ -30,7 +30,7 @@ def compute(run, params: EscapeParams, deps) -> EscapeResult:
     systems, spectra = {}, {}
     rows = []
     with one_thread():
-        for window in windows:
+        for window in _progress(windows):
             rows.append(_row(run, params, window, spectrum, systems))
     for step, system in systems.items():
         spectra[step] = system.full_spectrum()
@@ -61,6 +61,17 @@ def _row(run, params: EscapeParams, window, spectrum, systems: dict) -> dict:
             "negative_eigenvalues": ",".join(f"{v:.4g}" for v in values), "jump_freq": jump,
             "freq_matches_jump": bool(np.isfinite(jump) and first["freq"] == jump),
             "method": system.method, "eigenvalue_error": system.error, "n_hvp": system.n_hvp}
+
+
+def _progress(windows: list):
+    """Iterate with a rich progress bar on stderr (only when stderr is a terminal): one escape, ~2 Hessians."""
+    import sys
+
+    from rich.console import Console
+    from rich.progress import track
+
+    return track(windows, description="Hessians at escapes and controls", console=Console(stderr=True),
+                 transient=True, disable=not sys.stderr.isatty())
 
 
 def _system(run, params: EscapeParams, step: int, systems: dict):
