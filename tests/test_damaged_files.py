@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 
 from analyzer.cli import app
 
-COMMANDS = ("info", "plateaus", "spectrum", "hessian", "correlate", "score", "harmonics", "ntk", "mask", "report")
+COMMANDS = ("info", "plateaus", "spectrum", "hessian", "escape", "correlate", "score", "harmonics", "ntk", "mask",
+            "report")
 ANALYSES = COMMANDS[1:]
 MANY_RUN_COMMANDS = ("study",)  # takes a folder: every damaged file at once (test below), damaged ones skipped
 RUNLESS_COMMANDS = ("activations",)  # reads no run file
@@ -99,10 +100,12 @@ CASES = {
     "zero-steps": (_commit(0), {"*": (2, NOTHING), "info": (0, "nothing to analyze yet: 0 committed step(s)"),
                                 "plateaus": (2, "0 logged step(s)"),
                                 "hessian": (2, "no stored checkpoints"), "score": (2, "0 logged step(s)"),
+                                "escape": (2, "0 logged step(s)"),
                                 "ntk": (2, "no stored checkpoint"), "mask": (2, "no stored checkpoint")}),
     "one-step": (_commit(1), {"*": (2, NOTHING), "info": (0, "nothing to analyze yet: 1 committed step(s)"),
                               "plateaus": (2, "1 logged step(s)"),
-                              "hessian": (2, "1 logged step(s)"), "score": (2, "1 logged step(s)")}),
+                              "hessian": (2, "1 logged step(s)"), "score": (2, "1 logged step(s)"),
+                              "escape": (2, "1 logged step(s)")}),
     "constant-loss": (_set("log/loss", slice(None), 0.25),
                       {"*": (0, ""), "plateaus": (0, "no plateau edges found"), "correlate": (0, "nothing to test"),
                        "score": (0, "targets missed")}),
@@ -110,6 +113,7 @@ CASES = {
     "config-not-an-object": (_attr("config", "7"), refused("config attribute is JSON int, not an object")),
     "layout-shapes-not-a-list": (_json_attr("model", "layout", "shapes", "x"),
                                  {"*": (0, ""), "hessian": (2, "stored parameter layout is unreadable"),
+                                  "escape": (2, "stored parameter layout is unreadable"),
                                   "ntk": (2, "stored parameter layout is unreadable"),
                                   "mask": (2, "stored parameter layout is unreadable"),
                                   "score": (2, "stored parameter layout is unreadable"),
