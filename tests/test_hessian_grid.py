@@ -3,7 +3,6 @@ against the dense oracle, cost in gradients, and the CLI."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 
@@ -11,18 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from trainer.config import PRESETS, ModelSpec
-
 
 @pytest.fixture(scope="module")
-def grid_run(tmp_path_factory):
-    from trainer.loop import train
-
-    config = dataclasses.replace(PRESETS["baseline"], epochs=120, model=ModelSpec(width=6),
-                                 target=dataclasses.replace(PRESETS["baseline"].target, n_train=64))
-    path = tmp_path_factory.mktemp("grid") / "r.h5"
-    train(config, path, overwrite=True)
-    return path
+def grid_run(small_run):
+    """conftest's 300-step baseline-shaped run (P = 321: the certified subspace run, not dense)."""
+    return small_run
 
 
 def test_grid_rows_reused_by_other_selections(grid_run, tmp_path, monkeypatch):
@@ -31,7 +23,7 @@ def test_grid_rows_reused_by_other_selections(grid_run, tmp_path, monkeypatch):
 
     path = shutil.copy2(grid_run, tmp_path / "r.h5")
     grid = analyze(path, "hessian", at="grid", per_decade=2)
-    assert list(grid.table.step) == [0, 10, 30, 100, 120] and set(grid.table.role) == {"grid"}
+    assert list(grid.table.step) == [0, 10, 30, 100, 300] and set(grid.table.role) == {"grid"}
     assert (tmp_path / "r.hessian-points.analysis.h5").exists()
     assert (grid.table.cost_gradients > 0).all() and (grid.table.n_hvp > 0).all()
 
@@ -75,6 +67,6 @@ def test_cli_grid_json_and_bad_per_decade(grid_run):
     runner = CliRunner()
     ok = runner.invoke(app, ["hessian", str(grid_run), "--at", "grid", "--per-decade", "1", "--json", "--no-cache"])
     assert ok.exit_code == 0, ok.output
-    assert [r["step"] for r in json.loads(ok.stdout)["table"]] == [0, 10, 100, 120]
+    assert [r["step"] for r in json.loads(ok.stdout)["table"]] == [0, 10, 100, 300]
     bad = runner.invoke(app, ["hessian", str(grid_run), "--at", "grid", "--per-decade", "0", "--no-cache"])
     assert bad.exit_code == 2 and "per_decade" in bad.output
