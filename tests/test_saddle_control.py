@@ -81,3 +81,29 @@ def test_grid_steps_are_log_spaced_and_snap_to_stored():
     assert grid_steps(10_000, 4) == [0, 1, 2, 3, 6, 10, 18, 32, 56, 100, 178, 316, 562, 1000, 1778, 3162, 5623, 10000]
     assert grid_steps(0, 4) == [0]
     assert grid_steps(3000, 1) == [0, 1, 10, 100, 1000, 3000]
+
+
+def fake_escapes(rng, effect=0.0, n_runs=12):
+    """Escapes whose escape and control overlaps come from one distribution (+ effect for the escapes)."""
+    rows = []
+    for r in range(n_runs):
+        run_level = rng.uniform(0.2, 0.8)
+        for _ in range(int(rng.integers(1, 3))):
+            control = np.clip(run_level + rng.normal(0, 0.1), 0, 1)
+            escape = np.clip(run_level + effect + rng.normal(0, 0.1), 0, 1)
+            rows.append({"run": f"r{r}", "group": "g", "overlap_negative": escape, "control_overlap_negative": control,
+                         "overlap_top": 0.1, "control_overlap_top": 0.1, "overlap_random": 0.3,
+                         "control_overlap_random": 0.3, "jump_freq": 1.0, "negative_freq": 1.0,
+                         "freq_matches_jump": True})
+    return pd.DataFrame(rows)
+
+
+def test_pooled_escape_test_false_positive_rate_and_power():
+    from analyzer.study.escape_pool import pooled_escapes
+
+    rng = np.random.default_rng(4)
+    null_p = [pooled_escapes(fake_escapes(rng), 300, i)["p_value"] for i in range(150)]
+    assert np.mean(np.asarray(null_p) < 0.05) <= 0.10
+    rng = np.random.default_rng(5)
+    assert np.mean([pooled_escapes(fake_escapes(rng, effect=0.12), 300, i)["p_value"] < 0.05
+                    for i in range(30)]) >= 0.8
