@@ -169,8 +169,13 @@ def run_meta(model, spec: ModelSpec, data: dict[str, np.ndarray], target: dict[s
     except (TypeError, ValueError) as err:
         raise ConfigError(f"the run config must be JSON-serialisable ({err})") from None
     return RunMeta(config=full_config, target=target, model=spec_dict, layout=layout.to_dict(),
-                   data={k: v.astype(dtype) for k, v in data.items()}, n_params=layout.n_params,
+                   data=cast_data(data, dtype), n_params=layout.n_params,
                    param_dtype=dtype, resume_size=resume_size, source=source)
+
+
+def cast_data(data: dict[str, np.ndarray], dtype: str) -> dict[str, np.ndarray]:
+    """The data as the run stores it: in the parameters' dtype."""
+    return {key: value.astype(dtype) for key, value in data.items()}
 
 
 def check_rebuilds(model, spec: ModelSpec) -> None:
