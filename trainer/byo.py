@@ -162,7 +162,7 @@ def run_meta(model, spec: ModelSpec, data: dict[str, np.ndarray], target: dict[s
 
     dtype = param_dtype_of(model)
     layout = param_layout(model)
-    spec_dict = dataclasses.asdict(spec)
+    spec_dict = stored_spec(spec)
     full_config = {"source": source, "model": spec_dict, "target": target, "dtype": dtype, **config}
     try:
         json.dumps(full_config)
@@ -171,6 +171,18 @@ def run_meta(model, spec: ModelSpec, data: dict[str, np.ndarray], target: dict[s
     return RunMeta(config=full_config, target=target, model=spec_dict, layout=layout.to_dict(),
                    data=cast_data(data, dtype), n_params=layout.n_params,
                    param_dtype=dtype, resume_size=resume_size, source=source)
+
+
+IMPORT_SPEC_FIELDS = ("kind", "constructor", "constructor_kwargs")
+
+
+def stored_spec(spec: ModelSpec) -> dict[str, Any]:
+    """The spec as the run file stores it; a model of kind "import" keeps only its constructor (the MLP fields
+    are unused, and would read as a 2 x 50 ReLU network that it is not)."""
+    spec_dict = dataclasses.asdict(spec)
+    if spec.kind == "import":
+        return {key: spec_dict[key] for key in IMPORT_SPEC_FIELDS}
+    return spec_dict
 
 
 def cast_data(data: dict[str, np.ndarray], dtype: str) -> dict[str, np.ndarray]:

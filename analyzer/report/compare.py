@@ -9,7 +9,7 @@ import pandas as pd
 
 from analyzer.report.figures import heatmap_grid_figure, loss_overlay_figure
 from analyzer.report.markdown import image, markdown_table
-from analyzer.report.model import RunAnalyses, loss_of
+from analyzer.report.model import MSE_LABEL, RunAnalyses, loss_name, loss_of
 
 
 def _target_key(run: RunAnalyses) -> str:
@@ -36,7 +36,7 @@ def comparison_section(runs: list[RunAnalyses], pooled, figs: dict) -> list[str]
             lines += [f"*{result}*", ""]
             continue
         lines += [f"**{result.conclusion}**", ""] + markdown_table(result.tables()["permutation test"])
-    curves = {r.label: (np.arange(r.n_steps), loss_of(r)) for r in runs}
+    curves = {r.label + ("" if loss_name(r) == MSE_LABEL else f" ({loss_name(r)})"): loss_of(r) for r in runs}
     lines += image(figs, "compare-loss.png", loss_overlay_figure(curves), "training loss of all runs")
     if spectra:
         lines += image(figs, "compare-heatmaps.png", heatmap_grid_figure(spectra),
