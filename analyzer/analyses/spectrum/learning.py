@@ -53,6 +53,12 @@ def first_below_steps(steps: np.ndarray, rel_error: np.ndarray, threshold: float
     return np.where(below.any(axis=0), np.asarray(steps, dtype=np.float64)[np.argmax(below, axis=0)], np.nan)
 
 
+def recrossings(rel_error: np.ndarray, threshold: float) -> np.ndarray:
+    """(K,) how often each column went back above the threshold after first falling below it (0: never)."""
+    below = np.asarray(rel_error) < threshold
+    return np.sum(below[:-1] & ~below[1:], axis=0).astype(np.int64)
+
+
 def learning_tables(steps: np.ndarray, rel_error: np.ndarray, labels: np.ndarray, params: SpectrumParams,
                     mode_name: str = "freq_hz") -> tuple[pd.DataFrame, pd.DataFrame]:
     """The per-mode learning table and the table of all jumps; the modes' `labels` go in column `mode_name`."""
@@ -63,7 +69,8 @@ def learning_tables(steps: np.ndarray, rel_error: np.ndarray, labels: np.ndarray
     learning = pd.DataFrame({mode_name: mode_column(labels, mode_name), "learned_step": learned,
                              "jump_step": np.asarray(main_jump, dtype=np.float64),
                              "final_rel_error": np.asarray(rel_error, dtype=np.float64)[-1],
-                             "first_below_step": first_below_steps(steps, rel_error, params.threshold)})
+                             "first_below_step": first_below_steps(steps, rel_error, params.threshold),
+                             "recrossings": recrossings(rel_error, params.threshold)})
     return learning, jumps
 
 
