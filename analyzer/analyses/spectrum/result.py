@@ -45,6 +45,7 @@ class SpectrumResult:
     threshold: float
     first_nonfinite_step: int | None = None  # first stored prediction step with a NaN or infinite value
     note: str = ""  # why part of the run was not analysed, if any
+    resolution: str = ""  # the prediction spacing and the jump grid's points per decade (coarser when sparse)
 
     @property
     def mode_name(self) -> str:
@@ -80,7 +81,8 @@ class SpectrumResult:
                 text += f"; {', '.join(never)} never below {self.threshold:g}"
         else:
             text = f"no target {noun} learned (relative error never below {self.threshold:g})"
-        return text + f"; {len(self.jumps)} jumps" + (f"; {self.note}" if self.note else "")
+        jumps = f"; {len(self.jumps)} jumps" + (f" ({self.resolution})" if self.resolution else "")
+        return text + jumps + (f"; {self.note}" if self.note else "")
 
     def order_text(self, reached: pd.DataFrame) -> str:
         """'low to high' or which pair is learned out of order, by the first step below the threshold."""
