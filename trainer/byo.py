@@ -83,12 +83,46 @@ def describe_target(data: dict[str, np.ndarray], dtype: str, freqs_hz=None) -> d
         freqs = [float(f) for f in freqs_hz]
         if not freqs or not all(math.isfinite(f) and f > 0 for f in freqs):
             raise ConfigError(f"target frequencies must be positive numbers, got {freqs_hz}")
+        freqs = check_freqs_on_grid(freqs, data["x_eval"].astype(dtype))
         found = "given"
     else:
         freqs = detect_freqs(data["x_eval"].astype(dtype), data["y_eval"])
         found = "detected" if freqs else "none"
     return {"kind": "imported", "freqs_hz": freqs, "freqs_source": found,
             "n_train": int(len(data["x_train"])), "n_eval": int(len(data["x_eval"]))}
+
+
+SNAP_BINS = 1e-3  # a given frequency this close to a DFT bin (in bins) is that bin's frequency, rounded as typed
+
+
+def check_freqs_on_grid(freqs: list[float], x_eval: np.ndarray) -> list[float]:
+    """The target frequencies on the bins of a uniform 1-D eval grid (snapped when within SNAP_BINS of one);
+    refused when the spectrum could not track them: between bins or at/above Nyquist (the analyzer's rule,
+    checked before anything is written), with the likely fix. Other grids: returned as given."""
+    if x_eval.shape[1] != 1 or len(x_eval) < 4:
+        return freqs
+    length = uniform_grid_length(x_eval[:, 0])
+    if length is None:
+        return freqs
+    n_grid = len(x_eval)
+    bins = np.asarray(freqs) * length
+    off_bin = np.abs(bins - np.rint(bins)) > SNAP_BINS
+    too_high = np.rint(bins) >= n_grid / 2
+    if not (off_bin.any() or too_high.any()):
+        return [float(k / length) for k in np.rint(bins)]
+    grid = (f"the eval grid: {n_grid} points over a period of {length:g} (bins every {1 / length:g} Hz, Nyquist "
+            f"{n_grid / 2 / length:g} Hz)")
+    angular = np.asarray(freqs) / (2 * np.pi) * length
+    angular_ok = np.all(np.rint(angular) > 0) and np.all(np.rint(angular) < n_grid / 2)
+    if angular_ok and np.all(np.abs(angular - np.rint(angular)) < 0.01):
+        hint = ("they look like angular frequencies (rad per unit of x); in Hz (cycles per unit of x) they are "
+                f"--freqs {','.join(f'{k / length:.12g}' for k in np.rint(angular))}")
+    elif too_high.any():
+        hint = f"{freqs[int(np.argmax(too_high))]:g} Hz is at or above Nyquist"
+    else:
+        nearest = ",".join(f"{max(k, 1) / length:.12g}" for k in np.rint(bins))
+        hint = f"the nearest bins are --freqs {nearest}"
+    raise ConfigError(f"--freqs {','.join(f'{f:g}' for f in freqs)} cannot be tracked on {grid}: {hint}")
 
 
 def detect_freqs(x_eval: np.ndarray, y_eval: np.ndarray) -> list[float]:

@@ -56,12 +56,21 @@ def import_command(
     guard(check_writable_target, out, overwrite)
     guard(check_unlocked, out)
     known = {key: value for key, value in (("optimizer", optimizer), ("lr", lr)) if value is not None}
-    with _import_progress() as bar:  # transient: an error leaves no bar behind
-        task = bar.add_task(f"import {folder.name}", total=None)
+    bar = _import_progress()  # shown once checkpoints are written, never while the input is checked
+    task = bar.add_task(f"import {folder.name}", total=None)
+
+    def progress(done: int, total: int) -> None:
+        if not bar.live.is_started:
+            bar.start()
+        bar.update(task, completed=done, total=total)
+
+    try:
         result = guard(import_run, folder, model, data, out, model_kwargs=kwargs,
                        losses=LossOptions(losses, loss_column, loss_kind), step_regex=step_regex,
-                       freqs_hz=floats_option(freqs, "freqs"), overwrite=overwrite, optimizer=known,
-                       progress=lambda done, total: bar.update(task, completed=done, total=total))
+                       freqs_hz=floats_option(freqs, "freqs"), overwrite=overwrite, optimizer=known, progress=progress)
+    finally:
+        if bar.live.is_started:
+            bar.stop()  # transient: the bar is erased, also after an error
     rate = result.checkpoints / result.seconds if result.seconds > 0 else float("inf")
     typer.echo(f"{result.path}: {result.checkpoints} checkpoints (steps {result.first_step} to {result.last_step}), "
                f"{result.log_rows} log rows ({result.csv_rows} from the CSV) in {result.seconds:.1f} s "
