@@ -122,7 +122,8 @@ COMPARED_CHECKPOINTS = 8  # checkpoints evaluated before writing to tell which l
 
 def _loss_record(files, checker, evaluate, csv_steps, csv_columns, losses: LossOptions) -> LossRecord:
     """Which loss the CSV column holds: compared with the MSE at up to COMPARED_CHECKPOINTS shared steps."""
-    shared = [i for i, item in enumerate(files) if item.step in set(csv_steps.tolist())]
+    logged = set(csv_steps.tolist())
+    shared = [i for i, item in enumerate(files) if item.step in logged]
     picked = [shared[int(k)] for k in np.unique(np.linspace(0, len(shared) - 1, COMPARED_CHECKPOINTS).round())
               ] if shared else []
     mse = np.array([evaluate(checker.flat(read_state(files[i].path), files[i].path), files[i].path)[0]
