@@ -19,7 +19,7 @@ def section(run, figs: dict, prefix: str, level: int) -> list[str]:
     name = loss_name(run)
     fig = loss_figure(*loss_of(run), plateau_intervals(plateaus), plateaus.change_points,
                       title=f"{name.capitalize()} — {run.label}", escape_steps=plateaus.escape_steps(), label=name)
-    lines += image(figs, f"{prefix}loss.png", fig, f"{name} of {run.label}")
+    lines += image(figs, f"{prefix}loss.png", fig, f"{'training loss' if name == MSE_LABEL else name} of {run.label}")
     if name != MSE_LABEL:  # the user's own loss: not the MSE the Hessian and the NTK take
         lines += [f"Loss analysed: {name}, as logged by the user (the Hessian and NTK sections use the MSE "
                   "mean((f(x) - y)^2) at the checkpoints).", ""]

@@ -75,8 +75,8 @@ class SpectrumResult:
                  + _relapse_text(r) for r in reached.itertuples()]
         never = [self.mode_text(f) for f in learning[self.mode_name] if f not in set(reached[self.mode_name])]
         if parts:
-            text = f"learned (relative error first below {self.threshold:g}): " + ", ".join(parts)
-            text += "; " + self.order_text(reached)
+            text = "learned " + ", ".join(parts) + f" (relative error first below {self.threshold:g})"
+            text += ("; " + self.order_text(reached)) if len(parts) > 1 else ""
             if never:
                 text += f"; {', '.join(never)} never below {self.threshold:g}"
         else:
@@ -90,7 +90,7 @@ class SpectrumResult:
         labels = reached[self.mode_name].to_numpy()
         out_of_order = [(labels[i], labels[i + 1]) for i in range(len(steps) - 1) if steps[i + 1] < steps[i]]
         if not out_of_order:
-            return "in order, low to high" if len(steps) > 1 else "one " + MODE_WORDS[self.mode_name][0]
+            return "in order, low to high"
         low, high = out_of_order[0]
         return f"not in order: {self.mode_text(high)} before {self.mode_text(low)}"
 
