@@ -167,8 +167,12 @@ def test_predictions_that_turn_nan_end_the_harmonics_spectrum_there(planted_run,
     assert spectrum.learning.set_index("degree").loc[1, "learned_step"] == 49  # learned before the NaN
 
 
-def test_a_study_skips_a_harmonics_run_with_the_reason(planted_run):
-    from analyzer.study.collect import SkippedRun, StudyOptions, summarize_run
+def test_a_study_pools_a_harmonics_run_per_degree(planted_run):
+    """Issue 24: no longer skipped; its modes are its degrees, in a group of its own."""
+    from analyzer.study.collect import RunSummary, StudyOptions, summarize_run
 
     outcome = summarize_run(str(planted_run), StudyOptions(hessian=False, use_cache=False))
-    assert isinstance(outcome, SkippedRun) and "a study compares sine runs" in outcome.reason
+    assert isinstance(outcome, RunSummary) and outcome.preset.endswith(" (harmonics)")
+    with analyzer.open_run(planted_run) as run:
+        degrees = sorted(run.target["degrees"])
+    np.testing.assert_array_equal(outcome.freqs_hz, degrees)
