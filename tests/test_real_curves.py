@@ -111,3 +111,19 @@ def test_jump_grid_refuses_what_even_the_coarsest_grid_cannot_fill():
     steps = np.array([0, 1000, 2000, 3000, 4000])
     with pytest.raises(BadInputError, match="too sparsely"):
         log_step_curves(steps, np.ones((5, 1)), jump_grid(steps, SpectrumParams()))
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.3])
+def test_logistic_drops_are_fitted_on_a_noisy_minibatch_loss(noise):
+    """Two saddle escapes (midpoints 300 and 3000) under 30 % multiplicative minibatch noise: Pelt cuts the drops
+    into more lines that fit the noise, but the logistic still wins by BIC and finds the midpoints."""
+    t = np.arange(20000.0)
+
+    def unlearned(mid, kappa):
+        return 1.0 - 1.0 / (1.0 + np.exp(-kappa * (t - mid)))
+
+    clean = unlearned(300, 0.03) ** 2 + 0.05 * unlearned(3000, 0.004) ** 2 + 0.001
+    loss = clean * np.exp(noise * np.random.default_rng(0).standard_normal(len(t)))
+    drops = detect_plateaus(t.astype(np.int64), loss).transitions
+    assert drops.fitted.all() and len(drops) == 2
+    np.testing.assert_allclose(drops.mid_step, [300, 3000], rtol=0.03)
