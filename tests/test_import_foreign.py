@@ -165,3 +165,23 @@ def test_run_writer_records_the_optimizer_and_checks_an_unstated_loss(tmp_path):
     info = json.loads(runner.invoke(analyze_app, ["info", str(tmp_path / "user.h5"), "--json"]).output)
     assert info["described"]["loss"] == "training loss (user-defined: recon_loss+grad_loss)"
     assert info["described"]["optimizer"] == "Adam, lr 0.001"
+
+
+def test_files_written_before_the_loss_record_read_as_the_mse_with_the_users_model():
+    """Backward compatibility: no config["loss"] is the MSE; an old import spec's unused MLP fields are not shown."""
+    from types import SimpleNamespace
+
+    from analyzer.io.describe import describe, shown_spec
+
+    old_spec = {"kind": "import", "constructor": "nets:Net", "constructor_kwargs": {"h": 3}, "depth": 2, "width": 50,
+                "activation": "relu", "features": 20, "init_scale": 0.001}
+    old = SimpleNamespace(config={"source": "import", "model": old_spec}, model_spec=old_spec,
+                          layout={"names": ["a.weight"], "shapes": [[3, 1]]}, n_params=3)
+    described = describe(old)
+    assert described["loss"] == "training loss (MSE)" and described["model"] == 'nets:Net(**{"h": 3})'
+    assert described["optimizer"].startswith("not recorded (train import --optimizer")
+    assert shown_spec(old_spec) == {"kind": "import", "constructor": "nets:Net", "constructor_kwargs": {"h": 3}}
+    ours = SimpleNamespace(config={"source": "train", "preset": "baseline", "optimizer": "adam", "lr": 0.01},
+                           model_spec={"kind": "mlp", "depth": 2, "width": 50, "activation": "relu"},
+                           layout={"names": [], "shapes": []}, n_params=2701)
+    assert describe(ours)["model"] == "2 hidden x 50 relu" and describe(ours)["optimizer"] == "adam, lr 0.01"
