@@ -2,11 +2,13 @@
 
 Each checkpoint (in step order, one at a time) gives a row of /ckpt, the predictions on the eval grid
 and a /log row with the full-batch MSE mean((f(x_train) - y_train)^2) and its gradient norm, all
-recomputed here at the stored parameters. Losses from a CSV log (`step,loss`) fill the steps between
-checkpoints (and replace the recomputed loss at the steps they share, so the curve is one series);
-those rows have no gradient norm (NaN), and no row has a learning rate (NaN). The file is written
-through RunWriter at RUN.importing and only renamed to RUN once complete, so a failure or a kill
-leaves nothing at RUN, and an existing RUN is replaced (with --overwrite) only by a finished import.
+recomputed here at the stored parameters. Losses from a CSV log (a `step` column and the loss column)
+fill the steps between checkpoints. Which loss that column holds is settled before anything is written
+(trainer/loss_log.py): an MSE replaces the recomputed loss at the steps both have (one series); a user-defined
+loss is the whole series, with no recomputed MSE spliced in. CSV rows have no gradient norm (NaN), and no row
+has a learning rate (NaN). The file is written through RunWriter at RUN.importing and only renamed to RUN once
+complete, so a failure or a kill leaves nothing at RUN, and an existing RUN is replaced (with --overwrite) only
+by a finished import.
 """
 
 from __future__ import annotations
