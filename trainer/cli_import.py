@@ -34,7 +34,8 @@ def import_command(
         help="Regular expression on the file name; its group (or group 'step') is the step.",
         show_default="the last number in the name")] = None,
     freqs: Annotated[Optional[str], typer.Option(
-        help="Target frequencies in Hz the spectrum tracks, e.g. 1,3,7.",
+        help="Target frequencies the spectrum tracks, in Hz (cycles per unit of x: sin(k x) is k / (2 pi) Hz), e.g. "
+             "1,3,7; checked against the eval grid before anything is written.",
         show_default="the dominant DFT peaks of y_eval on a uniform 1-D grid")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run file (once the import is done).")] = False,
 ) -> None:
