@@ -72,11 +72,11 @@ class SpectrumResult:
         learning = self.learning.sort_values(self.mode_name)
         reached = learning.dropna(subset=["first_below_step"])
         parts = [f"{self.mode_text(getattr(r, self.mode_name))} at step {int(r.first_below_step)}"
-                 + _relapse_text(r) for r in reached.itertuples()]
+                 + _relapse_text(r, self.threshold) for r in reached.itertuples()]
         never = [self.mode_text(f) for f in learning[self.mode_name] if f not in set(reached[self.mode_name])]
         if parts:
             text = "learned " + ", ".join(parts) + f" (relative error first below {self.threshold:g})"
-            text += ("; " + self.order_text(reached)) if len(parts) > 1 else ""
+            text += ("; " + self.order_text(reached) + (" (of those reached)" if never else "")) if len(parts) > 1 else ""
             if never:
                 text += f"; {', '.join(never)} never below {self.threshold:g}"
         else:
@@ -105,13 +105,15 @@ class SpectrumResult:
         return {f"learning per target {noun}": self.learning_display(), f"{noun} jumps": self.jumps}
 
 
-def _relapse_text(row) -> str:
+def _relapse_text(row, threshold: float) -> str:
     """' (back above 14 times, below for good from step 3970)' for a mode whose error re-crossed the threshold."""
     count = int(getattr(row, "recrossings", 0) or 0)
     if count == 0:
         return ""
-    final = (f", below for good from step {int(row.learned_step)}" if np.isfinite(row.learned_step)
-             else ", above it at the end")
+    if np.isfinite(row.learned_step):
+        final = f", below for good from step {int(row.learned_step)}"
+    else:
+        final = ", above it at the end" if not row.final_rel_error < threshold else ", not yet for good"
     return f" (back above {count} time{'s' * (count != 1)}{final})"
 
 
