@@ -61,6 +61,8 @@ def import_command(
     task = bar.add_task(f"import {folder.name}", total=None)
 
     def progress(done: int, total: int) -> None:
+        if not bar.console.is_terminal:
+            return  # redirected: the summary line says what was done, no stray empty line from the live bar
         if not bar.live.is_started:
             bar.start()
         bar.update(task, completed=done, total=total)
