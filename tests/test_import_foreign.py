@@ -50,6 +50,18 @@ def test_a_csv_loss_that_is_not_the_mse_is_refused_naming_the_column_and_the_siz
     assert not out.exists() and not list(tmp_path.iterdir())
 
 
+def test_saying_which_loss_it_is_is_recorded_and_a_bad_kind_is_refused(loop, tmp_path):
+    said = _import(loop, tmp_path / "said.h5", "--losses", str(loop["losses"]), "--loss-kind", "mse")
+    assert said.exit_code == 0, said.output  # the user says the disagreeing column is an MSE: kept, as said
+    with analyzer.open_run(tmp_path / "said.h5") as run:
+        assert run.config["loss"]["kind"] == "mse" and run.config["loss"]["median_rel_diff_vs_mse"] > 1
+    bad = _import(loop, tmp_path / "bad.h5", "--losses", str(loop["losses"]), "--loss-kind", "huber")
+    assert bad.exit_code == 2 and "loss kind must be one of mse, user" in bad.output
+    missing = _import(loop, tmp_path / "missing.h5", "--losses", str(loop["losses"]), "--loss-column", "total")
+    assert missing.exit_code == 2 and "no total column" in missing.output and "recon_loss" in missing.output
+    assert not list(tmp_path.glob("*.h5"))[1:]  # only said.h5
+
+
 def test_the_mse_column_is_accepted_and_stays_one_series(loop, tmp_path):
     out = tmp_path / "mse.h5"
     result = _import(loop, out, "--losses", str(loop["losses"]), "--loss-column", "recon_loss")
