@@ -95,3 +95,60 @@ def train_and_save(folder, *, steps: int = 300, width: int = 6, n_points: int = 
     losses = folder.parent / "losses.csv"
     losses.write_text("\n".join(lines) + "\n")
     return {"folder": folder, "data": data, "losses": losses, "states": saved, "x": x, "y": y}
+
+
+# ---- an F-Principle-style loop: a ReLU MLP that is none of our presets, a loss with a derivative term -----
+class FPNet(nn.Module):
+    """A plain ReLU MLP 1-30-40-30-1 built from nn.Sequential (widths given as a list)."""
+
+    def __init__(self, widths=(30, 40, 30)):
+        super().__init__()
+        dims = [1, *widths, 1]
+        layers: list[nn.Module] = []
+        for fan_in, fan_out in zip(dims[:-1], dims[1:]):
+            layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
+        self.net = nn.Sequential(*layers[:-1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def fprinciple_folder(root, *, steps: int = 200, every: int = 10, n_points: int = 200, batches: int = 4) -> dict:
+    """Adam on sin x + sin 3x + sin 5x over [-pi, pi), loss = MSE + MSE of the x-derivative, minibatch gradients
+    accumulated over each step; checkPoint_{step}.pt every `every` steps, train_log.csv with
+    step,loss,recon_loss,grad_loss (recon_loss is the MSE part, averaged over the minibatches: the full-batch MSE)."""
+    import numpy as np
+
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "ckpts").mkdir(exist_ok=True)
+    x = np.linspace(-np.pi, np.pi, n_points + 1)[:-1, None]
+    y = np.sin(x) + np.sin(3 * x) + np.sin(5 * x)
+    np.savez(root / "data.npz", x_train=x, y_train=y)
+    torch.manual_seed(0)
+    model = FPNet()
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    xt, yt = torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
+    slope = torch.tensor(np.cos(x) + 3 * np.cos(3 * x) + 5 * np.cos(5 * x), dtype=torch.float32)
+    order = torch.Generator().manual_seed(1)
+    lines = ["step,loss,recon_loss,grad_loss"]
+    for step in range(steps + 1):
+        if step % every == 0:
+            torch.save(model.state_dict(), root / "ckpts" / f"checkPoint_{step}.pt")
+        if step == steps:
+            break
+        optimizer.zero_grad()
+        totals = [0.0, 0.0, 0.0]
+        for batch in torch.randperm(n_points, generator=order).split(n_points // batches):
+            xb = xt[batch].clone().requires_grad_(True)
+            out = model(xb)
+            recon = torch.mean((out - yt[batch]) ** 2)
+            (derivative,) = torch.autograd.grad(out.sum(), xb, create_graph=True)
+            grad_loss = torch.mean((derivative - slope[batch]) ** 2)
+            ((recon + grad_loss) / batches).backward()
+            for i, value in enumerate((recon + grad_loss, recon, grad_loss)):
+                totals[i] += value.item() / batches
+        lines.append(f"{step}," + ",".join(repr(v) for v in totals))
+        optimizer.step()
+    (root / "train_log.csv").write_text("\n".join(lines) + "\n")
+    return {"folder": root / "ckpts", "data": root / "data.npz", "losses": root / "train_log.csv",
+            "recon": np.loadtxt(root / "train_log.csv", delimiter=",", skiprows=1)}

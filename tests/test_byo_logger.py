@@ -201,7 +201,8 @@ def test_one_of_our_models_logged_by_spec(tmp_path):
 
     spec = dataclasses.replace(PRESETS["baseline"].model, width=4)
     model = build_model(spec, seed=1)
-    with RunWriter.for_model(tmp_path / "ours.h5", model, np.zeros((4, 1)), np.zeros((4, 1)), constructor=spec) as run:
+    with RunWriter.for_model(tmp_path / "ours.h5", model, np.zeros((4, 1)), np.zeros((4, 1)), constructor=spec,
+                             loss_kind="user") as run:  # a placeholder loss, not the MSE
         run.checkpoint(0, model)
         run.log_step(0, 1.0)
     with analyzer.open_run(tmp_path / "ours.h5") as opened:

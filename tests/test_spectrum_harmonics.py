@@ -81,7 +81,7 @@ def test_learned_and_jump_steps_of_each_degree_are_the_planted_ones(planted_spec
         assert learning.loc[degree, "learned_step"] == first_below
         assert abs(learning.loc[degree, "jump_step"] - MIDPOINTS[degree]) <= 1  # the half-learned step
     assert set(planted_spectrum.jumps.degree) == set(DEGREES)
-    assert planted_spectrum.headline().startswith("learned degree 1 at step 49 ")
+    assert planted_spectrum.headline().startswith("learned degree 1 at step 49, ")
 
 
 def test_json_names_degrees_and_keeps_the_fourier_keys_on_sine_runs(planted_spectrum, small_run):
@@ -134,7 +134,7 @@ def test_report_of_a_harmonics_run_renders_every_section(planted_run, tmp_path):
     markdown = (out / "REPORT.md").read_text()
     for heading in ("## Spectral dynamics", "## Degree learning", "## Degree jumps vs escapes from plateaus"):
         assert heading in markdown
-    assert "not available" not in markdown and "| degree | target_norm | learned_step |" in markdown
+    assert "not available" not in markdown and "| degree | first_below_step | recrossings | learned_step | target_norm |" in markdown
     assert {"spectrum.png", "rel_error.png", "loss.png"} <= {p.name for p in out.iterdir()}
 
 
@@ -167,8 +167,12 @@ def test_predictions_that_turn_nan_end_the_harmonics_spectrum_there(planted_run,
     assert spectrum.learning.set_index("degree").loc[1, "learned_step"] == 49  # learned before the NaN
 
 
-def test_a_study_skips_a_harmonics_run_with_the_reason(planted_run):
-    from analyzer.study.collect import SkippedRun, StudyOptions, summarize_run
+def test_a_study_pools_a_harmonics_run_per_degree(planted_run):
+    """Issue 24: no longer skipped; its modes are its degrees, in a group of its own."""
+    from analyzer.study.collect import RunSummary, StudyOptions, summarize_run
 
     outcome = summarize_run(str(planted_run), StudyOptions(hessian=False, use_cache=False))
-    assert isinstance(outcome, SkippedRun) and "a study compares sine runs" in outcome.reason
+    assert isinstance(outcome, RunSummary) and outcome.preset.endswith(" (harmonics)")
+    with analyzer.open_run(planted_run) as run:
+        degrees = sorted(run.target["degrees"])
+    np.testing.assert_array_equal(outcome.freqs_hz, degrees)

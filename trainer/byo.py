@@ -83,12 +83,46 @@ def describe_target(data: dict[str, np.ndarray], dtype: str, freqs_hz=None) -> d
         freqs = [float(f) for f in freqs_hz]
         if not freqs or not all(math.isfinite(f) and f > 0 for f in freqs):
             raise ConfigError(f"target frequencies must be positive numbers, got {freqs_hz}")
+        freqs = check_freqs_on_grid(freqs, data["x_eval"].astype(dtype))
         found = "given"
     else:
         freqs = detect_freqs(data["x_eval"].astype(dtype), data["y_eval"])
         found = "detected" if freqs else "none"
     return {"kind": "imported", "freqs_hz": freqs, "freqs_source": found,
             "n_train": int(len(data["x_train"])), "n_eval": int(len(data["x_eval"]))}
+
+
+SNAP_BINS = 1e-3  # a given frequency this close to a DFT bin (in bins) is that bin's frequency, rounded as typed
+
+
+def check_freqs_on_grid(freqs: list[float], x_eval: np.ndarray) -> list[float]:
+    """The target frequencies on the bins of a uniform 1-D eval grid (snapped when within SNAP_BINS of one);
+    refused when the spectrum could not track them: between bins or at/above Nyquist (the analyzer's rule,
+    checked before anything is written), with the likely fix. Other grids: returned as given."""
+    if x_eval.shape[1] != 1 or len(x_eval) < 4:
+        return freqs
+    length = uniform_grid_length(x_eval[:, 0])
+    if length is None:
+        return freqs
+    n_grid = len(x_eval)
+    bins = np.asarray(freqs) * length
+    off_bin = np.abs(bins - np.rint(bins)) > SNAP_BINS
+    too_high = np.rint(bins) >= n_grid / 2
+    if not (off_bin.any() or too_high.any()):
+        return [float(k / length) for k in np.rint(bins)]
+    grid = (f"the eval grid: {n_grid} points over a period of {length:g} (bins every {1 / length:g} Hz, Nyquist "
+            f"{n_grid / 2 / length:g} Hz)")
+    angular = np.asarray(freqs) / (2 * np.pi) * length
+    angular_ok = np.all(np.rint(angular) > 0) and np.all(np.rint(angular) < n_grid / 2)
+    if angular_ok and np.all(np.abs(angular - np.rint(angular)) < 0.01):
+        hint = ("they look like angular frequencies (rad per unit of x); in Hz (cycles per unit of x) they are "
+                f"--freqs {','.join(f'{k / length:.12g}' for k in np.rint(angular))}")
+    elif too_high.any():
+        hint = f"{freqs[int(np.argmax(too_high))]:g} Hz is at or above Nyquist"
+    else:
+        nearest = ",".join(f"{max(k, 1) / length:.12g}" for k in np.rint(bins))
+        hint = f"the nearest bins are --freqs {nearest}"
+    raise ConfigError(f"--freqs {','.join(f'{f:g}' for f in freqs)} cannot be tracked on {grid}: {hint}")
 
 
 def detect_freqs(x_eval: np.ndarray, y_eval: np.ndarray) -> list[float]:
@@ -162,15 +196,32 @@ def run_meta(model, spec: ModelSpec, data: dict[str, np.ndarray], target: dict[s
 
     dtype = param_dtype_of(model)
     layout = param_layout(model)
-    spec_dict = dataclasses.asdict(spec)
+    spec_dict = stored_spec(spec)
     full_config = {"source": source, "model": spec_dict, "target": target, "dtype": dtype, **config}
     try:
         json.dumps(full_config)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"the run config must be JSON-serialisable ({err})") from None
     return RunMeta(config=full_config, target=target, model=spec_dict, layout=layout.to_dict(),
-                   data={k: v.astype(dtype) for k, v in data.items()}, n_params=layout.n_params,
+                   data=cast_data(data, dtype), n_params=layout.n_params,
                    param_dtype=dtype, resume_size=resume_size, source=source)
+
+
+IMPORT_SPEC_FIELDS = ("kind", "constructor", "constructor_kwargs")
+
+
+def stored_spec(spec: ModelSpec) -> dict[str, Any]:
+    """The spec as the run file stores it; a model of kind "import" keeps only its constructor (the MLP fields
+    are unused, and would read as a 2 x 50 ReLU network that it is not)."""
+    spec_dict = dataclasses.asdict(spec)
+    if spec.kind == "import":
+        return {key: spec_dict[key] for key in IMPORT_SPEC_FIELDS}
+    return spec_dict
+
+
+def cast_data(data: dict[str, np.ndarray], dtype: str) -> dict[str, np.ndarray]:
+    """The data as the run stores it: in the parameters' dtype."""
+    return {key: value.astype(dtype) for key, value in data.items()}
 
 
 def check_rebuilds(model, spec: ModelSpec) -> None:

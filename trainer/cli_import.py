@@ -20,45 +20,81 @@ def import_command(
     model_kwargs: Annotated[Optional[str], typer.Option(
         help="JSON object of keyword arguments for the constructor (with preset:NAME: model spec fields).")] = None,
     losses: Annotated[Optional[Path], typer.Option(
-        help="CSV with step,loss columns: per-step losses merged between the checkpoints.", dir_okay=False)] = None,
+        help="CSV with a step column and a loss column: per-step losses merged between the checkpoints.",
+        dir_okay=False)] = None,
+    loss_column: Annotated[str, typer.Option(help="The --losses column that holds the loss.")] = "loss",
+    loss_kind: Annotated[Optional[str], typer.Option(
+        help="Which loss that column holds: mse (mean((f(x) - y)^2), perhaps on minibatches) or user (your own "
+             "loss: kept as the whole series, labelled user-defined, never mixed with the recomputed MSE).",
+        show_default="checked: the column must agree with the recomputed MSE")] = None,
+    optimizer: Annotated[Optional[str], typer.Option(
+        help="The optimizer the run was trained with (recorded, e.g. Adam).")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Its learning rate (recorded).")] = None,
     step_regex: Annotated[Optional[str], typer.Option(
         help="Regular expression on the file name; its group (or group 'step') is the step.",
         show_default="the last number in the name")] = None,
     freqs: Annotated[Optional[str], typer.Option(
-        help="Target frequencies in Hz the spectrum tracks, e.g. 1,3,7.",
+        help="Target frequencies the spectrum tracks, in Hz (cycles per unit of x: sin(k x) is k / (2 pi) Hz), e.g. "
+             "1,3,7; checked against the eval grid before anything is written.",
         show_default="the dominant DFT peaks of y_eval on a uniform 1-D grid")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run file (once the import is done).")] = False,
 ) -> None:
     """Convert a folder of checkpoints saved by another training loop into a run file.
 
     Predictions on the eval grid, the loss mean((f(x) - y)^2) and its gradient norm are recomputed per checkpoint.
+    A --losses column that is not that MSE needs --loss-kind user (or --loss-column naming one that is).
 
     Checkpoints are read as data only (torch.load weights_only=True, safetensors).
 
     Nothing is written at OUT unless the import succeeds.
     """
     from trainer.constructor import parse_kwargs
-    from trainer.importer import import_run
+    from trainer.importer import LossOptions, import_run
     from trainer.runfile import check_writable_target
     from trainer.runlock import check_unlocked
 
     kwargs = guard(parse_kwargs, model_kwargs)
     guard(check_writable_target, out, overwrite)
     guard(check_unlocked, out)
-    with _import_progress() as bar:
-        task = bar.add_task(f"import {folder.name}", total=None)
-        result = guard(import_run, folder, model, data, out, model_kwargs=kwargs, losses=losses,
-                        step_regex=step_regex, freqs_hz=floats_option(freqs, "freqs"), overwrite=overwrite,
-                        progress=lambda done, total: bar.update(task, completed=done, total=total))
+    known = {key: value for key, value in (("optimizer", optimizer), ("lr", lr)) if value is not None}
+    bar = _import_progress()  # shown once checkpoints are written, never while the input is checked
+    task = bar.add_task(f"import {folder.name}", total=None)
+
+    def progress(done: int, total: int) -> None:
+        if not bar.console.is_terminal:
+            return  # redirected: the summary line says what was done, no stray empty line from the live bar
+        if not bar.live.is_started:
+            bar.start()
+        bar.update(task, completed=done, total=total)
+
+    try:
+        result = guard(import_run, folder, model, data, out, model_kwargs=kwargs,
+                       losses=LossOptions(losses, loss_column, loss_kind), step_regex=step_regex,
+                       freqs_hz=floats_option(freqs, "freqs"), overwrite=overwrite, optimizer=known, progress=progress)
+    finally:
+        if bar.live.is_started:
+            bar.stop()  # transient: the bar is erased, also after an error
     rate = result.checkpoints / result.seconds if result.seconds > 0 else float("inf")
-    agreement = ("" if math.isnan(result.csv_max_rel_diff) else
-                 f"; the CSV's losses differ from the recomputed ones by up to {result.csv_max_rel_diff:.1e} relative")
-    freqs = ", ".join(f"{f:g}" for f in result.target["freqs_hz"])
-    tracked = (f"target frequencies {freqs} Hz ({result.target['freqs_source']})" if freqs else
-               "no target frequencies found: the spectrum needs them (pass --freqs)")
     typer.echo(f"{result.path}: {result.checkpoints} checkpoints (steps {result.first_step} to {result.last_step}), "
                f"{result.log_rows} log rows ({result.csv_rows} from the CSV) in {result.seconds:.1f} s "
-               f"({rate:,.0f} checkpoints/s); {tracked}{agreement}", err=True)
+               f"({rate:,.0f} checkpoints/s); {_target_text(result.target)}{_loss_text(result)}", err=True)
+
+
+def _target_text(target: dict) -> str:
+    freqs = ", ".join(f"{f:g}" for f in target["freqs_hz"])
+    return (f"target frequencies {freqs} Hz ({target['freqs_source']})" if freqs else
+            "no target frequencies found: the spectrum needs them (pass --freqs)")
+
+
+def _loss_text(result) -> str:
+    from trainer.loss_log import loss_label
+
+    if result.csv_rows == 0:
+        return "; loss: the recomputed MSE"
+    label = loss_label(result.loss.to_dict()).removeprefix("training loss ")
+    diff = result.csv_max_rel_diff
+    return (f"; loss: CSV column {result.loss.column!r} {label}" +
+            ("" if math.isnan(diff) else f", up to {diff:.2g} relative from the recomputed MSE at the checkpoints"))
 
 
 def _import_progress():
@@ -66,4 +102,4 @@ def _import_progress():
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("checkpoints"), TimeRemainingColumn(), console=Console(stderr=True))
+                    TextColumn("checkpoints"), TimeRemainingColumn(), console=Console(stderr=True), transient=True)

@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from trainer.cli_common import RUNS_DIR, fail, guard, progress_bar, report_result
+from trainer.cli_target import DegreesOpt, InputDimOpt, TargetKindOpt, TargetSeedOpt, harmonics_target
 
 def run_sweep_command(folder: Path, runs, *, overwrite: bool, manifest: bool, scheduler: Optional[str] = None,
            workers: Optional[int] = None, retries: int = 2, json_out: bool = False) -> None:
@@ -89,6 +90,8 @@ def sweep_command(
     ckpt_every: Annotated[Optional[str], typer.Option(help="Store parameters every N steps.")] = None,
     pred_every: Annotated[Optional[str], typer.Option(help="Store predictions every N steps.")] = None,
     perturb: Annotated[Optional[str], typer.Option(help="Relative init perturbation, e.g. 1e-7 (noise floor).")] = None,
+    target: TargetKindOpt = None, input_dim: InputDimOpt = None, degrees: DegreesOpt = None,
+    target_seed: TargetSeedOpt = None,
     workers: Annotated[Optional[int], typer.Option(
         help="Local worker processes, one thread each [default: one per core].", min=1)] = None,
     scheduler: Annotated[Optional[str], typer.Option(
@@ -110,7 +113,9 @@ def sweep_command(
     grid = {name: guard(parse_grid_values, name, text) for name, text in texts.items() if text is not None}
     seed_list = guard(parse_int_set, seeds, "seeds")
     replicate_list = guard(parse_int_set, replicates, "replicates") if replicates is not None else None
-    runs = guard(plan_sweep, [p for p in presets.replace(" ", "").split(",") if p], seed_list, grid, replicate_list)
+    harmonics = harmonics_target(target, input_dim, degrees, target_seed)
+    runs = guard(plan_sweep, [p for p in presets.replace(" ", "").split(",") if p], seed_list, grid, replicate_list,
+                 target=harmonics)
     run_sweep_command(out, runs, overwrite=overwrite, manifest=True, scheduler=scheduler, workers=workers, retries=retries,
            json_out=json_out)
 
@@ -140,17 +145,22 @@ def ensemble_command(
     batch: Annotated[Optional[bool], typer.Option(
         "--batch/--no-batch", help="One vectorized loop for all members (default: only on a GPU).")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace existing run files.")] = False,
+    target: TargetKindOpt = None, input_dim: InputDimOpt = None, degrees: DegreesOpt = None,
+    target_seed: TargetSeedOpt = None,
 ) -> None:
     """Train one preset over several seeds together; every member writes its own ordinary run file."""
     from trainer.config import get_preset
     from trainer.ensemble import train_ensemble
+    from trainer.sweep_plan import with_target
 
-    base = guard(get_preset, preset)
+    harmonics = harmonics_target(target, input_dim, degrees, target_seed)
+    base = with_target(guard(get_preset, preset), harmonics)
     changes = {k: v for k, v in {"epochs": epochs, "dtype": dtype, "device": device}.items() if v is not None}
     if n_train is not None:
         changes["target"] = dataclasses.replace(base.target, n_train=n_train)
     configs = [dataclasses.replace(base, seed=seed, **changes) for seed in _seed_list(seeds)]
-    paths = [out_dir / f"{preset}-s{c.seed}.h5" for c in configs]
+    kind = "-harmonics" if harmonics is not None else ""
+    paths = [out_dir / f"{preset}-s{c.seed}{kind}.h5" for c in configs]
     with progress_bar() as bar:
         total = configs[0].epochs * len(configs)
         task = bar.add_task(f"{preset} x {len(configs)} seeds", total=total, loss=float("nan"), rate="-")

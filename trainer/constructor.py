@@ -27,10 +27,10 @@ def resolve(reference: str) -> Callable[..., Any]:
     """The callable named by "package.module:callable" (a class or a function), imported."""
     module_name, attr = parse_reference(reference)
     try:
-        target: Any = importlib.import_module(module_name)
+        target: Any = _import_module(module_name)
     except Exception as err:  # ImportError, or whatever the module raises while it is imported
         raise ConfigError(f"cannot import {module_name!r} for model constructor {reference!r}: "
-                          f"{type(err).__name__}: {err}") from None
+                          f"{type(err).__name__}: {err}{_path_hint(module_name, err)}") from None
     for part in attr.split("."):
         if not hasattr(target, part):
             raise ConfigError(f"module {module_name!r} has no attribute {attr!r} (model constructor {reference!r})")
@@ -38,6 +38,42 @@ def resolve(reference: str) -> Callable[..., Any]:
     if not callable(target):
         raise ConfigError(f"model constructor {reference!r} is not callable")
     return target
+
+
+def _import_module(module_name: str):
+    """Import a module by name; one in the current folder is found too, as `python -m` would (the `train` and
+    `analyze` console scripts do not put the current folder on Python's path themselves)."""
+    import sys
+    from pathlib import Path
+
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        top = module_name.split(".")[0]
+        here = Path.cwd()
+        local = (here / f"{top}.py").is_file() or (here / top / "__init__.py").is_file()
+        if err.name != top or not local or str(here) in sys.path:
+            raise
+        sys.path.append(str(here))
+        return importlib.import_module(module_name)
+
+
+def _path_hint(module_name: str, err: Exception) -> str:
+    """Where the module is missing from Python's path: how to put its folder there (found near here, if it is)."""
+    top = module_name.split(".")[0]
+    if not isinstance(err, ModuleNotFoundError) or err.name not in (top, module_name):
+        return ""
+    from pathlib import Path
+
+    here = Path.cwd()
+    found = next((p for pattern in (f"{top}.py", f"*/{top}.py", f"*/*/{top}.py", f"{top}/__init__.py",
+                                    f"*/{top}/__init__.py") for p in sorted(here.glob(pattern))), None)
+    if found is not None:
+        folder = (found.parent if found.name != "__init__.py" else found.parent.parent).resolve()
+        return (f"; Python imports it from the folders on its path: found {found}, so run from {folder} or set "
+                f"PYTHONPATH={folder}")
+    return (f"; Python imports it from the folders on its path: run from the folder that holds {top}.py (or the "
+            f"package {top}/), or set PYTHONPATH=DIR to that folder")
 
 
 def call(reference: str, kwargs: dict[str, Any] | None):

@@ -2,11 +2,13 @@
 
 Each checkpoint (in step order, one at a time) gives a row of /ckpt, the predictions on the eval grid
 and a /log row with the full-batch MSE mean((f(x_train) - y_train)^2) and its gradient norm, all
-recomputed here at the stored parameters. Losses from a CSV log (`step,loss`) fill the steps between
-checkpoints (and replace the recomputed loss at the steps they share, so the curve is one series);
-those rows have no gradient norm (NaN), and no row has a learning rate (NaN). The file is written
-through RunWriter at RUN.importing and only renamed to RUN once complete, so a failure or a kill
-leaves nothing at RUN, and an existing RUN is replaced (with --overwrite) only by a finished import.
+recomputed here at the stored parameters. Losses from a CSV log (a `step` column and the loss column)
+fill the steps between checkpoints. Which loss that column holds is settled before anything is written
+(trainer/loss_log.py): an MSE replaces the recomputed loss at the steps both have (one series); a user-defined
+loss is the whole series, with no recomputed MSE spliced in. CSV rows have no gradient norm (NaN), and no row
+has a learning rate (NaN). The file is written through RunWriter at RUN.importing and only renamed to RUN once
+complete, so a failure or a kill leaves nothing at RUN, and an existing RUN is replaced (with --overwrite) only
+by a finished import.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from typing import Callable
 import numpy as np
 import torch
 
-from trainer import byo, runfile
+from trainer import byo, loss_log, runfile
 from trainer.checkpoint_files import CheckpointFile, StateChecker, list_checkpoints, read_state
 from trainer.errors import ConfigError
+from trainer.loss_log import LossRecord
 from trainer.models import build_model, functional_forward, param_layout
 from trainer.runfile import RunMeta
 from trainer.runlock import RunLock
@@ -45,20 +48,35 @@ class ImportResult:
     seconds: float
     csv_max_rel_diff: float  # largest |csv - recomputed| / recomputed loss at shared steps (NaN: none shared)
     target: dict  # the /data target record: freqs_hz and how they were found (given, detected, none)
+    loss: LossRecord = LossRecord("mse")  # which loss /log holds
+
+
+@dataclass(frozen=True)
+class LossOptions:
+    """The `--losses` CSV, its column holding the loss and which loss that is (None: checked against the MSE)."""
+
+    path: Path | str | None = None
+    column: str = "loss"
+    kind: str | None = None
 
 
 def import_run(folder: Path | str, model: str, data: Path | str, out: Path | str, *,
-               model_kwargs: dict | None = None, losses: Path | str | None = None, step_regex: str | None = None,
-               freqs_hz=None, overwrite: bool = False, progress: ProgressFn | None = None) -> ImportResult:
-    """Convert a checkpoint folder into the run file `out` (see the module docstring)."""
+               model_kwargs: dict | None = None, losses: Path | str | LossOptions | None = None,
+               step_regex: str | None = None, freqs_hz=None, overwrite: bool = False,
+               progress: ProgressFn | None = None, optimizer: dict | None = None) -> ImportResult:
+    """Convert a checkpoint folder into the run file `out` (see the module docstring).
+
+    `optimizer`: what the user knows of the training ({"optimizer": "Adam", "lr": 1e-3}), kept in the config.
+    """
     started = time.perf_counter()
     out = Path(out)
     runfile.check_writable_target(out, overwrite)
-    plan = _plan(Path(folder), model, Path(data), model_kwargs, losses, step_regex, freqs_hz)
+    loss_options = losses if isinstance(losses, LossOptions) else LossOptions(losses)
+    plan = _plan(Path(folder), model, Path(data), model_kwargs, loss_options, step_regex, freqs_hz, optimizer)
     merge = _write_staged(out, plan, progress)
     files = plan.files
     return ImportResult(out, len(files), files[0].step, files[-1].step, merge["rows"], len(plan.csv_steps),
-                        time.perf_counter() - started, merge["max_rel_diff"], plan.meta.target)
+                        time.perf_counter() - started, merge["max_rel_diff"], plan.meta.target, plan.loss)
 
 
 @dataclass(frozen=True)
@@ -71,26 +89,52 @@ class _Plan:
     meta: RunMeta
     csv_steps: np.ndarray
     csv_loss: np.ndarray
+    loss: LossRecord
 
 
-def _plan(folder: Path, model: str, data: Path, model_kwargs: dict | None, losses, step_regex: str | None,
-          freqs_hz) -> _Plan:
+def _plan(folder: Path, model: str, data: Path, model_kwargs: dict | None, losses: LossOptions,
+          step_regex: str | None, freqs_hz, optimizer: dict | None = None) -> _Plan:
     """Files, model, data and losses checked; the first checkpoint loaded into the model and evaluated."""
     files = list_checkpoints(folder, step_regex)
     spec = byo.model_spec_for(model, model_kwargs)
     arrays = byo.load_data_file(data)
-    csv_steps, csv_loss = read_loss_log(losses) if losses is not None else (np.zeros(0, np.int64), np.zeros(0))
+    loss_log.check_kind(losses.kind)
+    csv_steps, csv_columns = (loss_log.read_loss_log(losses.path, losses.column) if losses.path is not None
+                              else (np.zeros(0, np.int64), {}))
     first_state = read_state(files[0].path)
     net = build_model(spec, seed=0, dtype=_dtype_of(first_state, build_model(spec, seed=0))).eval()
     checker = StateChecker(net, spec.constructor or model)
     target = byo.describe_target(arrays, byo.param_dtype_of(net), freqs_hz)
-    config = {"import": {"folder": str(folder.resolve()), "files": len(files), "data": str(data.resolve()),
-                         "losses": None if losses is None else str(Path(losses).resolve()), "model": model,
-                         "model_kwargs": model_kwargs or {}, "step_regex": step_regex}}
-    meta = byo.run_meta(net, spec, arrays, target, source="import", config=config)
-    evaluate = Evaluator(net, meta.data)
+    evaluate = Evaluator(net, byo.cast_data(arrays, byo.param_dtype_of(net)))
     evaluate(checker.flat(first_state, files[0].path), files[0].path)  # refuse a model that cannot evaluate, first
-    return _Plan(files, checker, evaluate, meta, csv_steps, csv_loss)
+    record = LossRecord("mse")
+    if losses.path is not None:
+        record = _loss_record(files, checker, evaluate, csv_steps, csv_columns, losses)
+    config = {"import": {"folder": str(folder.resolve()), "files": len(files), "data": str(data.resolve()),
+                         "losses": None if losses.path is None else str(Path(losses.path).resolve()),
+                         "model": model, "model_kwargs": model_kwargs or {}, "step_regex": step_regex},
+              "loss": record.to_dict(), **(optimizer or {})}
+    meta = byo.run_meta(net, spec, arrays, target, source="import", config=config)
+    csv_loss = csv_columns.get(losses.column, np.zeros(0))
+    return _Plan(files, checker, evaluate, meta, csv_steps, csv_loss, record)
+
+
+COMPARED_CHECKPOINTS = 8  # checkpoints evaluated before writing to tell which loss the CSV holds
+
+
+def _loss_record(files, checker, evaluate, csv_steps, csv_columns, losses: LossOptions) -> LossRecord:
+    """Which loss the CSV column holds: compared with the MSE at up to COMPARED_CHECKPOINTS shared steps."""
+    logged = set(csv_steps.tolist())
+    shared = [i for i, item in enumerate(files) if item.step in logged]
+    picked = [shared[int(k)] for k in np.unique(np.linspace(0, len(shared) - 1, COMPARED_CHECKPOINTS).round())
+              ] if shared else []
+    mse = np.array([evaluate(checker.flat(read_state(files[i].path), files[i].path), files[i].path)[0]
+                    for i in picked])
+    rows = np.searchsorted(csv_steps, [files[i].step for i in picked])
+    diffs = {name: loss_log.median_rel_diff(values[rows], mse) if len(rows) else float("nan")
+             for name, values in csv_columns.items()}
+    others = {name: d for name, d in diffs.items() if name != losses.column and np.isfinite(d)}
+    return loss_log.decide_kind(losses.column, losses.kind, diffs[losses.column], others)
 
 
 def _write_staged(out: Path, plan: _Plan, progress: ProgressFn | None) -> dict:
@@ -153,9 +197,14 @@ class Evaluator:
 
 
 def _write_rows(writer: RunWriter, plan: _Plan, progress: ProgressFn | None) -> dict:
-    """Checkpoint, prediction and log rows in step order, CSV rows merged in; committed every COMMIT_EVERY."""
+    """Checkpoint, prediction and log rows in step order, CSV rows merged in; committed every COMMIT_EVERY.
+
+    A user-defined CSV loss is the whole series: a checkpoint adds no row of the recomputed MSE (nor its
+    gradient norm, which is not the gradient of the user's loss).
+    """
     files, checker, evaluate = plan.files, plan.checker, plan.evaluate
     csv_steps, csv_loss = plan.csv_steps, plan.csv_loss
+    user_loss = plan.loss.kind == "user"
     next_csv, rows, diffs = 0, 0, []
     for done, item in enumerate(files, start=1):
         flat = checker.flat(read_state(item.path), item.path)
@@ -163,13 +212,15 @@ def _write_rows(writer: RunWriter, plan: _Plan, progress: ProgressFn | None) -> 
         while next_csv < len(csv_steps) and csv_steps[next_csv] < item.step:
             writer.log_step(int(csv_steps[next_csv]), float(csv_loss[next_csv]))
             next_csv, rows = next_csv + 1, rows + 1
-        if next_csv < len(csv_steps) and csv_steps[next_csv] == item.step:
+        shared = next_csv < len(csv_steps) and csv_steps[next_csv] == item.step
+        if shared:
             diffs.append(abs(csv_loss[next_csv] - loss) / max(abs(loss), 1e-300))
             loss, next_csv = float(csv_loss[next_csv]), next_csv + 1
         writer.checkpoint(item.step, flat)
-        writer.log_step(item.step, loss, grad_norm)
+        if shared or not user_loss:
+            writer.log_step(item.step, loss, None if user_loss else grad_norm)
+            rows += 1
         writer.log_pred(item.step, pred)
-        rows += 1
         if done % COMMIT_EVERY == 0:
             writer.commit()
         if progress is not None:
@@ -178,38 +229,3 @@ def _write_rows(writer: RunWriter, plan: _Plan, progress: ProgressFn | None) -> 
         writer.log_step(int(step), float(value))
         rows += 1
     return {"rows": rows, "max_rel_diff": float(max(diffs)) if diffs else math.nan}
-
-
-def read_loss_log(path: Path | str) -> tuple[np.ndarray, np.ndarray]:
-    """(steps, losses) from a CSV with `step` and `loss` columns (others ignored), sorted by step."""
-    import pandas as pd
-
-    path = Path(path)
-    try:
-        frame = pd.read_csv(path)
-    except FileNotFoundError:
-        raise ConfigError(f"loss log {path}: no such file") from None
-    except (OSError, ValueError, pd.errors.ParserError) as err:
-        raise ConfigError(f"loss log {path} is not a readable CSV file ({err})") from None
-    missing = [c for c in ("step", "loss") if c not in frame.columns]
-    if missing:
-        raise ConfigError(f"loss log {path} has no {' and no '.join(missing)} column; it needs step,loss "
-                          f"(found: {', '.join(map(str, frame.columns))})")
-    steps = pd.to_numeric(frame["step"], errors="coerce").to_numpy(dtype=np.float64)
-    loss = pd.to_numeric(frame["loss"], errors="coerce")
-    bad = np.flatnonzero(~np.isfinite(steps) | (steps < 0) | (steps != np.round(steps)))
-    if len(bad):
-        raise ConfigError(f"loss log {path}, data row {bad[0] + 1}: step {frame['step'].iloc[bad[0]]} is not a "
-                          f"non-negative integer")
-    unparsed = np.flatnonzero(loss.isna() & frame["loss"].notna())  # "nan" (a diverged step) reads as NaN: kept
-    if len(unparsed):
-        row = int(unparsed[0])
-        raise ConfigError(f"loss log {path}, data row {row + 1}: loss {frame['loss'].iloc[row]!r} is not a number")
-    loss = loss.to_numpy(dtype=np.float64)
-    steps = steps.astype(np.int64)
-    order = np.argsort(steps, kind="stable")
-    steps, loss = steps[order], loss[order]
-    repeated = np.flatnonzero(np.diff(steps) == 0)
-    if len(repeated):
-        raise ConfigError(f"loss log {path} has step {steps[repeated[0]]} more than once")
-    return steps, loss

@@ -16,12 +16,13 @@ class ModelLogging:
     _x_eval: np.ndarray | None = None
     _diverged = False  # a non-finite loss was logged: the context manager closes with status diverged
     _resume_capacity = 0
+    _loss_check: "_LossCheck | None" = None  # for_model without loss_kind: the logged loss checked against the MSE
 
     @classmethod
     def for_model(cls, path: Path | str, model, x_train, y_train, x_eval=None, y_eval=None, *,
                   constructor=None, constructor_kwargs: dict | None = None, target_freqs_hz=None,
                   config: dict | None = None, optimizer=None, overwrite: bool = False,
-                  commit_every_s: float = 1.0):
+                  commit_every_s: float = 1.0, loss_kind: str | None = None, loss_name: str | None = None):
         """A new run file for any `nn.Module`, written from your own training loop (README, "Bring your own run").
 
         Args:
@@ -35,9 +36,14 @@ class ModelLogging:
                 same parameter names and shapes as `model`.
             target_freqs_hz: frequencies the spectrum tracks; default the dominant DFT peaks of y_eval.
             config: anything JSON-able to keep with the run (your hyperparameters), stored under "user".
-            optimizer: pass your Adam optimizer to make room for its state in the checkpoints.
+            optimizer: pass your Adam optimizer to make room for its state in the checkpoints; its class
+                and learning rate are recorded (`config["optimizer"]`, `config["lr"]`).
+            loss_kind: what `log_step` logs: "mse" (mean((model(x_train) - y_train)^2), perhaps on
+                minibatches) or "user" (your own loss, labelled user-defined by the analyzer, `loss_name`
+                naming it). None: the MSE, checked at the first step that has both a loss and a checkpoint of
+                the model; a loss that differs by more than trainer.loss_log.MSE_TOLERANCE is a ValueError.
         """
-        from trainer import byo
+        from trainer import byo, loss_log
         from trainer import constructor as constructors
         from trainer.config import ModelSpec
         from trainer.models import param_layout
@@ -51,11 +57,15 @@ class ModelLogging:
         target = byo.describe_target(data, byo.param_dtype_of(model), target_freqs_hz)
         layout = param_layout(model)
         resume_size = 2 * layout.n_params + len(layout.names) if _is_adam(optimizer) else 0
-        meta = byo.run_meta(model, spec, data, target, source="logger", config={"user": config or {}},
-                            resume_size=resume_size)
+        loss_log.check_kind(loss_kind)
+        record = loss_log.LossRecord(loss_kind or "mse", loss_name)
+        run_config = {"user": config or {}, "loss": record.to_dict(), **optimizer_record(optimizer)}
+        meta = byo.run_meta(model, spec, data, target, source="logger", config=run_config, resume_size=resume_size)
         writer = cls.create(path, meta, overwrite=overwrite, commit_every_s=commit_every_s)
         writer.model = model
         writer._x_eval = meta.data["x_eval"]
+        if loss_kind is None:
+            writer._loss_check = _LossCheck(meta.data["x_train"], meta.data["y_train"])
         return writer
 
     def __enter__(self):
@@ -92,6 +102,51 @@ class ModelLogging:
             return state
 
         return pack
+
+
+def optimizer_record(optimizer) -> dict:
+    """{"optimizer": class name, "lr": first group's rate} of a torch optimizer; {} for anything else."""
+    groups = getattr(optimizer, "param_groups", None)
+    if not groups:
+        return {}
+    lr = groups[0].get("lr")
+    return {"optimizer": type(optimizer).__name__, "lr": float(lr) if isinstance(lr, (int, float)) else None}
+
+
+class _LossCheck:
+    """The first loss logged at a step that also has a model checkpoint, compared with the MSE there."""
+
+    def __init__(self, x_train: np.ndarray, y_train: np.ndarray):
+        self.x_train, self.y_train = x_train, y_train
+        self.mse: dict[int, float] = {}
+        self.logged: dict[int, float] = {}
+        self.done = False  # checked once, at the start: a long run is never stopped later by a noisy step
+
+    def at_checkpoint(self, step: int, model) -> None:
+        if self.done:
+            return
+        pred = _predict(model, self.x_train).reshape(self.y_train.shape)
+        self.mse = {step: float(np.mean((pred.astype(np.float64) - self.y_train) ** 2))}
+        self._compare(step)
+
+    def at_log(self, step: int, loss: float) -> None:
+        if self.done:
+            return
+        self.logged = {step: loss}
+        self._compare(step)
+
+    def _compare(self, step: int) -> None:
+        from trainer.loss_log import MSE_TOLERANCE, median_rel_diff
+
+        if step not in self.mse or step not in self.logged:
+            return
+        diff = median_rel_diff(np.array([self.logged[step]]), np.array([self.mse[step]]))
+        if diff > MSE_TOLERANCE:
+            raise ValueError(f"the loss logged at step {step} ({self.logged[step]:.6g}) is not the MSE "
+                             f"mean((model(x_train) - y_train)^2) = {self.mse[step]:.6g} (relative difference "
+                             f"{diff:.3g}); pass loss_kind='user' (and loss_name=) to RunWriter.for_model for your "
+                             f"own loss, or loss_kind='mse' if it is an MSE on minibatches")
+        self.done = True
 
 
 def _is_adam(optimizer) -> bool:

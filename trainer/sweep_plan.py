@@ -91,16 +91,25 @@ def run_stem(config: TrainConfig, varied: dict) -> str:
     return "-".join(parts)
 
 
+def with_target(config: TrainConfig, target) -> TrainConfig:
+    """`config` with another target (a harmonics TargetSpec) and a model input as wide as its points; None: as is."""
+    if target is None:
+        return config
+    return dataclasses.replace(config, target=target, model=dataclasses.replace(config.model, in_dim=target.input_dim))
+
+
 def plan_sweep(presets: Sequence[str], seeds: Sequence[int], grid: dict[str, tuple] | None = None,
-               replicates: Sequence[int] | None = None) -> list[PlannedRun]:
-    """Every combination of preset x seed x replicate x grid value, validated; ConfigError on the first problem."""
+               replicates: Sequence[int] | None = None, target=None) -> list[PlannedRun]:
+    """Every combination of preset x seed x replicate x grid value, validated; ConfigError on the first problem.
+
+    `target`: a TargetSpec every run trains on instead of its preset's (harmonics: files end in -harmonics)."""
     grid = dict(grid or {})
     unknown = set(grid) - set(GRID_FIELDS)
     if unknown:
         raise ConfigError(f"cannot sweep over {sorted(unknown)}; sweepable: {', '.join(GRID_FIELDS)}")
     if replicates is not None and not all(p > 0 for p in grid.get("perturb", (0.0,))):
         raise ConfigError("--replicates needs --perturb > 0 (replicates differ only by the perturbation seed)")
-    bases = [get_preset(name) for name in dict.fromkeys(presets)]
+    bases = [with_target(get_preset(name), target) for name in dict.fromkeys(presets)]
     names = [name for name in GRID_FIELDS if name in grid]  # table order: file names do not depend on CLI order
     varied_names = [name for name in names if len(grid[name]) > 1]
     runs: dict[str, PlannedRun] = {}
@@ -111,7 +120,7 @@ def plan_sweep(presets: Sequence[str], seeds: Sequence[int], grid: dict[str, tup
             config = with_field(config, name, value)
         validate(config)
         varied = {name: value for name, value in zip(names, values) if name in varied_names}
-        file = run_stem(config, varied) + ".h5"
+        file = run_stem(config, varied) + ("-harmonics" if config.target.kind == "harmonics" else "") + ".h5"
         runs[file] = PlannedRun(file, config, varied)
     return list(runs.values())
 

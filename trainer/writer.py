@@ -208,6 +208,8 @@ class RunWriter(ModelLogging):
         self._advance("log", step)
         log = self._log
         loss = _scalar(loss)
+        if self._loss_check is not None:
+            self._loss_check.at_log(step, loss)
         if not math.isfinite(loss):
             self._diverged = True
         log["step"].append(step)
@@ -235,6 +237,9 @@ class RunWriter(ModelLogging):
         resume_state = self._state_packer(optimizer)
         if hasattr(params, "named_parameters"):
             from trainer.models import flatten
+
+            if self._loss_check is not None:
+                self._loss_check.at_checkpoint(step, params)
 
             params = flatten(params).cpu().numpy()
         self._ckpt_steps.append(step)

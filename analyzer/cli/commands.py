@@ -18,7 +18,8 @@ RunArg = Annotated[Path, typer.Argument(help="Run file (.h5) written by `train`.
 
 @guarded
 def info(run: RunArg, as_json: JsonOpt = False) -> None:
-    """Schema, config, status, steps, checkpoints and sizes of a run file."""
+    """Schema, config, status, steps, checkpoints and sizes of a run file; the model in its own terms."""
+    from analyzer.io.describe import describe, shown_spec
     from analyzer.io.run import open_run
 
     with open_run(run) as opened:
@@ -27,7 +28,10 @@ def info(run: RunArg, as_json: JsonOpt = False) -> None:
             "predictions": int(len(opened.pred_steps)), "checkpoints": int(len(opened.ckpt_steps)),
             "n_params": opened.n_params, "dtype": opened.dtype, "eval_points": int(opened.pred_dataset.shape[1]),
             "file_mb": round(opened.path.stat().st_size / 1e6, 3), "fingerprint": opened.fingerprint,
-            "config": opened.config,
+            "described": describe(opened), "model_spec": shown_spec(opened.model_spec),
+            "layers": [{"name": n, "shape": list(s)} for n, s in zip(opened.layout.get("names", []),
+                                                                  opened.layout.get("shapes", []))],
+            "config": {**opened.config, "model": shown_spec(opened.config.get("model") or opened.model_spec)},
         }
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
@@ -37,13 +41,11 @@ def info(run: RunArg, as_json: JsonOpt = False) -> None:
 
     table = Table(title=f"run {run}", show_header=False, title_justify="left")
     for key, value in summary.items():
-        if key != "config":
+        if key not in ("config", "described", "model_spec", "layers"):
             table.add_row(key, str(value))
-    config = summary["config"]
-    table.add_row("preset", str(config.get("preset")))
-    table.add_row("model", json.dumps(config.get("model")))
-    table.add_row("target", json.dumps(config.get("target")))
-    table.add_row("optimizer", f"{config.get('optimizer')} lr={config.get('lr')} epochs={config.get('epochs')}")
+    for key, value in summary["described"].items():
+        table.add_row(key, str(value))
+    table.add_row("target", json.dumps(summary["config"].get("target")))
     Console().print(table)
     if summary["steps"] < 2:
         typer.echo(f"nothing to analyze yet: {summary['steps']} committed step(s)")

@@ -32,7 +32,7 @@ class Schedule:
 
 
 def schedule(run) -> Schedule:
-    optimizer = str(run.config.get("optimizer", "unknown"))
+    optimizer = str(run.config.get("optimizer") or "unknown")
     lr = run.config.get("lr")
     learning_rate = float(lr) if isinstance(lr, (int, float)) else math.nan
     outputs = int(run.data("y_train").size)  # the trainer's loss is the mean over all N o squared residuals

@@ -78,16 +78,19 @@ def _number(value, spec: str) -> str:
 
 
 def _foreign_config_table(run: RunAnalyses) -> pd.DataFrame:
-    """A run imported by `train import` or logged by RunWriter.for_model from another training loop."""
-    config, model, target = run.config, run.config.get("model", {}), run.target
-    if model.get("kind") == "import":
-        shape = f"{model.get('constructor')}(**{json.dumps(model.get('constructor_kwargs') or {})})"
-    else:
-        shape = json.dumps({k: model.get(k) for k in ("kind", "depth", "width", "activation")})
+    """A run imported by `train import` or logged by RunWriter.for_model from another training loop: the model
+    in its user's terms (constructor, kwargs, layer shapes), the optimizer when known and which loss was logged."""
+    from analyzer.io.describe import describe
+    from analyzer.io.run import open_run
+
+    config, target = run.config, run.target
     origin = (f"train import of {config.get('import', {}).get('folder')}" if config.get("source") == "import"
               else "RunWriter.for_model in the user's training loop")
+    with open_run(run.path) as opened:
+        described = describe(opened)
     freqs = ", ".join(f"{f:g} Hz" for f in target.get("freqs_hz", [])) or "none"
-    rows = [("source", origin), ("model", shape), ("dtype", config.get("dtype")),
+    rows = [("source", origin), *((k, v) for k, v in described.items() if k != "source"),
+            ("dtype", config.get("dtype")),
             ("target", f"{target.get('kind')}; frequencies tracked: {freqs} ({target.get('freqs_source')})"),
             ("training points", target.get("n_train")), ("eval grid", target.get("n_eval"))]
     if config.get("user"):

@@ -9,7 +9,7 @@ import pandas as pd
 
 from analyzer.report.figures import heatmap_grid_figure, loss_overlay_figure
 from analyzer.report.markdown import image, markdown_table
-from analyzer.report.model import RunAnalyses, loss_of
+from analyzer.report.model import MSE_LABEL, RunAnalyses, loss_name, loss_of
 
 
 def _target_key(run: RunAnalyses) -> str:
@@ -28,7 +28,9 @@ def comparison_section(runs: list[RunAnalyses], pooled, figs: dict) -> list[str]
     spectra = {r.label: r.results["spectrum"] for r in runs if r.results.get("spectrum") is not None}
     kinds = {s.mode_name for s in spectra.values()}
     noun = "degree" if kinds == {"degree"} else "frequency" if len(kinds) <= 1 else "frequency or degree"
-    lines += [f"### Learned step per {noun}", ""] + markdown_table(_learned_table(runs, same_target))
+    lines += [f"### Learned step per {noun}", "", "The first step each relative error fell below the threshold "
+              "(the spectrum sections list how often it went back above).", ""]
+    lines += markdown_table(_learned_table(runs, same_target))
     lines += ["### Plateaus per run", ""] + markdown_table(_plateau_counts(runs))
     lines += ["### Pooled correlation", ""]
     for result in pooled:  # a CorrelateResult, or the reason runs were not pooled
@@ -36,7 +38,7 @@ def comparison_section(runs: list[RunAnalyses], pooled, figs: dict) -> list[str]
             lines += [f"*{result}*", ""]
             continue
         lines += [f"**{result.conclusion}**", ""] + markdown_table(result.tables()["permutation test"])
-    curves = {r.label: (np.arange(r.n_steps), loss_of(r)) for r in runs}
+    curves = {r.label + ("" if loss_name(r) == MSE_LABEL else f" ({loss_name(r)})"): loss_of(r) for r in runs}
     lines += image(figs, "compare-loss.png", loss_overlay_figure(curves), "training loss of all runs")
     if spectra:
         lines += image(figs, "compare-heatmaps.png", heatmap_grid_figure(spectra),
@@ -45,14 +47,15 @@ def comparison_section(runs: list[RunAnalyses], pooled, figs: dict) -> list[str]
 
 
 def _learned_table(runs: list[RunAnalyses], same_target: bool) -> pd.DataFrame:
-    """Learned step per target mode (rows) and run (columns); modes are (mode name, label) pairs, so a frequency
-    and a degree of the same number are different rows."""
+    """Learned step per target mode (rows) and run (columns): the first step below the threshold, as the spectrum
+    headline and the study give it; modes are (mode name, label) pairs, so a frequency and a degree of the same
+    number are different rows."""
     per_run = {}
     for run in runs:
         spectrum = run.results.get("spectrum")
         if spectrum is not None:
             modes = [(spectrum.mode_name, float(label)) for label in spectrum.learning[spectrum.mode_name]]
-            per_run[run.label] = dict(zip(modes, spectrum.learning.learned_step))
+            per_run[run.label] = dict(zip(modes, spectrum.learning.first_below_step))
     if not per_run:
         return pd.DataFrame()
     modes = sorted(set.intersection(*(set(v) for v in per_run.values())) if not same_target

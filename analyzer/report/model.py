@@ -43,9 +43,20 @@ class RunAnalyses:
     notes: dict[str, str]  # analysis name -> why it is missing
 
 
-def loss_of(run: RunAnalyses) -> np.ndarray:
-    """The run's training loss, read again from its file (results hold no copy of it)."""
+def loss_of(run: RunAnalyses) -> tuple[np.ndarray, np.ndarray]:
+    """The run's logged steps and training loss, read again from its file (results hold no copy of it); an
+    imported run may log some steps only."""
     from analyzer.io.run import open_run
 
     with open_run(run.path) as opened:
-        return opened.loss[: run.n_steps]
+        return opened.steps[: run.n_steps], opened.loss[: run.n_steps]
+
+
+MSE_LABEL = "training loss (MSE)"
+
+
+def loss_name(run: RunAnalyses) -> str:
+    """'training loss (MSE)' or 'training loss (user-defined: NAME)': which loss the run logged."""
+    from trainer.loss_log import loss_label
+
+    return loss_label(run.config.get("loss"))

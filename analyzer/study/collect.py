@@ -46,7 +46,7 @@ class RunSummary:
     config: dict
     status: str
     n_steps: int
-    freqs_hz: np.ndarray  # (K,) target frequencies, ascending
+    freqs_hz: np.ndarray  # (K,) target frequencies, ascending (a harmonics run: its target degrees)
     learned_steps: np.ndarray  # (K,) NaN where never learned
     jump_steps: np.ndarray  # every frequency jump
     jump_freqs_hz: np.ndarray
@@ -72,9 +72,11 @@ class RunSummary:
 
     @property
     def preset(self) -> str:
-        """The trainer's preset; imported and logged runs are grouped by their model's constructor."""
+        """The trainer's preset; imported and logged runs are grouped by their model's constructor; a harmonics
+        run's group says so (its modes are degrees, never pooled with a sine run's frequencies)."""
         if self.config.get("preset") is not None:
-            return str(self.config["preset"])
+            harmonics = (self.config.get("target") or {}).get("kind") == "harmonics"
+            return str(self.config["preset"]) + (" (harmonics)" if harmonics else "")
         model = self.config.get("model") or {}
         return str(model.get("constructor") or self.config.get("source") or "?")
 
@@ -157,8 +159,6 @@ def _summarize(path: Path, options: StudyOptions) -> RunSummary:
     with open_run(path) as run:
         if run.n_steps < 2:
             raise BadInputError(f"{path}: only {run.n_steps} logged steps")
-        if run.target.get("kind") == "harmonics":  # the study's tables and figures are per frequency in Hz
-            raise BadInputError(f"{path}: a study compares sine runs; this run has a spherical-harmonic target")
         plateaus = analyze(run, "plateaus", use_cache=options.use_cache)
         spectrum = analyze(run, "spectrum", use_cache=options.use_cache)
         escapes = events_from(run.path.stem, spectrum, plateaus, CorrelateParams(reference="escapes"))
@@ -174,10 +174,12 @@ def _summarize(path: Path, options: StudyOptions) -> RunSummary:
             extra = saddle_summaries(run, options.use_cache, notes)
         loss_steps, loss = _sampled_loss(np.asarray(run.steps), np.asarray(run.loss))
         found = plateaus.plateaus("changepoint")
-        learning = spectrum.learning.sort_values("freq_hz")
+        # a harmonics run's modes are its degrees: pooled per degree, in a group of its own (RunSummary.preset)
+        learning = spectrum.learning.sort_values(spectrum.mode_name)
         return RunSummary(
             path=str(path), config=dict(run.config), status=run.status, n_steps=int(run.n_steps),
-            freqs_hz=learning.freq_hz.to_numpy(np.float64), learned_steps=learning.learned_step.to_numpy(np.float64),
+            freqs_hz=learning[spectrum.mode_name].to_numpy(np.float64),
+            learned_steps=learning.learned_step.to_numpy(np.float64),
             jump_steps=escapes.jump_steps, jump_freqs_hz=escapes.jump_modes, escape_steps=escapes.reference_steps,
             edge_steps=edges.reference_steps, first_pred_step=escapes.first_step, last_pred_step=escapes.last_step,
             plateaus=found[["start_step", "end_step", "duration"]].astype(np.float64).reset_index(drop=True),

@@ -17,6 +17,17 @@ def group_color(group: str, groups: list[str]) -> str:
     return RUN_PALETTE[sorted(groups).index(group) % len(RUN_PALETTE)]
 
 
+HARMONICS_GROUP = " (harmonics)"  # the suffix of a harmonics run's group (analyzer.study.collect.RunSummary.preset)
+
+
+def mode_title(mode: float, groups) -> str:
+    """'3 Hz', 'degree 3' when every group is a harmonics group, '3 (Hz, or degree in harmonics groups)' when mixed."""
+    harmonic = [str(g).endswith(HARMONICS_GROUP) for g in groups]
+    if all(harmonic):
+        return f"degree {mode:g}"
+    return f"{mode:g} Hz" if not any(harmonic) else f"{mode:g} (Hz; degree in harmonics groups)"
+
+
 def learned_steps_figure(learned: pd.DataFrame) -> Figure:
     """Learned step per frequency (one panel each) per group across seeds: box plot plus every run.
 
@@ -42,7 +53,7 @@ def learned_steps_figure(learned: pd.DataFrame) -> Figure:
             ax.plot(x[~done], rows.value.to_numpy(np.float64)[~done] + 1, "^", ms=6, mfc="none",
                     color=group_color(group, groups), label="not learned (at run end)" if i == 0 else None)
         ax.set_xticks(np.arange(len(groups)), groups, rotation=35, ha="right", fontsize=8)
-        ax.set_title(f"{freq:g} Hz", color=freq_color(freq, freqs))
+        ax.set_title(mode_title(freq, groups), color=freq_color(freq, freqs))
         ax.set_yscale("log")
         ax.grid(True, axis="y", which="major", alpha=0.3)
     axes[0][0].set_ylabel("learned step + 1")

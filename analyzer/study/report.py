@@ -109,7 +109,9 @@ def learned_section(study: Study, figs: dict) -> list[str]:
              "the end of the run. Mean across seed runs with its 95 % bootstrap CI; runs that never learn a "
              "frequency count at the run length (restricted mean) and are listed as *not learned*; of those, "
              "*reached, lost* fell below the threshold at some step and drifted back above it later.", ""]
-    table = study.learned_table.rename(columns={"freq_hz": "Hz", "n_not_learned": "not learned",
+    harmonics = study.learned_table.group.astype(str).str.endswith(study_figures.HARMONICS_GROUP)
+    mode = "Hz" if not harmonics.any() else "degree" if harmonics.all() else "Hz (degree: harmonics)"
+    table = study.learned_table.rename(columns={"freq_hz": mode, "n_not_learned": "not learned",
                                                 "n_reached_then_lost": "reached, lost",
                                                 "ci_low": "CI low", "ci_high": "CI high"})
     lines += markdown_table(table)

@@ -48,18 +48,30 @@ def compute(run, params: NtkParams, deps=None) -> NtkResult:
         step=step, route=eigen.route, trained="output layer" if net.trained_start else "all layers",
         optimizer=sched.optimizer, rates="predicted and observed" if sched.has_closed_form else OBSERVED_ONLY,
         learning_rate=sched.learning_rate, effective_rate=sched.effective_rate, n_rows=net.n_rows,
-        n_trained=net.n_trained, drift_method=_drift_method(eigen.route, params),
+        n_trained=net.n_trained, drift_method=_drift_method(eigen.route, params, len(run.ckpt_steps)),
         eigenvalues=eigen.values, table=table, projection_steps=np.asarray(steps[samples]),
         projections=np.abs(projections[samples, :PROJECTION_COLUMNS]), drift=drift, loadings=loadings,
         loading_matrix=loading_matrix, note=residuals.note)
 
 
-def _drift_method(route: str, params: NtkParams) -> str:
+def _drift_method(route: str, params: NtkParams, n_checkpoints: int) -> str:
     if params.drift_every == 0:
         return "none"
-    every = "every checkpoint" if params.drift_every == 1 else f"every {params.drift_every}th checkpoint"
     exact = "exact" if route == "jacobian" else f"sketched with {params.drift_probes} Gaussian probes"
+    if params.drift_every is None:
+        used = len(drift_indices(n_checkpoints, params))
+        every = ("every checkpoint" if used == n_checkpoints else
+                 f"{used} of {n_checkpoints} checkpoints, log-spaced (--drift-every 1: all)")
+    else:
+        every = "every checkpoint" if params.drift_every == 1 else f"every {params.drift_every}th checkpoint"
     return f"{exact}, {every}"
+
+
+def drift_indices(n_checkpoints: int, params: NtkParams) -> np.ndarray:
+    """Indices of the stored checkpoints the drift curve visits."""
+    if params.drift_every is None:
+        return log_spaced(n_checkpoints, params.drift_points)
+    return np.arange(0, n_checkpoints, params.drift_every)
 
 
 def _drift(run, net, theta: np.ndarray, route: str, params: NtkParams) -> pd.DataFrame:
@@ -68,7 +80,7 @@ def _drift(run, net, theta: np.ndarray, route: str, params: NtkParams) -> pd.Dat
 
     if params.drift_every == 0:
         return pd.DataFrame({"step": np.zeros(0, np.int64), "relative_change": np.zeros(0)})
-    steps = np.asarray(run.ckpt_steps[::params.drift_every])
+    steps = np.asarray(run.ckpt_steps)[drift_indices(len(run.ckpt_steps), params)]
     if route == "jacobian":
         reference = kernel(net, theta)
         scale = np.linalg.norm(reference)

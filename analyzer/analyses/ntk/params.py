@@ -23,7 +23,10 @@ class NtkParams:
     top_k: int = param(100, "Eigendirections in the table, largest eigenvalue first; 0: all (jacobian route only).",
                        minimum=0)
     max_jacobian_gb: float = param(2.0, "auto: memory J or K may take, in GiB.", above=0)
-    drift_every: int = param(1, "Kernel drift at every n-th stored checkpoint; 0: no drift curve.", minimum=0)
+    drift_every: Optional[int] = param(None, "Kernel drift at every n-th stored checkpoint (1: all of them); 0: no "
+                                             "drift curve; default: drift-points checkpoints, log-spaced.", minimum=0)
+    drift_points: int = param(40, "Default drift curve: this many stored checkpoints at most, log-spaced in step "
+                                  "(the first and last included).", minimum=2)
     drift_probes: int = param(16, "matrix-free route: Gaussian probes of the sketched drift ||(K_t - K) Z|| / "
                                   "||K Z||.", minimum=1)
     min_component: float = param(1e-6, "No observed rate along directions whose initial residual component is "

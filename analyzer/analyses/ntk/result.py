@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 OBSERVED_ONLY = "observed only"  # `rates` of a run with no closed form (Adam): no predicted rates
+SHOWN_ROWS = {"rates": 10, "drift": 15}  # rows printed, so the output fits a screen; --json holds all of them
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class NtkResult:
         parts = [f"NTK at step {self.step:,} ({self.trained}, {self.n_rows:,} x {self.n_trained:,} Jacobian, "
                  f"{self.route}): lambda_max {self.eigenvalues[0]:.4g}"]
         if self.rates == OBSERVED_ONLY:
-            parts.append(f"{self.optimizer}: rates observed only ({np.isfinite(observed).sum()} directions), "
+            parts.append(f"{optimizer_text(self.optimizer)}: rates observed only ({np.isfinite(observed).sum()} directions), "
                          "no closed form")
         else:
             ratio = self.table["ratio"].to_numpy()
@@ -61,4 +62,21 @@ class NtkResult:
         return "; ".join(parts + ([self.note] if self.note else []))
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        return {"rates": self.table, "drift": self.drift, "loadings": self.loadings}
+        """The tables as printed: at most SHOWN_ROWS rows each (the leading eigendirections; the drift thinned)."""
+        drift, rows = self.drift, SHOWN_ROWS["drift"]
+        if len(drift) > rows:
+            drift = drift.iloc[np.unique(np.linspace(0, len(drift) - 1, rows).round().astype(int))]
+        rates, rows = self.table, SHOWN_ROWS["rates"]
+        if self.rates == OBSERVED_ONLY:  # nothing predicted: the predicted and ratio columns are empty
+            rates = rates.drop(columns=["predicted_rate", "ratio"])
+        rates_title = "rates" if len(rates) <= rows else f"rates (first {rows} of {len(rates)} eigendirections)"
+        drift_title = f"drift ({self.drift_method})" + (
+            f", {len(drift)} of {len(self.drift)} rows shown" if len(drift) < len(self.drift) else "")
+        return {rates_title: rates.head(rows), drift_title: drift.reset_index(drop=True), "loadings": self.loadings}
+
+
+def optimizer_text(optimizer: str) -> str:
+    """The run's optimizer as stored, or what to do when it is not (an imported run)."""
+    if optimizer in ("", "unknown", "None"):
+        return "optimizer not recorded (train import --optimizer NAME --lr X records it)"
+    return optimizer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from analyzer.analyses.ntk.result import optimizer_text
 from analyzer.report.markdown import image, markdown_table, opening
 
 TABLE_ROWS = 10
@@ -20,8 +21,8 @@ def section(run, figs: dict, prefix: str, level: int) -> list[str]:
         result, title=f"NTK dynamics — {label}"), f"kernel drift and residual decay of {label}")
     lines += [result.headline() + ".", ""]
     if result.rates == "observed only":
-        lines += [f"This run used {result.optimizer}: there is no closed form for its rates, so they are observed "
-                  "only.", ""]
+        lines += [f"This run used {optimizer_text(result.optimizer)}: there is no closed form for its rates, so they "
+                  "are observed only.", ""]
     lines += [f"*rates (first {TABLE_ROWS} eigendirections)*", ""] + markdown_table(result.table.head(TABLE_ROWS))
     lines += ["*target frequencies on the eigenvectors*", ""] + markdown_table(result.loadings)
     return lines

@@ -57,25 +57,44 @@ def changepoint_segments(curve: Curve, params: PlateauParams) -> tuple[pd.DataFr
     if params.edges == "logistic":
         bounds, flags, transitions = logistic_edges(curve, bounds, flags, local_slopes(curve, params.slope_window),
                                                     MIN_GRID_POINTS)
-        frame = segment_frame(curve, bounds, "changepoint", params)
+    change_points = curve.steps[np.asarray(bounds[1:-1], dtype=np.int64)]
+    merged, flags = merge_plateau_runs(bounds, flags)
+    if len(merged) != len(bounds) or params.edges == "logistic":
+        frame = segment_frame(curve, merged, "changepoint", params)
     frame["is_plateau"] = flags
-    return frame, curve.steps[np.asarray(bounds[1:-1], dtype=np.int64)], transitions
+    return frame, change_points, transitions
+
+
+MAX_RELATIVE_SLOPE = 1.0  # the relative test never makes a segment falling or rising faster than this flat
 
 
 def flat_segments(slopes: np.ndarray, params: PlateauParams) -> np.ndarray:
-    """Flat: |slope| <= slope_threshold, or <= relative_slope x the gentler of two steeper neighbours.
+    """Flat: |slope| <= slope_threshold, or <= relative_slope x the gentler of two steeper falling neighbours
+    and <= MAX_RELATIVE_SLOPE.
 
     A late plateau spans a few tenths of a decade of steps, so the tail of the previous escape alone gives
     it a log-log slope of -0.2 to -0.5; between escapes of slope -3 to -20 it is still flat. The relative
-    test needs a neighbour on both sides: the run's first and last segments only pass the absolute test
-    (a decay that merely slows down at the end of a run is no plateau until the loss drops again).
+    test needs a neighbour on both sides, both falling (escapes): the run's first and last segments only pass
+    the absolute test (a decay that merely slows down at the end of a run is no plateau until the loss drops
+    again), and a segment beside a rise of the loss (a noisy minibatch curve) is judged absolutely. Whatever
+    its neighbours, a plateau's |slope| stays <= MAX_RELATIVE_SLOPE: a fall of 5 decades per decade is a drop.
     """
-    steep = np.abs(np.asarray(slopes, dtype=np.float64))
+    signed = np.asarray(slopes, dtype=np.float64)
+    steep = np.abs(signed)
     flat = steep <= params.slope_threshold
     if len(steep) >= 3:
         neighbours = np.minimum(steep[:-2], steep[2:])
-        flat[1:-1] |= steep[1:-1] <= params.relative_slope * neighbours
+        falling = (signed[:-2] < 0) & (signed[2:] < 0)
+        flat[1:-1] |= (steep[1:-1] <= params.relative_slope * neighbours) & falling & (
+            steep[1:-1] <= MAX_RELATIVE_SLOPE)
     return flat
+
+
+def merge_plateau_runs(bounds: list[int], flags: np.ndarray) -> tuple[list[int], np.ndarray]:
+    """Adjacent plateau segments (a plateau Pelt cut in two: steps 0-8 and 9-58) become one segment."""
+    flags = np.asarray(flags, dtype=bool)
+    keep = [0] + [i for i in range(1, len(flags)) if not (flags[i] and flags[i - 1])]
+    return [bounds[i] for i in keep] + [bounds[-1]], flags[keep]
 
 
 def _refine(curve: Curve, coarse: list[int]) -> list[int]:

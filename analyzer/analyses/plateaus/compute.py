@@ -42,8 +42,14 @@ from analyzer.analyses.plateaus.result import EDGE_COLUMNS, SEGMENT_COLUMNS, Pla
 
 
 def compute(run, params: PlateauParams, deps=None) -> PlateauResult:
-    """Plateaus of a run's training loss."""
-    return detect_plateaus(run.steps, run.loss, params)
+    """Plateaus of a run's training loss (labelled when it is the user's own loss, not the MSE)."""
+    from dataclasses import replace
+
+    from trainer.loss_log import loss_label
+
+    result = detect_plateaus(run.steps, run.loss, params)
+    label = loss_label(run.config.get("loss"))
+    return result if label == loss_label(None) else replace(result, loss_label=label)
 
 
 def detect_plateaus(steps: np.ndarray, loss: np.ndarray, params: PlateauParams | None = None) -> PlateauResult:

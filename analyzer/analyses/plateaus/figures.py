@@ -8,12 +8,13 @@ from matplotlib.figure import Figure
 from analyzer.report.figures import PLATEAU_SHADE, RUN_PALETTE, plt, shade
 
 
-def loss_figure(steps, loss, plateau_intervals=(), change_points=(), title: str = "", escape_steps=()) -> Figure:
+def loss_figure(steps, loss, plateau_intervals=(), change_points=(), title: str = "", escape_steps=(),
+                label: str = "training loss (MSE)") -> Figure:
     """Training loss on log-log axes, plateaus shaded, change points dotted, loss-drop midpoints as markers."""
     fig, ax = plt.subplots(figsize=(7.5, 3.8), layout="constrained")
     shade(ax, plateau_intervals)
     steps, loss = np.asarray(steps), np.asarray(loss)
-    ax.plot(steps + 1, loss, color=RUN_PALETTE[0], lw=0.9, label="training loss (MSE)")
+    ax.plot(steps + 1, loss, color=RUN_PALETTE[0], lw=0.9, label=label)
     for i, step in enumerate(change_points):
         ax.axvline(step + 1, color="#c62828", ls=":", lw=0.9, label="change point" if i == 0 else None)
     escapes = np.asarray(escape_steps, dtype=np.float64)

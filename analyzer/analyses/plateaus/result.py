@@ -28,6 +28,7 @@ class PlateauResult:
     noise_sigma: float = 0.0  # robust noise of the binned log10 loss, decades
     n_steps_used: int = 0  # finite prefix of the loss that was analysed
     note: str = ""  # why part of the run was not analysed, if any
+    loss_label: str = ""  # which loss the run logged, when not the MSE: "training loss (user-defined: NAME)"
 
     def plateaus(self, method: str = "changepoint") -> pd.DataFrame:
         _check_method(method)
@@ -56,7 +57,7 @@ class PlateauResult:
                     f"{counts['gradient']} by the gradient method ({n_edges['gradient']} edges); "
                     f"{self.agreement.get('matched', 0)} edges agree within {self.agreement.get('tolerance_decades')}"
                     " decades")
-        return text + (f"; {self.note}" if self.note else "")
+        return text + (f"; {self.note}" if self.note else "") + (f"; loss: {self.loss_label}" if self.loss_label else "")
 
     def tables(self) -> dict[str, pd.DataFrame]:
         agreement = pd.DataFrame([{k: v for k, v in self.agreement.items()}]) if self.agreement else pd.DataFrame()

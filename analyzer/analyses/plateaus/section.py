@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from analyzer.report.markdown import image, markdown_table, opening
-from analyzer.report.model import loss_of
+from analyzer.report.model import MSE_LABEL, loss_name, loss_of
 
 SHOWN_COLUMNS = ["method", "start_step", "end_step", "duration", "mean_log10_loss", "slope"]
 
@@ -18,9 +16,13 @@ def section(run, figs: dict, prefix: str, level: int) -> list[str]:
     plateaus, lines = opening(run, "plateaus", "Loss and plateaus", level)
     if plateaus is None:
         return lines
-    fig = loss_figure(np.arange(run.n_steps), loss_of(run), plateau_intervals(plateaus), plateaus.change_points,
-                      title=f"Training loss — {run.label}", escape_steps=plateaus.escape_steps())
-    lines += image(figs, f"{prefix}loss.png", fig, f"training loss of {run.label}")
+    name = loss_name(run)
+    fig = loss_figure(*loss_of(run), plateau_intervals(plateaus), plateaus.change_points,
+                      title=f"{name.capitalize()} — {run.label}", escape_steps=plateaus.escape_steps(), label=name)
+    lines += image(figs, f"{prefix}loss.png", fig, f"{'training loss' if name == MSE_LABEL else name} of {run.label}")
+    if name != MSE_LABEL:  # the user's own loss: not the MSE the Hessian and the NTK take
+        lines += [f"Loss analysed: {name}, as logged by the user (the Hessian and NTK sections use the MSE "
+                  "mean((f(x) - y)^2) at the checkpoints).", ""]
     lines += [plateaus.headline() + ".", ""]
     shown = plateaus.segments[plateaus.segments.is_plateau.astype(bool)]
     lines += [f"{heading}# Plateaus", ""] + markdown_table(shown[SHOWN_COLUMNS].reset_index(drop=True))

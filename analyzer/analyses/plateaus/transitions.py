@@ -57,6 +57,35 @@ def fit_logistic_drop(steps: np.ndarray, loss: np.ndarray, level_before: float, 
     return intercept / kappa, kappa
 
 
+def _log_drop(steps: np.ndarray, mid: float, kappa: float, level_before: float, level_after: float) -> np.ndarray:
+    """log10 of the logistic drop L1 + (L0 - L1)(1 - s)^2 at `steps`."""
+    from scipy.special import expit
+
+    return np.log10(level_after + (level_before - level_after) * expit(-kappa * (steps - mid)) ** 2)
+
+
+def refine_logistic_drop(steps: np.ndarray, log_loss: np.ndarray, fit, level_before: float, level_after: float):
+    """(t_mid, kappa) refined by least squares on log10 loss over the whole drop (Nelder-Mead from the logit fit).
+
+    The logit line uses only the points with 0.2 < A < 0.8; on a noisy minibatch loss those few points scatter
+    (A is a square root of a noisy difference), while log10 loss over the whole drop averages the noise out.
+    The refined fit is kept only where it fits better than the start.
+    """
+    from scipy.optimize import minimize
+
+    steps = np.asarray(steps, dtype=np.float64)
+
+    def sse(theta: np.ndarray) -> float:
+        residual = log_loss - _log_drop(steps, theta[0], np.exp(theta[1]), level_before, level_after)
+        return float(residual @ residual)
+
+    start = np.array([fit[0], np.log(fit[1])])
+    best = minimize(sse, start, method="Nelder-Mead", options={"xatol": 1e-3, "fatol": 1e-12, "maxiter": 400})
+    if not (best.success or best.nit >= 400) or not best.fun < sse(start) or not np.isfinite(best.x).all():
+        return fit
+    return float(best.x[0]), float(np.exp(best.x[1]))
+
+
 def split_cliffs(curve, bounds: list[int], flat: np.ndarray, min_points: int) -> list[int]:
     """Carve a transition segment out of each cliff between two flat segments.
 
@@ -139,6 +168,8 @@ def logistic_edges(curve, bounds: list[int], flags: np.ndarray, bin_slopes: np.n
         hi = _flattest(curve, bin_slopes, bounds[next_first], bounds[next_first + 1]) if follows else len(loss)
         level_before, level_after = float(loss[lo]), float(loss[hi] if follows else loss[-1])
         fit = fit_logistic_drop(curve.steps[lo:hi], loss[lo:hi], level_before, level_after)
+        if fit is not None:
+            fit = refine_logistic_drop(curve.steps[lo:hi], curve.y[lo:hi], fit, level_before, level_after)
         if fit is not None and not _logistic_fits_better(curve, bounds, lo, hi, fit, level_before, level_after):
             fit = None
         half = _half_gone(loss[lo:hi], level_before, level_after)
@@ -189,7 +220,18 @@ def _logistic_fits_better(curve, bounds, lo: int, hi: int, fit, level_before: fl
     cuts = [lo, *[b for b in bounds if lo < b < stop], stop]
     sums = LineSums(curve.u[lo:stop], curve.y[lo:stop])
     sse_lines = sum(float(sums.fit(a - lo, b - lo)[0]) for a, b in zip(cuts[:-1], cuts[1:]) if b - a >= 3)
-    return sse_logistic < sse_lines
+    if sse_logistic < sse_lines:
+        return True
+    # On a noisy loss Pelt cuts the drop into more lines, which then fit the noise: compare by BIC on the log-step
+    # grid (its bins are the independent points Pelt saw), 2 parameters for the logistic (its levels are read
+    # off the plateaus), a slope, an intercept and a cut per line.
+    n_bins = int(np.diff(np.searchsorted(curve.grid_first, [lo, stop])).item())
+    n_lines = len(cuts) - 1
+    if n_bins <= 3 * n_lines or sse_lines <= 0:
+        return False
+    bic_logistic = n_bins * np.log(sse_logistic / (stop - lo)) + 2 * np.log(n_bins)
+    bic_lines = n_bins * np.log(sse_lines / (stop - lo)) + (3 * n_lines - 1) * np.log(n_bins)
+    return bool(bic_logistic < bic_lines)
 
 
 def _half_gone(loss: np.ndarray, level_before: float, level_after: float) -> int | None:

@@ -140,7 +140,21 @@ def mode_learning(steps: np.ndarray, modes: np.ndarray, tracked: np.ndarray, tar
     learning.insert(1, MODE_WORDS[mode_name][2][2], target_size[tracked])
     return SpectrumResult(steps=steps, freqs_hz=modes, target_freqs_hz=modes[tracked], target_amplitude=target_size,
                           pred_amplitude=pred_size, rel_error=rel_error, learning=learning, jumps=jumps,
-                          threshold=float(params.threshold), first_nonfinite_step=first_bad, note=note)
+                          threshold=float(params.threshold), first_nonfinite_step=first_bad, note=note,
+                          resolution=time_resolution(steps, params))
+
+
+def time_resolution(steps: np.ndarray, params: SpectrumParams) -> str:
+    """How finely the result resolves time: the prediction spacing and the jump grid (coarsened if sparse)."""
+    from analyzer.analyses.spectrum.learning import jump_grid
+
+    gaps = np.diff(np.asarray(steps))
+    spacing = (f"every {int(gaps[0])} steps" if len(gaps) and np.all(gaps == gaps[0]) and gaps[0] > 1 else
+               "every step" if len(gaps) and np.all(gaps == 1) else f"at {len(steps)} steps")
+    points = jump_grid(steps, params)
+    coarser = f", coarsened from {params.points_per_decade} for sparse predictions" if points != \
+        params.points_per_decade else ""
+    return f"predictions {spacing}; jump grid {points} points per decade{coarser}"
 
 
 def _finite_prefix(steps: np.ndarray, n_finite: int) -> tuple[int | None, str]:

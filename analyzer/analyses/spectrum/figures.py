@@ -46,7 +46,8 @@ def heatmap_max_hz(spectrum) -> float:
 
 
 def rel_error_figure(spectrum, plateau_intervals=(), title: str = "") -> Figure:
-    """Relative error per target frequency (or degree); learned steps as circles, jump steps as triangles."""
+    """Relative error per target frequency (or degree); learned steps (first below the threshold, as the headline
+    gives them) as filled circles, where a relapsing mode stays below for good as open circles, jumps as triangles."""
     fig, ax = plt.subplots(figsize=(7.5, 3.8), layout="constrained")
     shade(ax, plateau_intervals)
     steps = np.asarray(spectrum.steps, dtype=float) + 1
@@ -57,12 +58,15 @@ def rel_error_figure(spectrum, plateau_intervals=(), title: str = "") -> Figure:
         ax.plot(steps, curve, color=color, lw=1.0, label=spectrum.mode_text(freq))
         for step in spectrum.jumps.loc[spectrum.jumps[mode] == freq, "step"]:
             ax.plot(step + 1, np.interp(step + 1, steps, curve), marker="v", color=color, ms=7, mec="black", mew=0.5)
-        learned = spectrum.learning.loc[spectrum.learning[mode] == freq, "learned_step"]
-        if len(learned) and np.isfinite(learned.iloc[0]):
-            step = float(learned.iloc[0])
-            ax.plot(step + 1, np.interp(step + 1, steps, curve), marker="o", color=color, ms=7, mec="black", mew=0.5)
+        row = spectrum.learning.loc[spectrum.learning[mode] == freq]
+        first = float(row["first_below_step"].iloc[0]) if "first_below_step" in row else np.nan
+        for step, face in ((first, color), (float(row["learned_step"].iloc[0]), "none")):
+            if np.isfinite(step) and (face != "none" or step != first):
+                ax.plot(step + 1, np.interp(step + 1, steps, curve), marker="o", color=color, mfc=face, ms=7,
+                        mec="black" if face != "none" else color, mew=0.5 if face != "none" else 1.2)
     ax.axhline(spectrum.threshold, color="black", lw=0.8, ls="--", label=f"learned threshold {spectrum.threshold:g}")
-    ax.plot([], [], "ko", ms=6, label="learned step")
+    ax.plot([], [], "ko", ms=6, label="learned (first below)")
+    ax.plot([], [], "o", color="black", mfc="none", ms=6, label="below for good")
     ax.plot([], [], "kv", ms=6, label="jump step")
     ylabel = "|h_k - y_k| / |y_k|" if mode == "freq_hz" else "||P_l (f - y)|| / ||P_l y||"
     ax.set(xscale="log", yscale="log", xlabel="step + 1", ylabel=ylabel,

@@ -53,17 +53,52 @@ def first_below_steps(steps: np.ndarray, rel_error: np.ndarray, threshold: float
     return np.where(below.any(axis=0), np.asarray(steps, dtype=np.float64)[np.argmax(below, axis=0)], np.nan)
 
 
+def recrossings(rel_error: np.ndarray, threshold: float) -> np.ndarray:
+    """(K,) how often each column went back above the threshold after first falling below it (0: never)."""
+    below = np.asarray(rel_error) < threshold
+    return np.sum(below[:-1] & ~below[1:], axis=0).astype(np.int64)
+
+
+def jump_grid(steps: np.ndarray, params: SpectrumParams) -> int:
+    """Points per decade of the jump grid: the requested ones, or as many as the stored prediction steps fill.
+
+    Sparse checkpoints (an imported run saved every 20 steps) cannot fill 20 bins per decade; the grid is
+    coarsened, down to the fewest points the jump window still spans twice, until at least MIN_BIN_COVERAGE of
+    the bins hold a prediction. Below that the predictions are refused as too sparse.
+    """
+    steps = np.asarray(steps)
+    coarsest = max(2, int(np.ceil(2.0 / params.window_decades)))
+    for points in range(params.points_per_decade, min(coarsest, params.points_per_decade) - 1, -1):
+        if len(steps) >= 3 and _bin_coverage(steps, points) >= MIN_BIN_COVERAGE:
+            return points
+    return params.points_per_decade  # log_step_curves refuses it with the numbers
+
+
+def _bin_coverage(steps: np.ndarray, points_per_decade: int) -> float:
+    stored_u = np.log10(np.asarray(steps, dtype=np.float64) + 1.0)
+    filled = len(np.unique(np.rint((stored_u - stored_u[0]) * points_per_decade)))
+    return filled / _reachable_bins(int(steps[0]), int(steps[-1]), points_per_decade)
+
+
 def learning_tables(steps: np.ndarray, rel_error: np.ndarray, labels: np.ndarray, params: SpectrumParams,
                     mode_name: str = "freq_hz") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The per-mode learning table and the table of all jumps; the modes' `labels` go in column `mode_name`."""
+    """The per-mode learning table and the table of all jumps; the modes' `labels` go in column `mode_name`.
+
+    The jumps are found on the grid `jump_grid` picks (params.points_per_decade, coarser for sparse steps)."""
     learned = learned_steps(steps, rel_error, params.threshold, params.spike_window)
+    points = jump_grid(steps, params)
+    if points != params.points_per_decade:
+        import dataclasses
+
+        params = dataclasses.replace(params, points_per_decade=points)
     jumps = detect_jumps(steps, rel_error, labels, params, mode_name)
     main_jump = [jumps.loc[jumps[mode_name] == f].sort_values("drop").step.iloc[-1] if (jumps[mode_name] == f).any()
                  else np.nan for f in labels]
     learning = pd.DataFrame({mode_name: mode_column(labels, mode_name), "learned_step": learned,
                              "jump_step": np.asarray(main_jump, dtype=np.float64),
                              "final_rel_error": np.asarray(rel_error, dtype=np.float64)[-1],
-                             "first_below_step": first_below_steps(steps, rel_error, params.threshold)})
+                             "first_below_step": first_below_steps(steps, rel_error, params.threshold),
+                             "recrossings": recrossings(rel_error, params.threshold)})
     return learning, jumps
 
 
@@ -97,6 +132,8 @@ def detect_jumps(steps: np.ndarray, rel_error: np.ndarray, labels: np.ndarray, p
         def located(peak: int, r_middle: float) -> int:  # at full resolution within grid bins left..right
             lo = np.searchsorted(stored_u, grid_u[left[peak]] - bin_half)
             hi = np.searchsorted(stored_u, grid_u[right[peak]] + bin_half)
+            if hi <= lo:  # a coarse grid over sparse steps: bins between two stored steps are interpolated
+                lo, hi = min(lo, len(steps) - 1), min(lo, len(steps) - 1) + 1
             return _first_step_below(steps[lo:hi], rel_error[lo:hi, k], r_middle)
 
         for peak in peaks:  # the middle of the learned fraction's rise
@@ -161,8 +198,9 @@ def log_step_curves(steps: np.ndarray, rel_error: np.ndarray, points_per_decade:
     reachable = _reachable_bins(int(steps[0]), int(steps[-1]), points_per_decade)
     if len(steps) < 3 or len(binned) < MIN_BIN_COVERAGE * reachable:
         raise BadInputError(f"predictions stored too sparsely for jump detection: {len(steps)} prediction steps fill "
-                            f"{len(binned)} of the {reachable} log-step bins ({points_per_decade} per decade) that "
-                            f"predictions at every step would fill; store predictions more often (pred_every)")
+                            f"{len(binned)} of the {reachable} log-step bins ({points_per_decade} per decade, the "
+                            f"coarsest grid the jump window allows) that predictions at every step would fill; "
+                            f"store predictions more often (pred_every, or more checkpoints for an imported run)")
     grid_u = stored_u[0] + np.arange(n_grid) / points_per_decade
     filled = binned.index.to_numpy()
     curves = np.column_stack([np.interp(np.arange(n_grid), filled, column) for column in binned.to_numpy().T])

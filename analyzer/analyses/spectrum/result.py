@@ -39,11 +39,13 @@ class SpectrumResult:
     target_amplitude: np.ndarray  # (F,) single-sided amplitude of y_eval: a*sin(2 pi f x) gives a at f
     pred_amplitude: np.ndarray  # (T, K) single-sided amplitude of the prediction at each target frequency
     rel_error: np.ndarray  # (T, K) |h_k - y_k| / |y_k| (harmonics: ||P_l (f_t - y)|| / ||P_l y||)
-    learning: pd.DataFrame  # freq_hz, target_amplitude, learned_step, jump_step, final_rel_error, first_below_step
+    # freq_hz, target_amplitude, learned_step, jump_step, final_rel_error, first_below_step, recrossings
+    learning: pd.DataFrame
     jumps: pd.DataFrame  # freq_hz, step, drop (rise of the learned fraction 1 - min(r, 1) across the window)
     threshold: float
     first_nonfinite_step: int | None = None  # first stored prediction step with a NaN or infinite value
     note: str = ""  # why part of the run was not analysed, if any
+    resolution: str = ""  # the prediction spacing and the jump grid's points per decade (coarser when sparse)
 
     @property
     def mode_name(self) -> str:
@@ -64,22 +66,55 @@ class SpectrumResult:
         return {names.get(f.name, f.name): getattr(self, f.name) for f in fields(self)}
 
     def headline(self) -> str:
+        """When each mode was learned: the first step its error fell below the threshold (the step the study
+        uses), how often it went back above, and whether the modes were learned in ascending order."""
         noun, plural = MODE_WORDS[self.mode_name][:2]
-        mode = self.mode_name
-        learned = self.learning.dropna(subset=["learned_step"])
-        parts = [f"{self.mode_text(getattr(r, mode))} at step {int(r.learned_step)} (first below at "
-                 f"{int(r.first_below_step)})" for r in learned.itertuples()]
-        never = [self.mode_text(f) for f in self.learning[mode] if f not in set(learned[mode])]
-        text = "learned " + ", ".join(parts) if parts else f"no target {noun} learned"
-        if never and parts:
-            text += f"; {', '.join(never)} never stay below relative error {self.threshold:g}"
-        elif never:
-            text += f" (relative error never stays below {self.threshold:g})"
-        return text + f"; {len(self.jumps)} jumps" + (f"; {self.note}" if self.note else "")
+        learning = self.learning.sort_values(self.mode_name)
+        reached = learning.dropna(subset=["first_below_step"])
+        parts = [f"{self.mode_text(getattr(r, self.mode_name))} at step {int(r.first_below_step)}"
+                 + _relapse_text(r, self.threshold) for r in reached.itertuples()]
+        never = [self.mode_text(f) for f in learning[self.mode_name] if f not in set(reached[self.mode_name])]
+        if parts:
+            text = "learned " + ", ".join(parts) + f" (relative error first below {self.threshold:g})"
+            text += ("; " + self.order_text(reached) + (" (of those reached)" if never else "")) if len(parts) > 1 else ""
+            if never:
+                text += f"; {', '.join(never)} never below {self.threshold:g}"
+        else:
+            text = f"no target {noun} learned (relative error never below {self.threshold:g})"
+        jumps = f"; {len(self.jumps)} jumps" + (f" ({self.resolution})" if self.resolution else "")
+        return text + jumps + (f"; {self.note}" if self.note else "")
+
+    def order_text(self, reached: pd.DataFrame) -> str:
+        """'low to high' or which pair is learned out of order, by the first step below the threshold."""
+        steps = reached.first_below_step.to_numpy(np.float64)
+        labels = reached[self.mode_name].to_numpy()
+        out_of_order = [(labels[i], labels[i + 1]) for i in range(len(steps) - 1) if steps[i + 1] < steps[i]]
+        if not out_of_order:
+            return "in order, low to high"
+        low, high = out_of_order[0]
+        return f"not in order: {self.mode_text(high)} before {self.mode_text(low)}"
+
+    def learning_display(self) -> pd.DataFrame:
+        """The learning table as shown: the mode, the step it was first learned, its relapses, then the rest."""
+        first = [self.mode_name, "first_below_step", "recrossings", "learned_step"]
+        present = [c for c in first if c in self.learning.columns]
+        return self.learning[present + [c for c in self.learning.columns if c not in present]]
 
     def tables(self) -> dict[str, pd.DataFrame]:
         noun = self.mode_noun
-        return {f"learning per target {noun}": self.learning, f"{noun} jumps": self.jumps}
+        return {f"learning per target {noun}": self.learning_display(), f"{noun} jumps": self.jumps}
+
+
+def _relapse_text(row, threshold: float) -> str:
+    """' (back above 14 times, below for good from step 3970)' for a mode whose error re-crossed the threshold."""
+    count = int(getattr(row, "recrossings", 0) or 0)
+    if count == 0:
+        return ""
+    if np.isfinite(row.learned_step):
+        final = f", below for good from step {int(row.learned_step)}"
+    else:
+        final = ", above it at the end" if not row.final_rel_error < threshold else ", not yet for good"
+    return f" (back above {count} time{'s' * (count != 1)}{final})"
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ def section(run, figs: dict, prefix: str, level: int) -> list[str]:
     lines += image(figs, f"{prefix}rel_error.png", rel_error_figure(
         spectrum, plateau_intervals(run.results.get("plateaus")),
         title=f"Relative error per {noun} — {run.label}"), f"relative error per {noun} of {run.label}")
-    lines += [spectrum.headline() + ".", ""] + markdown_table(spectrum.learning)
+    lines += [spectrum.headline() + ".", ""] + markdown_table(spectrum.learning_display())
     return lines
 
 
