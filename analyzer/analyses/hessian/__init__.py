@@ -8,7 +8,7 @@ from analyzer.analyses.hessian.section import section
 from analyzer.core.registry import Analysis, Split
 
 ANALYSIS = Analysis(
-    name="hessian", params=HessianParams, result=HessianResult, compute=compute, version="6",
+    name="hessian", params=HessianParams, result=HessianResult, compute=compute, version="7",
     summary="Hessian spectrum at checkpoints: extreme eigenvalues, saddle index, trace, saddle candidates",
     requires=("plateaus",), section=section, in_report=True,
     split=Split(plan=plan, part=part, combine=combine),  # one checkpoint per part
