@@ -30,7 +30,7 @@ class HessianResult:
         unconverged = int((~extremes.astype(bool)).sum())
         note = f"; extreme eigenpairs not converged at {unconverged}" if unconverged else ""
         return (f"{len(self.table)} checkpoints ({self.selection}), {saddles} saddle candidate{'' if saddles == 1 else 's'}, "
-                f"P = {self.n_params:,}; {status_summary(self.table)}{note}")
+                f"P = {self.n_params:,}; {status_summary(self.table, self.n_params)}{note}")
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The index as text: a count only when certified, else its bracket or the SLQ estimate (status.py); the

@@ -11,7 +11,7 @@ import torch
 from analyzer.analyses.hessian.eigen import hessian_eigenpairs, resolve_method
 from analyzer.analyses.hessian.params import HessianParams
 from analyzer.io.live import live_subnetwork
-from analyzer.analyses.hessian.status import index_note
+from analyzer.analyses.hessian.status import certify_seconds, index_note
 from analyzer.linalg.index import index_estimate, index_from_density, index_from_eigenpairs
 from analyzer.linalg.operators import HessianOperator
 from analyzer.linalg.solvers import EigenPairs
@@ -31,6 +31,10 @@ def saddle_metrics(eigenpairs: EigenPairs, op: HessianOperator, params: HessianP
         index = index_estimate(eigenpairs, params.tol, threshold)
     kind = "estimate" if eigenpairs.density is not None else "certified" if index["index_certified"] else "bracket"
     extremes_converged = eigenpairs.converged(params.tol)
+    # a count only when certified; the estimate's expected count has its own name; a bracket has no point value
+    expected = index["index_count"] if kind == "estimate" else math.nan
+    index["index_count"] = index["index_count"] if kind == "certified" else math.nan
+    fraction = (index["index_count"] if kind == "certified" else expected) / op.n
     grad_norm = float(torch.linalg.vector_norm(op.grad))
     grad_rel = grad_norm / grad_scale if grad_scale > 0 else math.inf
     lambda_min, lambda_max = float(eigenpairs.bottom[0]), float(eigenpairs.top[0])
@@ -38,9 +42,10 @@ def saddle_metrics(eigenpairs: EigenPairs, op: HessianOperator, params: HessianP
     return {
         "lambda_max": lambda_max, "lambda_min": lambda_min,
         "ratio": lambda_min / lambda_max if lambda_max != 0 else math.nan,
-        **index, "index_fraction": min(max(index["index_count"] / op.n, 0.0), 1.0),
+        **index, "index_expected": expected, "index_fraction": float(np.clip(fraction, 0.0, 1.0)),
         "index_err": (index["index_high"] - index["index_low"]) / 2,
-        "index_kind": kind, "index_note": index_note(kind, params, eigenpairs, op.n),
+        "index_kind": kind, "index_note": index_note(kind, params, eigenpairs),
+        "certify_seconds": certify_seconds(kind, eigenpairs, op.n),
         "index_rel_tol": params.estimate_tol if kind == "estimate" else params.index_tol,
         "grad_norm": grad_norm, "grad_rel": grad_rel,
         "saddle_candidate": bool(negative and grad_rel <= params.grad_tol),
