@@ -16,6 +16,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from analyzer.analyses.hessian.cost import REORTH_FLOPS_PER_S
+
 KINDS = ("certified", "bracket", "estimate")
 
 
@@ -44,9 +46,6 @@ def _ceil(value) -> int:
 
 def _floor(value) -> int:
     return int(math.floor(float(value) + 1e-9))
-
-
-REORTH_FLOPS_PER_S = 1e10  # full reorthogonalisation (BLAS-3) speed assumed for a time estimate; rough by design
 
 
 def index_note(kind: str, params, eigenpairs) -> str:
