@@ -25,8 +25,8 @@ import scipy.linalg
 
 from analyzer.linalg.krylov import BREAKDOWN, _orthogonalise
 
-PROBES = 12  # probe vectors: the sampling error falls as 1 / sqrt(probes)
-STEPS = 80  # Lanczos steps per probe: the quadrature bracket narrows as the nodes fill the spectrum
+PROBES = 16  # probe vectors: the sampling error falls as 1 / sqrt(probes)
+STEPS = 150  # Lanczos steps per probe: the quadrature bracket narrows as the nodes fill the spectrum
 Z = 2.0  # standard errors added on each side of the bar
 
 

@@ -53,7 +53,7 @@ class HessianParams:
                                       "quadrature cannot tell eigenvalues much nearer 0 from the null space.", above=0)
     slq_probes: int = param(16, "Random probe vectors of the estimate (its sampling error falls as 1/sqrt).",
                             minimum=2)
-    slq_steps: int = param(100, "Lanczos steps per probe of the estimate (its quadrature error falls with them).",
+    slq_steps: int = param(150, "Lanczos steps per probe of the estimate (its quadrature error falls with them).",
                            minimum=2)
     dtype: str = param("float64", "Precision of the Hessian-vector products.", choices=("float32", "float64"))
     seed: int = param(0, "Seed of the random start vectors and probes.")
