@@ -11,10 +11,18 @@ REORTH_FLOPS_PER_S = 1e10  # full reorthogonalisation (BLAS) speed assumed for t
 CALIBRATION_HVPS = 3
 
 
-def method_label(params: HessianParams, n_params: int) -> str:
-    """How the index will be found at this P, in words (the default is chosen by P: saddle.estimated)."""
+def estimated(params: HessianParams, n_params: int) -> bool:
+    """Whether the index is the SLQ estimate: asked for, or auto above certify_max_params (never with dense)."""
     from analyzer.analyses.hessian.eigen import resolve_method
-    from analyzer.analyses.hessian.saddle import estimated
+
+    if resolve_method(params.method, n_params, params.k, params.dense_max_params) == "dense":
+        return False
+    return params.index_method == "estimate" or (params.index_method == "auto" and n_params > params.certify_max_params)
+
+
+def method_label(params: HessianParams, n_params: int) -> str:
+    """How the index will be found at this P, in words (the default is chosen by P: estimated)."""
+    from analyzer.analyses.hessian.eigen import resolve_method
 
     if resolve_method(params.method, n_params, params.k, params.dense_max_params) == "dense":
         return "dense eigenvalues (exact)"
@@ -28,7 +36,6 @@ def method_label(params: HessianParams, n_params: int) -> str:
 def checkpoint_budget(params: HessianParams, n_params: int) -> int:
     """HVPs one checkpoint may use: the progress bar's total (a certified run that finishes early stops short)."""
     from analyzer.analyses.hessian.eigen import QUADRATURE_STEPS, resolve_method
-    from analyzer.analyses.hessian.saddle import estimated
     from analyzer.linalg.subspace import PROBES
 
     if resolve_method(params.method, n_params, params.k, params.dense_max_params) == "dense":
@@ -42,8 +49,6 @@ def checkpoint_budget(params: HessianParams, n_params: int) -> int:
 def checkpoint_seconds(params: HessianParams, n_params: int, hvp_seconds: float) -> float:
     """Rough upper bound on one checkpoint's time: its HVP budget, plus the reorthogonalisation of its Krylov
     bases (~2 m^2 P flops for a basis of m vectors)."""
-    from analyzer.analyses.hessian.saddle import estimated
-
     budget = checkpoint_budget(params, n_params)
     if estimated(params, n_params):
         bases = params.slq_probes * min(params.slq_steps, n_params) ** 2 + min(500, n_params) ** 2

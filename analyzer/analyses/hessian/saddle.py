@@ -8,10 +8,11 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from analyzer.analyses.hessian.eigen import hessian_eigenpairs, resolve_method
+from analyzer.analyses.hessian.cost import estimated
+from analyzer.analyses.hessian.eigen import hessian_eigenpairs
 from analyzer.analyses.hessian.params import HessianParams
-from analyzer.io.live import live_subnetwork
 from analyzer.analyses.hessian.status import certify_seconds, index_note
+from analyzer.io.live import live_subnetwork
 from analyzer.linalg.index import index_estimate, index_from_density, index_from_eigenpairs
 from analyzer.linalg.operators import HessianOperator
 from analyzer.linalg.solvers import EigenPairs
@@ -53,13 +54,6 @@ def saddle_metrics(eigenpairs: EigenPairs, op: HessianOperator, params: HessianP
         "converged": bool(extremes_converged and kind == "certified"), "extremes_converged": extremes_converged,
         "max_rel_residual": eigenpairs.max_rel_residual, "seconds": eigenpairs.seconds, "n_hvp": op.n_hvp,
     }
-
-
-def estimated(params: HessianParams, n_params: int) -> bool:
-    """Whether the index is the SLQ estimate: asked for, or auto above certify_max_params (never with dense)."""
-    if resolve_method(params.method, n_params, params.k, params.dense_max_params) == "dense":
-        return False
-    return params.index_method == "estimate" or (params.index_method == "auto" and n_params > params.certify_max_params)
 
 
 def local_grad_scale(steps: np.ndarray, grad_norm: np.ndarray, step: int) -> float:
