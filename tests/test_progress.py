@@ -97,7 +97,7 @@ def test_report_states_its_plan_first_and_leaves_no_bar_after_an_error(tmp_path)
     assert lines[0] == "analyze report: started"
     assert lines[1].startswith("report: 1 run(s); computing plateaus, spectrum, correlate, hessian")
     assert "P = 97" in lines[2] and "checkpoint(s)" in lines[2] and "ms: up to ~" in lines[2]
-    assert lines[3].startswith("report: rough total up to ~")
+    assert lines[3].startswith("report: rough total ~")
     assert any("HVPs" in line for line in lines[4:])
     bad = runner.invoke(app, ["hessian", str(path), "--steps", "7", "--no-cache"])
     assert bad.exit_code == 2

@@ -3,7 +3,7 @@
 A command opens one display (`display`); the work inside reports through module functions that do nothing when
 no display is open (a library call, a Dask worker): `task` starts a unit of work with a budget (e.g. the HVPs
 of one Hessian checkpoint), `tick` advances it (HessianOperator.hvp calls it once per product), `note` prints a
-line. Lines are rate-limited to one per `interval` seconds; a heartbeat repeats the current line when nothing
+line, `expect` adds to the budget. Lines are rate-limited to one per `interval` seconds; a heartbeat repeats the current line when nothing
 else was printed for `interval`, so redirected output never goes silent. The bar is transient and is removed
 before any error is printed: no bar is left over after an error.
 """
@@ -14,11 +14,28 @@ import contextlib
 import sys
 import threading
 import time
-from contextvars import ContextVar
-
 INTERVAL_S = 30.0  # one-line mode: at most one update per this many seconds, and at least one (heartbeat)
 
-_active: ContextVar["_Display | None"] = ContextVar("analyzer_progress", default=None)
+
+class _Slot:
+    """The one open display of this process (stderr is one): set by `display`, read from any thread (a Dask
+    client's callbacks report finished checkpoints from their own thread)."""
+
+    def __init__(self):
+        self.value = None
+
+    def get(self):
+        return self.value
+
+    def set(self, value):
+        previous, self.value = self.value, value
+        return previous
+
+    def reset(self, previous) -> None:
+        self.value = previous
+
+
+_active = _Slot()
 
 
 class _Display:
@@ -38,6 +55,12 @@ class _Display:
         with self.lock:
             self.description, self.total, self.done, self.unit = description, int(total), 0, unit
         self.refresh(force=True)
+
+    def expect(self, n: int, unit: str) -> None:
+        if unit == self.unit:
+            with self.lock:
+                self.total += n
+            self.refresh()
 
     def advance(self, n: int, unit: str) -> None:
         if unit != self.unit:  # another kind of work (HVPs inside a task counting runs): not this bar's
@@ -145,6 +168,13 @@ def tick(n: int = 1, unit: str = "HVPs") -> None:
     shown = _active.get()
     if shown is not None:
         shown.advance(n, unit)
+
+
+def expect(n: int, unit: str) -> None:
+    """Add n to the current task's budget, if it counts this unit (work discovered as it goes)."""
+    shown = _active.get()
+    if shown is not None:
+        shown.expect(n, unit)
 
 
 def note(text: str) -> None:

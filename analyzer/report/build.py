@@ -80,12 +80,15 @@ def use_cluster(paths: list[Path], options: ReportOptions) -> bool:
 def compute_on_cluster(paths: list[Path], options: ReportOptions, progress=None) -> None:
     from analyzer.core.parallel import cluster, compute_jobs, file_cost
 
+    from analyzer.core import progress as shown
+
     if progress:
         progress(f"{len(paths)} run(s) on Dask workers")
+    shown.task("Hessian checkpoints on Dask workers", 0, "checkpoints")  # counted as they finish (parallel.py)
     with cluster(options.workers, options.scheduler) as client:
         for done, (path, _errors) in enumerate(compute_jobs(client, report_jobs(paths, options), cost=file_cost), 1):
-            if progress:  # errors are found again, and reported, by the serial pass
-                progress(f"{done} of {len(paths)} run(s) done on Dask workers ({Path(path).name})")
+            # errors are found again, and reported, by the serial pass
+            shown.note(f"{done} of {len(paths)} run(s) done on Dask workers ({Path(path).name})")
 
 
 def analysis_overrides(name: str, options: ReportOptions) -> dict[str, Any]:

@@ -40,7 +40,7 @@ def report_plan(paths: list[Path], options: ReportOptions) -> list[str]:
             lines.append(f"  {path.name}: P = {int(run.n_params):,}, {text}; index: {method_label(params, int(run.n_params))}")
             total += seconds
     workers = "" if options.workers == 1 else " on one worker (fewer with several)"
-    lines.append(f"report: rough total up to ~{duration(total)}{workers}; progress follows on stderr")
+    lines.append(f"report: rough total ~{duration(total)}{workers}, more on a busy machine; progress follows on stderr")
     return lines
 
 
