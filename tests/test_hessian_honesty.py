@@ -3,7 +3,6 @@ Hessian (torch.autograd + numpy.linalg.eigh), and shown as such in every table, 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import re
@@ -93,13 +92,11 @@ def test_slq_is_exact_when_every_probe_exhausts_the_hessian():
 
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
-    from trainer.config import PRESETS, ModelSpec
+    from helpers import small_config
     from trainer.loop import train
 
-    config = dataclasses.replace(PRESETS["baseline"], epochs=60, model=ModelSpec(width=16),
-                                 target=dataclasses.replace(PRESETS["baseline"].target, n_train=64))
     path = tmp_path_factory.mktemp("honest") / "r.h5"
-    train(config, path, overwrite=True)
+    train(small_config(epochs=60), path, overwrite=True)
     return path
 
 

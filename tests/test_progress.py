@@ -3,7 +3,6 @@ that move within a Hessian checkpoint, the report's plan up front, and nothing l
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import time
 
@@ -52,13 +51,11 @@ def test_the_terminal_bar_is_stopped_and_erased_after_an_error():
 
 def test_the_hessian_bar_moves_within_a_checkpoint(tmp_path):
     from analyzer.core.runner import analyze
-    from trainer.config import PRESETS, ModelSpec
+    from helpers import small_config
     from trainer.loop import train
 
-    config = dataclasses.replace(PRESETS["baseline"], epochs=20, model=ModelSpec(width=8),
-                                 target=dataclasses.replace(PRESETS["baseline"].target, n_train=32))
     path = tmp_path / "r.h5"
-    train(config, path, overwrite=True)
+    train(small_config(epochs=20), path, overwrite=True)
     seen = []
 
     class Recorder(progress._Lines):
@@ -83,20 +80,18 @@ def test_report_states_its_plan_first_and_leaves_no_bar_after_an_error(tmp_path)
     from typer.testing import CliRunner
 
     from analyzer.cli import app
-    from trainer.config import PRESETS, ModelSpec
+    from helpers import small_config
     from trainer.loop import train
 
-    config = dataclasses.replace(PRESETS["baseline"], epochs=30, model=ModelSpec(width=8),
-                                 target=dataclasses.replace(PRESETS["baseline"].target, n_train=32))
     path = tmp_path / "r.h5"
-    train(config, path, overwrite=True)
+    train(small_config(epochs=30), path, overwrite=True)
     runner = CliRunner()
     done = runner.invoke(app, ["report", str(path), "-o", str(tmp_path / "out"), "--workers", "1"])
     assert done.exit_code == 0, done.output
     lines = done.stderr.splitlines()
     assert lines[0] == "analyze report: started"
     assert lines[1].startswith("report: 1 run(s); computing plateaus, spectrum, correlate, hessian")
-    assert "P = 97" in lines[2] and "checkpoint(s)" in lines[2] and "ms: up to ~" in lines[2]
+    assert "P = 321" in lines[2] and "checkpoint(s)" in lines[2] and "ms: up to ~" in lines[2]
     assert lines[3].startswith("report: rough total ~")
     assert any("HVPs" in line for line in lines[4:])
     bad = runner.invoke(app, ["hessian", str(path), "--steps", "7", "--no-cache"])
