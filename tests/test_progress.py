@@ -97,3 +97,18 @@ def test_report_states_its_plan_first_and_leaves_no_bar_after_an_error(tmp_path)
     bad = runner.invoke(app, ["hessian", str(path), "--steps", "7", "--no-cache"])
     assert bad.exit_code == 2
     assert bad.stderr.splitlines()[-1].startswith("error: ") and "done in" not in bad.stderr
+
+
+def test_study_progress_counts_runs_and_names_skipped_ones(capsys):
+    from types import SimpleNamespace
+
+    from analyzer.study.collect import SkippedRun
+    from analyzer.study.command import _RunProgress
+
+    with _RunProgress() as shown:
+        shown.start(2)
+        shown.advance(SimpleNamespace(path="a.h5"))
+        shown.advance(SkippedRun(path="b.h5", reason="no plateaus"))
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "analyze study: started" and lines[1].startswith("analyze study: analyzing runs: 0/2 runs")
+    assert "skipped b.h5: no plateaus" in lines and lines[-1].startswith("analyze study: done in")
