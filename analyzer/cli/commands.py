@@ -113,8 +113,10 @@ def _build_with_progress(runs: list[Path], options):
     """The report, with its plan said up front and progress on stderr (a bar on a terminal, lines otherwise)."""
     from analyzer.core import progress
     from analyzer.report import build_report
+    from analyzer.report.build import check_report_input
     from analyzer.report.plan import report_plan
 
+    check_report_input(runs, options)  # bad input: its one-line error, before the plan or any analysis
     with progress.display("analyze report"):
         for line in report_plan(runs, options):
             progress.note(line)

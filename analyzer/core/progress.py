@@ -3,9 +3,10 @@
 A command opens one display (`display`); the work inside reports through module functions that do nothing when
 no display is open (a library call, a Dask worker): `task` starts a unit of work with a budget (e.g. the HVPs
 of one Hessian checkpoint), `tick` advances it (HessianOperator.hvp calls it once per product), `note` prints a
-line, `expect` adds to the budget. Lines are rate-limited to one per `interval` seconds; a heartbeat repeats the current line when nothing
-else was printed for `interval`, so redirected output never goes silent. The bar is transient and is removed
-before any error is printed: no bar is left over after an error.
+line, `expect` adds to the budget. Lines are rate-limited to one per `interval` seconds; a heartbeat prints
+the current state when nothing else was printed for `interval`, so redirected output never goes silent for
+longer, while a command that ends (or fails: its one-line error) within the first interval prints nothing
+else. The bar is transient and is removed before any error is printed: no bar is left over after an error.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class _Display:
     def task(self, description: str, total: int, unit: str) -> None:
         with self.lock:
             self.description, self.total, self.done, self.unit = description, int(total), 0, unit
-        self.refresh(force=True)
+        self.refresh()
 
     def expect(self, n: int, unit: str) -> None:
         if unit == self.unit:
@@ -85,11 +86,11 @@ class _Lines(_Display):
 
     def __init__(self, title: str, stream, interval: float):
         super().__init__(title, stream, interval)
-        self.last = 0.0
+        self.last, self.printed = self.started, False  # quiet for the first interval: a quick command (or a
+        # one-line error) prints nothing else
         self.stop = threading.Event()
         self.heartbeat = threading.Thread(target=self._beat, daemon=True)
         self.heartbeat.start()
-        self.note(f"{title}: started")
 
     def _beat(self) -> None:
         while not self.stop.wait(self.interval / 3):
@@ -103,12 +104,12 @@ class _Lines(_Display):
 
     def note(self, text: str) -> None:
         with self.lock:
-            self.last = time.monotonic()
+            self.last, self.printed = time.monotonic(), True
             print(text, file=self.stream, flush=True)
 
     def close(self, ok: bool) -> None:
         self.stop.set()
-        if ok:
+        if ok and self.printed:
             self.note(f"{self.title}: done in {_elapsed(time.monotonic() - self.started)}")
 
 
