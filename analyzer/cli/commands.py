@@ -94,7 +94,7 @@ def report(runs: Annotated[list[Path], typer.Argument(help="One or more run file
                help="Address of an existing Dask scheduler (tcp://HOST:PORT) instead of a local cluster.")] = None,
            as_json: JsonOpt = False, no_cache: NoCacheOpt = False) -> None:
     """Markdown report with figures for one run, or several side by side, from cached analyses."""
-    from analyzer.report import ReportOptions, build_report, check_output, json_summary, write_report
+    from analyzer.report import ReportOptions, check_output, json_summary, write_report
 
     check_output(out, overwrite)  # refuse before any analysis runs
     overrides = {"plateaus": {"penalty": penalty}, "spectrum": {"threshold": threshold},
@@ -102,8 +102,7 @@ def report(runs: Annotated[list[Path], typer.Argument(help="One or more run file
     overrides = {name: {k: v for k, v in values.items() if v is not None} for name, values in overrides.items()}
     options = ReportOptions(use_cache=not no_cache, hessian=hessian, overrides=overrides, title=title,
                             workers=workers, scheduler=scheduler)
-    with _status() as status:
-        built = build_report(list(runs), options, progress=lambda text: status.update(f"analyzing {text}"))
+    built = _build_with_progress(list(runs), options)
     written = write_report(built, out, overwrite=overwrite)
     if as_json:
         typer.echo(json.dumps({**json_summary(built), "folder": str(out), "files": [str(p) for p in written]}))
@@ -112,10 +111,18 @@ def report(runs: Annotated[list[Path], typer.Argument(help="One or more run file
         typer.echo(f"wrote {out / 'REPORT.md'} and {len(written) - 1} figures{missing}", err=True)
 
 
-def _status():
-    from rich.console import Console
+def _build_with_progress(runs: list[Path], options):
+    """The report, with its plan said up front and progress on stderr (a bar on a terminal, lines otherwise)."""
+    from analyzer.core import progress
+    from analyzer.report import build_report
+    from analyzer.report.build import check_report_input
+    from analyzer.report.plan import report_plan
 
-    return Console(stderr=True).status("analyzing")
+    check_report_input(runs, options)  # bad input: its one-line error, before the plan or any analysis
+    with progress.display("analyze report"):
+        for line in report_plan(runs, options):
+            progress.note(line)
+        return build_report(runs, options, progress=lambda text: progress.task(f"analyzing {text}"))
 
 
 @guarded

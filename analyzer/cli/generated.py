@@ -126,10 +126,12 @@ def add_analysis_command(app: typer.Typer, analysis) -> None:
         Path, typer.Argument(help="Run file (.h5) written by `train`.")])  # no dir_okay: open_run says it in one line
 
     def command(run: Path, as_json: bool = False, cache: Path | None = None, no_cache: bool = False, **values):
+        from analyzer.core import progress
         from analyzer.core.runner import analyze
 
-        result = analyze(run, analysis.name, cache=cache, use_cache=not no_cache,
-                         **parameters_from_options(analysis, values))
+        with progress.display(f"analyze {analysis.name}"):  # a bar on a terminal, one-line updates otherwise
+            result = analyze(run, analysis.name, cache=cache, use_cache=not no_cache,
+                             **parameters_from_options(analysis, values))
         emit(result, as_json)
 
     wrapped = guarded(command)

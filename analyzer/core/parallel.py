@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from analyzer.core import progress
 from analyzer.errors import BadInputError
 
 
@@ -94,6 +95,9 @@ def compute_jobs(client, jobs: list[Job], cost: Callable[[str], int] | None = No
         if outcome[0] == "parts":
             _, pieces, context = outcome
             part_futures = [client.submit(_part, job, piece, pure=False, priority=cost(job.path) + 1) for piece in pieces]
+            progress.expect(len(part_futures), "checkpoints")  # the open display, if any, counts them as they finish
+            for part in part_futures:
+                part.add_done_callback(lambda _: progress.tick(1, "checkpoints"))
             combined = client.submit(_combine, job, context, part_futures, pure=False, priority=cost(job.path) + 2)
             job_of[combined.key] = job
             futures.add(combined)

@@ -1,4 +1,4 @@
-"""Saddle index of one Hessian's eigenpairs: certified counts and null space, or the quadrature estimate."""
+"""Saddle index of one Hessian's eigenpairs: certified counts and null space, the bracket, or the SLQ estimate."""
 
 from __future__ import annotations
 
@@ -55,3 +55,16 @@ def index_estimate(eigenpairs: EigenPairs, tol: float, threshold: float) -> dict
             "certificate_failure_prob": math.nan, "index_tol_x2": math.nan, "index_tol_half": math.nan,
             "null_multiplicity": math.nan, "zero_tol": math.nan, "eigenvalue_error": math.nan,
             "trace": trace, "trace_err": trace_err}
+
+
+def index_from_density(density, rel_tol: float, scale: float) -> dict:
+    """Stochastic Lanczos quadrature estimate (analyzer/linalg/slq.py) of the eigenvalues below -rel_tol x scale:
+    the expected count with its error bar as index_low/high, never certified; the Hutchinson trace."""
+    threshold = -rel_tol * max(scale, density.scale)
+    fraction = density.fraction_below(threshold)
+    trace, trace_err = density.trace()
+    n = density.n
+    return {"index_count": fraction.estimate * n, "index_low": fraction.low * n, "index_high": fraction.high * n,
+            "index_certified": False, "certificate_failure_prob": math.nan, "index_tol_x2": math.nan,
+            "index_tol_half": math.nan, "null_multiplicity": math.nan, "zero_tol": math.nan,
+            "eigenvalue_error": math.nan, "trace": trace, "trace_err": trace_err}

@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from analyzer.core import progress
+
 
 class MLPHessian:
     """H v at one point for the layers (weights[l], biases[l]); the same interface as `HessianOperator`."""
@@ -70,6 +72,7 @@ class MLPHessian:
 
     def hvp(self, v: torch.Tensor) -> torch.Tensor:
         self.n_hvp += 1
+        progress.tick()
         v = v.to(self.dtype).reshape(-1)
         out = torch.empty_like(v)
         n, last = self.n_samples, len(self.weights) - 1

@@ -6,6 +6,8 @@ import numpy as np
 import torch
 from scipy.sparse.linalg import LinearOperator
 
+from analyzer.core import progress
+
 
 class HessianOperator:
     """Hessian-vector products of `loss_fn` at `theta`, counting how many were made.
@@ -34,6 +36,7 @@ class HessianOperator:
 
     def hvp(self, v: torch.Tensor) -> torch.Tensor:
         self.n_hvp += 1
+        progress.tick()  # the open progress display, if any, moves within a checkpoint
         return self._apply(v.to(self.dtype)).detach()
 
     def matvec(self, v: np.ndarray) -> np.ndarray:

@@ -55,6 +55,7 @@ class EigenPairs:
     bottom_vectors: np.ndarray | None = field(default=None, repr=False)
     krylov: object | None = field(default=None, repr=False)  # linalg.krylov.KrylovRun behind the index
     subspace: object | None = field(default=None, repr=False)  # analyzer/linalg/subspace.py.SubspaceRun behind it
+    density: object | None = field(default=None, repr=False)  # linalg.slq.SpectralDensity: the index estimate
 
     def converged(self, tol: float) -> bool:
         residuals = np.concatenate([self.top_residual, self.bottom_residual])

@@ -80,12 +80,15 @@ def use_cluster(paths: list[Path], options: ReportOptions) -> bool:
 def compute_on_cluster(paths: list[Path], options: ReportOptions, progress=None) -> None:
     from analyzer.core.parallel import cluster, compute_jobs, file_cost
 
+    from analyzer.core import progress as shown
+
     if progress:
         progress(f"{len(paths)} run(s) on Dask workers")
+    shown.task("Hessian checkpoints on Dask workers", 0, "checkpoints")  # counted as they finish (parallel.py)
     with cluster(options.workers, options.scheduler) as client:
         for done, (path, _errors) in enumerate(compute_jobs(client, report_jobs(paths, options), cost=file_cost), 1):
-            if progress:  # errors are found again, and reported, by the serial pass
-                progress(f"{done} of {len(paths)} run(s) done on Dask workers ({Path(path).name})")
+            # errors are found again, and reported, by the serial pass
+            shown.note(f"{done} of {len(paths)} run(s) done on Dask workers ({Path(path).name})")
 
 
 def analysis_overrides(name: str, options: ReportOptions) -> dict[str, Any]:
@@ -113,10 +116,8 @@ def _cached_only(run: Run, name: str, options: ReportOptions):
         return None
 
 
-def build_report(paths: list[Path | str], options: ReportOptions | None = None, progress=None) -> Report:
-    """Analyze the runs and render the report to a Markdown string plus in-memory figures."""
-    options = options or ReportOptions()
-    paths = [Path(p) for p in paths]
+def check_report_input(paths: list[Path], options: ReportOptions) -> None:
+    """Refuse bad input before any analysis runs (one-line errors)."""
     if not paths:
         raise BadInputError("report needs at least one run file")
     if len(set(p.resolve() for p in paths)) != len(paths):
@@ -128,6 +129,13 @@ def build_report(paths: list[Path | str], options: ReportOptions | None = None, 
     for path in paths:  # refuse before any analysis runs
         with open_run(path) as run:
             run.require_steps(MIN_REPORT_STEPS, "a report")
+
+
+def build_report(paths: list[Path | str], options: ReportOptions | None = None, progress=None) -> Report:
+    """Analyze the runs and render the report to a Markdown string plus in-memory figures."""
+    options = options or ReportOptions()
+    paths = [Path(p) for p in paths]
+    check_report_input(paths, options)
     if use_cluster(paths, options):
         compute_on_cluster(paths, options, progress)  # fills the caches; the serial pass below reads them
     runs = [analyze_run(p, label, options, progress) for p, label in zip(paths, labels_for(paths))]

@@ -55,7 +55,7 @@ class RunSummary:
     first_pred_step: int
     last_pred_step: int
     plateaus: pd.DataFrame  # start_step, end_step, duration (change-point plateaus)
-    hessian: pd.DataFrame | None  # step, role, index_count, lambda_min (None: not computed)
+    hessian: pd.DataFrame | None  # step, role, index_count (NaN: not certified), index_low/high, lambda_min
     loss_steps: np.ndarray
     loss: np.ndarray
     notes: tuple[str, ...] = field(default=())
@@ -188,7 +188,8 @@ def _summarize(path: Path, options: StudyOptions) -> RunSummary:
 
 
 def _hessian_rows(result) -> pd.DataFrame:
-    columns = ["step", "role", "index_count", "lambda_min"]
+    """index_count is NaN where the index is not certified; index_low/high bound it there."""
+    columns = ["step", "role", "index_count", "index_low", "index_high", "lambda_min"]
     if result.table.empty:
         return pd.DataFrame(columns=columns)
     return result.table[columns].reset_index(drop=True)

@@ -37,31 +37,29 @@ def run_study_command(inputs: list[str], *, out: Path | None, overwrite: bool, w
 
 
 class _RunProgress:
-    """A rich progress bar over runs on stderr; failures are named as they come back."""
+    """Progress over runs on stderr (a rich bar on a terminal, one-line updates otherwise); failures are named as
+    they come back."""
 
     def __enter__(self):
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from analyzer.core import progress
 
-        self.console = Console(stderr=True)
-        self.bar = Progress(TextColumn("analyzing runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                            TextColumn("{task.description}"), console=self.console, transient=True)
-        self.bar.__enter__()
-        self.task = None
+        self.progress = progress
+        self.display = progress.display("analyze study")
+        self.display.__enter__()
         return self
 
     def start(self, total: int) -> None:
-        self.task = self.bar.add_task("", total=total)
+        self.progress.task("analyzing runs", total, "runs")
 
     def advance(self, outcome) -> None:
         from analyzer.study.collect import SkippedRun
 
         if isinstance(outcome, SkippedRun):
-            self.console.print(f"skipped {outcome.path}: {outcome.reason}", markup=False, highlight=False)
-        self.bar.update(self.task, advance=1, description=Path(outcome.path).name)
+            self.progress.note(f"skipped {outcome.path}: {outcome.reason}")
+        self.progress.tick(1, "runs")
 
     def __exit__(self, *exc):
-        self.bar.__exit__(*exc)
+        return self.display.__exit__(*exc)
 
 
 def _print_summary(study) -> None:

@@ -42,6 +42,8 @@ def grid_points(runs, group_of: dict[str, str]) -> pd.DataFrame:
         inside = np.zeros(len(steps), dtype=bool)
         for start, end in spans:
             inside |= (steps >= start) & (steps <= end)
+        if "index_kind" in grid:  # an estimate counts at another tolerance and a bracket has no value: left out
+            grid = grid.assign(index_fraction=grid.index_fraction.where(grid.index_kind == "certified"))
         frames.append(grid.assign(group=group_of[run.path], run=run.path, in_plateau=inside))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 

@@ -98,12 +98,27 @@ def _near_edges(tests: dict) -> dict:
 
 
 def _saddles(runs) -> dict:
-    """The seed's hypothesis behind the observations: plateau middles are saddles (negative curvature)."""
+    """The seed's hypothesis behind the observations: plateau middles are saddles (negative curvature).
+
+    An uncertified index counts where its bounds decide (index_low >= 1: a saddle; index_high < 1: not one);
+    the others are left out, and the evidence says how many."""
     what = "Plateaus sit at saddles (Hessian index > 0 at plateau middles)"
     middles = [r.hessian[r.hessian.role == "middle"] for r in runs if r.hessian is not None]
-    indices = np.concatenate([m.index_count.to_numpy(np.float64) for m in middles]) if middles else np.empty(0)
-    if len(indices) == 0:
-        return {"observation": what, "evidence": "no plateau-middle checkpoints analysed", "verdict": "untested"}
-    evidence, verdict = _fraction_evidence(int(np.sum(indices >= 1)), len(indices), "have index >= 1",
+    low = np.concatenate([_bound(m, "index_low") for m in middles]) if middles else np.empty(0)
+    high = np.concatenate([_bound(m, "index_high") for m in middles]) if middles else np.empty(0)
+    decided = (low >= 1) | (high < 1)
+    if not decided.any():
+        evidence = "no plateau-middle checkpoints analysed" if len(low) == 0 else \
+            f"the index is not certified at any of the {len(low)} plateau-middle checkpoints: undecided"
+        return {"observation": what, "evidence": evidence, "verdict": "untested"}
+    evidence, verdict = _fraction_evidence(int(np.sum(low[decided] >= 1)), int(decided.sum()), "have index >= 1",
                                            unit="plateau-middle checkpoints")
+    if not decided.all():
+        evidence += (f"; {int((~decided).sum())} more left out: their index is not certified and its bracket "
+                     f"straddles 1")
     return {"observation": what, "evidence": evidence, "verdict": verdict}
+
+
+def _bound(rows, column: str) -> np.ndarray:
+    """A bound on the index of each row (rows without bounds: their count)."""
+    return rows[column if column in rows else "index_count"].to_numpy(np.float64)

@@ -57,8 +57,8 @@ def compute(run, params: HessianParams, deps) -> HessianResult:
     loss_fn = loss_closure(run, params.dtype)
     cache_path = getattr(deps, "cache_path", None)
     store = None if cache_path is None else PointStore.beside(run, cache_path)
-    return combine(run, params, selection,
-                   [part(run, params, point, loss_fn, store) for point in _progress(points)])
+    shown = _progress(run, params, points)
+    return combine(run, params, selection, [part(run, params, point, loss_fn, store) for point in shown])
 
 
 # The same computation in parts, for several workers (Analysis.split; analyzer/core/parallel.py): one part per
@@ -99,13 +99,13 @@ def combine(run, params: HessianParams, selection: str, pieces: list[tuple[dict,
                          selection=selection, n_params=int(run.n_params))
 
 
-def _progress(points: list[tuple[int, str]]):
-    """Iterate with a rich progress bar on stderr (only when stderr is a terminal)."""
-    import sys
+def _progress(run, params: HessianParams, points: list[tuple[int, str]]):
+    """Each checkpoint as a progress task whose bar moves with its HVPs (analyzer/core/progress.py; nothing is
+    shown unless a command opened the display)."""
+    from analyzer.analyses.hessian.cost import checkpoint_budget
+    from analyzer.core import progress
 
-    from rich.console import Console
-    from rich.progress import track
-
-    console = Console(stderr=True)
-    return track(points, description="Hessian at checkpoints", console=console, transient=True,
-                 disable=not sys.stderr.isatty())
+    budget = checkpoint_budget(params, int(run.n_params))
+    for i, point in enumerate(points, 1):
+        progress.task(f"Hessian at step {point[0]} ({i}/{len(points)})", budget, "HVPs")
+        yield point

@@ -12,6 +12,7 @@ import torch
 from analyzer.errors import BadInputError
 from analyzer.linalg.krylov import eigenpairs_from_krylov, krylov_run
 from analyzer.linalg.operators import HessianOperator
+from analyzer.linalg.slq import spectral_density
 from analyzer.linalg.solvers import EigenPairs, dense_bytes, dense_eigenpairs, lanczos_eigenpairs
 from analyzer.linalg.subspace import SubspaceRun, eigenpairs_from_subspace, subspace_run
 
@@ -20,12 +21,15 @@ QUADRATURE_STEPS = 500  # Lanczos steps of the index estimate when the certified
 
 def hessian_eigenpairs(loss_fn, theta: torch.Tensor, method: str = "auto", k: int = 10, tol: float = 1e-8,
                      dense_max_params: int = 100, max_dense_gb: float = 4.0, seed: int = 0,
-                     op: HessianOperator | None = None, krylov_steps: int = 5000, live=None) -> EigenPairs:
+                     op: HessianOperator | None = None, krylov_steps: int = 5000, live=None,
+                     estimate: tuple[int, int] | None = None) -> EigenPairs:
     """Extreme eigenvalues of the Hessian of any scalar `loss_fn` at `theta`, by the chosen method.
 
     `live` (analyzer/io/live.LiveNet): the same loss on the live subnetwork, whose Hessian is the full one's
     non-zero block (the other rows and columns are exactly zero). The certified subspace run then works on
     it, with P - P_live more exact zeros; if that run does not certify, the fallbacks use the full operator.
+    `estimate` = (probes, steps): no certified run; the index comes from stochastic Lanczos quadrature
+    (linalg/slq.py, in `density`) and the extremes from the Krylov fallback below.
     """
     op = op or HessianOperator(loss_fn, theta)
     if k > op.n:
@@ -38,17 +42,27 @@ def hessian_eigenpairs(loss_fn, theta: torch.Tensor, method: str = "auto", k: in
                                 f"{min(max_dense_gb, _available_gb()):.1f} GB allowed/available; use --method lanczos")
         return dense_eigenpairs(op, k)
     started = time.perf_counter()
+    if estimate is not None:
+        density = spectral_density(op, *estimate, seed=seed)
+        eigenpairs = _extremes(op, k, tol, seed, krylov_steps)
+        eigenpairs.density, eigenpairs.n_hvp, eigenpairs.seconds = density, op.n_hvp, time.perf_counter() - started
+        return eigenpairs
     subspace = _subspace_run(op, krylov_steps, seed, live)
     if subspace.certified:
         return eigenpairs_from_subspace(subspace, k, seconds=time.perf_counter() - started)
-    # too big for the cap: one Lanczos probe for the quadrature estimate of the index, extremes from
-    # its Ritz pairs when their fresh residuals meet `tol`, else from restarted Lanczos
+    eigenpairs = _extremes(op, k, tol, seed, krylov_steps)  # too big for the cap
+    eigenpairs.subspace, eigenpairs.n_hvp, eigenpairs.seconds = subspace, op.n_hvp, time.perf_counter() - started
+    return eigenpairs
+
+
+def _extremes(op: HessianOperator, k: int, tol: float, seed: int, krylov_steps: int) -> EigenPairs:
+    """One Lanczos probe for the quadrature bracket of the index, extremes from its Ritz pairs when their fresh
+    residuals meet `tol`, else from restarted Lanczos."""
     krylov = krylov_run(op, min(QUADRATURE_STEPS, krylov_steps), seed=seed)
     eigenpairs = eigenpairs_from_krylov(op, krylov, k) if krylov.steps >= 2 * k else None
     if eigenpairs is None or not eigenpairs.converged(tol):
         eigenpairs = lanczos_eigenpairs(op, k, tol=tol, seed=seed)
         eigenpairs.krylov = krylov
-    eigenpairs.subspace, eigenpairs.n_hvp, eigenpairs.seconds = subspace, op.n_hvp, time.perf_counter() - started
     return eigenpairs
 
 

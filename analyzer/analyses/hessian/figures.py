@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from analyzer.analyses.hessian.status import fraction_band, index_kind
 from analyzer.report.figures import plt, shade
 
 
@@ -20,15 +21,31 @@ def hessian_figure(table, n_params: int, plateau_intervals=(), title: str = "") 
     ax_eig.set(xscale="log", yscale="log", ylabel="curvature", title=title or "Hessian of the training loss")
     ax_eig.grid(True, which="major", alpha=0.3)
     ax_eig.legend(fontsize=8)
-    fraction = table["index_fraction"].to_numpy(dtype=float)
-    ax_index.plot(steps, fraction, "o-", color="#6a3d9a", ms=4, label="saddle index (fraction < -tol)")
-    if "index_err" in table:
-        err = table["index_err"].to_numpy(dtype=float) / n_params
-        ax_index.fill_between(steps, np.maximum(fraction - err, 0), fraction + err, color="#6a3d9a", alpha=0.15)
+    fraction, low, high = fraction_band(table, n_params)
+    kinds = np.array([index_kind(row) for _, row in table.iterrows()])
+    certified, estimate, bracket = (kinds == "certified"), (kinds == "estimate"), (kinds == "bracket")
+    if certified.any():
+        ax_index.plot(steps, np.where(certified, fraction, np.nan), "o-", color="#6a3d9a", ms=4,
+                      label="saddle index (certified)")
+    if estimate.any():  # the estimate with its error bar, drawn apart from the counts
+        ax_index.errorbar(steps[estimate], fraction[estimate], yerr=[fraction[estimate] - low[estimate],
+                          high[estimate] - fraction[estimate]], fmt="D--", color="#6a3d9a", mfc="white", ms=4,
+                          capsize=3, label=f"SLQ estimate of the fraction < -{_rel_tol(table, estimate)} x max|eig|, "
+                                           "error bar (not certified)")
+    if bracket.any():  # no point value: only where the index lies
+        ax_index.vlines(steps[bracket], low[bracket], high[bracket], color="#6a3d9a", lw=7, alpha=0.3,
+                        label="bracket (not certified)")
     candidates = table["saddle_candidate"].to_numpy(dtype=bool)
-    ax_index.plot(steps[candidates], fraction[candidates], "*", color="#ff7f00", ms=11, ls="none",
-                  label="saddle candidate" if candidates.any() else "saddle candidate (none)")
+    ax_index.plot(steps[candidates], np.where(np.isfinite(fraction), fraction, low)[candidates], "*", color="#ff7f00",
+                  ms=11, ls="none", label="saddle candidate" if candidates.any() else "saddle candidate (none)")
     ax_index.set(xscale="log", xlabel="step + 1", ylabel="index fraction")
+    if (high > 0.5).any():
+        ax_index.set_ylim(-0.02, 1.02)
     ax_index.grid(True, which="major", alpha=0.3)
     ax_index.legend(fontsize=8)
     return fig
+
+
+def _rel_tol(table, rows) -> str:
+    tols = table["index_rel_tol"].to_numpy(dtype=float)[rows] if "index_rel_tol" in table else np.array([np.nan])
+    return "/".join(f"{t:g}" for t in sorted(set(tols)))

@@ -8,8 +8,9 @@ from typing import ClassVar
 from analyzer.core.params import fail, param, validate
 
 METHODS = ("auto", "dense", "lanczos")
+INDEX_METHODS = ("auto", "certified", "estimate")
 SELECTIONS = ("plateaus", "every", "steps", "grid")
-VERSION = "7"  # the analysis' version (its ANALYSIS); also keys the per-checkpoint store (points.py)
+VERSION = "8"  # the analysis' version (its ANALYSIS); also keys the per-checkpoint store (points.py)
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,19 @@ class HessianParams:
     krylov_steps: int = param(5000, "Cap on the certified subspace run (its dimension, ~HVPs); beyond it the index "
                                     "is a bracketed estimate. Ranks seen: baseline/sgd ~220, wide ~400, deep ~2,050.",
                               minimum=1)
+    index_method: str = param("auto", "certified (a count when the subspace run certifies it, else a bracket), "
+                                      "estimate (stochastic Lanczos quadrature: a fraction with its error bar, never "
+                                      "a count) or auto: certified up to --certify-max-params, estimate above.",
+                              choices=INDEX_METHODS)
+    certify_max_params: int = param(20_000, "auto certifies the index up to this many parameters: the subspace run "
+                                            "costs ~P x rank HVP-equivalents, minutes per checkpoint at P = 10,351 "
+                                            "and hours beyond ~40,000 on a CPU (bench/RESULTS.md).", minimum=1)
+    estimate_tol: float = param(1e-3, "The estimate counts eigenvalues below -estimate_tol x max |eigenvalue|: "
+                                      "quadrature cannot tell eigenvalues much nearer 0 from the null space.", above=0)
+    slq_probes: int = param(16, "Random probe vectors of the estimate (its sampling error falls as 1/sqrt).",
+                            minimum=2)
+    slq_steps: int = param(150, "Lanczos steps per probe of the estimate (its quadrature error falls with them).",
+                           minimum=2)
     dtype: str = param("float64", "Precision of the Hessian-vector products.", choices=("float32", "float64"))
     seed: int = param(0, "Seed of the random start vectors and probes.")
 

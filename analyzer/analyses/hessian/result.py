@@ -23,14 +23,18 @@ class HessianResult:
     def headline(self) -> str:
         if self.table.empty:
             return "no checkpoints analysed"
+        from analyzer.analyses.hessian.status import status_summary
+
         saddles = int(self.table["saddle_candidate"].sum())
-        unconverged = int((~self.table["converged"]).sum())
-        note = f"; {unconverged} not converged" if unconverged else ""
+        extremes = self.table.get("extremes_converged", self.table["converged"])
+        unconverged = int((~extremes.astype(bool)).sum())
+        note = f"; extreme eigenpairs not converged at {unconverged}" if unconverged else ""
         return (f"{len(self.table)} checkpoints ({self.selection}), {saddles} saddle candidate{'' if saddles == 1 else 's'}, "
-                f"P = {self.n_params}{note}")
+                f"P = {self.n_params:,}; {status_summary(self.table, self.n_params)}{note}")
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        # the report's golden files fix these columns; index_low/high and grad_rel are in .table and --json
-        shown = ["step", "role", "lambda_max", "lambda_min", "index_count", "index_err", "trace", "grad_norm",
-                 "saddle_candidate", "method", "converged", "max_rel_residual"]
-        return {"Hessian at checkpoints": self.table[[c for c in shown if c in self.table]]}
+        """The index as text: a count only when certified, else its bracket or the SLQ estimate (status.py); the
+        numbers (index_count, index_low/high, index_kind, index_note) are in .table and --json."""
+        from analyzer.analyses.hessian.status import shown_table
+
+        return {"Hessian at checkpoints": shown_table(self.table, self.n_params)}

@@ -8,11 +8,13 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from analyzer.analyses.hessian.cost import estimated
 from analyzer.analyses.hessian.eigen import hessian_eigenpairs
 from analyzer.analyses.hessian.grid import gradient_seconds, tolerance_fractions
 from analyzer.analyses.hessian.params import HessianParams
+from analyzer.analyses.hessian.status import certify_seconds, index_note
 from analyzer.io.live import live_subnetwork
-from analyzer.linalg.index import index_estimate, index_from_eigenpairs
+from analyzer.linalg.index import index_estimate, index_from_density, index_from_eigenpairs
 from analyzer.linalg.operators import HessianOperator
 from analyzer.linalg.solvers import EigenPairs
 
@@ -23,10 +25,18 @@ def saddle_metrics(eigenpairs: EigenPairs, op: HessianOperator, params: HessianP
     `grad_scale` is the typical gradient norm around this checkpoint (saddle rule (a) in the module doc).
     """
     threshold = -params.index_tol * eigenpairs.scale
-    if eigenpairs.all_eigenvalues is not None:
+    if eigenpairs.density is not None:
+        index = index_from_density(eigenpairs.density, params.estimate_tol, eigenpairs.scale)
+    elif eigenpairs.all_eigenvalues is not None:
         index = index_from_eigenpairs(eigenpairs, threshold)
     else:
         index = index_estimate(eigenpairs, params.tol, threshold)
+    kind = "estimate" if eigenpairs.density is not None else "certified" if index["index_certified"] else "bracket"
+    extremes_converged = eigenpairs.converged(params.tol)
+    # a count only when certified; the estimate's expected count has its own name; a bracket has no point value
+    expected = index["index_count"] if kind == "estimate" else math.nan
+    index["index_count"] = index["index_count"] if kind == "certified" else math.nan
+    fraction = (index["index_count"] if kind == "certified" else expected) / op.n
     grad_norm = float(torch.linalg.vector_norm(op.grad))
     grad_rel = grad_norm / grad_scale if grad_scale > 0 else math.inf
     lambda_min, lambda_max = float(eigenpairs.bottom[0]), float(eigenpairs.top[0])
@@ -34,11 +44,15 @@ def saddle_metrics(eigenpairs: EigenPairs, op: HessianOperator, params: HessianP
     return {
         "lambda_max": lambda_max, "lambda_min": lambda_min,
         "ratio": lambda_min / lambda_max if lambda_max != 0 else math.nan,
-        **index, "index_fraction": index["index_count"] / op.n,
+        **index, "index_expected": expected, "index_fraction": float(np.clip(fraction, 0.0, 1.0)),
         "index_err": (index["index_high"] - index["index_low"]) / 2,
+        "index_kind": kind, "index_note": index_note(kind, params, eigenpairs),
+        "certify_seconds": certify_seconds(kind, eigenpairs, op.n),
+        "index_rel_tol": params.estimate_tol if kind == "estimate" else params.index_tol,
         "grad_norm": grad_norm, "grad_rel": grad_rel,
         "saddle_candidate": bool(negative and grad_rel <= params.grad_tol),
-        "method": eigenpairs.method, "converged": eigenpairs.converged(params.tol),
+        "method": "slq" if kind == "estimate" else eigenpairs.method,
+        "converged": bool(extremes_converged and kind == "certified"), "extremes_converged": extremes_converged,
         "max_rel_residual": eigenpairs.max_rel_residual, "seconds": eigenpairs.seconds, "n_hvp": op.n_hvp,
     }
 
@@ -54,10 +68,11 @@ def checkpoint_row(run, loss_fn, params, logged_steps, logged_grad, step, role, 
     """The row of one checkpoint; its extreme eigenpairs (without bases) are appended to `extremes`."""
     theta = torch.from_numpy(np.asarray(run.params_at(step))).to(getattr(torch, params.dtype))
     op = HessianOperator(loss_fn, theta)
+    estimate = (params.slq_probes, params.slq_steps) if estimated(params, op.n) else None
     eigenpairs = hessian_eigenpairs(loss_fn, theta, params.method, params.k, params.tol, params.dense_max_params,
                                     params.max_dense_gb, params.seed, op=op, krylov_steps=params.krylov_steps,
-                                    live=live_subnetwork(run, theta))
-    extremes.append(replace(eigenpairs, all_eigenvalues=None, krylov=None, subspace=None))  # not their bases
+                                    live=live_subnetwork(run, theta), estimate=estimate)
+    extremes.append(replace(eigenpairs, all_eigenvalues=None, krylov=None, subspace=None, density=None))
     grad_scale = local_grad_scale(logged_steps, logged_grad, step)
     row = {"step": step, "role": role, **saddle_metrics(eigenpairs, op, params, grad_scale)}
     row.update(tolerance_fractions(eigenpairs, op.n))  # hessian/grid.py: the index at several tolerances
