@@ -36,6 +36,7 @@ class StudyOptions:
     n_permutations: int = 9999
     n_resamples: int = 10_000
     seed: int = 0
+    null: str = "swap"  # null of the jump tests (analyzer/analyses/correlate/nulls.py)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,10 @@ class RunSummary:
     # (K,) first step each frequency's relative error fell below the threshold, NaN where never (a frequency can
     # reach it and later drift back above: then it has a reached step but no learned step)
     reached_steps: np.ndarray = field(default_factory=lambda: np.empty(0))
+    # robustness (analyzer/study/variants.py): events per specification, and per jumping frequency the escapes of
+    # the loss with that frequency's residual energy removed
+    spec: dict = field(default_factory=dict)
+    decoupled: dict = field(default_factory=dict)
 
     @property
     def first_reached_steps(self) -> np.ndarray:
@@ -168,6 +173,7 @@ def _summarize(path: Path, options: StudyOptions) -> RunSummary:
             except (BadInputError, AnalysisFailed) as err:
                 notes.append(f"hessian: {_one_line(err)}")
         loss_steps, loss = _sampled_loss(np.asarray(run.steps), np.asarray(run.loss))
+        spec, decoupled = _variants(run, spectrum, plateaus, options, notes)
         found = plateaus.plateaus("changepoint")
         learning = spectrum.learning.sort_values("freq_hz")
         return RunSummary(
@@ -177,7 +183,19 @@ def _summarize(path: Path, options: StudyOptions) -> RunSummary:
             edge_steps=edges.reference_steps, first_pred_step=escapes.first_step, last_pred_step=escapes.last_step,
             plateaus=found[["start_step", "end_step", "duration"]].astype(np.float64).reset_index(drop=True),
             hessian=hessian, loss_steps=loss_steps, loss=loss, notes=tuple(notes),
-            reached_steps=learning.first_below_step.to_numpy(np.float64))
+            reached_steps=learning.first_below_step.to_numpy(np.float64), spec=spec, decoupled=decoupled)
+
+
+def _variants(run, spectrum, plateaus, options: StudyOptions, notes: list) -> tuple[dict, dict]:
+    """The run's events under every specification and its decoupled escapes; a failure is a note, not a skip."""
+    from analyzer.errors import AnalyzerError
+    from analyzer.study.variants import decoupled_escapes, spec_events
+
+    try:
+        return spec_events(run, spectrum, plateaus, options.use_cache), decoupled_escapes(run, spectrum)
+    except (AnalyzerError, ValueError) as err:
+        notes.append(f"robustness: {_one_line(err)}")
+        return {}, {}
 
 
 def _hessian_rows(result) -> pd.DataFrame:
@@ -247,5 +265,9 @@ def study_jobs(paths: list[Path], options: StudyOptions) -> list:
     """The analyses a study reads, for every run, with the default parameters summarize_run uses."""
     from analyzer.core.parallel import Job
 
+    from analyzer.study.variants import THRESHOLDS
+
     names = ("plateaus", "spectrum", "hessian") if options.hessian else ("plateaus", "spectrum")
-    return [Job(str(path), name) for path in paths for name in names]
+    spectra = [{"threshold": t} for t in THRESHOLDS if t != 0.1]  # the specification curve's other thresholds
+    return [Job(str(path), name) for path in paths for name in names] \
+        + [Job(str(path), "spectrum", overrides) for path in paths for overrides in spectra]
