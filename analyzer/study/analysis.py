@@ -182,7 +182,7 @@ def group_test_frame(runs: list[RunSummary], group_of: dict[str, str], options: 
         for reference in ("escapes", "edges"):
             result = correlate_events([events(r, reference, group_of) for r in members],
                                       _test_params(reference, options))
-            rows.append({"group": group, "reference": reference, "runs": len(members), "jumps": result.n_jumps,
+            rows.append({"group": group, "reference": reference, "runs": result.n_runs, "jumps": result.n_jumps,
                          "observed": result.observed_statistic, "null_mean": result.null_mean,
                          "p_value": result.p_value})
     return pd.DataFrame(rows, columns=["group", "reference", "runs", "jumps", "observed", "null_mean", "p_value"])

@@ -22,6 +22,15 @@ from analyzer.analyses.correlate import CorrelateParams, permutation_test
 
 PRIMARY = "jumps vs escapes"
 CONFIDENCE = 0.95
+MDE_Z = 1.645 + 0.842  # one-sided alpha 0.05 plus 80 % power, in standard errors
+
+
+def detectable_effect(ci_low: float | None, ci_high: float | None) -> float | None:
+    """The smallest effect (decades, magnitude) the test would detect with 80 % power at one-sided alpha 0.05, in
+    the normal approximation: (z_0.95 + z_0.8) x SE, the SE read off the 95 % bootstrap CI (width / 3.92)."""
+    if ci_low is None or ci_high is None:
+        return None
+    return MDE_Z * (ci_high - ci_low) / (2 * 1.96)
 
 
 def jump_test(name: str, reference: str, units: list[dict], options, primary: bool = False) -> dict:

@@ -267,12 +267,13 @@ FAMILY_KEYS = ("name", "reference", "null", "p_value", "p_adjusted", "effect", "
 
 
 def _primary_json(study: Study) -> dict:
-    from analyzer.study.family import PRIMARY
+    from analyzer.study.family import PRIMARY, detectable_effect
 
     row = study.family[0] if study.family else {}
     return {"name": PRIMARY, "reference": "escapes", "null": study.options.null,
             "p_value": row.get("p_value"), "p_adjusted": row.get("p_adjusted"), "effect": row.get("effect"),
-            "ci_low": row.get("ci_low"), "ci_high": row.get("ci_high")}
+            "ci_low": row.get("ci_low"), "ci_high": row.get("ci_high"), "n_runs": row.get("n_runs"),
+            "n_jumps": row.get("n_jumps"), "detectable_effect": detectable_effect(row.get("ci_low"), row.get("ci_high"))}
 
 
 def to_json(study: Study) -> dict:

@@ -120,8 +120,14 @@ def _near_escapes(study) -> dict:
     if primary is None or primary["p_adjusted"] is None:
         return {"observation": what, "evidence": "no run has both jumps and escapes: nothing to test, no p-value",
                 "verdict": "untested", "rule": rule}
+    from analyzer.study.family import detectable_effect
+
     verdict, agreement = spec_verdict(study.spec_curve, primary, ALPHA)
     evidence = (f"{primary['n_jumps']} jumps in {primary['n_runs']} runs: {_effect_text(primary)}; {agreement}")
+    detectable = detectable_effect(primary["ci_low"], primary["ci_high"])
+    if detectable is not None:
+        evidence += (f"; the study would detect an effect of {detectable:.3f} decades or more with 80 % power "
+                     "(normal approximation from the run-bootstrap CI)")
     return {"observation": what, "evidence": evidence, "verdict": verdict, "rule": rule}
 
 
