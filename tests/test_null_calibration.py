@@ -82,3 +82,12 @@ def test_auto_swaps_between_runs_and_shifts_a_single_run():
     both = permutation_test(jumps, refs, [100, 100], CorrelateParams(n_permutations=9), groups=["a", "a"])
     alone = permutation_test(jumps[:1], refs[:1], [100], CorrelateParams(n_permutations=9), groups=["a"])
     assert both["null_name"] == "swap" and alone["null_name"] == "shift"
+
+
+def test_swap_per_run_shares_add_up_to_the_pooled_effect():
+    from analyzer.study.calibration import simulate_study
+
+    jumps, refs, spans, groups = simulate_study(np.random.default_rng(3), reference="escapes")
+    outcome = permutation_test(jumps, refs, spans, CorrelateParams(null="swap", n_permutations=4000), groups=groups)
+    shares = sum(r["observed_sum"] - r["null_sum"] for r in outcome["per_run"]) / outcome["n_jumps"]
+    assert shares == pytest.approx(outcome["effect"], abs=0.005)  # the draws' mean vs the exact permutation mean

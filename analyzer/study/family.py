@@ -9,7 +9,10 @@ frequency being learned, i.e. a loss drop, whose midpoint is the escape. Every o
 Effect: observed minus null mean of the mean jump-to-reference distance, in decades of log10(step + 1)
 (negative: jumps sit closer to the references than the null places them). Its 95 % CI is a percentile
 cluster bootstrap: runs (the clusters: a run's jumps share its references) are resampled with replacement
-within each group, each run carrying its jumps' observed distances and their null means.
+within each group, each run carrying its jumps' observed distances and their share of the null mean (under
+swap the double-centred share, analyzer/analyses/correlate/nulls.py), widened by sqrt(n / (n - 1)). On 100
+simulated no-coupling studies (4 x 8 runs) it covered 0 in 88 of 100 before the widening; its SE was 0.89
+times the permutation null's SD (4.1 times before the double centring).
 """
 
 from __future__ import annotations
@@ -61,6 +64,10 @@ def cluster_bootstrap(per_run: list[dict], groups: list[str], n_resamples: int, 
         members = np.flatnonzero(np.asarray(groups) == group)
         weights[:, members] = rng.multinomial(len(members), np.full(len(members), 1 / len(members)), n_resamples)
     effects = (weights @ diff) / np.maximum(weights @ count, 1e-12)
+    # a bootstrap mean of n values varies (n - 1) / n times as much as the mean itself: widen by that factor
+    # (mean group size; at 8 runs per group the plain percentile interval covered 0.88 of null studies)
+    estimate, n = diff.sum() / count.sum(), len(per_run) / len(set(groups))
+    effects = estimate + (effects - estimate) * np.sqrt(n / (n - 1)) if n > 1 else effects
     tail = 100 * (1 - confidence) / 2
     low, high = np.percentile(effects, [tail, 100 - tail])
     return float(low), float(high)

@@ -45,6 +45,10 @@ class NullDraws:
     runs: list[int] = field(default_factory=list)  # positions of those runs in the input
     notes: list[str] = field(default_factory=list)  # runs left out, and why
     exact: bool = False  # the null draws are every permutation but the observed one (swap), not a sample
+    # per run, the part of the null mean its jumps account for; swap: row + column - grand mean of the group's
+    # matrix of distance sums (runs whose references are far from every run's jumps then do not inflate the
+    # spread of per-run effects, as they do not move the permutation null); empty: the mean of the draws
+    null_sums: list[float] = field(default_factory=list)
 
 
 def scale_steps(steps, null: str) -> np.ndarray:
@@ -112,13 +116,16 @@ def _swap(jumps_u, refs_u, groups, n_draws: int, rng, names) -> NullDraws:
         members[group] = with_refs
     perms, draws.exact = permutation_draws([len(m) for m in members.values()], n_draws, rng)
     for (group, runs), perm in zip(members.items(), perms):
+        tables = {i: np.stack([nearest_distance(jumps_u[i], refs_u[k]) for k in runs]) for i in runs
+                  if len(jumps_u[i])}  # (m, n_j): run i's jumps against every member's references
+        sums = np.array([tables[i].sum(axis=1) if i in tables else np.zeros(len(runs)) for i in runs])  # (m, m)
         for position, i in enumerate(runs):
-            if len(jumps_u[i]) == 0:
+            if i not in tables:
                 continue
-            table = np.stack([nearest_distance(jumps_u[i], refs_u[k]) for k in runs])  # (m, n_j)
             draws.runs.append(i)
-            draws.observed.append(table[position])
-            draws.null.append(table[perm[:, position]])
+            draws.observed.append(tables[i][position])
+            draws.null.append(tables[i][perm[:, position]])
+            draws.null_sums.append(float(sums[position].mean() + sums[:, position].mean() - sums.mean()))
     return draws
 
 

@@ -58,8 +58,9 @@ def permutation_test(jump_steps_per_run, reference_steps_per_run, run_lengths, p
         extreme, sign = np.sum(null >= observed - 1e-12), -1.0
     null_std = float(null.std(ddof=1)) if len(null) > 1 else float("nan")
     effect_size = sign * (float(null.mean()) - observed) / null_std if null_std > 0 else float("nan")
-    per_run = [{"index": i, "n_jumps": len(o), "observed_sum": float(o.sum()), "null_sum": float(d.mean(axis=0).sum())}
-               for i, o, d in zip(draws.runs, draws.observed, draws.null)]
+    null_sums = draws.null_sums or [float(d.mean(axis=0).sum()) for d in draws.null]
+    per_run = [{"index": i, "n_jumps": len(o), "observed_sum": float(o.sum()), "null_sum": null_sum}
+               for i, o, null_sum in zip(draws.runs, draws.observed, null_sums)]
     return {"observed": observed, "null_mean": float(null.mean()), "null_std": null_std,
             "p_value": float((1 + extreme) / (1 + len(null))), "effect_size": effect_size,
             "effect": observed - float(null.mean()), "n_jumps": n_jumps, "n_runs": len(draws.runs),
