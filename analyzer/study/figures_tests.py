@@ -13,7 +13,7 @@ SIGNIFICANT, PLAIN = "#c0392b", "#34495e"
 def forest_figure(rows: list[dict], alpha: float = 0.05) -> Figure:
     """One line per jump test: effect (observed - null mean distance, decades) with its 95 % run-bootstrap CI."""
     rows = [r for r in rows if r.get("effect") is not None and r["reference"] != "plateau intervals"]
-    fig, ax = plt.subplots(figsize=(7.8, 0.34 * len(rows) + 1.6), layout="constrained")
+    fig, ax = plt.subplots(figsize=(8.5, 0.34 * len(rows) + 1.8), layout="constrained")
     y = np.arange(len(rows))[::-1]
     for yi, row in zip(y, rows):
         significant = row["p_adjusted"] is not None and row["p_adjusted"] < alpha
@@ -23,10 +23,11 @@ def forest_figure(rows: list[dict], alpha: float = 0.05) -> Figure:
         ax.plot(row["effect"], yi, "D" if row["primary"] else "o", color=color, ms=8 if row["primary"] else 5)
     ax.axvline(0, color="0.5", lw=1, ls="--")
     ax.set_yticks(y, [("PRIMARY: " if r["primary"] else "") + r["name"] for r in rows], fontsize=7)
-    ax.set_xlabel("effect: observed - null mean distance (decades of log10(step+1)); < 0: jumps closer")
+    ax.set_xlabel("effect: observed - null mean distance (decades of log10(step + 1))\n< 0: jumps closer to the "
+                  "references than under the null", fontsize=8)
     nulls = sorted({r["null"] for r in rows})
-    ax.set_title(f"Jump tests: effect with 95 % run-bootstrap CI ({', '.join(nulls)} null; red: Holm p < {alpha:g})",
-                 fontsize=9)
+    ax.set_title(f"Jump tests: effect with 95 % run-bootstrap CI\n({', '.join(nulls)} null; red: Holm-adjusted "
+                 f"p < {alpha:g}; diamond: primary)", fontsize=9)
     ax.grid(True, axis="x", alpha=0.3)
     return fig
 
