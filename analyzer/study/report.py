@@ -194,7 +194,7 @@ def specification_section(study: Study, figs: dict) -> list[str]:
              "method: plateau ends) x learned threshold (0.05 / 0.1 / 0.2) x event (every jump, the learned step, "
              "the first step below the threshold), and with each float-rounding replicate in place of its seed run "
              f"(999 null draws each). {significant} of {len(rows)} reject at {ALPHA:g} (unadjusted). Rule: the "
-             f"coupling holds when the primary test rejects after Holm's correction and at least {SPEC_SHARE:.0%} of "
+             f"coupling holds when the primary test rejects after Holm's correction and at least {SPEC_SHARE:.2g} of "
              "the specifications reject with the effect in the same direction.", ""]
     return lines + _image(figs, "specification-curve.png", figures_tests.spec_curve_figure(rows, ALPHA),
                           "specification curve of the primary test")

@@ -105,8 +105,10 @@ def _stall(stall: dict, rows: dict) -> dict:
 def _effect_text(row: dict) -> str:
     ci = (f", 95 % run-bootstrap CI {row['ci_low']:+.3f} to {row['ci_high']:+.3f}" if row.get("ci_low") is not None
           else "")
+    spans_zero = row.get("ci_low") is not None and row["ci_low"] <= 0 <= row["ci_high"]
     return (f"effect {row['effect']:+.3f} decades (observed {row['observed']:.3f} - null mean "
-            f"{row['null_mean']:.3f}{ci}), p = {row['p_value']:.3g}, Holm-adjusted {row['p_adjusted']:.3g}")
+            f"{row['null_mean']:.3f}{ci}{'; the CI includes 0' if spans_zero else ''}), p = {row['p_value']:.3g}, "
+            f"Holm-adjusted {row['p_adjusted']:.3g}")
 
 
 def _near_escapes(study) -> dict:
@@ -114,7 +116,7 @@ def _near_escapes(study) -> dict:
 
     what = "Frequency jumps occur near escapes from plateaus (the primary test)"
     rule = (f"holds when the primary test (jumps vs escapes, pooled, {study.options.null} null) rejects at "
-            f"{ALPHA:g} after Holm's correction AND at least {SPEC_SHARE:.0%} of the specification curve rejects in "
+            f"{ALPHA:g} after Holm's correction AND at least {SPEC_SHARE:.2g} of the specification curve rejects in "
             "the same direction; fragile when only the primary rejects")
     primary = study.family[0] if study.family else None
     if primary is None or primary["p_adjusted"] is None:
