@@ -7,7 +7,7 @@ from analyzer.analyses.score.result import ScoreResult
 from analyzer.core.registry import Analysis
 
 ANALYSIS = Analysis(
-    name="score", params=ScoreParams, result=ScoreResult, compute=compute, version="3",
+    name="score", params=ScoreParams, result=ScoreResult, compute=compute, version="4",
     summary="known-answer run (diag-linear): every detector scored against the closed form",
     requires=("plateaus", "spectrum", "hessian"), section=None,
 )
