@@ -109,6 +109,10 @@ def test_swap_on_a_group_with_one_run_is_one_line_exit_2(tmp_path):
     result = CliRunner().invoke(app, ["correlate", str(path), "--null", "swap", "--permutations", "9"])
     assert result.exit_code == 2 and result.output.count("error:") == 1 and "'baseline'" in result.output
     assert "Traceback" not in result.output
+    study = CliRunner().invoke(app, ["study", str(path), "--no-hessian", "--workers", "1", "--permutations", "9",
+                                     "--resamples", "100", "-o", str(tmp_path / "report")])
+    assert study.exit_code == 2 and study.output.count("error:") == 1 and "'baseline'" in study.output
+    assert not (tmp_path / "report").exists()
 
 
 def test_sweep_takes_amplitudes_and_frequencies_as_grid_values():
