@@ -130,3 +130,15 @@ def test_sweep_takes_amplitudes_and_frequencies_as_grid_values():
     with pytest.raises(ConfigError, match="--amps"):
         parse_grid_values("amps", "1,x")
     assert dataclasses.is_dataclass(flat[0].config)
+
+
+def test_equal_amplitude_groups_are_reported_beside_the_order():
+    runs = []
+    for i in range(4):
+        for amps in ((1.0, 0.8), (1.0, 1.0)):
+            run = _summary(f"r{i}-{amps[1]}", [10.0], [12.0], seed=i)
+            runs.append(dataclasses.replace(run, config={**run.config, "target": {"amps": list(amps)}},
+                                            learned_steps=np.array([10.0, 100.0] if amps[1] < 1 else [100.0, 10.0])))
+    study = build_study(runs, OPTIONS)
+    evidence = study.observations[0]["evidence"]
+    assert "with equal amplitudes: p amps=1,1 0/4" in evidence and "p amps=1,0.8 0/4" not in evidence

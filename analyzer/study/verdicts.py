@@ -62,13 +62,23 @@ def _spectral_bias(study) -> dict:
     failing = groups[groups.fraction < 0.8]
     if len(failing):
         evidence += "; below 80 % in " + ", ".join(f"{g.group} ({g.ordered}/{g.runs})" for g in failing.itertuples())
-    flat = groups[groups.group.str.contains("amps=")]
+    flat = groups[groups.group.isin(_equal_amplitude_groups(study))]
     if len(flat):
         evidence += "; with equal amplitudes: " + ", ".join(f"{g.group} {g.ordered}/{g.runs}" for g in flat.itertuples())
     if int(row.ordered_reached) != int(row.ordered):
         evidence += (f". By the step each frequency first reaches the threshold, {int(row.ordered_reached)} of "
                      f"{int(row.runs_reached)} are in ascending order")
     return {"observation": what, "evidence": evidence, "verdict": verdict, "rule": rule}
+
+
+def _equal_amplitude_groups(study) -> set[str]:
+    """Groups whose target has several frequencies, all of one amplitude (the design control of the order)."""
+    groups = set()
+    for run in study.seed_runs:
+        amps = (run.config.get("target") or {}).get("amps") or []
+        if len(amps) > 1 and len(set(amps)) == 1:
+            groups.add(study.group_of[run.path])
+    return groups
 
 
 def _plateaus_appear(runs) -> dict:
