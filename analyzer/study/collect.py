@@ -193,7 +193,7 @@ def _variants(run, spectrum, plateaus, options: StudyOptions, notes: list) -> tu
 
     try:
         return spec_events(run, spectrum, plateaus, options.use_cache), decoupled_escapes(run, spectrum)
-    except (AnalyzerError, ValueError) as err:
+    except (AnalyzerError, ValueError, KeyError, IndexError) as err:
         notes.append(f"robustness: {_one_line(err)}")
         return {}, {}
 
