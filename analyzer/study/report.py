@@ -168,7 +168,7 @@ def tests_section(study: Study, figs: dict) -> list[str]:
                            "p": r["p_value"], "p (Holm)": r["p_adjusted"]} for r in study.family])
     lines += ["Effect: observed minus null mean distance in decades (negative: jumps closer than the null places "
               "them; for the stall test, the change in the fraction of jumps inside plateaus). `runs` counts the runs "
-              "that inform a test (jumps and reference points).", ""] + markdown_table(table)
+              "that inform a test (jumps and reference points; for the decoupled test, run x frequency pairs).", ""] + markdown_table(table)
     notes = [f"{r['name']}: {n}" for r in study.family for n in r["notes"]]
     if notes:
         lines += ["Notes: " + "; ".join(notes) + ".", ""]

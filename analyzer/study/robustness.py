@@ -73,7 +73,8 @@ def stall_row(study) -> dict:
             "null": study.options.null if study.options.null == "swap" else "log-uniform",
             "p_value": _finite(stall.get("p_value")), "p_adjusted": None, "effect": _finite(stall.get("effect")),
             "ci_low": None, "ci_high": None, "primary": False, "observed": stall.get("observed"),
-            "null_mean": _finite(stall.get("expected")), "n_runs": len(study.seed_runs),
+            "null_mean": _finite(stall.get("expected")),
+            "n_runs": sum(len(u["jumps"]) > 0 for u in stall_units(study.seed_runs, study.group_of)),
             "n_jumps": int(stall.get("n_jumps", 0)), "notes": [], "per_run": [], "unit_groups": []}
 
 
