@@ -4,6 +4,7 @@ the amplitude grid of `train sweep`."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 
 import numpy as np
@@ -109,10 +110,16 @@ def test_swap_on_a_group_with_one_run_is_one_line_exit_2(tmp_path):
     result = CliRunner().invoke(app, ["correlate", str(path), "--null", "swap", "--permutations", "9"])
     assert result.exit_code == 2 and result.output.count("error:") == 1 and "'baseline'" in result.output
     assert "Traceback" not in result.output
-    study = CliRunner().invoke(app, ["study", str(path), "--no-hessian", "--workers", "1", "--permutations", "9",
+    study = CliRunner().invoke(app, ["study", str(path), "--null", "swap", "--no-hessian", "--workers", "1",
+                                     "--permutations", "9",
                                      "--resamples", "100", "-o", str(tmp_path / "report")])
     assert study.exit_code == 2 and study.output.count("error:") == 1 and "'baseline'" in study.output
     assert not (tmp_path / "report").exists()
+    # the default (swap, not named) leaves a group of one run out of the swap tests instead
+    default = CliRunner().invoke(app, ["study", str(path), "--no-hessian", "--workers", "1", "--permutations", "9",
+                                       "--resamples", "100", "--json"])
+    assert default.exit_code == 0, default.output
+    assert json.loads(default.stdout)["test_family"][0]["p_value"] is None
 
 
 def test_sweep_takes_amplitudes_and_frequencies_as_grid_values():

@@ -110,7 +110,8 @@ def build_study(outcomes: list[RunSummary | SkippedRun], options: StudyOptions) 
         from analyzer.study.robustness import family, specification_curve
 
         study.tests = {ref: correlate_events([events(r, ref, group_of) for r in study_runs],
-                                             _test_params(ref, options)) for ref in ("escapes", "edges")}
+                                             _test_params(ref, options), options.strict_null)
+                       for ref in ("escapes", "edges")}
         study.group_tests = group_test_frame(study_runs, group_of, options)
         study.stall = stall(study_runs, group_of, options)
         study.ordering = ordering_frame(study_runs, group_of)
@@ -181,7 +182,7 @@ def group_test_frame(runs: list[RunSummary], group_of: dict[str, str], options: 
         members = [r for r in runs if group_of[r.path] == group]
         for reference in ("escapes", "edges"):
             result = correlate_events([events(r, reference, group_of) for r in members],
-                                      _test_params(reference, options))
+                                      _test_params(reference, options), options.strict_null)
             rows.append({"group": group, "reference": reference, "runs": result.n_runs, "jumps": result.n_jumps,
                          "observed": result.observed_statistic, "null_mean": result.null_mean,
                          "p_value": result.p_value})

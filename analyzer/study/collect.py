@@ -37,6 +37,7 @@ class StudyOptions:
     n_resamples: int = 10_000
     seed: int = 0
     null: str = "swap"  # null of the jump tests (analyzer/analyses/correlate/nulls.py)
+    strict_null: bool = False  # named by the user: a group of one run under swap is then bad input, else left out
 
 
 @dataclass(frozen=True)

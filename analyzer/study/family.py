@@ -41,7 +41,8 @@ def jump_test(name: str, reference: str, units: list[dict], options, primary: bo
     frequency); returns a test_family row plus observed, null_mean, n_runs, n_jumps and notes."""
     params = CorrelateParams(n_permutations=options.n_permutations, seed=options.seed, null=options.null)
     outcome = permutation_test([u["jumps"] for u in units], [u["refs"] for u in units], [u["span"] for u in units],
-                               params, groups=[u["group"] for u in units], names=[u["name"] for u in units])
+                               params, groups=[u["group"] for u in units], names=[u["name"] for u in units],
+                               strict=options.strict_null)
     low, high = cluster_bootstrap(outcome["per_run"], [units[r["index"]]["group"] for r in outcome["per_run"]],
                                   options.n_resamples, options.seed)
     return {"name": name, "reference": reference, "null": outcome["null_name"], "p_value": _finite(outcome["p_value"]),

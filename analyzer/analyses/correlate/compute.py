@@ -101,15 +101,16 @@ def _mode_labels(labels, mode_name: str) -> np.ndarray:
     return np.asarray(labels, dtype=np.int64 if mode_name == "degree" else np.float64)
 
 
-def correlate_events(events: list[RunEvents], params: CorrelateParams) -> CorrelateResult:
-    """The pooled test and the distance table for already-extracted events (of runs on one kind of mode)."""
+def correlate_events(events: list[RunEvents], params: CorrelateParams, strict: bool = True) -> CorrelateResult:
+    """The pooled test and the distance table for already-extracted events (of runs on one kind of mode); strict:
+    swap on a group of one run is bad input, else that group is left out with a note."""
     kinds = sorted({e.mode_name for e in events})
     if len(kinds) > 1:
         raise BadInputError("correlate does not pool runs whose targets are on different bases: "
                             f"{_kind_list(events)}; correlate sine runs and harmonics runs separately")
     outcome = permutation_test([e.jump_steps for e in events], [e.reference_steps for e in events],
                                [(e.first_step, e.last_step) for e in events], params,
-                               groups=[e.group for e in events], names=[e.name for e in events])
+                               groups=[e.group for e in events], names=[e.name for e in events], strict=strict)
     units = "steps" if outcome["null_name"] == "uniform" else "decades of log10(step+1)"
     return CorrelateResult(
         distances=_distance_table(events, params), p_value=_none_if_nan(outcome["p_value"]),

@@ -66,13 +66,14 @@ def nearest_distance(points: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 
 def draw_null(jumps, references, spans, groups, null: str, n_draws: int, rng: np.random.Generator,
-              names=None) -> NullDraws:
+              names=None, strict: bool = True) -> NullDraws:
     """The observed and null distances of every run with jumps and reference points, under `null`.
 
     Args:
         jumps, references: per run, steps. spans: per run, (first, last) prediction step.
         groups: per run, the group label (swap only exchanges references within a group).
         names: per run, a name for notes and errors.
+        strict: swap on a group of one run is bad input (True) or leaves that group out with a note (False).
     """
     if null not in NULLS:
         raise BadInputError(f"unknown null {null!r}; known: {', '.join(NULLS)}")
@@ -81,7 +82,7 @@ def draw_null(jumps, references, spans, groups, null: str, n_draws: int, rng: np
     refs_u = [scale_steps(r, null) for r in references]
     spans_u = [tuple(scale_steps(list(s), null)) for s in spans]
     if null == "swap":
-        return _swap(jumps_u, refs_u, list(groups), n_draws, rng, names)
+        return _swap(jumps_u, refs_u, list(groups), n_draws, rng, names, strict)
     draws = NullDraws()
     for i, (j, r, (low, high)) in enumerate(zip(jumps_u, refs_u, spans_u)):
         if len(j) == 0 or len(r) == 0:
@@ -97,7 +98,7 @@ def draw_null(jumps, references, spans, groups, null: str, n_draws: int, rng: np
     return draws
 
 
-def _swap(jumps_u, refs_u, groups, n_draws: int, rng, names) -> NullDraws:
+def _swap(jumps_u, refs_u, groups, n_draws: int, rng, names, strict: bool) -> NullDraws:
     draws = NullDraws()
     members = {}
     for group in dict.fromkeys(groups):
@@ -105,6 +106,9 @@ def _swap(jumps_u, refs_u, groups, n_draws: int, rng, names) -> NullDraws:
         with_refs = [i for i in runs if len(refs_u[i])]
         receivers = [i for i in with_refs if len(jumps_u[i])]
         if not receivers:
+            continue
+        if len(runs) < 2 and not strict:
+            draws.notes.append(f"group {group}: a single run ({names[runs[0]]}), nothing to swap with: left out")
             continue
         if len(runs) < 2:
             raise BadInputError(f"--null swap needs at least two runs per group; group {group!r} has one run "

@@ -24,7 +24,7 @@ def nearest(points: np.ndarray, sorted_reference: np.ndarray) -> tuple[np.ndarra
 
 
 def permutation_test(jump_steps_per_run, reference_steps_per_run, run_lengths, params: CorrelateParams,
-                     groups=None, names=None) -> dict:
+                     groups=None, names=None, strict: bool = True) -> dict:
     """The permutation test on arrays, pooled over runs.
 
     Args:
@@ -32,6 +32,7 @@ def permutation_test(jump_steps_per_run, reference_steps_per_run, run_lengths, p
         reference_steps_per_run: per run, the reference steps, escapes or edges.
         run_lengths: per run, the last step L (range [0, L]) or a (first, last) pair.
         groups: per run, its group (the swap null exchanges references within a group; default: one group).
+        strict: swap on a group of one run raises BadInputError (True) or leaves the group out with a note.
     Returns:
         dict with observed, null_mean, null_std, p_value, effect_size (in null SDs), effect (observed - null
         mean, in the null's units), n_jumps (jumps in runs that inform the test), n_runs (those runs), per_run
@@ -42,7 +43,7 @@ def permutation_test(jump_steps_per_run, reference_steps_per_run, run_lengths, p
     groups = list(groups) if groups is not None else [""] * len(spans)
     null_name = resolved_null(params, min(Counter(groups).values(), default=2))
     draws = draw_null(jump_steps_per_run, reference_steps_per_run, spans, groups, null_name,
-                      params.n_permutations, np.random.default_rng(params.seed), names)
+                      params.n_permutations, np.random.default_rng(params.seed), names, strict)
     n_jumps = sum(len(p) for p in draws.observed)
     if n_jumps == 0:
         nan = float("nan")
