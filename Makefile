@@ -26,12 +26,14 @@ demo: train-study
 	$(BIN)/analyze report $(STUDY) -o reports/seed-study --overwrite
 
 # The seed-000 study across seeds: 4 presets x 8 seeds x 10,000 epochs, plus a float-rounding control
-# (seed 0 of each preset with its initial weights perturbed at 1e-7, 4 replicates), trained as one
-# Dask sweep (reruns skip complete runs, resume killed ones), then `analyze study` writes the report.
+# (seeds 0 and 1 of each preset with their initial weights perturbed at 1e-7, 4 replicates each) and an amplitude
+# control (baseline and deep with equal amplitudes 1,1,1,1: does the spectral-bias order survive?), trained as
+# Dask sweeps (reruns skip complete runs, resume killed ones), then `analyze study` writes the report.
 SWEEP := data/sweeps/study
 study: $(STAMP)
 	$(BIN)/train sweep --presets baseline,wide,deep,sgd --seeds 0-7 --out $(SWEEP)
-	$(BIN)/train sweep --presets baseline,wide,deep,sgd --seeds 0 --perturb 1e-7 --replicates 1-4 --out $(SWEEP)
+	$(BIN)/train sweep --presets baseline,wide,deep,sgd --seeds 0,1 --perturb 1e-7 --replicates 1-4 --out $(SWEEP)
+	$(BIN)/train sweep --presets baseline,deep --seeds 0-7 --amps 1,1,1,1 --out $(SWEEP)
 	$(BIN)/analyze study $(SWEEP) -o reports/seed-study-8seeds --overwrite
 
 test: $(STAMP)

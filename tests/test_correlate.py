@@ -50,11 +50,11 @@ def test_planted_association_gives_small_p_and_large_effect():
     rng = np.random.default_rng(5)
     edges = _log_uniform(rng, 6)
     jumps = (edges[:4] + 1) * 10 ** rng.normal(0, 0.02, 4) - 1  # within ~0.02 decades of an edge
-    outcome = permutation_test([jumps], [edges], [LAST_STEP], CorrelateParams(n_permutations=999))
+    outcome = permutation_test([jumps], [edges], [LAST_STEP], CorrelateParams(n_permutations=999, null="log-uniform"))
     assert outcome["p_value"] < 0.01
     assert outcome["effect_size"] > 2
     assert outcome["observed"] < 0.1 * outcome["null_mean"]
-    hits = permutation_test([jumps], [edges], [LAST_STEP], CorrelateParams(n_permutations=999, statistic="hit_fraction"))
+    hits = permutation_test([jumps], [edges], [LAST_STEP], CorrelateParams(n_permutations=999, null="log-uniform", statistic="hit_fraction"))
     assert hits["observed"] == 1.0 and hits["p_value"] < 0.01
 
 
@@ -62,14 +62,14 @@ def test_pooling_raises_power_over_single_runs():
     rng = np.random.default_rng(8)
     edges = [_log_uniform(rng, 6) for _ in range(6)]
     jumps = [(e[:3] + 1) * 10 ** rng.normal(0, 0.15, 3) - 1 for e in edges]  # a weak association
-    params = CorrelateParams(n_permutations=1999)
+    params = CorrelateParams(n_permutations=1999, null="log-uniform")
     single = [permutation_test([j], [e], [LAST_STEP], params)["p_value"] for j, e in zip(jumps, edges)]
     pooled = permutation_test(jumps, edges, [LAST_STEP] * 6, params)["p_value"]
     assert pooled < np.median(single) and pooled < 0.01
 
 
 def test_linear_null_is_fooled_by_log_distributed_events_and_the_log_null_is_not():
-    """Why log-uniform is the default: independent log-spread jumps and edges look 'close' on a linear axis."""
+    """Why distances are in log-step: independent log-spread jumps and edges look 'close' on a linear axis."""
     rng = np.random.default_rng(2)
     rejections = {"uniform": 0, "log-uniform": 0}
     for sim in range(100):
@@ -82,7 +82,7 @@ def test_linear_null_is_fooled_by_log_distributed_events_and_the_log_null_is_not
 
 
 def test_runs_without_edges_or_jumps_are_not_tested():
-    params = CorrelateParams(n_permutations=99)
+    params = CorrelateParams(n_permutations=99, null="log-uniform")
     outcome = permutation_test([np.array([5.0, 50.0]), np.array([])], [np.array([]), np.array([10.0])],
                                [100, 100], params)
     assert outcome["n_jumps"] == 0 and np.isnan(outcome["p_value"])

@@ -145,7 +145,8 @@ def _log_uniform(rng, last, n):
 
 def _pooled_p(runs, seed, n_permutations=199):
     events = [RunEvents(f"r{i}", jumps, np.ones(len(jumps)), refs, 0, last) for i, (jumps, refs, last) in enumerate(runs)]
-    return correlate_events(events, CorrelateParams(n_permutations=n_permutations, seed=seed)).p_value
+    return correlate_events(events, CorrelateParams(n_permutations=n_permutations, seed=seed,
+                                                    null="log-uniform")).p_value
 
 
 def test_stratified_pooled_p_is_uniform_on_null_runs_of_very_different_lengths():

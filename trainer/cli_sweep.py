@@ -92,6 +92,10 @@ def sweep_command(
     perturb: Annotated[Optional[str], typer.Option(help="Relative init perturbation, e.g. 1e-7 (noise floor).")] = None,
     target: TargetKindOpt = None, input_dim: InputDimOpt = None, degrees: DegreesOpt = None,
     target_seed: TargetSeedOpt = None,
+    amps: Annotated[Optional[str], typer.Option(
+        help="Target amplitudes, one per frequency (1,1,1,1); grid values separated by / (1,1,1,1/1,0.8,0.6,0.4).")] = None,
+    freqs: Annotated[Optional[str], typer.Option(
+        help="Target frequencies in Hz (1,3,7,15); grid values separated by /.")] = None,
     workers: Annotated[Optional[int], typer.Option(
         help="Local worker processes, one thread each [default: one per core].", min=1)] = None,
     scheduler: Annotated[Optional[str], typer.Option(
@@ -109,7 +113,8 @@ def sweep_command(
 
     texts = {"lr": lr, "epochs": epochs, "optimizer": optimizer, "width": width, "depth": depth,
              "activation": activation, "init": init, "dtype": dtype, "n-train": n_train, "ckpt-every": ckpt_every,
-             "pred-every": pred_every, "perturb": perturb}
+             "pred-every": pred_every, "perturb": perturb,
+             "amps": amps, "freqs": freqs}
     grid = {name: guard(parse_grid_values, name, text) for name, text in texts.items() if text is not None}
     seed_list = guard(parse_int_set, seeds, "seeds")
     replicate_list = guard(parse_int_set, replicates, "replicates") if replicates is not None else None

@@ -29,7 +29,10 @@ GRID_FIELDS: dict[str, tuple[str, str, type]] = {
     "activation": ("model", "activation", str),
     "init": ("model", "init", str),
     "n-train": ("target", "n_train", int),
+    "amps": ("target", "amps", float),  # one value is a whole tuple: 1,1,1,1; grid values are separated by /
+    "freqs": ("target", "freqs_hz", float),
 }
+TUPLE_FIELDS = ("amps", "freqs")  # a value is a comma list, values are separated by "/"
 
 
 @dataclass(frozen=True)
@@ -60,12 +63,22 @@ def parse_int_set(text: str, name: str) -> tuple[int, ...]:
 
 
 def parse_grid_values(name: str, text: str) -> tuple:
-    """A comma list for one of GRID_FIELDS, parsed to its type, duplicates dropped."""
+    """A comma list for one of GRID_FIELDS, parsed to its type, duplicates dropped; for TUPLE_FIELDS a value is a
+    comma list (1,0.8,0.6,0.4) and grid values are separated by "/" (1,1,1,1/1,0.8,0.6,0.4)."""
     parse = GRID_FIELDS[name][2]
     try:
-        values = [parse(v) for v in text.replace(" ", "").split(",") if v != ""]
+        if name in TUPLE_FIELDS:
+            values = [tuple(parse(v) for v in part.split(",") if v != "")
+                      for part in text.replace(" ", "").split("/") if part != ""]
+            if not all(values):
+                raise ValueError(text)
+        else:
+            values = [parse(v) for v in text.replace(" ", "").split(",") if v != ""]
     except ValueError:
         kind = {int: "integers", float: "numbers", str: "names"}[parse]
+        if name in TUPLE_FIELDS:
+            raise ConfigError(f"--{name} takes comma-separated numbers, grid values separated by /, "
+                              f"e.g. 1,1,1,1/1,0.8,0.6,0.4; got {text!r}") from None
         raise ConfigError(f"--{name} takes comma-separated {kind}, got {text!r}") from None
     if not values:
         raise ConfigError(f"--{name} is empty")
@@ -86,8 +99,7 @@ def run_stem(config: TrainConfig, varied: dict) -> str:
         parts.append(f"p{config.perturb_seed}")
     if config.freeze_hidden:
         parts.append("frozen")
-    parts += [f"{name.replace('-', '')}{value:g}" if isinstance(value, float) else f"{name.replace('-', '')}{value}"
-              for name, value in varied.items()]
+    parts += [f"{name.replace('-', '')}{_name_value(value)}" for name, value in varied.items()]
     return "-".join(parts)
 
 
@@ -96,6 +108,12 @@ def with_target(config: TrainConfig, target) -> TrainConfig:
     if target is None:
         return config
     return dataclasses.replace(config, target=target, model=dataclasses.replace(config.model, in_dim=target.input_dim))
+
+
+def _name_value(value) -> str:
+    if isinstance(value, tuple):  # amps 1,1,1,1 -> "1_1_1_1"
+        return "_".join(_name_value(v) for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def plan_sweep(presets: Sequence[str], seeds: Sequence[int], grid: dict[str, tuple] | None = None,
@@ -119,7 +137,10 @@ def plan_sweep(presets: Sequence[str], seeds: Sequence[int], grid: dict[str, tup
         for name, value in zip(names, values):
             config = with_field(config, name, value)
         validate(config)
-        varied = {name: value for name, value in zip(names, values) if name in varied_names}
+        # a tuple field (amps, freqs) is named whenever it differs from the preset's: its runs then never share a
+        # file name with the preset's own runs in one sweep folder
+        varied = {name: value for name, value in zip(names, values) if name in varied_names
+                  or (name in TUPLE_FIELDS and value != getattr(base.target, GRID_FIELDS[name][1]))}
         file = run_stem(config, varied) + ("-harmonics" if config.target.kind == "harmonics" else "") + ".h5"
         runs[file] = PlannedRun(file, config, varied)
     return list(runs.values())

@@ -139,6 +139,11 @@ def study(inputs: Annotated[list[str], typer.Argument(
           permutations: Annotated[int, typer.Option(help="Permutation-test draws.")] = 9999,
           resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 10_000,
           seed: Annotated[int, typer.Option(help="Seed of the permutation and bootstrap draws.")] = 0,
+          null: Annotated[Optional[str], typer.Option(
+              help="Null of the jump tests: swap (references swapped between runs of a group; calibrated, "
+                   "bench/null_calibration.py), shift (circular shift in log-step within each run), log-uniform or "
+                   "uniform (diagnostics). Default swap, leaving out groups of one run; named, swap refuses them.",
+              show_default="swap")] = None,
           title: Annotated[str, typer.Option(help="Report title.")] = "",
           as_json: JsonOpt = False, no_cache: NoCacheOpt = False) -> None:
     """Many runs at once: per-preset CIs across seeds, pooled stratified tests, the float-rounding noise floor."""
@@ -146,7 +151,7 @@ def study(inputs: Annotated[list[str], typer.Argument(
 
     run_study_command(inputs, out=out, overwrite=overwrite, workers=workers, scheduler=scheduler, hessian=hessian,
                       permutations=permutations, resamples=resamples, seed=seed, title=title, as_json=as_json,
-                      use_cache=not no_cache)
+                      use_cache=not no_cache, null=null)
 
 
 def add_info_command(app: typer.Typer) -> None:

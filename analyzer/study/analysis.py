@@ -42,6 +42,9 @@ class Study:
     noise_floor: pd.DataFrame = field(default_factory=pd.DataFrame)
     differences: pd.DataFrame = field(default_factory=pd.DataFrame)
     observations: list[dict] = field(default_factory=list)
+    family: list[dict] = field(default_factory=list)  # test_family rows (robustness.family), the primary first
+    spec_curve: list[dict] = field(default_factory=list)  # the primary test over specifications
+    saddle_control: dict | None = None  # the time-matched saddle control, where it has been computed
 
     @property
     def seed_runs(self) -> list[RunSummary]:
@@ -104,11 +107,16 @@ def build_study(outcomes: list[RunSummary | SkippedRun], options: StudyOptions) 
                   learned_table=st.learned_step_table(learned[~learned.replicate], options.n_resamples, options.seed),
                   quantities=quantity_frame(study_runs, group_of, options))
     if study_runs:
-        study.tests = {ref: correlate_events([events(r, ref) for r in study_runs], _test_params(ref, options))
+        from analyzer.study.robustness import family, specification_curve
+
+        study.tests = {ref: correlate_events([events(r, ref, group_of) for r in study_runs],
+                                             _test_params(ref, options), options.strict_null)
                        for ref in ("escapes", "edges")}
         study.group_tests = group_test_frame(study_runs, group_of, options)
-        study.stall = stall(study_runs, options)
+        study.stall = stall(study_runs, group_of, options)
         study.ordering = ordering_frame(study_runs, group_of)
+        study.family = family(study)
+        study.spec_curve = specification_curve(study)
     study.noise_floor, study.differences = noise_floor(learned, options)
     from analyzer.study.escape_pool import attach_saddle_evidence
     from analyzer.study.verdicts import observations
@@ -159,13 +167,16 @@ def quantity_frame(runs: list[RunSummary], group_of: dict[str, str], options: St
     return st.quantity_table(per_run, wanted, options.n_resamples, options.seed)
 
 
-def events(run: RunSummary, reference: str) -> RunEvents:
+def events(run: RunSummary, reference: str, group_of: dict[str, str] | None = None) -> RunEvents:
     points = run.escape_steps if reference == "escapes" else run.edge_steps
-    return RunEvents(run.label, run.jump_steps, run.jump_freqs_hz, points, run.first_pred_step, run.last_pred_step)
+    group = group_of[run.path] if group_of else run.preset
+    return RunEvents(run.label, run.jump_steps, run.jump_freqs_hz, points, run.first_pred_step, run.last_pred_step,
+                     group=group)
 
 
 def _test_params(reference: str, options: StudyOptions) -> CorrelateParams:
-    return CorrelateParams(reference=reference, n_permutations=options.n_permutations, seed=options.seed)
+    return CorrelateParams(reference=reference, n_permutations=options.n_permutations, seed=options.seed,
+                           null=options.null)
 
 
 def group_test_frame(runs: list[RunSummary], group_of: dict[str, str], options: StudyOptions) -> pd.DataFrame:
@@ -173,39 +184,52 @@ def group_test_frame(runs: list[RunSummary], group_of: dict[str, str], options: 
     for group in sorted({group_of[r.path] for r in runs}):
         members = [r for r in runs if group_of[r.path] == group]
         for reference in ("escapes", "edges"):
-            result = correlate_events([events(r, reference) for r in members], _test_params(reference, options))
-            rows.append({"group": group, "reference": reference, "runs": len(members), "jumps": result.n_jumps,
+            result = correlate_events([events(r, reference, group_of) for r in members],
+                                      _test_params(reference, options), options.strict_null)
+            rows.append({"group": group, "reference": reference, "runs": result.n_runs, "jumps": result.n_jumps,
                          "observed": result.observed_statistic, "null_mean": result.null_mean,
                          "p_value": result.p_value})
     return pd.DataFrame(rows, columns=["group", "reference", "runs", "jumps", "observed", "null_mean", "p_value"])
 
 
-def stall(runs: list[RunSummary], options: StudyOptions) -> dict:
-    """The stall test on the jumps of every frequency above each run's lowest one (higher frequencies)."""
+def stall(runs: list[RunSummary], group_of: dict[str, str], options: StudyOptions) -> dict:
+    """The stall test on the jumps of every frequency above each run's lowest one (higher frequencies): plateau
+    intervals swapped between runs of a group under the swap null, jumps log-uniform under the others."""
+    if options.null == "swap":
+        from analyzer.study.robustness import swap_stall
+
+        return swap_stall(runs, group_of, options)
     jumps = [r.jump_steps[r.jump_freqs_hz > r.freqs_hz.min()] if len(r.freqs_hz) else r.jump_steps for r in runs]
     intervals = [r.plateaus[["start_step", "end_step"]].to_numpy() for r in runs]
     spans = [(r.first_pred_step, r.last_pred_step) for r in runs]
-    return st.stall_test(jumps, intervals, spans, options.n_resamples, options.seed)
+    result = st.stall_test(jumps, intervals, spans, options.n_resamples, options.seed)
+    return result | {"effect": (result["observed"] - result["expected"]) / result["n_jumps"]
+                     if result["n_jumps"] else float("nan")}
 
 
 def ordering_frame(runs: list[RunSummary], group_of: dict[str, str]) -> pd.DataFrame:
-    """Per group (and all runs): how many runs learn their frequencies in ascending order, with a 95 % CI.
+    """Per group (and all runs): how many runs learn their learned frequencies in ascending order, with a 95 % CI.
 
-    `ordered` uses the learned step (below the threshold from then on); `ordered_reached` the step each
-    frequency first reached the threshold, which does not count a frequency that is learned early and drifts
-    back above the threshold late (wide's 1 Hz, while it fits 15 Hz) against the order."""
-    ordered = {r.path: bool(st.ordered_by_frequency(r.learned_steps[None, :])[0]) for r in runs}
-    reached = {r.path: bool(st.ordered_by_frequency(r.first_reached_steps[None, :])[0]) for r in runs}
+    Order is judged only among the frequencies a run learns (a frequency never learned is no evidence either
+    way), strictly (two frequencies learned at the same step are not in order), and only in runs that learn at
+    least two frequencies; `runs` counts those, `excluded` the others. `ordered` uses the learned step (below the
+    threshold from then on); `ordered_reached` the step each frequency first reached the threshold, which does
+    not count a frequency that is learned early and drifts back above the threshold late against the order."""
+    ordered = {r.path: st.ordered_among_learned(r.learned_steps) for r in runs}
+    reached = {r.path: st.ordered_among_learned(r.first_reached_steps) for r in runs}
     rows = []
     for group in [*sorted({group_of[r.path] for r in runs}), "all"]:
         members = [r for r in runs if group == "all" or group_of[r.path] == group]
-        hits = sum(ordered[r.path] for r in members)
-        fraction, low, high = st.proportion_ci(hits, len(members))
-        rows.append({"group": group, "runs": len(members), "ordered": hits, "fraction": fraction,
-                     "ci_low": low, "ci_high": high, "ordered_reached": sum(reached[r.path] for r in members),
-                     "unordered": ", ".join(Path(r.path).stem for r in members if not ordered[r.path])})
-    return pd.DataFrame(rows, columns=["group", "runs", "ordered", "fraction", "ci_low", "ci_high",
-                                       "ordered_reached", "unordered"])
+        judged = [r for r in members if ordered[r.path] is not None]
+        hits = sum(bool(ordered[r.path]) for r in judged)
+        fraction, low, high = st.proportion_ci(hits, len(judged))
+        rows.append({"group": group, "runs": len(judged), "ordered": hits, "fraction": fraction,
+                     "ci_low": low, "ci_high": high, "excluded": len(members) - len(judged),
+                     "ordered_reached": sum(bool(reached[r.path]) for r in members if reached[r.path] is not None),
+                     "runs_reached": sum(reached[r.path] is not None for r in members),
+                     "unordered": ", ".join(Path(r.path).stem for r in judged if not ordered[r.path])})
+    return pd.DataFrame(rows, columns=["group", "runs", "ordered", "fraction", "ci_low", "ci_high", "excluded",
+                                       "ordered_reached", "runs_reached", "unordered"])
 
 
 def noise_floor(learned: pd.DataFrame, options: StudyOptions) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -218,7 +242,8 @@ def noise_floor(learned: pd.DataFrame, options: StudyOptions) -> tuple[pd.DataFr
     floor = st.noise_floor_table(in_sets, seeds)
     rounding_sd = {(row.group, row.freq_hz): row.sd_rounding for row in floor.itertuples()}
     for freq, part in in_sets.groupby("freq_hz"):
-        rounding_sd[(None, float(freq))] = st.pooled_sd([s.value for _, s in part.groupby("replicate_set")])[0]
+        rounding_sd[(None, float(freq))] = st.pooled_sd([s.value for _, s in part.groupby("replicate_set")
+                                                         if not st.all_censored(s)])[0]
     differences = st.group_differences(seeds, rounding_sd, options.n_resamples, options.seed)
     return floor, differences
 

@@ -36,6 +36,8 @@ class StudyOptions:
     n_permutations: int = 9999
     n_resamples: int = 10_000
     seed: int = 0
+    null: str = "swap"  # null of the jump tests (analyzer/analyses/correlate/nulls.py)
+    strict_null: bool = False  # named by the user: a group of one run under swap is then bad input, else left out
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,10 @@ class RunSummary:
     reached_steps: np.ndarray = field(default_factory=lambda: np.empty(0))
     hessian_grid: pd.DataFrame | None = None  # the Hessian on the log-spaced grid (analyzer/study/saddle.py)
     escapes: pd.DataFrame | None = None  # `analyze escape`'s table (analyzer/study/escape_pool.py)
+    # robustness (analyzer/study/variants.py): events per specification, and per jumping frequency the escapes of
+    # the loss with that frequency's residual energy removed
+    spec: dict = field(default_factory=dict)
+    decoupled: dict = field(default_factory=dict)
 
     @property
     def first_reached_steps(self) -> np.ndarray:
@@ -173,6 +179,7 @@ def _summarize(path: Path, options: StudyOptions) -> RunSummary:
 
             extra = saddle_summaries(run, options.use_cache, notes)
         loss_steps, loss = _sampled_loss(np.asarray(run.steps), np.asarray(run.loss))
+        spec, decoupled = _variants(run, spectrum, plateaus, options, notes)
         found = plateaus.plateaus("changepoint")
         # a harmonics run's modes are its degrees: pooled per degree, in a group of its own (RunSummary.preset)
         learning = spectrum.learning.sort_values(spectrum.mode_name)
@@ -184,7 +191,19 @@ def _summarize(path: Path, options: StudyOptions) -> RunSummary:
             edge_steps=edges.reference_steps, first_pred_step=escapes.first_step, last_pred_step=escapes.last_step,
             plateaus=found[["start_step", "end_step", "duration"]].astype(np.float64).reset_index(drop=True),
             hessian=hessian, loss_steps=loss_steps, loss=loss, notes=tuple(notes),
-            reached_steps=learning.first_below_step.to_numpy(np.float64), **extra)
+            reached_steps=learning.first_below_step.to_numpy(np.float64), spec=spec, decoupled=decoupled, **extra)
+
+
+def _variants(run, spectrum, plateaus, options: StudyOptions, notes: list) -> tuple[dict, dict]:
+    """The run's events under every specification and its decoupled escapes; a failure is a note, not a skip."""
+    from analyzer.errors import AnalyzerError
+    from analyzer.study.variants import decoupled_escapes, spec_events
+
+    try:
+        return spec_events(run, spectrum, plateaus, options.use_cache), decoupled_escapes(run, spectrum)
+    except (AnalyzerError, ValueError, KeyError, IndexError) as err:
+        notes.append(f"robustness: {_one_line(err)}")
+        return {}, {}
 
 
 def _hessian_rows(result) -> pd.DataFrame:
@@ -256,8 +275,10 @@ def study_jobs(paths: list[Path], options: StudyOptions) -> list:
     from analyzer.core.parallel import Job
 
     from analyzer.study.escape_pool import SADDLE_JOBS
+    from analyzer.study.variants import THRESHOLDS
 
     names = ("plateaus", "spectrum", "hessian") if options.hessian else ("plateaus", "spectrum")
-    extra = SADDLE_JOBS if options.hessian else ()
+    spectra = [("spectrum", {"threshold": t}) for t in THRESHOLDS if t != 0.1]  # the specification curve's
+    extra = spectra + (list(SADDLE_JOBS) if options.hessian else [])  # other thresholds; the saddle evidence
     return [Job(str(path), name) for path in paths for name in names] + \
         [Job(str(path), name, dict(overrides)) for path in paths for name, overrides in extra]

@@ -12,22 +12,29 @@ from analyzer.errors import BadInputError
 
 def run_study_command(inputs: list[str], *, out: Path | None, overwrite: bool, workers: int | None,
                       scheduler: str | None, hessian: bool, permutations: int, resamples: int, seed: int,
-                      title: str, as_json: bool, use_cache: bool) -> None:
+                      title: str, as_json: bool, use_cache: bool, null: str | None = None) -> None:
     from analyzer.report.write import check_output, write_report
     from analyzer.study.collect import StudyOptions
     from analyzer.study.analysis import run_study
     from analyzer.study.report import render, to_json
 
+    from analyzer.analyses.correlate.nulls import NULLS
+
     if permutations < 1 or resamples < 100:
         raise BadInputError("--permutations must be at least 1 and --resamples at least 100")
+    strict, null = null is not None, null or "swap"  # named: a group of one run under swap is bad input
+    if null not in NULLS:
+        raise BadInputError(f"--null must be one of {', '.join(NULLS)}, got {null!r}")
     if out is not None:
         check_output(out, overwrite)  # refuse before any analysis runs
     options = StudyOptions(hessian=hessian, use_cache=use_cache, workers=workers, scheduler=scheduler,
-                           n_permutations=permutations, n_resamples=resamples, seed=seed)
+                           n_permutations=permutations, n_resamples=resamples, seed=seed, null=null,
+                           strict_null=strict)
     with _RunProgress() as progress:
         study = run_study(inputs, options, on_start=progress.start, on_done=progress.advance)
     if out is not None:
-        command = "analyze study " + " ".join(shlex.quote(str(i)) for i in inputs) + f" -o {shlex.quote(str(out))}"
+        command = "analyze study " + " ".join(shlex.quote(str(i)) for i in inputs) + f" -o {shlex.quote(str(out))}" \
+            + (f" --null {null}" if null != "swap" else "")
         written = write_report(render(study, title=title, command=command), out, overwrite=overwrite)
         print(f"wrote {Path(out) / 'REPORT.md'} and {len(written) - 1} figures", file=sys.stderr)
     if as_json:

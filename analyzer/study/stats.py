@@ -125,6 +125,16 @@ def ordered_by_frequency(learned_steps: np.ndarray) -> np.ndarray:
     return np.all(values[:, :-1] <= values[:, 1:], axis=1)  # not np.diff: inf - inf is NaN
 
 
+def ordered_among_learned(learned_steps) -> bool | None:
+    """Whether the learned frequencies (columns ascending in frequency; NaN = never learned) are learned in strictly
+    ascending order; None when fewer than two are learned (no order to judge)."""
+    values = np.asarray(learned_steps, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if len(values) < 2:
+        return None
+    return bool(np.all(np.diff(values) > 0))
+
+
 def stall_test(jump_steps_per_run, intervals_per_run, spans, n_draws: int = N_RESAMPLES, seed: int = 0) -> dict:
     """Do fewer jumps fall inside plateaus than if jumps were log-uniform over each run (learning stalls)?
 
@@ -184,21 +194,34 @@ def noise_floor_table(replicates: pd.DataFrame, seeds: pd.DataFrame) -> pd.DataF
     """Per group and frequency: SD of the learned step across rounding replicates vs across seeds.
 
     Args:
-        replicates: rows group, replicate_set, freq_hz, value (censored learned step) of replicate runs.
-        seeds: rows group, freq_hz, value of seed runs.
-    Censored values (never learned) count at the run length, so an SD over them is a lower bound.
-    Returns rows group, freq_hz, sd_rounding, n_replicates, sd_seeds, n_seeds, rounding_over_seeds.
+        replicates: rows group, replicate_set, freq_hz, value (censored learned step), censored, of replicate runs.
+        seeds: rows group, freq_hz, value, censored, of seed runs.
+    Censored values (never learned) count at the run length, so an SD over them is a lower bound. A cell where
+    no run of a replicate set (or no seed run) learns the frequency carries no information about the spread:
+    its SD is NaN and `information` says so, instead of an SD of 0 between identical censored values.
+    Returns rows group, freq_hz, sd_rounding, n_replicates, sd_seeds, n_seeds, rounding_over_seeds, information.
     """
     rows = []
     for (group, freq), part in replicates.groupby(["group", "freq_hz"], sort=True):
-        sd_rounding, _ = pooled_sd([s.value for _, s in part.groupby("replicate_set")])
-        seed_values = seeds.loc[(seeds.group == group) & (seeds.freq_hz == freq), "value"].to_numpy(np.float64)
-        sd_seeds = float(np.std(seed_values, ddof=1)) if len(seed_values) >= 2 else math.nan
+        informative = [s.value for _, s in part.groupby("replicate_set") if not all_censored(s)]
+        sd_rounding, _ = pooled_sd(informative)
+        seed_part = seeds[(seeds.group == group) & (seeds.freq_hz == freq)]
+        seed_values = seed_part.value.to_numpy(np.float64)
+        seeds_informative = len(seed_values) >= 2 and not all_censored(seed_part)
+        sd_seeds = float(np.std(seed_values, ddof=1)) if seeds_informative else math.nan
         ratio = sd_rounding / sd_seeds if sd_seeds > 0 else math.nan
+        information = ("none: no replicate set learns it" if not informative else
+                       "none across seeds: no seed run learns it" if not seeds_informative else
+                       f"{len(informative)} replicate set(s)")
         rows.append({"group": group, "freq_hz": float(freq), "sd_rounding": sd_rounding, "n_replicates": len(part),
-                     "sd_seeds": sd_seeds, "n_seeds": len(seed_values), "rounding_over_seeds": ratio})
+                     "sd_seeds": sd_seeds, "n_seeds": len(seed_values), "rounding_over_seeds": ratio,
+                     "information": information})
     return pd.DataFrame(rows, columns=["group", "freq_hz", "sd_rounding", "n_replicates", "sd_seeds", "n_seeds",
-                                       "rounding_over_seeds"])
+                                       "rounding_over_seeds", "information"])
+
+
+def all_censored(part: pd.DataFrame) -> bool:
+    return "censored" in part and bool(part.censored.astype(bool).all())
 
 
 def group_differences(seeds: pd.DataFrame, rounding_sd: dict, n_resamples: int = N_RESAMPLES,

@@ -1,10 +1,12 @@
-"""Which of seed 000's observations hold across seeds: each verdict is computed from the study's statistics.
+"""Which of seed 000's observations hold across seeds: each verdict is computed from the study's statistics by a
+rule stated beside it (the `rule` of each verdict, printed in the report and in `--json`).
 
-Rules (stated in the report): an observation that is a property of single runs "holds" when at least 80 %
-of the seed runs show it, "partly" from 50 %, else "does not hold", each with its exact 95 % binomial CI;
-an observation that is a test "holds" when the pooled, run-stratified test rejects at ALPHA in the claimed
-direction, is "not shown" when the effect points the claimed way without significance, and "does not hold"
-when it points the other way.
+Properties of single runs "hold" when at least 80 % of the runs that can show them do (each with its exact 95 %
+binomial CI), "partly" from 50 %, else "do not hold". Tests use Holm-adjusted p-values across the whole family
+the report prints (analyzer/study/robustness.py); the primary test's verdict also needs the specification
+curve to agree. A test "holds" when it rejects at ALPHA after adjustment in the claimed direction, is "not
+shown" when the effect points the claimed way without significance, and "does not hold" when it points the
+other way.
 """
 
 from __future__ import annotations
@@ -16,17 +18,27 @@ import numpy as np
 from analyzer.study import stats as st
 
 ALPHA = 0.05
+FRACTION_RULE = "holds when at least 80 % of the runs that can show it do (partly from 50 %)"
+TEST_RULE = (f"holds when the test rejects at {ALPHA:g} after Holm's correction across the family, in the claimed "
+             "direction; not shown when the effect points that way without significance")
 
 
 def observations(study) -> list[dict]:
-    """One dict per observation: observation, evidence (numbers in words), verdict."""
+    """One dict per observation: observation, evidence (numbers in words), verdict, rule."""
     runs = study.seed_runs
     if not runs:
         return []
-    found = [_spectral_bias(study), _plateaus_appear(runs), _stall(study.stall), _near_edges(study.tests)]
+    rows = {r["name"]: r for r in study.family}
+    found = [_spectral_bias(study), _plateaus_appear(runs), _stall(study.stall, rows),
+             _near_escapes(study), _near_edges(study.tests, rows)]
     if study.options.hessian:
-        found.append(_saddles(runs))
+        found.append(_saddles(runs, getattr(study, "saddle_control", None)))
     return found
+
+
+def verdict_rows(study) -> list[dict]:
+    """The `verdicts` of `--json`: observation, verdict, rule."""
+    return [{k: item[k] for k in ("observation", "verdict", "rule")} for item in study.observations]
 
 
 def _fraction_evidence(hits: int, total: int, what: str, unit: str = "runs") -> tuple[str, str]:
@@ -36,22 +48,37 @@ def _fraction_evidence(hits: int, total: int, what: str, unit: str = "runs") -> 
 
 
 def _spectral_bias(study) -> dict:
+    what = "Spectral bias: lower frequencies are learned first"
+    rule = ("order is judged among the frequencies a run learns, strictly (a tie is not order), in runs that learn "
+            "at least two; " + FRACTION_RULE)
     row = study.ordering[study.ordering.group == "all"].iloc[0]
+    if int(row.runs) == 0:
+        return {"observation": what, "evidence": f"no run learns two frequencies ({int(row.excluded)} runs excluded)",
+                "verdict": "untested", "rule": rule}
     evidence, verdict = _fraction_evidence(int(row.ordered), int(row.runs),
-                                           "learn their target frequencies in ascending order")
-    failing = study.ordering[(study.ordering.group != "all") & (study.ordering.fraction < 0.8)]
+                                           "learn their learned frequencies in strictly ascending order")
+    evidence += f" ({int(row.excluded)} runs that learn fewer than two frequencies excluded)"
+    groups = study.ordering[study.ordering.group != "all"]
+    failing = groups[groups.fraction < 0.8]
     if len(failing):
         evidence += "; below 80 % in " + ", ".join(f"{g.group} ({g.ordered}/{g.runs})" for g in failing.itertuples())
-    if "ordered_reached" in row and int(row.ordered_reached) != int(row.ordered):
-        names = row.unordered.split(", ")
-        shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+    flat = groups[groups.group.isin(_equal_amplitude_groups(study))]
+    if len(flat):
+        evidence += "; with equal amplitudes: " + ", ".join(f"{g.group} {g.ordered}/{g.runs}" for g in flat.itertuples())
+    if int(row.ordered_reached) != int(row.ordered):
         evidence += (f". By the step each frequency first reaches the threshold, {int(row.ordered_reached)} of "
-                     f"{int(row.runs)} are in ascending order")
-        evidence += (f": in the others ({shown}) a lower frequency was learned first and drifted back above the "
-                     f"threshold later" if int(row.ordered_reached) == int(row.runs)
-                     else f" (out of order by learned step: {shown})")
-    return {"observation": "Spectral bias: lower frequencies are learned first", "evidence": evidence,
-            "verdict": verdict}
+                     f"{int(row.runs_reached)} are in ascending order")
+    return {"observation": what, "evidence": evidence, "verdict": verdict, "rule": rule}
+
+
+def _equal_amplitude_groups(study) -> set[str]:
+    """Groups whose target has several frequencies, all of one amplitude (the design control of the order)."""
+    groups = set()
+    for run in study.seed_runs:
+        amps = (run.config.get("target") or {}).get("amps") or []
+        if len(amps) > 1 and len(set(amps)) == 1:
+            groups.add(study.group_of[run.path])
+    return groups
 
 
 def _plateaus_appear(runs) -> dict:
@@ -59,7 +86,8 @@ def _plateaus_appear(runs) -> dict:
     counts = [len(r.plateaus) for r in runs]
     evidence, verdict = _fraction_evidence(hits, len(runs), "have at least one loss plateau")
     evidence += f"; {min(counts)}-{max(counts)} plateaus per run"
-    return {"observation": "Plateaus appear in the loss curve", "evidence": evidence, "verdict": verdict}
+    return {"observation": "Plateaus appear in the loss curve", "evidence": evidence, "verdict": verdict,
+            "rule": FRACTION_RULE}
 
 
 def _test_verdict(p_value, effect_points_the_claimed_way: bool) -> str:
@@ -70,53 +98,100 @@ def _test_verdict(p_value, effect_points_the_claimed_way: bool) -> str:
     return "not shown" if effect_points_the_claimed_way else "does not hold"
 
 
-def _stall(stall: dict) -> dict:
+def _stall(stall: dict, rows: dict) -> dict:
     what = "Higher-frequency learning stalls during plateaus"
-    if not stall or stall.get("n_jumps", 0) == 0:
-        return {"observation": what, "evidence": "no jumps of frequencies above the lowest to test", "verdict": "untested"}
-    ratio = stall["ratio"]
+    row = rows.get("higher-frequency jumps inside plateaus (stall)", {})
+    if not stall or stall.get("n_jumps", 0) == 0 or row.get("p_adjusted") is None:
+        return {"observation": what, "evidence": "no jumps of frequencies above the lowest to test",
+                "verdict": "untested", "rule": TEST_RULE}
     evidence = (f"{stall['observed']} of {stall['n_jumps']} jumps of frequencies above the lowest fall inside a "
-                f"plateau, against {stall['expected']:.1f} expected if jumps were log-uniform over each run "
-                f"(ratio {ratio:.2f}, one-sided p = {stall['p_value']:.3g})")
-    return {"observation": what, "evidence": evidence,
-            "verdict": _test_verdict(stall["p_value"], bool(math.isfinite(ratio) and ratio < 1))}
+                f"plateau, against {stall['expected']:.1f} under the {row['null']} null "
+                f"(p = {row['p_value']:.3g}, Holm-adjusted {row['p_adjusted']:.3g})")
+    fewer = stall["observed"] < stall["expected"]
+    return {"observation": what, "evidence": evidence, "verdict": _test_verdict(row["p_adjusted"], fewer),
+            "rule": TEST_RULE}
 
 
-def _near_edges(tests: dict) -> dict:
-    what = "Frequency jumps occur near plateau edges"
-    edges, escapes = tests.get("edges"), tests.get("escapes")
-    if edges is None or edges.p_value is None:
-        return {"observation": what, "evidence": "no run has both jumps and plateau edges", "verdict": "untested"}
-    closer = edges.observed_statistic < edges.null_mean
-    evidence = (f"pooled over {edges.n_runs} runs, {edges.n_jumps} jumps sit {edges.observed_statistic:.3g} decades "
-                f"from the nearest plateau edge against {edges.null_mean:.3g} under the run-stratified null "
-                f"(p = {edges.p_value:.3g})")
-    if escapes is not None and escapes.p_value is not None:
-        evidence += (f"; from the nearest escape (loss-drop midpoint) {escapes.observed_statistic:.3g} against "
-                     f"{escapes.null_mean:.3g} (p = {escapes.p_value:.3g})")
-    return {"observation": what, "evidence": evidence, "verdict": _test_verdict(edges.p_value, bool(closer))}
+def _effect_text(row: dict) -> str:
+    ci = (f", 95 % run-bootstrap CI {row['ci_low']:+.3f} to {row['ci_high']:+.3f}" if row.get("ci_low") is not None
+          else "")
+    spans_zero = row.get("ci_low") is not None and row["ci_low"] <= 0 <= row["ci_high"]
+    return (f"effect {row['effect']:+.3f} decades (observed {row['observed']:.3f} - null mean "
+            f"{row['null_mean']:.3f}{ci}{'; the CI includes 0' if spans_zero else ''}), p = {row['p_value']:.3g}, "
+            f"Holm-adjusted {row['p_adjusted']:.3g}")
 
 
-def _saddles(runs) -> dict:
-    """The seed's hypothesis behind the observations: plateau middles are saddles (negative curvature).
+def _near_escapes(study) -> dict:
+    from analyzer.study.robustness import SPEC_SHARE, spec_verdict
 
-    An uncertified index counts where its bounds decide (index_low >= 1: a saddle; index_high < 1: not one);
-    the others are left out, and the evidence says how many."""
-    what = "Plateaus sit at saddles (Hessian index > 0 at plateau middles)"
+    what = "Frequency jumps occur near escapes from plateaus (the primary test)"
+    rule = (f"holds when the primary test (jumps vs escapes, pooled, {study.options.null} null) rejects at "
+            f"{ALPHA:g} after Holm's correction AND at least {SPEC_SHARE:.2g} of the specification curve rejects in "
+            "the same direction; fragile when only the primary rejects")
+    primary = study.family[0] if study.family else None
+    if primary is None or primary["p_adjusted"] is None:
+        return {"observation": what, "evidence": "no run has both jumps and escapes: nothing to test, no p-value",
+                "verdict": "untested", "rule": rule}
+    from analyzer.study.family import detectable_effect
+
+    verdict, agreement = spec_verdict(study.spec_curve, primary, ALPHA)
+    evidence = (f"{primary['n_jumps']} jumps in {primary['n_runs']} runs: {_effect_text(primary)}; {agreement}")
+    detectable = detectable_effect(primary["ci_low"], primary["ci_high"])
+    if detectable is not None:
+        evidence += (f"; the study would detect an effect of {detectable:.3f} decades or more with 80 % power "
+                     "(normal approximation from the run-bootstrap CI)")
+    return {"observation": what, "evidence": evidence, "verdict": verdict, "rule": rule}
+
+
+def _near_edges(tests: dict, rows: dict) -> dict:
+    what = "Frequency jumps occur near plateau edges (secondary)"
+    row = rows.get("jumps vs plateau edges")
+    if row is None or row["p_adjusted"] is None:
+        return {"observation": what, "evidence": "no run has both jumps and plateau edges: no p-value",
+                "verdict": "untested", "rule": TEST_RULE}
+    evidence = f"{row['n_jumps']} jumps in {row['n_runs']} runs: {_effect_text(row)}"
+    return {"observation": what, "evidence": evidence, "verdict": _test_verdict(row["p_adjusted"], row["effect"] < 0),
+            "rule": TEST_RULE}
+
+
+def _saddles(runs, control: dict | None) -> dict:
+    """The seed's hypothesis behind the observations: plateaus sit at saddles. Only a time-matched control can
+    test it (every checkpoint of these networks has negative curvature); the index count is descriptive, and
+    an uncertified index counts there only where its bounds decide (index_low >= 1, or index_high < 1)."""
+    what = "Plateaus sit at saddles"
+    rule = ("tested only against time-matched non-plateau checkpoints (index fraction on the log-step grid): holds "
+            f"when plateau checkpoints have more negative curvature than the control at {ALPHA:g} after Holm's "
+            "correction over index fraction and lambda_min, at every index tolerance; fragile when the tolerances "
+            "disagree; untested until that control is computed")
+    described = _saddle_description(runs)
+    if not control:
+        return {"observation": what, "evidence": described + "; the time-matched control has not been computed",
+                "verdict": "untested", "rule": rule}
+    p_value, difference = control.get("p_holm", control.get("p_value")), control.get("difference")
+    evidence = (f"index fraction at plateau checkpoints {control['plateau']:.4g} vs time-matched control "
+                f"{control['control']:.4g}: difference {difference:+.3g} (95 % run-bootstrap CI "
+                f"{control['ci_low']:+.3g} to {control['ci_high']:+.3g}), p = {control['p_value']:.3g}, "
+                f"Holm-adjusted {p_value:.3g}; the same reading at every index tolerance: "
+                f"{'yes' if control.get('stable_across_tolerances') else 'no'}; " + described)
+    verdict = _test_verdict(p_value, bool(difference is not None and difference > 0))
+    if verdict == "holds" and not control.get("stable_across_tolerances"):
+        verdict = "fragile"
+    return {"observation": what, "evidence": evidence, "verdict": verdict, "rule": rule}
+
+
+def _saddle_description(runs) -> str:
+    """How many plateau middles have index >= 1, from the bounds where the index is not certified."""
     middles = [r.hessian[r.hessian.role == "middle"] for r in runs if r.hessian is not None]
     low = np.concatenate([_bound(m, "index_low") for m in middles]) if middles else np.empty(0)
     high = np.concatenate([_bound(m, "index_high") for m in middles]) if middles else np.empty(0)
     decided = (low >= 1) | (high < 1)
-    if not decided.any():
-        evidence = "no plateau-middle checkpoints analysed" if len(low) == 0 else \
-            f"the index is not certified at any of the {len(low)} plateau-middle checkpoints: undecided"
-        return {"observation": what, "evidence": evidence, "verdict": "untested"}
-    evidence, verdict = _fraction_evidence(int(np.sum(low[decided] >= 1)), int(decided.sum()), "have index >= 1",
-                                           unit="plateau-middle checkpoints")
+    if not len(low):
+        return "no plateau-middle checkpoints analysed"
+    text = (f"descriptive only: {int(np.sum(low[decided] >= 1))} of {int(decided.sum())} plateau-middle checkpoints "
+            "have index >= 1, which checkpoints outside plateaus also have")
     if not decided.all():
-        evidence += (f"; {int((~decided).sum())} more left out: their index is not certified and its bracket "
-                     f"straddles 1")
-    return {"observation": what, "evidence": evidence, "verdict": verdict}
+        text += f" ({int((~decided).sum())} more left out: not certified, their bracket straddles 1)"
+    return text
 
 
 def _bound(rows, column: str) -> np.ndarray:

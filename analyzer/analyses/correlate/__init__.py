@@ -9,7 +9,7 @@ from analyzer.analyses.correlate.section import section
 from analyzer.core.registry import Analysis
 
 ANALYSIS = Analysis(
-    name="correlate", params=CorrelateParams, result=CorrelateResult, compute=compute, version="2",
+    name="correlate", params=CorrelateParams, result=CorrelateResult, compute=compute, version="3",
     summary="frequency jumps vs escapes from loss plateaus: distances and a permutation test",
     requires=("plateaus", "spectrum"), section=section, in_report=True, api=api,
 )

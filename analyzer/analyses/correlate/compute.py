@@ -14,10 +14,12 @@ u0 = 1e-2, bench/RESULTS.md) a jump is then half a drop away from both edges, an
 not tell a jump placed exactly mid-escape from chance (p < 0.01 on 8 of 20 known-answer runs, against 20 of
 20 for escapes). Where drops are short both references coincide.
 
-The default null is uniform in u = log10(step + 1), with distances measured in decades of u: learning
-proceeds in stages evenly spread in log-step (1 Hz by ~10 steps, 3 Hz by ~300, 7 Hz by ~3,000), and so do
-plateau edges, so on a linear step axis any two log-distributed point sets look close at early steps and
-a linear-uniform null (`null="uniform"`, distances in steps) would reject for that reason alone.
+Nulls (nulls.py). Distances are in decades of u = log10(step + 1): learning proceeds in stages evenly spread
+in log-step, and so do plateau edges. Jumps and plateau edges both cluster (early transients, preset-typical
+timing), so a null that redraws jumps uniformly (log-uniform, uniform) rejects without any coupling
+(bench/null_calibration.py measures it); the default ("auto") swaps reference points between runs of the same
+group (preset), which keeps each run's structure, and falls back on a circular shift in log-step for a group
+of one run.
 
 On a harmonics run the jumps are those of the spherical-harmonic degrees (the spectrum analysis on that basis)
 and the test is the same; runs on different bases (sine and harmonics runs) are not pooled: one pooled p-value
@@ -31,6 +33,7 @@ mechanically and is not by itself evidence that saddles cause the jumps.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +61,7 @@ class RunEvents:
     first_step: int
     last_step: int
     mode_name: str = "freq_hz"
+    group: str = ""  # runs of one group are exchangeable under the swap null
 
 
 MODE_NOUNS = {"freq_hz": "frequency", "degree": "degree"}  # what a jump is a jump of
@@ -67,7 +71,15 @@ def run_events(run, params: CorrelateParams, deps, edge_method: str = "changepoi
     """Jumps from the run's spectrum (at params.threshold), escapes or edges from its plateaus, through deps."""
     spectrum = deps.get("spectrum", threshold=params.threshold)
     plateaus = deps.get("plateaus")
-    return events_from(Path(run.path).stem, spectrum, plateaus, params, edge_method)
+    events = events_from(Path(run.path).stem, spectrum, plateaus, params, edge_method)
+    return dataclasses.replace(events, group=run_group(run.config))
+
+
+def run_group(config: dict) -> str:
+    """The group of a run for the swap null outside a study: its preset (imported runs: their model)."""
+    if config.get("preset") is not None:
+        return str(config["preset"])
+    return str((config.get("model") or {}).get("constructor") or config.get("source") or "")
 
 
 def events_from(name: str, spectrum, plateaus, params: CorrelateParams, edge_method: str = "changepoint") -> RunEvents:
@@ -89,23 +101,25 @@ def _mode_labels(labels, mode_name: str) -> np.ndarray:
     return np.asarray(labels, dtype=np.int64 if mode_name == "degree" else np.float64)
 
 
-def correlate_events(events: list[RunEvents], params: CorrelateParams) -> CorrelateResult:
-    """The pooled test and the distance table for already-extracted events (of runs on one kind of mode)."""
+def correlate_events(events: list[RunEvents], params: CorrelateParams, strict: bool = True) -> CorrelateResult:
+    """The pooled test and the distance table for already-extracted events (of runs on one kind of mode); strict:
+    swap on a group of one run is bad input, else that group is left out with a note."""
     kinds = sorted({e.mode_name for e in events})
     if len(kinds) > 1:
         raise BadInputError("correlate does not pool runs whose targets are on different bases: "
                             f"{_kind_list(events)}; correlate sine runs and harmonics runs separately")
     outcome = permutation_test([e.jump_steps for e in events], [e.reference_steps for e in events],
-                               [(e.first_step, e.last_step) for e in events], params)
-    units = "decades of log10(step+1)" if params.null == "log-uniform" else "steps"
+                               [(e.first_step, e.last_step) for e in events], params,
+                               groups=[e.group for e in events], names=[e.name for e in events], strict=strict)
+    units = "steps" if outcome["null_name"] == "uniform" else "decades of log10(step+1)"
     return CorrelateResult(
         distances=_distance_table(events, params), p_value=_none_if_nan(outcome["p_value"]),
         effect_size=_none_if_nan(outcome["effect_size"]), observed_statistic=_none_if_nan(outcome["observed"]),
         null_mean=_none_if_nan(outcome["null_mean"]), null_std=_none_if_nan(outcome["null_std"]),
         n_jumps=int(outcome["n_jumps"]), n_reference_points=int(sum(len(e.reference_steps) for e in events)),
-        n_runs=len(events), reference=params.reference, statistic=params.statistic, null=params.null,
-        distance_units=units,
-        conclusion=_conclusion(outcome, events, params, units))
+        n_runs=int(outcome["n_runs"]), reference=params.reference, statistic=params.statistic,
+        null=outcome["null_name"], distance_units=units, conclusion=_conclusion(outcome, events, params, units),
+        effect=_none_if_nan(outcome["effect"]), notes=tuple(outcome["notes"]), n_runs_given=len(events))
 
 
 def _kind_list(events: list[RunEvents]) -> str:
@@ -116,13 +130,14 @@ def _kind_list(events: list[RunEvents]) -> str:
 
 def _distance_table(events: list[RunEvents], params: CorrelateParams) -> pd.DataFrame:
     rows = []
+    units_of = "uniform" if params.null == "uniform" else "log-uniform"  # steps, or decades of log10(step + 1)
     for e in events:
         reference_steps = np.sort(e.reference_steps)
         for step, mode in zip(e.jump_steps, e.jump_modes):
             if len(reference_steps) == 0:
                 rows.append((e.name, mode, step, np.nan, np.nan, np.nan))
                 continue
-            distance, index = nearest(scale_steps([step], params.null), scale_steps(reference_steps, params.null))
+            distance, index = nearest(scale_steps([step], units_of), scale_steps(reference_steps, units_of))
             nearest_step = reference_steps[int(index[0])]
             rows.append((e.name, mode, step, nearest_step, abs(step - nearest_step), float(distance[0])))
     mode_name = events[0].mode_name if events else "freq_hz"
@@ -145,10 +160,11 @@ def _conclusion(outcome: dict, events: list[RunEvents], params: CorrelateParams,
         return (f"nothing to test ({where}): {n_jumps} {noun} jumps, {n_points} {points}; "
                 "a test needs jumps in runs that have them")
     p, verdict = outcome["p_value"], "closer" if outcome["p_value"] < params.alpha else "not closer"
+    where = f"{outcome['n_runs']} runs pooled" if outcome["n_runs"] > 1 else "1 run"
     what = "mean distance" if params.statistic == "mean_distance" else f"fraction within {params.tolerance:g}"
     return (f"{noun} jumps are {verdict} to {points} than chance (p={p:.3g}, {where}, "
             f"{outcome['n_jumps']} jumps; {what} {outcome['observed']:.3g} vs {outcome['null_mean']:.3g} "
-            f"under the {params.null} null, {units})")
+            f"under the {outcome['null_name']} null, {units})")
 
 
 def compute(run, params: CorrelateParams, deps) -> CorrelateResult:

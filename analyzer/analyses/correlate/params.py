@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from analyzer.core.params import param, validate
 
-NULLS = ("log-uniform", "uniform")
+NULLS = ("auto", "swap", "shift", "log-uniform", "uniform")  # analyzer/analyses/correlate/nulls.py
 STATISTICS = ("mean_distance", "hit_fraction")
 JUMP_SETS = ("all", "main")
 REFERENCES = ("escapes", "edges")
@@ -22,8 +22,10 @@ class CorrelateParams:
     n_permutations: int = param(9999, "Null draws of the permutation test; the smallest reachable p-value is "
                                       "1 / (draws + 1).", minimum=1, cli="permutations")
     seed: int = param(0, "Seed of the null draws.")
-    null: str = param("log-uniform", "Null for jump positions: log-uniform (uniform in log10(step+1), distances in "
-                                     "decades) or uniform (in steps).", choices=NULLS)
+    null: str = param("auto", "Null: swap (references swapped between runs of a group; the calibrated default), "
+                              "shift (references shifted circularly in log-step within each run), log-uniform or "
+                              "uniform (diagnostics: jumps redrawn uniformly in log-step or in steps); auto = swap, "
+                              "or shift when a group (preset) has a single run.", choices=NULLS)
     statistic: str = param("mean_distance", "mean_distance (mean jump-to-nearest-reference distance; small means "
                                              "association) or hit_fraction (fraction of jumps within --tolerance).",
                            choices=STATISTICS)

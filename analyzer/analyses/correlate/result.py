@@ -32,6 +32,9 @@ class CorrelateResult:
     null: str
     distance_units: str
     conclusion: str
+    effect: float | None = None  # observed - null mean of the statistic, in distance_units (negative: closer)
+    notes: tuple[str, ...] = ()  # runs the null had to leave out, and why
+    n_runs_given: int = 0  # runs given; n_runs counts those that inform the test (jumps and reference points)
 
     @property
     def mode_name(self) -> str:
@@ -45,11 +48,11 @@ class CorrelateResult:
     def tables(self) -> dict[str, pd.DataFrame]:
         points, point = REFERENCE_NAMES[self.reference]
         summary = pd.DataFrame({
-            "quantity": ["runs", "jumps tested", points, "statistic", "observed", "null mean",
-                         "effect size (null std)", "p-value"],
-            "value": [str(self.n_runs), str(self.n_jumps), str(self.n_reference_points),
-                      f"{self.statistic} ({self.distance_units})",
-                      _fmt(self.observed_statistic), _fmt(self.null_mean), _fmt(self.effect_size), _fmt(self.p_value)]})
+            "quantity": ["runs tested", "jumps tested", points, "null", "statistic", "observed", "null mean",
+                         "effect (observed - null mean)", "effect size (null std)", "p-value"],
+            "value": [str(self.n_runs), str(self.n_jumps), str(self.n_reference_points), self.null,
+                      f"{self.statistic} ({self.distance_units})", _fmt(self.observed_statistic),
+                      _fmt(self.null_mean), _fmt(self.effect), _fmt(self.effect_size), _fmt(self.p_value)]})
         return {"permutation test": summary, f"jump to nearest {point}": self.distances}
 
 

@@ -61,7 +61,8 @@ def _check_config(run) -> None:
 
 
 def _correlation_p(run, spectrum, plateaus, reference: str) -> float | None:
-    """`analyze correlate` at its defaults (bar the reference) on this run, from the results already computed."""
+    """`analyze correlate` at its defaults (bar the reference) on this run, from the results already computed: one
+    run, so the null is the circular shift (nulls.py)."""
     from analyzer.analyses.correlate import CorrelateParams, correlate_events, events_from
 
     params = CorrelateParams(reference=reference, threshold=spectrum.threshold)
