@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analyzer.study.saddle import _holm, cluster_bootstrap, grid_points, matched_difference, saddle_control
+from analyzer.study.saddle import cluster_bootstrap, grid_points, matched_difference, saddle_control
 
 STEPS = np.array([0, 10, 20, 30, 60, 100, 180, 320, 560, 1000, 1780, 3000])
 
@@ -70,11 +70,6 @@ def test_saddle_control_keys_sensitivity_and_ci_covers_effect():
     assert saddle_control([SimpleNamespace(path="x", hessian_grid=None, plateaus=None)], {"x": "g"}) is None
 
 
-def test_holm():
-    assert _holm([0.01, 0.04, np.nan]) == pytest.approx([0.02, 0.04, np.nan], nan_ok=True)
-    assert _holm([0.04, 0.03]) == pytest.approx([0.06, 0.06])
-
-
 def test_grid_steps_are_log_spaced_and_snap_to_stored():
     from analyzer.analyses.hessian.checkpoints import grid_steps
 
@@ -107,3 +102,43 @@ def test_pooled_escape_test_false_positive_rate_and_power():
     rng = np.random.default_rng(5)
     assert np.mean([pooled_escapes(fake_escapes(rng, effect=0.12), 300, i)["p_value"] < 0.05
                     for i in range(30)]) >= 0.8
+
+
+def test_the_control_joins_the_family_and_decides_the_saddle_verdict():
+    from analyzer.study.family import holm
+    from analyzer.study.robustness import saddle_rows
+    from analyzer.study.verdicts import SADDLE_ROW, _saddles
+
+    runs, group_of = fake_runs(np.random.default_rng(4), effect=0.03)
+    control = saddle_control(runs, group_of, n_resamples=500)
+    rows = saddle_rows(control)
+    assert [r["name"] for r in rows][0] == SADDLE_ROW and not any(r["primary"] for r in rows)
+    assert rows[0]["effect"] == pytest.approx(control["difference"])
+    hessian_free = [SimpleNamespace(hessian=None)]
+    # adjusted within a large family the same effect can fail: the verdict reads the family's adjusted p
+    row = dict(rows[0], p_adjusted=holm([rows[0]["p_value"]] + [0.5] * 3)[0])
+    assert _saddles(hessian_free, control, row)["verdict"] == "holds"
+    assert _saddles(hessian_free, control, dict(row, p_adjusted=0.2))["verdict"] == "not shown"
+    assert _saddles(hessian_free, dict(control, stable_across_tolerances=False), row)["verdict"] == "fragile"
+    assert _saddles(hessian_free, None, None)["verdict"] == "untested"
+    assert saddle_rows(None) == []
+
+
+def test_uncertified_grid_points_are_left_out():
+    runs, group_of = fake_runs(np.random.default_rng(5))
+    runs[0].hessian_grid = runs[0].hessian_grid.assign(index_kind="bracket")
+    points = grid_points(runs, group_of)
+    assert points[points.run == runs[0].path].index_fraction.isna().all()
+    assert points[points.run != runs[0].path].index_fraction.notna().all()
+
+
+def test_replicates_get_no_curvature_jobs(monkeypatch):
+    from analyzer.study import collect
+
+    configs = {"seed.h5": {"perturb": 0.0}, "rep.h5": {"perturb": 1e-7}}
+    monkeypatch.setattr(collect, "_config_of", lambda path: configs[str(path)])
+    jobs = collect.study_jobs(list(configs), SimpleNamespace(hessian=True))
+    names = {path: {j.name for j in jobs if j.path == path} for path in configs}
+    assert names["seed.h5"] >= {"plateaus", "spectrum", "hessian", "escape"}
+    assert names["rep.h5"] == {"plateaus", "spectrum"}
+    assert any(j.overrides.get("at") == "grid" for j in jobs if j.path == "seed.h5")

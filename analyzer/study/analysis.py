@@ -106,6 +106,9 @@ def build_study(outcomes: list[RunSummary | SkippedRun], options: StudyOptions) 
     study = Study(runs=runs, skipped=skipped, group_of=group_of, options=options, learned=learned,
                   learned_table=st.learned_step_table(learned[~learned.replicate], options.n_resamples, options.seed),
                   quantities=quantity_frame(study_runs, group_of, options))
+    from analyzer.study.escape_pool import attach_saddle_evidence
+
+    attach_saddle_evidence(study)  # saddle_control, escape_pool, escape_time (analyzer/study/saddle.py)
     if study_runs:
         from analyzer.study.robustness import family, specification_curve
 
@@ -118,10 +121,7 @@ def build_study(outcomes: list[RunSummary | SkippedRun], options: StudyOptions) 
         study.family = family(study)
         study.spec_curve = specification_curve(study)
     study.noise_floor, study.differences = noise_floor(learned, options)
-    from analyzer.study.escape_pool import attach_saddle_evidence
     from analyzer.study.verdicts import observations
-
-    attach_saddle_evidence(study)  # saddle_control, escape_pool, escape_time (analyzer/study/saddle.py)
 
     study.observations = observations(study)
     return study

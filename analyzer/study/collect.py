@@ -92,7 +92,7 @@ class RunSummary:
 
     @property
     def perturb(self) -> float:
-        return float(self.config.get("perturb", 0.0) or 0.0)
+        return float(self.config.get("perturb", 0.0) or 0.0)  # > 0: a replicate (is_replicate)
 
     @property
     def label(self) -> str:
@@ -170,7 +170,7 @@ def _summarize(path: Path, options: StudyOptions) -> RunSummary:
         escapes = events_from(run.path.stem, spectrum, plateaus, CorrelateParams(reference="escapes"))
         edges = events_from(run.path.stem, spectrum, plateaus, CorrelateParams(reference="edges"))
         hessian, notes, extra = None, [], {}
-        if options.hessian:
+        if options.hessian and not is_replicate(run.config):  # replicates inform the rounding floor only
             try:
                 hessian = _hessian_rows(analyze(run, "hessian", use_cache=options.use_cache))
             except (BadInputError, AnalysisFailed) as err:
@@ -277,8 +277,27 @@ def study_jobs(paths: list[Path], options: StudyOptions) -> list:
     from analyzer.study.escape_pool import SADDLE_JOBS
     from analyzer.study.variants import THRESHOLDS
 
-    names = ("plateaus", "spectrum", "hessian") if options.hessian else ("plateaus", "spectrum")
     spectra = [("spectrum", {"threshold": t}) for t in THRESHOLDS if t != 0.1]  # the specification curve's
-    extra = spectra + (list(SADDLE_JOBS) if options.hessian else [])  # other thresholds; the saddle evidence
-    return [Job(str(path), name) for path in paths for name in names] + \
-        [Job(str(path), name, dict(overrides)) for path in paths for name, overrides in extra]
+    curvature = [("hessian", {}), *SADDLE_JOBS] if options.hessian else []  # other thresholds; the Hessian
+    jobs = []
+    for path in paths:
+        kinds = [("plateaus", {}), ("spectrum", {}), *spectra]
+        if curvature and not is_replicate(_config_of(path)):  # a replicate's curvature is never read
+            kinds += curvature
+        jobs += [Job(str(path), name, dict(overrides)) for name, overrides in kinds]
+    return jobs
+
+
+def is_replicate(config: dict) -> bool:
+    """A float-rounding replicate (perturbed initial weights): it informs the noise floor only."""
+    return float(config.get("perturb", 0.0) or 0.0) > 0
+
+
+def _config_of(path) -> dict:
+    from analyzer.io.run import open_run
+
+    try:
+        with open_run(path) as run:
+            return dict(run.config)
+    except Exception:  # noqa: BLE001 -- a damaged run is reported by its summary job, not here
+        return {}

@@ -47,6 +47,7 @@ def family(study) -> list[dict]:
                           [dict(u, jumps=u["jumps"][u["jumps"] >= TRANSIENT_STEPS]) for u in escapes], options))
     rows.append(decoupled_test(runs, group_of, options))
     rows.append(stall_row(study))
+    rows += saddle_rows(getattr(study, "saddle_control", None))
     for row, adjusted in zip(rows, holm([r["p_value"] for r in rows])):
         row["p_adjusted"] = adjusted
     return rows
@@ -64,6 +65,23 @@ def decoupled_test(runs, group_of, options) -> dict:
     if left:
         row["notes"].append(f"left out (fewer than two runs with decoupled escapes): {', '.join(left)}")
     return row
+
+
+def saddle_rows(control: dict | None) -> list[dict]:
+    """The time-matched saddle control (analyzer/study/saddle.py) as family rows: index fraction, lambda_min."""
+    if not control:
+        return []
+    rows = []
+    for quantity, result in (("index fraction", control), ("lambda_min", control.get("lambda_min") or {})):
+        rows.append({"name": f"{quantity} at plateau vs time-matched checkpoints (saddle control)",
+                     "reference": "time-matched non-plateau checkpoints", "null": "run bootstrap (centred)",
+                     "p_value": _finite(result.get("p_value")), "p_adjusted": None,
+                     "effect": _finite(result.get("difference")), "ci_low": _finite(result.get("ci_low")),
+                     "ci_high": _finite(result.get("ci_high")), "primary": False,
+                     "observed": _finite(result.get("plateau")), "null_mean": _finite(result.get("control")),
+                     "n_runs": result.get("n_runs", control.get("n_runs")), "n_jumps": 0, "notes": [],
+                     "per_run": [], "unit_groups": []})
+    return rows
 
 
 def stall_row(study) -> dict:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analyzer.study.family import holm
 from analyzer.analyses.hessian.grid import SENSITIVITY_TOLS, tolerance_column
 from analyzer.analyses.hessian.params import HessianParams
 
@@ -116,7 +117,7 @@ def saddle_control(runs, group_of: dict[str, str], n_resamples: int = 2000, seed
         return None
     main = cluster_bootstrap(points, "index_fraction", n_resamples, seed)
     secondary = cluster_bootstrap(points, "lambda_min", n_resamples, seed)
-    p_holm = _holm([main["p_value"], secondary["p_value"]])
+    p_holm = holm([main["p_value"], secondary["p_value"]])
     main.update({"quantity": "index_fraction", "index_tol": HessianParams().index_tol, "p_holm": p_holm[0],
                  "grid_per_decade": GRID_PER_DECADE})
     secondary["p_holm"] = p_holm[1]
@@ -144,15 +145,3 @@ def _stable(main: dict, by_tolerance: list[dict], alpha: float = 0.05) -> bool:
         significant = bool(np.isfinite(item["p_value"]) and item["p_value"] < alpha)
         return float(np.sign(item["difference"])) if significant else 0.0
     return bool(by_tolerance) and all(reading(item) == reading(main) for item in by_tolerance)
-
-
-def _holm(p_values: list[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values (NaN stays NaN)."""
-    p = np.asarray(p_values, dtype=float)
-    finite = np.flatnonzero(np.isfinite(p))
-    order = finite[np.argsort(p[finite])]
-    adjusted, running = np.full(len(p), np.nan), 0.0
-    for rank, index in enumerate(order):
-        running = max(running, min(1.0, (len(order) - rank) * p[index]))
-        adjusted[index] = running
-    return adjusted.tolist()

@@ -18,6 +18,7 @@ import numpy as np
 from analyzer.study import stats as st
 
 ALPHA = 0.05
+SADDLE_ROW = "index fraction at plateau vs time-matched checkpoints (saddle control)"  # robustness.saddle_rows
 FRACTION_RULE = "holds when at least 80 % of the runs that can show it do (partly from 50 %)"
 TEST_RULE = (f"holds when the test rejects at {ALPHA:g} after Holm's correction across the family, in the claimed "
              "direction; not shown when the effect points that way without significance")
@@ -32,7 +33,7 @@ def observations(study) -> list[dict]:
     found = [_spectral_bias(study), _plateaus_appear(runs), _stall(study.stall, rows),
              _near_escapes(study), _near_edges(study.tests, rows)]
     if study.options.hessian:
-        found.append(_saddles(runs, getattr(study, "saddle_control", None)))
+        found.append(_saddles(runs, getattr(study, "saddle_control", None), rows.get(SADDLE_ROW)))
     return found
 
 
@@ -154,29 +155,34 @@ def _near_edges(tests: dict, rows: dict) -> dict:
             "rule": TEST_RULE}
 
 
-def _saddles(runs, control: dict | None) -> dict:
+def _saddles(runs, control: dict | None, row: dict | None) -> dict:
     """The seed's hypothesis behind the observations: plateaus sit at saddles. Only a time-matched control can
     test it (every checkpoint of these networks has negative curvature); the index count is descriptive, and
     an uncertified index counts there only where its bounds decide (index_low >= 1, or index_high < 1)."""
     what = "Plateaus sit at saddles"
     rule = ("tested only against time-matched non-plateau checkpoints (index fraction on the log-step grid): holds "
             f"when plateau checkpoints have more negative curvature than the control at {ALPHA:g} after Holm's "
-            "correction over index fraction and lambda_min, at every index tolerance; fragile when the tolerances "
+            "correction across the study's whole test family, at every index tolerance; fragile when the tolerances "
             "disagree; untested until that control is computed")
     described = _saddle_description(runs)
     if not control:
         return {"observation": what, "evidence": described + "; the time-matched control has not been computed",
                 "verdict": "untested", "rule": rule}
-    p_value, difference = control.get("p_holm", control.get("p_value")), control.get("difference")
+    p_value = row["p_adjusted"] if row and row.get("p_adjusted") is not None else control.get("p_holm")
+    difference = control.get("difference")
     evidence = (f"index fraction at plateau checkpoints {control['plateau']:.4g} vs time-matched control "
                 f"{control['control']:.4g}: difference {difference:+.3g} (95 % run-bootstrap CI "
-                f"{control['ci_low']:+.3g} to {control['ci_high']:+.3g}), p = {control['p_value']:.3g}, "
-                f"Holm-adjusted {p_value:.3g}; the same reading at every index tolerance: "
+                f"{control['ci_low']:+.3g} to {control['ci_high']:+.3g}), p = {_g(control['p_value'])}, "
+                f"Holm-adjusted {_g(p_value)}; the same reading at every index tolerance: "
                 f"{'yes' if control.get('stable_across_tolerances') else 'no'}; " + described)
     verdict = _test_verdict(p_value, bool(difference is not None and difference > 0))
     if verdict == "holds" and not control.get("stable_across_tolerances"):
         verdict = "fragile"
     return {"observation": what, "evidence": evidence, "verdict": verdict, "rule": rule}
+
+
+def _g(value) -> str:
+    return "none" if value is None or not math.isfinite(value) else f"{value:.3g}"
 
 
 def _saddle_description(runs) -> str:
