@@ -183,15 +183,15 @@ def test_cli_json_and_table_never_show_an_uncertified_count(small_run):
 def test_study_decides_saddles_by_the_bounds_and_names_the_undecided():
     from types import SimpleNamespace
 
-    from analyzer.study.verdicts import _saddles
+    from analyzer.study.verdicts import _saddle_description, _saddles
 
     def run(rows):
         return SimpleNamespace(hessian=pd.DataFrame(rows, columns=["role", "index_count", "index_low", "index_high"]))
 
     runs = [run([("middle", 3, 3, 3), ("start", np.nan, 0, 50)]), run([("middle", np.nan, 2, 40)]),
             run([("middle", np.nan, 0, 40)]), run([("middle", 0, 0, 0)])]
-    found = _saddles(runs)
-    assert found["evidence"].startswith("2 of 3 plateau-middle checkpoints have index >= 1")
-    assert "1 more left out" in found["evidence"]
-    undecided = _saddles([run([("middle", np.nan, 0, 40)])])
-    assert undecided["verdict"] == "untested" and "not certified" in undecided["evidence"]
+    found = _saddles(runs, None, None)
+    assert found["verdict"] == "untested"  # the count is descriptive: only the time-matched control decides
+    assert "2 of 3 plateau-middle checkpoints have index >= 1" in found["evidence"]
+    assert "1 more left out: not certified" in found["evidence"]
+    assert _saddle_description([run([("middle", np.nan, 0, 40)])]).endswith("not certified at any of the 1 plateau-middle checkpoints: undecided")

@@ -193,6 +193,8 @@ def _saddle_description(runs) -> str:
     decided = (low >= 1) | (high < 1)
     if not len(low):
         return "no plateau-middle checkpoints analysed"
+    if not decided.any():
+        return f"the index is not certified at any of the {len(low)} plateau-middle checkpoints: undecided"
     text = (f"descriptive only: {int(np.sum(low[decided] >= 1))} of {int(decided.sum())} plateau-middle checkpoints "
             "have index >= 1, which checkpoints outside plateaus also have")
     if not decided.all():
