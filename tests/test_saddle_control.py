@@ -142,3 +142,19 @@ def test_replicates_get_no_curvature_jobs(monkeypatch):
     assert names["seed.h5"] >= {"plateaus", "spectrum", "hessian", "escape"}
     assert names["rep.h5"] == {"plateaus", "spectrum"}
     assert any(j.overrides.get("at") == "grid" for j in jobs if j.path == "seed.h5")
+
+
+def test_escape_pool_joins_the_family_and_a_null_saddle_difference_is_not_shown():
+    from analyzer.study.robustness import ESCAPE_ROW, escape_rows
+    from analyzer.study.verdicts import _saddles
+
+    pool = {"difference": {"mean": 0.09, "ci_low": 0.03, "ci_high": 0.18}, "p_value": 0.03, "n_runs": 17,
+            "overlap_negative": {"mean": 0.5}, "control_overlap_negative": {"mean": 0.41}}
+    (row,) = escape_rows(pool)
+    assert row["name"] == ESCAPE_ROW and row["effect"] == 0.09 and not row["primary"]
+    assert escape_rows(None) == []
+    control = {"plateau": 0.0269, "control": 0.0270, "difference": -7e-5, "ci_low": -0.0013, "ci_high": 0.0014,
+               "p_value": 0.9, "stable_across_tolerances": True}
+    hessian_free = [SimpleNamespace(hessian=None)]
+    assert _saddles(hessian_free, control, {"p_adjusted": 1.0})["verdict"] == "not shown"
+    assert _saddles(hessian_free, dict(control, difference=-0.01), {"p_adjusted": 0.01})["verdict"] == "does not hold"

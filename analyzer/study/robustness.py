@@ -47,7 +47,7 @@ def family(study) -> list[dict]:
                           [dict(u, jumps=u["jumps"][u["jumps"] >= TRANSIENT_STEPS]) for u in escapes], options))
     rows.append(decoupled_test(runs, group_of, options))
     rows.append(stall_row(study))
-    rows += saddle_rows(getattr(study, "saddle_control", None))
+    rows += saddle_rows(getattr(study, "saddle_control", None)) + escape_rows(getattr(study, "escape_pool", None))
     for row, adjusted in zip(rows, holm([r["p_value"] for r in rows])):
         row["p_adjusted"] = adjusted
     return rows
@@ -82,6 +82,23 @@ def saddle_rows(control: dict | None) -> list[dict]:
                      "n_runs": result.get("n_runs", control.get("n_runs")), "n_jumps": 0, "notes": [],
                      "per_run": [], "unit_groups": []})
     return rows
+
+
+ESCAPE_ROW = "escape vs control displacement: overlap with the negative eigenspace (escape directions)"
+
+
+def escape_rows(pool: dict | None) -> list[dict]:
+    """The pooled escape-direction test (analyzer/study/escape_pool.py) as a family row."""
+    if not pool:
+        return []
+    difference = pool["difference"]
+    return [{"name": ESCAPE_ROW, "reference": "control displacement of equal step count",
+             "null": "run bootstrap (centred)", "p_value": _finite(pool.get("p_value")), "p_adjusted": None,
+             "effect": _finite(difference["mean"]), "ci_low": _finite(difference["ci_low"]),
+             "ci_high": _finite(difference["ci_high"]), "primary": False,
+             "observed": _finite(pool["overlap_negative"]["mean"]),
+             "null_mean": _finite(pool["control_overlap_negative"]["mean"]), "n_runs": pool.get("n_runs"),
+             "n_jumps": 0, "notes": [], "per_run": [], "unit_groups": []}]
 
 
 def stall_row(study) -> dict:

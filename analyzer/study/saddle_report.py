@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from analyzer.report.markdown import image, markdown_table
+from analyzer.study.robustness import ESCAPE_ROW
 
 CONTROL_TEXT = (
     "Each seed run's Hessian on a log-spaced grid of checkpoints ({per_decade} per decade, certified index). A grid "
@@ -46,6 +47,12 @@ def _numbers(item: dict) -> dict:
     return {k: item.get(k, np.nan) for k in ("plateau", "control", "difference", "ci_low", "ci_high", "p_value")}
 
 
+def _adjusted(study, name: str) -> str:
+    """The family's Holm-adjusted p of the row `name` (robustness.family), as text."""
+    row = next((r for r in getattr(study, "family", []) if r["name"] == name), None)
+    return "-" if row is None or row.get("p_adjusted") is None else f"{row['p_adjusted']:.3g}"
+
+
 def _escape_lines(study, figs: dict) -> list[str]:
     pool, fit = getattr(study, "escape_pool", None), getattr(study, "escape_time", None)
     if pool is None:
@@ -63,7 +70,8 @@ def _escape_lines(study, figs: dict) -> list[str]:
              "displacement of equal step count with no escape in it.", ""]
     lines += markdown_table(pd.DataFrame(rows))
     lines += [f"Escape minus control (overlap_negative): {diff['mean']:.3f}, 95 % CI {diff['ci_low']:.3f} to "
-              f"{diff['ci_high']:.3f}, p = {pool['p_value']:.3g} (cluster bootstrap over runs). The most negative "
+              f"{diff['ci_high']:.3f}, p = {pool['p_value']:.3g} (cluster bootstrap over runs), Holm-adjusted across "
+              f"the test family {_adjusted(study, ESCAPE_ROW)}. The most negative "
               f"direction's J v carries the jumping frequency in {pool['freq_matches_jump']} of {pool['n_with_jump']} "
               f"escapes with a jump; it carries {_counts(pool['negative_freq_counts'])} Hz; the jumps were at "
               f"{_counts(pool['jump_freq_counts'])} Hz.", ""]

@@ -163,7 +163,8 @@ def _saddles(runs, control: dict | None, row: dict | None) -> dict:
     rule = ("tested only against time-matched non-plateau checkpoints (index fraction on the log-step grid): holds "
             f"when plateau checkpoints have more negative curvature than the control at {ALPHA:g} after Holm's "
             "correction across the study's whole test family, at every index tolerance; fragile when the tolerances "
-            "disagree; untested until that control is computed")
+            "disagree; does not hold when plateau checkpoints have significantly less; not shown otherwise (no "
+            "detectable difference: the CI bounds it); untested until that control is computed")
     described = _saddle_description(runs)
     if not control:
         return {"observation": what, "evidence": described + "; the time-matched control has not been computed",
@@ -175,10 +176,19 @@ def _saddles(runs, control: dict | None, row: dict | None) -> dict:
                 f"{control['ci_low']:+.3g} to {control['ci_high']:+.3g}), p = {_g(control['p_value'])}, "
                 f"Holm-adjusted {_g(p_value)}; the same reading at every index tolerance: "
                 f"{'yes' if control.get('stable_across_tolerances') else 'no'}; " + described)
-    verdict = _test_verdict(p_value, bool(difference is not None and difference > 0))
+    verdict = _saddle_verdict(p_value, difference)
     if verdict == "holds" and not control.get("stable_across_tolerances"):
         verdict = "fragile"
     return {"observation": what, "evidence": evidence, "verdict": verdict, "rule": rule}
+
+
+def _saddle_verdict(p_value, difference) -> str:
+    """Like _test_verdict, but a difference of either sign without significance is 'not shown', not a reversal."""
+    if p_value is None or difference is None or not math.isfinite(p_value):
+        return "untested"
+    if p_value >= ALPHA:
+        return "not shown"
+    return "holds" if difference > 0 else "does not hold"
 
 
 def _g(value) -> str:
