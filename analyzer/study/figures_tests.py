@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from analyzer.analyses.correlate.nulls import NULLS
 from analyzer.report.figures import plt
 
 SIGNIFICANT, PLAIN = "#c0392b", "#34495e"
@@ -12,7 +13,8 @@ SIGNIFICANT, PLAIN = "#c0392b", "#34495e"
 
 def forest_figure(rows: list[dict], alpha: float = 0.05) -> Figure:
     """One line per jump test: effect (observed - null mean distance, decades) with its 95 % run-bootstrap CI."""
-    rows = [r for r in rows if r.get("effect") is not None and r["reference"] != "plateau intervals"]
+    rows = [r for r in rows if r.get("effect") is not None and r["null"] in NULLS  # distances in decades only
+            and r["reference"] != "plateau intervals"]
     fig, ax = plt.subplots(figsize=(8.5, 0.34 * len(rows) + 1.8), layout="constrained")
     y = np.arange(len(rows))[::-1]
     for yi, row in zip(y, rows):
