@@ -71,17 +71,11 @@ def saddle_rows(control: dict | None) -> list[dict]:
     """The time-matched saddle control (analyzer/study/saddle.py) as family rows: index fraction, lambda_min."""
     if not control:
         return []
-    rows = []
-    for quantity, result in (("index fraction", control), ("lambda_min", control.get("lambda_min") or {})):
-        rows.append({"name": f"{quantity} at plateau vs time-matched checkpoints (saddle control)",
-                     "reference": "time-matched non-plateau checkpoints", "null": "run bootstrap (centred)",
-                     "p_value": _finite(result.get("p_value")), "p_adjusted": None,
-                     "effect": _finite(result.get("difference")), "ci_low": _finite(result.get("ci_low")),
-                     "ci_high": _finite(result.get("ci_high")), "primary": False,
-                     "observed": _finite(result.get("plateau")), "null_mean": _finite(result.get("control")),
-                     "n_runs": result.get("n_runs", control.get("n_runs")), "n_jumps": 0, "notes": [],
-                     "per_run": [], "unit_groups": []})
-    return rows
+    return [_bootstrap_row(f"{quantity} at plateau vs time-matched checkpoints (saddle control)",
+                           "time-matched non-plateau checkpoints", result.get("p_value"), result.get("difference"),
+                           result.get("ci_low"), result.get("ci_high"), result.get("plateau"), result.get("control"),
+                           result.get("n_runs", control.get("n_runs")))
+            for quantity, result in (("index fraction", control), ("lambda_min", control.get("lambda_min") or {}))]
 
 
 ESCAPE_ROW = "escape vs control displacement: overlap with the negative eigenspace (escape directions)"
@@ -92,13 +86,18 @@ def escape_rows(pool: dict | None) -> list[dict]:
     if not pool:
         return []
     difference = pool["difference"]
-    return [{"name": ESCAPE_ROW, "reference": "control displacement of equal step count",
-             "null": "run bootstrap (centred)", "p_value": _finite(pool.get("p_value")), "p_adjusted": None,
-             "effect": _finite(difference["mean"]), "ci_low": _finite(difference["ci_low"]),
-             "ci_high": _finite(difference["ci_high"]), "primary": False,
-             "observed": _finite(pool["overlap_negative"]["mean"]),
-             "null_mean": _finite(pool["control_overlap_negative"]["mean"]), "n_runs": pool.get("n_runs"),
-             "n_jumps": 0, "notes": [], "per_run": [], "unit_groups": []}]
+    return [_bootstrap_row(ESCAPE_ROW, "control displacement of equal step count", pool.get("p_value"),
+                           difference["mean"], difference["ci_low"], difference["ci_high"],
+                           pool["overlap_negative"]["mean"], pool["control_overlap_negative"]["mean"],
+                           pool.get("n_runs"))]
+
+
+def _bootstrap_row(name, reference, p_value, effect, ci_low, ci_high, observed, control, n_runs) -> dict:
+    """A family row of a run-bootstrap comparison (no jumps, no permutation null): effect = observed - control."""
+    return {"name": name, "reference": reference, "null": "run bootstrap (centred)", "p_value": _finite(p_value),
+            "p_adjusted": None, "effect": _finite(effect), "ci_low": _finite(ci_low), "ci_high": _finite(ci_high),
+            "primary": False, "observed": _finite(observed), "null_mean": _finite(control), "n_runs": n_runs,
+            "n_jumps": 0, "notes": [], "per_run": [], "unit_groups": []}
 
 
 def stall_row(study) -> dict:
