@@ -128,3 +128,17 @@ def test_a_report_computed_on_workers_equals_the_serial_one(runs, tmp_path):
     normalize = lambda text, mode: text.replace(str(tmp_path / mode), "RUNS")  # noqa: E731
     assert normalize(parallel.markdown, "workers") == normalize(serial.markdown, "serial")
     assert sorted(parallel.figures) == sorted(serial.figures)
+
+
+def test_a_deeper_run_of_the_same_file_size_is_costed_higher(runs, tmp_path):
+    """Jobs start in cost order: depth counts (deep's Hessian costs ~8x wide's at one file size), size too."""
+    from analyzer.core.parallel import file_cost
+
+    shallow, deep = tmp_path / "shallow.h5", tmp_path / "deep.h5"
+    train(small_config(epochs=40, ckpt_every=10), shallow)
+    config = small_config(epochs=40, ckpt_every=10)
+    train(dataclasses.replace(config, model=dataclasses.replace(config.model, depth=4)), deep)
+    per_kb = {path.name: file_cost(path) / (path.stat().st_size // 1000) for path in (shallow, deep)}
+    assert per_kb["deep.h5"] == 16 * per_kb["shallow.h5"] / config.model.depth ** 2
+    assert file_cost(runs / "damaged.h5") == (runs / "damaged.h5").stat().st_size // 1000
+    assert file_cost(tmp_path / "missing.h5") == 0

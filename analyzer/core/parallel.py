@@ -192,8 +192,23 @@ def _quiet():
 
 
 def file_cost(path: str | Path) -> int:
-    """File size in kB: a proxy for the analysis time (steps x eval points, and checkpoint size)."""
+    """File size in kB x (hidden layers)^2: a proxy for the analysis time. The size grows with steps x eval points
+    and the checkpoints; the Hessian's cost grows with depth (its rank, hence its HVPs, and their length): deep
+    and wide have files of one size, yet deep's Hessian costs ~8x wide's, so it must start first."""
     try:
-        return int(Path(path).stat().st_size // 1000)
+        size_kb = int(Path(path).stat().st_size // 1000)
     except OSError:
         return 0
+    return size_kb * _hidden_layers(path) ** 2
+
+
+def _hidden_layers(path: str | Path) -> int:
+    """The MLP's hidden layers from the stored model spec; 1 for other models or unreadable files."""
+    from analyzer.io.run import open_run
+
+    try:
+        with open_run(path) as run:
+            depth = run.model_spec.get("depth") if run.model_spec.get("kind") == "mlp" else None
+    except Exception:  # noqa: BLE001 -- a damaged run is reported by its own jobs, not by its priority
+        return 1
+    return max(int(depth), 1) if isinstance(depth, int) else 1
