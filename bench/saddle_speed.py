@@ -35,11 +35,20 @@ def fresh_copies(paths: list[Path], scratch: Path) -> list[Path]:
 
 
 def timed(command: list[str]) -> tuple[float, str]:
-    started = time.perf_counter()
+    """Wall seconds and stdout of `command`; its CPU seconds (with the workers it reaped) go to `timed.cpu`."""
+    started, cpu_before = time.perf_counter(), _children_cpu()
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     if done.returncode:
         raise SystemExit(f"{' '.join(command)} failed ({done.returncode}): {done.stderr[-2000:]}")
+    timed.cpu = _children_cpu() - cpu_before
     return time.perf_counter() - started, done.stdout
+
+
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def grid_costs(folder: Path) -> dict:
@@ -77,8 +86,9 @@ def study(runs: Path, workers: int, keep: Path | None) -> None:
         seconds, stdout = timed([str(BIN / "analyze"), "study", scratch, "--workers", str(workers), "--json", *report])
         costs = grid_costs(Path(scratch))
     payload = json.loads(stdout)
-    print(f"analyze study of {len(paths)} runs from scratch, {workers} workers: {seconds:.1f} s "
-          f"({seconds / 600:.2f} x the 10-minute goal; load average at start {load:.1f})")
+    print(f"analyze study of {len(paths)} runs from scratch, {workers} workers: {seconds:.1f} s wall, "
+          f"{timed.cpu:.1f} s CPU ({seconds / 600:.2f} x the 10-minute goal; load average {load:.1f} at the start, "
+          f"{os.getloadavg()[0]:.1f} at the end)")
     print(f"grid Hessian: {costs['checkpoints']} checkpoints, solver {costs['seconds']:.1f} s summed, "
           f"{costs['n_hvp']:,} HVPs, {costs['cost_gradients']:,.0f} full-batch gradients "
           f"({costs['cost_gradients'] / max(costs['checkpoints'], 1):,.0f} per checkpoint)")
@@ -101,11 +111,14 @@ def report_vs_train(workers: int) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         load = os.getloadavg()[0]
         train_s, _ = timed([str(BIN / "train"), "--out-dir", scratch])
+        train_cpu, load_between = timed.cpu, os.getloadavg()[0]
         runs = sorted(str(p) for p in Path(scratch).glob("*.h5"))
         report_s, _ = timed([str(BIN / "analyze"), "report", *runs, "-o", str(Path(scratch) / "report"),
                              "--workers", str(workers)])
-    print(f"train (4 default runs): {train_s:.1f} s; analyze report of them from scratch: {report_s:.1f} s; "
-          f"report / train = {report_s / train_s:.2f} (goal <= 1; load average at start {load:.1f})")
+    print(f"train (4 default runs): {train_s:.1f} s wall, {train_cpu:.1f} s CPU; analyze report of them from "
+          f"scratch: {report_s:.1f} s wall, {timed.cpu:.1f} s CPU; report / train = {report_s / train_s:.2f} by wall, "
+          f"{timed.cpu / max(train_cpu, 1e-9):.2f} by CPU (goal <= 1 by wall; load average {load:.1f} at the start, "
+          f"{load_between:.1f} between, {os.getloadavg()[0]:.1f} at the end)")
 
 
 def main() -> None:
