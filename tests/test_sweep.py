@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 from trainer.cli import app
 from trainer.config import TrainConfig
 from trainer.errors import ConfigError
-from trainer.loop import train
-from trainer.sweep_plan import MANIFEST, parse_int_set, plan_sweep
+from trainer.engines.loop import train
+from trainer.sweep.plan import MANIFEST, parse_int_set, plan_sweep
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--epochs", "30", "--n-train", "64", "--width", "8"]
@@ -145,7 +145,7 @@ def test_a_file_with_another_config_is_refused_and_kept(tmp_path):
 
 
 def test_a_diverged_run_is_a_result_not_a_failure(tmp_path, one_thread):
-    from trainer.sweep import SweepSummary, execute_run
+    from trainer.sweep.runner import SweepSummary, execute_run
 
     config = plan_sweep(["sgd"], (0,), {"lr": (1e6,), "epochs": (50,), "n-train": (64,), "width": (8,)})[0].config
     outcome = execute_run(config.to_json(), str(tmp_path / "sgd-s0.h5"), False)  # the task body, no cluster
@@ -159,7 +159,7 @@ def test_a_diverged_run_is_a_result_not_a_failure(tmp_path, one_thread):
 def test_local_workers_get_training_friendly_settings():
     """No MALLOC_TRIM_THRESHOLD_ (it made steps ~2x slower), no profiler, and SIGINT ignored from birth
     (a Ctrl-C to the terminal reaches only the sweep, which stops the workers)."""
-    from trainer.sweep import dask_client
+    from trainer.sweep.runner import dask_client
 
     def worker_settings():
         import dask
@@ -179,8 +179,8 @@ def test_longest_runs_go_first_and_a_local_cluster_gets_one_run_per_worker(tmp_p
     `slots` the scheduler never holds more runs than there are workers, so none waits on a busy worker."""
     from distributed import Client
 
-    from trainer.sweep import _submit_and_collect
-    from trainer.sweep_plan import estimated_cost
+    from trainer.sweep.runner import _submit_and_collect
+    from trainer.sweep.plan import estimated_cost
 
     runs = plan_sweep(["sgd", "wide", "baseline", "deep"], (0,), {"epochs": (3,), "n-train": (64,)})
     costs = {run.file: estimated_cost(run.config) for run in runs}
@@ -282,7 +282,7 @@ def wait_for(condition, timeout: float = 60.0, what: str = "condition") -> None:
 
 def run_status(path: Path) -> tuple[str, int]:
     """(status, committed log rows) of a run file being written by another process."""
-    from trainer.runfile import committed, open_swmr_reader
+    from trainer.runfile.schema import committed, open_swmr_reader
 
     try:
         with open_swmr_reader(path) as f:
@@ -372,7 +372,7 @@ def test_sweep_on_a_scheduler_survives_a_killed_worker(tmp_path, dask_processes)
     sweep = spawn("-m", "trainer.cli", "sweep", "--presets", "baseline,sgd", "--seeds", "0-1", *SLOW, "--out",
                   str(out), "--scheduler", address, "--json", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        # kill worker 0 while it holds a run: a run's lock file names its writer's pid (trainer/runlock.py)
+        # kill worker 0 while it holds a run: a run's lock file names its writer's pid (trainer/runfile/lock.py)
         wait_for(lambda: training_in(workers[0].pid, out), what="worker 0 training a run")
         kill_group(workers[0])  # the worker and its nanny: this worker is gone for good
         stdout, stderr = sweep.communicate(timeout=120)

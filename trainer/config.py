@@ -59,7 +59,7 @@ class ModelSpec:
     feature_decay: float = 0.5
     init_scale: float = 1e-3
     # kind "import": any nn.Module, rebuilt by calling `constructor` ("package.module:callable") with
-    # `constructor_kwargs`; the MLP fields above are then unused (trainer/constructor.py)
+    # `constructor_kwargs`; the MLP fields above are then unused (trainer/byo/constructor.py)
     constructor: str | None = None
     constructor_kwargs: dict | None = None
 

@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 
 from analyzer.errors import BadInputError
-from trainer import runfile
+from trainer.runfile import schema as runfile
 from trainer.errors import RunFileError
 
 

@@ -1,4 +1,4 @@
-"""`train`: thin typer commands over `trainer.loop`: the default study, one run, resume, presets; sweep, ensemble
+"""`train`: thin typer commands over `trainer.engines.loop`: the default study, one run, resume, presets; sweep, ensemble
 and import live in cli_sweep.py and cli_import.py and are registered here."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from trainer.cli_common import RUNS_DIR, EngineOption, fail, floats_option, guard, train_one, with_progress
-from trainer.cli_import import import_command
-from trainer.cli_sweep import ensemble_command, run_sweep_command, sweep_command
+from trainer.cli.common import RUNS_DIR, EngineOption, fail, floats_option, guard, train_one, with_progress
+from trainer.cli.imports import import_command
+from trainer.cli.sweep import ensemble_command, run_sweep_command, sweep_command
 
 app = typer.Typer(add_completion=False, invoke_without_command=True,
                   help="Train MLPs on synthetic targets; one crash-safe HDF5 run file per run.")
@@ -34,8 +34,8 @@ def default_study(
     if ctx.invoked_subcommand is not None:
         return
     from trainer.config import DEFAULT_STUDY
-    from trainer.runfile import check_writable_target
-    from trainer.sweep_plan import plan_sweep
+    from trainer.runfile.schema import check_writable_target
+    from trainer.sweep.plan import plan_sweep
 
     runs = guard(plan_sweep, DEFAULT_STUDY, (0,), {"epochs": (epochs,)} if epochs is not None else {})
     if not skip_existing:
@@ -119,7 +119,7 @@ def run_command(
                                  model=dataclasses.replace(config.model, **model_changes), **run_changes)
     guard(validate, config)
     if out is None:
-        from trainer.sweep_plan import run_stem
+        from trainer.sweep.plan import run_stem
 
         kind = "-harmonics" if config.target.kind == "harmonics" else ""
         out = RUNS_DIR / f"{run_stem(config, {})}{kind}.h5"
@@ -152,9 +152,9 @@ def resume(run: Annotated[Path, typer.Argument(help="A killed or interrupted run
     Refused (exit 2) while another process is writing the run (lock file RUN.lock).
     """
     from trainer.config import TrainConfig
-    from trainer.loop import resume as resume_run
-    from trainer.runfile import check_resumable, check_trainer_run, open_swmr_reader
-    from trainer.runlock import check_unlocked
+    from trainer.engines.loop import resume as resume_run
+    from trainer.runfile.schema import check_resumable, check_trainer_run, open_swmr_reader
+    from trainer.runfile.lock import check_unlocked
 
     def read_config() -> TrainConfig:
         check_unlocked(run)  # refuse before showing a progress bar; the writer's own lock is what counts

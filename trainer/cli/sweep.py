@@ -9,13 +9,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from trainer.cli_common import RUNS_DIR, fail, guard, progress_bar, report_result
-from trainer.cli_target import DegreesOpt, InputDimOpt, TargetKindOpt, TargetSeedOpt, harmonics_target
+from trainer.cli.common import RUNS_DIR, fail, guard, progress_bar, report_result
+from trainer.cli.target import DegreesOpt, InputDimOpt, TargetKindOpt, TargetSeedOpt, harmonics_target
 
 def run_sweep_command(folder: Path, runs, *, overwrite: bool, manifest: bool, scheduler: Optional[str] = None,
            workers: Optional[int] = None, retries: int = 2, json_out: bool = False) -> None:
     """Run a planned sweep under a progress bar over runs; print the summary; exit 130 / 1 / 0."""
-    from trainer.sweep import run_sweep
+    from trainer.sweep.runner import run_sweep
 
     with _sweep_progress(len(runs)) as (on_outcome, on_step):
         summary = guard(run_sweep, folder, runs, overwrite=overwrite, scheduler=scheduler, workers=workers,
@@ -109,7 +109,7 @@ def sweep_command(
     Comma lists make a grid, e.g. --lr 0.01,0.001 doubles the runs; files are named from the varied
     values (baseline-s3-lr0.001.h5). Exit 0 when every run finished (diverged counts), 1 if any failed.
     """
-    from trainer.sweep_plan import parse_grid_values, parse_int_set, plan_sweep
+    from trainer.sweep.plan import parse_grid_values, parse_int_set, plan_sweep
 
     texts = {"lr": lr, "epochs": epochs, "optimizer": optimizer, "width": width, "depth": depth,
              "activation": activation, "init": init, "dtype": dtype, "n-train": n_train, "ckpt-every": ckpt_every,
@@ -155,8 +155,8 @@ def ensemble_command(
 ) -> None:
     """Train one preset over several seeds together; every member writes its own ordinary run file."""
     from trainer.config import get_preset
-    from trainer.ensemble import train_ensemble
-    from trainer.sweep_plan import with_target
+    from trainer.sweep.ensemble import train_ensemble
+    from trainer.sweep.plan import with_target
 
     harmonics = harmonics_target(target, input_dim, degrees, target_seed)
     base = with_target(guard(get_preset, preset), harmonics)

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from trainer.cli_common import fail, floats_option
+from trainer.cli.common import fail, floats_option
 
 TargetKindOpt = Annotated[Optional[str], typer.Option(
     "--target", help="Target kind: sines (the preset's) or harmonics (inputs on the sphere S^(d-1), --degrees).",

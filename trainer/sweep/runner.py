@@ -1,6 +1,6 @@
 """`train sweep`: presets x seeds x config grids, one ordinary run file per run, trained on Dask distributed.
 
-A sweep is planned (`trainer.sweep_plan`) and validated in full before anything starts (`existing_status`),
+A sweep is planned (`trainer.sweep.plan`) and validated in full before anything starts (`existing_status`),
 then every run that is not already finished becomes one Dask task (`execute_run`) that calls the same
 `trainer.loop.train` / `trainer.loop.resume` as `train run` / `train resume`. Reruns are idempotent: a
 complete or diverged file is kept without being opened for writing, a killed or interrupted one is
@@ -26,8 +26,8 @@ from typing import Callable, Iterator, Sequence
 
 from trainer.config import TrainConfig
 from trainer.errors import ConfigError, RunFileError, TrainerError
-from trainer.sweep_plan import PlannedRun, estimated_cost, manifest_text, write_atomically
-from trainer.sweep_plan import MANIFEST, plan_sweep  # noqa: F401 - the API next to run_sweep
+from trainer.sweep.plan import PlannedRun, estimated_cost, manifest_text, write_atomically
+from trainer.sweep.plan import MANIFEST, plan_sweep  # noqa: F401 - the API next to run_sweep
 
 PROGRESS_TOPIC = "spectral-sweep-progress"
 FINISHED = ("complete", "diverged")  # results: a rerun keeps them
@@ -84,7 +84,7 @@ def existing_status(path: Path, config: TrainConfig) -> str | None:
     Opens the file read-only, so a finished file is never modified. Raises RunFileError when the
     file cannot be read as a run, ConfigError when it holds another configuration.
     """
-    from trainer.runfile import open_swmr_reader
+    from trainer.runfile.schema import open_swmr_reader
 
     if not path.exists():
         return None
@@ -107,7 +107,7 @@ def execute_run(config_json: str, path: str, overwrite: bool) -> RunOutcome:
     """
     import torch
 
-    from trainer.loop import resume, train
+    from trainer.engines.loop import resume, train
 
     torch.set_num_threads(1)  # one run per single-threaded worker; also keeps results independent of cores
     config, target = TrainConfig.from_json(config_json), Path(path)
@@ -222,7 +222,7 @@ def run_sweep(folder: Path | str, runs: Sequence[PlannedRun], *, overwrite: bool
     resumable) and the summary says `interrupted`.
     """
     folder = Path(folder).absolute()  # workers may run elsewhere: give them absolute paths
-    from trainer.runfile import unwritable_reason
+    from trainer.runfile.schema import unwritable_reason
 
     reason = unwritable_reason(folder)
     if reason:
