@@ -159,7 +159,7 @@ def test_a_diverged_run_is_a_result_not_a_failure(tmp_path, one_thread):
 def test_local_workers_get_training_friendly_settings():
     """No MALLOC_TRIM_THRESHOLD_ (it made steps ~2x slower), no profiler, and SIGINT ignored from birth
     (a Ctrl-C to the terminal reaches only the sweep, which stops the workers)."""
-    from trainer.sweep.runner import dask_client
+    from trainer.sweep.cluster import dask_client
 
     def worker_settings():
         import dask
