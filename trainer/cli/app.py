@@ -10,8 +10,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from trainer.cli.common import RUNS_DIR, EngineOption, fail, floats_option, guard, train_one, with_progress
+from trainer.cli.common import RUNS_DIR, EngineOption, guard, with_progress
 from trainer.cli.imports import import_command
+from trainer.cli.run import run_command
 from trainer.cli.sweep import ensemble_command, run_sweep_command, sweep_command
 
 app = typer.Typer(add_completion=False, invoke_without_command=True,
@@ -44,104 +45,7 @@ def default_study(
     run_sweep_command(out_dir, runs, overwrite=overwrite, manifest=False)
 
 
-@app.command("run")
-def run_command(
-    preset: Annotated[str, typer.Option(help="Preset to start from (see `train presets`).")] = "baseline",
-    seed: Annotated[Optional[int], typer.Option(help="Random seed for the initialisation.")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Full-batch optimizer steps.")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Learning rate.")] = None,
-    width: Annotated[Optional[int], typer.Option(help="Hidden units per layer.")] = None,
-    depth: Annotated[Optional[int], typer.Option(help="Number of hidden layers.")] = None,
-    activation: Annotated[Optional[str], typer.Option(help="relu, tanh, gelu, silu, sin, relu2, sinc, gaussian.")] = None,
-    init: Annotated[Optional[str], typer.Option(help="default (PyTorch), xavier or kaiming.")] = None,
-    optimizer: Annotated[Optional[str], typer.Option(help="adam or sgd.")] = None,
-    target: Annotated[Optional[str], typer.Option(
-        help="Target kind: sines (1-D, --freqs) or harmonics (inputs on the sphere S^(d-1), --degrees).",
-        show_default="the preset's, sines")] = None,
-    input_dim: Annotated[Optional[int], typer.Option(help="harmonics: input dimension d (sphere S^(d-1)).",
-                                                     show_default="3")] = None,
-    degrees: Annotated[Optional[str], typer.Option(help="harmonics: spherical-harmonic degrees, e.g. 1,2,4.")] = None,
-    target_seed: Annotated[Optional[int], typer.Option(
-        help="harmonics: seed of the sample points and of each degree's random harmonic.", show_default="0")] = None,
-    freqs: Annotated[Optional[str], typer.Option(help="Target frequencies in Hz, e.g. 1,3,7,15.")] = None,
-    amps: Annotated[Optional[str], typer.Option(help="Target amplitudes, one per frequency.")] = None,
-    phases: Annotated[Optional[str], typer.Option(help="Target phases in radians, one per frequency.")] = None,
-    n_train: Annotated[Optional[int], typer.Option(help="Training points (uniform grid on [0, 1)).")] = None,
-    n_eval: Annotated[Optional[int], typer.Option(help="Evaluation grid points.", show_default="the training grid")] = None,
-    dtype: Annotated[Optional[str], typer.Option(help="float32 or float64.")] = None,
-    device: Annotated[Optional[str], typer.Option(help="cpu or cuda.")] = None,
-    ckpt_every: Annotated[Optional[int], typer.Option(help="Store parameters every N steps.")] = None,
-    pred_every: Annotated[Optional[int], typer.Option(help="Store eval-grid predictions every N steps.")] = None,
-    model: Annotated[Optional[str], typer.Option(help="mlp or diag-linear (known-answer model).")] = None,
-    features: Annotated[Optional[int], typer.Option(help="diag-linear: number of Fourier frequencies K.")] = None,
-    feature_decay: Annotated[Optional[float], typer.Option(help="diag-linear: feature scales k^-p.")] = None,
-    init_scale: Annotated[Optional[float], typer.Option(help="diag-linear: initial u = v.")] = None,
-    perturb: Annotated[Optional[float], typer.Option(
-        help="Perturb the init: w -> w (1 + perturb e), e ~ N(0, 1); e.g. 1e-7 (noise-floor replicate).")] = None,
-    perturb_seed: Annotated[Optional[int], typer.Option(help="Seed of the perturbation e.")] = None,
-    freeze_hidden: Annotated[bool, typer.Option(
-        "--freeze-hidden", help="Train only the output layer; hidden layers keep their initial values (a model "
-                                "linear in its trained parameters: the NTK known-answer case).")] = False,
-    out: Annotated[Optional[Path], typer.Option(
-        help="Run file.", show_default="data/runs/PRESET-sSEED.h5, -pSEED added when perturbed, -frozen with "
-                                       "--freeze-hidden, then -harmonics for harmonics targets")] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace an existing run file.")] = False,
-    engine: EngineOption = "auto",
-) -> None:
-    """Train one run from a preset, with any setting overridden."""
-    from trainer.config import get_preset, validate
-
-    config = guard(get_preset, preset)
-    if target == "harmonics":
-        config = dataclasses.replace(config, target=_harmonics_target(input_dim, degrees, amps, freqs, phases))
-    elif target not in (None, "sines"):
-        fail(f"unknown target {target!r}; choose sines or harmonics")
-    elif input_dim is not None or degrees is not None or target_seed is not None:
-        fail("--input-dim, --degrees and --target-seed are for --target harmonics")
-    target_changes = {k: v for k, v in {"n_train": n_train, "n_eval": n_eval, "seed": target_seed}.items()
-                      if v is not None}
-    if config.target.kind == "sines":
-        target_changes.update({k: v for k, v in {"freqs_hz": floats_option(freqs, "freqs"), "amps": floats_option(amps, "amps"),
-                                                 "phases": floats_option(phases, "phases")}.items() if v is not None})
-    if "freqs_hz" in target_changes and "amps" not in target_changes:
-        if len(target_changes["freqs_hz"]) != len(config.target.amps):
-            fail(f"{len(target_changes['freqs_hz'])} frequencies given; give --amps with one amplitude per frequency")
-    model_changes = {k: v for k, v in {"width": width, "depth": depth, "activation": activation, "init": init,
-                                       "kind": model, "features": features, "feature_decay": feature_decay,
-                                       "init_scale": init_scale, "in_dim": config.target.input_dim}.items()
-                     if v is not None}
-    run_changes = {k: v for k, v in {"seed": seed, "epochs": epochs, "lr": lr, "optimizer": optimizer,
-                                     "dtype": dtype, "device": device, "ckpt_every": ckpt_every,
-                                     "pred_every": pred_every, "perturb": perturb,
-                                     "perturb_seed": perturb_seed,
-                                     "freeze_hidden": freeze_hidden or None}.items() if v is not None}
-    config = dataclasses.replace(config, target=dataclasses.replace(config.target, **target_changes),
-                                 model=dataclasses.replace(config.model, **model_changes), **run_changes)
-    guard(validate, config)
-    if out is None:
-        from trainer.sweep.plan import run_stem
-
-        kind = "-harmonics" if config.target.kind == "harmonics" else ""
-        out = RUNS_DIR / f"{run_stem(config, {})}{kind}.h5"
-    train_one(config, out, overwrite, engine)
-
-
-def _harmonics_target(input_dim: Optional[int], degrees: Optional[str], amps: Optional[str], freqs: Optional[str],
-                      phases: Optional[str]):
-    """The TargetSpec of `--target harmonics` (one amplitude per degree, 1 each by default)."""
-    from trainer.config import TargetSpec
-
-    if freqs is not None or phases is not None:
-        fail("--freqs and --phases are for sines targets; a harmonics target takes --degrees and --amps")
-    if degrees is None:
-        fail("--target harmonics needs --degrees, e.g. --degrees 1,2,4")
-    degree_values = floats_option(degrees, "degrees")
-    if any(d != int(d) for d in degree_values):
-        fail(f"--degrees takes whole numbers, got {degrees!r}")
-    degree_tuple = tuple(int(d) for d in degree_values)
-    amp_tuple = floats_option(amps, "amps") if amps is not None else (1.0,) * len(degree_tuple)
-    return TargetSpec(kind="harmonics", freqs_hz=(), amps=amp_tuple, degrees=degree_tuple,
-                      input_dim=3 if input_dim is None else input_dim)
+app.command("run")(run_command)
 
 
 @app.command()
