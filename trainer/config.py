@@ -27,6 +27,7 @@ class TargetSpec:
 
     kind: str = setting("sines", "Target kind: sines (1-D, --freqs) or harmonics (inputs on the sphere S^(d-1), "
                         "--degrees).", flag="target", show_default="the preset's, sines", grid=False,
+                        sweep_default="sines",
                         sweep="Target kind: sines (the preset's) or harmonics (inputs on the sphere S^(d-1), --degrees).")
     freqs_hz: tuple[float, ...] = setting((1.0, 3.0, 7.0, 15.0), "Target frequencies in Hz, e.g. 1,3,7,15.",
                                           flag="freqs", sweep="Target frequencies in Hz (1,3,7,15); grid values "

@@ -24,13 +24,15 @@ class SettingSpec:
     show_default: str | None = None  # the default the help states, where it is not the option's own
     sweep: str | None = None  # the `train sweep` help; None: not a sweep option
     grid: bool = True  # a sweep option whose comma list is a grid axis (False: one value for every run)
+    sweep_default: str | None = None  # the default the sweep help states, where it differs from show_default
 
 
 def setting(default: Any, help: str, *, flag: str | None = None, show_default: str | None = None,
-            sweep: str | bool | None = None, grid: bool = True) -> Any:
+            sweep: str | bool | None = None, grid: bool = True, sweep_default: str | None = None) -> Any:
     """A dataclass field with its CLI declaration; `sweep=True` gives `train sweep` the same help."""
     spec = SettingSpec(help=help, flag=flag, show_default=show_default,
-                       sweep=help if sweep is True else (sweep or None), grid=grid)
+                       sweep=help if sweep is True else (sweep or None), grid=grid,
+                       sweep_default=sweep_default or show_default)
     return dataclasses.field(default=default, metadata={META_KEY: spec})
 
 

@@ -45,7 +45,7 @@ def run_option(item: Setting) -> inspect.Parameter:
 
 def sweep_option(item: Setting) -> inspect.Parameter:
     """The `train sweep` option of a setting: text for a grid axis, else one value of the setting's type."""
-    extra = {} if item.spec.show_default is None else {"show_default": item.spec.show_default}
+    extra = {} if item.spec.sweep_default is None else {"show_default": item.spec.sweep_default}
     python_type = str if item.spec.grid else {"int": int, "float": float}.get(item.kind, str)
     annotation = Annotated[Optional[python_type], typer.Option(f"--{item.flag}", help=item.spec.sweep, **extra)]
     return inspect.Parameter(item.python_name, KEYWORD, default=None, annotation=annotation)
