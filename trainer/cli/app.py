@@ -1,5 +1,5 @@
-"""`train`: thin typer commands over `trainer.engines.loop`: the default study, one run, resume, presets; sweep, ensemble
-and import live in cli_sweep.py and cli_import.py and are registered here."""
+"""`train`: the typer app: the default study, resume and presets here; run (cli/run.py), sweep and ensemble
+(cli/sweep.py) and import (cli/imports.py) are registered here."""
 
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ class ModelLogging:
             loss_kind: what `log_step` logs: "mse" (mean((model(x_train) - y_train)^2), perhaps on
                 minibatches) or "user" (your own loss, labelled user-defined by the analyzer, `loss_name`
                 naming it). None: the MSE, checked at the first step that has both a loss and a checkpoint of
-                the model; a loss that differs by more than trainer.loss_log.MSE_TOLERANCE is a ValueError.
+                the model; a loss that differs by more than trainer.runfile.loss_log.MSE_TOLERANCE is a ValueError.
         """
         from trainer.byo import records as byo
         from trainer.runfile import loss_log

@@ -2,9 +2,9 @@
 
 A sweep is planned (`trainer.sweep.plan`) and validated in full before anything starts (`existing_status`),
 then every run that is not already finished becomes one Dask task (`execute_run`) that calls the same
-`trainer.loop.train` / `trainer.loop.resume` as `train run` / `train resume`. Reruns are idempotent: a
-complete or diverged file is kept without being opened for writing, a killed or interrupted one is
-resumed. Dask's own mechanisms do the scheduling: `retries=` for failed attempts, the scheduler's
+`trainer.engines.loop.train` / `trainer.engines.loop.resume` as `train run` / `train resume`. Reruns are
+idempotent: a complete or diverged file is kept without being opened for writing, a killed or interrupted one
+is resumed. Dask's own mechanisms do the scheduling: `retries=` for failed attempts, the scheduler's
 rescheduling for tasks lost with a dead worker (the retry resumes the partial file), `priority=` to
 start the longest runs first (on a local cluster also fed one run per free worker), worker events for
 per-run progress.
