@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 def training_run(preset: str, epochs: int) -> Path:
     """The preset's run file in data/bench/, trained here unless it is already there."""
     from trainer.config import PRESETS
-    from trainer.loop import train
+    from trainer.engines.loop import train
 
     path = REPO / "data" / "bench" / f"cache-{preset}-{epochs}.h5"
     if not path.exists():

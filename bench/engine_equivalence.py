@@ -16,11 +16,11 @@ import dataclasses
 
 import numpy as np
 
-from trainer.batched import BatchedMLP
+from trainer.engines.batched import BatchedMLP
 from trainer.config import DEFAULT_STUDY, PRESETS, TrainConfig
-from trainer.engine import TorchEngine
-from trainer.fused import FusedMLP
-from trainer.loop import initial_model, training_set
+from trainer.engines.engine import TorchEngine
+from trainer.engines.fused import FusedMLP
+from trainer.engines.loop import initial_model, training_set
 from trainer.targets import make_data
 
 

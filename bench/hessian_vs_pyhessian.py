@@ -52,7 +52,7 @@ def timed(fn):
 def ensure_runs(folder: Path, presets, epochs: int) -> dict[str, Path]:
     """DIR/<preset>.h5 for each preset, trained with `epochs` epochs where missing."""
     from trainer.config import PRESETS as CONFIGS
-    from trainer.loop import train
+    from trainer.engines.loop import train
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}

@@ -28,8 +28,8 @@ CHILD = """
 import json, resource, sys, time
 from pathlib import Path
 import torch
-from trainer.checkpoint_files import list_checkpoints, read_state
-from trainer.importer import import_run
+from trainer.byo.checkpoints import list_checkpoints, read_state
+from trainer.byo.importer import import_run
 folder, data, out = map(Path, sys.argv[1:4])
 before_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 result = import_run(folder, "preset:baseline", data, out, overwrite=True)

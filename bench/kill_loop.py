@@ -29,8 +29,8 @@ sys.path.insert(0, str(REPO))  # this checkout's trainer, also in the children (
 
 import numpy as np  # noqa: E402
 
-from trainer import runfile  # noqa: E402
-from trainer.writer import TEMP_SUFFIXES  # noqa: E402
+from trainer.runfile import schema as runfile  # noqa: E402
+from trainer.runfile.writer import TEMP_SUFFIXES  # noqa: E402
 
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
 

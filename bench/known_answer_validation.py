@@ -46,7 +46,7 @@ def sweep_configs(quick: bool = False):
 
 def score_one(name: str, config, folder: Path) -> tuple[dict, pd.DataFrame]:
     from analyzer.core.runner import analyze
-    from trainer.loop import train
+    from trainer.engines.loop import train
 
     path = folder / f"{name}.h5"
     started = time.perf_counter()

@@ -26,7 +26,7 @@ def imported_run(folder: Path, steps: int, widths: list[int]) -> Path:
     import torch
     from byo_models import FPNet
 
-    from trainer.importer import import_run
+    from trainer.byo.importer import import_run
 
     (folder / "ckpts").mkdir(parents=True)
     x = np.linspace(-np.pi, np.pi, 201)[:-1, None]

@@ -32,10 +32,10 @@ EVAL_POINTS = 1000
 
 def write_synthetic_run(path: Path, n_steps: int, seed: int = 0) -> None:
     from trainer.config import PRESETS
-    from trainer.loop import run_meta
+    from trainer.engines.loop import run_meta
     from trainer.models import build_model
     from trainer.targets import make_data
-    from trainer.writer import RunWriter
+    from trainer.runfile.writer import RunWriter
 
     base = PRESETS["baseline"]
     config = dataclasses.replace(base, epochs=n_steps, pred_every=PRED_EVERY, ckpt_every=n_steps,

@@ -32,7 +32,7 @@ def train_runs(folder: Path, presets: list[str], seeds: list[int], epochs: int) 
     import dataclasses
 
     from trainer.config import get_preset
-    from trainer.loop import train
+    from trainer.engines.loop import train
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = []

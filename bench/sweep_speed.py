@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from trainer.config import DEFAULT_STUDY  # noqa: E402
-from trainer.sweep_plan import parse_int_set, plan_sweep  # noqa: E402
+from trainer.sweep.plan import parse_int_set, plan_sweep  # noqa: E402
 from train_overhead import plain_loop  # noqa: E402  (bench/ is on the path: the same plain loop)
 
 

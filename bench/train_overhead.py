@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from trainer.config import DEFAULT_STUDY, PRESETS
-from trainer.loop import TORCH_DTYPES, initial_model, make_optimizer, train
+from trainer.engines.loop import TORCH_DTYPES, initial_model, make_optimizer, train
 from trainer.targets import make_data
 
 
@@ -57,7 +57,7 @@ def overhead(preset: str, epochs: int, repeats: int, folder: Path) -> None:
 
 def compression(epochs: int, folder: Path) -> None:
     """Predictions dominate the file: compare none / lzf / gzip-1 (with shuffle) on the baseline."""
-    import trainer.loop as loop
+    import trainer.engines.loop as loop
 
     config = dataclasses.replace(PRESETS["baseline"], epochs=epochs)
     original = loop.run_meta

@@ -14,7 +14,7 @@ def small():
 @pytest.fixture(scope="session")
 def small_run(tmp_path_factory):
     """A 300-step baseline-shaped run file shared by read-only tests."""
-    from trainer.loop import train
+    from trainer.engines.loop import train
 
     path = tmp_path_factory.mktemp("runs") / "small.h5"
     train(small_config(epochs=300), path)
@@ -26,7 +26,7 @@ def known_run(tmp_path_factory):
     """A known-answer run (diag-linear preset: 1,500 steps, checkpoints every 10, ~1 s to train) shared by
     read-only tests; every analysis, `score` included, runs on it."""
     from trainer.config import PRESETS
-    from trainer.loop import train
+    from trainer.engines.loop import train
 
     path = tmp_path_factory.mktemp("known-runs") / "known.h5"
     train(PRESETS["diag-linear"], path)

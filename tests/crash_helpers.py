@@ -12,17 +12,17 @@ import h5py
 import numpy as np
 
 from analyzer.io.run import open_run
-from trainer import runfile
+from trainer.runfile import schema as runfile
 from trainer.config import TrainConfig
-from trainer.faults import CRASH_ENV
-from trainer.loop import resume, train
-from trainer.runlock import check_unlocked
-from trainer.writer import TEMP_SUFFIXES
+from trainer.runfile.faults import CRASH_ENV
+from trainer.engines.loop import resume, train
+from trainer.runfile.lock import check_unlocked
+from trainer.runfile.writer import TEMP_SUFFIXES
 
 CHILD = """
 import sys
 from trainer.config import TrainConfig
-from trainer.loop import train, resume
+from trainer.engines.loop import train, resume
 config = TrainConfig.from_json(sys.argv[2])
 if sys.argv[1] == "train":
     train(config, sys.argv[3], commit_every_s=0.0)
@@ -32,7 +32,7 @@ else:
 # Children forked from a server that has imported torch but never run an op (so no thread pool is
 # forked): ~3 s of interpreter and torch start-up saved per child, which the named-point tests need.
 FORKSERVER = multiprocessing.get_context("forkserver")
-FORKSERVER.set_forkserver_preload(["trainer.loop", "torch._dynamo", "crash_helpers"])
+FORKSERVER.set_forkserver_preload(["trainer.engines.loop", "torch._dynamo", "crash_helpers"])
 
 
 def start(mode: str, config, path: Path) -> subprocess.Popen:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from helpers import small_config
 
-from trainer.loop import train
+from trainer.engines.loop import train
 from trainer.models import build_model, functional_forward, param_layout
 
 EPOCHS = 150

@@ -19,7 +19,7 @@ from analyzer.core.cache import default_cache_path
 from analyzer.cli import app
 from analyzer.errors import BadInputError
 from analyzer.io.run import open_run
-from trainer.loop import train
+from trainer.engines.loop import train
 
 runner = CliRunner()
 

@@ -108,7 +108,7 @@ def test_unknown_modes_and_mismatched_shapes_are_bad_input():
 
 
 def test_basis_for_a_harmonics_run(tmp_path):
-    from trainer.loop import train
+    from trainer.engines.loop import train
 
     config = small_config(epochs=30)
     target = TargetSpec(kind="harmonics", freqs_hz=(), amps=(1.0, 1.0), degrees=(1, 3), input_dim=3, n_train=100)

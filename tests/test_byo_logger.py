@@ -17,7 +17,7 @@ import analyzer
 from analyzer.cli import app as analyze_app
 from trainer import RunWriter
 from trainer.cli import app as train_app
-from trainer.engine import pack_optimizer_state
+from trainer.engines.engine import pack_optimizer_state
 from trainer.errors import ConfigError
 from trainer.models import flatten
 
@@ -223,8 +223,8 @@ def test_train_resume_refuses_a_logged_run(tmp_path):
 
 def test_a_schema_1_file_is_still_read_and_resumed(tmp_path, small_run):
     """Version-1 files (no `source` attribute) are `train run` files: opened, analysed, resumed."""
-    from trainer import runfile
-    from trainer.loop import resume
+    from trainer.runfile import schema as runfile
+    from trainer.engines.loop import resume
 
     path = tmp_path / "v1.h5"
     path.write_bytes(small_run.read_bytes())

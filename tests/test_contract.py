@@ -36,7 +36,7 @@ def tiny_runs(tmp_path_factory):
     from helpers import small_config, sphere_config
 
     from trainer.config import PRESETS
-    from trainer.loop import train
+    from trainer.engines.loop import train
 
     folder = tmp_path_factory.mktemp("contract")
     train(small_config(epochs=150), folder / "mlp.h5")

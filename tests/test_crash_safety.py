@@ -15,10 +15,10 @@ from crash_helpers import assert_same_run, check_only_complete_rows, finish, kil
 from helpers import small_config
 
 from trainer.config import TrainConfig
-from trainer.faults import POINTS
+from trainer.runfile.faults import POINTS
 from trainer.errors import RunFileError
-from trainer.loop import resume, train
-from trainer.writer import RunWriter
+from trainer.engines.loop import resume, train
+from trainer.runfile.writer import RunWriter
 
 CONFIG = small_config(epochs=200, ckpt_every=10)
 

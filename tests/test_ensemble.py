@@ -11,13 +11,13 @@ from test_runfile import arrays, assert_same_arrays
 from typer.testing import CliRunner
 
 from analyzer.io.run import open_run
-from trainer.batched import BatchedMLP
+from trainer.engines.batched import BatchedMLP
 from trainer.cli import app
 from trainer.config import PRESETS
-from trainer.ensemble import should_batch, train_ensemble
+from trainer.sweep.ensemble import should_batch, train_ensemble
 from trainer.errors import ConfigError, RunFileError
-from trainer.fused import FusedMLP
-from trainer.loop import initial_model, resume, train, training_set
+from trainer.engines.fused import FusedMLP
+from trainer.engines.loop import initial_model, resume, train, training_set
 from trainer.targets import make_data
 
 

@@ -18,7 +18,7 @@ TOL = 1e-6
 @pytest.fixture(scope="module")
 def sgd_run(tmp_path_factory):
     """Seed 000's sgd preset at width 12 (P = 193): a plateau from step 0, a drop, a second plateau (issue 22)."""
-    from trainer.loop import train
+    from trainer.engines.loop import train
 
     config = dataclasses.replace(PRESETS["sgd"], epochs=3000, model=ModelSpec(width=12))
     path = tmp_path_factory.mktemp("escape") / "sgd12.h5"

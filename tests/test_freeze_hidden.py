@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 
 from trainer.cli import app
 from trainer.config import PRESETS, TrainConfig, validate
-from trainer.ensemble import train_ensemble
+from trainer.sweep.ensemble import train_ensemble
 from trainer.errors import ConfigError
-from trainer.loop import train
+from trainer.engines.loop import train
 from trainer.models import build_model, output_layer_names, param_layout
 
 
@@ -111,7 +111,7 @@ def test_cli_flag_is_stored_in_the_config_and_names_the_file(tmp_path, monkeypat
 
 
 def test_torch_engine_leaves_no_gradient_on_hidden_parameters():
-    from trainer.engine import TorchEngine
+    from trainer.engines.engine import TorchEngine
 
     config = frozen_config(dtype="float64")
     model = build_model(config.model, config.seed, torch.float64)

@@ -14,10 +14,10 @@ from typer.testing import CliRunner
 
 from trainer.cli import app
 from trainer.config import PRESETS
-from trainer.engine import TorchEngine, choose_engine, pack_optimizer_state
+from trainer.engines.engine import TorchEngine, choose_engine, pack_optimizer_state
 from trainer.errors import ConfigError
-from trainer.fused import FusedMLP, unsupported_reason
-from trainer.loop import resume, train, training_set
+from trainer.engines.fused import FusedMLP, unsupported_reason
+from trainer.engines.loop import resume, train, training_set
 from trainer.models import ACTIVATIONS, build_model
 from trainer.targets import make_data
 

@@ -16,7 +16,7 @@ from analyzer.analyses.harmonics import HarmonicsParams, compute, convergence_ra
 from analyzer.analyses.harmonics.ntk_reference import funk_hecke, init_variances, relu_ntk_eigenvalues, relu_ntk_kernel
 from analyzer.errors import BadInputError
 from trainer import harmonics
-from trainer.loop import train
+from trainer.engines.loop import train
 
 
 def test_rate_of_an_exact_exponential_is_recovered():

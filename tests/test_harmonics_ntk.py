@@ -13,7 +13,7 @@ from analyzer.analyses.harmonics import HarmonicsParams, compute
 from analyzer.analyses.harmonics.ntk_empirical import degree_rayleigh_quotients
 from analyzer.bases.sphere import harmonic_basis
 from trainer import harmonics
-from trainer.loop import train
+from trainer.engines.loop import train
 
 
 def test_rayleigh_quotients_of_a_zonal_kernel():

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 import analyzer
 from analyzer.study.collect import StudyOptions, summarize_run
 from trainer.cli import app as train_app
-from trainer.sweep_plan import plan_sweep
+from trainer.sweep.plan import plan_sweep
 
 runner = CliRunner()
 

@@ -123,7 +123,7 @@ def test_separate_eval_set_keeps_the_training_points():
 
 
 def test_run_file_stores_the_drawn_components(tmp_path):
-    from trainer.loop import train
+    from trainer.engines.loop import train
 
     config = harmonics_config()
     train(config, tmp_path / "h.h5")
@@ -139,8 +139,8 @@ def test_run_file_stores_the_drawn_components(tmp_path):
 
 
 def test_fused_and_torch_engines_agree_bit_for_bit_in_three_dimensions(tmp_path):
-    from trainer.engine import choose_engine
-    from trainer.loop import train
+    from trainer.engines.engine import choose_engine
+    from trainer.engines.loop import train
 
     config = harmonics_config(model=dataclasses.replace(harmonics_config().model, depth=2))
     assert choose_engine(config) == "fused"
@@ -202,7 +202,7 @@ def test_cli_refuses_bad_harmonics_options(tmp_path, args, fragment):
 
 def test_version_2_files_still_read_and_resume(tmp_path, small_run):
     import analyzer
-    from trainer.loop import resume
+    from trainer.engines.loop import resume
 
     path = tmp_path / "v2.h5"
     path.write_bytes(small_run.read_bytes())

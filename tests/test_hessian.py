@@ -134,7 +134,7 @@ def test_bad_inputs_are_one_line_errors():
 
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
-    from trainer.loop import train
+    from trainer.engines.loop import train
 
     config = dataclasses.replace(PRESETS["baseline"], epochs=60, model=ModelSpec(width=6),
                                  target=dataclasses.replace(PRESETS["baseline"].target, n_train=64))

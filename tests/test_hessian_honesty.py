@@ -93,7 +93,7 @@ def test_slq_is_exact_when_every_probe_exhausts_the_hessian():
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
     from helpers import small_config
-    from trainer.loop import train
+    from trainer.engines.loop import train
 
     path = tmp_path_factory.mktemp("honest") / "r.h5"
     train(small_config(epochs=60), path, overwrite=True)

@@ -25,7 +25,7 @@ EVERY_K_TOL = 1e-6  # the issue's requirement, relative to lambda_max; we also c
 @pytest.fixture(scope="module")
 def width12_run(tmp_path_factory):
     """The issue's case: a width-12 baseline trained 300 steps (P = 193, negatives and a large null space)."""
-    from trainer.loop import train
+    from trainer.engines.loop import train
 
     config = dataclasses.replace(PRESETS["baseline"], epochs=300, ckpt_every=150, model=ModelSpec(width=12))
     path = tmp_path_factory.mktemp("w12") / "w12.h5"

@@ -18,9 +18,9 @@ from typer.testing import CliRunner
 
 import analyzer
 from analyzer.cli import app as analyze_app
-from trainer.byo import detect_freqs
+from trainer.byo.records import detect_freqs
 from trainer.cli import app as train_app
-from trainer.importer import import_run
+from trainer.byo.importer import import_run
 
 runner = CliRunner()
 TESTS = Path(__file__).parent

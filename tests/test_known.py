@@ -32,7 +32,7 @@ def diag_config(amps=(1.0, 0.8, 0.6, 0.4), feature_decay=0.5, init_scale=1e-3, e
 
 @pytest.fixture(scope="module", params=list(CONFIGS))
 def known_run(request, tmp_path_factory):
-    from trainer.loop import train
+    from trainer.engines.loop import train
 
     config = diag_config(**CONFIGS[request.param])
     path = tmp_path_factory.mktemp("known") / f"{request.param}.h5"
@@ -163,7 +163,7 @@ def test_correlation_rejects_with_three_or_more_plateaus(scored):
 
 @pytest.fixture(scope="module")
 def seed000_run(tmp_path_factory):
-    from trainer.loop import train
+    from trainer.engines.loop import train
 
     path = tmp_path_factory.mktemp("known") / "seed000-ckpt10.h5"
     train(diag_config(ckpt_every=10), path, overwrite=True)

@@ -139,7 +139,7 @@ def test_auto_route_goes_matrix_free_when_the_jacobian_does_not_fit(all_layers_g
 
 
 def test_checkpoint_step_and_eval_grid_other_than_the_training_grid(tmp_path):
-    from trainer.loop import train
+    from trainer.engines.loop import train
 
     config = tiny_config(freeze_hidden=True, ckpt_every=5)
     config = dataclasses.replace(config, target=dataclasses.replace(config.target, n_eval=50))

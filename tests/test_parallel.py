@@ -12,7 +12,7 @@ from helpers import small_config
 from analyzer.core.parallel import Job, cluster, compute_jobs
 from analyzer.core.runner import analyze, cached_result
 from analyzer.io.run import open_run
-from trainer.loop import train
+from trainer.engines.loop import train
 
 HESSIAN_EVERY = {"at": "every", "every": 20}
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from trainer.cli import app
 from trainer.config import TrainConfig
-from trainer.loop import train
+from trainer.engines.loop import train
 from trainer.models import build_model, flatten, perturb_parameters
 
 FLOAT32_EPS = float(np.finfo(np.float32).eps)
@@ -75,7 +75,7 @@ def test_perturbation_oracle_on_a_model(small):
 
 
 def test_resume_of_a_perturbed_run_that_committed_nothing_restarts_from_the_perturbed_init(tmp_path, small):
-    from trainer.loop import resume
+    from trainer.engines.loop import resume
 
     config = small(epochs=30, perturb=1e-7, perturb_seed=2)
     reference, killed = tmp_path / "ref.h5", tmp_path / "killed.h5"

@@ -58,7 +58,7 @@ def test_the_terminal_bar_is_stopped_and_erased_after_an_error():
 def test_the_hessian_bar_moves_within_a_checkpoint(tmp_path):
     from analyzer.core.runner import analyze
     from helpers import small_config
-    from trainer.loop import train
+    from trainer.engines.loop import train
 
     path = tmp_path / "r.h5"
     train(small_config(epochs=20), path, overwrite=True)
@@ -87,7 +87,7 @@ def test_report_states_its_plan_first_and_leaves_no_bar_after_an_error(tmp_path)
 
     from analyzer.cli import app
     from helpers import small_config
-    from trainer.loop import train
+    from trainer.engines.loop import train
 
     path = tmp_path / "r.h5"
     train(small_config(epochs=30), path, overwrite=True)

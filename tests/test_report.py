@@ -21,7 +21,7 @@ from analyzer.core.runner import analyze
 from analyzer.cli import app
 from analyzer.errors import BadInputError
 from analyzer.report import ReportOptions, build_report, markdown_table, write_report
-from trainer.loop import train
+from trainer.engines.loop import train
 
 GOLDEN = Path(__file__).parent / "golden"
 FAST = {"hessian": {"at": "every", "every": 100}, "correlate": {"n_permutations": 199}}

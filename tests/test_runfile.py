@@ -10,12 +10,12 @@ import pytest
 from helpers import small_config
 
 from analyzer.io.run import open_run
-from trainer import runfile
+from trainer.runfile import schema as runfile
 from trainer.config import TrainConfig
 from trainer.errors import RunFileError
-from trainer.loop import resume, train
-from trainer.runfile import RunMeta
-from trainer.writer import RunWriter
+from trainer.engines.loop import resume, train
+from trainer.runfile.schema import RunMeta
+from trainer.runfile.writer import RunWriter
 
 
 def arrays(path) -> dict[str, np.ndarray]:

@@ -9,9 +9,9 @@ import pytest
 
 from analyzer.io.run import open_run
 from trainer.errors import RunFileError
-from trainer.runfile import RunMeta
-from trainer.runlock import RunLock, RunLockedError, check_unlocked, lock_path
-from trainer.writer import RunWriter
+from trainer.runfile.schema import RunMeta
+from trainer.runfile.lock import RunLock, RunLockedError, check_unlocked, lock_path
+from trainer.runfile.writer import RunWriter
 
 
 def foreign_meta() -> RunMeta:

@@ -291,7 +291,7 @@ def test_run_with_sparse_predictions_is_refused(tmp_path):
     from helpers import small_config
 
     from analyzer import analyze
-    from trainer.loop import train
+    from trainer.engines.loop import train
 
     path = tmp_path / "sparse.h5"
     train(dataclasses.replace(small_config(epochs=400), pred_every=100), path)

@@ -24,7 +24,7 @@ import analyzer
 from analyzer.analyses.spectrum import SpectrumParams, SpectrumResult, compute
 from analyzer.core.serialize import to_jsonable
 from trainer import targets
-from trainer.loop import train
+from trainer.engines.loop import train
 
 DEGREES, AMPS = (1, 3), (1.0, 2.0)
 MIDPOINTS, WIDTHS = {1: 40.0, 3: 300.0}, {1: 4.0, 3: 20.0}  # t0_l and w_l of the planted logistic escapes

@@ -22,7 +22,7 @@ from analyzer.study.collect import RunSummary, StudyOptions, collect_paths, summ
 from analyzer.study.analysis import build_study, group_names
 from analyzer.study.report import render, to_json
 from trainer.config import PRESETS, TrainConfig
-from trainer.loop import train
+from trainer.engines.loop import train
 
 runner = CliRunner()
 FAST = ["--workers", "2", "--permutations", "199", "--resamples", "500"]

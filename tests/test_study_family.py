@@ -103,7 +103,7 @@ def test_swap_on_a_group_with_one_run_is_one_line_exit_2(tmp_path):
 
     from analyzer.cli import app
     from helpers import small_config
-    from trainer.loop import train
+    from trainer.engines.loop import train
 
     path = tmp_path / "baseline-s0.h5"
     train(small_config(epochs=200), path)
@@ -124,7 +124,7 @@ def test_swap_on_a_group_with_one_run_is_one_line_exit_2(tmp_path):
 
 def test_sweep_takes_amplitudes_and_frequencies_as_grid_values():
     from trainer.errors import ConfigError
-    from trainer.sweep_plan import parse_grid_values, plan_sweep
+    from trainer.sweep.plan import parse_grid_values, plan_sweep
 
     flat = plan_sweep(["baseline"], [0, 1], {"amps": parse_grid_values("amps", "1,1,1,1")})
     assert [r.file for r in flat] == ["baseline-s0-amps1_1_1_1.h5", "baseline-s1-amps1_1_1_1.h5"]

@@ -13,7 +13,7 @@ from helpers import small_config
 from typer.testing import CliRunner
 
 from trainer.cli import app
-from trainer.runlock import lock_path
+from trainer.runfile.lock import lock_path
 
 runner = CliRunner()
 FAST = ["--epochs", "20", "--n-train", "64", "--width", "8"]

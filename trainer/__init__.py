@@ -7,7 +7,7 @@ __all__ = ["RunWriter", "__version__"]
 def __getattr__(name: str):
     # imported on first use, so that `import trainer` (and `train --help`) stays fast
     if name == "RunWriter":
-        from trainer.writer import RunWriter
+        from trainer.runfile.writer import RunWriter
 
         return RunWriter
     raise AttributeError(f"module 'trainer' has no attribute {name!r}")

@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass, field
 
 from trainer.errors import ConfigError
+from trainer.settings import setting
 
 DTYPES = ("float32", "float64")
 TARGET_KINDS = ("sines", "harmonics")
@@ -24,15 +25,26 @@ class TargetSpec:
     unit-norm spherical harmonic of degree degrees_k; `seed` draws the points and the Y_k (trainer/harmonics.py).
     """
 
-    kind: str = "sines"
-    freqs_hz: tuple[float, ...] = (1.0, 3.0, 7.0, 15.0)
-    amps: tuple[float, ...] = (1.0, 0.8, 0.6, 0.4)
-    phases: tuple[float, ...] | None = None
-    n_train: int = 1000
-    n_eval: int | None = None  # None: the evaluation grid is the training grid
-    input_dim: int = 1
-    degrees: tuple[int, ...] = ()
-    seed: int = 0
+    kind: str = setting("sines", "Target kind: sines (1-D, --freqs) or harmonics (inputs on the sphere S^(d-1), "
+                        "--degrees).", flag="target", show_default="the preset's, sines", grid=False,
+                        sweep_default="sines",
+                        sweep="Target kind: sines (the preset's) or harmonics (inputs on the sphere S^(d-1), --degrees).")
+    freqs_hz: tuple[float, ...] = setting((1.0, 3.0, 7.0, 15.0), "Target frequencies in Hz, e.g. 1,3,7,15.",
+                                          flag="freqs", sweep="Target frequencies in Hz (1,3,7,15); grid values "
+                                                              "separated by /.")
+    amps: tuple[float, ...] = setting((1.0, 0.8, 0.6, 0.4), "Target amplitudes, one per frequency.",
+                                      sweep="Target amplitudes, one per frequency (1,1,1,1); grid values separated "
+                                            "by / (1,1,1,1/1,0.8,0.6,0.4).")
+    phases: tuple[float, ...] | None = setting(None, "Target phases in radians, one per frequency.")
+    n_train: int = setting(1000, "Training points (uniform grid on [0, 1)).", sweep="Training points.")
+    # None: the evaluation grid is the training grid
+    n_eval: int | None = setting(None, "Evaluation grid points.", show_default="the training grid")
+    input_dim: int = setting(1, "harmonics: input dimension d (sphere S^(d-1)).", show_default="3", sweep=True,
+                             grid=False)
+    degrees: tuple[int, ...] = setting((), "harmonics: spherical-harmonic degrees, e.g. 1,2,4.", grid=False,
+                                       sweep="harmonics: spherical-harmonic degrees, e.g. 1,2,4 (amplitude 1 each).")
+    seed: int = setting(0, "harmonics: seed of the sample points and of each degree's random harmonic.",
+                        flag="target-seed", show_default="0", sweep=True, grid=False)
 
     @property
     def eval_points(self) -> int:
@@ -47,19 +59,20 @@ class TargetSpec:
 class ModelSpec:
     """What `trainer.models.build_model` needs to rebuild a model exactly."""
 
-    kind: str = "mlp"
+    kind: str = setting("mlp", "mlp or diag-linear (known-answer model).", flag="model")
     in_dim: int = 1
     out_dim: int = 1
-    depth: int = 2  # number of hidden layers
-    width: int = 50
-    activation: str = "relu"
-    init: str = "default"
+    depth: int = setting(2, "Number of hidden layers.", sweep="Hidden layers.")
+    width: int = setting(50, "Hidden units per layer.", sweep=True)
+    activation: str = setting("relu", "relu, tanh, gelu, silu, sin, relu2, sinc, gaussian.",
+                              sweep="Activation(s), see `train run --help`.")
+    init: str = setting("default", "default (PyTorch), xavier or kaiming.", sweep="default, xavier and/or kaiming.")
     # diag-linear model (known-answer runs): K Fourier frequencies, scales k^-decay, init u=v=init_scale
-    features: int = 20
-    feature_decay: float = 0.5
-    init_scale: float = 1e-3
+    features: int = setting(20, "diag-linear: number of Fourier frequencies K.")
+    feature_decay: float = setting(0.5, "diag-linear: feature scales k^-p.")
+    init_scale: float = setting(1e-3, "diag-linear: initial u = v.")
     # kind "import": any nn.Module, rebuilt by calling `constructor` ("package.module:callable") with
-    # `constructor_kwargs`; the MLP fields above are then unused (trainer/constructor.py)
+    # `constructor_kwargs`; the MLP fields above are then unused (trainer/byo/constructor.py)
     constructor: str | None = None
     constructor_kwargs: dict | None = None
 
@@ -71,21 +84,23 @@ class TrainConfig:
     preset: str = "baseline"
     target: TargetSpec = field(default_factory=TargetSpec)
     model: ModelSpec = field(default_factory=ModelSpec)
-    optimizer: str = "adam"
-    lr: float = 0.01
-    epochs: int = 10_000
-    seed: int = 0
-    dtype: str = "float32"
-    device: str = "cpu"
-    ckpt_every: int = 10
-    pred_every: int = 1
+    optimizer: str = setting("adam", "adam or sgd.", sweep="adam and/or sgd.")
+    lr: float = setting(0.01, "Learning rate.", sweep="Learning rate(s), e.g. 0.01,0.001.")
+    epochs: int = setting(10_000, "Full-batch optimizer steps.", sweep="Epochs (comma list: a grid axis).")
+    seed: int = setting(0, "Random seed for the initialisation.")
+    dtype: str = setting("float32", "float32 or float64.", sweep="float32 and/or float64.")
+    device: str = setting("cpu", "cpu or cuda.")
+    ckpt_every: int = setting(10, "Store parameters every N steps.", sweep=True)
+    pred_every: int = setting(1, "Store eval-grid predictions every N steps.", sweep="Store predictions every N steps.")
     # noise-floor replicates: after the seeded init, every weight w becomes w * (1 + perturb * e),
     # e ~ N(0, 1) from a generator seeded with perturb_seed; 0 leaves the init untouched
-    perturb: float = 0.0
-    perturb_seed: int = 0
+    perturb: float = setting(0.0, "Perturb the init: w -> w (1 + perturb e), e ~ N(0, 1); e.g. 1e-7 (noise-floor "
+                                  "replicate).", sweep="Relative init perturbation, e.g. 1e-7 (noise floor).")
+    perturb_seed: int = setting(0, "Seed of the perturbation e.")
     # train only the output layer (hidden layers stay at their initial values); the model is then linear
     # in its trained parameters, the known-answer case of the NTK and mask analyses (docs/ntk.md)
-    freeze_hidden: bool = False
+    freeze_hidden: bool = setting(False, "Train only the output layer; hidden layers keep their initial values (a "
+                                         "model linear in its trained parameters: the NTK known-answer case).")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)

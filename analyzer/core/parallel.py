@@ -14,7 +14,6 @@ Dask's to retry (the scheduler reschedules its tasks; cache writes are atomic re
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,35 +35,23 @@ class Job:
 @contextlib.contextmanager
 def cluster(workers: int | None = None, scheduler: str | None = None):
     """A client on the given scheduler, or on a LocalCluster of single-threaded worker processes (one per core)."""
-    import dask
-    from distributed import Client, LocalCluster
+    from trainer.sweep.cluster import SweepError, dask_client
 
-    if scheduler:
-        try:
-            client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError) as err:
-            raise BadInputError(f"cannot reach the Dask scheduler at {scheduler} ({' '.join(str(err).split())})") from None
-        with client:
-            yield client
-        return
     workers = workers if workers is not None else os.cpu_count() or 1
-    if workers < 1:
+    if not scheduler and workers < 1:
         raise BadInputError(f"--workers must be at least 1, got {workers}")
-    # Dask's nannies set MALLOC_TRIM_THRESHOLD_=65536 in their workers, which made the Hessian's many small
-    # torch allocations 2x slower (sgd, 10,000 epochs: 4.7 s vs 2.3 s a run); None unsets it
-    # (bench/RESULTS.md); the workers' statistical profiler (a stack sample every 10 ms) is not needed either.
-    # Port 0: no dashboard (bokeh is not a dependency), no clash with a cluster on 8787.
-    # Worker saturation 1.0: a worker is sent its next task only when it is free, so the priorities (slowest run
-    # first) decide what runs next; at Dask's default (1.1, a second task queued on each worker) the last of
-    # deep's Hessian checkpoints waited behind a busy worker while the other one ran small jobs.
-    no_trim = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
-               "distributed.worker.profile.enabled": False, "distributed.scheduler.worker-saturation": 1.0}
-    with dask.config.set(no_trim), \
-            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                         dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
-                         env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}) as local, \
-            Client(local) as client:
-        yield client
+    # Besides the trainer's worker settings (no MALLOC_TRIM_THRESHOLD_: it made the Hessian's many small torch
+    # allocations 2x slower, bench/RESULTS.md): worker saturation 1.0, so a worker is sent its next task only when
+    # it is free and the priorities (slowest run first) decide what runs next; at Dask's default (1.1) the last of
+    # deep's Hessian checkpoints waited behind a busy worker while the other one ran small jobs. Port 0: no
+    # dashboard (bokeh is not a dependency), no clash with a cluster on 8787.
+    try:
+        with dask_client(scheduler or None, workers, config={"distributed.scheduler.worker-saturation": 1.0},
+                         connect_timeout="10s", host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                         env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}) as client:
+            yield client
+    except SweepError as err:
+        raise BadInputError(str(err)) from None
 
 
 def compute_jobs(client, jobs: list[Job], cost: Callable[[str], int] | None = None) -> Iterator[tuple[str, dict]]:

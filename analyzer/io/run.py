@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 
 from analyzer.errors import BadInputError
-from trainer import runfile
+from trainer.runfile import schema as runfile
 from trainer.errors import RunFileError
 
 
@@ -169,7 +169,7 @@ REQUIRED_DATA = ("data/x_train", "data/y_train", "data/x_eval", "data/y_eval")
 def committed_counts(f: h5py.File, path: Path) -> dict[str, int]:
     """The commit marker's row counts, checked against the stored rows; a marker past the data is damage.
 
-    `trainer.runfile.committed` clamps such a marker to the stored rows, which would present a damaged
+    `trainer.runfile.schema.committed` clamps such a marker to the stored rows, which would present a damaged
     file as a shorter, healthy one.
     """
     for name in (*REQUIRED_DATA, *(n for names in COUNTED_DATASETS.values() for n in names)):

@@ -57,6 +57,6 @@ MSE_LABEL = "training loss (MSE)"
 
 def loss_name(run: RunAnalyses) -> str:
     """'training loss (MSE)' or 'training loss (user-defined: NAME)': which loss the run logged."""
-    from trainer.loss_log import loss_label
+    from trainer.runfile.loss_log import loss_label
 
     return loss_label(run.config.get("loss"))

@@ -12,7 +12,7 @@ REPORT_NAME = "REPORT.md"
 
 def check_output(out_dir: Path | str, overwrite: bool) -> None:
     """Refuse an existing report (unless overwrite) or an unwritable folder before any analysis runs."""
-    from trainer.runfile import unwritable_reason
+    from trainer.runfile.schema import unwritable_reason
 
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():

@@ -23,7 +23,7 @@ from analyzer.analyses.escape.windows import escape_windows, jump_near
 
 
 def compute(run, params: EscapeParams, deps) -> EscapeResult:
-    from trainer.loop import one_thread
+    from trainer.engines.loop import one_thread
 
     plateaus, spectrum = deps.get("plateaus"), deps.get("spectrum")
     windows = escape_windows(plateaus, np.asarray(run.ckpt_steps))

@@ -75,7 +75,7 @@ def empirical_eigenvalues(run, degrees: np.ndarray) -> EmpiricalEigenvalues:
     from analyzer.bases.sphere import harmonic_basis
     from analyzer.linalg.ntk import KernelOperator
     from analyzer.linalg.ntk_dynamics import checkpoint_net
-    from trainer.loop import one_thread
+    from trainer.engines.loop import one_thread
 
     if len(run.ckpt_steps) == 0:
         return EmpiricalEigenvalues(np.full(len(degrees), np.nan), -1, "no stored checkpoint: no empirical NTK")

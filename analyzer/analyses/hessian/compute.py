@@ -74,7 +74,7 @@ def part(run, params: HessianParams, point: tuple[int, str], loss_fn=None, store
     closure when the caller has built it already. `store`: the per-checkpoint PointStore (points.py) read
     first and written after; "beside" (the parts on workers) is the one beside the default cache, None none."""
     from analyzer.analyses.hessian.saddle import checkpoint_row  # torch: imported when a Hessian is computed
-    from trainer.loop import one_thread
+    from trainer.engines.loop import one_thread
 
     step, role = point
     store = PointStore.beside(run) if store == "beside" else store

@@ -22,7 +22,7 @@ CHUNK = 1024  # steps compared at a time: observed and predicted fractions are n
 
 def compute(run, params: MaskParams, deps=None) -> MaskResult:
     from analyzer.linalg.ntk import jacobian_svd  # torch: imported to compute, not when a report looks
-    from trainer.loop import one_thread
+    from trainer.engines.loop import one_thread
 
     sched = schedule(run)
     net, step0 = checkpoint_net(run, None)

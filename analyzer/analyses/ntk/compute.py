@@ -23,7 +23,7 @@ PROJECTION_COLUMNS = 50  # eigendirections whose residual curves the result keep
 
 def compute(run, params: NtkParams, deps=None) -> NtkResult:
     from analyzer.linalg.ntk import kernel_eigen  # torch: imported to compute, not when a report looks
-    from trainer.loop import one_thread
+    from trainer.engines.loop import one_thread
 
     sched = schedule(run)
     net, step = checkpoint_net(run, params.step)

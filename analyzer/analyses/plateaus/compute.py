@@ -45,7 +45,7 @@ def compute(run, params: PlateauParams, deps=None) -> PlateauResult:
     """Plateaus of a run's training loss (labelled when it is the user's own loss, not the MSE)."""
     from dataclasses import replace
 
-    from trainer.loss_log import loss_label
+    from trainer.runfile.loss_log import loss_label
 
     result = detect_plateaus(run.steps, run.loss, params)
     label = loss_label(run.config.get("loss"))

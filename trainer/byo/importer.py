@@ -4,7 +4,7 @@ Each checkpoint (in step order, one at a time) gives a row of /ckpt, the predict
 and a /log row with the full-batch MSE mean((f(x_train) - y_train)^2) and its gradient norm, all
 recomputed here at the stored parameters. Losses from a CSV log (a `step` column and the loss column)
 fill the steps between checkpoints. Which loss that column holds is settled before anything is written
-(trainer/loss_log.py): an MSE replaces the recomputed loss at the steps both have (one series); a user-defined
+(trainer/runfile/loss_log.py): an MSE replaces the recomputed loss at the steps both have (one series); a user-defined
 loss is the whole series, with no recomputed MSE spliced in. CSV rows have no gradient norm (NaN), and no row
 has a learning rate (NaN). The file is written through RunWriter at RUN.importing and only renamed to RUN once
 complete, so a failure or a kill leaves nothing at RUN, and an existing RUN is replaced (with --overwrite) only
@@ -23,14 +23,16 @@ from typing import Callable
 import numpy as np
 import torch
 
-from trainer import byo, loss_log, runfile
-from trainer.checkpoint_files import CheckpointFile, StateChecker, list_checkpoints, read_state
+from trainer.byo import records as byo
+from trainer.runfile import loss_log
+from trainer.runfile import schema as runfile
+from trainer.byo.checkpoints import CheckpointFile, StateChecker, list_checkpoints, read_state
 from trainer.errors import ConfigError
-from trainer.loss_log import LossRecord
+from trainer.runfile.loss_log import LossRecord
 from trainer.models import build_model, functional_forward, param_layout
-from trainer.runfile import RunMeta
-from trainer.runlock import RunLock
-from trainer.writer import RunWriter
+from trainer.runfile.schema import RunMeta
+from trainer.runfile.lock import RunLock
+from trainer.runfile.writer import RunWriter
 
 COMMIT_EVERY = 256  # checkpoints per commit: bounds the rows held in memory, whatever the folder's size
 STAGING_SUFFIX = ".importing"

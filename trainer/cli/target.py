@@ -4,21 +4,16 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Optional
+from typing import Optional
 
-import typer
+from trainer.cli.common import fail, floats_option
+from trainer.cli.options import sweep_option_annotation
 
-from trainer.cli_common import fail, floats_option
-
-TargetKindOpt = Annotated[Optional[str], typer.Option(
-    "--target", help="Target kind: sines (the preset's) or harmonics (inputs on the sphere S^(d-1), --degrees).",
-    show_default="sines")]
-InputDimOpt = Annotated[Optional[int], typer.Option(help="harmonics: input dimension d (sphere S^(d-1)).",
-                                                    show_default="3")]
-DegreesOpt = Annotated[Optional[str], typer.Option(help="harmonics: spherical-harmonic degrees, e.g. 1,2,4 "
-                                                        "(amplitude 1 each).")]
-TargetSeedOpt = Annotated[Optional[int], typer.Option(
-    help="harmonics: seed of the sample points and of each degree's random harmonic.", show_default="0")]
+# the sweep options of the target's settings (trainer/config.py), shared with `train ensemble`
+TargetKindOpt = sweep_option_annotation("target")
+InputDimOpt = sweep_option_annotation("input-dim")
+DegreesOpt = sweep_option_annotation("degrees")
+TargetSeedOpt = sweep_option_annotation("target-seed")
 
 
 def harmonics_target(kind: Optional[str], input_dim: Optional[int], degrees: Optional[str],

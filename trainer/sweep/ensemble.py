@@ -1,7 +1,7 @@
 """Ensembles: R runs of one architecture (seeds, learning rates) trained together, one run file each.
 
 `train_ensemble(configs, paths)` decides whether batching pays (`should_batch`): on a GPU, where a
-small MLP's step is launch-bound, R members share every kernel launch (trainer/batched.py); on a
+small MLP's step is launch-bound, R members share every kernel launch (trainer/engines/batched.py); on a
 CPU the step is arithmetic-bound and batching gains little per run (bench/RESULTS.md), so members
 train one after another on the single-run engines. On CPU the two ways give the same bits. Either
 way each member writes an ordinary run file with its own status: a member whose loss turns
@@ -21,15 +21,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from trainer import runfile
-from trainer.batched import BatchedMLP
+from trainer.runfile import schema as runfile
+from trainer.engines.batched import BatchedMLP
 from trainer.config import TrainConfig, validate
 from trainer.errors import ConfigError
-from trainer.fused import unsupported_reason
-from trainer.loop import (TORCH_DTYPES, ProgressFn, RunResult, initial_model, one_thread, run_meta, same_grid,
+from trainer.engines.fused import unsupported_reason
+from trainer.engines.loop import (TORCH_DTYPES, ProgressFn, RunResult, initial_model, one_thread, run_meta, same_grid,
                           train, training_set)
 from trainer.targets import make_data
-from trainer.writer import RunWriter
+from trainer.runfile.writer import RunWriter
 
 # config fields members may differ in; everything else (model, data, optimizer, schedule) is shared
 MEMBER_FIELDS = ("preset", "seed", "lr", "perturb")

@@ -9,13 +9,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from trainer.cli_common import RUNS_DIR, fail, guard, progress_bar, report_result
-from trainer.cli_target import DegreesOpt, InputDimOpt, TargetKindOpt, TargetSeedOpt, harmonics_target
+from trainer.cli.common import RUNS_DIR, fail, guard, progress_bar, report_result
+from trainer.cli.options import sweep_option, sweep_settings, with_options
+from trainer.cli.target import DegreesOpt, InputDimOpt, TargetKindOpt, TargetSeedOpt, harmonics_target
 
 def run_sweep_command(folder: Path, runs, *, overwrite: bool, manifest: bool, scheduler: Optional[str] = None,
            workers: Optional[int] = None, retries: int = 2, json_out: bool = False) -> None:
     """Run a planned sweep under a progress bar over runs; print the summary; exit 130 / 1 / 0."""
-    from trainer.sweep import run_sweep
+    from trainer.sweep.runner import run_sweep
 
     with _sweep_progress(len(runs)) as (on_outcome, on_step):
         summary = guard(run_sweep, folder, runs, overwrite=overwrite, scheduler=scheduler, workers=workers,
@@ -73,29 +74,12 @@ def _print_summary(summary, json_out: bool) -> None:
 
 
 def sweep_command(
+    *,
     out: Annotated[Path, typer.Option(help="Sweep folder: one run file per run, plus sweep.json.", file_okay=False)],
     presets: Annotated[str, typer.Option(help="Comma-separated presets.")] = "baseline,wide,deep,sgd",
     seeds: Annotated[str, typer.Option(help="Seeds: 0-7, 0,2,5 or 0-3,8.")] = "0",
     replicates: Annotated[Optional[str], typer.Option(
         help="Perturbation seeds (with --perturb): same seed, init perturbed; files NAME-sS-pR.h5.")] = None,
-    lr: Annotated[Optional[str], typer.Option(help="Learning rate(s), e.g. 0.01,0.001.")] = None,
-    epochs: Annotated[Optional[str], typer.Option(help="Epochs (comma list: a grid axis).")] = None,
-    optimizer: Annotated[Optional[str], typer.Option(help="adam and/or sgd.")] = None,
-    width: Annotated[Optional[str], typer.Option(help="Hidden units per layer.")] = None,
-    depth: Annotated[Optional[str], typer.Option(help="Hidden layers.")] = None,
-    activation: Annotated[Optional[str], typer.Option(help="Activation(s), see `train run --help`.")] = None,
-    init: Annotated[Optional[str], typer.Option(help="default, xavier and/or kaiming.")] = None,
-    dtype: Annotated[Optional[str], typer.Option(help="float32 and/or float64.")] = None,
-    n_train: Annotated[Optional[str], typer.Option(help="Training points.")] = None,
-    ckpt_every: Annotated[Optional[str], typer.Option(help="Store parameters every N steps.")] = None,
-    pred_every: Annotated[Optional[str], typer.Option(help="Store predictions every N steps.")] = None,
-    perturb: Annotated[Optional[str], typer.Option(help="Relative init perturbation, e.g. 1e-7 (noise floor).")] = None,
-    target: TargetKindOpt = None, input_dim: InputDimOpt = None, degrees: DegreesOpt = None,
-    target_seed: TargetSeedOpt = None,
-    amps: Annotated[Optional[str], typer.Option(
-        help="Target amplitudes, one per frequency (1,1,1,1); grid values separated by / (1,1,1,1/1,0.8,0.6,0.4).")] = None,
-    freqs: Annotated[Optional[str], typer.Option(
-        help="Target frequencies in Hz (1,3,7,15); grid values separated by /.")] = None,
     workers: Annotated[Optional[int], typer.Option(
         help="Local worker processes, one thread each [default: one per core].", min=1)] = None,
     scheduler: Annotated[Optional[str], typer.Option(
@@ -103,26 +87,28 @@ def sweep_command(
     retries: Annotated[int, typer.Option(help="Dask retries of a run whose attempt raised.", min=0)] = 2,
     overwrite: Annotated[bool, typer.Option(help="Retrain runs whose files exist.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    **values,
 ) -> None:
     """Train presets x seeds x config values on Dask; a rerun keeps finished runs and resumes killed ones.
 
     Comma lists make a grid, e.g. --lr 0.01,0.001 doubles the runs; files are named from the varied
     values (baseline-s3-lr0.001.h5). Exit 0 when every run finished (diverged counts), 1 if any failed.
     """
-    from trainer.sweep_plan import parse_grid_values, parse_int_set, plan_sweep
+    from trainer.sweep.plan import parse_grid_values, parse_int_set, plan_sweep
 
-    texts = {"lr": lr, "epochs": epochs, "optimizer": optimizer, "width": width, "depth": depth,
-             "activation": activation, "init": init, "dtype": dtype, "n-train": n_train, "ckpt-every": ckpt_every,
-             "pred-every": pred_every, "perturb": perturb,
-             "amps": amps, "freqs": freqs}
+    texts = {item.flag: values[item.python_name] for item in sweep_settings() if item.spec.grid}
     grid = {name: guard(parse_grid_values, name, text) for name, text in texts.items() if text is not None}
     seed_list = guard(parse_int_set, seeds, "seeds")
     replicate_list = guard(parse_int_set, replicates, "replicates") if replicates is not None else None
-    harmonics = harmonics_target(target, input_dim, degrees, target_seed)
+    harmonics = harmonics_target(values["target"], values["input_dim"], values["degrees"], values["target_seed"])
     runs = guard(plan_sweep, [p for p in presets.replace(" ", "").split(",") if p], seed_list, grid, replicate_list,
                  target=harmonics)
     run_sweep_command(out, runs, overwrite=overwrite, manifest=True, scheduler=scheduler, workers=workers, retries=retries,
            json_out=json_out)
+
+
+with_options(sweep_command, [sweep_option(item) for item in sweep_settings()],
+             trailing=("workers", "scheduler", "retries", "overwrite", "json_out"))
 
 
 def _seed_list(text: str) -> list[int]:
@@ -155,8 +141,8 @@ def ensemble_command(
 ) -> None:
     """Train one preset over several seeds together; every member writes its own ordinary run file."""
     from trainer.config import get_preset
-    from trainer.ensemble import train_ensemble
-    from trainer.sweep_plan import with_target
+    from trainer.sweep.ensemble import train_ensemble
+    from trainer.sweep.plan import with_target
 
     harmonics = harmonics_target(target, input_dim, degrees, target_seed)
     base = with_target(guard(get_preset, preset), harmonics)

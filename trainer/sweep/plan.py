@@ -13,26 +13,20 @@ from typing import Sequence
 
 from trainer.config import TrainConfig, get_preset, validate
 from trainer.errors import ConfigError
+from trainer.settings import declared_settings, ordered
 
 MANIFEST = "sweep.json"
-# CLI name -> (which part of the config, attribute, parser); a comma list of values makes a grid axis
+# the order of the varied values in file names (baseline-s3-lr0.001-epochs500): kept as it was, file names stay
+GRID_ORDER = ("lr", "epochs", "optimizer", "dtype", "ckpt-every", "pred-every", "perturb", "width", "depth",
+              "activation", "init", "n-train", "amps", "freqs")
+# CLI name -> (which part of the config, attribute, parser): the grid settings declared in trainer/config.py;
+# a comma list of values makes a grid axis
 GRID_FIELDS: dict[str, tuple[str, str, type]] = {
-    "lr": ("run", "lr", float),
-    "epochs": ("run", "epochs", int),
-    "optimizer": ("run", "optimizer", str),
-    "dtype": ("run", "dtype", str),
-    "ckpt-every": ("run", "ckpt_every", int),
-    "pred-every": ("run", "pred_every", int),
-    "perturb": ("run", "perturb", float),
-    "width": ("model", "width", int),
-    "depth": ("model", "depth", int),
-    "activation": ("model", "activation", str),
-    "init": ("model", "init", str),
-    "n-train": ("target", "n_train", int),
-    "amps": ("target", "amps", float),  # one value is a whole tuple: 1,1,1,1; grid values are separated by /
-    "freqs": ("target", "freqs_hz", float),
-}
-TUPLE_FIELDS = ("amps", "freqs")  # a value is a comma list, values are separated by "/"
+    s.flag: (s.part, s.attribute, s.parser) for s in ordered(declared_settings(TrainConfig), GRID_ORDER)
+    if s.spec.sweep is not None and s.spec.grid}
+# a value is a comma list (amps 1,1,1,1), grid values are separated by "/"
+TUPLE_FIELDS = tuple(s.flag for s in declared_settings(TrainConfig).values() if s.flag in GRID_FIELDS
+                     and s.kind in ("floats", "ints"))
 
 
 @dataclass(frozen=True)

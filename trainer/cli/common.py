@@ -63,10 +63,10 @@ EngineOption = Annotated[str, typer.Option(help=ENGINE_HELP)]
 
 
 def train_one(config, out: Path, overwrite: bool, engine: str = "auto"):
-    from trainer.engine import choose_engine
-    from trainer.loop import train
-    from trainer.runfile import check_writable_target
-    from trainer.runlock import check_unlocked
+    from trainer.engines.engine import choose_engine
+    from trainer.engines.loop import train
+    from trainer.runfile.schema import check_writable_target
+    from trainer.runfile.lock import check_unlocked
 
     guard(check_writable_target, out, overwrite)  # refuse before showing a progress bar
     guard(check_unlocked, out)

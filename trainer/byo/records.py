@@ -1,6 +1,6 @@
 """Bring your own run: training data, target record, model spec and run metadata for models that are not ours.
 
-Shared by `train import` (trainer/importer.py) and `RunWriter.for_model` (any PyTorch loop). The run
+Shared by `train import` (trainer/byo/importer.py) and `RunWriter.for_model` (any PyTorch loop). The run
 file stores what the analyzer needs to treat such a run like one of ours: the data as trained, a
 target record (kind "imported") with the frequencies the spectrum tracks, and a model spec that
 rebuilds the model (kind "import" with its constructor, or one of our own specs).
@@ -18,7 +18,7 @@ import numpy as np
 
 from trainer.config import PRESETS, ModelSpec
 from trainer.errors import ConfigError
-from trainer.runfile import RunMeta
+from trainer.runfile.schema import RunMeta
 
 DATA_KEYS = ("x_train", "y_train", "x_eval", "y_eval")
 DETECT_FRACTION = 0.1  # a DFT peak of y_eval is a target frequency if its amplitude is >= this x the largest
@@ -161,7 +161,7 @@ def uniform_grid_length(x: np.ndarray) -> float | None:
 def model_spec_for(reference: str, kwargs: dict[str, Any] | None = None) -> ModelSpec:
     """The spec of `--model`: "preset:NAME" (our preset's model; kwargs override its fields) or
     "package.module:callable" (kind "import", called with kwargs)."""
-    from trainer import constructor
+    from trainer.byo import constructor
 
     kwargs = dict(kwargs or {})
     if reference.startswith("preset:"):

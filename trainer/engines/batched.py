@@ -1,6 +1,6 @@
 """The batched step: R ReLU MLPs of one architecture trained together, parameters stacked on a run axis.
 
-The fused engine's formulas (trainer/fused.py) with batched matmuls: a Linear is one `baddbmm` over
+The fused engine's formulas (trainer/engines/fused.py) with batched matmuls: a Linear is one `baddbmm` over
 (R, out, in) weights, a backward matmul one `bmm`, and Adam / SGD run over the stacked tensors with
 `torch._foreach_*`. Members never mix: a row's loss, gradient and update depend on that row only, so
 a member can diverge or be dropped without changing the others. On CPU every member is bitwise equal
@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from trainer.config import TrainConfig
-from trainer.fused import ADAM_BETA1, ADAM_BETA2, ADAM_EPS
+from trainer.engines.fused import ADAM_BETA1, ADAM_BETA2, ADAM_EPS
 
 
 class BatchedMLP:
@@ -98,7 +98,7 @@ class BatchedMLP:
         bitwise equal to its single run; on a GPU the batched kernels are the point, so no split. Each
         call reads and writes freshly allocated tensors, as the single run does: a member's row of a
         stacked tensor starts at an arbitrary offset, and on some CPUs a matmul rounds by alignment
-        (trainer/fused.py).
+        (trainer/engines/fused.py).
         """
         return self.exact and min(weight.shape[1:]) == 1
 

@@ -1,6 +1,6 @@
 """The training loop: full-batch MSE with Adam or SGD, logged densely through `RunWriter`.
 
-The step itself is an engine (trainer/engine.py): `fused`, a hand-fused ReLU-MLP step on CPU that
+The step itself is an engine (trainer/engines/engine.py): `fused`, a hand-fused ReLU-MLP step on CPU that
 gives the same bits as `torch`, where it applies; `torch` (autograd + torch.optim) everywhere else.
 """
 
@@ -17,14 +17,14 @@ from typing import Callable
 import numpy as np
 import torch
 
-from trainer import runfile
+from trainer.runfile import schema as runfile
 from trainer.config import TrainConfig, validate
-from trainer.engine import (  # noqa: F401  (the optimizer helpers are re-exported for existing callers)
+from trainer.engines.engine import (  # noqa: F401  (the optimizer helpers are re-exported for existing callers)
     Engine, choose_engine, make_engine, make_optimizer, pack_optimizer_state, unpack_optimizer_state)
 from trainer.models import build_model, param_layout, perturb_parameters
-from trainer.runfile import RunMeta
+from trainer.runfile.schema import RunMeta
 from trainer.targets import describe, make_data
-from trainer.writer import RunWriter
+from trainer.runfile.writer import RunWriter
 
 ProgressFn = Callable[[int, float], None]
 TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}

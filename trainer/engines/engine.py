@@ -1,4 +1,4 @@
-"""Training engines behind one small face: `torch` (autograd + torch.optim) and `fused` (trainer.fused).
+"""Training engines behind one small face: `torch` (autograd + torch.optim) and `fused` (trainer.engines.fused).
 
 An engine evaluates loss, gradient norm and predictions at the current parameters, applies one
 optimizer update, and hands out flat parameters and the packed optimizer state for checkpoints. The
@@ -15,7 +15,7 @@ import torch
 
 from trainer.config import TrainConfig
 from trainer.errors import ConfigError
-from trainer.fused import FusedMLP, unsupported_reason
+from trainer.engines.fused import FusedMLP, unsupported_reason
 from trainer.models import flatten, load_flat, trained_names
 
 ENGINES = ("auto", "fused", "torch")

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from trainer.cli_common import floats_option, guard
+from trainer.cli.common import floats_option, guard
 
 def import_command(
     folder: Annotated[Path, typer.Argument(help="Folder of checkpoints: *.pt / *.pth state dicts, *.safetensors.")],
@@ -48,10 +48,10 @@ def import_command(
 
     Nothing is written at OUT unless the import succeeds.
     """
-    from trainer.constructor import parse_kwargs
-    from trainer.importer import LossOptions, import_run
-    from trainer.runfile import check_writable_target
-    from trainer.runlock import check_unlocked
+    from trainer.byo.constructor import parse_kwargs
+    from trainer.byo.importer import LossOptions, import_run
+    from trainer.runfile.schema import check_writable_target
+    from trainer.runfile.lock import check_unlocked
 
     kwargs = guard(parse_kwargs, model_kwargs)
     guard(check_writable_target, out, overwrite)
@@ -87,7 +87,7 @@ def _target_text(target: dict) -> str:
 
 
 def _loss_text(result) -> str:
-    from trainer.loss_log import loss_label
+    from trainer.runfile.loss_log import loss_label
 
     if result.csv_rows == 0:
         return "; loss: the recomputed MSE"

@@ -1,6 +1,6 @@
 """`RunWriter`'s face for any PyTorch loop: open a run for an `nn.Module`, log predictions computed from it,
 checkpoint the module and its optimizer, close as a context manager (a mixin; the commit protocol is in
-trainer/writer.py)."""
+trainer/runfile/writer.py)."""
 
 from __future__ import annotations
 
@@ -41,10 +41,11 @@ class ModelLogging:
             loss_kind: what `log_step` logs: "mse" (mean((model(x_train) - y_train)^2), perhaps on
                 minibatches) or "user" (your own loss, labelled user-defined by the analyzer, `loss_name`
                 naming it). None: the MSE, checked at the first step that has both a loss and a checkpoint of
-                the model; a loss that differs by more than trainer.loss_log.MSE_TOLERANCE is a ValueError.
+                the model; a loss that differs by more than trainer.runfile.loss_log.MSE_TOLERANCE is a ValueError.
         """
-        from trainer import byo, loss_log
-        from trainer import constructor as constructors
+        from trainer.byo import records as byo
+        from trainer.runfile import loss_log
+        from trainer.byo import constructor as constructors
         from trainer.config import ModelSpec
         from trainer.models import param_layout
 
@@ -92,7 +93,7 @@ class ModelLogging:
         """The optimizer state as the trainer packs it (a callable, evaluated at commit), checked for room."""
         if optimizer is None or isinstance(optimizer, np.ndarray) or callable(optimizer):
             return optimizer
-        from trainer.engine import pack_optimizer_state
+        from trainer.engines.engine import pack_optimizer_state
 
         def pack() -> np.ndarray:
             state = pack_optimizer_state(optimizer)
@@ -136,7 +137,7 @@ class _LossCheck:
         self._compare(step)
 
     def _compare(self, step: int) -> None:
-        from trainer.loss_log import MSE_TOLERANCE, median_rel_diff
+        from trainer.runfile.loss_log import MSE_TOLERANCE, median_rel_diff
 
         if step not in self.mse or step not in self.logged:
             return

@@ -1,10 +1,10 @@
 """`train sweep`: presets x seeds x config grids, one ordinary run file per run, trained on Dask distributed.
 
-A sweep is planned (`trainer.sweep_plan`) and validated in full before anything starts (`existing_status`),
+A sweep is planned (`trainer.sweep.plan`) and validated in full before anything starts (`existing_status`),
 then every run that is not already finished becomes one Dask task (`execute_run`) that calls the same
-`trainer.loop.train` / `trainer.loop.resume` as `train run` / `train resume`. Reruns are idempotent: a
-complete or diverged file is kept without being opened for writing, a killed or interrupted one is
-resumed. Dask's own mechanisms do the scheduling: `retries=` for failed attempts, the scheduler's
+`trainer.engines.loop.train` / `trainer.engines.loop.resume` as `train run` / `train resume`. Reruns are
+idempotent: a complete or diverged file is kept without being opened for writing, a killed or interrupted one
+is resumed. Dask's own mechanisms do the scheduling: `retries=` for failed attempts, the scheduler's
 rescheduling for tasks lost with a dead worker (the retry resumes the partial file), `priority=` to
 start the longest runs first (on a local cluster also fed one run per free worker), worker events for
 per-run progress.
@@ -12,36 +12,23 @@ per-run progress.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import os
-import signal
-import threading
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 from trainer.config import TrainConfig
 from trainer.errors import ConfigError, RunFileError, TrainerError
-from trainer.sweep_plan import PlannedRun, estimated_cost, manifest_text, write_atomically
-from trainer.sweep_plan import MANIFEST, plan_sweep  # noqa: F401 - the API next to run_sweep
+from trainer.sweep.cluster import SweepError, dask_client  # noqa: F401 - SweepError: raised by run_sweep
+from trainer.sweep.plan import PlannedRun, estimated_cost, manifest_text, write_atomically
+from trainer.sweep.plan import MANIFEST, plan_sweep  # noqa: F401 - the API next to run_sweep
 
 PROGRESS_TOPIC = "spectral-sweep-progress"
 FINISHED = ("complete", "diverged")  # results: a rerun keeps them
-# Dask's worker defaults suit data frames, not a tight training loop (bench/RESULTS.md, sweep speed):
-LOCAL_WORKER_CONFIG = {
-    # MALLOC_TRIM_THRESHOLD_ also pins glibc's mmap threshold: every tensor over 128 KiB becomes a
-    # fresh mmap with page faults, which made a baseline step ~2x slower in a worker than alone
-    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
-    "distributed.worker.profile.enabled": False,  # the sampling profiler takes the GIL every 10 ms
-}
-
-
-class SweepError(TrainerError):
-    """The sweep cannot start (e.g. the Dask scheduler is unreachable)."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +71,7 @@ def existing_status(path: Path, config: TrainConfig) -> str | None:
     Opens the file read-only, so a finished file is never modified. Raises RunFileError when the
     file cannot be read as a run, ConfigError when it holds another configuration.
     """
-    from trainer.runfile import open_swmr_reader
+    from trainer.runfile.schema import open_swmr_reader
 
     if not path.exists():
         return None
@@ -107,7 +94,7 @@ def execute_run(config_json: str, path: str, overwrite: bool) -> RunOutcome:
     """
     import torch
 
-    from trainer.loop import resume, train
+    from trainer.engines.loop import resume, train
 
     torch.set_num_threads(1)  # one run per single-threaded worker; also keeps results independent of cores
     config, target = TrainConfig.from_json(config_json), Path(path)
@@ -146,71 +133,6 @@ def _progress_events(file: str, epochs: int, every_s: float = 1.0) -> Callable[[
 
 
 # ---- the sweep, on a Dask cluster ---------------------------------------------------------------
-@contextlib.contextmanager
-def deferred_interrupt() -> Iterator[None]:
-    """Hold Ctrl-C while Dask stops a cluster (interrupted there, it leaves tracebacks and half-closed
-    workers behind), then raise the KeyboardInterrupt."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if received:
-        raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def sigint_ignored() -> Iterator[None]:
-    """Ignore Ctrl-C while local workers are spawned: they inherit the ignored SIGINT (a Python
-    process keeps it ignored), so a Ctrl-C to the terminal's process group reaches only this process,
-    which stops them; otherwise every worker prints its own KeyboardInterrupt traceback. The price:
-    a Ctrl-C during the few seconds the cluster takes to start is dropped."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-@contextlib.contextmanager
-def dask_client(scheduler: str | None, n_workers: int) -> Iterator:
-    """A client of the scheduler at `scheduler` (address or scheduler file), or of a new LocalCluster
-    with `n_workers` single-threaded worker processes (closed, with its workers, on exit)."""
-    import logging
-
-    import dask
-    from distributed import Client, LocalCluster
-
-    cluster = None
-    if scheduler is not None:
-        kwargs = {"scheduler_file": scheduler} if Path(scheduler).is_file() else {"address": scheduler}
-        try:
-            with deferred_interrupt():
-                client = Client(**kwargs)  # waits up to dask's distributed.comm.timeouts.connect
-        except (OSError, TimeoutError, ValueError) as err:
-            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            raise SweepError(f"cannot reach the Dask scheduler at {scheduler}: {reason}") from None
-    else:
-        with sigint_ignored(), dask.config.set(LOCAL_WORKER_CONFIG):
-            cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.ERROR)
-            client = Client(cluster)
-    try:
-        yield client
-    finally:
-        with deferred_interrupt():
-            client.close()
-            if cluster is not None:
-                cluster.close()
-
-
 def run_sweep(folder: Path | str, runs: Sequence[PlannedRun], *, overwrite: bool = False, scheduler: str | None = None,
               workers: int | None = None, retries: int = 2, manifest: bool = True,
               on_outcome: Callable[[RunOutcome], None] | None = None,
@@ -222,7 +144,7 @@ def run_sweep(folder: Path | str, runs: Sequence[PlannedRun], *, overwrite: bool
     resumable) and the summary says `interrupted`.
     """
     folder = Path(folder).absolute()  # workers may run elsewhere: give them absolute paths
-    from trainer.runfile import unwritable_reason
+    from trainer.runfile.schema import unwritable_reason
 
     reason = unwritable_reason(folder)
     if reason:

@@ -33,12 +33,12 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from trainer import runfile
+from trainer.runfile import schema as runfile
 from trainer.errors import RunFileError
-from trainer.faults import crash_point
-from trainer.logger import ModelLogging
-from trainer.runfile import NO_SLOT, RunMeta
-from trainer.runlock import RunLock
+from trainer.runfile.faults import crash_point
+from trainer.runfile.logger import ModelLogging
+from trainer.runfile.schema import NO_SLOT, RunMeta
+from trainer.runfile.lock import RunLock
 
 # never opened as the run: readers open only RUN (".importing": `train import` stages the whole run there)
 TEMP_SUFFIXES = (".creating", ".resuming", ".closing", ".importing")
