@@ -66,7 +66,7 @@ def test_jobs_on_two_workers_fill_the_caches_with_the_serial_results(runs, tmp_p
 
 @pytest.mark.slow
 def test_a_worker_killed_mid_task_loses_nothing(runs, tmp_path):
-    from test_sweep import kill_group, spawn, wait_for
+    from test_sweep_processes import kill_group, spawn, wait_for
 
     from distributed import Client
 
