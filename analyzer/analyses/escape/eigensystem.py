@@ -57,7 +57,7 @@ class Eigensystem:
 
 def eigensystem(run, theta, params) -> Eigensystem:
     """The eigenpairs of the training loss' Hessian at `theta` (module docstring)."""
-    from analyzer.io.live import live_subnetwork
+    from analyzer.analyses.hessian.live import live_subnetwork
     from analyzer.io.model import loss_closure
     from analyzer.linalg.operators import HessianOperator
     from analyzer.linalg.solvers import UNIT_ROUNDOFF, dense_hessian
