@@ -18,7 +18,7 @@ def section(run, figs: dict, prefix: str, level: int) -> list[str]:
         return lines
     name = loss_name(run)
     fig = loss_figure(*loss_of(run), plateau_intervals(plateaus), plateaus.change_points,
-                      title=f"{name.capitalize()} — {run.label}", escape_steps=plateaus.escape_steps(), label=name)
+                      title=f"{name.capitalize()} — {run.label}", loss_drop_steps=plateaus.loss_drop_steps(), label=name)
     lines += image(figs, f"{prefix}loss.png", fig, f"{'training loss' if name == MSE_LABEL else name} of {run.label}")
     if name != MSE_LABEL:  # the user's own loss: not the MSE the Hessian and the NTK take
         lines += [f"Loss analysed: {name}, as logged by the user (the Hessian and NTK sections use the MSE "
@@ -26,9 +26,9 @@ def section(run, figs: dict, prefix: str, level: int) -> list[str]:
     lines += [plateaus.headline() + ".", ""]
     shown = plateaus.segments[plateaus.segments.is_plateau.astype(bool)]
     lines += [f"{heading}# Plateaus", ""] + markdown_table(shown[SHOWN_COLUMNS].reset_index(drop=True))
-    if len(plateaus.transitions):
+    if len(plateaus.loss_drops):
         lines += [f"{heading}# Loss drops after plateaus", "",
                   "Change-point method: a logistic fitted to each drop (`fitted`) places the plateau edges at its "
                   "10/90 % points; where lines fit the drop better the corners are kept.", ""]
-        lines += markdown_table(plateaus.transitions)
+        lines += markdown_table(plateaus.loss_drops)
     return lines
