@@ -51,7 +51,7 @@ class Eigensystem:
 
         return max(ZERO_TOL * self.scale, self.error)
 
-    def full_spectrum(self) -> np.ndarray:
+    def all_eigenvalues(self) -> np.ndarray:
         return np.sort(np.concatenate([self.values, np.zeros(self.n_params - len(self.values))]))
 
 

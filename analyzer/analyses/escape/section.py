@@ -1,4 +1,4 @@
-"""The escape section of a report: overlaps of escape vs control displacements, frequencies, exact spectra."""
+"""The escape section of a report: overlaps of escape vs control displacements, frequencies, exact Hessian eigenvalues."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def section(run, figs: dict, prefix: str, level: int) -> list[str]:
         lines += image(figs, f"{prefix}escape.png", overlap_figure(result.table, f"Escape vs control — {run.label}"),
                        f"escape overlaps of {run.label}")
         lines += image(figs, f"{prefix}escape-density.png",
-                       density_figure(result.spectrum_steps, result.spectra, result.table.plateau_step.tolist(),
+                       density_figure(result.eigenvalue_steps, result.eigenvalues, result.table.plateau_step.tolist(),
                                       f"Exact Hessian eigenvalue density — {run.label}"),
                        f"eigenvalue density of {run.label}")
         lines += ["The densities are the whole spectrum from the certified subspace run (or the dense Hessian): "
