@@ -5,12 +5,12 @@ from __future__ import annotations
 from analyzer.report.markdown import image, markdown_table, opening
 
 
-def section(run, figs: dict, prefix: str, level: int) -> list[str]:
+def section(analyses, figs: dict, prefix: str, level: int) -> list[str]:
     """Markdown lines; figures go into `figs` under prefix + activation_spectra.png / activation_components.png."""
     # matplotlib: imported for reports only
     from analyzer.analyses.activations.figures import components_figure, singular_values_figure
 
-    result, lines = opening(run, "activations", "Activation spectra", level)
+    result, lines = opening(analyses, "activations", "Activation spectra", level)
     if result is None:
         return lines
     lines += image(figs, f"{prefix}activation_spectra.png", singular_values_figure(result), "activation spectra")
