@@ -72,33 +72,9 @@ def dft_of_predictions(steps, pred, *, length: float = 1.0, max_hz: float | None
 def amplitude_spectrum(run, *, max_hz: float | None = None, n_rows: int | None = None,
                        dtype=np.float32) -> AmplitudeSpectrum:
     """The DFT of a run's stored predictions (the first `n_rows`, default all), read block by block."""
+    from analyzer.bases.for_run import committed_predictions, eval_grid_length  # on use: scipy.special
+
     length = eval_grid_length(run)
     n_rows = len(run.pred_steps) if n_rows is None else min(n_rows, len(run.pred_steps))
-    return dft_of_predictions(run.pred_steps[:n_rows], RowView(run.pred_dataset, n_rows), length=length,
+    return dft_of_predictions(run.pred_steps[:n_rows], committed_predictions(run, n_rows), length=length,
                               max_hz=max_hz, dtype=dtype)
-
-
-def eval_grid_length(run) -> float:
-    """G * dx of the run's uniform 1-D eval grid; refuses grids and outputs the DFT cannot use."""
-    x_stored = run.data("x_eval")
-    x_eval = np.asarray(x_stored, dtype=np.float64)
-    if x_eval.ndim != 2 or x_eval.shape[1] != 1:
-        raise BadInputError(f"spectrum needs 1-D inputs; x_eval has shape {x_eval.shape}")
-    if run.pred_dataset.ndim != 3 or run.pred_dataset.shape[-1] != 1:
-        raise BadInputError(f"spectrum needs one output; predictions have shape {run.pred_dataset.shape}")
-    if not np.issubdtype(x_stored.dtype, np.floating):
-        raise BadInputError(f"x_eval must be floating point, got {x_stored.dtype}")
-    from analyzer.bases.fourier import uniform_grid_length  # on use: analyzer.bases imports scipy.special
-
-    return uniform_grid_length(x_eval[:, 0], np.finfo(x_stored.dtype).eps)
-
-
-class RowView:
-    """The committed rows of an h5py dataset, sliceable by row blocks without reading everything."""
-
-    def __init__(self, dataset, n_rows: int):
-        self.dataset, self.shape = dataset, (n_rows,) + tuple(dataset.shape[1:])
-
-    def __getitem__(self, rows: slice) -> np.ndarray:
-        start, stop, _ = rows.indices(self.shape[0])
-        return self.dataset[start:stop]
