@@ -96,9 +96,12 @@ def spectrum_from_predictions(steps, pred, y_eval, target_freqs_hz, params: Spec
     n_grid = y_eval.shape[0]
     if len(steps) != pred.shape[0] or pred.shape[1] != n_grid:
         raise BadInputError(f"predictions of shape {tuple(pred.shape)} do not match {len(steps)} steps x {n_grid} points")
-    freqs_hz = np.arange(n_grid // 2 + 1) / length
+    from analyzer.bases.fourier import FourierBasis  # on use: analyzer.bases imports scipy.special
+
+    fourier = FourierBasis(n_points=n_grid, length=length)
+    freqs_hz = fourier.labels
     bins = target_bins(np.asarray(target_freqs_hz, dtype=np.float64), n_grid, length)
-    target_coef = np.fft.rfft(y_eval)
+    target_coef = fourier.dft(y_eval)
     if np.any(np.abs(target_coef[bins]) <= 1e-12 * max(1.0, np.abs(target_coef).max())):
         raise BadInputError("a target frequency has no amplitude in y_eval; its relative error is undefined")
     coef = target_coefficients(pred, n_grid, bins)

@@ -1,4 +1,5 @@
-"""The DFT of stored predictions on the run's uniform eval grid, read block by block (bounded memory)."""
+"""The DFT of stored predictions on the run's uniform eval grid, read block by block (bounded memory); the FFT
+itself is the Fourier basis' (analyzer.bases.FourierBasis.dft)."""
 
 from __future__ import annotations
 
@@ -34,11 +35,14 @@ def single_sided_scale(n_grid: int) -> np.ndarray:
 
 def target_coefficients(pred, n_grid: int, bins: np.ndarray) -> np.ndarray:
     """Complex DFT coefficients (T', K) at the target bins of the rows before the first non-finite row."""
+    from analyzer.bases.fourier import FourierBasis  # on use: analyzer.bases imports scipy.special
+
+    fourier = FourierBasis(n_points=n_grid)
     coef = np.empty((pred.shape[0], len(bins)), dtype=np.complex128)
     for start in range(0, pred.shape[0], BLOCK_ROWS):
         block = np.asarray(pred[start:start + BLOCK_ROWS], dtype=np.float64).reshape(-1, n_grid)
         finite = np.isfinite(block).all(axis=1)
-        coef[start:start + len(block)] = np.fft.rfft(block, axis=1)[:, bins]
+        coef[start:start + len(block)] = fourier.dft(block)[:, bins]
         if not finite.all():
             return coef[: start + int(np.argmin(finite))]
     return coef
@@ -52,18 +56,21 @@ def dft_of_predictions(steps, pred, *, length: float = 1.0, max_hz: float | None
         pred: (T, G) or (T, G, 1) predictions on a uniform grid of `length`; anything row-sliceable.
         dtype: dtype of the amplitude and phase arrays (float64 for exact comparisons).
     """
+    from analyzer.bases.fourier import FourierBasis  # on use: analyzer.bases imports scipy.special
+
     steps = np.asarray(steps, dtype=np.int64)
     n_rows, n_grid = pred.shape[0], pred.shape[1]
+    fourier = FourierBasis(n_points=n_grid, length=length)
     if len(steps) != n_rows:
         raise BadInputError(f"predictions have {n_rows} rows for {len(steps)} steps")
-    freqs_hz = np.arange(n_grid // 2 + 1) / length
+    freqs_hz = fourier.labels
     n_freqs = len(freqs_hz) if max_hz is None else int(np.searchsorted(freqs_hz, max_hz, side="right"))
     amplitude = np.empty((n_rows, n_freqs), dtype=dtype)
     phase = np.empty((n_rows, n_freqs), dtype=dtype)
     scale = single_sided_scale(n_grid)[:n_freqs]
     for start in range(0, n_rows, BLOCK_ROWS):
         block = np.asarray(pred[start:start + BLOCK_ROWS], dtype=np.float64).reshape(-1, n_grid)
-        coefficients = np.fft.rfft(block, axis=1)[:, :n_freqs]
+        coefficients = fourier.dft(block)[:, :n_freqs]
         amplitude[start:start + len(block)] = np.abs(coefficients) * scale
         phase[start:start + len(block)] = np.angle(coefficients)
     return AmplitudeSpectrum(steps, freqs_hz[:n_freqs], amplitude, phase)
