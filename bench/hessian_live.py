@@ -40,7 +40,7 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from analyzer.io.live import live_subnetwork
+    from analyzer.analyses.hessian.live import live_subnetwork
     from analyzer.io.model import loss_closure
     from analyzer.io.run import open_run
     from analyzer.linalg.operators import HessianOperator

@@ -2,7 +2,7 @@
 
     OMP_NUM_THREADS=1 python bench/ntk_speed.py data/runs/baseline-s0.h5 [--naive-checkpoints 10]
 
-One thread throughout. Fast paths are what `analyze ntk` runs (analyzer/linalg/ntk.py): K from the layer
+One thread throughout. Fast paths are what `analyze ntk` runs (analyzer/io/ntk_net.py): K from the layer
 signals (one forward + one backward pass, then a Hadamard product of N x N Gram matrices per layer) and
 LAPACK's divide-and-conquer eigh. The naive baseline builds J row by row with autograd (N backward passes),
 then J J^T and numpy.linalg.eigh; for the drift curve it does that at `--naive-checkpoints` checkpoints and
@@ -23,7 +23,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's packages, not an installed copy
 
 from analyzer.analyses.ntk.dynamics import checkpoint_net  # noqa: E402
-from analyzer.linalg.ntk import kernel, kernel_eigen  # noqa: E402
+from analyzer.io.ntk_net import kernel, kernel_eigen  # noqa: E402
 from analyzer.io.run import open_run  # noqa: E402
 
 
@@ -64,7 +64,7 @@ def main() -> None:
         naive_k, naive_k_s = timed(naive_kernel, net, theta)
         (naive_values, _), naive_e_s = timed(np.linalg.eigh, naive_k)
         naive_s = naive_k_s + naive_e_s
-        error = np.abs(np.sort(naive_values)[::-1] - fast.values).max() / fast.values[0]
+        error = np.abs(np.sort(naive_values)[::-1] - fast.eigenvalues).max() / fast.eigenvalues[0]
         print("| task | fast (s) | naive (s) | naive / fast | agreement |\n|---|---:|---:|---:|---:|")
         print(f"| all {net.n_rows:,} eigenpairs of K at step {step} | {fast_s:.3f} | {naive_s:.3f} "
               f"(J {naive_k_s:.2f} + eigh {naive_e_s:.2f}) | {naive_s / fast_s:.1f}x | "

@@ -24,20 +24,21 @@ def by_sigma():
 def test_scale_equivariant_activations_have_spectra_independent_of_sigma(by_sigma, name):
     """eta(c t) = c^r eta(t): sigma rescales A, so the normalised spectrum is unchanged (to 1e-6)."""
     for sigma in (12.0, 40.0):
-        np.testing.assert_allclose(by_sigma[sigma].spectra[name], by_sigma[5.0].spectra[name], rtol=0, atol=1e-6)
+        np.testing.assert_allclose(by_sigma[sigma].singular_values[name], by_sigma[5.0].singular_values[name],
+                                   rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", ["tanh", "gelu", "silu", "sinc", "gaussian"])
 def test_other_activations_change_with_sigma(by_sigma, name):
     """Somewhere among the first 30 values the spectra at sigma 5 and 40 differ by more than a factor 2."""
-    log_ratio = np.log10(by_sigma[40.0].spectra[name][:30] / by_sigma[5.0].spectra[name][:30])
+    log_ratio = np.log10(by_sigma[40.0].singular_values[name][:30] / by_sigma[5.0].singular_values[name][:30])
     assert np.abs(log_ratio).max() > np.log10(2)
 
 
 @pytest.mark.parametrize("sigma", [8, 12, 20])
 def test_sinc_is_flat_until_k_near_sigma_then_drops(sigma):
     """0-based k: s_k / s_0 > 0.95 for k <= sigma - 3, between 0.2 and 0.5 at k = sigma, below 0.01 from sigma + 4."""
-    spectrum = compute(None, ActivationsParams(sigma=float(sigma), n=400)).spectra["sinc"]
+    spectrum = compute(None, ActivationsParams(sigma=float(sigma), n=400)).singular_values["sinc"]
     assert spectrum[:sigma - 2].min() > 0.95
     assert 0.2 < spectrum[sigma] < 0.5
     assert spectrum[sigma + 4:].max() < 0.01
@@ -46,15 +47,15 @@ def test_sinc_is_flat_until_k_near_sigma_then_drops(sigma):
 def test_spectra_are_normalised_descending_and_cover_every_activation(by_sigma):
     result = by_sigma[12.0]
     assert result.activations == tuple(ACTIVATIONS) and len(ACTIVATIONS) == 8
-    for name, spectrum in result.spectra.items():
+    for name, spectrum in result.singular_values.items():
         assert spectrum[0] == 1.0 and len(spectrum) == N and np.all(np.diff(spectrum) <= 1e-15), name
 
 
 def test_monotonic_activations_drop_steeply_first(by_sigma):
     """Seed 002 fig. 3a: heaviside, relu, relu2 fall by 3x, 6x, 10x at the first step; relu2 fastest at k = 10."""
-    spectra = by_sigma[12.0].spectra
-    assert spectra["heaviside"][1] == pytest.approx(1 / 3, abs=0.01)
-    assert spectra["relu2"][10] < spectra["relu"][10] < spectra["heaviside"][10] < 0.1
+    singular_values = by_sigma[12.0].singular_values
+    assert singular_values["heaviside"][1] == pytest.approx(1 / 3, abs=0.01)
+    assert singular_values["relu2"][10] < singular_values["relu"][10] < singular_values["heaviside"][10] < 0.1
 
 
 def test_heaviside_components_are_a_sine_basis(by_sigma):
@@ -90,7 +91,7 @@ def test_sinc_is_the_trainers_sinc_at_sigma_over_pi():
 
 def test_fewer_biases_give_fewer_singular_values():
     result = compute(None, ActivationsParams(sigma=10.0, n=200, n_biases=50))
-    assert all(len(s) == 50 for s in result.spectra.values()) and result.components.shape == (8, 4, 200)
+    assert all(len(s) == 50 for s in result.singular_values.values()) and result.components.shape == (8, 4, 200)
 
 
 @pytest.mark.parametrize("changes,field", [({"sigma": 0.0}, "sigma"), ({"sigma": float("nan")}, "sigma"),

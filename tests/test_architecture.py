@@ -106,7 +106,8 @@ def test_no_module_is_over_400_lines(package):
 
 def test_analyses_read_each_other_only_through_the_runner():
     """An analysis folder imports no other analysis folder, except for shared pure functions it names here."""
-    allowed = {("score", "correlate")}  # score reuses correlate's test on results it already has
+    allowed = {("score", "correlate"),  # score reuses correlate's test on results it already has
+               ("escape", "hessian")}  # escape's eigensystem is the Hessian's, on the same live block
     graph = import_graph(("analyzer",))
     for name, targets in graph.items():
         if not name.startswith("analyzer.analyses."):
@@ -116,6 +117,18 @@ def test_analyses_read_each_other_only_through_the_runner():
             if target.startswith("analyzer.analyses.") and target != "analyzer.analyses":
                 other = target.split(".")[2]
                 assert other == own or (own, other) in allowed, f"{name} imports {target}"
+
+
+def test_linalg_is_model_independent_algebra():
+    """linalg/ reads no run, builds no model and knows no analysis: it imports nothing from io, the analyses, the
+    report, the study or the trainer."""
+    forbidden = ("analyzer.io", "analyzer.analyses", "analyzer.report", "analyzer.study", "trainer")
+    graph = import_graph()
+    linalg = {name: targets for name, targets in graph.items() if name.startswith("analyzer.linalg")}
+    assert "analyzer.linalg.kernel" in linalg and "analyzer.linalg.gd_dynamics" in linalg
+    for name, targets in linalg.items():
+        bad = sorted(t for t in targets if t.startswith(forbidden))
+        assert not bad, f"{name} imports {bad}"
 
 
 def test_the_cli_starts_without_torch_matplotlib_or_scipy_special():

@@ -120,7 +120,7 @@ class _StubPlateaus:
     def edge_steps(self, method: str = "changepoint") -> np.ndarray:
         return self.edges
 
-    def escape_steps(self) -> np.ndarray:
+    def loss_drop_steps(self) -> np.ndarray:
         return self.edges if self.escapes is None else self.escapes
 
 

@@ -68,7 +68,7 @@ def test_overlaps_equal_the_dense_oracle(sgd_run, dense_max_params):
             assert row[f"{prefix}rank"] == oracle["rank"]
             for name in ("overlap_negative", "overlap_top", "overlap_random"):
                 assert abs(row[f"{prefix}{name}"] - oracle[name]) < TOL, (prefix, name)
-        spectrum = result.spectra[list(result.spectrum_steps).index(row.plateau_step)]
+        spectrum = result.eigenvalues[list(result.eigenvalue_steps).index(row.plateau_step)]
         exact = _oracle(run, int(row.plateau_step), int(row.after_step), 1e-6)["values"]
         np.testing.assert_allclose(spectrum, exact, atol=1e-8 * np.abs(exact).max())
     assert row.control_end - row.control_start == row.after_step - row.plateau_step  # equal step count
@@ -156,5 +156,5 @@ def test_run_without_an_escape_gives_an_empty_table(small_run):
     if len(result.table):  # the detector found a drop after all: then every row must be complete
         assert result.table[["overlap_negative", "control_overlap_negative"]].notna().all().all()
     else:
-        assert "no escape" in result.headline() and result.spectra.shape == (0, result.n_params)
+        assert "no escape" in result.headline() and result.eigenvalues.shape == (0, result.n_params)
     json.dumps(to_jsonable(result), allow_nan=True)

@@ -11,7 +11,7 @@ from ntk_runs import adam, all_layers_gd, frozen_gd, oracle_jacobian, tiny_confi
 from analyzer.analyses.mask.compute import compute
 from analyzer.analyses.mask.params import MaskParams
 from analyzer.errors import BadInputError
-from analyzer.linalg.ntk import fix_signs
+from analyzer.linalg.kernel import fix_signs
 from analyzer.io.run import open_run
 
 

@@ -12,11 +12,11 @@ import torch
 from ntk_runs import adam, all_layers_gd, frozen_gd, oracle_jacobian, tiny_config  # noqa: F401 (fixtures)
 
 from analyzer.analyses.ntk.compute import compute
-from analyzer.linalg.ntk_dynamics import observed_rates, predicted_rates
+from analyzer.linalg.gd_dynamics import observed_rates, predicted_rates
 from analyzer.analyses.ntk.params import NtkParams
 from analyzer.analyses.ntk.result import OBSERVED_ONLY
 from analyzer.errors import BadInputError
-from analyzer.linalg import ntk
+from analyzer.io import ntk_net as ntk
 from analyzer.io.run import open_run
 from trainer.config import PRESETS
 from trainer.models import build_model, flatten, param_layout
@@ -118,12 +118,12 @@ def test_jacobian_layer_and_matrix_free_routes_agree(which):
     kernel = reference @ reference.T
     np.testing.assert_allclose(ntk.kernel(net, theta), kernel, rtol=0, atol=1e-12 * np.abs(kernel).max())
     probes = np.random.default_rng(0).standard_normal((net.n_rows, 3))
-    operator = ntk.KernelOperator(net, theta)
+    operator = ntk.kernel_operator(net, theta)
     np.testing.assert_allclose(operator.matmat(probes), kernel @ probes, rtol=0, atol=1e-10 * np.abs(kernel).max())
     dense = ntk.kernel_eigen(net, theta, route="jacobian", top_k=4)
     free = ntk.kernel_eigen(net, theta, route="matrix-free", top_k=4)
     assert free.route == "matrix-free" and dense.route == "jacobian"
-    np.testing.assert_allclose(free.values, dense.values, rtol=0, atol=1e-10 * dense.values[0])
+    np.testing.assert_allclose(free.eigenvalues, dense.eigenvalues, rtol=0, atol=1e-10 * dense.eigenvalues[0])
     # projectors, not vectors: diag-linear's sin/cos pairs have equal eigenvalues (top 4 = two whole pairs)
     np.testing.assert_allclose(free.vectors @ free.vectors.T, dense.vectors @ dense.vectors.T, atol=1e-8)
 
@@ -242,7 +242,7 @@ def test_registering_ntk_and_mask_imports_no_torch():
     code = ("import sys, analyzer.analyses.ntk, analyzer.analyses.mask\n"
             "from analyzer.analyses.ntk.params import ROUTES\n"
             "assert 'torch' not in sys.modules, 'torch imported'\n"
-            "import analyzer.linalg.ntk as heavy\n"
+            "import analyzer.linalg.kernel as heavy\n"
             "assert heavy.ROUTES == ROUTES, (heavy.ROUTES, ROUTES)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

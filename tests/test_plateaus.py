@@ -207,7 +207,7 @@ def test_cli_exit_codes(small_run):
     import json
 
     payload = json.loads(as_json.stdout)
-    assert {"segments", "edges", "change_points", "agreement", "transitions"} <= set(payload)
+    assert {"segments", "edges", "change_points", "agreement", "loss_drops"} <= set(payload)
     corner = runner.invoke(app, ["plateaus", str(small_run), "--edges", "corner", "--no-cache"])
     assert corner.exit_code == 0, corner.output
     bad_mode = runner.invoke(app, ["plateaus", str(small_run), "--edges", "kink", "--no-cache"])
@@ -237,7 +237,7 @@ def test_logistic_edges_at_the_ten_and_ninety_percent_points_of_each_escape(nois
     ends, starts = found.end_step.to_numpy()[:3] + 1, found.start_step.to_numpy()[1:]
     assert np.all(np.abs(ends - onsets) <= 0.01 * lengths), (ends, onsets)
     assert np.all(np.abs(starts - finishes) <= 0.01 * np.r_[lengths[1:], len(steps) - finishes[-1]] + 1), (starts, finishes)
-    drops = result.transitions
+    drops = result.loss_drops
     assert drops.fitted.all() and len(drops) == 3
     np.testing.assert_allclose(drops.mid_step, halves, atol=1.0 + 200 * noise)
     np.testing.assert_allclose(drops.width_steps, widths, rtol=0.02 + 5 * noise)
@@ -253,6 +253,6 @@ def test_a_power_law_drop_keeps_its_corners():
     steps, loss, planted = planted_run(0, noise=0.0, spikes=False)
     result = detect_plateaus(steps, loss, PlateauParams())
     assert_edges_near(result.edge_steps("changepoint"), planted, CHANGEPOINT_TOL_DECADES)
-    assert len(result.transitions) == 2 and not result.transitions.fitted.any()
+    assert len(result.loss_drops) == 2 and not result.loss_drops.fitted.any()
     corners = detect_plateaus(steps, loss, PlateauParams(edges="corner"))
     np.testing.assert_array_equal(result.edge_steps("changepoint"), corners.edge_steps("changepoint"))

@@ -54,8 +54,8 @@ def test_an_fprinciple_style_minibatch_curve(seed):
     # one drop after the flat start; a sigmoid running into a power-law tail is no logistic between two plateaus,
     # so its edge is the corner of the lines (early, before the clean curve's 10 % point at ~145) and its
     # midpoint the first step half way down in log10 loss: the clean curve's is at ~420
-    assert len(result.transitions) == 1 and 30 <= int(plateaus.end_step.iloc[0]) <= 300
-    assert 300 <= result.escape_steps()[0] <= 600
+    assert len(result.loss_drops) == 1 and 30 <= int(plateaus.end_step.iloc[0]) <= 300
+    assert 300 <= result.loss_drop_steps()[0] <= 600
 
 
 def test_headline_orders_by_first_reached_and_counts_recrossings():
@@ -124,6 +124,6 @@ def test_logistic_drops_are_fitted_on_a_noisy_minibatch_loss(noise):
 
     clean = unlearned(300, 0.03) ** 2 + 0.05 * unlearned(3000, 0.004) ** 2 + 0.001
     loss = clean * np.exp(noise * np.random.default_rng(0).standard_normal(len(t)))
-    drops = detect_plateaus(t.astype(np.int64), loss).transitions
+    drops = detect_plateaus(t.astype(np.int64), loss).loss_drops
     assert drops.fitted.all() and len(drops) == 2
     np.testing.assert_allclose(drops.mid_step, [300, 3000], rtol=0.03)

@@ -158,10 +158,10 @@ def test_verdicts_follow_the_statistics_not_a_script(study_dir):
 def test_a_frequency_learned_and_lost_later_is_reported_as_such_not_as_out_of_order(study_dir):
     study = _study(collect_paths([str(study_dir / "diag-*.h5")]), hessian=False)
     first, second = study.runs
-    assert np.isfinite(first.learned_steps[0]) and len(first.reached_steps) == len(first.learned_steps)
+    assert np.isfinite(first.learned_steps[0]) and len(first.first_below_steps) == len(first.learned_steps)
     # the lowest frequency reaches the threshold first but drifts back above it: no learned step
     lost = dataclasses.replace(first, learned_steps=np.r_[np.nan, first.learned_steps[1:]],
-                               reached_steps=np.r_[0.0, first.learned_steps[1:]])
+                               first_below_steps=np.r_[0.0, first.learned_steps[1:]])
     changed = build_study([lost, second], study.options)
     all_runs = changed.ordering[changed.ordering.group == "all"].iloc[0]
     # order is judged among the frequencies a run learns: the lost one is no evidence against it
@@ -171,7 +171,7 @@ def test_a_frequency_learned_and_lost_later_is_reported_as_such_not_as_out_of_or
     assert (row.n_not_learned, row.n_reached_then_lost) == (1, 1)
     assert "2 of 2 runs" in changed.observations[0]["evidence"]
     # a frequency never reached is not "lost"
-    never = dataclasses.replace(lost, reached_steps=np.r_[np.nan, first.learned_steps[1:]])
+    never = dataclasses.replace(lost, first_below_steps=np.r_[np.nan, first.learned_steps[1:]])
     row = build_study([never, second], study.options).learned_table.iloc[0]
     assert (row.n_not_learned, row.n_reached_then_lost) == (1, 0)
 

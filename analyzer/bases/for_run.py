@@ -24,23 +24,35 @@ class RunBasis:
 
 def basis_for_run(run, max_degree: int | None = None) -> RunBasis:
     """The run's basis: harmonics for target kind "harmonics", Fourier modes otherwise (1-D uniform grids)."""
+    x_stored = checked_eval_points(run)
+    if run.target.get("kind") == "harmonics":
+        return _harmonics(run, np.asarray(x_stored, dtype=np.float64), max_degree)
+    length = eval_grid_length(run)
+    freqs = run.target.get("freqs_hz") or []
+    if len(freqs) == 0:
+        raise BadInputError(f"{run.path}: the run stores no target frequencies")
+    return RunBasis(FourierBasis(n_points=x_stored.shape[0], length=length), np.asarray(freqs, dtype=np.float64))
+
+
+def checked_eval_points(run) -> np.ndarray:
+    """The run's stored x_eval, after refusing what no basis can read: several outputs, non-float inputs."""
     x_stored = run.data("x_eval")
     if run.pred_dataset.ndim != 3 or run.pred_dataset.shape[-1] != 1:
         raise BadInputError(f"{run.path}: a basis needs one output; predictions have shape {run.pred_dataset.shape}")
     if not np.issubdtype(x_stored.dtype, np.floating):
         raise BadInputError(f"{run.path}: x_eval must be floating point, got {x_stored.dtype}")
-    if run.target.get("kind") == "harmonics":
-        return _harmonics(run, np.asarray(x_stored, dtype=np.float64), max_degree)
+    return x_stored
+
+
+def eval_grid_length(run) -> float:
+    """G * dx of the run's uniform 1-D eval grid; refuses grids and outputs Fourier modes cannot use."""
+    x_stored = checked_eval_points(run)
     if x_stored.ndim != 2 or x_stored.shape[1] != 1:
         raise BadInputError(f"{run.path}: Fourier modes need 1-D inputs; x_eval has shape {x_stored.shape}")
     try:
-        length = uniform_grid_length(x_stored[:, 0], np.finfo(x_stored.dtype).eps)
+        return uniform_grid_length(x_stored[:, 0], np.finfo(x_stored.dtype).eps)
     except BadInputError as err:
         raise BadInputError(f"{run.path}: {err}") from None
-    freqs = run.target.get("freqs_hz") or []
-    if len(freqs) == 0:
-        raise BadInputError(f"{run.path}: the run stores no target frequencies")
-    return RunBasis(FourierBasis(n_points=x_stored.shape[0], length=length), np.asarray(freqs, dtype=np.float64))
 
 
 def _harmonics(run, points: np.ndarray, max_degree: int | None) -> RunBasis:
@@ -56,11 +68,13 @@ def _harmonics(run, points: np.ndarray, max_degree: int | None) -> RunBasis:
 
 
 class committed_predictions:  # noqa: N801 (used like a function: committed_predictions(run)[a:b])
-    """The committed rows of a run's /log/pred, sliceable by row blocks without reading everything."""
+    """The committed rows of a run's /log/pred (the first `n_rows`, default all), sliceable by row blocks without
+    reading everything."""
 
-    def __init__(self, run):
+    def __init__(self, run, n_rows: int | None = None):
         self.dataset = run.pred_dataset
-        self.shape = (len(run.pred_steps),) + tuple(self.dataset.shape[1:])
+        n_rows = len(run.pred_steps) if n_rows is None else n_rows
+        self.shape = (n_rows,) + tuple(self.dataset.shape[1:])
 
     def __getitem__(self, rows: slice) -> np.ndarray:
         start, stop, _ = rows.indices(self.shape[0])

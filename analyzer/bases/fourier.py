@@ -29,9 +29,13 @@ class FourierBasis(Basis):
     def labels(self) -> np.ndarray:
         return np.arange(self.n_points // 2 + 1) / self.length
 
+    def dft(self, values: np.ndarray) -> np.ndarray:
+        """X_k = rfft(values)_k, k = 0 .. G // 2, of each row (float64): the one FFT every Fourier reading uses."""
+        return np.fft.rfft(np.asarray(values, dtype=np.float64), axis=-1)
+
     def coefficients(self, values: np.ndarray, modes: np.ndarray) -> np.ndarray:
         modes = np.asarray(modes, dtype=np.int64)
-        spectrum = np.fft.rfft(np.asarray(values, dtype=np.float64), axis=-1)[:, modes]
+        spectrum = self.dft(values)[:, modes]
         single = (modes == 0) | (2 * modes == self.n_points)  # DC and an even Nyquist: one real function
         scale = np.where(single, 1.0, np.sqrt(2.0)) / self.n_points
         return np.stack([spectrum.real * scale, -spectrum.imag * scale], axis=-1)

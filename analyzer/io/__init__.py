@@ -1,1 +1,1 @@
-"""Reading run files: the read-only Run view and the model rebuilt from it."""
+"""Reading run files: the read-only Run view, the model rebuilt from it, and the empirical NTK of that model."""

@@ -1,3 +1,4 @@
-"""Linear algebra on checkpoints: Hessian-vector operators, dense and Lanczos eigensolvers, the certified
-subspace run, Krylov quadrature, the saddle index, and the empirical NTK (ntk.py: Jacobian, kernel, SVD;
-ntk_dynamics.py: the linearised GD dynamics the ntk and mask analyses hold runs against)."""
+"""Model-independent linear algebra: Hessian-vector operators, dense and Lanczos eigensolvers, the certified
+subspace run, Krylov quadrature, the saddle index, kernel algebra (kernel.py: K = J J^T as an operator, its
+eigenpairs, sign-fixed SVDs) and the linearised GD dynamics (gd_dynamics.py). Nothing here reads a run or
+builds a model: that is analyzer/io/ (ntk_net.py, ntk_checkpoint.py) and the analyses."""

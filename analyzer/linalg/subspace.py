@@ -64,10 +64,10 @@ class SubspaceRun:
 
     @property
     def error(self) -> float:
-        """Certified bound on |eigenvalue - reported value| for every entry of `full_spectrum`."""
+        """Certified bound on |eigenvalue - reported value| for every entry of `all_eigenvalues`."""
         return self.offdiag_bound + self.complement_bound
 
-    def full_spectrum(self) -> np.ndarray:
+    def all_eigenvalues(self) -> np.ndarray:
         """All n eigenvalues, ascending: the Ritz values and n - m zeros (the certified null space)."""
         return np.sort(np.concatenate([self.ritz, np.zeros(self.n - self.dim)]))
 
@@ -204,7 +204,7 @@ def eigenpairs_from_subspace(subspace: SubspaceRun, k: int, seconds: float = 0.0
     [-complement, complement] (the unresolved values cannot change its rank in the sorted list),
     offdiag + complement for the zeros and the Ritz values among them (module docstring).
     """
-    values = subspace.full_spectrum()
+    values = subspace.all_eigenvalues()
     errors = np.where(np.abs(values) <= subspace.complement_bound, subspace.error, subspace.offdiag_bound)
     k = min(k, subspace.n)
     return EigenPairs(top=values[::-1][:k].copy(), bottom=values[:k].copy(), top_residual=errors[::-1][:k].copy(),

@@ -41,14 +41,14 @@ def image(figs: dict, name: str, fig, alt: str) -> list[str]:
     return [f"![{alt}]({name})", ""]
 
 
-def not_available(run, name: str) -> list[str]:
+def not_available(analyses, name: str) -> list[str]:
     """The line that stands for a section whose analysis could not be computed."""
-    return [f"*{name} not available: {run.notes.get(name, 'not computed')}*", ""]
+    return [f"*{name} not available: {analyses.notes.get(name, 'not computed')}*", ""]
 
 
-def opening(run, name: str, title: str, level: int) -> tuple[Any, list[str]]:
-    """An analysis's result in this run (None if missing) and its section's first lines: the heading, and the
-    'not available' note when the result is missing."""
-    result = run.results.get(name)
+def opening(analyses, name: str, title: str, level: int) -> tuple[Any, list[str]]:
+    """An analysis's result in this run's analyses (None if missing) and its section's first lines: the heading,
+    and the 'not available' note when the result is missing."""
+    result = analyses.results.get(name)
     lines = [f"{'#' * level} {title}", ""]
-    return result, lines if result is not None else lines + not_available(run, name)
+    return result, lines if result is not None else lines + not_available(analyses, name)

@@ -131,7 +131,7 @@ def learned_frame(runs: list[RunSummary], group_of: dict[str, str]) -> pd.DataFr
     rows = []
     for r in runs:
         values, _ = st.censor_learned_steps(r.learned_steps, r.n_steps)
-        for freq, step, value, first in zip(r.freqs_hz, r.learned_steps, values, r.first_reached_steps):
+        for freq, step, value, first in zip(r.freqs_hz, r.learned_steps, values, r.first_below_or_learned_steps):
             rows.append({"path": r.path, "group": group_of[r.path], "preset": r.preset, "seed": r.seed,
                          "replicate": r.perturb > 0, "replicate_set": replicate_set_of(r, group_of[r.path]),
                          "freq_hz": float(freq), "learned_step": float(step), "run_length": r.n_steps,
@@ -216,7 +216,7 @@ def ordering_frame(runs: list[RunSummary], group_of: dict[str, str]) -> pd.DataF
     threshold from then on); `ordered_reached` the step each frequency first reached the threshold, which does
     not count a frequency that is learned early and drifts back above the threshold late against the order."""
     ordered = {r.path: st.ordered_among_learned(r.learned_steps) for r in runs}
-    reached = {r.path: st.ordered_among_learned(r.first_reached_steps) for r in runs}
+    reached = {r.path: st.ordered_among_learned(r.first_below_or_learned_steps) for r in runs}
     rows = []
     for group in [*sorted({group_of[r.path] for r in runs}), "all"]:
         members = [r for r in runs if group == "all" or group_of[r.path] == group]

@@ -62,8 +62,8 @@ class RunSummary:
     loss: np.ndarray
     notes: tuple[str, ...] = field(default=())
     # (K,) first step each frequency's relative error fell below the threshold, NaN where never (a frequency can
-    # reach it and later drift back above: then it has a reached step but no learned step)
-    reached_steps: np.ndarray = field(default_factory=lambda: np.empty(0))
+    # reach it and later drift back above: then it has a first-below step but no learned step)
+    first_below_steps: np.ndarray = field(default_factory=lambda: np.empty(0))
     hessian_grid: pd.DataFrame | None = None  # the Hessian on the log-spaced grid (analyzer/study/saddle.py)
     escapes: pd.DataFrame | None = None  # `analyze escape`'s table (analyzer/study/escape_pool.py)
     # robustness (analyzer/study/variants.py): events per specification, and per jumping frequency the escapes of
@@ -72,9 +72,9 @@ class RunSummary:
     decoupled: dict = field(default_factory=dict)
 
     @property
-    def first_reached_steps(self) -> np.ndarray:
-        """(K,) the reached steps; a summary made without them falls back on the learned steps."""
-        return self.reached_steps if len(self.reached_steps) == len(self.learned_steps) else self.learned_steps
+    def first_below_or_learned_steps(self) -> np.ndarray:
+        """(K,) the first-below steps; a summary made without them falls back on the learned steps."""
+        return self.first_below_steps if len(self.first_below_steps) == len(self.learned_steps) else self.learned_steps
 
     @property
     def preset(self) -> str:
@@ -191,7 +191,7 @@ def _summarize(path: Path, options: StudyOptions) -> RunSummary:
             edge_steps=edges.reference_steps, first_pred_step=escapes.first_step, last_pred_step=escapes.last_step,
             plateaus=found[["start_step", "end_step", "duration"]].astype(np.float64).reset_index(drop=True),
             hessian=hessian, loss_steps=loss_steps, loss=loss, notes=tuple(notes),
-            reached_steps=learning.first_below_step.to_numpy(np.float64), spec=spec, decoupled=decoupled, **extra)
+            first_below_steps=learning.first_below_step.to_numpy(np.float64), spec=spec, decoupled=decoupled, **extra)
 
 
 def _variants(run, spectrum, plateaus, options: StudyOptions, notes: list) -> tuple[dict, dict]:

@@ -7,7 +7,7 @@ import pandas as pd
 
 from analyzer.core.registry import ANALYZER_VERSION
 from analyzer.core.serialize import to_jsonable
-from analyzer.report.markdown import markdown_table
+from analyzer.report.markdown import image, markdown_table
 from analyzer.report.model import Report
 from analyzer.study import figures as study_figures
 from analyzer.study import figures_tests
@@ -58,11 +58,6 @@ def render(study: Study, title: str = "", command: str = "analyze study") -> Rep
     for paragraph in DEFINITIONS:
         lines += [paragraph, ""]
     return Report("\n".join(lines).rstrip() + "\n", figs)
-
-
-def _image(figs: dict, name: str, fig, alt: str) -> list[str]:
-    figs[name] = fig
-    return [f"![{alt}]({name})", ""]
 
 
 def primary_section(study: Study) -> list[str]:
@@ -134,8 +129,8 @@ def learned_section(study: Study, figs: dict) -> list[str]:
     seeds = study.learned[~study.learned.replicate]
     if len(seeds):
         shown = seeds.assign(censored=~np.isfinite(seeds.learned_step.to_numpy(np.float64)))
-        lines += _image(figs, "learned-steps.png", study_figures.learned_steps_figure(shown),
-                        "learned step per frequency across seeds")
+        lines += image(figs, "learned-steps.png", study_figures.learned_steps_figure(shown),
+                       "learned step per frequency across seeds")
     return lines
 
 
@@ -145,8 +140,8 @@ def loss_section(study: Study, figs: dict) -> list[str]:
         curves.setdefault(study.group_of[run.path], []).append((run.loss_steps, run.loss))
     if not curves:
         return []
-    return ["## Loss curves", ""] + _image(figs, "loss-bands.png", study_figures.loss_band_figure(curves),
-                                          "training loss across seeds with median bands")
+    return ["## Loss curves", ""] + image(figs, "loss-bands.png", study_figures.loss_band_figure(curves),
+                                         "training loss across seeds with median bands")
 
 
 def quantity_section(study: Study) -> list[str]:
@@ -176,8 +171,8 @@ def tests_section(study: Study, figs: dict) -> list[str]:
     notes = [f"{r['name']}: {n}" for r in study.family for n in r["notes"]]
     if notes:
         lines += ["Notes: " + "; ".join(notes) + ".", ""]
-    lines += _image(figs, "forest.png", figures_tests.forest_figure(study.family, ALPHA),
-                    "forest plot of the jump tests' effects")
+    lines += image(figs, "forest.png", figures_tests.forest_figure(study.family, ALPHA),
+                   "forest plot of the jump tests' effects")
     lines += ["Decoupled plateaus: the loss is the sum of the frequency residuals, so a frequency being learned is "
               "itself a loss drop. The *decoupled* test re-detects plateaus on the loss with the jumping frequency's "
               "own residual energy removed ((relative error x amplitude)^2 / 2 from the spectrum) and tests each "
@@ -200,8 +195,8 @@ def specification_section(study: Study, figs: dict) -> list[str]:
              f"(999 null draws each). {significant} of {len(rows)} reject at {ALPHA:g} (unadjusted). Rule: the "
              f"coupling holds when the primary test rejects after Holm's correction and at least {SPEC_SHARE:.2g} of "
              "the specifications reject with the effect in the same direction.", ""]
-    return lines + _image(figs, "specification-curve.png", figures_tests.spec_curve_figure(rows, ALPHA),
-                          "specification curve of the primary test")
+    return lines + image(figs, "specification-curve.png", figures_tests.spec_curve_figure(rows, ALPHA),
+                         "specification curve of the primary test")
 
 
 def noise_section(study: Study, figs: dict) -> list[str]:
@@ -213,8 +208,8 @@ def noise_section(study: Study, figs: dict) -> list[str]:
               "SD of the learned step across replicates of one seed (pooled over replicate sets) and across seeds:", ""]
     lines += markdown_table(study.noise_floor.rename(columns={"freq_hz": "Hz", "n_replicates": "replicates",
                                                               "n_seeds": "seeds", "rounding_over_seeds": "ratio"}))
-    lines += _image(figs, "noise-floor.png", study_figures.noise_floor_figure(study.noise_floor),
-                    "noise floor: rounding vs seeds")
+    lines += image(figs, "noise-floor.png", study_figures.noise_floor_figure(study.noise_floor),
+                   "noise floor: rounding vs seeds")
     if len(study.differences):
         lines += ["Differences of the mean learned step between groups (first - second), against the rounding floor "
                   "(1.96 sqrt(sd_a^2 + sd_b^2) of single runs) and against seed variation (bootstrap CI of the "
@@ -264,7 +259,7 @@ def heatmap_section(study: Study, figs: dict) -> list[str]:
     return (["## Median-seed spectral heatmaps", "",
              "Per group, the seed run whose learned steps are closest to the group's median (sum of distances in "
              "log10 step).", ""]
-            + _image(figs, "median-heatmaps.png", heatmap_grid_figure(spectra), "heatmaps of the median seeds"))
+            + image(figs, "median-heatmaps.png", heatmap_grid_figure(spectra), "heatmaps of the median seeds"))
 
 
 FAMILY_KEYS = ("name", "reference", "null", "p_value", "p_adjusted", "effect", "ci_low", "ci_high", "primary")

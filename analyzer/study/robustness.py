@@ -133,7 +133,7 @@ def _events(run, event: str, threshold: float) -> np.ndarray:
     if event == "jump":
         return spec.get(f"jumps/{threshold:g}", run.jump_steps)
     values = spec.get(f"{'learned' if event == 'learned step' else 'reached'}/{threshold:g}",
-                      run.learned_steps if event == "learned step" else run.first_reached_steps)
+                      run.learned_steps if event == "learned step" else run.first_below_or_learned_steps)
     return values[np.isfinite(values)]
 
 

@@ -50,5 +50,5 @@ def decoupled_escapes(run, spectrum) -> dict[float, np.ndarray]:
         energy = 0.5 * (np.asarray(spectrum.rel_error[:, k], np.float64) * float(amplitudes.loc[freq])) ** 2
         removed = loss - np.interp(steps, np.asarray(spectrum.steps, np.float64), energy)
         curve = np.maximum(removed, FLOOR * loss)
-        out[float(freq)] = np.asarray(detect_plateaus(steps, curve).escape_steps(), np.float64)
+        out[float(freq)] = np.asarray(detect_plateaus(steps, curve).loss_drop_steps(), np.float64)
     return out

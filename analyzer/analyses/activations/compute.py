@@ -3,7 +3,7 @@
 x (N points) and b (M biases) are uniform grids on [0, 1] (both ends included), so A[i, j] =
 eta(sigma (x_i - b_j)) is the hidden layer of a one-hidden-layer 1-D network with unit input weights
 and biases spread over the input range. Its SVD A = U S V^T gives the spectrum the layer can express:
-`spectra[eta][k] = s_k / s_0`, descending, k = 0, 1, ... (0-based: the first value is 1), and the
+`singular_values[eta][k] = s_k / s_0`, descending, k = 0, 1, ... (0-based: the first value is 1), and the
 principal components u_k(x) = U[:, k], functions of x, each with unit Euclidean norm and its sign fixed
 so that its largest-magnitude entry is positive.
 
@@ -47,7 +47,7 @@ def activation_matrix(name: str, sigma: float, x: np.ndarray, biases: np.ndarray
     return ACTIVATIONS[name](sigma * (x[:, None] - biases[None, :]))
 
 
-def spectrum_and_components(matrix: np.ndarray, indices=COMPONENT_INDICES) -> tuple[np.ndarray, np.ndarray]:
+def singular_values_and_components(matrix: np.ndarray, indices=COMPONENT_INDICES) -> tuple[np.ndarray, np.ndarray]:
     """Normalised singular values (descending, first 1) and the left singular vectors u_k for k in `indices`."""
     left, singular, _ = np.linalg.svd(matrix, full_matrices=False)
     components = left[:, list(indices)].T.copy()
@@ -60,21 +60,22 @@ def compute(run, params: ActivationsParams, deps=None) -> ActivationsResult:
     """Spectra and components of every activation; needs no run (`run` is None)."""
     x = np.linspace(0.0, 1.0, params.n)
     biases = np.linspace(0.0, 1.0, params.bias_count)
-    spectra, components = {}, []
+    singular_values, components = {}, []
     for name in ACTIVATIONS:
-        spectrum, vectors = spectrum_and_components(activation_matrix(name, params.sigma, x, biases))
-        spectra[name] = spectrum
+        spectrum, vectors = singular_values_and_components(activation_matrix(name, params.sigma, x, biases))
+        singular_values[name] = spectrum
         components.append(vectors)
-    return ActivationsResult(sigma=float(params.sigma), x=x, n_biases=len(biases), activations=tuple(ACTIVATIONS), spectra=spectra,
+    return ActivationsResult(sigma=float(params.sigma), x=x, n_biases=len(biases), activations=tuple(ACTIVATIONS),
+                             singular_values=singular_values,
                              component_indices=COMPONENT_INDICES, components=np.stack(components),
-                             summary=summary_table(spectra, params.sigma))
+                             summary=summary_table(singular_values, params.sigma))
 
 
-def summary_table(spectra: dict[str, np.ndarray], sigma: float) -> pd.DataFrame:
+def summary_table(singular_values: dict[str, np.ndarray], sigma: float) -> pd.DataFrame:
     """Per activation: its kind, s_k / s_0 at k = 1, 10, round(sigma), 2 round(sigma), and where it falls below LEVELS."""
     rows = []
     at = {"s_1": 1, "s_10": 10, "s_sigma": int(round(sigma)), "s_2sigma": 2 * int(round(sigma))}
-    for name, spectrum in spectra.items():
+    for name, spectrum in singular_values.items():
         row = {"activation": name, "monotonic": name in MONOTONIC, "scale_equivariant": name in SCALE_EQUIVARIANT}
         row |= {column: float(spectrum[k]) if k < len(spectrum) else np.nan for column, k in at.items()}
         for level in LEVELS:

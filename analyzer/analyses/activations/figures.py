@@ -10,7 +10,7 @@ from analyzer.analyses.activations.result import ActivationsResult
 COMPONENT_PANELS = ("heaviside", "tanh", "relu", "relu2")  # seed 002 figs. 4-5 (a-d)
 
 
-def spectra_figure(result: ActivationsResult, title: str = ""):
+def singular_values_figure(result: ActivationsResult, title: str = ""):
     """Normalised singular values s_k / s_0 against k (log scale): (a) monotonic and ReLU-like, (b) sinc, Gaussian."""
     import matplotlib.pyplot as plt
 
@@ -18,7 +18,7 @@ def spectra_figure(result: ActivationsResult, title: str = ""):
     groups = ([n for n in result.activations if n not in ("sinc", "gaussian")], ["sinc", "gaussian"])
     for ax, names, label in zip(axes, groups, ("(a) monotonic and ReLU-like", "(b) non-monotonic")):
         for name in names:
-            spectrum = result.spectra[name]
+            spectrum = result.singular_values[name]
             style = "-" if name in MONOTONIC else "--"
             ax.semilogy(np.arange(len(spectrum)), np.maximum(spectrum, 1e-17), style, lw=1.4, label=name)
         ax.axvline(result.sigma, color="0.5", lw=0.8, ls=":", label=f"k = sigma = {result.sigma:g}")

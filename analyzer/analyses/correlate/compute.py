@@ -90,7 +90,7 @@ def events_from(name: str, spectrum, plateaus, params: CorrelateParams, edge_met
     else:
         main = spectrum.learning.dropna(subset=["jump_step"])
         jump_steps, jump_modes = main.jump_step.to_numpy(), main[mode].to_numpy()
-    points = plateaus.escape_steps() if params.reference == "escapes" else plateaus.edge_steps(method=edge_method)
+    points = plateaus.loss_drop_steps() if params.reference == "escapes" else plateaus.edge_steps(method=edge_method)
     reference = np.asarray(points, dtype=np.float64)
     return RunEvents(name, np.asarray(jump_steps, dtype=np.float64), _mode_labels(jump_modes, mode),
                      reference, int(spectrum.steps[0]), int(spectrum.steps[-1]), mode)

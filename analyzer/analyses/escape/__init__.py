@@ -7,7 +7,7 @@ from analyzer.analyses.escape.section import section
 from analyzer.core.registry import Analysis
 
 ANALYSIS = Analysis(
-    name="escape", params=EscapeParams, result=EscapeResult, compute=compute, version="1",
+    name="escape", params=EscapeParams, result=EscapeResult, compute=compute, version="2",
     summary="escape displacement vs the plateau Hessian's negative eigenspace, a time-matched control, and the "
             "frequency the negative directions carry",
     requires=("plateaus", "spectrum"), section=section, in_report=False,

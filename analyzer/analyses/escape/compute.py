@@ -27,16 +27,17 @@ def compute(run, params: EscapeParams, deps) -> EscapeResult:
 
     plateaus, spectrum = deps.get("plateaus"), deps.get("spectrum")
     windows = escape_windows(plateaus, np.asarray(run.ckpt_steps))
-    systems, spectra = {}, {}
+    systems, eigenvalues = {}, {}
     rows = []
     with one_thread():
         for window in _progress(windows):
             rows.append(_row(run, params, window, spectrum, systems))
     for step, system in systems.items():
-        spectra[step] = system.full_spectrum()
-    steps = sorted(spectra)
-    return EscapeResult(table=pd.DataFrame(rows, columns=TABLE_COLUMNS), spectrum_steps=np.asarray(steps, np.int64),
-                        spectra=np.stack([spectra[s] for s in steps]) if steps else np.zeros((0, int(run.n_params))),
+        eigenvalues[step] = system.all_eigenvalues()
+    steps = sorted(eigenvalues)
+    stacked = np.stack([eigenvalues[s] for s in steps]) if steps else np.zeros((0, int(run.n_params)))
+    return EscapeResult(table=pd.DataFrame(rows, columns=TABLE_COLUMNS), eigenvalue_steps=np.asarray(steps, np.int64),
+                        eigenvalues=stacked,
                         n_params=int(run.n_params), index_tol=params.index_tol)
 
 

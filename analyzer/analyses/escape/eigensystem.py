@@ -51,13 +51,13 @@ class Eigensystem:
 
         return max(ZERO_TOL * self.scale, self.error)
 
-    def full_spectrum(self) -> np.ndarray:
+    def all_eigenvalues(self) -> np.ndarray:
         return np.sort(np.concatenate([self.values, np.zeros(self.n_params - len(self.values))]))
 
 
 def eigensystem(run, theta, params) -> Eigensystem:
     """The eigenpairs of the training loss' Hessian at `theta` (module docstring)."""
-    from analyzer.io.live import live_subnetwork
+    from analyzer.analyses.hessian.live import live_subnetwork
     from analyzer.io.model import loss_closure
     from analyzer.linalg.operators import HessianOperator
     from analyzer.linalg.solvers import UNIT_ROUNDOFF, dense_hessian

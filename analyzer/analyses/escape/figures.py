@@ -31,13 +31,13 @@ def overlap_figure(table, title: str = "") -> Figure:
     return fig
 
 
-def density_figure(steps: np.ndarray, spectra: np.ndarray, plateau_steps, title: str = "") -> Figure:
+def density_figure(steps: np.ndarray, eigenvalues: np.ndarray, plateau_steps, title: str = "") -> Figure:
     """Histogram of every eigenvalue / max |eigenvalue| (the exact spectrum, not an SLQ estimate): linear axis
     (non-zero eigenvalues) and symmetric-log axis (all of them; the zeros of the null space in the middle bin)."""
     fig, (ax_lin, ax_log) = plt.subplots(1, 2, figsize=(10.0, 3.8), layout="constrained")
     colors = plt.get_cmap("viridis")(np.linspace(0, 0.85, max(len(steps), 1)))
     linear_bins, log_bins = np.linspace(-1, 1, 81), _symlog_edges(LINTHRESH)
-    for values, step, color in zip(spectra, steps, colors):
+    for values, step, color in zip(eigenvalues, steps, colors):
         scale = float(np.max(np.abs(values))) or 1.0
         relative = values / scale
         label = f"step {int(step)} ({'plateau' if step in set(plateau_steps) else 'control'})"

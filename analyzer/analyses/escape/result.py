@@ -1,4 +1,4 @@
-"""The escape analysis' result: one row per escape (overlaps, control, frequencies) and the exact spectra used."""
+"""The escape analysis' result: one row per escape (overlaps, control, frequencies) and the exact Hessian eigenvalues used."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ class EscapeResult:
     """One row per escape (TABLE_COLUMNS) and the whole Hessian spectrum at every checkpoint it used."""
 
     table: pd.DataFrame
-    spectrum_steps: np.ndarray  # (S,) checkpoints whose Hessian was computed (plateau and control starts)
-    spectra: np.ndarray  # (S, P) every eigenvalue at each, ascending (exact: dense or certified, not estimated)
+    eigenvalue_steps: np.ndarray  # (S,) checkpoints whose Hessian was computed (plateau and control starts)
+    eigenvalues: np.ndarray  # (S, P) every eigenvalue at each, ascending (exact: dense or certified, not estimated)
     n_params: int
     index_tol: float
 

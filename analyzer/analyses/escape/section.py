@@ -1,4 +1,4 @@
-"""The escape section of a report: overlaps of escape vs control displacements, frequencies, exact spectra."""
+"""The escape section of a report: overlaps of escape vs control displacements, frequencies, exact Hessian eigenvalues."""
 
 from __future__ import annotations
 
@@ -10,20 +10,21 @@ NULL = ("overlap_random is the expected overlap with a uniformly random subspace
         "an escape is special only if its overlap_negative exceeds the control's.")
 
 
-def section(run, figs: dict, prefix: str, level: int) -> list[str]:
+def section(analyses, figs: dict, prefix: str, level: int) -> list[str]:
     from analyzer.analyses.escape.figures import density_figure, overlap_figure
 
-    result, lines = opening(run, "escape", "Escape directions at plateaus", level)
+    result, lines = opening(analyses, "escape", "Escape directions at plateaus", level)
     if result is None:
         return lines
     lines += [result.headline() + ".", "", NULL, ""]
     if not result.table.empty:
-        lines += image(figs, f"{prefix}escape.png", overlap_figure(result.table, f"Escape vs control — {run.label}"),
-                       f"escape overlaps of {run.label}")
+        lines += image(figs, f"{prefix}escape.png",
+                       overlap_figure(result.table, f"Escape vs control — {analyses.label}"),
+                       f"escape overlaps of {analyses.label}")
         lines += image(figs, f"{prefix}escape-density.png",
-                       density_figure(result.spectrum_steps, result.spectra, result.table.plateau_step.tolist(),
-                                      f"Exact Hessian eigenvalue density — {run.label}"),
-                       f"eigenvalue density of {run.label}")
+                       density_figure(result.eigenvalue_steps, result.eigenvalues, result.table.plateau_step.tolist(),
+                                      f"Exact Hessian eigenvalue density — {analyses.label}"),
+                       f"eigenvalue density of {analyses.label}")
         lines += ["The densities are the whole spectrum from the certified subspace run (or the dense Hessian): "
                   "exact to the certified error, not a stochastic Lanczos quadrature estimate.", ""]
     for frame in result.tables().values():

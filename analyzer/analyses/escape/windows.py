@@ -1,6 +1,6 @@
 """Which displacements the escape analysis measures: each escape from a plateau, and a control of equal length.
 
-Escape: for each change-point plateau followed by a loss drop (the plateaus analysis' `transitions`),
+Escape: for each change-point plateau followed by a loss drop (the plateaus analysis' `loss_drops`),
 plateau_step = the stored checkpoint nearest the plateau's middle (inside it), after_step = the first stored
 checkpoint at or after the drop's end (its 90 % point, mid + width / 2; the next plateau's start when the
 width is unknown). Control: a displacement of the same step count L = after_step - plateau_step with no
@@ -34,7 +34,7 @@ def escape_windows(plateaus, stored: np.ndarray) -> list[Window]:
     found = plateaus.plateaus("changepoint")
     spans = [(float(r.start_step), float(r.end_step)) for r in found.itertuples()]
     windows = []
-    for drop in plateaus.transitions.itertuples():
+    for drop in plateaus.loss_drops.itertuples():
         if not np.isfinite(drop.mid_step) or not spans:
             continue
         start, end = min(spans, key=lambda span: abs(span[1] - drop.end_step))

@@ -1,7 +1,7 @@
 """The empirical NTK eigenvalue of each spherical-harmonic degree: K = J J^T's Rayleigh quotient on the degree's span.
 
 K is the Gram matrix of the trained parameters' Jacobian on the N training inputs at the first checkpoint
-(analyzer/linalg/ntk.py; no 1/N inside it, docs/ntk.md). Q_l is an orthonormal basis (QR) of what degree l's
+(analyzer/io/ntk_net.py; no 1/N inside it, docs/ntk.md). Q_l is an orthonormal basis (QR) of what degree l's
 harmonics sampled at the training points express and no other degree of the basis does, (I - P_others) D_l
 (D_l the sampled degree-l functions, P_others the projector on the other degrees' sampled functions: the part
 the analysis's least-squares projection attributes to degree l), and
@@ -73,8 +73,8 @@ def degree_rayleigh_quotients(kernel_times, design: np.ndarray, column_modes: np
 def empirical_eigenvalues(run, degrees: np.ndarray) -> EmpiricalEigenvalues:
     """mu_l_emp of each degree from the kernel at the first checkpoint (NaN and the reason when there is none)."""
     from analyzer.bases.sphere import harmonic_basis
-    from analyzer.linalg.ntk import KernelOperator
-    from analyzer.linalg.ntk_dynamics import checkpoint_net
+    from analyzer.io.ntk_checkpoint import checkpoint_net
+    from analyzer.io.ntk_net import kernel_operator
     from trainer.engines.loop import one_thread
 
     if len(run.ckpt_steps) == 0:
@@ -82,7 +82,7 @@ def empirical_eigenvalues(run, degrees: np.ndarray) -> EmpiricalEigenvalues:
     net, step = checkpoint_net(run, None)
     theta = np.asarray(run.params_at(step), dtype=np.float64)
     basis = harmonic_basis(run.data("x_train"), int(max(degrees)))
-    operator = KernelOperator(net, theta)
+    operator = kernel_operator(net, theta)
     with one_thread():  # the bits must not follow the machine's load
         traces = degree_rayleigh_quotients(operator.matmat, basis.design, basis.column_modes, degrees)
     trained = "output layer" if net.trained_start else "all layers"

@@ -9,16 +9,18 @@ COLUMNS = ["degree", "in_target", "initial_residual", "final_fraction", "rate", 
            "ntk_eigenvalue_empirical", "gd_rate_empirical", "rate_over_gd_rate_empirical"]
 
 
-def section(run, figs: dict, prefix: str, level: int) -> list[str]:
+def section(analyses, figs: dict, prefix: str, level: int) -> list[str]:
     """Markdown lines; figures go into `figs` under prefix + harmonics.png / harmonics_rates.png."""
     from analyzer.analyses.harmonics.figures import rate_figure, residual_figure  # matplotlib only for reports
 
-    result, lines = opening(run, "harmonics", "Spherical-harmonic degrees", level)
+    result, lines = opening(analyses, "harmonics", "Spherical-harmonic degrees", level)
     if result is None:
         return lines
     lines += image(figs, f"{prefix}harmonics.png", residual_figure(
-        result, title=f"Residual per spherical-harmonic degree — {run.label}"), f"residual per degree of {run.label}")
-    lines += image(figs, f"{prefix}harmonics_rates.png", rate_figure(result), f"rate against NTK eigenvalue of {run.label}")
+        result, title=f"Residual per spherical-harmonic degree — {analyses.label}"),
+        f"residual per degree of {analyses.label}")
+    lines += image(figs, f"{prefix}harmonics_rates.png", rate_figure(result),
+                   f"rate against NTK eigenvalue of {analyses.label}")
     lines += [result.headline() + f". NTK eigenvalues: {result.ntk_source}; "
               f"empirical: {result.ntk_empirical_source}. The rate is minus the fitted slope of "
               "log ||P_l (f_t - y)|| per step while the component falls from 90% to 10% of its initial norm.", ""]

@@ -9,7 +9,7 @@ from analyzer.core.registry import Analysis, Split
 
 ANALYSIS = Analysis(
     name="hessian", params=HessianParams, result=HessianResult, compute=compute, version=VERSION,
-    summary="Hessian spectrum at checkpoints: extreme eigenvalues, saddle index, trace, saddle candidates",
+    summary="Hessian eigenvalues at checkpoints: extreme eigenvalues, saddle index, trace, saddle candidates",
     requires=("plateaus",), section=section, in_report=True,
     split=Split(plan=plan, part=part, combine=combine),  # one checkpoint per part
 )

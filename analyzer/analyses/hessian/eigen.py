@@ -25,7 +25,7 @@ def hessian_eigenpairs(loss_fn, theta: torch.Tensor, method: str = "auto", k: in
                      estimate: tuple[int, int] | None = None) -> EigenPairs:
     """Extreme eigenvalues of the Hessian of any scalar `loss_fn` at `theta`, by the chosen method.
 
-    `live` (analyzer/io/live.LiveNet): the same loss on the live subnetwork, whose Hessian is the full one's
+    `live` (analyzer/analyses/hessian/live.LiveNet): the same loss on the live subnetwork, whose Hessian is the full one's
     non-zero block (the other rows and columns are exactly zero). The certified subspace run then works on
     it, with P - P_live more exact zeros; if that run does not certify, the fallbacks use the full operator.
     `estimate` = (probes, steps): no certified run; the index comes from stochastic Lanczos quadrature

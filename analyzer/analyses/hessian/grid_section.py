@@ -5,7 +5,7 @@ from __future__ import annotations
 GRID_PER_DECADE = 4  # the grid `analyze study` computes (analyzer/study/saddle.py); the report reads it when cached
 
 
-def grid_lines(run, figs: dict, prefix: str) -> list[str]:
+def grid_lines(analyses, figs: dict, prefix: str) -> list[str]:
     """The grid figure and a line on it, or a line saying how to get it (the report does not compute the grid)."""
     from analyzer.analyses.hessian.figures import hessian_figure
     from analyzer.core.runner import cached_result
@@ -14,7 +14,7 @@ def grid_lines(run, figs: dict, prefix: str) -> list[str]:
     from analyzer.report.markdown import image
 
     try:
-        with open_run(run.path) as opened:
+        with open_run(analyses.path) as opened:
             grid = cached_result(opened, "hessian", at="grid", per_decade=GRID_PER_DECADE)
     except Exception:  # noqa: BLE001 -- a figure that cannot be read is left out, the report goes on
         grid = None
@@ -23,8 +23,8 @@ def grid_lines(run, figs: dict, prefix: str) -> list[str]:
                 f"--per-decade {GRID_PER_DECADE}` or `analyze study`.*", ""]
     cost = grid.table["cost_gradients"].median() if "cost_gradients" in grid.table else float("nan")
     lines = image(figs, f"{prefix}hessian-grid.png", hessian_figure(
-        grid.table, grid.n_params, plateau_intervals(run.results.get("plateaus")),
-        title=f"Hessian along training ({GRID_PER_DECADE} checkpoints per decade) — {run.label}"),
-        f"Hessian along training of {run.label}")
+        grid.table, grid.n_params, plateau_intervals(analyses.results.get("plateaus")),
+        title=f"Hessian along training ({GRID_PER_DECADE} checkpoints per decade) — {analyses.label}"),
+        f"Hessian along training of {analyses.label}")
     return lines + [f"Log-spaced grid: {len(grid.table)} checkpoints, each the cost of ~{cost:,.0f} full-batch "
                     "gradients (median).", ""]

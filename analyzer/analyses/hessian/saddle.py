@@ -13,7 +13,7 @@ from analyzer.analyses.hessian.eigen import hessian_eigenpairs
 from analyzer.analyses.hessian.grid import gradient_seconds, tolerance_fractions
 from analyzer.analyses.hessian.params import HessianParams
 from analyzer.analyses.hessian.status import certify_seconds, index_note
-from analyzer.io.live import live_subnetwork
+from analyzer.analyses.hessian.live import live_subnetwork
 from analyzer.linalg.index import index_estimate, index_from_density, index_from_eigenpairs
 from analyzer.linalg.operators import HessianOperator
 from analyzer.linalg.solvers import EigenPairs

@@ -15,13 +15,14 @@ import pandas as pd
 from analyzer.analyses.mask.params import MaskParams
 from analyzer.analyses.mask.result import MaskResult
 from analyzer.errors import BadInputError
-from analyzer.linalg.ntk_dynamics import checkpoint_net, log_spaced, mask, projected_residuals, schedule
+from analyzer.io.ntk_checkpoint import checkpoint_net, projected_residuals, schedule
+from analyzer.linalg.gd_dynamics import log_spaced, mask
 
 CHUNK = 1024  # steps compared at a time: observed and predicted fractions are never held for every step
 
 
 def compute(run, params: MaskParams, deps=None) -> MaskResult:
-    from analyzer.linalg.ntk import jacobian_svd  # torch: imported to compute, not when a report looks
+    from analyzer.io.ntk_net import jacobian_svd  # torch: imported to compute, not when a report looks
     from trainer.engines.loop import one_thread
 
     sched = schedule(run)

@@ -15,14 +15,14 @@ import pandas as pd
 
 from analyzer.analyses.ntk.params import NtkParams
 from analyzer.analyses.ntk.result import OBSERVED_ONLY, NtkResult
-from analyzer.linalg.ntk_dynamics import (checkpoint_net, log_spaced, observed_rates, predicted_rates,
-                                          projected_residuals, schedule)
+from analyzer.io.ntk_checkpoint import checkpoint_net, projected_residuals, schedule
+from analyzer.linalg.gd_dynamics import log_spaced, observed_rates, predicted_rates
 
 PROJECTION_COLUMNS = 50  # eigendirections whose residual curves the result keeps for figures
 
 
 def compute(run, params: NtkParams, deps=None) -> NtkResult:
-    from analyzer.linalg.ntk import kernel_eigen  # torch: imported to compute, not when a report looks
+    from analyzer.io.ntk_net import kernel_eigen  # torch: imported to compute, not when a report looks
     from trainer.engines.loop import one_thread
 
     sched = schedule(run)
@@ -35,11 +35,11 @@ def compute(run, params: NtkParams, deps=None) -> NtkResult:
         steps, projections = residuals.steps, residuals.projections
         drift = _drift(run, net, theta, eigen.route, params)
     observed = observed_rates(steps, projections, params.rate_floor, params.min_component)
-    predicted = (predicted_rates(eigen.values, sched.effective_rate) if sched.has_closed_form
-                 else np.full(len(eigen.values), np.nan))
+    predicted = (predicted_rates(eigen.eigenvalues, sched.effective_rate) if sched.has_closed_form
+                 else np.full(len(eigen.eigenvalues), np.nan))
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = observed / predicted
-    table = pd.DataFrame({"index": np.arange(len(eigen.values)), "eigenvalue": eigen.values,
+    table = pd.DataFrame({"index": np.arange(len(eigen.eigenvalues)), "eigenvalue": eigen.eigenvalues,
                           "initial_component": projections[0], "predicted_rate": predicted,
                           "observed_rate": observed, "ratio": ratio})
     samples = log_spaced(len(steps), params.max_samples)
@@ -49,7 +49,7 @@ def compute(run, params: NtkParams, deps=None) -> NtkResult:
         optimizer=sched.optimizer, rates="predicted and observed" if sched.has_closed_form else OBSERVED_ONLY,
         learning_rate=sched.learning_rate, effective_rate=sched.effective_rate, n_rows=net.n_rows,
         n_trained=net.n_trained, drift_method=_drift_method(eigen.route, params, len(run.ckpt_steps)),
-        eigenvalues=eigen.values, table=table, projection_steps=np.asarray(steps[samples]),
+        eigenvalues=eigen.eigenvalues, table=table, projection_steps=np.asarray(steps[samples]),
         projections=np.abs(projections[samples, :PROJECTION_COLUMNS]), drift=drift, loadings=loadings,
         loading_matrix=loading_matrix, note=residuals.note)
 
@@ -76,7 +76,7 @@ def drift_indices(n_checkpoints: int, params: NtkParams) -> np.ndarray:
 
 def _drift(run, net, theta: np.ndarray, route: str, params: NtkParams) -> pd.DataFrame:
     """||K_t - K||_F / ||K||_F at every `drift_every`-th checkpoint (sketched on the matrix-free route)."""
-    from analyzer.linalg.ntk import kernel, sketched_drift
+    from analyzer.io.ntk_net import kernel, sketched_drift
 
     if params.drift_every == 0:
         return pd.DataFrame({"step": np.zeros(0, np.int64), "relative_change": np.zeros(0)})

@@ -7,7 +7,7 @@ from typing import ClassVar, Optional
 
 from analyzer.core.params import fail, param, validate
 
-ROUTES = ("auto", "jacobian", "matrix-free")  # analyzer.linalg.ntk.ROUTES, restated here to keep torch unimported
+ROUTES = ("auto", "jacobian", "matrix-free")  # analyzer.linalg.kernel.ROUTES, restated here to keep torch unimported
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,13 @@ from analyzer.report.markdown import image, markdown_table, opening
 TABLE_ROWS = 10
 
 
-def section(run, figs: dict, prefix: str, level: int) -> list[str]:
+def section(analyses, figs: dict, prefix: str, level: int) -> list[str]:
     from analyzer.analyses.ntk.figures import drift_and_residuals_figure, spectrum_and_rates_figure  # matplotlib
 
-    result, lines = opening(run, "ntk", "Neural tangent kernel", level)
+    result, lines = opening(analyses, "ntk", "Neural tangent kernel", level)
     if result is None:
         return lines
-    label = run.label
+    label = analyses.label
     lines += image(figs, f"{prefix}ntk.png", spectrum_and_rates_figure(
         result, title=f"Empirical NTK at step {result.step:,} — {label}"), f"NTK eigenvalues and rates of {label}")
     lines += image(figs, f"{prefix}ntk-dynamics.png", drift_and_residuals_figure(

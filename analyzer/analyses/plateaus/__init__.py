@@ -7,7 +7,7 @@ from analyzer.analyses.plateaus.section import section
 from analyzer.core.registry import Analysis
 
 ANALYSIS = Analysis(
-    name="plateaus", params=PlateauParams, result=PlateauResult, compute=compute, version="4",
+    name="plateaus", params=PlateauParams, result=PlateauResult, compute=compute, version="5",
     summary="plateaus and change points of log10(loss) on a log-step axis",
     requires=(), section=section, in_report=True,
 )

@@ -9,7 +9,7 @@ import pandas as pd
 from analyzer.analyses.plateaus.loss_curve import (MIN_GRID_POINTS, Curve, LineSums, local_slopes, long_flat_runs,
                                                    segment_frame)
 from analyzer.analyses.plateaus.params import PlateauParams
-from analyzer.analyses.plateaus.transitions import logistic_edges, split_cliffs, transitions_frame
+from analyzer.analyses.plateaus.loss_drops import logistic_edges, split_cliffs, loss_drops_frame
 
 REFINE_BINS = 2  # refinement searches this many grid bins either side of a coarse change point
 
@@ -34,7 +34,7 @@ def _line_cost(x: np.ndarray, y: np.ndarray):
 
 
 def changepoint_segments(curve: Curve, params: PlateauParams) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
-    """Pelt on the log-step grid, change points refined at full resolution, one row per segment, transitions."""
+    """Pelt on the log-step grid, change points refined at full resolution, one row per segment, loss_drops."""
     import ruptures as rpt
 
     m = len(curve.grid_y)
@@ -53,16 +53,16 @@ def changepoint_segments(curve: Curve, params: PlateauParams) -> tuple[pd.DataFr
     end_u = np.log10(frame.end_step.to_numpy() + 2.0)  # a segment lasts until the next step begins
     flags = long_flat_runs(flat_segments(frame.slope.to_numpy(), params),
                             start_u, end_u, frame.duration.to_numpy(), params)
-    transitions = transitions_frame()
+    loss_drops = loss_drops_frame()
     if params.edges == "logistic":
-        bounds, flags, transitions = logistic_edges(curve, bounds, flags, local_slopes(curve, params.slope_window),
+        bounds, flags, loss_drops = logistic_edges(curve, bounds, flags, local_slopes(curve, params.slope_window),
                                                     MIN_GRID_POINTS)
     change_points = curve.steps[np.asarray(bounds[1:-1], dtype=np.int64)]
     merged, flags = merge_plateau_runs(bounds, flags)
     if len(merged) != len(bounds) or params.edges == "logistic":
         frame = segment_frame(curve, merged, "changepoint", params)
     frame["is_plateau"] = flags
-    return frame, change_points, transitions
+    return frame, change_points, loss_drops
 
 
 MAX_RELATIVE_SLOPE = 1.0  # the relative test never makes a segment falling or rising faster than this flat

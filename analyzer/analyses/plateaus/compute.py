@@ -17,7 +17,7 @@ Pipeline (linear in the number of steps, nothing n x n):
 4. refine: each change point moves to the best split at full step resolution within +-2 bins of its
    grid position (exact optimum given its neighbours), so binning does not move edges by a bin; then each
    plateau end, and the start of the plateau that follows, moves to the 10/90 % points of a logistic fitted
-   to the loss drop between them (transitions.py): the corners of a line fit bend over a smooth
+   to the loss drop between them (loss_drops.py): the corners of a line fit bend over a smooth
    drop early, by ~5 % of the plateau length on the known-answer runs (bench/RESULTS.md);
 5. gradient method (the seed's): slope of a local line fit over `slope_window` decades; a plateau is a
    run of |slope| <= slope_threshold lasting at least `min_duration` decades.
@@ -56,7 +56,7 @@ def detect_plateaus(steps: np.ndarray, loss: np.ndarray, params: PlateauParams |
     """Plateaus of `loss` (one value per step) by change points and by the slope threshold."""
     params = params if params is not None else PlateauParams()
     curve, note = prepare(np.asarray(steps), np.asarray(loss), params)
-    cp_frame, change_points, transitions = changepoint_segments(curve, params)
+    cp_frame, change_points, loss_drops = changepoint_segments(curve, params)
     grad_frame = gradient_segments(curve, params)
     segments = pd.concat([cp_frame, grad_frame], ignore_index=True)[SEGMENT_COLUMNS]
     last_step = int(curve.steps[-1])
@@ -64,7 +64,7 @@ def detect_plateaus(steps: np.ndarray, loss: np.ndarray, params: PlateauParams |
                        plateau_edges(grad_frame, "gradient", last_step)], ignore_index=True)
     agreement = edge_agreement(_steps_of(edges, "changepoint"), _steps_of(edges, "gradient"), params.tolerance)
     return PlateauResult(segments=segments, edges=edges, change_points=change_points, agreement=agreement,
-                         transitions=transitions, noise_sigma=float(curve.sigma), n_steps_used=int(len(curve.steps)),
+                         loss_drops=loss_drops, noise_sigma=float(curve.sigma), n_steps_used=int(len(curve.steps)),
                          note=note)
 
 

@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 from analyzer.report.figures import PLATEAU_SHADE, RUN_PALETTE, plt, shade
 
 
-def loss_figure(steps, loss, plateau_intervals=(), change_points=(), title: str = "", escape_steps=(),
+def loss_figure(steps, loss, plateau_intervals=(), change_points=(), title: str = "", loss_drop_steps=(),
                 label: str = "training loss (MSE)") -> Figure:
     """Training loss on log-log axes, plateaus shaded, change points dotted, loss-drop midpoints as markers."""
     fig, ax = plt.subplots(figsize=(7.5, 3.8), layout="constrained")
@@ -17,7 +17,7 @@ def loss_figure(steps, loss, plateau_intervals=(), change_points=(), title: str 
     ax.plot(steps + 1, loss, color=RUN_PALETTE[0], lw=0.9, label=label)
     for i, step in enumerate(change_points):
         ax.axvline(step + 1, color="#c62828", ls=":", lw=0.9, label="change point" if i == 0 else None)
-    escapes = np.asarray(escape_steps, dtype=np.float64)
+    escapes = np.asarray(loss_drop_steps, dtype=np.float64)
     if len(escapes):
         ax.plot(escapes + 1, np.interp(escapes, steps, loss), "v", color="#1565c0", ms=7,
                 label="loss-drop midpoint (escape)")

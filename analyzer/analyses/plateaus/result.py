@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analyzer.analyses.plateaus.transitions import transitions_frame
+from analyzer.analyses.plateaus.loss_drops import loss_drops_frame
 from analyzer.errors import BadInputError
 
 SEGMENT_COLUMNS = ["method", "start_step", "end_step", "duration", "mean_log10_loss", "slope", "is_plateau"]
@@ -22,9 +22,9 @@ class PlateauResult:
     edges: pd.DataFrame  # EDGE_COLUMNS; kind "start" (first plateau step) or "end" (first step after it)
     change_points: np.ndarray  # steps where a change-point segment starts (interior boundaries)
     agreement: dict = field(default_factory=dict)  # matched edges, distances, F1 within tolerance
-    # change-point method, edges="logistic": one row per plateau that ends inside the run (TRANSITION_COLUMNS):
+    # change-point method, edges="logistic": one row per plateau that ends inside the run (LOSS_DROP_COLUMNS):
     # the drop after it, its midpoint and 10-90 % width in steps, and the start of the next plateau (NaN if none)
-    transitions: pd.DataFrame = field(default_factory=transitions_frame)
+    loss_drops: pd.DataFrame = field(default_factory=loss_drops_frame)
     noise_sigma: float = 0.0  # robust noise of the binned log10 loss, decades
     n_steps_used: int = 0  # finite prefix of the loss that was analysed
     note: str = ""  # why part of the run was not analysed, if any
@@ -39,10 +39,10 @@ class PlateauResult:
         _check_method(method)
         return np.unique(self.edges.loc[self.edges.method == method, "step"].to_numpy(dtype=np.int64))
 
-    def escape_steps(self) -> np.ndarray:
+    def loss_drop_steps(self) -> np.ndarray:
         """Midpoints of the loss drops that end the change-point plateaus (edges="logistic" only; a plateau
         the loss leaves upwards has none)."""
-        mids = self.transitions.mid_step.to_numpy(dtype=np.float64)
+        mids = self.loss_drops.mid_step.to_numpy(dtype=np.float64)
         return mids[np.isfinite(mids)]
 
     def headline(self) -> str:
@@ -61,7 +61,7 @@ class PlateauResult:
 
     def tables(self) -> dict[str, pd.DataFrame]:
         agreement = pd.DataFrame([{k: v for k, v in self.agreement.items()}]) if self.agreement else pd.DataFrame()
-        return {"segments": self.segments, "plateau edges": self.edges, "loss drops": self.transitions,
+        return {"segments": self.segments, "plateau edges": self.edges, "loss drops": self.loss_drops,
                 "agreement": agreement}
 
 

@@ -210,7 +210,7 @@ def _modes_table(system: ModeSystem, history: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns).sort_values("escape_closed_form", ignore_index=True)
 
 
-def _transitions(modes: pd.DataFrame) -> list[tuple[float, float]]:
+def _loss_drops(modes: pd.DataFrame) -> list[tuple[float, float]]:
     """(first 10 % point, last 90 % point) of each group of escapes with no plateau between them, in the run."""
     groups: list[list[float]] = []
     for row in modes.dropna(subset=["rise_end_step"]).sort_values("rise_start_step").itertuples():
@@ -224,7 +224,7 @@ def _transitions(modes: pd.DataFrame) -> list[tuple[float, float]]:
 def _plateaus_table(system: ModeSystem, history: np.ndarray, modes: pd.DataFrame, index_tol: float) -> pd.DataFrame:
     """Plateaus: from step 0 (or the end of an escape) to the start of the next escape that completes in the run."""
     rows, previous_end = [], 0.0
-    for start, end in _transitions(modes):
+    for start, end in _loss_drops(modes):
         mid = 0.5 * (previous_end + start)
         ckpt = min(system.ckpt_every * round(mid / system.ckpt_every), system.epochs)
         eig = system.hessian_eigenvalues(history[ckpt]).ravel()

@@ -45,8 +45,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analyzer.analyses.spectrum.dft import (RowView, eval_grid_length, single_sided_scale, target_bins,
-                                            target_coefficients)
+from analyzer.analyses.spectrum.dft import single_sided_scale, target_bins, target_coefficients
 from analyzer.analyses.spectrum.learning import learning_tables
 from analyzer.analyses.spectrum.params import SpectrumParams
 from analyzer.analyses.spectrum.result import MODE_WORDS, SpectrumResult
@@ -60,11 +59,13 @@ def compute(run, params: SpectrumParams, deps=None) -> SpectrumResult:
     degrees for a run trained with --target harmonics."""
     if run.target.get("kind") == "harmonics":
         return harmonics_spectrum(run, params)
+    from analyzer.bases.for_run import committed_predictions, eval_grid_length  # on use: scipy.special
+
     length = eval_grid_length(run)
     freqs = run.target.get("freqs_hz") or []
     if len(freqs) == 0:
         raise BadInputError(f"{run.path}: the run stores no target frequencies")
-    rows = RowView(run.pred_dataset, _enough_predictions(run))
+    rows = committed_predictions(run, _enough_predictions(run))
     try:
         return spectrum_from_predictions(run.pred_steps, rows, run.data("y_eval"), freqs, params, length=length)
     except BadInputError as err:
@@ -95,9 +96,12 @@ def spectrum_from_predictions(steps, pred, y_eval, target_freqs_hz, params: Spec
     n_grid = y_eval.shape[0]
     if len(steps) != pred.shape[0] or pred.shape[1] != n_grid:
         raise BadInputError(f"predictions of shape {tuple(pred.shape)} do not match {len(steps)} steps x {n_grid} points")
-    freqs_hz = np.arange(n_grid // 2 + 1) / length
+    from analyzer.bases.fourier import FourierBasis  # on use: analyzer.bases imports scipy.special
+
+    fourier = FourierBasis(n_points=n_grid, length=length)
+    freqs_hz = fourier.labels
     bins = target_bins(np.asarray(target_freqs_hz, dtype=np.float64), n_grid, length)
-    target_coef = np.fft.rfft(y_eval)
+    target_coef = fourier.dft(y_eval)
     if np.any(np.abs(target_coef[bins]) <= 1e-12 * max(1.0, np.abs(target_coef).max())):
         raise BadInputError("a target frequency has no amplitude in y_eval; its relative error is undefined")
     coef = target_coefficients(pred, n_grid, bins)
@@ -112,6 +116,7 @@ def harmonics_spectrum(run, params: SpectrumParams) -> SpectrumResult:
     """The spectrum analysis of a harmonics run on spherical-harmonic degrees (analyzer/bases): the relative error
     of degree l is ||P_l (f_t - y)|| / ||P_l y||, its sizes the norms ||P_l f_t|| and ||P_l y|| (RMS on the sphere)."""
     from analyzer.bases import basis_for_run, project_residual  # on use: analyzer.bases imports scipy.special
+    from analyzer.bases.for_run import committed_predictions
 
     run_basis = basis_for_run(run)
     basis, n_pred = run_basis.basis, _enough_predictions(run)
@@ -120,7 +125,7 @@ def harmonics_spectrum(run, params: SpectrumParams) -> SpectrumResult:
     tracked = basis.modes_of(run_basis.tracked)
     if np.any(target_norm[tracked] <= 1e-6 * max(1.0, target_norm.max())):  # y_eval is stored in float32
         raise BadInputError(f"{run.path}: a target degree has no component in y_eval; its relative error is undefined")
-    projection = project_residual(basis, run.pred_steps[:n_pred], RowView(run.pred_dataset, n_pred), y_eval,
+    projection = project_residual(basis, run.pred_steps[:n_pred], committed_predictions(run, n_pred), y_eval,
                                   run_basis.tracked)
     try:
         first_bad, note = _finite_prefix(np.asarray(run.pred_steps[:n_pred]), len(projection.steps))

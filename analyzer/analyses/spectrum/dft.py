@@ -1,4 +1,5 @@
-"""The DFT of stored predictions on the run's uniform eval grid, read block by block (bounded memory)."""
+"""The DFT of stored predictions on the run's uniform eval grid, read block by block (bounded memory); the FFT
+itself is the Fourier basis' (analyzer.bases.FourierBasis.dft)."""
 
 from __future__ import annotations
 
@@ -34,11 +35,14 @@ def single_sided_scale(n_grid: int) -> np.ndarray:
 
 def target_coefficients(pred, n_grid: int, bins: np.ndarray) -> np.ndarray:
     """Complex DFT coefficients (T', K) at the target bins of the rows before the first non-finite row."""
+    from analyzer.bases.fourier import FourierBasis  # on use: analyzer.bases imports scipy.special
+
+    fourier = FourierBasis(n_points=n_grid)
     coef = np.empty((pred.shape[0], len(bins)), dtype=np.complex128)
     for start in range(0, pred.shape[0], BLOCK_ROWS):
         block = np.asarray(pred[start:start + BLOCK_ROWS], dtype=np.float64).reshape(-1, n_grid)
         finite = np.isfinite(block).all(axis=1)
-        coef[start:start + len(block)] = np.fft.rfft(block, axis=1)[:, bins]
+        coef[start:start + len(block)] = fourier.dft(block)[:, bins]
         if not finite.all():
             return coef[: start + int(np.argmin(finite))]
     return coef
@@ -52,18 +56,21 @@ def dft_of_predictions(steps, pred, *, length: float = 1.0, max_hz: float | None
         pred: (T, G) or (T, G, 1) predictions on a uniform grid of `length`; anything row-sliceable.
         dtype: dtype of the amplitude and phase arrays (float64 for exact comparisons).
     """
+    from analyzer.bases.fourier import FourierBasis  # on use: analyzer.bases imports scipy.special
+
     steps = np.asarray(steps, dtype=np.int64)
     n_rows, n_grid = pred.shape[0], pred.shape[1]
+    fourier = FourierBasis(n_points=n_grid, length=length)
     if len(steps) != n_rows:
         raise BadInputError(f"predictions have {n_rows} rows for {len(steps)} steps")
-    freqs_hz = np.arange(n_grid // 2 + 1) / length
+    freqs_hz = fourier.labels
     n_freqs = len(freqs_hz) if max_hz is None else int(np.searchsorted(freqs_hz, max_hz, side="right"))
     amplitude = np.empty((n_rows, n_freqs), dtype=dtype)
     phase = np.empty((n_rows, n_freqs), dtype=dtype)
     scale = single_sided_scale(n_grid)[:n_freqs]
     for start in range(0, n_rows, BLOCK_ROWS):
         block = np.asarray(pred[start:start + BLOCK_ROWS], dtype=np.float64).reshape(-1, n_grid)
-        coefficients = np.fft.rfft(block, axis=1)[:, :n_freqs]
+        coefficients = fourier.dft(block)[:, :n_freqs]
         amplitude[start:start + len(block)] = np.abs(coefficients) * scale
         phase[start:start + len(block)] = np.angle(coefficients)
     return AmplitudeSpectrum(steps, freqs_hz[:n_freqs], amplitude, phase)
@@ -72,33 +79,9 @@ def dft_of_predictions(steps, pred, *, length: float = 1.0, max_hz: float | None
 def amplitude_spectrum(run, *, max_hz: float | None = None, n_rows: int | None = None,
                        dtype=np.float32) -> AmplitudeSpectrum:
     """The DFT of a run's stored predictions (the first `n_rows`, default all), read block by block."""
+    from analyzer.bases.for_run import committed_predictions, eval_grid_length  # on use: scipy.special
+
     length = eval_grid_length(run)
     n_rows = len(run.pred_steps) if n_rows is None else min(n_rows, len(run.pred_steps))
-    return dft_of_predictions(run.pred_steps[:n_rows], RowView(run.pred_dataset, n_rows), length=length,
+    return dft_of_predictions(run.pred_steps[:n_rows], committed_predictions(run, n_rows), length=length,
                               max_hz=max_hz, dtype=dtype)
-
-
-def eval_grid_length(run) -> float:
-    """G * dx of the run's uniform 1-D eval grid; refuses grids and outputs the DFT cannot use."""
-    x_stored = run.data("x_eval")
-    x_eval = np.asarray(x_stored, dtype=np.float64)
-    if x_eval.ndim != 2 or x_eval.shape[1] != 1:
-        raise BadInputError(f"spectrum needs 1-D inputs; x_eval has shape {x_eval.shape}")
-    if run.pred_dataset.ndim != 3 or run.pred_dataset.shape[-1] != 1:
-        raise BadInputError(f"spectrum needs one output; predictions have shape {run.pred_dataset.shape}")
-    if not np.issubdtype(x_stored.dtype, np.floating):
-        raise BadInputError(f"x_eval must be floating point, got {x_stored.dtype}")
-    from analyzer.bases.fourier import uniform_grid_length  # on use: analyzer.bases imports scipy.special
-
-    return uniform_grid_length(x_eval[:, 0], np.finfo(x_stored.dtype).eps)
-
-
-class RowView:
-    """The committed rows of an h5py dataset, sliceable by row blocks without reading everything."""
-
-    def __init__(self, dataset, n_rows: int):
-        self.dataset, self.shape = dataset, (n_rows,) + tuple(dataset.shape[1:])
-
-    def __getitem__(self, rows: slice) -> np.ndarray:
-        start, stop, _ = rows.indices(self.shape[0])
-        return self.dataset[start:stop]

@@ -1,5 +1,5 @@
-"""The linearised training dynamics shared by the ntk and mask analyses: the model at a checkpoint, the learning
-rate in the trainer's units, the training residuals projected on a basis, and the formulas (docs/ntk.md)."""
+"""What the ntk and mask analyses read from a run: the model at a checkpoint, the learning rate in the trainer's
+units, and the training residuals projected on a basis (the formulas: analyzer/linalg/gd_dynamics.py)."""
 
 from __future__ import annotations
 
@@ -10,33 +10,21 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from analyzer.errors import BadInputError
+from analyzer.linalg.gd_dynamics import Schedule, effective_rate
 
-if TYPE_CHECKING:  # torch (through linalg.ntk) is imported when a model is rebuilt, not with the formulas
-    from analyzer.linalg.ntk import NtkNet
+if TYPE_CHECKING:  # torch (through io.ntk_net) is imported when a model is rebuilt, not with the residuals
+    from analyzer.io.ntk_net import NtkNet
 
 CHUNK_ROWS = 512  # prediction rows read and projected at a time: memory stays ~CHUNK_ROWS x N
 
 
-@dataclass(frozen=True)
-class Schedule:
-    """The run's optimizer and learning rate a, and a_eff = 2 a / (N o), the rate of r_t on K (docs/ntk.md)."""
-
-    optimizer: str
-    learning_rate: float
-    effective_rate: float
-
-    @property
-    def has_closed_form(self) -> bool:
-        """Full-batch GD at a fixed rate has one; Adam (and an unknown optimizer) does not."""
-        return self.optimizer == "sgd" and math.isfinite(self.effective_rate)
-
-
 def schedule(run) -> Schedule:
+    """The run's optimizer and learning rate from its config."""
     optimizer = str(run.config.get("optimizer") or "unknown")
     lr = run.config.get("lr")
     learning_rate = float(lr) if isinstance(lr, (int, float)) else math.nan
     outputs = int(run.data("y_train").size)  # the trainer's loss is the mean over all N o squared residuals
-    return Schedule(optimizer, learning_rate, 2.0 * learning_rate / outputs)
+    return Schedule(optimizer, learning_rate, effective_rate(learning_rate, outputs))
 
 
 def checkpoint_net(run, step: int | None) -> tuple[NtkNet, int]:
@@ -44,7 +32,7 @@ def checkpoint_net(run, step: int | None) -> tuple[NtkNet, int]:
     if len(run.ckpt_steps) == 0:
         raise BadInputError(f"{run.path}: no stored checkpoint; the NTK needs the parameters")
     step = int(run.ckpt_steps[0]) if step is None else int(step)
-    from analyzer.linalg.ntk import make_net
+    from analyzer.io.ntk_net import make_net
 
     run.params_at(step)  # a clear error naming the stored steps when there is none at `step`
     model, layout = run.build_model("float64")
@@ -106,47 +94,3 @@ def _recomputed_outputs(run, net: NtkNet, steps: np.ndarray) -> np.ndarray:
 
     with torch.no_grad():
         return np.stack([net.outputs(*net.split(run.params_at(int(s)))).numpy() for s in steps])
-
-
-# ---- the linearised dynamics ---------------------------------------------------------------------------------
-
-def predicted_rates(eigenvalues: np.ndarray, effective_rate: float) -> np.ndarray:
-    """Decay rate per step of r_t along each eigenvector: -ln|1 - a_eff lambda| (~ a_eff lambda when small)."""
-    with np.errstate(divide="ignore"):
-        return -np.log(np.abs(1.0 - effective_rate * np.asarray(eigenvalues, dtype=np.float64)))
-
-
-def observed_rates(steps: np.ndarray, projections: np.ndarray, floor: float, min_component: float) -> np.ndarray:
-    """Per column, kappa of |p(t)| = |p(0)| exp(-kappa t), least squares through the origin in log space over the
-    steps before |p| first falls below floor |p(0)| (where rounding and the rest of the residual take over).
-
-    NaN where |p(0)| < min_component ||r_0|| (nothing to decay) or no later step qualifies.
-    """
-    elapsed = np.asarray(steps, dtype=np.float64) - steps[0]
-    initial = np.abs(projections[0])
-    scale = np.linalg.norm(projections[0])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_ratio = np.log(np.abs(projections) / initial)
-    above = np.abs(projections) >= floor * initial
-    prefix = np.cumprod(above, axis=0).astype(bool)  # steps before the first drop below the floor
-    weights = np.where(prefix, elapsed[:, None], 0.0)
-    numerator = -(weights * np.where(prefix, log_ratio, 0.0)).sum(axis=0)
-    denominator = (weights * elapsed[:, None]).sum(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rates = numerator / denominator
-    rates[(initial < min_component * scale) | (denominator == 0)] = np.nan
-    return rates
-
-
-def mask(singular_values: np.ndarray, effective_rate: float, iterations: np.ndarray) -> np.ndarray:
-    """m(s; a_eff, q) = 1 - (1 - a_eff s^2)^q, one row per q."""
-    factor = 1.0 - effective_rate * np.asarray(singular_values, dtype=np.float64) ** 2
-    return 1.0 - factor[None, :] ** np.asarray(iterations, dtype=np.float64)[:, None]
-
-
-def log_spaced(count: int, most: int) -> np.ndarray:
-    """Up to `most` indices into range(count), spaced evenly in log(1 + index), first and last included."""
-    if count <= most:
-        return np.arange(count)
-    picks = np.unique(np.round(np.expm1(np.linspace(0.0, np.log1p(count - 1), most))).astype(int))
-    return picks

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from analyzer.analyses.plateaus.transitions import EDGE_LOGIT, _half_gone, fit_logistic_drop, true_runs
+from analyzer.analyses.plateaus.loss_drops import EDGE_LOGIT, _half_gone, fit_logistic_drop, true_runs
 
 
 def logistic_drop(steps, mid, kappa, level_before, level_after):
@@ -93,7 +93,7 @@ def test_a_short_strided_run_keeps_every_segment_non_empty():
         result = detect_plateaus(100 * np.arange(12), loss)
     assert_segments_tile_the_run(result, 100 * np.arange(12))
     ends = result.edges[(result.edges.method == "changepoint") & (result.edges.kind == "end")].step.to_numpy()
-    np.testing.assert_array_equal(result.transitions.end_step.to_numpy(), ends)  # one convention for both
+    np.testing.assert_array_equal(result.loss_drops.end_step.to_numpy(), ends)  # one convention for both
 
 
 def test_levels_come_from_the_plateau_next_to_the_drop():
@@ -105,8 +105,8 @@ def test_levels_come_from_the_plateau_next_to_the_drop():
     loss = 0.9 * (1 - escape(steps, 400, 3)) ** 2 + 0.3 * (1 - escape(steps, 1500, 150)) ** 2 + 0.01
     result = detect_plateaus(steps, loss)
     assert_segments_tile_the_run(result, steps)
-    np.testing.assert_allclose(result.escape_steps(), [400.0, 1500.0], atol=1.5)
-    row = result.transitions.iloc[1]
+    np.testing.assert_allclose(result.loss_drop_steps(), [400.0, 1500.0], atol=1.5)
+    row = result.loss_drops.iloc[1]
     assert row.fitted and row.level_before == pytest.approx(0.31, rel=1e-3)
     assert abs(row.end_step - 1425) <= 2 and abs(row.start_step - 1575) <= 2
 
@@ -137,7 +137,7 @@ def test_a_small_level_shift_inside_a_plateau_is_no_cliff():
     result = detect_plateaus(steps, loss)
     edges = result.edge_steps("changepoint")
     assert len(edges) == 2 and np.all(edges < 1000), edges  # the drop at 300 only; no edge at the step
-    assert len(result.transitions) == 1
+    assert len(result.loss_drops) == 1
 
 
 def test_a_fast_drop_after_a_long_plateau_raises_no_overflow():
@@ -150,7 +150,7 @@ def test_a_fast_drop_after_a_long_plateau_raises_no_overflow():
         warnings.simplefilter("error")
         result = detect_plateaus(steps, loss)
     assert_segments_tile_the_run(result, steps)
-    mids = result.escape_steps()
+    mids = result.loss_drop_steps()
     assert np.all((mids >= steps[0]) & (mids <= steps[-1]))
 
 
@@ -160,5 +160,5 @@ def test_a_plateau_left_upwards_has_no_escape():
 
     steps = np.arange(3000)
     result = detect_plateaus(steps, 0.1 + 0.9 * escape(steps, 1000, 100))
-    assert len(result.transitions) == 1 and np.isnan(result.transitions.mid_step.iloc[0])
-    assert len(result.escape_steps()) == 0
+    assert len(result.loss_drops) == 1 and np.isnan(result.loss_drops.mid_step.iloc[0])
+    assert len(result.loss_drop_steps()) == 0

@@ -27,8 +27,8 @@ import pandas as pd
 
 from analyzer.analyses.plateaus.loss_curve import LineSums
 
-TRANSITION_COLUMNS = ["end_step", "mid_step", "start_step", "width_steps", "level_before", "level_after", "fitted"]
-TRANSITION_DTYPES = {**{name: np.float64 for name in TRANSITION_COLUMNS}, "fitted": bool}
+LOSS_DROP_COLUMNS = ["end_step", "mid_step", "start_step", "width_steps", "level_before", "level_after", "fitted"]
+LOSS_DROP_DTYPES = {**{name: np.float64 for name in LOSS_DROP_COLUMNS}, "fitted": bool}
 CLIFF_MIN_DECADES, CLIFF_SIGMAS = 0.05, 5.0  # a level shift between flat neighbours below both is no cliff
 CLIFF_WINDOW_BINS = 3  # a cliff is looked for this many grid bins either side of the change point
 FIT_RANGE = (0.2, 0.8)  # the part of A fitted: its middle, insensitive to the levels
@@ -149,8 +149,8 @@ def logistic_edges(curve, bounds: list[int], flags: np.ndarray, bin_slopes: np.n
         bin_slopes: local log-log slope of each grid bin, to find where a plateau is flattest.
         min_points: shortest segment kept, in steps.
     Returns:
-        (bounds, flags, transitions): the steep segments between two plateaus merged into one transition
-        segment, and one TRANSITION_COLUMNS row per plateau that ends inside the run.
+        (bounds, flags, loss_drops): the steep segments between two plateaus merged into one transition
+        segment, and one LOSS_DROP_COLUMNS row per plateau that ends inside the run.
     """
     flags = np.asarray(flags, dtype=bool)
     runs = true_runs(flags)
@@ -181,12 +181,12 @@ def logistic_edges(curve, bounds: list[int], flags: np.ndarray, bin_slopes: np.n
         rows.append({"end_step": int(curve.steps[end - 1]) + 1, "mid_step": mid,
                      "start_step": float(curve.steps[start]) if follows else np.nan, "width_steps": width,
                      "level_before": level_before, "level_after": level_after, "fitted": fit is not None})
-    return (*_rebuild(bounds, flags, edits), transitions_frame(rows))
+    return (*_rebuild(bounds, flags, edits), loss_drops_frame(rows))
 
 
-def transitions_frame(rows: list[dict] | None = None) -> pd.DataFrame:
-    """The TRANSITION_COLUMNS table of these rows (none: empty), with the same dtypes either way."""
-    return pd.DataFrame(rows or [], columns=TRANSITION_COLUMNS).astype(TRANSITION_DTYPES)
+def loss_drops_frame(rows: list[dict] | None = None) -> pd.DataFrame:
+    """The LOSS_DROP_COLUMNS table of these rows (none: empty), with the same dtypes either way."""
+    return pd.DataFrame(rows or [], columns=LOSS_DROP_COLUMNS).astype(LOSS_DROP_DTYPES)
 
 
 def _flattest(curve, bin_slopes: np.ndarray, first: int, stop: int) -> int:

@@ -1,4 +1,4 @@
-"""The empirical NTK on the training inputs: Jacobian, Gram matrix K = J J^T, matrix-free K products, eigenpairs.
+"""The empirical NTK of a rebuilt network on its training inputs: Jacobian, K = J J^T, matrix-free K products.
 
 J is the (N o) x P' Jacobian of the outputs on the N training inputs (o outputs each, rows ordered sample
 major) with respect to the P' *trained* parameters: all of them, or the output layer alone for a
@@ -11,7 +11,7 @@ Three routes to K, agreeing to rounding (tests/test_ntk.py):
   with respect to the layer's pre-activations and H its inputs: one forward and o backward passes, N x width
   memory and ~10x fewer flops than J J^T on the baseline (what makes the kernel-drift curve cheap).
 - matrix-free: K v = J (J^T v) as a vjp then a jvp; Lanczos (ARPACK eigsh) on that operator for the top k,
-  when J would not fit in `max_jacobian_gb`.
+  when J would not fit in `max_jacobian_gb` (the operator and eigen-solvers: analyzer/linalg/kernel.py).
 """
 
 from __future__ import annotations
@@ -19,14 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
-import scipy.sparse.linalg
 import torch
 from torch import nn
 
+from analyzer.linalg.kernel import (KernelEigen, KernelOperator, choose_route, dense_eigen, operator_eigen,
+                                    signed_svd)
 from trainer.models import ParamLayout, trained_names, unflatten
-
-ROUTES = ("auto", "jacobian", "matrix-free")
 
 
 @dataclass
@@ -160,103 +158,31 @@ def layer_kernel(net: NtkNet, theta: np.ndarray) -> np.ndarray:
     return gram.reshape(n * o, n * o).numpy()
 
 
-# ---- the matrix-free route -----------------------------------------------------------------------------------
+# ---- the matrix-free route and eigenpairs (the algebra is analyzer/linalg/kernel.py) -----------------------
 
-class KernelOperator(scipy.sparse.linalg.LinearOperator):
-    """v -> K v = J (J^T v) without forming J: one vjp (reverse) and one jvp (forward mode) per product."""
-
-    def __init__(self, net: NtkNet, theta: np.ndarray):
-        self.net = net
-        self.frozen, self.trained = net.split(theta)
-        self.products = 0
-        super().__init__(dtype=np.float64, shape=(net.n_rows, net.n_rows))
-
-    def _function(self, weights: torch.Tensor) -> torch.Tensor:
-        return self.net.outputs(self.frozen, weights)
-
-    def transpose_times(self, vectors: torch.Tensor) -> torch.Tensor:
-        """J^T V for V of shape (rows, m): m vjps vmapped over one linearisation."""
-        _, vjp = torch.func.vjp(self._function, self.trained)
-        return torch.func.vmap(lambda v: vjp(v)[0], in_dims=1, out_dims=1)(vectors)
-
-    def times(self, tangents: torch.Tensor) -> torch.Tensor:
-        """J T for T of shape (P', m): m jvps vmapped."""
-        def one(t):
-            return torch.func.jvp(self._function, (self.trained,), (t,))[1]
-
-        return torch.func.vmap(one, in_dims=1, out_dims=1)(tangents)
-
-    def _matmat(self, block: np.ndarray) -> np.ndarray:
-        block = torch.as_tensor(np.ascontiguousarray(block, dtype=np.float64).reshape(self.shape[0], -1))
-        self.products += block.shape[1]
-        with torch.no_grad():
-            return self.times(self.transpose_times(block)).numpy()
-
-    def _matvec(self, vector: np.ndarray) -> np.ndarray:
-        return self._matmat(vector.reshape(-1, 1)).reshape(-1)
-
-    def _adjoint(self):
-        return self  # K is symmetric
-
-
-# ---- eigenpairs -----------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class KernelEigen:
-    """Eigenpairs of K, eigenvalues descending; `route` says how they were computed."""
-
-    values: np.ndarray
-    vectors: np.ndarray  # (rows, k), columns orthonormal
-    route: str
-
-
-def choose_route(net: NtkNet, route: str, max_jacobian_gb: float) -> str:
-    if route not in ROUTES:
-        raise ValueError(f"route must be one of {', '.join(ROUTES)}, got {route!r}")
-    if route != "auto":
-        return route
-    kernel_bytes = 8 * net.n_rows ** 2
-    return "jacobian" if max(net.jacobian_bytes(), kernel_bytes) <= max_jacobian_gb * 2**30 else "matrix-free"
+def kernel_operator(net: NtkNet, theta: np.ndarray) -> KernelOperator:
+    """v -> K v at `theta` without forming J (products through the trained parameters only)."""
+    frozen, trained = net.split(theta)
+    return KernelOperator(lambda weights: net.outputs(frozen, weights), trained, net.n_rows)
 
 
 def kernel_eigen(net: NtkNet, theta: np.ndarray, *, route: str = "auto", top_k: int = 0,
                  max_jacobian_gb: float = 2.0, seed: int = 0) -> KernelEigen:
     """The top `top_k` eigenpairs of K (0: all; the matrix-free route needs 0 < top_k < rows)."""
-    route = choose_route(net, route, max_jacobian_gb)
+    route = choose_route(route, net.n_rows, net.jacobian_bytes(), max_jacobian_gb)
     if route == "jacobian":
-        values, vectors = scipy.linalg.eigh(kernel(net, theta), driver="evd")
-        values, vectors = values[::-1], vectors[:, ::-1]
-        keep = len(values) if top_k == 0 else min(top_k, len(values))
-        return KernelEigen(values[:keep].copy(), np.ascontiguousarray(vectors[:, :keep]), route)
-    if not 0 < top_k < net.n_rows:
-        raise ValueError(f"the matrix-free route computes the top k eigenpairs: top_k must be in 1..{net.n_rows - 1}, "
-                         f"got {top_k}")
-    start = np.random.default_rng(seed).standard_normal(net.n_rows)
-    values, vectors = scipy.sparse.linalg.eigsh(KernelOperator(net, theta), k=top_k, which="LA", v0=start,
-                                                tol=1e-14)
-    order = np.argsort(values)[::-1]
-    return KernelEigen(values[order], vectors[:, order], route)
+        return dense_eigen(kernel(net, theta), top_k)
+    return operator_eigen(kernel_operator(net, theta), top_k, seed)
 
 
 def jacobian_svd(net: NtkNet, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """U (rows x r), s (r, descending), Vt (r x P') of J, r = min(rows, P') (LAPACK gesdd).
-
-    Signs fixed so that each u_i's largest-magnitude entry is positive: coordinates in this basis (the mask's
-    coefficients) are then comparable between computations.
-    """
-    left, singular, right_t = scipy.linalg.svd(jacobian(net, theta), full_matrices=False, lapack_driver="gesdd")
-    return fix_signs(left, singular, right_t)
-
-
-def fix_signs(left: np.ndarray, singular: np.ndarray, right_t: np.ndarray):
-    """Flip (u_i, v_i) pairs so that the largest-magnitude entry of every u_i is positive."""
-    signs = np.sign(left[np.argmax(np.abs(left), axis=0), np.arange(left.shape[1])])
-    signs[signs == 0] = 1.0
-    return left * signs, singular, right_t * signs[:, None]
+    """U (rows x r), s (r, descending), Vt (r x P') of J, r = min(rows, P'), signs fixed (linalg.kernel.fix_signs):
+    the mask's coefficients in this basis are then comparable between computations."""
+    return signed_svd(jacobian(net, theta))
 
 
 def sketched_drift(net: NtkNet, reference: np.ndarray, theta: np.ndarray, probes: np.ndarray) -> float:
     """||(K - K_ref) Z||_F / ||K_ref Z||_F for Gaussian probes Z: the drift where K cannot be formed."""
-    ref_product = KernelOperator(net, reference).matmat(probes)
-    change = KernelOperator(net, theta).matmat(probes) - ref_product
+    ref_product = kernel_operator(net, reference).matmat(probes)
+    change = kernel_operator(net, theta).matmat(probes) - ref_product
     return float(np.linalg.norm(change) / np.linalg.norm(ref_product))

@@ -7,7 +7,7 @@ weights, its bias or its outgoing weights: their rows and columns of the Hessian
 the rest of the Hessian is the Hessian of the network with those units removed. The seed MLPs have many
 such units (deep: 97-112 of 250 at its plateau checkpoints, baseline 51 of 100), so the live network has
 about a third of the parameters and its Hessian-vector products cost about a third as much. Its
-`operator()` makes those products by hand (analyzer/linalg/mlp_hvp.py), another 1.45x faster than autograd.
+`operator()` makes those products by hand (analyzer/analyses/hessian/mlp_hvp.py), another 1.45x faster than autograd.
 Other activations keep every unit (their derivatives are not 0 below 0) and still get the hand-made products.
 
 The removed coordinates add exact zeros to the spectrum; nothing else changes. The live network computes
@@ -58,8 +58,8 @@ class LiveNet:
         return torch.mean((out - self.y) ** 2)
 
     def operator(self):
-        """Hessian-vector products on the live block (analyzer/linalg/mlp_hvp.py)."""
-        from analyzer.linalg.mlp_hvp import MLPHessian
+        """Hessian-vector products on the live block (analyzer/analyses/hessian/mlp_hvp.py)."""
+        from analyzer.analyses.hessian.mlp_hvp import MLPHessian
 
         return MLPHessian(self.weights, self.biases, self.activation, self.x, self.y)
 
