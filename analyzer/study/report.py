@@ -5,14 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analyzer.core.registry import ANALYZER_VERSION
+from analyzer.core.registry import ANALYZER_VERSION, study_hooks
 from analyzer.core.serialize import to_jsonable
 from analyzer.report.markdown import markdown_table
 from analyzer.report.model import Report
 from analyzer.study import figures as study_figures
 from analyzer.study import figures_tests
-from analyzer.study.analysis import QUANTITIES, Study, median_runs
-from analyzer.study.saddle_report import saddle_json, saddle_section
+from analyzer.study.analysis import Study, median_runs
 from analyzer.study.verdicts import ALPHA, verdict_rows
 
 DEFINITIONS = [
@@ -48,7 +47,8 @@ def render(study: Study, title: str = "", command: str = "analyze study") -> Rep
     lines += quantity_section(study)
     lines += tests_section(study, figs)
     lines += specification_section(study, figs)
-    lines += saddle_section(study, figs)
+    for _, hooks in study_hooks():  # each hooked analysis's section (the saddle control, escape directions)
+        lines += hooks.section(study, figs) if hooks.section is not None else []
     lines += noise_section(study, figs)
     lines += heatmap_section(study, figs)
     lines += ["## Reproduce", "", f"Command: `{command}`. Options: Hessian "
@@ -157,7 +157,8 @@ def quantity_section(study: Study) -> list[str]:
     if not study.options.hessian:
         lines += ["*Hessian not computed (`--no-hessian`).*", ""]
     table = study.quantities.copy()
-    table["quantity"] = pd.Categorical(table.quantity, categories=list(QUANTITIES), ordered=True)
+    order = list(dict.fromkeys(table.quantity))  # as analysis.per_run_quantities lists them
+    table["quantity"] = pd.Categorical(table.quantity, categories=order, ordered=True)
     table = table.sort_values(["quantity", "group"]).astype({"quantity": str})
     return lines + markdown_table(table[["quantity", "group", "n", "mean", "ci_low", "ci_high"]].reset_index(drop=True))
 
@@ -305,10 +306,10 @@ def to_json(study: Study) -> dict:
                          for r in study.family],
         "verdicts": verdict_rows(study),
         "specification_curve": study.spec_curve,
-        "saddle_control": getattr(study, "saddle_control", None),
     }
     if not study.noise_floor.empty:
         payload["noise_floor"] = {"table": study.noise_floor, "differences": study.differences,
                                   "summary": noise_sentence(study)}
-    payload.update(saddle_json(study))
+    for _, hooks in study_hooks():  # each hooked analysis's keys (saddle_control, escape_pool, escape_time)
+        payload.update(hooks.json(study) if hooks.json is not None else {})
     return to_jsonable(payload)

@@ -1,13 +1,19 @@
-"""The study report's saddle section and JSON: time-matched control, tolerance sensitivity, escapes, escape time."""
+"""What the Hessian adds to `analyze study` (its StudyHooks): the Hessian at plateau checkpoints and on the
+log-spaced grid for every seed run, the time-matched saddle control pooled over them (saddle_control.py), its
+family rows, the saddle verdict (study_verdict.py), its quantities, report section and JSON."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from analyzer.report.markdown import image, markdown_table
-from analyzer.study.robustness import ESCAPE_ROW
+from analyzer.analyses.hessian.grid import SENSITIVITY_TOLS, tolerance_column
+from analyzer.analyses.hessian.saddle_control import GRID_PER_DECADE
 
+GRID_JOB = {"at": "grid", "per_decade": GRID_PER_DECADE}
+GRID_COLUMNS = ["step", "index_fraction", "lambda_min", "lambda_max", *map(tolerance_column, SENSITIVITY_TOLS),
+                "cost_gradients", "n_hvp", "seconds"]
+ROW_COLUMNS = ["step", "role", "index_count", "index_low", "index_high", "lambda_min"]
 CONTROL_TEXT = (
     "Each seed run's Hessian on a log-spaced grid of checkpoints ({per_decade} per decade, certified index). A grid "
     "point is a plateau point when its step lies in one of the run's change-point plateaus. At each step, plateau "
@@ -16,14 +22,92 @@ CONTROL_TEXT = (
     "(runs resampled within groups); p: centred bootstrap test, two-sided; Holm over index fraction and lambda_min.")
 
 
-def saddle_section(study, figs: dict) -> list[str]:
-    """Markdown for the saddle evidence (nothing when the study ran without the Hessian)."""
-    control = getattr(study, "saddle_control", None)
+def jobs(options) -> list:
+    """The Hessian at plateau checkpoints and on the grid, for seed runs (a replicate's curvature is never read)."""
+    from analyzer.study.collect import is_seed_run
+
+    return [("hessian", {}, is_seed_run), ("hessian", dict(GRID_JOB), is_seed_run)] if options.hessian else []
+
+
+def collect(run, context) -> dict | None:
+    """{"rows": the checkpoint table (ROW_COLUMNS), "grid": the grid table}; a failure is a note and a None."""
+    from analyzer.errors import AnalysisFailed, BadInputError
+    from analyzer.study.collect import is_replicate
+
+    if not context.options.hessian or is_replicate(run.config):  # replicates inform the rounding floor only
+        return None
+    part = {"rows": None, "grid": None}
+    try:
+        table = context.result("hessian").table
+        part["rows"] = pd.DataFrame(columns=ROW_COLUMNS) if table.empty else table[ROW_COLUMNS].reset_index(drop=True)
+    except (BadInputError, AnalysisFailed) as err:
+        context.notes.append(f"hessian: {context.one_line(err)}")
+    try:
+        table = context.result("hessian", **GRID_JOB).table
+    except (BadInputError, AnalysisFailed) as err:
+        context.notes.append(f"hessian {' '.join(f'{k}={v}' for k, v in GRID_JOB.items())}: {' '.join(str(err).split())}")
+        return part
+    part["grid"] = table[[c for c in GRID_COLUMNS if c in table]].reset_index(drop=True)
+    return part
+
+
+def checkpoint_rows(run) -> pd.DataFrame | None:
+    """The run's Hessian rows at plateau checkpoints (None: not computed)."""
+    return (run.parts.get("hessian") or {}).get("rows")
+
+
+def grid_rows(run) -> pd.DataFrame | None:
+    """The run's Hessian on the log-spaced grid (None: not computed)."""
+    return (run.parts.get("hessian") or {}).get("grid")
+
+
+def pool(study) -> dict | None:
+    """The time-matched saddle control over the seed runs (None without the Hessian or without a grid)."""
+    from analyzer.analyses.hessian.saddle_control import saddle_control
+
+    if not study.options.hessian:
+        return None
+    return saddle_control(study.seed_runs, study.group_of, min(study.options.n_resamples, 4000), study.options.seed)
+
+
+def family_rows(study) -> list[dict]:
+    from analyzer.analyses.hessian.study_verdict import saddle_rows
+
+    return saddle_rows(study.pooled.get("hessian"))
+
+
+def observations(study) -> list[dict]:
+    from analyzer.analyses.hessian.study_verdict import SADDLE_ROW, saddles
+
+    if not study.options.hessian:
+        return []
+    rows = {r["name"]: r for r in study.family}
+    return [saddles(study.seed_runs, study.pooled.get("hessian"), rows.get(SADDLE_ROW))]
+
+
+def quantities(run, options) -> dict:
+    """Mean index and lambda_min over the checkpoints at plateau starts and ends (edges) and at midpoints."""
+    if not options.hessian:
+        return {}
+    table = checkpoint_rows(run)
+    table = table if table is not None else pd.DataFrame(columns=["role", "index_count", "lambda_min"])
+    out = {}
+    for column, name in (("index_count", "index"), ("lambda_min", "lambda_min")):
+        for where, roles in (("edges", ("start", "end")), ("middles", ("middle",))):
+            part = table[table.role.isin(roles)]
+            out[f"{name} at plateau {where}"] = float(part[column].astype(float).mean()) if len(part) else np.nan
+    return out
+
+
+def section(study, figs: dict) -> list[str]:
+    """Markdown for the saddle control (nothing when the study ran without it)."""
+    from analyzer.analyses.hessian.saddle_control import grid_points
+    from analyzer.analyses.hessian.study_figures import grid_band_figure
+    from analyzer.report.markdown import image, markdown_table
+
+    control = study.pooled.get("hessian")
     if control is None:
         return []
-    from analyzer.study.saddle import grid_points
-    from analyzer.study.saddle_figures import grid_band_figure
-
     lines = ["## Saddles: time-matched control", "", CONTROL_TEXT.format(per_decade=control["grid_per_decade"]), ""]
     points = grid_points(study.seed_runs, study.group_of)
     if not points.empty:
@@ -39,7 +123,6 @@ def saddle_section(study, figs: dict) -> list[str]:
                  "tolerance." if control["stable_across_tolerances"] else
                  "The reading (significant at 5 % and in which direction, or not) changes with the index tolerance: "
                  "no verdict should rest on one tolerance."), ""]
-    lines += _escape_lines(study, figs)
     return lines
 
 
@@ -47,51 +130,5 @@ def _numbers(item: dict) -> dict:
     return {k: item.get(k, np.nan) for k in ("plateau", "control", "difference", "ci_low", "ci_high", "p_value")}
 
 
-def _adjusted(study, name: str) -> str:
-    """The family's Holm-adjusted p of the row `name` (robustness.family), as text."""
-    row = next((r for r in getattr(study, "family", []) if r["name"] == name), None)
-    return "-" if row is None or row.get("p_adjusted") is None else f"{row['p_adjusted']:.3g}"
-
-
-def _escape_lines(study, figs: dict) -> list[str]:
-    pool, fit = getattr(study, "escape_pool", None), getattr(study, "escape_time", None)
-    if pool is None:
-        return ["No escape from a plateau with stored checkpoints on both sides (`analyze escape`).", ""]
-    from analyzer.study.saddle_figures import escape_time_figure
-
-    rows = [{"displacement": who, **{name: pool[f"{prefix}{name}"]["mean"] for name in
-                                     ("overlap_negative", "overlap_top", "overlap_random")}}
-            for who, prefix in (("escape", ""), ("control", "control_"))]
-    diff = pool["difference"]
-    lines = ["### Escape directions", "",
-             f"{pool['n_escapes']} escapes in {pool['n_runs']} seed runs (`analyze escape`): fraction of the "
-             "displacement's squared norm in the plateau Hessian's negative eigenspace, in the top eigenspace of the "
-             "same dimension, and expected for a random subspace of the range of that dimension; the control is a "
-             "displacement of equal step count with no escape in it.", ""]
-    lines += markdown_table(pd.DataFrame(rows))
-    lines += [f"Escape minus control (overlap_negative): {diff['mean']:.3f}, 95 % CI {diff['ci_low']:.3f} to "
-              f"{diff['ci_high']:.3f}, p = {pool['p_value']:.3g} (cluster bootstrap over runs), Holm-adjusted across "
-              f"the test family {_adjusted(study, ESCAPE_ROW)}. The most negative "
-              f"direction's J v carries the jumping frequency in {pool['freq_matches_jump']} of {pool['n_with_jump']} "
-              f"escapes with a jump; it carries {_counts(pool['negative_freq_counts'])} Hz; the jumps were at "
-              f"{_counts(pool['jump_freq_counts'])} Hz.", ""]
-    if fit and "slope" in fit:
-        lines += image(figs, "escape-time.png", escape_time_figure(fit["points"], fit), "escape time vs curvature")
-        ci = fit["slope_ci"] or [np.nan, np.nan]
-        lines += [f"Escape time vs curvature over {fit['n']} escaped plateaus of gradient-descent runs: log-log slope "
-                  f"{fit['slope']:.2f} (95 % CI {ci[0]:.2f} to {ci[1]:.2f}; 1 expected), R² {fit['r_squared']:.2f}, "
-                  f"Spearman {fit['spearman_rho']:.2f}; implied log(1/δ) median {fit['implied_log_inv_delta_median']:.3g}"
-                  f" (range {fit['implied_log_inv_delta_range'][0]:.3g}-{fit['implied_log_inv_delta_range'][1]:.3g}).",
-                  ""]
-    elif fit:
-        lines += [f"Escape time vs curvature: {fit['note']}.", ""]
-    return lines
-
-
-def _counts(counts: dict) -> str:
-    return ", ".join(f"{freq} ({n}x)" for freq, n in counts.items()) or "none"
-
-
-def saddle_json(study) -> dict:
-    """`saddle_control`, `escape_pool` and `escape_time` for the study's --json."""
-    return {name: getattr(study, name, None) for name in ("saddle_control", "escape_pool", "escape_time")}
+def to_json(study) -> dict:
+    return {"saddle_control": study.pooled.get("hessian")}
