@@ -30,11 +30,21 @@ GRID_PER_DECADE = 4
 CONFIDENCE = 0.95
 
 
+def checkpoint_rows(run) -> pd.DataFrame | None:
+    """The run's Hessian rows at plateau checkpoints, as its study hook collected them (None: not computed)."""
+    return (run.parts.get("hessian") or {}).get("rows")
+
+
+def grid_rows(run) -> pd.DataFrame | None:
+    """The run's Hessian on the log-spaced grid (None: not computed)."""
+    return (run.parts.get("hessian") or {}).get("grid")
+
+
 def grid_points(runs, group_of: dict[str, str]) -> pd.DataFrame:
     """One row per seed run and grid checkpoint: group, run, step, in_plateau and the curvature columns."""
     frames = []
     for run in runs:
-        grid = (run.parts.get("hessian") or {}).get("grid")  # the Hessian's study hook (study.py:collect)
+        grid = grid_rows(run)
         if grid is None or grid.empty:
             continue
         steps = grid.step.to_numpy(dtype=np.float64)

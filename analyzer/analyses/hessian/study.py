@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from analyzer.analyses.hessian.grid import SENSITIVITY_TOLS, tolerance_column
-from analyzer.analyses.hessian.saddle_control import GRID_PER_DECADE
+from analyzer.analyses.hessian.saddle_control import GRID_PER_DECADE, checkpoint_rows
 
 GRID_JOB = {"at": "grid", "per_decade": GRID_PER_DECADE}
 GRID_COLUMNS = ["step", "index_fraction", "lambda_min", "lambda_max", *map(tolerance_column, SENSITIVITY_TOLS),
@@ -49,16 +49,6 @@ def collect(run, context) -> dict | None:
         return part
     part["grid"] = table[[c for c in GRID_COLUMNS if c in table]].reset_index(drop=True)
     return part
-
-
-def checkpoint_rows(run) -> pd.DataFrame | None:
-    """The run's Hessian rows at plateau checkpoints (None: not computed)."""
-    return (run.parts.get("hessian") or {}).get("rows")
-
-
-def grid_rows(run) -> pd.DataFrame | None:
-    """The run's Hessian on the log-spaced grid (None: not computed)."""
-    return (run.parts.get("hessian") or {}).get("grid")
 
 
 def pool(study) -> dict | None:

@@ -66,7 +66,7 @@ def _g(value) -> str:
 
 def saddle_description(runs) -> str:
     """How many plateau middles have index >= 1, from the bounds where the index is not certified."""
-    from analyzer.analyses.hessian.study import checkpoint_rows
+    from analyzer.analyses.hessian.saddle_control import checkpoint_rows
 
     tables = [checkpoint_rows(r) for r in runs]
     middles = [t[t.role == "middle"] for t in tables if t is not None]
