@@ -137,7 +137,8 @@ class StudyHooks:
     family_rows(study) -> rows of the study's Holm-adjusted test family.
     observations(study) -> verdict dicts (observation, evidence, verdict, rule).
     quantities(run, options) -> {label: value}: per-run rows of the study's quantity table.
-    section(study, figs) -> Markdown lines of the study report; json(study) -> {key: value} of its --json.
+    section(study, figs) -> Markdown lines of the study report (after the specification curve); figures(study, figs)
+        -> Markdown lines of its closing figures (after the noise floor); json(study) -> {key: value} of its --json.
     """
 
     jobs: Callable[[Any], list] | None = None
@@ -148,6 +149,7 @@ class StudyHooks:
     observations: Callable[[Any], list] | None = None
     quantities: Callable[[Any, Any], dict] | None = None
     section: Callable[[Any, dict], list] | None = None
+    figures: Callable[[Any, dict], list] | None = None
     json: Callable[[Any], dict] | None = None
 
 

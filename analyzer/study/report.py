@@ -7,11 +7,11 @@ import pandas as pd
 
 from analyzer.core.registry import ANALYZER_VERSION, study_hooks
 from analyzer.core.serialize import to_jsonable
-from analyzer.report.markdown import markdown_table
+from analyzer.report.markdown import image, markdown_table
 from analyzer.report.model import Report
 from analyzer.study import figures as study_figures
 from analyzer.study import figures_tests
-from analyzer.study.analysis import Study, median_runs
+from analyzer.study.analysis import Study
 from analyzer.study.verdicts import ALPHA, verdict_rows
 
 DEFINITIONS = [
@@ -50,7 +50,8 @@ def render(study: Study, title: str = "", command: str = "analyze study") -> Rep
     for _, hooks in study_hooks():  # each hooked analysis's section (the saddle control, escape directions)
         lines += hooks.section(study, figs) if hooks.section is not None else []
     lines += noise_section(study, figs)
-    lines += heatmap_section(study, figs)
+    for _, hooks in study_hooks():  # figures of single runs (the median seeds' heatmaps)
+        lines += hooks.figures(study, figs) if hooks.figures is not None else []
     lines += ["## Reproduce", "", f"Command: `{command}`. Options: Hessian "
               f"{'on' if study.options.hessian else 'off'}, {study.options.n_permutations} permutations, "
               f"{study.options.n_resamples} bootstrap resamples, seed {study.options.seed}, "
@@ -58,11 +59,6 @@ def render(study: Study, title: str = "", command: str = "analyze study") -> Rep
     for paragraph in DEFINITIONS:
         lines += [paragraph, ""]
     return Report("\n".join(lines).rstrip() + "\n", figs)
-
-
-def _image(figs: dict, name: str, fig, alt: str) -> list[str]:
-    figs[name] = fig
-    return [f"![{alt}]({name})", ""]
 
 
 def primary_section(study: Study) -> list[str]:
@@ -134,7 +130,7 @@ def learned_section(study: Study, figs: dict) -> list[str]:
     seeds = study.learned[~study.learned.replicate]
     if len(seeds):
         shown = seeds.assign(censored=~np.isfinite(seeds.learned_step.to_numpy(np.float64)))
-        lines += _image(figs, "learned-steps.png", study_figures.learned_steps_figure(shown),
+        lines += image(figs, "learned-steps.png", study_figures.learned_steps_figure(shown),
                         "learned step per frequency across seeds")
     return lines
 
@@ -145,7 +141,7 @@ def loss_section(study: Study, figs: dict) -> list[str]:
         curves.setdefault(study.group_of[run.path], []).append((run.loss_steps, run.loss))
     if not curves:
         return []
-    return ["## Loss curves", ""] + _image(figs, "loss-bands.png", study_figures.loss_band_figure(curves),
+    return ["## Loss curves", ""] + image(figs, "loss-bands.png", study_figures.loss_band_figure(curves),
                                           "training loss across seeds with median bands")
 
 
@@ -177,7 +173,7 @@ def tests_section(study: Study, figs: dict) -> list[str]:
     notes = [f"{r['name']}: {n}" for r in study.family for n in r["notes"]]
     if notes:
         lines += ["Notes: " + "; ".join(notes) + ".", ""]
-    lines += _image(figs, "forest.png", figures_tests.forest_figure(study.family, ALPHA),
+    lines += image(figs, "forest.png", figures_tests.forest_figure(study.family, ALPHA),
                     "forest plot of the jump tests' effects")
     lines += ["Decoupled plateaus: the loss is the sum of the frequency residuals, so a frequency being learned is "
               "itself a loss drop. The *decoupled* test re-detects plateaus on the loss with the jumping frequency's "
@@ -201,7 +197,7 @@ def specification_section(study: Study, figs: dict) -> list[str]:
              f"(999 null draws each). {significant} of {len(rows)} reject at {ALPHA:g} (unadjusted). Rule: the "
              f"coupling holds when the primary test rejects after Holm's correction and at least {SPEC_SHARE:.2g} of "
              "the specifications reject with the effect in the same direction.", ""]
-    return lines + _image(figs, "specification-curve.png", figures_tests.spec_curve_figure(rows, ALPHA),
+    return lines + image(figs, "specification-curve.png", figures_tests.spec_curve_figure(rows, ALPHA),
                           "specification curve of the primary test")
 
 
@@ -214,7 +210,7 @@ def noise_section(study: Study, figs: dict) -> list[str]:
               "SD of the learned step across replicates of one seed (pooled over replicate sets) and across seeds:", ""]
     lines += markdown_table(study.noise_floor.rename(columns={"freq_hz": "Hz", "n_replicates": "replicates",
                                                               "n_seeds": "seeds", "rounding_over_seeds": "ratio"}))
-    lines += _image(figs, "noise-floor.png", study_figures.noise_floor_figure(study.noise_floor),
+    lines += image(figs, "noise-floor.png", study_figures.noise_floor_figure(study.noise_floor),
                     "noise floor: rounding vs seeds")
     if len(study.differences):
         lines += ["Differences of the mean learned step between groups (first - second), against the rounding floor "
@@ -246,26 +242,6 @@ def noise_sentence(study: Study) -> str:
     else:
         parts.append("no between-group difference could be compared (one group only, or censored learned steps)")
     return "; ".join(parts) + "."
-
-
-def heatmap_section(study: Study, figs: dict) -> list[str]:
-    from analyzer.core.runner import analyze
-    from analyzer.errors import AnalyzerError
-    from analyzer.report.figures import heatmap_grid_figure
-
-    spectra = {}
-    for group, run in median_runs(study).items():
-        try:
-            spectra[f"{group}: {run.label} (median seed)"] = analyze(run.path, "spectrum",
-                                                                     use_cache=study.options.use_cache)
-        except (AnalyzerError, OSError):
-            continue
-    if not spectra:
-        return []
-    return (["## Median-seed spectral heatmaps", "",
-             "Per group, the seed run whose learned steps are closest to the group's median (sum of distances in "
-             "log10 step).", ""]
-            + _image(figs, "median-heatmaps.png", heatmap_grid_figure(spectra), "heatmaps of the median seeds"))
 
 
 FAMILY_KEYS = ("name", "reference", "null", "p_value", "p_adjusted", "effect", "ci_low", "ci_high", "primary")
