@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 
 from analyzer.analyses.hessian.grid import SENSITIVITY_TOLS, tolerance_column
+from analyzer.analyses.hessian.grid_section import GRID_PER_DECADE
 from analyzer.analyses.hessian.params import HessianParams
 
-GRID_PER_DECADE = 4
 CONFIDENCE = 0.95
 
 
