@@ -45,7 +45,8 @@ def collect(run, context) -> dict | None:
     try:
         table = context.result("hessian", **GRID_JOB).table
     except (BadInputError, AnalysisFailed) as err:
-        context.notes.append(f"hessian {' '.join(f'{k}={v}' for k, v in GRID_JOB.items())}: {' '.join(str(err).split())}")
+        overrides = " ".join(f"{k}={v}" for k, v in GRID_JOB.items())
+        context.notes.append(f"hessian {overrides}: {' '.join(str(err).split())}")
         return part
     part["grid"] = table[[c for c in GRID_COLUMNS if c in table]].reset_index(drop=True)
     return part
