@@ -183,10 +183,12 @@ def test_cli_json_and_table_never_show_an_uncertified_count(small_run):
 def test_study_decides_saddles_by_the_bounds_and_names_the_undecided():
     from types import SimpleNamespace
 
-    from analyzer.study.verdicts import _saddle_description, _saddles
+    from analyzer.analyses.hessian.study_verdict import saddle_description as _saddle_description
+    from analyzer.analyses.hessian.study_verdict import saddles as _saddles
 
     def run(rows):
-        return SimpleNamespace(hessian=pd.DataFrame(rows, columns=["role", "index_count", "index_low", "index_high"]))
+        table = pd.DataFrame(rows, columns=["role", "index_count", "index_low", "index_high"])
+        return SimpleNamespace(parts={"hessian": {"rows": table}})
 
     runs = [run([("middle", 3, 3, 3), ("start", np.nan, 0, 50)]), run([("middle", np.nan, 2, 40)]),
             run([("middle", np.nan, 0, 40)]), run([("middle", 0, 0, 0)])]

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analyzer.study.saddle import cluster_bootstrap, grid_points, matched_difference, saddle_control
+from analyzer.analyses.hessian.saddle_control import cluster_bootstrap, grid_points, matched_difference, saddle_control
 
 STEPS = np.array([0, 10, 20, 30, 60, 100, 180, 320, 560, 1000, 1780, 3000])
 
@@ -31,7 +31,7 @@ def fake_runs(rng, n_groups=2, n_runs=8, effect=0.0, run_sd=0.02, noise_sd=0.01)
                                  "index_fraction_tol_1e-08": value, "index_fraction_tol_1e-06": value,
                                  "index_fraction_tol_0.0001": value + 0.001})
             path = f"g{g}-r{r}"
-            runs.append(SimpleNamespace(path=path, hessian_grid=grid,
+            runs.append(SimpleNamespace(path=path, parts={"hessian": {"grid": grid}},
                                         plateaus=pd.DataFrame(spans, columns=["start_step", "end_step"])))
             group_of[path] = f"group{g}"
     return runs, group_of
@@ -67,7 +67,7 @@ def test_saddle_control_keys_sensitivity_and_ci_covers_effect():
     assert control["ci_low"] < 0.03 < control["ci_high"] and control["p_value"] < 0.05
     assert [t["index_tol"] for t in control["by_tolerance"]] == [1e-8, 1e-6, 1e-4]
     assert control["stable_across_tolerances"]
-    assert saddle_control([SimpleNamespace(path="x", hessian_grid=None, plateaus=None)], {"x": "g"}) is None
+    assert saddle_control([SimpleNamespace(path="x", parts={}, plateaus=None)], {"x": "g"}) is None
 
 
 def test_grid_steps_are_log_spaced_and_snap_to_stored():
@@ -94,7 +94,7 @@ def fake_escapes(rng, effect=0.0, n_runs=12):
 
 
 def test_pooled_escape_test_false_positive_rate_and_power():
-    from analyzer.study.escape_pool import pooled_escapes
+    from analyzer.analyses.escape.pool import pooled_escapes
 
     rng = np.random.default_rng(4)
     null_p = [pooled_escapes(fake_escapes(rng), 300, i)["p_value"] for i in range(150)]
@@ -106,15 +106,15 @@ def test_pooled_escape_test_false_positive_rate_and_power():
 
 def test_the_control_joins_the_family_and_decides_the_saddle_verdict():
     from analyzer.study.family import holm
-    from analyzer.study.robustness import saddle_rows
-    from analyzer.study.verdicts import SADDLE_ROW, _saddles
+    from analyzer.analyses.hessian.study_verdict import SADDLE_ROW, saddle_rows
+    from analyzer.analyses.hessian.study_verdict import saddles as _saddles
 
     runs, group_of = fake_runs(np.random.default_rng(4), effect=0.03)
     control = saddle_control(runs, group_of, n_resamples=500)
     rows = saddle_rows(control)
     assert [r["name"] for r in rows][0] == SADDLE_ROW and not any(r["primary"] for r in rows)
     assert rows[0]["effect"] == pytest.approx(control["difference"])
-    hessian_free = [SimpleNamespace(hessian=None)]
+    hessian_free = [SimpleNamespace(parts={})]
     # adjusted within a large family the same effect can fail: the verdict reads the family's adjusted p
     row = dict(rows[0], p_adjusted=holm([rows[0]["p_value"]] + [0.5] * 3)[0])
     assert _saddles(hessian_free, control, row)["verdict"] == "holds"
@@ -126,27 +126,30 @@ def test_the_control_joins_the_family_and_decides_the_saddle_verdict():
 
 def test_uncertified_grid_points_are_left_out():
     runs, group_of = fake_runs(np.random.default_rng(5))
-    runs[0].hessian_grid = runs[0].hessian_grid.assign(index_kind="bracket")
+    grid = runs[0].parts["hessian"]["grid"]
+    runs[0].parts["hessian"]["grid"] = grid.assign(index_kind="bracket")
     points = grid_points(runs, group_of)
     assert points[points.run == runs[0].path].index_fraction.isna().all()
     assert points[points.run != runs[0].path].index_fraction.notna().all()
 
 
-def test_replicates_get_no_curvature_jobs(monkeypatch):
+def test_replicates_get_no_curvature_jobs():
+    """A replicate's curvature jobs are there but never run (Job.only_if); without the Hessian there are none."""
     from analyzer.study import collect
 
     configs = {"seed.h5": {"perturb": 0.0}, "rep.h5": {"perturb": 1e-7}}
-    monkeypatch.setattr(collect, "_config_of", lambda path: configs[str(path)])
     jobs = collect.study_jobs(list(configs), SimpleNamespace(hessian=True))
-    names = {path: {j.name for j in jobs if j.path == path} for path in configs}
-    assert names["seed.h5"] >= {"plateaus", "spectrum", "hessian", "escape"}
-    assert names["rep.h5"] == {"plateaus", "spectrum"}
+    done = {path: {j.name for j in jobs if j.path == path
+                   and (j.only_if is None or j.only_if(SimpleNamespace(config=configs[path])))} for path in configs}
+    assert done["seed.h5"] >= {"plateaus", "spectrum", "hessian", "escape"}
+    assert done["rep.h5"] == {"plateaus", "spectrum"}
     assert any(j.overrides.get("at") == "grid" for j in jobs if j.path == "seed.h5")
+    assert {j.name for j in collect.study_jobs(["seed.h5"], SimpleNamespace(hessian=False))} == {"plateaus", "spectrum"}
 
 
 def test_escape_pool_joins_the_family_and_a_null_saddle_difference_is_not_shown():
-    from analyzer.study.robustness import ESCAPE_ROW, escape_rows
-    from analyzer.study.verdicts import _saddles
+    from analyzer.analyses.escape.study import ESCAPE_ROW, escape_rows
+    from analyzer.analyses.hessian.study_verdict import saddles as _saddles
 
     pool = {"difference": {"mean": 0.09, "ci_low": 0.03, "ci_high": 0.18}, "p_value": 0.03, "n_runs": 17,
             "overlap_negative": {"mean": 0.5}, "control_overlap_negative": {"mean": 0.41}}
@@ -155,6 +158,6 @@ def test_escape_pool_joins_the_family_and_a_null_saddle_difference_is_not_shown(
     assert escape_rows(None) == []
     control = {"plateau": 0.0269, "control": 0.0270, "difference": -7e-5, "ci_low": -0.0013, "ci_high": 0.0014,
                "p_value": 0.9, "stable_across_tolerances": True}
-    hessian_free = [SimpleNamespace(hessian=None)]
+    hessian_free = [SimpleNamespace(parts={})]
     assert _saddles(hessian_free, control, {"p_adjusted": 1.0})["verdict"] == "not shown"
     assert _saddles(hessian_free, dict(control, difference=-0.01), {"p_adjusted": 0.01})["verdict"] == "does not hold"

@@ -91,7 +91,7 @@ def _summary(path: str, **config) -> RunSummary:
     empty = np.empty(0)
     return RunSummary(path=path, config=config, status="complete", n_steps=100, freqs_hz=empty, learned_steps=empty,
                       jump_steps=empty, jump_freqs_hz=empty, escape_steps=empty, edge_steps=empty,
-                      first_pred_step=0, last_pred_step=99, plateaus=pd.DataFrame(), hessian=None,
+                      first_pred_step=0, last_pred_step=99, plateaus=pd.DataFrame(),
                       loss_steps=empty, loss=empty)
 
 

@@ -64,7 +64,7 @@ def _summary(name: str, jumps, escapes, preset="p", seed=0) -> RunSummary:
                       escape_steps=np.asarray(escapes, float), edge_steps=np.asarray(escapes, float),
                       first_pred_step=0, last_pred_step=9_999,
                       plateaus=pd.DataFrame(columns=["start_step", "end_step", "duration"], dtype=float),
-                      hessian=None, loss_steps=np.arange(3), loss=np.ones(3))
+                      loss_steps=np.arange(3), loss=np.ones(3))
 
 
 def test_primary_test_and_family_on_planted_coupling():

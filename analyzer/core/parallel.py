@@ -25,11 +25,16 @@ from analyzer.errors import BadInputError
 
 @dataclass(frozen=True)
 class Job:
-    """One analysis of one run, with the parameters `analyze` takes (its own, and its dependencies' by name)."""
+    """One analysis of one run, with the parameters `analyze` takes (its own, and its dependencies' by name).
+
+    only_if(run) -> bool: the job is done only for runs where it holds (None: every run); read on the worker,
+    which has the run open anyway.
+    """
 
     path: str
     name: str
     overrides: dict = field(default_factory=dict)
+    only_if: Callable | None = None
 
 
 @contextlib.contextmanager
@@ -64,36 +69,46 @@ def compute_jobs(client, jobs: list[Job], cost: Callable[[str], int] | None = No
     from distributed import as_completed
 
     cost = cost or (lambda path: 0)
-    pending: dict[str, int] = {}
-    errors: dict[str, dict] = {}
+    by_path: dict[str, list[Job]] = {}
     for job in jobs:
-        pending[job.path] = pending.get(job.path, 0) + 1
-        errors.setdefault(job.path, {})
-    ordered = sorted(jobs, key=lambda job: -cost(job.path))
+        by_path.setdefault(job.path, []).append(job)
+    pending = {path: len(run_jobs) for path, run_jobs in by_path.items()}
+    errors: dict[str, dict] = {path: {} for path in by_path}
     futures = as_completed()
-    job_of = {}
-    for job in ordered:
-        future = client.submit(_plan, job, pure=False, priority=cost(job.path))
-        job_of[future.key] = job
+    task_of: dict = {}  # future key -> the run path of a run's task, or the Job of a combine task
+    for path in sorted(by_path, key=lambda p: -cost(p)):  # a run's unsplit jobs on one worker: it opens the run once
+        future = client.submit(_plan_run, by_path[path], pure=False, priority=cost(path))
+        task_of[future.key] = path
         futures.add(future)
     for future in futures:
-        job = job_of.pop(future.key)
-        outcome = _outcome(future)
-        if outcome[0] == "parts":
-            _, pieces, context = outcome
-            part_futures = [client.submit(_part, job, piece, pure=False, priority=cost(job.path) + 1) for piece in pieces]
-            progress.expect(len(part_futures), "checkpoints")  # the open display, if any, counts them as they finish
-            for part in part_futures:
-                part.add_done_callback(lambda _: progress.tick(1, "checkpoints"))
-            combined = client.submit(_combine, job, context, part_futures, pure=False, priority=cost(job.path) + 2)
-            job_of[combined.key] = job
-            futures.add(combined)
-            continue
-        if outcome[0] == "failed":
-            errors[job.path][job.name] = outcome[1]
-        pending[job.path] -= 1
-        if pending[job.path] == 0:
-            yield job.path, errors[job.path]
+        task, outcome = task_of.pop(future.key), _outcome(future)
+        if isinstance(task, Job):
+            outcomes = [(task, outcome)]
+        elif outcome[0] == "failed":  # the run's task was lost: every job of the run fails
+            outcomes = [(job, outcome) for job in by_path[task]]
+        else:
+            outcomes = list(zip(by_path[task], outcome[1]))
+        for job, done in outcomes:
+            if done[0] == "parts":
+                futures.add(_submit_parts(client, job, done, cost, task_of))
+                continue
+            if done[0] == "failed":
+                errors[job.path][job.name] = done[1]
+            pending[job.path] -= 1
+            if pending[job.path] == 0:
+                yield job.path, errors[job.path]
+
+
+def _submit_parts(client, job: Job, outcome: tuple, cost, task_of: dict):
+    """A split job's parts spread over the workers, and the future of the task that combines them."""
+    _, pieces, context = outcome
+    part_futures = [client.submit(_part, job, piece, pure=False, priority=cost(job.path) + 1) for piece in pieces]
+    progress.expect(len(part_futures), "checkpoints")  # the open display, if any, counts them as they finish
+    for part in part_futures:
+        part.add_done_callback(lambda _: progress.tick(1, "checkpoints"))
+    combined = client.submit(_combine, job, context, part_futures, pure=False, priority=cost(job.path) + 2)
+    task_of[combined.key] = job
+    return combined
 
 
 def _outcome(future) -> tuple:
@@ -124,22 +139,30 @@ def _guard(fn):
 
 
 @_guard
-def _plan(job: Job) -> tuple:
-    """A cached or unsplit job is done here; a split one comes back as its parts and context."""
-    from analyzer.core import registry
-    from analyzer.core.runner import resolver_for
+def _plan_run(jobs: list[Job]) -> tuple:
+    """A run's jobs in order with the run opened once: ("jobs", [each job's outcome, as _plan gives it])."""
     from analyzer.io.run import open_run
 
+    with open_run(jobs[0].path) as run, _quiet():
+        return ("jobs", [_guard(_plan)(job, run) for job in jobs])
+
+
+def _plan(job: Job, run) -> tuple:
+    """A cached, unsplit or skipped job is done here; a split one comes back as its parts and context."""
+    from analyzer.core import registry
+    from analyzer.core.runner import resolver_for
+
+    if job.only_if is not None and not job.only_if(run):
+        return ("done",)
     analysis = registry.get(job.name)
-    with open_run(job.path) as run, _quiet():
-        resolver, params = resolver_for(run, job.name, **job.overrides)
-        if analysis.split is None:
-            resolver.result(job.name, params)  # a cache hit or computed and stored
-            return ("done",)
-        if resolver.cached(job.name, params) is not None:
-            return ("done",)
-        pieces, context = analysis.split.plan(run, params, resolver.deps_for(job.name))
-        return ("parts", list(pieces), context)
+    resolver, params = resolver_for(run, job.name, **job.overrides)
+    if analysis.split is None:
+        resolver.result(job.name, params)  # a cache hit or computed and stored
+        return ("done",)
+    if resolver.cached(job.name, params) is not None:
+        return ("done",)
+    pieces, context = analysis.split.plan(run, params, resolver.deps_for(job.name))
+    return ("parts", list(pieces), context)
 
 
 @_guard

@@ -44,7 +44,7 @@ class Study:
     observations: list[dict] = field(default_factory=list)
     family: list[dict] = field(default_factory=list)  # test_family rows (robustness.family), the primary first
     spec_curve: list[dict] = field(default_factory=list)  # the primary test over specifications
-    saddle_control: dict | None = None  # the time-matched saddle control, where it has been computed
+    pooled: dict = field(default_factory=dict)  # analysis name -> its StudyHooks.pool over the runs
 
     @property
     def seed_runs(self) -> list[RunSummary]:
@@ -106,9 +106,9 @@ def build_study(outcomes: list[RunSummary | SkippedRun], options: StudyOptions) 
     study = Study(runs=runs, skipped=skipped, group_of=group_of, options=options, learned=learned,
                   learned_table=st.learned_step_table(learned[~learned.replicate], options.n_resamples, options.seed),
                   quantities=quantity_frame(study_runs, group_of, options))
-    from analyzer.study.escape_pool import attach_saddle_evidence
+    from analyzer.core.registry import study_hooks
 
-    attach_saddle_evidence(study)  # saddle_control, escape_pool, escape_time (analyzer/study/saddle.py)
+    study.pooled = {name: hooks.pool(study) for name, hooks in study_hooks() if hooks.pool is not None}
     if study_runs:
         from analyzer.study.robustness import family, specification_curve
 
@@ -141,29 +141,24 @@ def learned_frame(runs: list[RunSummary], group_of: dict[str, str]) -> pd.DataFr
     return pd.DataFrame(rows, columns=columns).astype({"replicate": bool, "censored": bool})
 
 
-QUANTITIES = {"plateaus per run": "n_plateaus", "plateau duration (steps)": "mean_duration",
-              "index at plateau edges": "index_edges", "index at plateau middles": "index_middles",
-              "lambda_min at plateau edges": "lambda_min_edges", "lambda_min at plateau middles": "lambda_min_middles"}
+def per_run_quantities(run: RunSummary, options: StudyOptions) -> dict:
+    """{label: value}: plateau count and mean duration, then each hooked analysis's (StudyHooks.quantities)."""
+    from analyzer.core.registry import study_hooks
 
-
-def per_run_quantities(run: RunSummary) -> dict:
-    """Plateau count and mean duration; mean Hessian index and lambda_min at plateau edges and middles."""
-    out = {"n_plateaus": float(len(run.plateaus)),
-           "mean_duration": float(run.plateaus.duration.mean()) if len(run.plateaus) else np.nan}
-    table = run.hessian if run.hessian is not None else pd.DataFrame(columns=["role", "index_count", "lambda_min"])
-    for where, roles in (("edges", ("start", "end")), ("middles", ("middle",))):
-        part = table[table.role.isin(roles)]
-        out[f"index_{where}"] = float(part.index_count.astype(float).mean()) if len(part) else np.nan
-        out[f"lambda_min_{where}"] = float(part.lambda_min.astype(float).mean()) if len(part) else np.nan
+    out = {"plateaus per run": float(len(run.plateaus)),
+           "plateau duration (steps)": float(run.plateaus.duration.mean()) if len(run.plateaus) else np.nan}
+    for _, hooks in study_hooks():
+        out.update(hooks.quantities(run, options) if hooks.quantities is not None else {})
     return out
 
 
 def quantity_frame(runs: list[RunSummary], group_of: dict[str, str], options: StudyOptions) -> pd.DataFrame:
-    per_run = pd.DataFrame([{"group": group_of[r.path], **per_run_quantities(r)} for r in runs])
+    """Per group and quantity (in the order per_run_quantities gives them): n, mean and bootstrap CI."""
+    rows = [per_run_quantities(r, options) for r in runs]
+    per_run = pd.DataFrame([{"group": group_of[r.path], **row} for r, row in zip(runs, rows)])
     if per_run.empty:
         return pd.DataFrame(columns=["group", "quantity", "n", "mean", "ci_low", "ci_high"])
-    per_run = per_run.rename(columns={v: k for k, v in QUANTITIES.items()})
-    wanted = [q for q in QUANTITIES if options.hessian or "plateau" in q.split(" at ")[0]]
+    wanted = list(dict.fromkeys(label for row in rows for label in row))
     return st.quantity_table(per_run, wanted, options.n_resamples, options.seed)
 
 

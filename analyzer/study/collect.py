@@ -1,10 +1,11 @@
 """`analyze study`: many runs' analyses in parallel on Dask distributed, each reduced to a small summary.
 
-Workers run the ordinary cached analyses (plateaus, spectrum, Hessian at plateau checkpoints) through each
-run's sidecar cache, exactly as `analyze report` does, so a study after a report (or a second study) is
-cache hits. A worker returns a `RunSummary`: learned steps, jump steps, escapes and edges, the plateau
-table, the Hessian rows and a loss curve sampled on a log-step grid -- never the spectra or predictions.
-A damaged run comes back as a `SkippedRun` with the reason; the study goes on without it.
+What a study computes and keeps comes from the registry: every analysis with study hooks (Analysis.study)
+names its jobs (ordinary cached analyses, run through each run's sidecar cache exactly as `analyze report`
+does, so a study after a report, or a second study, is cache hits) and what a run's worker collects. A
+worker returns a `RunSummary`: the study's events (learned steps, jump steps, escapes and edges, the plateau
+table), each hooked analysis's part and a loss curve sampled on a log-step grid -- never the spectra or
+predictions. A damaged run comes back as a `SkippedRun` with the reason; the study goes on without it.
 """
 
 from __future__ import annotations
@@ -57,19 +58,17 @@ class RunSummary:
     first_pred_step: int
     last_pred_step: int
     plateaus: pd.DataFrame  # start_step, end_step, duration (change-point plateaus)
-    hessian: pd.DataFrame | None  # step, role, index_count (NaN: not certified), index_low/high, lambda_min
     loss_steps: np.ndarray
     loss: np.ndarray
     notes: tuple[str, ...] = field(default=())
     # (K,) first step each frequency's relative error fell below the threshold, NaN where never (a frequency can
     # reach it and later drift back above: then it has a first-below step but no learned step)
     first_below_steps: np.ndarray = field(default_factory=lambda: np.empty(0))
-    hessian_grid: pd.DataFrame | None = None  # the Hessian on the log-spaced grid (analyzer/study/saddle.py)
-    escapes: pd.DataFrame | None = None  # `analyze escape`'s table (analyzer/study/escape_pool.py)
-    # robustness (analyzer/study/variants.py): events per specification, and per jumping frequency the escapes of
-    # the loss with that frequency's residual energy removed
+    # robustness (filled by a hook, analyzer/analyses/plateaus/variants.py): events per specification, and per
+    # jumping frequency the escapes of the loss with that frequency's residual energy removed
     spec: dict = field(default_factory=dict)
     decoupled: dict = field(default_factory=dict)
+    parts: dict = field(default_factory=dict)  # analysis name -> what its study hook collected (StudyHooks.collect)
 
     @property
     def first_below_or_learned_steps(self) -> np.ndarray:
@@ -156,62 +155,52 @@ def _one_line(err: Exception, path: str | Path = "") -> str:
     return text[:300] or type(err).__name__
 
 
+@dataclass
+class StudyContext:
+    """What a study hook's collect(run, context) gets: the options, notes to append to (a failure the study goes on
+    without), and the run's results, each computed once per summary."""
+
+    run: object
+    options: StudyOptions
+    notes: list = field(default_factory=list)
+    results: dict = field(default_factory=dict)
+
+    @property
+    def use_cache(self) -> bool:
+        return self.options.use_cache
+
+    def result(self, name: str, **overrides):
+        """analyze(run, name, **overrides) through the cache, once per summary."""
+        from analyzer.core.runner import analyze
+
+        key = (name, tuple(sorted(overrides.items())))
+        if key not in self.results:
+            self.results[key] = analyze(self.run, name, use_cache=self.options.use_cache, **overrides)
+        return self.results[key]
+
+    def one_line(self, err: Exception) -> str:
+        return _one_line(err)
+
+
 def _summarize(path: Path, options: StudyOptions) -> RunSummary:
-    from analyzer.analyses.correlate import CorrelateParams, events_from
-    from analyzer.core.runner import analyze
-    from analyzer.errors import AnalysisFailed
+    from analyzer.core.registry import study_hooks
     from analyzer.io.run import open_run
 
     with open_run(path) as run:
         if run.n_steps < 2:
             raise BadInputError(f"{path}: only {run.n_steps} logged steps")
-        plateaus = analyze(run, "plateaus", use_cache=options.use_cache)
-        spectrum = analyze(run, "spectrum", use_cache=options.use_cache)
-        escapes = events_from(run.path.stem, spectrum, plateaus, CorrelateParams(reference="escapes"))
-        edges = events_from(run.path.stem, spectrum, plateaus, CorrelateParams(reference="edges"))
-        hessian, notes, extra = None, [], {}
-        if options.hessian and not is_replicate(run.config):  # replicates inform the rounding floor only
-            try:
-                hessian = _hessian_rows(analyze(run, "hessian", use_cache=options.use_cache))
-            except (BadInputError, AnalysisFailed) as err:
-                notes.append(f"hessian: {_one_line(err)}")
-            from analyzer.study.escape_pool import saddle_summaries
-
-            extra = saddle_summaries(run, options.use_cache, notes)
+        context, fields, parts = StudyContext(run, options), {}, {}
+        for name, hooks in study_hooks():
+            if hooks.collect is None:
+                continue
+            part = hooks.collect(run, context)
+            if hooks.fills_summary:
+                fields.update(part)
+            elif part is not None:
+                parts[name] = part
         loss_steps, loss = _sampled_loss(np.asarray(run.steps), np.asarray(run.loss))
-        spec, decoupled = _variants(run, spectrum, plateaus, options, notes)
-        found = plateaus.plateaus("changepoint")
-        # a harmonics run's modes are its degrees: pooled per degree, in a group of its own (RunSummary.preset)
-        learning = spectrum.learning.sort_values(spectrum.mode_name)
-        return RunSummary(
-            path=str(path), config=dict(run.config), status=run.status, n_steps=int(run.n_steps),
-            freqs_hz=learning[spectrum.mode_name].to_numpy(np.float64),
-            learned_steps=learning.learned_step.to_numpy(np.float64),
-            jump_steps=escapes.jump_steps, jump_freqs_hz=escapes.jump_modes, escape_steps=escapes.reference_steps,
-            edge_steps=edges.reference_steps, first_pred_step=escapes.first_step, last_pred_step=escapes.last_step,
-            plateaus=found[["start_step", "end_step", "duration"]].astype(np.float64).reset_index(drop=True),
-            hessian=hessian, loss_steps=loss_steps, loss=loss, notes=tuple(notes),
-            first_below_steps=learning.first_below_step.to_numpy(np.float64), spec=spec, decoupled=decoupled, **extra)
-
-
-def _variants(run, spectrum, plateaus, options: StudyOptions, notes: list) -> tuple[dict, dict]:
-    """The run's events under every specification and its decoupled escapes; a failure is a note, not a skip."""
-    from analyzer.errors import AnalyzerError
-    from analyzer.study.variants import decoupled_escapes, spec_events
-
-    try:
-        return spec_events(run, spectrum, plateaus, options.use_cache), decoupled_escapes(run, spectrum)
-    except (AnalyzerError, ValueError, KeyError, IndexError) as err:
-        notes.append(f"robustness: {_one_line(err)}")
-        return {}, {}
-
-
-def _hessian_rows(result) -> pd.DataFrame:
-    """index_count is NaN where the index is not certified; index_low/high bound it there."""
-    columns = ["step", "role", "index_count", "index_low", "index_high", "lambda_min"]
-    if result.table.empty:
-        return pd.DataFrame(columns=columns)
-    return result.table[columns].reset_index(drop=True)
+        return RunSummary(path=str(path), config=dict(run.config), status=run.status, n_steps=int(run.n_steps),
+                          loss_steps=loss_steps, loss=loss, notes=tuple(context.notes), parts=parts, **fields)
 
 
 def _sampled_loss(steps: np.ndarray, loss: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -271,21 +260,12 @@ def _summaries_on_workers(client, paths: list[str], options: StudyOptions):
 
 
 def study_jobs(paths: list[Path], options: StudyOptions) -> list:
-    """The analyses a study reads, for every run, with the default parameters summarize_run uses."""
+    """The analyses a study reads, for every run: each hooked analysis's jobs (StudyHooks.jobs), in BUILTIN order."""
     from analyzer.core.parallel import Job
+    from analyzer.core.registry import study_hooks
 
-    from analyzer.study.escape_pool import SADDLE_JOBS
-    from analyzer.study.variants import THRESHOLDS
-
-    spectra = [("spectrum", {"threshold": t}) for t in THRESHOLDS if t != 0.1]  # the specification curve's
-    curvature = [("hessian", {}), *SADDLE_JOBS] if options.hessian else []  # other thresholds; the Hessian
-    jobs = []
-    for path in paths:
-        kinds = [("plateaus", {}), ("spectrum", {}), *spectra]
-        if curvature and not is_replicate(_config_of(path)):  # a replicate's curvature is never read
-            kinds += curvature
-        jobs += [Job(str(path), name, dict(overrides)) for name, overrides in kinds]
-    return jobs
+    kinds = [kind for _, hooks in study_hooks() if hooks.jobs is not None for kind in hooks.jobs(options)]
+    return [Job(str(path), name, dict(overrides), only_if) for path in paths for name, overrides, only_if in kinds]
 
 
 def is_replicate(config: dict) -> bool:
@@ -293,11 +273,6 @@ def is_replicate(config: dict) -> bool:
     return float(config.get("perturb", 0.0) or 0.0) > 0
 
 
-def _config_of(path) -> dict:
-    from analyzer.io.run import open_run
-
-    try:
-        with open_run(path) as run:
-            return dict(run.config)
-    except Exception:  # noqa: BLE001 -- a damaged run is reported by its summary job, not here
-        return {}
+def is_seed_run(run) -> bool:
+    """A Job.only_if: the run is not a float-rounding replicate (whose curvature the study never reads)."""
+    return not is_replicate(run.config)

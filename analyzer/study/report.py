@@ -5,14 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analyzer.core.registry import ANALYZER_VERSION
+from analyzer.core.registry import ANALYZER_VERSION, study_hooks
 from analyzer.core.serialize import to_jsonable
 from analyzer.report.markdown import image, markdown_table
 from analyzer.report.model import Report
 from analyzer.study import figures as study_figures
 from analyzer.study import figures_tests
-from analyzer.study.analysis import QUANTITIES, Study, median_runs
-from analyzer.study.saddle_report import saddle_json, saddle_section
+from analyzer.study.analysis import Study
 from analyzer.study.verdicts import ALPHA, verdict_rows
 
 DEFINITIONS = [
@@ -48,9 +47,11 @@ def render(study: Study, title: str = "", command: str = "analyze study") -> Rep
     lines += quantity_section(study)
     lines += tests_section(study, figs)
     lines += specification_section(study, figs)
-    lines += saddle_section(study, figs)
+    for _, hooks in study_hooks():  # each hooked analysis's section (the saddle control, escape directions)
+        lines += hooks.section(study, figs) if hooks.section is not None else []
     lines += noise_section(study, figs)
-    lines += heatmap_section(study, figs)
+    for _, hooks in study_hooks():  # figures of single runs (the median seeds' heatmaps)
+        lines += hooks.figures(study, figs) if hooks.figures is not None else []
     lines += ["## Reproduce", "", f"Command: `{command}`. Options: Hessian "
               f"{'on' if study.options.hessian else 'off'}, {study.options.n_permutations} permutations, "
               f"{study.options.n_resamples} bootstrap resamples, seed {study.options.seed}, "
@@ -130,7 +131,7 @@ def learned_section(study: Study, figs: dict) -> list[str]:
     if len(seeds):
         shown = seeds.assign(censored=~np.isfinite(seeds.learned_step.to_numpy(np.float64)))
         lines += image(figs, "learned-steps.png", study_figures.learned_steps_figure(shown),
-                       "learned step per frequency across seeds")
+                        "learned step per frequency across seeds")
     return lines
 
 
@@ -141,7 +142,7 @@ def loss_section(study: Study, figs: dict) -> list[str]:
     if not curves:
         return []
     return ["## Loss curves", ""] + image(figs, "loss-bands.png", study_figures.loss_band_figure(curves),
-                                         "training loss across seeds with median bands")
+                                          "training loss across seeds with median bands")
 
 
 def quantity_section(study: Study) -> list[str]:
@@ -152,7 +153,8 @@ def quantity_section(study: Study) -> list[str]:
     if not study.options.hessian:
         lines += ["*Hessian not computed (`--no-hessian`).*", ""]
     table = study.quantities.copy()
-    table["quantity"] = pd.Categorical(table.quantity, categories=list(QUANTITIES), ordered=True)
+    order = list(dict.fromkeys(table.quantity))  # as analysis.per_run_quantities lists them
+    table["quantity"] = pd.Categorical(table.quantity, categories=order, ordered=True)
     table = table.sort_values(["quantity", "group"]).astype({"quantity": str})
     return lines + markdown_table(table[["quantity", "group", "n", "mean", "ci_low", "ci_high"]].reset_index(drop=True))
 
@@ -172,7 +174,7 @@ def tests_section(study: Study, figs: dict) -> list[str]:
     if notes:
         lines += ["Notes: " + "; ".join(notes) + ".", ""]
     lines += image(figs, "forest.png", figures_tests.forest_figure(study.family, ALPHA),
-                   "forest plot of the jump tests' effects")
+                    "forest plot of the jump tests' effects")
     lines += ["Decoupled plateaus: the loss is the sum of the frequency residuals, so a frequency being learned is "
               "itself a loss drop. The *decoupled* test re-detects plateaus on the loss with the jumping frequency's "
               "own residual energy removed ((relative error x amplitude)^2 / 2 from the spectrum) and tests each "
@@ -196,7 +198,7 @@ def specification_section(study: Study, figs: dict) -> list[str]:
              f"coupling holds when the primary test rejects after Holm's correction and at least {SPEC_SHARE:.2g} of "
              "the specifications reject with the effect in the same direction.", ""]
     return lines + image(figs, "specification-curve.png", figures_tests.spec_curve_figure(rows, ALPHA),
-                         "specification curve of the primary test")
+                          "specification curve of the primary test")
 
 
 def noise_section(study: Study, figs: dict) -> list[str]:
@@ -209,7 +211,7 @@ def noise_section(study: Study, figs: dict) -> list[str]:
     lines += markdown_table(study.noise_floor.rename(columns={"freq_hz": "Hz", "n_replicates": "replicates",
                                                               "n_seeds": "seeds", "rounding_over_seeds": "ratio"}))
     lines += image(figs, "noise-floor.png", study_figures.noise_floor_figure(study.noise_floor),
-                   "noise floor: rounding vs seeds")
+                    "noise floor: rounding vs seeds")
     if len(study.differences):
         lines += ["Differences of the mean learned step between groups (first - second), against the rounding floor "
                   "(1.96 sqrt(sd_a^2 + sd_b^2) of single runs) and against seed variation (bootstrap CI of the "
@@ -240,26 +242,6 @@ def noise_sentence(study: Study) -> str:
     else:
         parts.append("no between-group difference could be compared (one group only, or censored learned steps)")
     return "; ".join(parts) + "."
-
-
-def heatmap_section(study: Study, figs: dict) -> list[str]:
-    from analyzer.core.runner import analyze
-    from analyzer.errors import AnalyzerError
-    from analyzer.report.figures import heatmap_grid_figure
-
-    spectra = {}
-    for group, run in median_runs(study).items():
-        try:
-            spectra[f"{group}: {run.label} (median seed)"] = analyze(run.path, "spectrum",
-                                                                     use_cache=study.options.use_cache)
-        except (AnalyzerError, OSError):
-            continue
-    if not spectra:
-        return []
-    return (["## Median-seed spectral heatmaps", "",
-             "Per group, the seed run whose learned steps are closest to the group's median (sum of distances in "
-             "log10 step).", ""]
-            + image(figs, "median-heatmaps.png", heatmap_grid_figure(spectra), "heatmaps of the median seeds"))
 
 
 FAMILY_KEYS = ("name", "reference", "null", "p_value", "p_adjusted", "effect", "ci_low", "ci_high", "primary")
@@ -300,10 +282,10 @@ def to_json(study: Study) -> dict:
                          for r in study.family],
         "verdicts": verdict_rows(study),
         "specification_curve": study.spec_curve,
-        "saddle_control": getattr(study, "saddle_control", None),
     }
     if not study.noise_floor.empty:
         payload["noise_floor"] = {"table": study.noise_floor, "differences": study.differences,
                                   "summary": noise_sentence(study)}
-    payload.update(saddle_json(study))
+    for _, hooks in study_hooks():  # each hooked analysis's keys (saddle_control, escape_pool, escape_time)
+        payload.update(hooks.json(study) if hooks.json is not None else {})
     return to_jsonable(payload)

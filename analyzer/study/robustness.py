@@ -16,11 +16,11 @@ import dataclasses
 
 import numpy as np
 
+from analyzer.core.registry import study_hooks
 from analyzer.study.family import PRIMARY, holm, jump_test, stall_swap_test
-from analyzer.study.variants import THRESHOLDS
-
 TRANSIENT_STEPS = 20  # jumps before this step are the initial transient (item 5's sensitivity test)
 SPEC_SHARE = 2 / 3
+THRESHOLDS = (0.05, 0.1, 0.2)  # the learned thresholds of the specification curve
 SPEC_DRAWS, SPEC_RESAMPLES = 999, 2000
 DETECTORS = {"changepoint": "escapes", "gradient": "plateau ends (gradient method)"}
 EVENTS = ("jump", "learned step", "first reached")
@@ -47,7 +47,8 @@ def family(study) -> list[dict]:
                           [dict(u, jumps=u["jumps"][u["jumps"] >= TRANSIENT_STEPS]) for u in escapes], options))
     rows.append(decoupled_test(runs, group_of, options))
     rows.append(stall_row(study))
-    rows += saddle_rows(getattr(study, "saddle_control", None)) + escape_rows(getattr(study, "escape_pool", None))
+    for _, hooks in study_hooks():  # the hooked analyses' rows (the saddle control, the escape directions)
+        rows += hooks.family_rows(study) if hooks.family_rows is not None else []
     for row, adjusted in zip(rows, holm([r["p_value"] for r in rows])):
         row["p_adjusted"] = adjusted
     return rows
@@ -67,32 +68,7 @@ def decoupled_test(runs, group_of, options) -> dict:
     return row
 
 
-def saddle_rows(control: dict | None) -> list[dict]:
-    """The time-matched saddle control (analyzer/study/saddle.py) as family rows: index fraction, lambda_min."""
-    if not control:
-        return []
-    return [_bootstrap_row(f"{quantity} at plateau vs time-matched checkpoints (saddle control)",
-                           "time-matched non-plateau checkpoints", result.get("p_value"), result.get("difference"),
-                           result.get("ci_low"), result.get("ci_high"), result.get("plateau"), result.get("control"),
-                           result.get("n_runs", control.get("n_runs")))
-            for quantity, result in (("index fraction", control), ("lambda_min", control.get("lambda_min") or {}))]
-
-
-ESCAPE_ROW = "escape vs control displacement: overlap with the negative eigenspace (escape directions)"
-
-
-def escape_rows(pool: dict | None) -> list[dict]:
-    """The pooled escape-direction test (analyzer/study/escape_pool.py) as a family row."""
-    if not pool:
-        return []
-    difference = pool["difference"]
-    return [_bootstrap_row(ESCAPE_ROW, "control displacement of equal step count", pool.get("p_value"),
-                           difference["mean"], difference["ci_low"], difference["ci_high"],
-                           pool["overlap_negative"]["mean"], pool["control_overlap_negative"]["mean"],
-                           pool.get("n_runs"))]
-
-
-def _bootstrap_row(name, reference, p_value, effect, ci_low, ci_high, observed, control, n_runs) -> dict:
+def bootstrap_row(name, reference, p_value, effect, ci_low, ci_high, observed, control, n_runs) -> dict:
     """A family row of a run-bootstrap comparison (no jumps, no permutation null): effect = observed - control."""
     return {"name": name, "reference": reference, "null": "run bootstrap (centred)", "p_value": _finite(p_value),
             "p_adjusted": None, "effect": _finite(effect), "ci_low": _finite(ci_low), "ci_high": _finite(ci_high),

@@ -5,13 +5,15 @@ from analyzer.analyses.correlate.compute import (RunEvents, api, compute, correl
 from analyzer.analyses.correlate.params import REFERENCES, CorrelateParams
 from analyzer.analyses.correlate.permutation import permutation_test
 from analyzer.analyses.correlate.result import CorrelateResult
+from analyzer.analyses.correlate import study
 from analyzer.analyses.correlate.section import section
-from analyzer.core.registry import Analysis
+from analyzer.core.registry import Analysis, StudyHooks
 
 ANALYSIS = Analysis(
     name="correlate", params=CorrelateParams, result=CorrelateResult, compute=compute, version="3",
     summary="frequency jumps vs escapes from loss plateaus: distances and a permutation test",
     requires=("plateaus", "spectrum"), section=section, in_report=True, api=api,
+    study=StudyHooks(jobs=study.jobs, collect=study.collect, fills_summary=True),  # the study's events
 )
 
 __all__ = ["ANALYSIS", "REFERENCES", "CorrelateParams", "CorrelateResult", "RunEvents", "correlate_events",

@@ -4,14 +4,18 @@ from analyzer.analyses.hessian.checkpoints import select_checkpoints
 from analyzer.analyses.hessian.compute import combine, compute, part, plan
 from analyzer.analyses.hessian.params import VERSION, HessianParams
 from analyzer.analyses.hessian.result import HessianResult
+from analyzer.analyses.hessian import study
 from analyzer.analyses.hessian.section import section
-from analyzer.core.registry import Analysis, Split
+from analyzer.core.registry import Analysis, Split, StudyHooks
 
 ANALYSIS = Analysis(
     name="hessian", params=HessianParams, result=HessianResult, compute=compute, version=VERSION,
     summary="Hessian eigenvalues at checkpoints: extreme eigenvalues, saddle index, trace, saddle candidates",
     requires=("plateaus",), section=section, in_report=True,
     split=Split(plan=plan, part=part, combine=combine),  # one checkpoint per part
+    study=StudyHooks(jobs=study.jobs, collect=study.collect, pool=study.pool, family_rows=study.family_rows,
+                     observations=study.observations, quantities=study.quantities, section=study.section,
+                     json=study.to_json),
 )
 
 # the solvers (eigen.py, saddle.py) import torch: import them from their modules when needed

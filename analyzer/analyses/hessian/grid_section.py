@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-GRID_PER_DECADE = 4  # the grid `analyze study` computes (analyzer/study/saddle.py); the report reads it when cached
+GRID_PER_DECADE = 4  # the grid `analyze study` computes (study.py: its jobs); the report reads it when cached
 
 
 def grid_lines(analyses, figs: dict, prefix: str) -> list[str]:

@@ -7,14 +7,16 @@ from analyzer.analyses.spectrum.learning import detect_jumps, first_below_steps,
 from analyzer.analyses.spectrum.modes import mode_amplitudes
 from analyzer.analyses.spectrum.params import SpectrumParams
 from analyzer.analyses.spectrum.result import AmplitudeSpectrum, SpectrumResult
+from analyzer.analyses.spectrum import study
 from analyzer.analyses.spectrum.section import section
-from analyzer.core.registry import Analysis
+from analyzer.core.registry import Analysis, StudyHooks
 
 ANALYSIS = Analysis(
     name="spectrum", params=SpectrumParams, result=SpectrumResult, compute=compute, version="7",
     summary="per-step DFT of the predictions (spherical-harmonic degrees on harmonics runs); learned step and "
             "jumps of each target frequency or degree",
     requires=(), section=section, in_report=True,
+    study=StudyHooks(figures=study.figures),  # the median seeds' heatmaps
 )
 
 __all__ = ["ANALYSIS", "AmplitudeSpectrum", "SpectrumParams", "SpectrumResult", "amplitude_spectrum", "detect_jumps",

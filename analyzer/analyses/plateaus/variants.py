@@ -1,4 +1,5 @@
-"""What one run contributes to the study's robustness checks, computed on the worker beside its summary.
+"""What one run contributes to the study's robustness checks, computed on the worker beside its summary
+(the plateaus' study hook, study.py).
 
 - Specifications (issue 21 item 6): jumps, learned and first-reached steps at every learned threshold of
   THRESHOLDS, and the plateau ends of the gradient method (the change-point method's references are the
@@ -14,18 +15,18 @@ from __future__ import annotations
 
 import numpy as np
 
-THRESHOLDS = (0.05, 0.1, 0.2)
+from analyzer.study.robustness import THRESHOLDS  # the specification curve's
+
 FLOOR = 1e-3  # the decoupled loss is kept above this fraction of the loss (rounding of the two sums)
 
 
-def spec_events(run, spectrum, plateaus, use_cache: bool) -> dict[str, np.ndarray]:
-    """Flat dict of arrays: jumps/<t>, jump_freqs/<t>, learned/<t>, reached/<t> per threshold; ends/gradient."""
-    from analyzer.core.runner import analyze
+def spec_events(context, spectrum, plateaus) -> dict[str, np.ndarray]:
+    """Flat dict of arrays: jumps/<t>, jump_freqs/<t>, learned/<t>, reached/<t> per threshold; ends/gradient.
 
+    context.result(name, **overrides): the run's results (analyzer/study/collect.py:StudyContext)."""
     out: dict[str, np.ndarray] = {}
     for threshold in THRESHOLDS:
-        result = spectrum if threshold == spectrum.threshold else analyze(run, "spectrum", threshold=threshold,
-                                                                          use_cache=use_cache)
+        result = spectrum if threshold == spectrum.threshold else context.result("spectrum", threshold=threshold)
         learning = result.learning.sort_values("freq_hz")
         out[f"jumps/{threshold:g}"] = result.jumps.step.to_numpy(np.float64)
         out[f"jump_freqs/{threshold:g}"] = result.jumps.freq_hz.to_numpy(np.float64)

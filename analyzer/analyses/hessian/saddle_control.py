@@ -23,19 +23,28 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analyzer.study.family import holm
 from analyzer.analyses.hessian.grid import SENSITIVITY_TOLS, tolerance_column
+from analyzer.analyses.hessian.grid_section import GRID_PER_DECADE
 from analyzer.analyses.hessian.params import HessianParams
 
-GRID_PER_DECADE = 4
 CONFIDENCE = 0.95
+
+
+def checkpoint_rows(run) -> pd.DataFrame | None:
+    """The run's Hessian rows at plateau checkpoints, as its study hook collected them (None: not computed)."""
+    return (run.parts.get("hessian") or {}).get("rows")
+
+
+def grid_rows(run) -> pd.DataFrame | None:
+    """The run's Hessian on the log-spaced grid (None: not computed)."""
+    return (run.parts.get("hessian") or {}).get("grid")
 
 
 def grid_points(runs, group_of: dict[str, str]) -> pd.DataFrame:
     """One row per seed run and grid checkpoint: group, run, step, in_plateau and the curvature columns."""
     frames = []
     for run in runs:
-        grid = getattr(run, "hessian_grid", None)
+        grid = grid_rows(run)
         if grid is None or grid.empty:
             continue
         steps = grid.step.to_numpy(dtype=np.float64)
@@ -112,6 +121,8 @@ def cluster_bootstrap(points: pd.DataFrame, column: str, n_resamples: int, seed:
 
 def saddle_control(runs, group_of: dict[str, str], n_resamples: int = 2000, seed: int = 0) -> dict | None:
     """The `saddle_control` of the study's JSON (module docstring); None when no run has a grid Hessian."""
+    from analyzer.study.family import holm
+
     points = grid_points(runs, group_of)
     if points.empty:
         return None

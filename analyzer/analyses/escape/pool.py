@@ -1,11 +1,11 @@
-"""The study's saddle evidence beyond the index: what each run contributes (grid Hessian, escape table), the
-escapes pooled over seed runs, and the escape time against curvature for gradient-descent runs.
+"""The escapes of a study's seed runs pooled (the escape's study hook, study.py): the escape directions against
+a control displacement, and the escape time against curvature for gradient-descent runs.
 
 Escapes pooled: per escape the paired difference overlap_negative - control_overlap_negative (the escape's
 concentration on the plateau Hessian's negative eigenspace beyond that of a displacement of equal step
 count with no escape in it); its mean with a 95 % cluster-bootstrap CI (runs resampled) and the centred
-bootstrap p-value, as in saddle.py. Frequencies: how often the most negative eigenvector's J v carries the
-frequency that jumps in that escape, and which frequencies it carries.
+bootstrap p-value, as in the Hessian's saddle control. Frequencies: how often the most negative
+eigenvector's J v carries the frequency that jumps in that escape, and which frequencies it carries.
 
 Escape time (issue 22, item 4): near a strict saddle, gradient descent leaves in about
 log(1/delta) / (lr |lambda_min|) steps. For runs with optimizer sgd, each escaped plateau's duration
@@ -19,46 +19,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analyzer.analyses.hessian.grid import SENSITIVITY_TOLS, tolerance_column
-from analyzer.study.saddle import CONFIDENCE, GRID_PER_DECADE, saddle_control
-
-SADDLE_JOBS = (("hessian", {"at": "grid", "per_decade": GRID_PER_DECADE}), ("escape", {}))
-GRID_COLUMNS = ["step", "index_fraction", "lambda_min", "lambda_max", *map(tolerance_column, SENSITIVITY_TOLS),
-                "cost_gradients", "n_hvp", "seconds"]
-
-
-def saddle_summaries(run, use_cache: bool, notes: list) -> dict:
-    """The run's grid Hessian rows and escape table for its RunSummary (a failure becomes a note)."""
-    from analyzer.core.runner import analyze
-    from analyzer.errors import AnalysisFailed, BadInputError
-
-    out = {}
-    for (name, overrides), field in zip(SADDLE_JOBS, ("hessian_grid", "escapes")):
-        try:
-            result = analyze(run, name, use_cache=use_cache, **overrides)
-        except (BadInputError, AnalysisFailed) as err:
-            notes.append(f"{name} {' '.join(f'{k}={v}' for k, v in overrides.items())}: {' '.join(str(err).split())}")
-            continue
-        table = result.table
-        out[field] = table[[c for c in GRID_COLUMNS if c in table]].reset_index(drop=True) \
-            if field == "hessian_grid" else table.reset_index(drop=True)
-    return out
-
-
-def attach_saddle_evidence(study) -> None:
-    """Set study.saddle_control, study.escape_pool and study.escape_time (None where there is nothing)."""
-    runs, resamples = study.seed_runs, min(study.options.n_resamples, 4000)
-    study.saddle_control = saddle_control(runs, study.group_of, resamples, study.options.seed) \
-        if study.options.hessian else None
-    escapes = escape_frame(runs, study.group_of)
-    study.escape_pool = pooled_escapes(escapes, resamples, study.options.seed) if len(escapes) else None
-    study.escape_time = escape_time_fit(escapes, resamples, study.options.seed) if len(escapes) else None
+CONFIDENCE = 0.95
 
 
 def escape_frame(runs, group_of: dict[str, str]) -> pd.DataFrame:
-    frames = [r.escapes.assign(run=r.path, group=group_of[r.path], lr=float(r.config.get("lr", np.nan)),
-                               optimizer=str(r.config.get("optimizer", "")))
-              for r in runs if getattr(r, "escapes", None) is not None and len(r.escapes)]
+    """Every escape of the runs (their `analyze escape` tables, RunSummary.parts) with its run, group, lr, optimizer."""
+    tables = [(r, r.parts.get("escape")) for r in runs]
+    frames = [table.assign(run=r.path, group=group_of[r.path], lr=float(r.config.get("lr", np.nan)),
+                           optimizer=str(r.config.get("optimizer", "")))
+              for r, table in tables if table is not None and len(table)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 

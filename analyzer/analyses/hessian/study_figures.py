@@ -1,4 +1,4 @@
-"""Figures of the study's saddle evidence: the Hessian along training per group, and escape time vs curvature."""
+"""The study's figure of the saddle control: the Hessian along training per group, on the log-spaced grid."""
 
 from __future__ import annotations
 
@@ -49,19 +49,3 @@ def _shade_majority(ax, x: np.ndarray, share: np.ndarray) -> None:
     for i in range(len(x) - 1):
         if share[i] >= 0.5 and share[i + 1] >= 0.5:
             ax.axvspan(x[i], x[i + 1], color="0.85", lw=0, zorder=0)
-
-
-def escape_time_figure(points: pd.DataFrame, fit: dict) -> Figure:
-    """Plateau duration against 1 / (lr |lambda_min|) for gradient-descent runs, log-log, with the fitted line."""
-    fig, ax = plt.subplots(figsize=(5.0, 4.0), layout="constrained")
-    ax.loglog(points.x, points.duration, "o", color="#33a02c", ms=5, label="escaped plateau")
-    grid = np.logspace(np.log10(points.x.min()), np.log10(points.x.max()), 20)
-    ax.loglog(grid, 10 ** fit["intercept"] * grid ** fit["slope"], "-", color="k",
-              label=f"fit: slope {fit['slope']:.2f}, R² {fit['r_squared']:.2f}")
-    ax.loglog(grid, fit["implied_log_inv_delta_median"] * grid, "--", color="0.5",
-              label=f"slope 1 x median log(1/δ) = {fit['implied_log_inv_delta_median']:.2g}")
-    ax.set(xlabel="1 / (lr |lambda_min|)  (steps)", ylabel="plateau duration (steps)",
-           title="Escape time vs curvature (GD runs)")
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7)
-    return fig
