@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from analyzer.analyses.hessian.figures import hessian_figure
 from analyzer.analyses.plateaus.figures import loss_figure
-from analyzer.analyses.spectrum.figures import heatmap_max_hz, rel_error_figure, spectral_heatmap_figure
+from analyzer.analyses.spectrum.figures import (heatmap_grid_figure, heatmap_max_hz, rel_error_figure,
+                                                 spectral_heatmap_figure)
 from analyzer.report import figures
 from analyzer.core.runner import analyze
 from analyzer.cli import app
@@ -194,7 +195,7 @@ def test_figure_functions_return_figures_with_expected_artists(two_runs):
     labels = [line.get_label() for line in rel.axes[0].lines]
     assert all(f"{f:g} Hz" in labels for f in spectrum.target_freqs_hz)
     assert figures.freq_color(3.0, [1, 3, 7]) == figures.freq_color(3.0, [7, 3, 1]) != figures.freq_color(1.0, [1, 3])
-    grid = figures.heatmap_grid_figure({"a": spectrum, "b": spectrum, "c": spectrum})
+    grid = heatmap_grid_figure({"a": spectrum, "b": spectrum, "c": spectrum})
     assert sum(ax.get_visible() for ax in grid.axes if ax.get_label() != "<colorbar>") == 3
     hessian = analyze(two_runs[0], "hessian", use_cache=False, at="every", every=100)
     hfig = hessian_figure(hessian.table, hessian.n_params, plateaus.plateaus()[["start_step", "end_step"]].values)

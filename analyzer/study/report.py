@@ -250,7 +250,7 @@ def noise_sentence(study: Study) -> str:
 def heatmap_section(study: Study, figs: dict) -> list[str]:
     from analyzer.core.runner import analyze
     from analyzer.errors import AnalyzerError
-    from analyzer.report.figures import heatmap_grid_figure
+    from analyzer.analyses.spectrum.figures import heatmap_grid_figure
 
     spectra = {}
     for group, run in median_runs(study).items():

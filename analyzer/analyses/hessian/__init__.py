@@ -2,6 +2,7 @@
 
 from analyzer.analyses.hessian.checkpoints import select_checkpoints
 from analyzer.analyses.hessian.compute import combine, compute, part, plan
+from analyzer.analyses.hessian.estimate import estimate
 from analyzer.analyses.hessian.params import VERSION, HessianParams
 from analyzer.analyses.hessian.result import HessianResult
 from analyzer.analyses.hessian.section import section
@@ -12,6 +13,7 @@ ANALYSIS = Analysis(
     summary="Hessian spectrum at checkpoints: extreme eigenvalues, saddle index, trace, saddle candidates",
     requires=("plateaus",), section=section, in_report=True,
     split=Split(plan=plan, part=part, combine=combine),  # one checkpoint per part
+    report_switch="Include the Hessian section (the slowest analysis).", estimate=estimate,
 )
 
 # the solvers (eigen.py, saddle.py) import torch: import them from their modules when needed

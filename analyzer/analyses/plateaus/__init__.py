@@ -1,15 +1,17 @@
 """Loss plateaus: change points of log10(loss) on a log-step axis, and the seed's slope-threshold method."""
 
+from analyzer.analyses.plateaus.compare import tables
 from analyzer.analyses.plateaus.compute import compute, detect_plateaus, edge_agreement
 from analyzer.analyses.plateaus.params import PlateauParams
 from analyzer.analyses.plateaus.result import PlateauResult
 from analyzer.analyses.plateaus.section import section
-from analyzer.core.registry import Analysis
+from analyzer.core.registry import Analysis, Compare
 
 ANALYSIS = Analysis(
     name="plateaus", params=PlateauParams, result=PlateauResult, compute=compute, version="4",
     summary="plateaus and change points of log10(loss) on a log-step axis",
     requires=(), section=section, in_report=True,
+    report_aliases=(("penalty", "penalty"),), compare=Compare(tables=tables, order=2),
 )
 
 __all__ = ["ANALYSIS", "PlateauParams", "PlateauResult", "detect_plateaus", "edge_agreement"]
