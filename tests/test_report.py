@@ -130,7 +130,7 @@ def test_partial_run_is_reported_as_partial(two_runs, tmp_path):
     with h5py.File(partial, "r+") as f:
         f.attrs["status"] = "running"
         f["commit"][:3] = [150, 151, 16]
-    report = build_report([partial], ReportOptions(hessian=False, overrides=FAST))
+    report = build_report([partial], ReportOptions(left_out=("hessian",), overrides=FAST))
     assert "partial, 150 steps" in report.markdown
 
 
@@ -138,7 +138,7 @@ def test_different_targets_are_compared_only_where_comparable(two_runs, tmp_path
     other = tmp_path / "other.h5"
     train(small_config(epochs=200, target=small_config().target.__class__(freqs_hz=(1.0, 5.0), amps=(1.0, 0.5),
                                                                           n_train=128)), other)
-    report = build_report([two_runs[0], other], ReportOptions(hessian=False, overrides=FAST))
+    report = build_report([two_runs[0], other], ReportOptions(left_out=("hessian",), overrides=FAST))
     assert "Targets differ" in report.markdown
     learned = report.markdown.split("### Learned step per frequency")[1].split("###")[0]
     rows = [line.split(" | ")[0] for line in learned.splitlines() if line.startswith("| ") and "---" not in line]
@@ -150,7 +150,7 @@ def test_existing_report_is_refused_and_other_files_kept(two_runs, tmp_path):
     out.mkdir()
     (out / "REPORT.md").write_text("old")
     (out / "notes.txt").write_text("mine")
-    report = build_report([two_runs[0]], ReportOptions(hessian=False, overrides=FAST))
+    report = build_report([two_runs[0]], ReportOptions(left_out=("hessian",), overrides=FAST))
     with pytest.raises(BadInputError, match="already exists"):
         write_report(report, out)
     assert (out / "REPORT.md").read_text() == "old"
@@ -237,7 +237,7 @@ def test_report_cli_bad_input(two_runs, tmp_path, bad):
 
 
 def test_reproduce_section_says_retraining_reproduces_on_one_machine_only(two_runs):
-    report = build_report([two_runs[0]], ReportOptions(hessian=False, overrides=FAST))
+    report = build_report([two_runs[0]], ReportOptions(left_out=("hessian",), overrides=FAST))
     reproduce = report.markdown.split("## Reproduce")[1].split("\n## ")[0]
     assert "bit for bit only on the same machine" in reproduce and "CPU" in reproduce
 
@@ -247,7 +247,7 @@ def test_non_finite_predictions_are_named_in_the_report(two_runs, tmp_path):
     damaged.write_bytes(two_runs[0].read_bytes())
     with h5py.File(damaged, "r+") as f:
         f["log/pred"][200:] = np.nan
-    report = build_report([damaged], ReportOptions(hessian=False, overrides=FAST))
+    report = build_report([damaged], ReportOptions(left_out=("hessian",), overrides=FAST))
     assert "predictions not finite from step 200; analysed the 200 prediction steps before it" in report.markdown
     assert "spectrum.png" in report.figures
 
@@ -259,4 +259,4 @@ def test_a_report_of_a_run_without_steps_is_refused_before_any_analysis(two_runs
     with h5py.File(empty, "r+") as f:
         f["commit"][:3] = [rows, rows, rows]
     with pytest.raises(BadInputError, match=f"nothing to analyze: {rows} committed step"):
-        build_report([two_runs[0], empty], ReportOptions(hessian=False, overrides=FAST))
+        build_report([two_runs[0], empty], ReportOptions(left_out=("hessian",), overrides=FAST))

@@ -1,6 +1,7 @@
 """`analyze report RUN... -o OUT`: its options come from the registry: `--<name>/--no-<name>` for an analysis with
-a `report_switch`, `--<name>-<param>` for every parameter of every analysis on a run, and each analysis's
-`report_aliases` (`--penalty`, `--threshold`, `--permutations`: one option may set several analyses' parameters)."""
+a `report_switch`, `--<name>-<param>` for every parameter of every analysis the report computes, and each
+analysis's `report_aliases` (`--penalty`, `--threshold`, `--permutations`: one option may set several analyses'
+parameters)."""
 
 from __future__ import annotations
 
@@ -83,7 +84,7 @@ def _generated_options() -> list[inspect.Parameter]:
         options.append(inspect.Parameter(f"{ALIAS}{option}", keyword, default=None, annotation=Annotated[
             Optional[python_type], typer.Option(f"--{option}", help=f"Sets {setting}: {spec_of(field).help}")]))
     for name in names():
-        if get(name).needs_run:
+        if get(name).in_report:  # the others are shown, when cached, at their defaults
             options += [field_option(field, f"{name}{SEPARATOR}{field.name}", prefix=f"{name}-")
                         for field in dataclasses.fields(get(name).params)]
     return options

@@ -10,20 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from analyzer.core.registry import ANALYZER_VERSION, dependency_closure, get, make_params, names
+from analyzer.core.registry import ANALYZER_VERSION, get, make_params, names
 from analyzer.core.runner import analyze, cached_result
 from analyzer.core.serialize import params_dict
 from analyzer.errors import AnalysisFailed, BadInputError
 from analyzer.report.common import reproduce_section, run_sections
 from analyzer.report.model import Report, ReportOptions, RunAnalyses
+from analyzer.report.plan import analysis_overrides, computed_analyses, report_plan
 from analyzer.report.runs import Pooled, ReportRun, opened_runs
 
 MIN_REPORT_STEPS = 2  # the loss curve of fewer steps has no plateaus, and its predictions no spectrum
-
-
-def computed_analyses(options: ReportOptions) -> list[str]:
-    """The analyses a report computes, in registry order (those left out by their --no-<name> excepted)."""
-    return [n for n in names() if get(n).in_report and n not in options.left_out]
 
 
 def analyze_run(opened: ReportRun, options: ReportOptions, progress=None) -> RunAnalyses:
@@ -84,15 +80,6 @@ def compute_on_cluster(runs: list[ReportRun], options: ReportOptions, progress=N
             run.cache.release()  # the workers replaced the cache files: read the new ones
 
 
-def analysis_overrides(name: str, options: ReportOptions) -> dict[str, Any]:
-    """The report's parameters for `name`: its own overrides, and those of every analysis it reads."""
-    given = dict(options.overrides.get(name, {}))
-    for dep in dependency_closure(name):
-        if options.overrides.get(dep):
-            given[dep] = options.overrides[dep]
-    return given
-
-
 def _one(opened: ReportRun, name: str, options: ReportOptions) -> tuple[Any, str]:
     try:
         return analyze(opened.run, name, cache=opened.cache, use_cache=options.use_cache,
@@ -134,8 +121,6 @@ def build_report(paths: list[Path | str], options: ReportOptions | None = None, 
             (plan.py), after the input is checked and before any analysis runs.
     """
     import matplotlib.pyplot as plt
-
-    from analyzer.report.plan import report_plan
 
     options = options or ReportOptions()
     paths = [Path(p) for p in paths]

@@ -1,4 +1,5 @@
-"""What a report will compute and roughly how long it will take, said before any slow analysis runs.
+"""What a report will compute, with which parameters, and roughly how long it will take, said before any slow
+analysis runs.
 
 An analysis that is slow says its own cost (`Analysis.estimate`, the Hessian's in analyses/hessian/estimate.py);
 the others are counted at a fixed rough figure.
@@ -6,17 +7,32 @@ the others are counted at a fixed rough figure.
 
 from __future__ import annotations
 
-from analyzer.core.registry import get
+from typing import Any
+
+from analyzer.core.registry import dependency_closure, get, names
 from analyzer.core.runner import cached_result
 from analyzer.report.model import ReportOptions
 
 OTHER_ANALYSES_S = 30  # spectrum, plateaus and correlate of one run, usually: said as such, not measured
 
 
+def computed_analyses(options: ReportOptions) -> list[str]:
+    """The analyses a report computes, in registry order (those left out by their --no-<name> excepted)."""
+    return [n for n in names() if get(n).in_report and n not in options.left_out]
+
+
+def analysis_overrides(name: str, options: ReportOptions) -> dict[str, Any]:
+    """The report's parameters for `name`: its own overrides, and those of every analysis it reads."""
+    given = dict(options.overrides.get(name, {}))
+    for dep in dependency_closure(name):
+        if options.overrides.get(dep):
+            given[dep] = options.overrides[dep]
+    return given
+
+
 def report_plan(runs: list, options: ReportOptions) -> list[str]:
     """Lines for stderr: the analyses, then per run and estimated analysis its cost (runs: runs.ReportRun)."""
     from analyzer.core.progress import duration
-    from analyzer.report.build import analysis_overrides, computed_analyses
 
     wanted = computed_analyses(options)
     lines = [f"report: {len(runs)} run(s); computing {', '.join(wanted)} (cached results are reused)"]

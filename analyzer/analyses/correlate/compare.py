@@ -10,11 +10,10 @@ from analyzer.report.markdown import markdown_table
 def tables(runs, pooled) -> list[str]:
     """The pooled test at each reference, or why the runs are not pooled (targets on different bases)."""
     lines = ["### Pooled correlation", ""]
-    bases = sorted({r.results["spectrum"].mode_name for r in runs if r.results.get("spectrum") is not None})
+    spectra = [r.results["spectrum"] for r in runs if r.results.get("spectrum") is not None]
+    bases = {s.mode_name: s.mode_plural for s in spectra}
     if len(bases) > 1:  # correlate refuses to pool sine and harmonics runs: say so instead of testing
-        from analyzer.analyses.spectrum.result import MODE_WORDS
-
-        kinds = " and ".join(MODE_WORDS[name][1] for name in bases)
+        kinds = " and ".join(bases[name] for name in sorted(bases))
         return lines + [f"*not pooled: the runs' targets are on different bases ({kinds}); see each run's test*", ""]
     # the configured reference first, then the other one: seed 000's claim is about edges, escapes are what the
     # known-answer runs show to be the point a jump sits at (compute.py)
