@@ -28,14 +28,17 @@ def __getattr__(name: str):
     if name not in BUILTIN:
         raise AttributeError(f"module 'analyzer' has no attribute {name!r}")
     analysis = registry.get(name)
-    if analysis.api is not None:
-        return analysis.api
 
     def run_analysis(run, **params):
+        if analysis.pool is not None and isinstance(run, (list, tuple)):
+            from analyzer.core.runner import analyze_pooled
+
+            return analyze_pooled(list(run), name, **params)
         return analyze(run, name, **params)
 
     run_analysis.__name__ = run_analysis.__qualname__ = name
-    run_analysis.__doc__ = f"`analyze(run, {name!r}, **params)`: {analysis.summary}."
+    pooled = "; a list of runs is pooled" if analysis.pool is not None else ""
+    run_analysis.__doc__ = f"`analyze(run, {name!r}, **params)`: {analysis.summary}{pooled}."
     return run_analysis
 
 

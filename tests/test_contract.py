@@ -3,7 +3,8 @@ it fails here without anyone writing a test for it.
 
 Defaults construct; a bad value of each validated field raises BadInputError naming the field; compute runs
 on a tiny run; the result round-trips through the cache exactly; headline() and tables() render; the CLI
-command exists, --help works and --json parses.
+command exists, --help works and --json parses; its report section, its comparison section and its pooled form
+render from the registry.
 """
 
 from __future__ import annotations
@@ -152,3 +153,59 @@ def test_an_analysis_that_needs_no_run_computes_without_one(name, tiny_runs):
     with_run = analyze(run_for(name, tiny_runs), name, use_cache=False, **FAST.get(name, {}))
     for field in dataclasses.fields(without):
         assert equal(getattr(without, field.name), getattr(with_run, field.name)), field.name
+
+
+def holders(name: str, paths, opened) -> list:
+    """RunAnalyses of `name` and of everything it reads, on open runs, as the report builds them."""
+    from analyzer.report.model import RunAnalyses
+
+    wanted = [*registry.dependency_closure(name), name]
+    return [RunAnalyses(r.label, path, r.run.fingerprint, r.run.status, r.run.n_steps, r.run.config, r.run.target,
+                        {n: analyze(r.run, n, use_cache=False, **FAST.get(n, {})) for n in wanted}, {}, run=r.run)
+            for path, r in zip(paths, opened)]
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if registry.get(n).needs_run and n not in KNOWN_ANSWER_ONLY])
+def test_the_report_section_renders_from_the_registry(name, tiny_runs):
+    from analyzer.report.common import generic_section
+    from analyzer.report.runs import opened_runs
+
+    paths = [run_for(name, tiny_runs)]
+    with opened_runs(paths, use_cache=False) as opened:
+        (holder,) = holders(name, paths, opened)
+        figs: dict = {}
+        section = registry.get(name).section
+        lines = section(holder, figs, "", 2) if section else generic_section(name, holder.results[name], 2)
+    assert lines[0].startswith("## ") and all(isinstance(line, str) for line in lines)
+    assert all(f"]({figure})" in "\n".join(lines) for figure in figs)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if registry.get(n).compare is not None])
+def test_the_comparison_and_the_pool_render_from_the_registry(name, tiny_runs, tmp_path):
+    from analyzer.report.runs import Pooled, opened_runs
+
+    copy = tmp_path / "other.h5"
+    copy.write_bytes(run_for(name, tiny_runs).read_bytes())
+    paths = [run_for(name, tiny_runs), copy]
+    compare, figs = registry.get(name).compare, {}
+    with opened_runs(paths, use_cache=False) as opened:
+        runs = holders(name, paths, opened)
+        pooled = Pooled(name, opened, dict(FAST.get(name, {})), use_cache=False)
+        lines = (compare.tables(runs, pooled) if compare.tables else []) + (
+            compare.figures(runs, figs) if compare.figures else [])
+    assert any(line.startswith("### ") for line in lines) or figs
+    assert all(isinstance(line, str) for line in lines) and all(f"]({figure})" in "\n".join(lines) for figure in figs)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if registry.get(n).pool is not None])
+def test_the_pool_of_one_run_is_the_analysis_of_that_run(name, tiny_runs, tmp_path):
+    from analyzer.core.runner import analyze_pooled
+
+    run = run_for(name, tiny_runs)
+    single = analyze(run, name, use_cache=False, **FAST.get(name, {}))
+    pooled = analyze_pooled([run], name, use_cache=False, **FAST.get(name, {}))
+    for field in dataclasses.fields(single):
+        assert equal(getattr(pooled, field.name), getattr(single, field.name)), field.name
+    copy = tmp_path / "other.h5"
+    copy.write_bytes(run.read_bytes())
+    assert type(analyze_pooled([run, copy], name, use_cache=False, **FAST.get(name, {}))) is registry.get(name).result

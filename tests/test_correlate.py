@@ -139,13 +139,13 @@ def stub_edges(monkeypatch):
 
 def test_run_level_distances_against_the_spectrum_jumps(small_run, stub_edges):
     from analyzer import analyze
-    from analyzer.analyses.correlate import correlate_runs
+    from analyzer.core.runner import analyze_pooled
 
     spectrum = analyze(small_run, "spectrum", use_cache=False)
     if spectrum.jumps.empty:
         pytest.skip("the small run has no frequency jump")
     stub_edges["edges"] = spectrum.jumps.step.to_numpy(dtype=float)[:1] + 2.0
-    result = correlate_runs([small_run, small_run], use_cache=False, n_permutations=199)
+    result = analyze_pooled([small_run, small_run], "correlate", use_cache=False, n_permutations=199)
     assert result.n_runs == 2 and result.n_jumps == 2 * len(spectrum.jumps)
     frame = result.distances
     assert list(frame.columns[:5]) == ["run", "freq_hz", "jump_step", "nearest_reference_step", "distance_steps"]

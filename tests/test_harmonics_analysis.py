@@ -137,10 +137,10 @@ def test_a_report_shows_the_cached_harmonics_section_and_the_target(degree_two_r
 
     run = tmp_path / "deg2.h5"
     run.write_bytes(degree_two_run.read_bytes())
-    before = build_report([run], ReportOptions(hessian=False)).markdown
+    before = build_report([run], ReportOptions(left_out=("hessian",))).markdown
     assert "Spherical-harmonic degrees" not in before  # not computed by the report, not yet cached
     assert "| target | 3 Y_2 on S^2 (target seed 0) |" in before
     analyzer.analyze(run, "harmonics")
-    report = build_report([run], ReportOptions(hessian=False))
+    report = build_report([run], ReportOptions(left_out=("hessian",)))
     assert "## Spherical-harmonic degrees" in report.markdown and {"harmonics.png", "harmonics_rates.png"} <= set(
         report.figures)

@@ -225,11 +225,11 @@ def test_notebook_api_and_report_show_the_section_once_cached(frozen_gd, tmp_pat
 
     run = tmp_path / "run.h5"
     run.write_bytes(frozen_gd.read_bytes())
-    options = ReportOptions(hessian=False)
+    options = ReportOptions(left_out=("hessian",))
     assert "Neural tangent kernel" not in build_report([run], options).markdown
     result = analyzer.ntk(run, step=50)
     assert result.step == 50
-    report = build_report([run], ReportOptions(hessian=False, overrides={"ntk": {"step": 50}}))
+    report = build_report([run], ReportOptions(left_out=("hessian",), overrides={"ntk": {"step": 50}}))
     assert "# Neural tangent kernel" in report.markdown and any(name.endswith("ntk.png") for name in report.figures)
 
 

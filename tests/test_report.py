@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from analyzer.analyses.hessian.figures import hessian_figure
 from analyzer.analyses.plateaus.figures import loss_figure
-from analyzer.analyses.spectrum.figures import heatmap_max_hz, rel_error_figure, spectral_heatmap_figure
+from analyzer.analyses.spectrum.figures import (heatmap_grid_figure, heatmap_max_hz, rel_error_figure,
+                                                 spectral_heatmap_figure)
 from analyzer.report import figures
 from analyzer.core.runner import analyze
 from analyzer.cli import app
@@ -129,7 +130,7 @@ def test_partial_run_is_reported_as_partial(two_runs, tmp_path):
     with h5py.File(partial, "r+") as f:
         f.attrs["status"] = "running"
         f["commit"][:3] = [150, 151, 16]
-    report = build_report([partial], ReportOptions(hessian=False, overrides=FAST))
+    report = build_report([partial], ReportOptions(left_out=("hessian",), overrides=FAST))
     assert "partial, 150 steps" in report.markdown
 
 
@@ -137,7 +138,7 @@ def test_different_targets_are_compared_only_where_comparable(two_runs, tmp_path
     other = tmp_path / "other.h5"
     train(small_config(epochs=200, target=small_config().target.__class__(freqs_hz=(1.0, 5.0), amps=(1.0, 0.5),
                                                                           n_train=128)), other)
-    report = build_report([two_runs[0], other], ReportOptions(hessian=False, overrides=FAST))
+    report = build_report([two_runs[0], other], ReportOptions(left_out=("hessian",), overrides=FAST))
     assert "Targets differ" in report.markdown
     learned = report.markdown.split("### Learned step per frequency")[1].split("###")[0]
     rows = [line.split(" | ")[0] for line in learned.splitlines() if line.startswith("| ") and "---" not in line]
@@ -149,7 +150,7 @@ def test_existing_report_is_refused_and_other_files_kept(two_runs, tmp_path):
     out.mkdir()
     (out / "REPORT.md").write_text("old")
     (out / "notes.txt").write_text("mine")
-    report = build_report([two_runs[0]], ReportOptions(hessian=False, overrides=FAST))
+    report = build_report([two_runs[0]], ReportOptions(left_out=("hessian",), overrides=FAST))
     with pytest.raises(BadInputError, match="already exists"):
         write_report(report, out)
     assert (out / "REPORT.md").read_text() == "old"
@@ -194,7 +195,7 @@ def test_figure_functions_return_figures_with_expected_artists(two_runs):
     labels = [line.get_label() for line in rel.axes[0].lines]
     assert all(f"{f:g} Hz" in labels for f in spectrum.target_freqs_hz)
     assert figures.freq_color(3.0, [1, 3, 7]) == figures.freq_color(3.0, [7, 3, 1]) != figures.freq_color(1.0, [1, 3])
-    grid = figures.heatmap_grid_figure({"a": spectrum, "b": spectrum, "c": spectrum})
+    grid = heatmap_grid_figure({"a": spectrum, "b": spectrum, "c": spectrum})
     assert sum(ax.get_visible() for ax in grid.axes if ax.get_label() != "<colorbar>") == 3
     hessian = analyze(two_runs[0], "hessian", use_cache=False, at="every", every=100)
     hfig = hessian_figure(hessian.table, hessian.n_params, plateaus.plateaus()[["start_step", "end_step"]].values)
@@ -236,7 +237,7 @@ def test_report_cli_bad_input(two_runs, tmp_path, bad):
 
 
 def test_reproduce_section_says_retraining_reproduces_on_one_machine_only(two_runs):
-    report = build_report([two_runs[0]], ReportOptions(hessian=False, overrides=FAST))
+    report = build_report([two_runs[0]], ReportOptions(left_out=("hessian",), overrides=FAST))
     reproduce = report.markdown.split("## Reproduce")[1].split("\n## ")[0]
     assert "bit for bit only on the same machine" in reproduce and "CPU" in reproduce
 
@@ -246,7 +247,7 @@ def test_non_finite_predictions_are_named_in_the_report(two_runs, tmp_path):
     damaged.write_bytes(two_runs[0].read_bytes())
     with h5py.File(damaged, "r+") as f:
         f["log/pred"][200:] = np.nan
-    report = build_report([damaged], ReportOptions(hessian=False, overrides=FAST))
+    report = build_report([damaged], ReportOptions(left_out=("hessian",), overrides=FAST))
     assert "predictions not finite from step 200; analysed the 200 prediction steps before it" in report.markdown
     assert "spectrum.png" in report.figures
 
@@ -258,4 +259,4 @@ def test_a_report_of_a_run_without_steps_is_refused_before_any_analysis(two_runs
     with h5py.File(empty, "r+") as f:
         f["commit"][:3] = [rows, rows, rows]
     with pytest.raises(BadInputError, match=f"nothing to analyze: {rows} committed step"):
-        build_report([two_runs[0], empty], ReportOptions(hessian=False, overrides=FAST))
+        build_report([two_runs[0], empty], ReportOptions(left_out=("hessian",), overrides=FAST))

@@ -146,7 +146,7 @@ def test_report_of_harmonics_and_sine_runs_side_by_side(planted_run, small_run, 
     shutil.copy(planted_run, twin)
     # the twin is a copy: swapping references between identical runs changes nothing, so this test of pooling
     # across degrees uses the log-uniform null
-    options = ReportOptions(hessian=False, use_cache=False,
+    options = ReportOptions(left_out=("hessian",), use_cache=False,
                             overrides={"correlate": {"n_permutations": 99, "null": "log-uniform"}})
     mixed = build_report([planted_run, small_run], options)
     assert "*not pooled: the runs' targets are on different bases (degrees and frequencies); see each run's test*" in (

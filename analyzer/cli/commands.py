@@ -1,17 +1,16 @@
-"""The hand-written commands, whose shape differs from one analysis on one run: info, correlate over many runs,
-report and study."""
+"""The hand-written commands, whose shape is no analysis's: info and study (the report is built from the registry
+in report.py)."""
 
 from __future__ import annotations
 
-import inspect
 import json
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from analyzer.cli.generated import JsonOpt, NoCacheOpt, analysis_options, parameters_from_options, with_signature
-from analyzer.cli.output import emit, guarded
+from analyzer.cli.generated import JsonOpt, NoCacheOpt
+from analyzer.cli.output import guarded
 
 RunArg = Annotated[Path, typer.Argument(help="Run file (.h5) written by `train`.")]
 
@@ -51,80 +50,6 @@ def info(run: RunArg, as_json: JsonOpt = False) -> None:
         typer.echo(f"nothing to analyze yet: {summary['steps']} committed step(s)")
 
 
-def correlate(runs: list[Path], as_json: bool = False, no_cache: bool = False, **values) -> None:
-    """Are frequency jumps closer to escapes from plateaus than chance? Permutation test, pooled over runs."""
-    from analyzer.analyses.correlate import correlate_runs
-
-    emit(correlate_runs(list(runs), use_cache=not no_cache, **parameters_from_options(_correlate(), values)), as_json)
-
-
-def _correlate():
-    from analyzer.core.registry import get
-
-    return get("correlate")
-
-
-def add_correlate_command(app: typer.Typer) -> None:
-    """`analyze correlate RUN...`: generated options, but one or more runs (several are pooled)."""
-    runs_arg = inspect.Parameter("runs", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Annotated[
-        list[Path], typer.Argument(help="One or more run files; several are pooled.")])
-    wrapped = guarded(correlate)
-    del wrapped.__wrapped__
-    keyword = inspect.Parameter.KEYWORD_ONLY
-    with_signature(wrapped, [runs_arg], analysis_options(_correlate()),
-                   [inspect.Parameter("as_json", keyword, default=False, annotation=JsonOpt),
-                    inspect.Parameter("no_cache", keyword, default=False, annotation=NoCacheOpt)])
-    app.command(name="correlate")(wrapped)
-
-
-@guarded
-def report(runs: Annotated[list[Path], typer.Argument(help="One or more run files, shown side by side.")],
-           out: Annotated[Path, typer.Option("-o", "--out", help="Report folder (REPORT.md + PNG figures).",
-                                             file_okay=False)],
-           overwrite: Annotated[bool, typer.Option(help="Replace an existing report; other files are kept.")] = False,
-           hessian: Annotated[bool, typer.Option(help="Include the Hessian section (the slowest analysis).")] = True,
-           penalty: Annotated[Optional[float], typer.Option(help="Plateau change-point penalty multiplier.")] = None,
-           threshold: Annotated[Optional[float], typer.Option(help="Spectrum learned-threshold on relative error.")] = None,
-           permutations: Annotated[Optional[int], typer.Option(help="Permutation-test draws.")] = None,
-           title: Annotated[str, typer.Option(help="Report title.")] = "",
-           workers: Annotated[Optional[int], typer.Option(
-               help="Local Dask worker processes for the analyses, one thread each; 1 computes in this process.",
-               show_default="one per core when a Hessian is to be computed")] = None,
-           scheduler: Annotated[Optional[str], typer.Option(
-               help="Address of an existing Dask scheduler (tcp://HOST:PORT) instead of a local cluster.")] = None,
-           as_json: JsonOpt = False, no_cache: NoCacheOpt = False) -> None:
-    """Markdown report with figures for one run, or several side by side, from cached analyses."""
-    from analyzer.report import ReportOptions, check_output, json_summary, write_report
-
-    check_output(out, overwrite)  # refuse before any analysis runs
-    overrides = {"plateaus": {"penalty": penalty}, "spectrum": {"threshold": threshold},
-                 "correlate": {"threshold": threshold, "n_permutations": permutations}}
-    overrides = {name: {k: v for k, v in values.items() if v is not None} for name, values in overrides.items()}
-    options = ReportOptions(use_cache=not no_cache, hessian=hessian, overrides=overrides, title=title,
-                            workers=workers, scheduler=scheduler)
-    built = _build_with_progress(list(runs), options)
-    written = write_report(built, out, overwrite=overwrite)
-    if as_json:
-        typer.echo(json.dumps({**json_summary(built), "folder": str(out), "files": [str(p) for p in written]}))
-    else:
-        missing = f"; not available: {'; '.join(built.missing)}" if built.missing else ""
-        typer.echo(f"wrote {out / 'REPORT.md'} and {len(written) - 1} figures{missing}", err=True)
-
-
-def _build_with_progress(runs: list[Path], options):
-    """The report, with its plan said up front and progress on stderr (a bar on a terminal, lines otherwise)."""
-    from analyzer.core import progress
-    from analyzer.report import build_report
-    from analyzer.report.build import check_report_input
-    from analyzer.report.plan import report_plan
-
-    check_report_input(runs, options)  # bad input: its one-line error, before the plan or any analysis
-    with progress.display("analyze report"):
-        for line in report_plan(runs, options):
-            progress.note(line)
-        return build_report(runs, options, progress=lambda text: progress.task(f"analyzing {text}"))
-
-
 @guarded
 def study(inputs: Annotated[list[str], typer.Argument(
               help="Folders (their *.h5 run files), globs or run files; runs are grouped by preset.")],
@@ -158,8 +83,5 @@ def add_info_command(app: typer.Typer) -> None:
     app.command()(info)
 
 
-def add_multi_run_commands(app: typer.Typer) -> None:
-    """correlate over one or more runs, report and study."""
-    add_correlate_command(app)
-    app.command()(report)
+def add_study_command(app: typer.Typer) -> None:
     app.command()(study)

@@ -79,7 +79,7 @@ def parameters_from_options(analysis, values: dict[str, Any]) -> dict[str, Any]:
             continue
         dep, _, name = python_name.rpartition(SEPARATOR)
         params = get(dep).params if dep else analysis.params
-        value = _parse(params, name, value, f"{dep}-" if dep else "")
+        value = parse_value(params, name, value, f"{dep}-" if dep else "")
         if dep:
             given.setdefault(dep, {})[name] = value
         else:
@@ -87,7 +87,7 @@ def parameters_from_options(analysis, values: dict[str, Any]) -> dict[str, Any]:
     return given
 
 
-def _parse(params: type, name: str, value: Any, prefix: str) -> Any:
+def parse_value(params: type, name: str, value: Any, prefix: str) -> Any:
     """Comma-separated text for tuple fields; everything else typer has already converted."""
     field = next(f for f in dataclasses.fields(params) if f.name == name)
     if not _kind(field).startswith("tuple"):
@@ -122,6 +122,9 @@ def add_analysis_command(app: typer.Typer, analysis) -> None:
     if not analysis.needs_run:
         _add_runless_command(app, analysis, options)
         return
+    if analysis.pool is not None:
+        _add_pooled_command(app, analysis, options)
+        return
     run_arg = inspect.Parameter("run", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Annotated[
         Path, typer.Argument(help="Run file (.h5) written by `train`.")])  # no dir_okay: open_run says it in one line
 
@@ -138,6 +141,24 @@ def add_analysis_command(app: typer.Typer, analysis) -> None:
     del wrapped.__wrapped__  # typer reads the signature set below, not the inner function's
     with_signature(wrapped, [run_arg], options, _common())
     app.command(name=analysis.name, help=analysis.summary[:1].upper() + analysis.summary[1:] + ".")(wrapped)
+
+
+def _add_pooled_command(app: typer.Typer, analysis, options: list[inspect.Parameter]) -> None:
+    """`analyze <name> RUN...`: one or more runs, several pooled (`Analysis.pool`), each through its own cache."""
+    runs_arg = inspect.Parameter("runs", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Annotated[
+        list[Path], typer.Argument(help="One or more run files; several are pooled.")])
+
+    def command(runs: list[Path], as_json: bool = False, no_cache: bool = False, **values):
+        from analyzer.core.runner import analyze_pooled
+
+        emit(analyze_pooled(list(runs), analysis.name, use_cache=not no_cache,
+                            **parameters_from_options(analysis, values)), as_json)
+
+    wrapped = guarded(command)
+    del wrapped.__wrapped__
+    with_signature(wrapped, [runs_arg], options, _common(cache=False))
+    app.command(name=analysis.name, help=analysis.summary[:1].upper() + analysis.summary[1:]
+                + "; one run, or several pooled.")(wrapped)
 
 
 def _add_runless_command(app: typer.Typer, analysis, options: list[inspect.Parameter]) -> None:
@@ -168,10 +189,9 @@ def _add_runless_command(app: typer.Typer, analysis, options: list[inspect.Param
         wrapped)
 
 
-def add_generated_commands(app: typer.Typer, skip: tuple[str, ...] = ()) -> None:
-    """One command per registered analysis, in registry order, except those with a hand-written command."""
+def add_generated_commands(app: typer.Typer) -> None:
+    """One command per registered analysis, in registry order."""
     from analyzer.core.registry import get, names
 
     for name in names():
-        if name not in skip:
-            add_analysis_command(app, get(name))
+        add_analysis_command(app, get(name))

@@ -78,22 +78,54 @@ class Cache:
 
     def __init__(self, path: Path):
         self.path = Path(path)
+        self._keep = False  # inside kept_open: one read handle serves every load
+        self._handle: h5py.File | None = None
+
+    @contextlib.contextmanager
+    def kept_open(self):
+        """This cache with one read handle kept for every load until the block ends (a report reads all of a
+        run's results through it); a store through this object drops it and the next load reopens (after other
+        processes stored, e.g. Dask workers, call `release`)."""
+        self._keep = True
+        try:
+            yield self
+        finally:
+            self._keep = False
+            self.release()
+
+    def release(self) -> None:
+        """Close the kept read handle (the file may have been replaced since it was opened)."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    @contextlib.contextmanager
+    def _reading(self):
+        if not self._keep:
+            with h5py.File(self.path, "r") as f:
+                yield f
+            return
+        if self._handle is None:
+            self._handle = h5py.File(self.path, "r")
+        yield self._handle
 
     def load(self, analysis: Analysis, key: str, result_type: type) -> Any | None:
         if not self.path.exists():
             return None
         try:
-            with h5py.File(self.path, "r") as f:
+            with self._reading() as f:
                 group = f.get(f"{analysis.name}/{key}")
                 if group is None or not group.attrs.get("complete", False):
                     return None
                 return _read_result(group, result_type)
         except (OSError, KeyError, ValueError, TypeError):
+            self.release()
             return None
 
     def store(self, analysis: Analysis, key: str, params: Any, result: Any, run_path: Path | str = "",
               fingerprint: str = "") -> None:
         """Write one result; entries of the same run with another fingerprint or versions are dropped."""
+        self.release()  # the file is replaced: a kept handle would go on reading the old one
         try:
             with self._writer_lock():
                 self._store(analysis, key, params, result, str(run_path), fingerprint)

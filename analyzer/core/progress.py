@@ -188,3 +188,14 @@ def note(text: str) -> None:
 def _elapsed(seconds: float) -> str:
     minutes, seconds = divmod(int(seconds), 60)
     return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
+
+
+def duration(seconds: float) -> str:
+    """A rough time in words (an estimate, unlike the elapsed times above): "40 s", "12 min", "1.7 h"."""
+    if seconds < 1:
+        return "1 s"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

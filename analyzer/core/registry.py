@@ -32,6 +32,21 @@ class Split:
 
 
 @dataclass(frozen=True)
+class Compare:
+    """An analysis's part of the comparison section of a report on several runs.
+
+    tables(runs, pooled) -> Markdown lines: its tables side by side; `pooled(**params)` gives its pooled result
+        over the report's runs (analyses with a `pool`).
+    figures(runs, figs) -> Markdown lines linking the figures it adds to `figs`, or None.
+    order: the place of its tables among the other analyses' (figures follow in the same order, after all tables).
+    """
+
+    tables: Callable[[list, Callable], list[str]] | None = None
+    figures: Callable[[list, dict], list[str]] | None = None
+    order: int = 0
+
+
+@dataclass(frozen=True)
 class Analysis:
     """One analysis: parameters, result type and `compute(run, params, deps) -> result` (bump `version` whenever
     results change).
@@ -41,9 +56,15 @@ class Analysis:
         generic one (summary, headline, tables).
     needs_run: False for analyses that need no run file.
     in_report: the report computes it; otherwise the report shows it only when a result is already cached.
-    api: the notebook entry `analyzer.<name>(...)` when it differs from `analyze(run, name, **params)`
-        (correlate pools several runs).
     split: how compute divides into parts for several workers (analyzer/core/parallel.py), or None.
+    report_switch: help of the report's `--<name>/--no-<name>` option that leaves it out ("": no such option).
+    report_aliases: (report option, parameter) pairs: the report's short spellings of its parameters
+        (`analyze report --penalty 2` sets plateaus' penalty; one option may set several analyses' parameters).
+    estimate: `estimate(run, params, overrides, use_cache) -> (seconds, text)`: the report's up-front plan for a
+        slow analysis (the Hessian), or None.
+    pool: `pool(items, params) -> result` over (run, deps) pairs of several runs, for an analysis that also
+        pools runs (correlate): `analyze_pooled`, `analyze <name> RUN...`, `analyzer.<name>([runs])`.
+    compare: its part of the report's comparison section on several runs (a `Compare`), or None.
     """
 
     name: str
@@ -56,8 +77,12 @@ class Analysis:
     section: Callable | None = None
     needs_run: bool = True
     in_report: bool = False
-    api: Callable | None = None
     split: Split | None = None
+    report_switch: str = ""
+    report_aliases: tuple[tuple[str, str], ...] = ()
+    estimate: Callable | None = None
+    pool: Callable | None = None
+    compare: Compare | None = None
     study: StudyHooks | None = None  # what `analyze study` does with it (study_hooks(), end of this module)
 
 

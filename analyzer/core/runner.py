@@ -18,13 +18,13 @@ from analyzer.errors import BadInputError
 from analyzer.io.run import Run, open_run
 
 
-def analyze(run: Run | str | Path | None, name: str, *, cache: Path | str | None = None, use_cache: bool = True,
+def analyze(run: Run | str | Path | None, name: str, *, cache: Cache | Path | str | None = None, use_cache: bool = True,
             params: Any = None, **overrides: Any) -> Any:
     """Compute (or load from cache) analysis `name` on `run`.
 
     Args:
         run: an open Run or a path to a run file (None for an analysis that needs no run).
-        cache: sidecar path; default `<run>.analysis.h5` beside the run.
+        cache: sidecar path (or a Cache kept open); default `<run>.analysis.h5` beside the run.
         use_cache: False computes afresh (dependencies too) and writes nothing.
         params: a ready parameters dataclass; otherwise built from `overrides`.
         overrides: the analysis's own parameters, and, under the name of each analysis it reads (directly or
@@ -39,7 +39,7 @@ def analyze(run: Run | str | Path | None, name: str, *, cache: Path | str | None
     return Resolver(run, cache, use_cache, sub_params).result(name, params)
 
 
-def cached_result(run: Run, name: str, *, cache: Path | str | None = None, **overrides: Any) -> Any | None:
+def cached_result(run: Run, name: str, *, cache: Cache | Path | str | None = None, **overrides: Any) -> Any | None:
     """The result `analyze(run, name, **overrides)` would load from the cache, or None; computes nothing."""
     sub_params = split_sub_params(name, overrides)
     params = registry.make_params(registry.get(name), **overrides)
@@ -67,11 +67,12 @@ def split_sub_params(name: str, overrides: dict[str, Any]) -> dict[str, dict]:
 class Resolver:
     """Results of one run for one top-level call: through the cache (if used), each computed at most once."""
 
-    def __init__(self, run: Run | None, cache: Path | str | None, use_cache: bool, sub_params: dict[str, dict]):
+    def __init__(self, run: Run | None, cache: Cache | Path | str | None, use_cache: bool, sub_params: dict[str, dict]):
         self.run, self.sub_params = run, sub_params
         self.store = None
         if use_cache and run is not None:
-            self.store = Cache(Path(cache) if cache is not None else default_cache_path(run.path))
+            self.store = cache if isinstance(cache, Cache) else Cache(
+                Path(cache) if cache is not None else default_cache_path(run.path))
             if self.store.path.resolve() == run.path.resolve():
                 raise BadInputError("the cache path is the run file itself; the run file is never written")
         self._memo: dict[str, Any] = {}
@@ -144,7 +145,37 @@ class Deps:
         return resolver.result(name, resolver.params_for(name, self._analysis.name, **derived))
 
 
-def dependencies(run: Run, name: str, *, cache: Path | str | None = None, use_cache: bool = True,
+def dependencies(run: Run, name: str, *, cache: Cache | Path | str | None = None, use_cache: bool = True,
                  sub_params: dict[str, dict] | None = None) -> Deps:
     """The `deps` that analysis `name` would get on `run`, for callers that pool several runs (correlate)."""
     return Deps(Resolver(run, cache, use_cache, sub_params or {}), registry.get(name))
+
+
+def analyze_pooled(runs: list, name: str, *, use_cache: bool = True, caches: list | None = None,
+                   **overrides: Any) -> Any:
+    """Analysis `name` pooled over several runs (its `Analysis.pool`), each run's dependencies through its cache.
+
+    Args:
+        runs: open Runs or paths (a path is opened for its turn only).
+        caches: one sidecar path or Cache per run (default beside each run).
+        overrides: as for `analyze`: the analysis's own parameters and a dict per analysis it reads.
+    """
+    analysis = registry.get(name)
+    if analysis.pool is None:
+        raise BadInputError(f"{name} does not pool runs; run it on one run at a time")
+    if len(runs) == 0:
+        raise BadInputError(f"{name} needs at least one run")
+    sub_params = split_sub_params(name, overrides)
+    params = registry.make_params(analysis, **overrides)
+    caches = list(caches) if caches is not None else [None] * len(runs)
+    return analysis.pool(_pool_items(runs, name, caches, use_cache, sub_params), params)
+
+
+def _pool_items(runs: list, name: str, caches: list, use_cache: bool, sub_params: dict):
+    """(run, deps) of each run in turn; a run given as a path is open only while its pair is in use."""
+    for run, cache in zip(runs, caches):
+        if isinstance(run, Run):
+            yield run, dependencies(run, name, cache=cache, use_cache=use_cache, sub_params=sub_params)
+        else:
+            with open_run(run) as opened:
+                yield opened, dependencies(opened, name, cache=cache, use_cache=use_cache, sub_params=sub_params)

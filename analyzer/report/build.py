@@ -1,8 +1,8 @@
 """Build a report: compute (or load from each run's cache) the analyses and render Markdown plus figures in memory.
 
 `build_report` does the work and returns a Report; writing it to a folder is the separate step in write.py.
-Which analyses appear, and their sections, come from the registry: those marked `in_report` are computed,
-the others are shown when their result is already cached.
+Which analyses appear, their sections, their comparison tables and figures and their pooled forms come from the
+registry: those marked `in_report` are computed, the others are shown when their result is already cached.
 """
 
 from __future__ import annotations
@@ -10,43 +10,32 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from analyzer.core.registry import ANALYZER_VERSION, dependency_closure, get, make_params, names
+from analyzer.core.registry import ANALYZER_VERSION, get, make_params, names
 from analyzer.core.runner import analyze, cached_result
 from analyzer.core.serialize import params_dict
 from analyzer.errors import AnalysisFailed, BadInputError
-from analyzer.io.run import Run, open_run
 from analyzer.report.common import reproduce_section, run_sections
 from analyzer.report.model import Report, ReportOptions, RunAnalyses
+from analyzer.report.plan import analysis_overrides, computed_analyses, report_plan
+from analyzer.report.runs import Pooled, ReportRun, opened_runs
 
 MIN_REPORT_STEPS = 2  # the loss curve of fewer steps has no plateaus, and its predictions no spectrum
 
 
-def labels_for(paths: list[Path]) -> list[str]:
-    """Short unique labels: file stems, with the parent folder added where stems clash."""
-    stems = [p.name[:-3] if p.name.endswith(".h5") else p.name for p in paths]
-    return [f"{p.parent.name}/{s}" if stems.count(s) > 1 else s for p, s in zip(paths, stems)]
-
-
-def computed_analyses(options: ReportOptions) -> list[str]:
-    """The analyses a report computes, in registry order (--no-hessian leaves the slowest out)."""
-    return [n for n in names() if get(n).in_report and (n != "hessian" or options.hessian)]
-
-
-def analyze_run(path: Path, label: str, options: ReportOptions, progress=None) -> RunAnalyses:
+def analyze_run(opened: ReportRun, options: ReportOptions, progress=None) -> RunAnalyses:
     wanted = computed_analyses(options)
-    with open_run(path) as run:
-        results, notes = {}, {}
-        for name in names():
-            if name in wanted:
-                if progress:
-                    progress(f"{label}: {name}")
-                results[name], notes[name] = _one(run, name, options)
-            else:  # shown when its result is already cached
-                cached = _cached_only(run, name, options)
-                if cached is not None:
-                    results[name] = cached
-        return RunAnalyses(label, path, run.fingerprint, run.status, run.n_steps, run.config, run.target,
-                           results, {k: v for k, v in notes.items() if v})
+    run, results, notes = opened.run, {}, {}
+    for name in names():
+        if name in wanted:
+            if progress:
+                progress(f"{opened.label}: {name}")
+            results[name], notes[name] = _one(opened, name, options)
+        else:  # shown when its result is already cached
+            cached = _cached_only(opened, name, options)
+            if cached is not None:
+                results[name] = cached
+    return RunAnalyses(opened.label, opened.path, run.fingerprint, run.status, run.n_steps, run.config, run.target,
+                       results, {k: v for k, v in notes.items() if v}, run=run, cache=opened.cache)
 
 
 def report_jobs(paths: list[Path], options: ReportOptions) -> list:
@@ -57,112 +46,101 @@ def report_jobs(paths: list[Path], options: ReportOptions) -> list:
             for name in computed_analyses(options)]
 
 
-def use_cluster(paths: list[Path], options: ReportOptions) -> bool:
-    """Whether to compute on Dask: when asked (a scheduler, or more than one worker), or by default when a
-    Hessian is to be computed on a machine with several cores; never without the cache (results come back
-    through it)."""
+def use_cluster(runs: list[ReportRun], options: ReportOptions) -> bool:
+    """Whether to compute on Dask: when asked (a scheduler, or more than one worker), or by default when an
+    analysis that splits into parts (the Hessian) is to be computed on a machine with several cores; never without
+    the cache (results come back through it)."""
     import os
 
     if not options.use_cache or options.workers == 1:
         return False
     if options.scheduler or (options.workers or 0) > 1:
         return True
-    if (os.cpu_count() or 1) < 2 or not options.hessian:
+    split = [name for name in computed_analyses(options) if get(name).split is not None]
+    if (os.cpu_count() or 1) < 2 or not split:
         return False
-    overrides = analysis_overrides("hessian", options)
-    for path in paths:
-        with open_run(path) as run:
-            if cached_result(run, "hessian", **overrides) is None:
-                return True
-    return False
+    return any(cached_result(r.run, name, cache=r.cache, **analysis_overrides(name, options)) is None
+               for r in runs for name in split)
 
 
-def compute_on_cluster(paths: list[Path], options: ReportOptions, progress=None) -> None:
+def compute_on_cluster(runs: list[ReportRun], options: ReportOptions, progress=None) -> None:
+    from analyzer.core import progress as shown
     from analyzer.core.parallel import cluster, compute_jobs, file_cost
 
-    from analyzer.core import progress as shown
-
     if progress:
-        progress(f"{len(paths)} run(s) on Dask workers")
+        progress(f"{len(runs)} run(s) on Dask workers")
     shown.task("Hessian checkpoints on Dask workers", 0, "checkpoints")  # counted as they finish (parallel.py)
+    paths = [r.path for r in runs]
     with cluster(options.workers, options.scheduler) as client:
         for done, (path, _errors) in enumerate(compute_jobs(client, report_jobs(paths, options), cost=file_cost), 1):
             # errors are found again, and reported, by the serial pass
             shown.note(f"{done} of {len(paths)} run(s) done on Dask workers ({Path(path).name})")
+    for run in runs:
+        if run.cache is not None:
+            run.cache.release()  # the workers replaced the cache files: read the new ones
 
 
-def analysis_overrides(name: str, options: ReportOptions) -> dict[str, Any]:
-    """The report's parameters for `name`: its own overrides, and those of every analysis it reads."""
-    given = dict(options.overrides.get(name, {}))
-    for dep in dependency_closure(name):
-        if options.overrides.get(dep):
-            given[dep] = options.overrides[dep]
-    return given
-
-
-def _one(run: Run, name: str, options: ReportOptions) -> tuple[Any, str]:
+def _one(opened: ReportRun, name: str, options: ReportOptions) -> tuple[Any, str]:
     try:
-        return analyze(run, name, use_cache=options.use_cache, **analysis_overrides(name, options)), ""
+        return analyze(opened.run, name, cache=opened.cache, use_cache=options.use_cache,
+                       **analysis_overrides(name, options)), ""
     except (BadInputError, AnalysisFailed) as err:
         return None, str(err)
 
 
-def _cached_only(run: Run, name: str, options: ReportOptions):
+def _cached_only(opened: ReportRun, name: str, options: ReportOptions):
     if not options.use_cache:
         return None
     try:
-        return cached_result(run, name, **analysis_overrides(name, options))
+        return cached_result(opened.run, name, cache=opened.cache, **analysis_overrides(name, options))
     except BadInputError:
         return None
 
 
 def check_report_input(paths: list[Path], options: ReportOptions) -> None:
-    """Refuse bad input before any analysis runs (one-line errors)."""
+    """Refuse bad input that needs no run file open (one-line errors); `check_runs` does the rest."""
     if not paths:
         raise BadInputError("report needs at least one run file")
     if len(set(p.resolve() for p in paths)) != len(paths):
         raise BadInputError("the same run file is given twice")
+    for name in options.left_out:
+        get(name)  # an unknown name: its one-line error
     for name, values in options.overrides.items():
         make_params(get(name), **values)
     if options.workers is not None and options.workers < 1:
         raise BadInputError(f"--workers must be at least 1, got {options.workers}")
-    for path in paths:  # refuse before any analysis runs
-        with open_run(path) as run:
-            run.require_steps(MIN_REPORT_STEPS, "a report")
 
 
-def build_report(paths: list[Path | str], options: ReportOptions | None = None, progress=None) -> Report:
-    """Analyze the runs and render the report to a Markdown string plus in-memory figures."""
+def build_report(paths: list[Path | str], options: ReportOptions | None = None, progress=None, plan=None) -> Report:
+    """Analyze the runs and render the report to a Markdown string plus in-memory figures.
+
+    Each run file and its cache are opened once for the whole report (runs.py).
+
+    Args:
+        progress: called with a phrase as each analysis starts; plan: called with each line of the up-front plan
+            (plan.py), after the input is checked and before any analysis runs.
+    """
+    import matplotlib.pyplot as plt
+
     options = options or ReportOptions()
     paths = [Path(p) for p in paths]
     check_report_input(paths, options)
-    if use_cluster(paths, options):
-        compute_on_cluster(paths, options, progress)  # fills the caches; the serial pass below reads them
-    runs = [analyze_run(p, label, options, progress) for p, label in zip(paths, labels_for(paths))]
-    pooled = []
-    if len(runs) > 1:
-        from analyzer.analyses.correlate import REFERENCES, correlate_runs
+    with opened_runs(paths, options.use_cache) as opened:
+        for each in opened:  # refuse before any analysis runs
+            each.run.require_steps(MIN_REPORT_STEPS, "a report")
+        for line in report_plan(opened, options) if plan is not None else ():
+            plan(line)
+        if use_cluster(opened, options):
+            compute_on_cluster(opened, options, progress)  # fills the caches; the serial pass below reads them
+        runs = [analyze_run(each, options, progress) for each in opened]
 
-        if progress:
-            progress("pooled correlation")
-        chosen = analysis_overrides("correlate", options)
-        first = chosen.get("reference") or REFERENCES[0]
-        bases = sorted({r.results["spectrum"].mode_name for r in runs if r.results.get("spectrum") is not None})
-        if len(bases) > 1:  # correlate refuses to pool sine and harmonics runs: say so instead of testing
-            from analyzer.analyses.spectrum.result import MODE_WORDS
+        def pooled_of(name: str) -> Pooled:
+            return Pooled(name, opened, analysis_overrides(name, options), options.use_cache, progress)
 
-            kinds = " and ".join(MODE_WORDS[name][1] for name in bases)
-            pooled.append(f"not pooled: the runs' targets are on different bases ({kinds}); see each run's test")
-        # the configured reference first, then the other one: seed 000's claim is about edges, escapes are
-        # what the known-answer runs show to be the point a jump sits at (analyzer/analyses/correlate)
-        for reference in (first, *[r for r in REFERENCES if r != first]) if len(bases) <= 1 else ():
-            pooled.append(correlate_runs(paths, use_cache=options.use_cache, **{**chosen, "reference": reference}))
-    import matplotlib.pyplot as plt
-
-    # a report holds all its figures until they are written (and closed there): more than matplotlib's 20 is
-    # the design, not a leak
-    with plt.rc_context({"figure.max_open_warning": 0}):
-        return render(runs, pooled, options)
+        # a report holds all its figures until they are written (and closed there): more than matplotlib's 20 is
+        # the design, not a leak
+        with plt.rc_context({"figure.max_open_warning": 0}):
+            return render(runs, options, pooled_of)
 
 
 def params_block(run: RunAnalyses) -> dict[str, dict]:
@@ -170,7 +148,8 @@ def params_block(run: RunAnalyses) -> dict[str, dict]:
     return {name: params_dict(make_params(get(name))) for name, result in run.results.items() if result is not None}
 
 
-def render(runs: list[RunAnalyses], pooled, options: ReportOptions) -> Report:
+def render(runs: list[RunAnalyses], options: ReportOptions, pooled_of=None) -> Report:
+    """The Markdown and figures of analysed runs; pooled_of(name) gives an analysis's pooled form (runs.Pooled)."""
     from analyzer.report.compare import comparison_section
 
     figs: dict[str, Any] = {}
@@ -184,7 +163,7 @@ def render(runs: list[RunAnalyses], pooled, options: ReportOptions) -> Report:
                       "results describe the steps written so far.", ""]
     lines += reproduce_section(runs, options, params_block(runs[0]))
     if not single:
-        lines += comparison_section(runs, pooled, figs)
+        lines += comparison_section(runs, pooled_of, figs)
     for run in runs:
         lines += run_sections(run, figs, prefix="" if single else f"{_slug(run.label)}-", level=2 if single else 3,
                               heading=None if single else f"## Run: {run.label}")

@@ -81,12 +81,12 @@ def _foreign_config_table(run: RunAnalyses) -> pd.DataFrame:
     """A run imported by `train import` or logged by RunWriter.for_model from another training loop: the model
     in its user's terms (constructor, kwargs, layer shapes), the optimizer when known and which loss was logged."""
     from analyzer.io.describe import describe
-    from analyzer.io.run import open_run
+    from analyzer.report.model import opened_file
 
     config, target = run.config, run.target
     origin = (f"train import of {config.get('import', {}).get('folder')}" if config.get("source") == "import"
               else "RunWriter.for_model in the user's training loop")
-    with open_run(run.path) as opened:
+    with opened_file(run) as opened:
         described = describe(opened)
     freqs = ", ".join(f"{f:g} Hz" for f in target.get("freqs_hz", [])) or "none"
     rows = [("source", origin), *((k, v) for k, v in described.items() if k != "source"),

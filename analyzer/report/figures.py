@@ -1,4 +1,4 @@
-"""Figure helpers shared by several report sections and the study: palettes, plateau shading, heatmaps.
+"""Figure helpers shared by several report sections and the study: palettes, plateau shading, the loss overlay.
 
 Functions return matplotlib Figures and never save or show them.
 
@@ -40,58 +40,6 @@ def loss_overlay_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> Fig
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8)
     return fig
-
-
-def _normalised_amplitude(spectrum) -> tuple[np.ndarray, np.ndarray]:
-    """|h_k| / |y_k| at each target frequency, or ||P_l f|| / ||P_l y|| at each degree (rows), over prediction steps
-    (columns)."""
-    bins = [int(np.argmin(np.abs(spectrum.freqs_hz - f))) for f in spectrum.target_freqs_hz]
-    target = spectrum.target_amplitude[bins]
-    ratio = np.asarray(spectrum.pred_amplitude, dtype=np.float64) / np.where(target > 0, target, np.nan)
-    return ratio.T, np.asarray(spectrum.target_freqs_hz, dtype=float)
-
-
-def heatmap_axes(ax, spectrum, colorbar: bool = True):
-    ratio, freqs = _normalised_amplitude(spectrum)
-    steps = np.asarray(spectrum.steps, dtype=float) + 1
-    edges_x = np.concatenate([[steps[0] * 0.9], np.sqrt(steps[:-1] * steps[1:]), [steps[-1] * 1.1]])
-    edges_y = np.arange(len(freqs) + 1) - 0.5
-    mesh = ax.pcolormesh(edges_x, edges_y, np.clip(ratio, 0, 1.2), cmap="magma", vmin=0, vmax=1.2,
-                         shading="flat", rasterized=True)
-    ax.set_xscale("log")
-    ax.set_yticks(np.arange(len(freqs)), [spectrum.mode_text(f) for f in freqs])
-    for tick, freq in zip(ax.get_yticklabels(), freqs):
-        tick.set_color(freq_color(freq, freqs))
-    ax.set_xlabel("step + 1")
-    if colorbar:
-        ax.figure.colorbar(mesh, ax=ax, label=ratio_label([spectrum]), shrink=0.9)
-    return mesh
-
-
-def heatmap_grid_figure(spectra: dict) -> Figure:
-    """One target-frequency heatmap per run, side by side, sharing the colour scale."""
-    n = len(spectra)
-    cols = min(2, n)
-    rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 2.5 * rows + 0.6), layout="constrained",
-                             squeeze=False)
-    mesh = None
-    for ax, (label, spectrum) in zip(axes.flat, spectra.items()):
-        mesh = heatmap_axes(ax, spectrum, colorbar=False)
-        ax.set_title(label)
-    for ax in list(axes.flat)[n:]:
-        ax.set_visible(False)
-    if mesh is not None:
-        fig.colorbar(mesh, ax=axes, label=ratio_label(spectra.values()), shrink=0.8)
-    return fig
-
-
-def ratio_label(spectra) -> str:
-    """The heatmap's colour: the prediction's size over the target's on a mode (a frequency f or a degree l)."""
-    kinds = {spectrum.mode_name for spectrum in spectra}
-    if kinds == {"degree"}:
-        return "||P_l prediction|| / ||P_l target||"
-    return "|prediction| / |target| at f" if kinds <= {"freq_hz"} else "prediction / target on each mode (f or l)"
 
 
 def plateau_intervals(plateaus) -> list[tuple[int, int]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,10 +12,10 @@ import numpy as np
 
 @dataclass
 class ReportOptions:
-    """What to compute and how: per-analysis parameter overrides, cache use, the Hessian section."""
+    """What to compute and how: per-analysis parameter overrides, cache use, analyses left out."""
 
     use_cache: bool = True
-    hessian: bool = True
+    left_out: tuple[str, ...] = ()  # analyses not computed (`--no-<name>` of an analysis with a report_switch)
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # analysis name -> parameters
     title: str = ""
     workers: int | None = None  # Dask workers for the analyses; None: one per core when a Hessian is to compute
@@ -41,15 +42,27 @@ class RunAnalyses:
     target: dict
     results: dict[str, Any]  # analysis name -> result (None when it could not be computed)
     notes: dict[str, str]  # analysis name -> why it is missing
+    run: Any = None  # the open run file while the report is built (sections read it instead of reopening it)
+    cache: Any = None  # its open sidecar cache (None: the default one, opened when read)
 
 
 def loss_of(run: RunAnalyses) -> tuple[np.ndarray, np.ndarray]:
     """The run's logged steps and training loss, read again from its file (results hold no copy of it); an
     imported run may log some steps only."""
+    with opened_file(run) as opened:
+        return opened.steps[: run.n_steps], opened.loss[: run.n_steps]
+
+
+@contextlib.contextmanager
+def opened_file(run: RunAnalyses):
+    """The run's file: the one the report holds open, or opened for this read."""
+    if run.run is not None:
+        yield run.run
+        return
     from analyzer.io.run import open_run
 
     with open_run(run.path) as opened:
-        return opened.steps[: run.n_steps], opened.loss[: run.n_steps]
+        yield opened
 
 
 MSE_LABEL = "training loss (MSE)"

@@ -1,62 +1,51 @@
-"""What a report will compute and roughly how long it will take, said before any slow analysis runs.
+"""What a report will compute, with which parameters, and roughly how long it will take, said before any slow
+analysis runs.
 
-The Hessian is the slow part: its checkpoints come from the plateaus (computed here first, cheap, and cached
-for the report), its cost per checkpoint from its HVP budget and one measured HVP (hessian/cost.py). The
-figure is a rough upper bound: a certified run that finds a low-rank Hessian stops well before its cap.
+An analysis that is slow says its own cost (`Analysis.estimate`, the Hessian's in analyses/hessian/estimate.py);
+the others are counted at a fixed rough figure.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
-from analyzer.core.registry import get, make_params
-from analyzer.core.runner import analyze, cached_result
-from analyzer.errors import AnalysisFailed, BadInputError
-from analyzer.io.run import open_run
+from analyzer.core.registry import dependency_closure, get, names
+from analyzer.core.runner import cached_result
 from analyzer.report.model import ReportOptions
 
 OTHER_ANALYSES_S = 30  # spectrum, plateaus and correlate of one run, usually: said as such, not measured
 
 
-def report_plan(paths: list[Path], options: ReportOptions) -> list[str]:
-    """Lines for stderr: the analyses, then per run the Hessian checkpoints, method and rough time."""
-    from analyzer.analyses.hessian.cost import method_label
-    from analyzer.analyses.hessian.status import duration
-    from analyzer.report.build import analysis_overrides, computed_analyses
+def computed_analyses(options: ReportOptions) -> list[str]:
+    """The analyses a report computes, in registry order (those left out by their --no-<name> excepted)."""
+    return [n for n in names() if get(n).in_report and n not in options.left_out]
+
+
+def analysis_overrides(name: str, options: ReportOptions) -> dict[str, Any]:
+    """The report's parameters for `name`: its own overrides, and those of every analysis it reads."""
+    given = dict(options.overrides.get(name, {}))
+    for dep in dependency_closure(name):
+        if options.overrides.get(dep):
+            given[dep] = options.overrides[dep]
+    return given
+
+
+def report_plan(runs: list, options: ReportOptions) -> list[str]:
+    """Lines for stderr: the analyses, then per run and estimated analysis its cost (runs: runs.ReportRun)."""
+    from analyzer.core.progress import duration
 
     wanted = computed_analyses(options)
-    lines = [f"report: {len(paths)} run(s); computing {', '.join(wanted)} (cached results are reused)"]
-    total = OTHER_ANALYSES_S * len(paths)
-    for path in paths:
-        if "hessian" not in wanted:
-            continue
-        overrides = analysis_overrides("hessian", options)
-        with open_run(path) as run:
-            params = make_params(get("hessian"), **{k: v for k, v in overrides.items() if k != "plateaus"})
-            if options.use_cache and cached_result(run, "hessian", **overrides) is not None:
-                lines.append(f"  {path.name}: Hessian cached")
+    lines = [f"report: {len(runs)} run(s); computing {', '.join(wanted)} (cached results are reused)"]
+    total = OTHER_ANALYSES_S * len(runs)
+    for each in runs:
+        for name in (n for n in wanted if get(n).estimate is not None):
+            overrides = analysis_overrides(name, options)
+            if options.use_cache and cached_result(each.run, name, cache=each.cache, **overrides) is not None:
+                lines.append(f"  {each.path.name}: {name} cached")
                 continue
-            seconds, text = _hessian_cost(run, params, overrides.get("plateaus", {}), options)
-            lines.append(f"  {path.name}: P = {int(run.n_params):,}, {text}; index: {method_label(params, int(run.n_params))}")
+            seconds, text = get(name).estimate(each.run, overrides, options.use_cache, cache=each.cache)
+            lines.append(f"  {each.path.name}: {text}")
             total += seconds
     workers = "" if options.workers == 1 else " on one worker (fewer with several)"
     lines.append(f"report: rough total ~{duration(total)}{workers}, more on a busy machine; progress follows on stderr")
     return lines
-
-
-def _hessian_cost(run, params, plateau_overrides: dict, options: ReportOptions) -> tuple[float, str]:
-    """(seconds, phrase): the checkpoints the Hessian will visit and their rough cost."""
-    from analyzer.analyses.hessian.checkpoints import select_checkpoints
-    from analyzer.analyses.hessian.cost import checkpoint_budget, checkpoint_seconds, hvp_seconds
-    from analyzer.analyses.hessian.status import duration
-
-    try:
-        plateaus = analyze(run, "plateaus", use_cache=options.use_cache, **plateau_overrides)
-        points, _ = select_checkpoints(run, params, lambda: plateaus)
-        per_hvp = hvp_seconds(run, params)
-    except (BadInputError, AnalysisFailed) as err:  # the report says it again in its section
-        return 0.0, f"Hessian not estimated ({str(err).splitlines()[0]})"
-    n_params = int(run.n_params)
-    each = checkpoint_seconds(params, n_params, per_hvp)
-    return each * len(points), (f"Hessian at {len(points)} checkpoint(s), up to {checkpoint_budget(params, n_params):,} "
-                                f"HVPs each at {1e3 * per_hvp:.2g} ms: up to ~{duration(each)} each")

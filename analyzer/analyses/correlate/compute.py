@@ -172,30 +172,8 @@ def compute(run, params: CorrelateParams, deps) -> CorrelateResult:
     return correlate_events([run_events(run, params, deps)], params)
 
 
-def correlate_runs(runs, *, use_cache: bool = True, **params) -> CorrelateResult:
-    """The test pooled over several runs (open Runs or paths); each run's spectrum and plateaus go through its
-    cache. `params`: correlate's own, and `plateaus={...}` / `spectrum={...}` for those analyses."""
-    from analyzer.core import registry
-    from analyzer.core.runner import dependencies, split_sub_params
-    from analyzer.io.run import Run, open_run
-
-    if len(runs) == 0:
-        raise BadInputError("correlate needs at least one run")
-    sub_params = split_sub_params("correlate", params)
-    parsed = registry.make_params(registry.get("correlate"), **params)
-    events = []
-    for run in runs:
-        if isinstance(run, Run):
-            events.append(run_events(run, parsed, dependencies(run, "correlate", use_cache=use_cache,
-                                                               sub_params=sub_params)))
-        else:
-            with open_run(run) as opened:
-                events.append(run_events(opened, parsed, dependencies(opened, "correlate", use_cache=use_cache,
-                                                                      sub_params=sub_params)))
+def pool(items, params: CorrelateParams) -> CorrelateResult:
+    """The test pooled over several runs, from their (run, deps) pairs (`analyze_pooled(runs, "correlate")`)."""
+    events = [run_events(run, params, deps) for run, deps in items]
     events.sort(key=lambda e: e.name)  # the null draws, hence p, must not depend on the order runs are given
-    return correlate_events(events, parsed)
-
-
-def api(runs, **params) -> CorrelateResult:
-    """`analyzer.correlate(run_or_runs, **params)`: the test on one run, or pooled over a list of runs."""
-    return correlate_runs(list(runs) if isinstance(runs, (list, tuple)) else [runs], **params)
+    return correlate_events(events, params)

@@ -2,6 +2,7 @@
 
 from analyzer.analyses.hessian.checkpoints import select_checkpoints
 from analyzer.analyses.hessian.compute import combine, compute, part, plan
+from analyzer.analyses.hessian.estimate import estimate
 from analyzer.analyses.hessian.params import VERSION, HessianParams
 from analyzer.analyses.hessian.result import HessianResult
 from analyzer.analyses.hessian import study
@@ -13,6 +14,7 @@ ANALYSIS = Analysis(
     summary="Hessian eigenvalues at checkpoints: extreme eigenvalues, saddle index, trace, saddle candidates",
     requires=("plateaus",), section=section, in_report=True,
     split=Split(plan=plan, part=part, combine=combine),  # one checkpoint per part
+    report_switch="Include the Hessian section (the slowest analysis).", estimate=estimate,
     study=StudyHooks(jobs=study.jobs, collect=study.collect, pool=study.pool, family_rows=study.family_rows,
                      observations=study.observations, quantities=study.quantities, section=study.section,
                      json=study.to_json),

@@ -9,13 +9,13 @@ def grid_lines(analyses, figs: dict, prefix: str) -> list[str]:
     """The grid figure and a line on it, or a line saying how to get it (the report does not compute the grid)."""
     from analyzer.analyses.hessian.figures import hessian_figure
     from analyzer.core.runner import cached_result
-    from analyzer.io.run import open_run
     from analyzer.report.figures import plateau_intervals
     from analyzer.report.markdown import image
+    from analyzer.report.model import opened_file
 
     try:
-        with open_run(analyses.path) as opened:
-            grid = cached_result(opened, "hessian", at="grid", per_decade=GRID_PER_DECADE)
+        with opened_file(analyses) as opened:
+            grid = cached_result(opened, "hessian", cache=analyses.cache, at="grid", per_decade=GRID_PER_DECADE)
     except Exception:  # noqa: BLE001 -- a figure that cannot be read is left out, the report goes on
         grid = None
     if grid is None or grid.table.empty:

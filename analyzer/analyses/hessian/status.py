@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from analyzer.analyses.hessian.cost import REORTH_FLOPS_PER_S
+from analyzer.core.progress import duration
 
 KINDS = ("certified", "bracket", "estimate")
 
@@ -82,16 +83,6 @@ def certify_hint(table: pd.DataFrame, n_params: int) -> str:
     if "estimate" in kinds:
         return f"certify with --index-method certified{longest}"
     return ""
-
-
-def duration(seconds: float) -> str:
-    if seconds < 1:
-        return "1 s"
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def shown_table(table: pd.DataFrame, n_params: int) -> pd.DataFrame:

@@ -1,6 +1,7 @@
 """Per-step DFT of the stored predictions and when each target frequency is learned (frequency principle); on
 harmonics runs the same per spherical-harmonic degree."""
 
+from analyzer.analyses.spectrum.compare import figures, tables
 from analyzer.analyses.spectrum.compute import compute, harmonics_spectrum, spectrum_from_predictions
 from analyzer.analyses.spectrum.dft import amplitude_spectrum, dft_of_predictions
 from analyzer.analyses.spectrum.learning import detect_jumps, first_below_steps, learned_steps, log_step_curves
@@ -9,13 +10,14 @@ from analyzer.analyses.spectrum.params import SpectrumParams
 from analyzer.analyses.spectrum.result import AmplitudeSpectrum, SpectrumResult
 from analyzer.analyses.spectrum import study
 from analyzer.analyses.spectrum.section import section
-from analyzer.core.registry import Analysis, StudyHooks
+from analyzer.core.registry import Analysis, Compare, StudyHooks
 
 ANALYSIS = Analysis(
     name="spectrum", params=SpectrumParams, result=SpectrumResult, compute=compute, version="7",
     summary="per-step DFT of the predictions (spherical-harmonic degrees on harmonics runs); learned step and "
             "jumps of each target frequency or degree",
     requires=(), section=section, in_report=True,
+    report_aliases=(("threshold", "threshold"),), compare=Compare(tables=tables, figures=figures, order=1),
     study=StudyHooks(figures=study.figures),  # the median seeds' heatmaps
 )
 

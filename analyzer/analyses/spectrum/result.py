@@ -56,6 +56,10 @@ class SpectrumResult:
     def mode_noun(self) -> str:
         return MODE_WORDS[self.mode_name][0]
 
+    @property
+    def mode_plural(self) -> str:
+        return MODE_WORDS[self.mode_name][1]
+
     def mode_text(self, label: float) -> str:
         """'3 Hz' or 'degree 2'."""
         return f"{label:g} Hz" if self.mode_name == "freq_hz" else f"{self.mode_noun} {label:g}"

@@ -34,9 +34,9 @@ def _full_spectrum(analyses, spectrum):
     from analyzer.analyses.spectrum.dft import amplitude_spectrum
     from analyzer.analyses.spectrum.figures import heatmap_max_hz
     from analyzer.analyses.spectrum.modes import mode_amplitudes
-    from analyzer.io.run import open_run
+    from analyzer.report.model import opened_file
 
-    with open_run(analyses.path) as opened:
+    with opened_file(analyses) as opened:
         if spectrum.mode_name != "freq_hz":
             return mode_amplitudes(opened, n_rows=len(spectrum.steps))
         return amplitude_spectrum(opened, max_hz=heatmap_max_hz(spectrum), n_rows=len(spectrum.steps))

@@ -7,7 +7,7 @@ def figures(study, figs: dict) -> list[str]:
     """Per group, the spectral heatmap of the seed run whose learned steps are closest to the group's median."""
     from analyzer.core.runner import analyze
     from analyzer.errors import AnalyzerError
-    from analyzer.report.figures import heatmap_grid_figure
+    from analyzer.analyses.spectrum.figures import heatmap_grid_figure
     from analyzer.report.markdown import image
     from analyzer.study.analysis import median_runs
 
