@@ -163,3 +163,24 @@ def test_the_issue_pattern_catches_the_usual_spellings():
     for text in ("issue 22", "(issue 13)", "Issue 24:", "issues 2 and", "issue #7", "fixed in (#12)"):
         assert ISSUE_NUMBER.search(text), text
     assert not ISSUE_NUMBER.search("an issue with 3 runs")
+
+
+def test_python_examples_import_what_exists():
+    """`from trainer... import X` / `import analyzer` in the docs' Python blocks name modules and names that exist."""
+    missing = []
+    for doc in DOCS:
+        for match in FENCE.finditer(doc.read_text()):
+            if match.group(1) != "python":
+                continue
+            for node in ast.walk(ast.parse(match.group(2))):
+                if isinstance(node, ast.ImportFrom) and node.module.split(".")[0] in ("trainer", "analyzer"):
+                    module = importlib.import_module(node.module)
+                    missing += [f"{_rel(doc)}: {node.module}.{a.name}" for a in node.names if not hasattr(module, a.name)]
+                elif isinstance(node, ast.Import):
+                    for alias in node.names:
+                        if alias.name.split(".")[0] in ("trainer", "analyzer"):
+                            importlib.import_module(alias.name)
+                elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                      and node.value.id == "analyzer" and not hasattr(importlib.import_module("analyzer"), node.attr)):
+                    missing.append(f"{_rel(doc)}: analyzer.{node.attr}")
+    assert not missing, "names the docs' Python examples use that do not exist:\n" + "\n".join(missing)
