@@ -1,4 +1,4 @@
-"""`train import` speed and peak memory on folders of baseline-sized checkpoints (issue: >= 200 checkpoints/s,
+"""`train import` speed and peak memory on folders of baseline-sized checkpoints (goal: >= 200 checkpoints/s,
 peak memory independent of the folder's size).
 
 Usage (from the repository root):

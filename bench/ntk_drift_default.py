@@ -1,10 +1,10 @@
-"""`analyze ntk`'s default drift curve on a run of ~500 checkpoints (issue 24: every checkpoint by default took
+"""`analyze ntk`'s default drift curve on a run of ~500 checkpoints (the old default, every checkpoint, took
 7 min 41 s on the F-Principle port): the thinned default against the exact curve at every checkpoint
 (`--drift-every 1`, the old default), timed in the same process on the same run.
 
 Usage (from the repository root):
     OMP_NUM_THREADS=1 .venv/bin/python bench/ntk_drift_default.py [--run RUN.h5] [--steps 500] [--widths 100,200,100]
-Without --run, imports a folder of `steps + 1` checkpoints of tests/byo_models.FPNet (default the issue's
+Without --run, imports a folder of `steps + 1` checkpoints of tests/byo_models.FPNet (default the
 1-100-200-100-1 ReLU MLP, P = 40,601) on 200 points of [-pi, pi): a random walk of the parameters (the kernel's
 cost does not depend on how the parameters moved, so no training is needed to time it).
 """

@@ -1,4 +1,4 @@
-"""Issue 22's speed figures: the grid Hessian inside `analyze study` from scratch, and `analyze report` vs `train`.
+"""Speed of the saddle evidence: the grid Hessian inside `analyze study` from scratch, and `analyze report` vs `train`.
 
 1. study: copies of the run files without sidecars, then `analyze study DIR --json` as a subprocess (the
    command a user types, 2 workers by default); prints the wall time against the 10-minute goal, and from the

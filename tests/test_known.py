@@ -170,16 +170,6 @@ def seed000_run(tmp_path_factory):
     return path
 
 
-def test_score_result_round_trips_through_the_cache(seed000_run, tmp_path):
-    from analyzer.core.runner import analyze
-
-    path = seed000_run
-    first = analyze(path, "score", cache=tmp_path / "c.h5")
-    second = analyze(path, "score", cache=tmp_path / "c.h5")
-    assert first.headline() == second.headline()
-    assert first.table.equals(second.table)
-
-
 def test_score_cli(seed000_run, small_run):
     from typer.testing import CliRunner
 
