@@ -11,7 +11,7 @@ import pytest
 from helpers import small_config
 
 from analyzer.report import ReportOptions, build_report
-from trainer.loop import train
+from trainer.engines.loop import train
 
 FAST = {"hessian": {"at": "every", "every": 100}, "correlate": {"n_permutations": 199}}
 
