@@ -106,8 +106,7 @@ def test_no_module_is_over_400_lines(package):
 
 def test_analyses_read_each_other_only_through_the_runner():
     """An analysis folder imports no other analysis folder, except for shared pure functions it names here."""
-    allowed = {("score", "correlate"),  # score reuses correlate's test on results it already has
-               ("escape", "hessian")}  # escape's eigensystem is the Hessian's, on the same live block
+    allowed = {("escape", "hessian")}  # escape's eigensystem is the Hessian's, on the same live block
     graph = import_graph(("analyzer",))
     for name, targets in graph.items():
         if not name.startswith("analyzer.analyses."):

@@ -9,7 +9,7 @@ from analyzer.core.registry import Analysis
 ANALYSIS = Analysis(
     name="score", params=ScoreParams, result=ScoreResult, compute=compute, version="4",
     summary="known-answer run (diag-linear): every detector scored against the closed form",
-    requires=("plateaus", "spectrum", "hessian", "escape"), section=None,
+    requires=("plateaus", "spectrum", "hessian", "escape", "correlate"), section=None,
 )
 
 __all__ = ["ANALYSIS", "KnownAnswer", "ModeSystem", "ScoreParams", "ScoreResult", "crossing_step", "predict"]

@@ -6,7 +6,6 @@ the Hessian index and lambda_min at each plateau midpoint, and whether the corre
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,8 +32,9 @@ def compute(run, params: ScoreParams, deps) -> ScoreResult:
         hessian = deps.get("hessian", at="steps", steps=steps, method="dense", index_tol=params.index_tol)
         rows += hessian_rows(known, hessian.table, params)
         rows += escape_rows(known, deps.get("escape", index_tol=params.index_tol).table, params.index_tol)
-    p_value = _correlation_p(run, spectrum, plateaus, "escapes")
-    p_edges = _correlation_p(run, spectrum, plateaus, "edges")  # diagnostic only
+    # `analyze correlate` at its defaults (bar the reference) on this run: one run, so the null is the shift
+    p_value = deps.get("correlate", reference="escapes", threshold=spectrum.threshold).p_value
+    p_edges = deps.get("correlate", reference="edges", threshold=spectrum.threshold).p_value  # diagnostic only
     for quantity, p in (("correlation_p", p_value), ("correlation_p_edges", p_edges)):
         rows.append(row(quantity, np.nan, np.nan, params.alpha, p, p, np.nan, params.alpha,
                         p is not None and p < params.alpha))
@@ -58,15 +58,6 @@ def _check_config(run) -> None:
         raise BadInputError(f"{run.path}: the stored config is invalid ({err})") from None
 
 
-
-
-def _correlation_p(run, spectrum, plateaus, reference: str) -> float | None:
-    """`analyze correlate` at its defaults (bar the reference) on this run, from the results already computed: one
-    run, so the null is the circular shift (nulls.py)."""
-    from analyzer.analyses.correlate import CorrelateParams, correlate_events, events_from
-
-    params = CorrelateParams(reference=reference, threshold=spectrum.threshold)
-    return correlate_events([events_from(Path(run.path).stem, spectrum, plateaus, params)], params).p_value
 
 
 def _summarise(table: pd.DataFrame, known: KnownAnswer, n_detected: int, p_value, params: ScoreParams,
