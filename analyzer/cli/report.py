@@ -33,7 +33,7 @@ def report(runs: list[Path], out: Path, overwrite: bool = False, title: str = ""
     with progress.display("analyze report"):  # the plan up front, then a bar on a terminal, lines otherwise
         built = build_report(list(runs), options, progress=lambda text: progress.task(f"analyzing {text}"),
                              plan=progress.note)
-    written = write_report(built, out, overwrite=overwrite)
+    written = write_report(built, out, overwrite=overwrite, processes=workers)
     if as_json:
         typer.echo(json.dumps({**json_summary(built), "folder": str(out), "files": [str(p) for p in written]}))
     else:

@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from analyzer.linalg.solvers import EigenPairs
+if TYPE_CHECKING:  # solvers imports torch; this module does not (the report's plan reads PROBES)
+    from analyzer.linalg.solvers import EigenPairs
 
 DROP_TOL = 1e-11  # a deflated column is below this x scale; sets offdiag_bound (~sqrt(dropped) x this)
 PROBES = 10  # Gaussian probes per certification: failure probability <= 10^-PROBES
@@ -100,6 +101,8 @@ def subspace_run(op, max_dim: int, block: int = 32, seed: int = 0, drop_tol: flo
             break
         new = _orthonormal_rows(probe_rows, lanczos.basis[:lanczos.m])  # the probes saw more of H
     m = lanczos.m
+    import torch  # its LAPACK call: 2x numpy's here; the module itself is torch-free
+
     ritz = torch.linalg.eigvalsh(torch.from_numpy(lanczos.s_matrix[:m, :m])).numpy()  # 2x numpy's LAPACK here
     return SubspaceRun(ritz=ritz, n=op.n,
                        offdiag_bound=lanczos.offdiag_bound(), complement_bound=complement, certified=certified,
@@ -204,6 +207,8 @@ def eigenpairs_from_subspace(subspace: SubspaceRun, k: int, seconds: float = 0.0
     [-complement, complement] (the unresolved values cannot change its rank in the sorted list),
     offdiag + complement for the zeros and the Ritz values among them (module docstring).
     """
+    from analyzer.linalg.solvers import EigenPairs
+
     values = subspace.all_eigenvalues()
     errors = np.where(np.abs(values) <= subspace.complement_bound, subspace.error, subspace.offdiag_bound)
     k = min(k, subspace.n)

@@ -1,20 +1,31 @@
 """What one Hessian checkpoint will cost before it is computed: its HVP budget (the progress bar's total) and a
-rough time from one measured HVP, for the progress display and the report's up-front plan."""
+rough time from a flop count, for the progress display and the report's up-front plan."""
 
 from __future__ import annotations
 
-import time
-
 from analyzer.analyses.hessian.params import HessianParams
+from analyzer.errors import BadInputError
 
 REORTH_FLOPS_PER_S = 1e10  # full reorthogonalisation (BLAS) speed assumed for the time estimate: rough by design
-CALIBRATION_HVPS = 3
+# One HVP of a least-squares loss is a forward and a backward pass and their R-operator twins: ~6 matrix products
+# per weight, 12 flops per parameter and training output. Speed assumed: 1.5e10 flops/s (measured on one core
+# here: 23e9 for the hand-written products of an MLP's live block, 18e9 for autograd's; bench/RESULTS.md).
+HVP_FLOPS_PER_PARAM_OUTPUT = 12
+HVP_FLOPS_PER_S = 1.5e10
+QUADRATURE_STEPS = 500  # Lanczos steps of the index estimate when the certified run hits its cap
+
+
+def resolve_method(method: str, n_params: int, k: int, dense_max_params: int) -> str:
+    """The eigen method used at P = n_params: `auto` is dense up to dense_max_params (or when 2k >= P), else lanczos."""
+    if method == "auto":
+        return "dense" if n_params <= dense_max_params or 2 * k >= n_params else "lanczos"
+    if method == "lanczos" and k >= n_params:
+        raise BadInputError(f"lanczos needs k below the parameter count {n_params}, got k = {k}; use --method dense")
+    return method
 
 
 def estimated(params: HessianParams, n_params: int) -> bool:
     """Whether the index is the SLQ estimate: asked for, or auto above certify_max_params (never with dense)."""
-    from analyzer.analyses.hessian.eigen import resolve_method
-
     if resolve_method(params.method, n_params, params.k, params.dense_max_params) == "dense":
         return False
     return params.index_method == "estimate" or (params.index_method == "auto" and n_params > params.certify_max_params)
@@ -22,8 +33,6 @@ def estimated(params: HessianParams, n_params: int) -> bool:
 
 def method_label(params: HessianParams, n_params: int) -> str:
     """How the index will be found at this P, in words (the default is chosen by P: estimated)."""
-    from analyzer.analyses.hessian.eigen import resolve_method
-
     if resolve_method(params.method, n_params, params.k, params.dense_max_params) == "dense":
         return "dense eigenvalues (exact)"
     if estimated(params, n_params):
@@ -35,7 +44,6 @@ def method_label(params: HessianParams, n_params: int) -> str:
 
 def checkpoint_budget(params: HessianParams, n_params: int) -> int:
     """HVPs one checkpoint may use: the progress bar's total (a certified run that finishes early stops short)."""
-    from analyzer.analyses.hessian.eigen import QUADRATURE_STEPS, resolve_method
     from analyzer.linalg.subspace import PROBES
 
     if resolve_method(params.method, n_params, params.k, params.dense_max_params) == "dense":
@@ -58,19 +66,7 @@ def checkpoint_seconds(params: HessianParams, n_params: int, hvp_seconds: float)
 
 
 def hvp_seconds(run, params: HessianParams) -> float:
-    """Seconds per HVP at the run's last checkpoint, from a few products (the first, which builds the graph, not
-    counted)."""
-    import numpy as np
-    import torch
-
-    from analyzer.io.model import loss_closure
-    from analyzer.linalg.operators import HessianOperator
-
-    theta = torch.from_numpy(np.asarray(run.params_at(int(run.ckpt_steps[-1])))).to(getattr(torch, params.dtype))
-    op = HessianOperator(loss_closure(run, params.dtype), theta)
-    probe = np.random.default_rng(0).standard_normal(op.n)
-    op.matvec(probe)
-    started = time.perf_counter()
-    for _ in range(CALIBRATION_HVPS):
-        op.matvec(probe)
-    return (time.perf_counter() - started) / CALIBRATION_HVPS
+    """Rough seconds per HVP of the full network from its flop count (parameters x training outputs), not measured:
+    the plan is said before anything runs, and measuring needs torch and a built model (~2 s here)."""
+    del params  # the same count at every dtype: rough by design
+    return HVP_FLOPS_PER_PARAM_OUTPUT * int(run.n_params) * int(run.data("y_train").size) / HVP_FLOPS_PER_S

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import torch
 
+from analyzer.analyses.hessian.cost import QUADRATURE_STEPS, resolve_method
 from analyzer.errors import BadInputError
 from analyzer.linalg.krylov import eigenpairs_from_krylov, krylov_run
 from analyzer.linalg.operators import HessianOperator
@@ -16,7 +17,6 @@ from analyzer.linalg.slq import spectral_density
 from analyzer.linalg.solvers import EigenPairs, dense_bytes, dense_eigenpairs, lanczos_eigenpairs
 from analyzer.linalg.subspace import SubspaceRun, eigenpairs_from_subspace, subspace_run
 
-QUADRATURE_STEPS = 500  # Lanczos steps of the index estimate when the certified run hits its cap
 
 
 def hessian_eigenpairs(loss_fn, theta: torch.Tensor, method: str = "auto", k: int = 10, tol: float = 1e-8,
@@ -74,14 +74,6 @@ def _subspace_run(op: HessianOperator, krylov_steps: int, seed: int, live) -> Su
     subspace = subspace_run(block, krylov_steps, seed=seed)
     op.n_hvp += block.n_hvp
     return replace(subspace, n=op.n, basis=None, rayleigh=None)  # the removed coordinates: n - n_live exact zeros
-
-
-def resolve_method(method: str, n_params: int, k: int, dense_max_params: int) -> str:
-    if method == "auto":
-        return "dense" if n_params <= dense_max_params or 2 * k >= n_params else "lanczos"
-    if method == "lanczos" and k >= n_params:
-        raise BadInputError(f"lanczos needs k below the parameter count {n_params}, got k = {k}; use --method dense")
-    return method
 
 
 def _available_gb() -> float:

@@ -1,5 +1,5 @@
 """The Hessian's line in the report's up-front plan: its checkpoints (from the plateaus, computed here first,
-cheap, and cached for the report), its method and a rough time from one measured HVP (cost.py). The figure is a
+cheap, and cached for the report), its method and a rough time from the HVP's flop count (cost.py). The figure is a
 rough upper bound: a certified run that finds a low-rank Hessian stops well before its cap."""
 
 from __future__ import annotations
@@ -29,5 +29,5 @@ def estimate(run, overrides: dict, use_cache: bool, cache=None) -> tuple[float, 
         return 0.0, f"P = {n_params:,}, Hessian not estimated ({str(err).splitlines()[0]})"
     each = checkpoint_seconds(params, n_params, per_hvp)
     return each * len(points), (f"P = {n_params:,}, Hessian at {len(points)} checkpoint(s), up to "
-                                f"{checkpoint_budget(params, n_params):,} HVPs each at {1e3 * per_hvp:.2g} ms: up to "
+                                f"{checkpoint_budget(params, n_params):,} HVPs each at ~{1e3 * per_hvp:.2g} ms (flop count): up to "
                                 f"~{duration(each)} each; index: {method_label(params, n_params)}")

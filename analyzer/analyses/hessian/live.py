@@ -37,6 +37,7 @@ class LiveNet:
     keep: np.ndarray  # positions of the live parameters in the full flat vector, ascending
     n_full: int
     dead_units: tuple[int, ...]  # per hidden layer
+    piecewise_linear: bool = False  # relu: the products may run on two points per linear region (regions.py)
 
     @property
     def n(self) -> int:
@@ -61,7 +62,7 @@ class LiveNet:
         """Hessian-vector products on the live block (analyzer/analyses/hessian/mlp_hvp.py)."""
         from analyzer.analyses.hessian.mlp_hvp import MLPHessian
 
-        return MLPHessian(self.weights, self.biases, self.activation, self.x, self.y)
+        return MLPHessian(self.weights, self.biases, self.activation, self.x, self.y, self.piecewise_linear)
 
 
 def live_subnetwork(run, theta: torch.Tensor) -> LiveNet | None:
@@ -103,7 +104,8 @@ def live_subnetwork(run, theta: torch.Tensor) -> LiveNet | None:
     return LiveNet(weights=[weights[k][index[0][k]][:, index[1][k]].contiguous() for k in range(depth + 1)],
                    biases=[biases[k][index[0][k]].clone() for k in range(depth + 1)], activation=activation, x=x, y=y,
                    keep=np.concatenate(keep), n_full=int(theta.numel()),
-                   dead_units=tuple(int((~mask).sum()) for mask in alive))
+                   dead_units=tuple(int((~mask).sum()) for mask in alive),
+                   piecewise_linear=spec["activation"] == "relu")
 
 
 def _unflatten(theta: torch.Tensor, shapes: list[tuple]) -> tuple[list, list, list[int]]:

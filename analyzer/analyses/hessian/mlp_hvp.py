@@ -12,7 +12,9 @@ with s' and s'' taken from autograd at the point (so relu's s'(0) = 0 and s'' = 
 products equal `HessianOperator`'s to rounding; the tests check both against the dense float64 Hessian).
 Everything that does not depend on v (activations, s', s'', the backward signals g) is computed once; each
 product is then six small matrix products per layer (numpy, into preallocated buffers). On deep's live block this was
-1.2 ms a product against 1.75 ms for autograd's reverse-over-reverse (bench/RESULTS.md).
+1.2 ms a product against 1.75 ms for autograd's reverse-over-reverse (bench/RESULTS.md). For relu on 1-D inputs the
+rows are not the samples but two weighted points per linear region (regions.py): exact, 4-14x fewer rows on the
+default presets.
 """
 
 from __future__ import annotations
@@ -26,48 +28,77 @@ from analyzer.core import progress
 class MLPHessian:
     """H v at one point for the layers (weights[l], biases[l]); the same interface as `HessianOperator`."""
 
-    def __init__(self, weights: list, biases: list, activation, x: torch.Tensor, y: torch.Tensor):
+    def __init__(self, weights: list, biases: list, activation, x: torch.Tensor, y: torch.Tensor,
+                 piecewise_linear: bool = False):
+        """`piecewise_linear`: the activation is relu (affine pieces chosen by the sign of the pre-activation); with
+        1-D inputs the products then run on two weighted points per linear region instead of every sample
+        (regions.py; exact)."""
         self.weights = [w.detach().contiguous() for w in weights]
         self.biases = [b.detach() for b in biases]
+        self.activation = activation
         self.dtype = self.weights[0].dtype
         sizes = [t.numel() for pair in zip(self.weights, self.biases) for t in pair]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
         self.n, self.n_hvp = int(self.offsets[-1]), 0
         self.transposed = [w.T.contiguous() for w in self.weights]
-        depth = len(self.weights) - 1  # hidden layers
-        n_samples = x.shape[0]
-        # forward once: [a_l ; R a_l] stacked (2N x fan-in), so R(dL/dW_l) is a single product
-        self.stacked_a, self.slope, self.curve = [], [], []
-        a = x
-        for layer in range(depth):
-            self.stacked_a.append(torch.cat([a, torch.zeros_like(a)]))
-            z = torch.nn.functional.linear(a, self.weights[layer], self.biases[layer]).requires_grad_(True)
-            with torch.enable_grad():
-                out = activation(z)
-                (slope,) = torch.autograd.grad(out.sum(), z, create_graph=True)
-                curve = torch.autograd.grad(slope.sum(), z)[0] if slope.requires_grad else None
-            self.slope.append(slope.detach())
-            self.curve.append(None if curve is None or not torch.any(curve != 0) else curve.detach())
-            a = out.detach()
-        self.stacked_a.append(torch.cat([a, torch.zeros_like(a)]))
-        f = torch.nn.functional.linear(a, self.weights[-1], self.biases[-1])
+        stacked_a, slope, curve, f = self._forward(x)
         if f.shape != y.shape:
             raise ValueError(f"outputs {tuple(f.shape)} and targets {tuple(y.shape)} differ in shape")
         self.scale_c = 2.0 / f.numel()
-        # backward once: [R g_l ; g_l] stacked (2N x fan-out); g_a[l] = g_l W_l, what s'' multiplies
-        g = self.scale_c * (f - y)
-        self.stacked_g, self.g_a = [None] * (depth + 1), [None] * (depth + 1)
-        grads = [None] * (2 * depth + 2)
+        stacked_g, g_a, self.grad = self._backward(self.scale_c * (f - y), stacked_a, slope)
+        self.rg_scale = self.scale_c  # R g_L = rg_scale R z_L: c per sample, c x weight per region point
+        if piecewise_linear and x.shape[1] == 1 and all(c is None for c in curve) and len(slope):
+            points = self._region_points(x, slope, f - y)
+            if points is not None:
+                stacked_a, slope, curve, g_a, stacked_g = points
+        self.stacked_a, self.slope, self.curve, self.g_a, self.stacked_g = stacked_a, slope, curve, g_a, stacked_g
+        self.n_samples = int(stacked_a[0].shape[0] // 2)  # rows the products run on: samples or region points
+        self._numpy_buffers()
+
+    def _forward(self, x: torch.Tensor) -> tuple[list, list, list, torch.Tensor]:
+        """[a_l ; R a_l] stacked (2N x fan-in, the R half filled per product), s'(z_l), s''(z_l) (None when 0), f."""
+        stacked_a, slopes, curves, a = [], [], [], x
+        for layer in range(len(self.weights) - 1):
+            stacked_a.append(torch.cat([a, torch.zeros_like(a)]))
+            z = torch.nn.functional.linear(a, self.weights[layer], self.biases[layer]).requires_grad_(True)
+            with torch.enable_grad():
+                out = self.activation(z)
+                (slope,) = torch.autograd.grad(out.sum(), z, create_graph=True)
+                curve = torch.autograd.grad(slope.sum(), z)[0] if slope.requires_grad else None
+            slopes.append(slope.detach())
+            curves.append(None if curve is None or not torch.any(curve != 0) else curve.detach())
+            a = out.detach()
+        stacked_a.append(torch.cat([a, torch.zeros_like(a)]))
+        return stacked_a, slopes, curves, torch.nn.functional.linear(a, self.weights[-1], self.biases[-1])
+
+    def _backward(self, g: torch.Tensor, stacked_a: list, slopes: list) -> tuple[list, list, torch.Tensor]:
+        """[R g_l ; g_l] stacked (2N x fan-out), g_a[l] = g_l W_l (what s'' multiplies) and the gradient, from
+        g_L = dL/df per row."""
+        depth, n = len(self.weights) - 1, g.shape[0]
+        stacked_g, g_a, grads = [None] * (depth + 1), [None] * (depth + 1), [None] * (2 * depth + 2)
         for layer in range(depth, -1, -1):
-            self.stacked_g[layer] = torch.cat([torch.zeros_like(g), g])
-            grads[2 * layer] = (g.T @ self.stacked_a[layer][:n_samples]).reshape(-1)
+            stacked_g[layer] = torch.cat([torch.zeros_like(g), g])
+            grads[2 * layer] = (g.T @ stacked_a[layer][:n]).reshape(-1)
             grads[2 * layer + 1] = g.sum(0)
             if layer:
-                self.g_a[layer] = g @ self.weights[layer]
-                g = self.slope[layer - 1] * self.g_a[layer]
-        self.grad = torch.cat(grads)
-        self.n_samples = n_samples
-        self._numpy_buffers()
+                g_a[layer] = g @ self.weights[layer]
+                g = slopes[layer - 1] * g_a[layer]
+        return stacked_g, g_a, torch.cat(grads)
+
+    def _region_points(self, x: torch.Tensor, slopes: list, residual: torch.Tensor):
+        """The forward and backward state at two weighted points per linear region (regions.py), or None when
+        they are not fewer than the samples or a point's sign pattern is not its region's."""
+        from analyzer.analyses.hessian.regions import region_points
+
+        points = region_points(x.numpy(), torch.cat(slopes, dim=1).numpy(), residual.numpy())
+        if len(points.x) >= x.shape[0]:
+            return None
+        stacked_a, slope, curve, _ = self._forward(torch.from_numpy(points.x))
+        if any(c is not None for c in curve) or not np.array_equal(torch.cat(slope, dim=1).numpy(), points.pattern):
+            return None
+        stacked_g, g_a, _ = self._backward(self.scale_c * torch.from_numpy(points.residual), stacked_a, slope)
+        self.rg_scale = self.scale_c * points.weight[:, None]
+        return stacked_a, slope, curve, g_a, stacked_g
 
     def _numpy_buffers(self) -> None:
         """numpy views of everything a product reads, and its buffers: numpy's BLAS runs these small products
@@ -85,6 +116,7 @@ class MLPHessian:
         self.rga = [np.empty((n, w.shape[1]), dtype=self.np_dtype) for w in self.np_weights]
         self.scratch_z = [np.empty((n, w.shape[0]), dtype=self.np_dtype) for w in self.np_weights]
         self.scratch_a = [np.empty((n, w.shape[1]), dtype=self.np_dtype) for w in self.np_weights]
+        self.ones = np.ones(n, dtype=self.np_dtype)  # sums over samples as one BLAS product (3x np.sum here)
 
     def hvp(self, v: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(self._apply(v.detach().to(self.dtype).reshape(-1).numpy()))
@@ -102,13 +134,13 @@ class MLPHessian:
         stacked_a, stacked_g = self.np_stacked_a, self.np_stacked_g
         for layer, weight in enumerate(weights):  # R-forward
             change = pieces[2 * layer].reshape(weight.shape)
-            np.matmul(stacked_a[layer][:n], change.T, out=self.rz[layer])
+            _product(stacked_a[layer][:n], change.T, self.rz[layer])
             self.rz[layer] += pieces[2 * layer + 1]
             if layer:
-                self.rz[layer] += np.matmul(stacked_a[layer][n:], self.np_transposed[layer], out=self.scratch_z[layer])
+                self.rz[layer] += _product(stacked_a[layer][n:], self.np_transposed[layer], self.scratch_z[layer])
             if layer < last:
                 np.multiply(self.rz[layer], self.np_slope[layer], out=stacked_a[layer + 1][n:])
-        np.multiply(self.rz[last], self.scale_c, out=stacked_g[last][:n])
+        np.multiply(self.rz[last], self.rg_scale, out=stacked_g[last][:n])
         for layer in range(last, -1, -1):  # R-backward
             weight, rg = weights[layer], stacked_g[layer][:n]
             start, middle, end = self.offsets[2 * layer:2 * layer + 3]
@@ -116,13 +148,21 @@ class MLPHessian:
                 np.matmul(stacked_g[layer].T, stacked_a[layer], out=out[start:middle].reshape(weight.shape))
             else:  # R a_0 = 0
                 np.matmul(rg.T, stacked_a[0][:n], out=out[start:middle].reshape(weight.shape))
-            np.sum(rg, 0, out=out[middle:end])
+            np.matmul(self.ones, rg, out=out[middle:end])
             if layer:
-                np.matmul(rg, weight, out=self.rga[layer])
-                self.rga[layer] += np.matmul(stacked_g[layer][n:], pieces[2 * layer].reshape(weight.shape),
-                                             out=self.scratch_a[layer])
+                _product(rg, weight, self.rga[layer])
+                self.rga[layer] += _product(stacked_g[layer][n:], pieces[2 * layer].reshape(weight.shape),
+                                            self.scratch_a[layer])
                 below = stacked_g[layer - 1][:n]
                 np.multiply(self.rga[layer], self.np_slope[layer - 1], out=below)
                 if self.np_curve[layer - 1] is not None:
                     below += self.np_curve[layer - 1] * self.rz[layer - 1] * self.np_g_a[layer]
         return out
+
+
+def _product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """a @ b into out; an outer product (inner size 1: a 1-D input's first layer, a scalar output's last) by
+    broadcasting, which BLAS does ~7x slower here."""
+    if a.shape[1] == 1:
+        return np.multiply(a, b, out=out)
+    return np.matmul(a, b, out=out)
