@@ -59,6 +59,13 @@ def cluster(workers: int | None = None, scheduler: str | None = None):
         raise BadInputError(str(err)) from None
 
 
+def warm_up(client) -> list:
+    """Every worker imports what analyses need (torch, the registry's analyses) now, while the caller does other
+    work; the futures are returned, not waited for (keep them: a released future is cancelled)."""
+    workers = list(client.scheduler_info().get("workers", {}))
+    return [client.submit(_warm, pure=False, workers=[address], allow_other_workers=True) for address in workers]
+
+
 def compute_jobs(client, jobs: list[Job], cost: Callable[[str], int] | None = None) -> Iterator[tuple[str, dict]]:
     """Run every job on the cluster; yields (path, {analysis name: error text}) as each run's jobs are all done.
 
@@ -136,6 +143,18 @@ def _guard(fn):
             return ("failed", _one_line(err))
 
     return wrapper
+
+
+@_guard
+def _warm() -> tuple:
+    import torch  # noqa: F401 -- the Hessian's and the models' import, the slowest
+
+    from analyzer.core import registry, runner  # noqa: F401
+    from analyzer.io import run  # noqa: F401
+
+    for name in registry.names():
+        registry.get(name)
+    return ("done",)
 
 
 @_guard

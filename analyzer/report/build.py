@@ -7,6 +7,7 @@ registry: those marked `in_report` are computed, the others are shown when their
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -63,18 +64,32 @@ def use_cluster(runs: list[ReportRun], options: ReportOptions) -> bool:
                for r in runs for name in split)
 
 
-def compute_on_cluster(runs: list[ReportRun], options: ReportOptions, progress=None) -> None:
+@contextlib.contextmanager
+def cluster_if(wanted: bool, options: ReportOptions):
+    """A Dask client when `wanted` (use_cluster), its workers already importing what the analyses need; else None.
+    Started before the plan is drawn up, so the workers' start overlaps it."""
+    if not wanted:
+        yield None
+        return
+    from analyzer.core.parallel import cluster, warm_up
+
+    with cluster(options.workers, options.scheduler) as client:
+        warming = warm_up(client)  # held: a released future would be cancelled
+        yield client
+        del warming
+
+
+def compute_on_cluster(client, runs: list[ReportRun], options: ReportOptions, progress=None) -> None:
     from analyzer.core import progress as shown
-    from analyzer.core.parallel import cluster, compute_jobs, file_cost
+    from analyzer.core.parallel import compute_jobs, file_cost
 
     if progress:
         progress(f"{len(runs)} run(s) on Dask workers")
     shown.task("Hessian checkpoints on Dask workers", 0, "checkpoints")  # counted as they finish (parallel.py)
     paths = [r.path for r in runs]
-    with cluster(options.workers, options.scheduler) as client:
-        for done, (path, _errors) in enumerate(compute_jobs(client, report_jobs(paths, options), cost=file_cost), 1):
-            # errors are found again, and reported, by the serial pass
-            shown.note(f"{done} of {len(paths)} run(s) done on Dask workers ({Path(path).name})")
+    for done, (path, _errors) in enumerate(compute_jobs(client, report_jobs(paths, options), cost=file_cost), 1):
+        # errors are found again, and reported, by the serial pass
+        shown.note(f"{done} of {len(paths)} run(s) done on Dask workers ({Path(path).name})")
     for run in runs:
         if run.cache is not None:
             run.cache.release()  # the workers replaced the cache files: read the new ones
@@ -128,10 +143,11 @@ def build_report(paths: list[Path | str], options: ReportOptions | None = None, 
     with opened_runs(paths, options.use_cache) as opened:
         for each in opened:  # refuse before any analysis runs
             each.run.require_steps(MIN_REPORT_STEPS, "a report")
-        for line in report_plan(opened, options) if plan is not None else ():
-            plan(line)
-        if use_cluster(opened, options):
-            compute_on_cluster(opened, options, progress)  # fills the caches; the serial pass below reads them
+        with cluster_if(use_cluster(opened, options), options) as client:
+            for line in report_plan(opened, options) if plan is not None else ():
+                plan(line)
+            if client is not None:
+                compute_on_cluster(client, opened, options, progress)  # fills the caches; the pass below reads them
         runs = [analyze_run(each, options, progress) for each in opened]
 
         def pooled_of(name: str) -> Pooled:
