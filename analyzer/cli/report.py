@@ -29,7 +29,7 @@ def report(runs: list[Path], out: Path, overwrite: bool = False, title: str = ""
     check_output(out, overwrite)  # refuse before any analysis runs
     left_out = tuple(name[len(SWITCH):] for name, on in values.items() if name.startswith(SWITCH) and on is False)
     options = ReportOptions(use_cache=not no_cache, left_out=left_out, overrides=overrides_from(values), title=title,
-                            workers=workers, scheduler=scheduler)
+                            workers=workers, scheduler=scheduler, draw_processes=workers)
     with progress.display("analyze report"):  # the plan up front, then a bar on a terminal, lines otherwise
         built = build_report(list(runs), options, progress=lambda text: progress.task(f"analyzing {text}"),
                              plan=progress.note)
@@ -102,7 +102,8 @@ def add_report_command(app: typer.Typer) -> None:
     trailing = [
         inspect.Parameter("title", keyword, default="", annotation=Annotated[str, typer.Option(help="Report title.")]),
         inspect.Parameter("workers", keyword, default=None, annotation=Annotated[Optional[int], typer.Option(
-            help="Local Dask worker processes for the analyses, one thread each; 1 computes in this process.",
+            help="Local Dask worker processes for the analyses, one thread each, and as many forked processes drawing "
+                 "the figures; 1 does everything in this process.",
             show_default="one per core when an analysis that splits into parts (the Hessian) is to be computed")]),
         inspect.Parameter("scheduler", keyword, default=None, annotation=Annotated[Optional[str], typer.Option(
             help="Address of an existing Dask scheduler (tcp://HOST:PORT) instead of a local cluster.")]),

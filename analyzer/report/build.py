@@ -178,11 +178,26 @@ def render(runs: list[RunAnalyses], options: ReportOptions, pooled_of=None) -> R
             lines += [f"> **{run.label} is partial, {run.n_steps} steps** (status `{run.status}`): "
                       "results describe the steps written so far.", ""]
     lines += reproduce_section(runs, options, params_block(runs[0]))
-    if not single:
-        lines += comparison_section(runs, pooled_of, figs)
-    for run in runs:
-        lines += run_sections(run, figs, prefix="" if single else f"{_slug(run.label)}-", level=2 if single else 3,
-                              heading=None if single else f"## Run: {run.label}")
+
+    def sections(run: RunAnalyses, into: dict) -> list[str]:
+        return run_sections(run, into, prefix="" if single else f"{_slug(run.label)}-", level=2 if single else 3,
+                            heading=None if single else f"## Run: {run.label}")
+
+    from analyzer.report.draw import processes_for, sections_in_children
+
+    processes = processes_for(options.draw_processes)
+    if not single and processes > 1:  # the runs' sections drawn in forked children, the comparison here meanwhile
+        drawn, compared = sections_in_children(runs, sections, processes,
+                                               lambda: comparison_section(runs, pooled_of, figs))
+        lines += compared
+        for run_lines, pngs in drawn:
+            lines += run_lines
+            figs.update(pngs)
+    else:
+        if not single:
+            lines += comparison_section(runs, pooled_of, figs)
+        for run in runs:
+            lines += sections(run, figs)
     missing = [f"{run.label}: {name} ({note})" for run in runs for name, note in run.notes.items()]
     return Report("\n".join(lines).rstrip() + "\n", figs, missing)
 

@@ -20,12 +20,13 @@ class ReportOptions:
     title: str = ""
     workers: int | None = None  # Dask workers for the analyses; None: one per core when a Hessian is to compute
     scheduler: str | None = None  # address of an existing Dask scheduler
+    draw_processes: int | None = 1  # forked processes drawing the runs' sections (None: one per core; draw.py)
 
 
 @dataclass
 class Report:
     markdown: str
-    figures: dict[str, Any]  # file name -> matplotlib Figure
+    figures: dict[str, Any]  # file name -> matplotlib Figure, or its PNG bytes when drawn already (draw.py)
     missing: list[str] = field(default_factory=list)  # "run: analysis (why)" for each section left out
 
 

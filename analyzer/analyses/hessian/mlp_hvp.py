@@ -47,7 +47,7 @@ class MLPHessian:
         self.scale_c = 2.0 / f.numel()
         stacked_g, g_a, self.grad = self._backward(self.scale_c * (f - y), stacked_a, slope)
         self.rg_scale = self.scale_c  # R g_L = rg_scale R z_L: c per sample, c x weight per region point
-        if piecewise_linear and x.shape[1] == 1 and all(c is None for c in curve) and len(slope):
+        if piecewise_linear and x.dim() == 2 and x.shape[1] == 1 and len(slope) and all(c is None for c in curve):
             points = self._region_points(x, slope, f - y)
             if points is not None:
                 stacked_a, slope, curve, g_a, stacked_g = points
