@@ -45,7 +45,7 @@ def decoupled_escapes(run, spectrum) -> dict[float, np.ndarray]:
     steps, loss = np.asarray(run.steps, np.float64), np.asarray(run.loss, np.float64)
     amplitudes = spectrum.learning.set_index("freq_hz").target_amplitude
     out = {}
-    for k, freq in enumerate(np.asarray(spectrum.target_freqs_hz, np.float64)):
+    for k, freq in enumerate(np.asarray(spectrum.target_modes, np.float64)):
         if not np.any(spectrum.jumps.freq_hz.to_numpy(np.float64) == freq):
             continue
         energy = 0.5 * (np.asarray(spectrum.rel_error[:, k], np.float64) * float(amplitudes.loc[freq])) ** 2
