@@ -32,8 +32,8 @@ def spec_events(context, spectrum, plateaus) -> dict[str, np.ndarray]:
         out[f"jump_freqs/{threshold:g}"] = result.jumps.freq_hz.to_numpy(np.float64)
         out[f"learned/{threshold:g}"] = learning.learned_step.to_numpy(np.float64)
         out[f"reached/{threshold:g}"] = learning.first_below_step.to_numpy(np.float64)
-    edges = plateaus.edges
-    ends = edges[(edges.method == "gradient") & (edges.kind == "end")]
+    found = plateaus.plateau_edges
+    ends = found[(found.method == "gradient") & (found.kind == "end")]
     out["ends/gradient"] = np.unique(ends.step.to_numpy(np.float64))
     return out
 

@@ -22,11 +22,11 @@ def spectral_heatmap_figure(spectrum, full, title: str = "") -> Figure:
     top.set_title(title or "Spectral dynamics: amplitude of the prediction relative to the target")
     keep = full.modes <= heatmap_max_hz(spectrum)
     steps = np.asarray(full.steps, dtype=float) + 1
-    edges_x = np.concatenate([[steps[0] * 0.9], np.sqrt(steps[:-1] * steps[1:]), [steps[-1] * 1.1]])
+    cells_x = np.concatenate([[steps[0] * 0.9], np.sqrt(steps[:-1] * steps[1:]), [steps[-1] * 1.1]])
     freqs = full.modes[keep]
-    edges_y = np.concatenate([[freqs[0] - 0.5], (freqs[:-1] + freqs[1:]) / 2, [freqs[-1] + 0.5]])
+    cells_y = np.concatenate([[freqs[0] - 0.5], (freqs[:-1] + freqs[1:]) / 2, [freqs[-1] + 0.5]])
     amplitude = np.log10(np.maximum(full.amplitude[:, keep].astype(np.float64), 1e-4)).T
-    mesh = bottom.pcolormesh(edges_x, edges_y, amplitude, cmap="viridis", vmin=-4, vmax=0.1, shading="flat",
+    mesh = bottom.pcolormesh(cells_x, cells_y, amplitude, cmap="viridis", vmin=-4, vmax=0.1, shading="flat",
                              rasterized=True)
     for freq in spectrum.target_modes:
         bottom.axhline(freq, color=freq_color(freq, spectrum.target_modes), lw=0.6, ls="--", alpha=0.8)
@@ -89,9 +89,9 @@ def _normalised_amplitude(spectrum) -> tuple[np.ndarray, np.ndarray]:
 def heatmap_axes(ax, spectrum, colorbar: bool = True):
     ratio, freqs = _normalised_amplitude(spectrum)
     steps = np.asarray(spectrum.steps, dtype=float) + 1
-    edges_x = np.concatenate([[steps[0] * 0.9], np.sqrt(steps[:-1] * steps[1:]), [steps[-1] * 1.1]])
-    edges_y = np.arange(len(freqs) + 1) - 0.5
-    mesh = ax.pcolormesh(edges_x, edges_y, np.clip(ratio, 0, 1.2), cmap="magma", vmin=0, vmax=1.2,
+    cells_x = np.concatenate([[steps[0] * 0.9], np.sqrt(steps[:-1] * steps[1:]), [steps[-1] * 1.1]])
+    cells_y = np.arange(len(freqs) + 1) - 0.5
+    mesh = ax.pcolormesh(cells_x, cells_y, np.clip(ratio, 0, 1.2), cmap="magma", vmin=0, vmax=1.2,
                          shading="flat", rasterized=True)
     ax.set_xscale("log")
     ax.set_yticks(np.arange(len(freqs)), [spectrum.mode_text(f) for f in freqs])
