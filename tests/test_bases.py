@@ -55,7 +55,7 @@ def test_fourier_relative_errors_are_the_spectrum_analysis_numbers(small_run):
         steps, pred, y_eval = run.pred_steps, run.pred, run.data("y_eval")
         reference = spectrum_from_predictions(steps, pred, y_eval, run.target["freqs_hz"])
     projection = project_residual(run_basis.basis, steps, pred, y_eval, run_basis.tracked)
-    np.testing.assert_array_equal(projection.labels, reference.target_freqs_hz)
+    np.testing.assert_array_equal(projection.labels, reference.target_modes)
     np.testing.assert_allclose(projection.rel_error, reference.rel_error, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(projection.pred_norm * np.sqrt(2), reference.pred_amplitude, rtol=1e-12, atol=1e-15)
 

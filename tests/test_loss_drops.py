@@ -92,7 +92,7 @@ def test_a_short_strided_run_keeps_every_segment_non_empty():
         warnings.simplefilter("error")
         result = detect_plateaus(100 * np.arange(12), loss)
     assert_segments_tile_the_run(result, 100 * np.arange(12))
-    ends = result.edges[(result.edges.method == "changepoint") & (result.edges.kind == "end")].step.to_numpy()
+    ends = result.plateau_edges[(result.plateau_edges.method == "changepoint") & (result.plateau_edges.kind == "end")].step.to_numpy()
     np.testing.assert_array_equal(result.loss_drops.end_step.to_numpy(), ends)  # one convention for both
 
 

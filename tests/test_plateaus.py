@@ -65,7 +65,7 @@ def test_planted_edges_found_and_spikes_ignored(seed):
     result = detect_plateaus(steps, loss, PlateauParams())
     assert_edges_near(result.edge_steps("changepoint"), planted, CHANGEPOINT_TOL_DECADES)
     assert_edges_near(result.edge_steps("gradient"), planted, GRADIENT_TOL_DECADES)
-    kinds = result.edges[result.edges.method == "changepoint"].sort_values("step").kind.tolist()
+    kinds = result.plateau_edges[result.plateau_edges.method == "changepoint"].sort_values("step").kind.tolist()
     assert kinds == ["start", "end", "start", "end"]
     plateaus = result.plateaus("changepoint")
     assert len(plateaus) == 2 and np.all(np.abs(plateaus.slope) < 0.05)
@@ -81,7 +81,7 @@ def test_spikes_on_a_flat_loss_are_not_edges(seed):
     # dense spikes (every ~40 steps, as in the wide preset) bias the running median locally, which may
     # cost a spurious cut, but the whole run stays one flat plateau: no edges
     assert len(result.change_points) <= 1
-    assert len(result.edges) == 0 and result.segments.is_plateau.all()
+    assert len(result.plateau_edges) == 0 and result.segments.is_plateau.all()
     assert "no plateau edges found" in result.headline()
 
 
@@ -123,7 +123,7 @@ def test_a_power_law_is_no_plateau_even_where_it_slows_down():
 def test_constant_loss_has_no_edges():
     steps = np.arange(500)
     result = detect_plateaus(steps, np.full(500, 0.25), PlateauParams())
-    assert len(result.edges) == 0 and len(result.change_points) == 0
+    assert len(result.plateau_edges) == 0 and len(result.change_points) == 0
     assert result.headline().startswith("no plateau edges found")
     assert np.allclose(result.segments.slope, 0.0, atol=1e-12)
 
@@ -207,7 +207,7 @@ def test_cli_exit_codes(small_run):
     import json
 
     payload = json.loads(as_json.stdout)
-    assert {"segments", "edges", "change_points", "agreement", "loss_drops"} <= set(payload)
+    assert {"segments", "plateau_edges", "change_points", "agreement", "loss_drops"} <= set(payload)
     corner = runner.invoke(app, ["plateaus", str(small_run), "--edges", "corner", "--no-cache"])
     assert corner.exit_code == 0, corner.output
     bad_mode = runner.invoke(app, ["plateaus", str(small_run), "--edges", "kink", "--no-cache"])

@@ -73,7 +73,7 @@ def test_headline_orders_by_first_reached_and_counts_recrossings():
     np.testing.assert_array_equal(learning.first_below_step, [60, 660, 1720])
     np.testing.assert_array_equal(learning.recrossings, [19, 8, 0])  # spikes at 200..3800 and 800..3600
     learning.insert(1, "target_amplitude", 1.0)
-    result = SpectrumResult(steps=steps, freqs_hz=labels, target_freqs_hz=labels, target_amplitude=np.ones(3),
+    result = SpectrumResult(steps=steps, modes=labels, target_modes=labels, target_amplitude=np.ones(3),
                             pred_amplitude=np.ones((len(steps), 3)), rel_error=rel, learning=learning, jumps=jumps,
                             threshold=0.1)
     headline = result.headline()
@@ -83,7 +83,7 @@ def test_headline_orders_by_first_reached_and_counts_recrossings():
     assert list(result.learning_display().columns[:3]) == ["freq_hz", "first_below_step", "recrossings"]
     reversed_rel = rel[:, ::-1]
     learning, jumps = learning_tables(steps, reversed_rel, labels, params)
-    reversed_result = SpectrumResult(steps=steps, freqs_hz=labels, target_freqs_hz=labels,
+    reversed_result = SpectrumResult(steps=steps, modes=labels, target_modes=labels,
                                      target_amplitude=np.ones(3), pred_amplitude=np.ones((len(steps), 3)),
                                      rel_error=reversed_rel, learning=learning, jumps=jumps, threshold=0.1)
     assert "not in order: 0.477 Hz before 0.159 Hz" in reversed_result.headline()

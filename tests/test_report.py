@@ -186,14 +186,14 @@ def test_figure_functions_return_figures_with_expected_artists(two_runs):
     assert len(ax.lines) == 3 and len(ax.patches) >= 1  # loss + two change points; shaded plateau
     with open_run(two_runs[0]) as run:
         full = amplitude_spectrum(run, max_hz=heatmap_max_hz(spectrum))
-    assert full.freqs_hz[-1] == 2 * 15 + 5 and full.amplitude.shape == (len(spectrum.steps), 36)
+    assert full.modes[-1] == 2 * 15 + 5 and full.amplitude.shape == (len(spectrum.steps), 36)
     heat = spectral_heatmap_figure(spectrum, full)
     main_axes = [a for a in heat.axes if a.get_label() != "<colorbar>"]
     assert len(main_axes) == 2
     assert all(any(isinstance(c, QuadMesh) for c in a.collections) for a in main_axes)
     rel = rel_error_figure(spectrum, [(10, 50)])
     labels = [line.get_label() for line in rel.axes[0].lines]
-    assert all(f"{f:g} Hz" in labels for f in spectrum.target_freqs_hz)
+    assert all(f"{f:g} Hz" in labels for f in spectrum.target_modes)
     assert figures.freq_color(3.0, [1, 3, 7]) == figures.freq_color(3.0, [7, 3, 1]) != figures.freq_color(1.0, [1, 3])
     grid = heatmap_grid_figure({"a": spectrum, "b": spectrum, "c": spectrum})
     assert sum(ax.get_visible() for ax in grid.axes if ax.get_label() != "<colorbar>") == 3

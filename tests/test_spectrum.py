@@ -49,10 +49,10 @@ def test_spectrum_matches_explicit_dft_to_1e10():
     target = _explicit_dft(y[None, :])[0]
     expected = np.abs(coef[:, [3, 5]] - target[[3, 5]]) / np.abs(target[[3, 5]])
     np.testing.assert_allclose(result.rel_error, expected, rtol=1e-10)
-    np.testing.assert_allclose(result.freqs_hz, np.arange(G // 2 + 1))
-    np.testing.assert_allclose(full.freqs_hz, np.arange(G // 2 + 1))
+    np.testing.assert_allclose(result.modes, np.arange(G // 2 + 1))
+    np.testing.assert_allclose(full.modes, np.arange(G // 2 + 1))
     band = dft_of_predictions(steps, pred, max_hz=10.0, dtype=np.float64)
-    np.testing.assert_array_equal(band.freqs_hz, np.arange(11))
+    np.testing.assert_array_equal(band.modes, np.arange(11))
     np.testing.assert_array_equal(band.amplitude, full.amplitude[:, :11])
 
 
@@ -260,7 +260,7 @@ def test_run_file_spectrum_matches_numpy_fft_and_caches(small_run, tmp_path):
     np.testing.assert_allclose(full.amplitude[:, 1:-1], 2 * np.abs(coef[:, 1:-1]) / n, rtol=1e-5, atol=1e-7)
     np.testing.assert_array_equal(full.steps, result.steps)
     np.testing.assert_allclose(result.pred_amplitude, 2 * np.abs(coef[:, bins]) / n, rtol=1e-10)
-    np.testing.assert_array_equal(result.target_freqs_hz, freqs)
+    np.testing.assert_array_equal(result.target_modes, freqs)
     cache = tmp_path / "c.h5"
     first = analyze(small_run, "spectrum", cache=cache, threshold=0.2)
     again = analyze(small_run, "spectrum", cache=cache, threshold=0.2)

@@ -64,7 +64,7 @@ def planted_spectrum(planted_run) -> SpectrumResult:
 def test_relative_error_of_each_degree_is_the_planted_ratio(planted_spectrum):
     spectrum = planted_spectrum
     assert spectrum.mode_name == "degree" and list(spectrum.learning.degree) == list(DEGREES)
-    assert list(spectrum.target_freqs_hz) == list(DEGREES) and list(spectrum.freqs_hz) == [0, 1, 2, 3, 4, 5]
+    assert list(spectrum.target_modes) == list(DEGREES) and list(spectrum.modes) == [0, 1, 2, 3, 4, 5]
     for k, degree in enumerate(DEGREES):
         np.testing.assert_allclose(spectrum.rel_error[:, k], planted_ratio(degree, spectrum.steps), rtol=0, atol=2e-6)
         np.testing.assert_allclose(spectrum.pred_amplitude[:, k], AMPS[k] * (1 - planted_ratio(degree, spectrum.steps)),
@@ -89,9 +89,12 @@ def test_json_names_degrees_and_keeps_the_fourier_keys_on_sine_runs(planted_spec
     assert list(payload)[:5] == ["steps", "degrees", "target_degrees", "target_norm", "pred_norm"]
     assert payload["target_degrees"] == [1, 3] and payload["learning"][0]["degree"] == 1
     assert "target_norm" in payload["learning"][0] and "freq_hz" not in payload["jumps"][0]
+    assert payload["mode_unit"] == "degree" and planted_spectrum.target_modes.tolist() == [1, 3]
     with analyzer.open_run(small_run) as run:
         sine = to_jsonable(compute(run, SpectrumParams()))
-    assert list(sine) == [f.name for f in dataclasses.fields(SpectrumResult)]  # the contract of sine runs
+    fourier_keys = ["freqs_hz", "target_freqs_hz"] + [f.name for f in dataclasses.fields(SpectrumResult)][3:]
+    assert list(sine) == ["steps"] + fourier_keys + ["mode_unit"]  # the keys sine runs always had, and the unit
+    assert sine["mode_unit"] == "Hz" and sine["target_freqs_hz"] == [1.0, 3.0, 7.0, 15.0]
     assert "freq_hz" in sine["learning"][0] and "target_amplitude" in sine["learning"][0]
 
 

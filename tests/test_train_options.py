@@ -1,5 +1,6 @@
-"""The training options of `train run` and `train sweep` are generated from the settings declared in config.py:
-one option per setting, with its help, type and the config's default; the sweep's grid axes are the same."""
+"""The training options of `train run`, `train sweep` and `train ensemble` are generated from the settings declared
+in config.py: one option per setting, with its help, type and the config's default; the sweep's grid axes are the
+same."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 import typer.main
 
 from trainer.cli import app
-from trainer.cli.options import RUN_ORDER, SWEEP_ORDER, run_settings, sweep_settings
+from trainer.cli.options import ENSEMBLE_ORDER, RUN_ORDER, SWEEP_ORDER, ensemble_settings, run_settings, sweep_settings
 from trainer.config import ModelSpec, TargetSpec, TrainConfig
 from trainer.settings import declared_settings
 from trainer.sweep.plan import GRID_FIELDS, TUPLE_FIELDS
@@ -72,6 +73,14 @@ def test_sweep_option_matches_its_setting(item):
         assert item.flag not in GRID_FIELDS
 
 
+@pytest.mark.parametrize("item", ensemble_settings(), ids=lambda s: s.flag)
+def test_ensemble_option_matches_its_setting(item):
+    option = command_options("ensemble")[f"--{item.flag}"]
+    assert option.help == item.spec.ensemble and option.name == item.python_name
+    assert option.default is None  # left out: the preset's value
+    assert option.type_descriptor.annotation is {"int": int, "float": float}.get(item.kind, str)
+
+
 def test_the_grid_is_the_grid_settings_and_tuples_are_the_tuple_fields():
     grid = {s.flag for s in sweep_settings() if s.spec.grid}
     assert set(GRID_FIELDS) == grid
@@ -83,6 +92,10 @@ def test_the_training_options_keep_their_help_order():
     sweep = [o for o in command_options("sweep") if o[2:] in declared_settings(TrainConfig)]
     assert run == [f"--{flag}" for flag in RUN_ORDER]
     assert sweep == [f"--{flag}" for flag in SWEEP_ORDER]
+    ensemble = [o for o in command_options("ensemble") if o[2:] in declared_settings(TrainConfig)]
+    shared_target = ["--target", "--input-dim", "--degrees", "--target-seed"]  # the harmonics options, after --overwrite
+    assert ensemble == [f"--{flag}" for flag in ENSEMBLE_ORDER] + shared_target
+    assert list(command_options("ensemble"))[:3] == ["--preset", "--seeds", "--out-dir"]
     assert set(RUN_ORDER) == set(declared_settings(TrainConfig))  # no setting is left to the end by accident
 
 
@@ -100,3 +113,21 @@ def test_a_generated_option_reaches_the_config(tmp_path):
         config = TrainConfig.from_json(f.attrs["config"])
     assert (config.lr, config.epochs, config.model.width, config.target.n_train) == (0.002, 3, 4, 32)
     assert (config.target.freqs_hz, config.target.amps) == ((1.0, 3.0), (1.0, 0.5))
+
+
+def test_the_ensemble_options_reach_every_member(tmp_path):
+    """`train ensemble --epochs --n-train --dtype --device` set every member's config; the seeds differ."""
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, ["ensemble", "--seeds", "2,5", "--epochs", "3", "--n-train", "32", "--dtype",
+                                      "float64", "--device", "cpu", "--out-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    import h5py
+
+    configs = []
+    for seed in (2, 5):
+        with h5py.File(tmp_path / f"baseline-s{seed}.h5") as f:
+            configs.append(TrainConfig.from_json(f.attrs["config"]))
+    assert [(c.seed, c.epochs, c.target.n_train, c.dtype, c.device) for c in configs] == [
+        (2, 3, 32, "float64", "cpu"), (5, 3, 32, "float64", "cpu")]
+    assert configs[0].model == TrainConfig().model  # the baseline preset's model: untouched

@@ -36,7 +36,8 @@ class TargetSpec:
                                       sweep="Target amplitudes, one per frequency (1,1,1,1); grid values separated "
                                             "by / (1,1,1,1/1,0.8,0.6,0.4).")
     phases: tuple[float, ...] | None = setting(None, "Target phases in radians, one per frequency.")
-    n_train: int = setting(1000, "Training points (uniform grid on [0, 1)).", sweep="Training points.")
+    n_train: int = setting(1000, "Training points (uniform grid on [0, 1)).", sweep="Training points.",
+                           ensemble="Training points.")
     # None: the evaluation grid is the training grid
     n_eval: int | None = setting(None, "Evaluation grid points.", show_default="the training grid")
     input_dim: int = setting(1, "harmonics: input dimension d (sphere S^(d-1)).", show_default="3", sweep=True,
@@ -86,10 +87,11 @@ class TrainConfig:
     model: ModelSpec = field(default_factory=ModelSpec)
     optimizer: str = setting("adam", "adam or sgd.", sweep="adam and/or sgd.")
     lr: float = setting(0.01, "Learning rate.", sweep="Learning rate(s), e.g. 0.01,0.001.")
-    epochs: int = setting(10_000, "Full-batch optimizer steps.", sweep="Epochs (comma list: a grid axis).")
+    epochs: int = setting(10_000, "Full-batch optimizer steps.", sweep="Epochs (comma list: a grid axis).",
+                          ensemble=True)
     seed: int = setting(0, "Random seed for the initialisation.")
-    dtype: str = setting("float32", "float32 or float64.", sweep="float32 and/or float64.")
-    device: str = setting("cpu", "cpu or cuda.")
+    dtype: str = setting("float32", "float32 or float64.", sweep="float32 and/or float64.", ensemble=True)
+    device: str = setting("cpu", "cpu or cuda.", ensemble=True)
     ckpt_every: int = setting(10, "Store parameters every N steps.", sweep=True)
     pred_every: int = setting(1, "Store eval-grid predictions every N steps.", sweep="Store predictions every N steps.")
     # noise-floor replicates: after the seeded init, every weight w becomes w * (1 + perturb * e),

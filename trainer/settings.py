@@ -1,7 +1,7 @@
 """Declarations of the training settings: `setting(...)` states a config field's default, help and CLI flag once.
 
 The config dataclasses (trainer/config.py) build their user-facing fields with `setting`; the options of
-`train run` and `train sweep` and the sweep's grid axes are generated from these declarations
+`train run`, `train sweep` and `train ensemble` and the sweep's grid axes are generated from these declarations
 (trainer/cli/options.py, trainer/sweep/plan.py). A field built without `setting` (e.g. the model's input
 width, which follows the target) is no option.
 """
@@ -25,14 +25,18 @@ class SettingSpec:
     sweep: str | None = None  # the `train sweep` help; None: not a sweep option
     grid: bool = True  # a sweep option whose comma list is a grid axis (False: one value for every run)
     sweep_default: str | None = None  # the default the sweep help states, where it differs from show_default
+    ensemble: str | None = None  # the `train ensemble` help (one value for every member); None: no ensemble option
 
 
 def setting(default: Any, help: str, *, flag: str | None = None, show_default: str | None = None,
-            sweep: str | bool | None = None, grid: bool = True, sweep_default: str | None = None) -> Any:
-    """A dataclass field with its CLI declaration; `sweep=True` gives `train sweep` the same help."""
+            sweep: str | bool | None = None, grid: bool = True, sweep_default: str | None = None,
+            ensemble: str | bool | None = None) -> Any:
+    """A dataclass field with its CLI declaration; `sweep=True` (`ensemble=True`) gives `train sweep`
+    (`train ensemble`) the same help as `train run`."""
     spec = SettingSpec(help=help, flag=flag, show_default=show_default,
                        sweep=help if sweep is True else (sweep or None), grid=grid,
-                       sweep_default=sweep_default or show_default)
+                       sweep_default=sweep_default or show_default,
+                       ensemble=help if ensemble is True else (ensemble or None))
     return dataclasses.field(default=default, metadata={META_KEY: spec})
 
 

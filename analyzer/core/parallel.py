@@ -75,16 +75,16 @@ def compute_jobs(client, jobs: list[Job], cost: Callable[[str], int] | None = No
     """
     from distributed import as_completed
 
-    cost = cost or (lambda path: 0)
     by_path: dict[str, list[Job]] = {}
     for job in jobs:
         by_path.setdefault(job.path, []).append(job)
+    costs = {path: cost(path) if cost is not None else 0 for path in by_path}  # each run's cost read once
     pending = {path: len(run_jobs) for path, run_jobs in by_path.items()}
     errors: dict[str, dict] = {path: {} for path in by_path}
     futures = as_completed()
     task_of: dict = {}  # future key -> the run path of a run's task, or the Job of a combine task
-    for path in sorted(by_path, key=lambda p: -cost(p)):  # a run's unsplit jobs on one worker: it opens the run once
-        future = client.submit(_plan_run, by_path[path], pure=False, priority=cost(path))
+    for path in sorted(by_path, key=lambda p: -costs[p]):  # a run's unsplit jobs on one worker: it opens the run once
+        future = client.submit(_plan_run, by_path[path], pure=False, priority=costs[path])
         task_of[future.key] = path
         futures.add(future)
     for future in futures:
@@ -97,7 +97,7 @@ def compute_jobs(client, jobs: list[Job], cost: Callable[[str], int] | None = No
             outcomes = list(zip(by_path[task], outcome[1]))
         for job, done in outcomes:
             if done[0] == "parts":
-                futures.add(_submit_parts(client, job, done, cost, task_of))
+                futures.add(_submit_parts(client, job, done, costs[job.path], task_of))
                 continue
             if done[0] == "failed":
                 errors[job.path][job.name] = done[1]
@@ -106,14 +106,15 @@ def compute_jobs(client, jobs: list[Job], cost: Callable[[str], int] | None = No
                 yield job.path, errors[job.path]
 
 
-def _submit_parts(client, job: Job, outcome: tuple, cost, task_of: dict):
-    """A split job's parts spread over the workers, and the future of the task that combines them."""
+def _submit_parts(client, job: Job, outcome: tuple, cost: int, task_of: dict):
+    """A split job's parts spread over the workers (priority the run's `cost` + 1), and the future of the task
+    that combines them (+ 2)."""
     _, pieces, context = outcome
-    part_futures = [client.submit(_part, job, piece, pure=False, priority=cost(job.path) + 1) for piece in pieces]
+    part_futures = [client.submit(_part, job, piece, pure=False, priority=cost + 1) for piece in pieces]
     progress.expect(len(part_futures), "checkpoints")  # the open display, if any, counts them as they finish
     for part in part_futures:
         part.add_done_callback(lambda _: progress.tick(1, "checkpoints"))
-    combined = client.submit(_combine, job, context, part_futures, pure=False, priority=cost(job.path) + 2)
+    combined = client.submit(_combine, job, context, part_futures, pure=False, priority=cost + 2)
     task_of[combined.key] = job
     return combined
 
@@ -159,14 +160,16 @@ def _warm() -> tuple:
 
 @_guard
 def _plan_run(jobs: list[Job]) -> tuple:
-    """A run's jobs in order with the run opened once: ("jobs", [each job's outcome, as _plan gives it])."""
+    """A run's jobs in order with the run and its cache opened once: ("jobs", [each job's outcome, as _plan
+    gives it])."""
+    from analyzer.core.cache import Cache, default_cache_path
     from analyzer.io.run import open_run
 
-    with open_run(jobs[0].path) as run, _quiet():
-        return ("jobs", [_guard(_plan)(job, run) for job in jobs])
+    with open_run(jobs[0].path) as run, Cache(default_cache_path(run.path)).kept_open() as cache, _quiet():
+        return ("jobs", [_guard(_plan)(job, run, cache) for job in jobs])
 
 
-def _plan(job: Job, run) -> tuple:
+def _plan(job: Job, run, cache) -> tuple:
     """A cached, unsplit or skipped job is done here; a split one comes back as its parts and context."""
     from analyzer.core import registry
     from analyzer.core.runner import resolver_for
@@ -174,7 +177,7 @@ def _plan(job: Job, run) -> tuple:
     if job.only_if is not None and not job.only_if(run):
         return ("done",)
     analysis = registry.get(job.name)
-    resolver, params = resolver_for(run, job.name, **job.overrides)
+    resolver, params = resolver_for(run, job.name, cache=cache, **job.overrides)
     if analysis.split is None:
         resolver.result(job.name, params)  # a cache hit or computed and stored
         return ("done",)
@@ -220,24 +223,33 @@ def _quiet():
         yield
 
 
-def file_cost(path: str | Path) -> int:
+def file_cost(path: str | Path, model_spec: dict | None = None) -> int:
     """File size in kB x (hidden layers)^2: a proxy for the analysis time. The size grows with steps x eval points
     and the checkpoints; the Hessian's cost grows with depth (its rank, hence its HVPs, and their length): deep
-    and wide have files of one size, yet deep's Hessian costs ~8x wide's, so it must start first."""
+    and wide have files of one size, yet deep's Hessian costs ~8x wide's, so it must start first.
+
+    Args:
+        model_spec: the run's stored model spec, where the caller has the run open ({} for an unreadable run);
+            None reads it from the file.
+    """
     try:
         size_kb = int(Path(path).stat().st_size // 1000)
     except OSError:
         return 0
-    return size_kb * _hidden_layers(path) ** 2
+    return size_kb * _hidden_layers(model_spec if model_spec is not None else _model_spec(path)) ** 2
 
 
-def _hidden_layers(path: str | Path) -> int:
-    """The MLP's hidden layers from the stored model spec; 1 for other models or unreadable files."""
+def _model_spec(path: str | Path) -> dict:
     from analyzer.io.run import open_run
 
     try:
         with open_run(path) as run:
-            depth = run.model_spec.get("depth") if run.model_spec.get("kind") == "mlp" else None
+            return dict(run.model_spec)
     except Exception:  # noqa: BLE001 -- a damaged run is reported by its own jobs, not by its priority
-        return 1
+        return {}
+
+
+def _hidden_layers(model_spec: dict) -> int:
+    """The MLP's hidden layers from the stored model spec; 1 for other models or unreadable files."""
+    depth = model_spec.get("depth") if model_spec.get("kind") == "mlp" else None
     return max(int(depth), 1) if isinstance(depth, int) else 1

@@ -46,7 +46,7 @@ def cached_result(run: Run, name: str, *, cache: Cache | Path | str | None = Non
     return Resolver(run, cache, True, sub_params).cached(name, params)
 
 
-def resolver_for(run: Run, name: str, *, cache: Path | str | None = None, use_cache: bool = True,
+def resolver_for(run: Run, name: str, *, cache: Cache | Path | str | None = None, use_cache: bool = True,
                  **overrides: Any) -> tuple["Resolver", Any]:
     """The resolver `analyze(run, name, **overrides)` would use, and the analysis's parameters; computes nothing."""
     sub_params = split_sub_params(name, overrides)

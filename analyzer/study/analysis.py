@@ -45,6 +45,7 @@ class Study:
     family: list[dict] = field(default_factory=list)  # test_family rows (robustness.family), the primary first
     spec_curve: list[dict] = field(default_factory=list)  # the primary test over specifications
     pooled: dict = field(default_factory=dict)  # analysis name -> its StudyHooks.pool over the runs
+    files: object = None  # the study's open run files (analyzer/study/files.py); None: a read opens its run
 
     @property
     def seed_runs(self) -> list[RunSummary]:
@@ -57,6 +58,14 @@ class Study:
     @property
     def groups(self) -> list[str]:
         return sorted(set(self.group_of.values()))
+
+    def run_result(self, path: str, name: str, **overrides):
+        """analyze(path, name, **overrides) through the study's open run files, or opening the run."""
+        if self.files is not None:
+            return self.files.result(path, name, **overrides)
+        from analyzer.core.runner import analyze
+
+        return analyze(path, name, use_cache=self.options.use_cache, **overrides)
 
 
 def group_names(runs: list[RunSummary]) -> dict[str, str]:
@@ -96,8 +105,9 @@ def replicate_set_of(run: RunSummary, group: str) -> str:
     return f"{group} seed {run.seed}"
 
 
-def build_study(outcomes: list[RunSummary | SkippedRun], options: StudyOptions) -> Study:
-    """All study statistics from the workers' outcomes (at least one valid run)."""
+def build_study(outcomes: list[RunSummary | SkippedRun], options: StudyOptions, files=None) -> Study:
+    """All study statistics from the workers' outcomes (at least one valid run); `files`: the study's open run
+    files, for what reads a run again (the median seeds' heatmaps)."""
     runs = [o for o in outcomes if isinstance(o, RunSummary)]
     skipped = [o for o in outcomes if isinstance(o, SkippedRun)]
     group_of = group_names(runs)
@@ -105,7 +115,7 @@ def build_study(outcomes: list[RunSummary | SkippedRun], options: StudyOptions) 
     study_runs = [r for r in runs if r.perturb <= 0]
     study = Study(runs=runs, skipped=skipped, group_of=group_of, options=options, learned=learned,
                   learned_table=st.learned_step_table(learned[~learned.replicate], options.n_resamples, options.seed),
-                  quantities=quantity_frame(study_runs, group_of, options))
+                  quantities=quantity_frame(study_runs, group_of, options), files=files)
     from analyzer.core.registry import study_hooks
 
     study.pooled = {name: hooks.pool(study) for name, hooks in study_hooks() if hooks.pool is not None}
@@ -255,16 +265,21 @@ def median_runs(study: Study) -> dict[str, RunSummary]:
     return chosen
 
 
-def run_study(inputs, options: StudyOptions, on_start=None, on_done=None) -> Study:
-    """Collect the run files, summarize them on Dask, and build the study; no valid run is bad input."""
+def run_study(inputs, options: StudyOptions, on_start=None, on_done=None, files=None) -> Study:
+    """Collect the run files, summarize them on Dask, and build the study; no valid run is bad input.
+
+    Args:
+        files: the study's open run files (analyzer/study/files.py), each run opened once for the summaries and
+            the report's figures (keep them open until the report is rendered); None: opened for the summaries.
+    """
     from analyzer.errors import BadInputError
     from analyzer.study.collect import collect_paths, summarize_runs
 
     paths = collect_paths(list(inputs))
     if on_start is not None:
         on_start(len(paths))
-    outcomes = summarize_runs(paths, options, on_done)
+    outcomes = summarize_runs(paths, options, on_done, files)
     if not any(isinstance(o, RunSummary) for o in outcomes):
         first = next(o for o in outcomes if isinstance(o, SkippedRun))
         raise BadInputError(f"none of the {len(paths)} run files could be analysed ({first.path}: {first.reason})")
-    return build_study(outcomes, options)
+    return build_study(outcomes, options, files)

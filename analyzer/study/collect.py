@@ -133,14 +133,18 @@ def collect_paths(inputs: list[str | Path]) -> list[Path]:
 
 # ---- one run (runs on a worker) -------------------------------------------------------------------
 
-def summarize_run(path: str, options: StudyOptions) -> RunSummary | SkippedRun:
-    """The cached analyses of one run reduced to a summary; any failure becomes a SkippedRun with the reason."""
+def summarize_run(path: str, options: StudyOptions, files=None) -> RunSummary | SkippedRun:
+    """The cached analyses of one run reduced to a summary; any failure becomes a SkippedRun with the reason.
+
+    Args:
+        files: the study's open run files (analyzer/study/files.py), read through; None opens the run here.
+    """
     from analyzer.errors import AnalyzerError
 
     # worker processes may share the terminal: keep the Hessian's own progress bar and warnings off it
     with contextlib.redirect_stderr(io.StringIO()):
         try:
-            return _summarize(Path(path), options)
+            return _summarize(Path(path), options, files)
         except (AnalyzerError, OSError, KeyError, ValueError) as err:
             return SkippedRun(str(path), _one_line(err, path))
         except Exception as err:  # noqa: BLE001 -- a worker must report, not die, on a damaged file
@@ -158,10 +162,12 @@ def _one_line(err: Exception, path: str | Path = "") -> str:
 @dataclass
 class StudyContext:
     """What a study hook's collect(run, context) gets: the options, notes to append to (a failure the study goes on
-    without), and the run's results, each computed once per summary."""
+    without), and the run's results, each computed once per summary (through `cache`, the run's open sidecar cache,
+    where the study keeps one)."""
 
     run: object
     options: StudyOptions
+    cache: object = None
     notes: list = field(default_factory=list)
     results: dict = field(default_factory=dict)
 
@@ -175,32 +181,41 @@ class StudyContext:
 
         key = (name, tuple(sorted(overrides.items())))
         if key not in self.results:
-            self.results[key] = analyze(self.run, name, use_cache=self.options.use_cache, **overrides)
+            self.results[key] = analyze(self.run, name, cache=self.cache, use_cache=self.options.use_cache,
+                                        **overrides)
         return self.results[key]
 
     def one_line(self, err: Exception) -> str:
         return _one_line(err)
 
 
-def _summarize(path: Path, options: StudyOptions) -> RunSummary:
-    from analyzer.core.registry import study_hooks
+def _summarize(path: Path, options: StudyOptions, files=None) -> RunSummary:
     from analyzer.io.run import open_run
 
+    if files is not None:
+        return _summary_of(path, *files.opened(path), options)
     with open_run(path) as run:
-        if run.n_steps < 2:
-            raise BadInputError(f"{path}: only {run.n_steps} logged steps")
-        context, fields, parts = StudyContext(run, options), {}, {}
-        for name, hooks in study_hooks():
-            if hooks.collect is None:
-                continue
-            part = hooks.collect(run, context)
-            if hooks.fills_summary:
-                fields.update(part)
-            elif part is not None:
-                parts[name] = part
-        loss_steps, loss = _sampled_loss(np.asarray(run.steps), np.asarray(run.loss))
-        return RunSummary(path=str(path), config=dict(run.config), status=run.status, n_steps=int(run.n_steps),
-                          loss_steps=loss_steps, loss=loss, notes=tuple(context.notes), parts=parts, **fields)
+        return _summary_of(path, run, None, options)
+
+
+def _summary_of(path: Path, run, cache, options: StudyOptions) -> RunSummary:
+    """The summary of an open run, its results read through `cache` (None: the default sidecar, or none)."""
+    from analyzer.core.registry import study_hooks
+
+    if run.n_steps < 2:
+        raise BadInputError(f"{path}: only {run.n_steps} logged steps")
+    context, fields, parts = StudyContext(run, options, cache), {}, {}
+    for name, hooks in study_hooks():
+        if hooks.collect is None:
+            continue
+        part = hooks.collect(run, context)
+        if hooks.fills_summary:
+            fields.update(part)
+        elif part is not None:
+            parts[name] = part
+    loss_steps, loss = _sampled_loss(np.asarray(run.steps), np.asarray(run.loss))
+    return RunSummary(path=str(path), config=dict(run.config), status=run.status, n_steps=int(run.n_steps),
+                      loss_steps=loss_steps, loss=loss, notes=tuple(context.notes), parts=parts, **fields)
 
 
 def _sampled_loss(steps: np.ndarray, loss: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -212,14 +227,25 @@ def _sampled_loss(steps: np.ndarray, loss: np.ndarray) -> tuple[np.ndarray, np.n
 # ---- many runs on Dask ----------------------------------------------------------------------------
 
 def summarize_runs(paths: list[Path], options: StudyOptions,
-                   on_done: Callable[[RunSummary | SkippedRun], None] | None = None) -> list[RunSummary | SkippedRun]:
+                   on_done: Callable[[RunSummary | SkippedRun], None] | None = None,
+                   files=None) -> list[RunSummary | SkippedRun]:
     """Every run's summary, computed on Dask distributed; results in the order of `paths`.
 
     With the cache, the analyses are computed first as jobs (analyzer/core/parallel.py: the Hessian's
-    checkpoints spread over the workers), and each run is summarized here from its cache as soon as its jobs
-    are done. Without it, each worker computes one run's analyses whole.
+    checkpoints spread over the workers, a run's other jobs on one worker that opens the run and its cache once),
+    and each run is summarized here from its cache as soon as its jobs are done. Without it, each worker computes
+    one run's analyses whole.
+
+    Args:
+        files: the study's open run files (analyzer/study/files.py), kept open for its figures; None: opened
+            here for the summaries only.
     """
-    from analyzer.core.parallel import cluster, compute_jobs, file_cost
+    from analyzer.study.files import RunFiles
+
+    if files is None:
+        with RunFiles(options.use_cache) as own:
+            return summarize_runs(paths, options, on_done, own)
+    from analyzer.core.parallel import cluster, compute_jobs
 
     index = {str(path): i for i, path in enumerate(paths)}
     results: list = [None] * len(paths)
@@ -232,26 +258,25 @@ def summarize_runs(paths: list[Path], options: StudyOptions,
 
     with cluster(options.workers, options.scheduler) as client:
         if options.use_cache:
-            for path, _errors in compute_jobs(client, study_jobs(paths, options), cost=file_cost):
+            for path, _errors in compute_jobs(client, study_jobs(paths, options), cost=files.cost):
                 # a summary reads the cache (a fraction of a second) while the workers go on, so the progress
                 # bar moves as runs finish; errors are found again, and named, by summarize_run (a failed
                 # Hessian becomes a note there)
-                record(summarize_run(path, options))
+                record(summarize_run(path, options, files))
         else:
-            for outcome in _summaries_on_workers(client, list(index), options):
+            for outcome in _summaries_on_workers(client, list(index), options, files.cost):
                 record(outcome)
     return [r if r is not None else SkippedRun(str(p), "worker failed") for r, p in zip(results, paths)]
 
 
-def _summaries_on_workers(client, paths: list[str], options: StudyOptions):
+def _summaries_on_workers(client, paths: list[str], options: StudyOptions, cost: Callable[[str], int]):
     """Each run's analyses computed whole on one worker, largest files first (the slowest run then starts at
     once instead of last, which on a few runs per worker decides the wall time)."""
     from distributed import as_completed
 
-    from analyzer.core.parallel import file_cost
-
-    futures = [client.submit(summarize_run, path, options, pure=False, priority=file_cost(path))
-               for path in sorted(paths, key=lambda p: -file_cost(p))]
+    costs = {path: cost(path) for path in paths}
+    futures = [client.submit(summarize_run, path, options, pure=False, priority=costs[path])
+               for path in sorted(paths, key=lambda p: -costs[p])]
     for future in as_completed(futures):
         try:
             yield future.result()

@@ -16,6 +16,7 @@ def run_study_command(inputs: list[str], *, out: Path | None, overwrite: bool, w
     from analyzer.report.write import check_output, write_report
     from analyzer.study.collect import StudyOptions
     from analyzer.study.analysis import run_study
+    from analyzer.study.files import RunFiles
     from analyzer.study.report import render, to_json
 
     from analyzer.analyses.correlate.nulls import NULLS
@@ -30,13 +31,14 @@ def run_study_command(inputs: list[str], *, out: Path | None, overwrite: bool, w
     options = StudyOptions(hessian=hessian, use_cache=use_cache, workers=workers, scheduler=scheduler,
                            n_permutations=permutations, n_resamples=resamples, seed=seed, null=null,
                            strict_null=strict)
-    with _RunProgress() as progress:
-        study = run_study(inputs, options, on_start=progress.start, on_done=progress.advance)
-    if out is not None:
-        command = "analyze study " + " ".join(shlex.quote(str(i)) for i in inputs) + f" -o {shlex.quote(str(out))}" \
-            + (f" --null {null}" if null != "swap" else "")
-        written = write_report(render(study, title=title, command=command), out, overwrite=overwrite)
-        print(f"wrote {Path(out) / 'REPORT.md'} and {len(written) - 1} figures", file=sys.stderr)
+    with RunFiles(use_cache) as files:  # each run opened once, from its summary to the report's last figure
+        with _RunProgress() as progress:
+            study = run_study(inputs, options, on_start=progress.start, on_done=progress.advance, files=files)
+        if out is not None:
+            command = "analyze study " + " ".join(shlex.quote(str(i)) for i in inputs) \
+                + f" -o {shlex.quote(str(out))}" + (f" --null {null}" if null != "swap" else "")
+            written = write_report(render(study, title=title, command=command), out, overwrite=overwrite)
+            print(f"wrote {Path(out) / 'REPORT.md'} and {len(written) - 1} figures", file=sys.stderr)
     if as_json:
         print(json.dumps(to_json(study), indent=2, allow_nan=False))
     else:

@@ -259,13 +259,14 @@ def _primary_json(study: Study) -> dict:
 
 def to_json(study: Study) -> dict:
     """The study's numbers: n_runs, p_value (escapes), p_value_edges, table, and the rest by section."""
-    escapes, edges = study.tests.get("escapes"), study.tests.get("edges")
+    escape_test, edge_test = study.tests.get("escapes"), study.tests.get("edges")
     presets = {r.path: r.preset for r in study.runs}
     group_preset = {study.group_of[p]: presets[p] for p in presets}
     table = study.learned_table.assign(preset=study.learned_table.group.map(group_preset))
     payload = {
         "n_runs": len(study.runs), "n_seed_runs": len(study.seed_runs), "n_replicate_runs": len(study.replicate_runs),
-        "p_value": escapes.p_value if escapes else None, "p_value_edges": edges.p_value if edges else None,
+        "p_value": escape_test.p_value if escape_test else None,
+        "p_value_edges": edge_test.p_value if edge_test else None,
         "table": table[["preset", "group", "freq_hz", "n", "n_not_learned", "n_reached_then_lost", "mean", "ci_low", "ci_high", "median"]],
         "groups": study.groups,
         "runs": [{"path": r.path, "group": study.group_of[r.path], "seed": r.seed, "perturb": r.perturb,

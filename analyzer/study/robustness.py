@@ -34,17 +34,17 @@ def _unit(run, group: str, jumps, refs, name: str | None = None) -> dict:
 def family(study) -> list[dict]:
     """Every test the report prints, Holm-adjusted together; the first row is the primary test."""
     runs, group_of, options = study.seed_runs, study.group_of, study.options
-    escapes = [_unit(r, group_of[r.path], r.jump_steps, r.escape_steps) for r in runs]
-    edges = [_unit(r, group_of[r.path], r.jump_steps, r.edge_steps) for r in runs]
-    rows = [jump_test(PRIMARY, "escapes", escapes, options, primary=True),
-            jump_test("jumps vs plateau edges", "edges", edges, options)]
+    escape_units = [_unit(r, group_of[r.path], r.jump_steps, r.escape_steps) for r in runs]
+    edge_units = [_unit(r, group_of[r.path], r.jump_steps, r.edge_steps) for r in runs]
+    rows = [jump_test(PRIMARY, "escapes", escape_units, options, primary=True),
+            jump_test("jumps vs plateau edges", "edges", edge_units, options)]
     for group in study.groups:
-        for name, units in (("escapes", escapes), ("edges", edges)):
+        for name, units in (("escapes", escape_units), ("edges", edge_units)):
             members = [u for u in units if u["group"] == group]
             if members:
                 rows.append(jump_test(f"{group}: jumps vs {name}", name, members, options))
     rows.append(jump_test(f"jumps at step >= {TRANSIENT_STEPS} vs escapes", "escapes",
-                          [dict(u, jumps=u["jumps"][u["jumps"] >= TRANSIENT_STEPS]) for u in escapes], options))
+                          [dict(u, jumps=u["jumps"][u["jumps"] >= TRANSIENT_STEPS]) for u in escape_units], options))
     rows.append(decoupled_test(runs, group_of, options))
     rows.append(stall_row(study))
     for _, hooks in study_hooks():  # the hooked analyses' rows (the saddle control, the escape directions)

@@ -1,8 +1,10 @@
-"""The training options of `train run` and `train sweep`, generated from the settings declared in trainer/config.py.
+"""The training options of `train run`, `train sweep` and `train ensemble`, generated from the settings declared in
+trainer/config.py.
 
 `train run` gets one option per declared setting (a value overrides the preset's); `train sweep` one per setting
-declared with a sweep help (text: a comma list is a grid axis, trainer/sweep/plan.py parses it). The order of the
-options in the help is kept here; a new setting needs no line here (it comes after the listed ones).
+declared with a sweep help (text: a comma list is a grid axis, trainer/sweep/plan.py parses it); `train ensemble`
+one per setting declared with an ensemble help (one value for every member, as `train run` takes it). The order
+of the options in the help is kept here; a new setting needs no line here (it comes after the listed ones).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ RUN_ORDER = ("seed", "epochs", "lr", "width", "depth", "activation", "init", "op
              "perturb-seed", "freeze-hidden")
 SWEEP_ORDER = ("lr", "epochs", "optimizer", "width", "depth", "activation", "init", "dtype", "n-train", "ckpt-every",
                "pred-every", "perturb", "target", "input-dim", "degrees", "target-seed", "amps", "freqs")
+ENSEMBLE_ORDER = ("epochs", "n-train", "dtype", "device")
 KEYWORD = inspect.Parameter.KEYWORD_ONLY
 
 
@@ -32,15 +35,26 @@ def sweep_settings() -> list[Setting]:
     return [s for s in ordered(declared_settings(TrainConfig), SWEEP_ORDER) if s.spec.sweep is not None]
 
 
-def run_option(item: Setting) -> inspect.Parameter:
-    """The `train run` option of a setting: default None (the preset's value); a bool is an on-flag."""
+def ensemble_settings() -> list[Setting]:
+    return [s for s in ordered(declared_settings(TrainConfig), ENSEMBLE_ORDER) if s.spec.ensemble is not None]
+
+
+def run_option(item: Setting, help: str | None = None) -> inspect.Parameter:
+    """The `train run` option of a setting (with another help: `train ensemble`'s): default None (the preset's
+    value); a bool is an on-flag."""
     extra = {} if item.spec.show_default is None else {"show_default": item.spec.show_default}
+    text = item.spec.help if help is None else help
     if item.kind == "bool":
-        annotation = Annotated[bool, typer.Option(f"--{item.flag}", help=item.spec.help, **extra)]
+        annotation = Annotated[bool, typer.Option(f"--{item.flag}", help=text, **extra)]
         return inspect.Parameter(item.python_name, KEYWORD, default=False, annotation=annotation)
     python_type = {"int": int, "float": float}.get(item.kind, str)  # tuples: comma-separated text
-    annotation = Annotated[Optional[python_type], typer.Option(f"--{item.flag}", help=item.spec.help, **extra)]
+    annotation = Annotated[Optional[python_type], typer.Option(f"--{item.flag}", help=text, **extra)]
     return inspect.Parameter(item.python_name, KEYWORD, default=None, annotation=annotation)
+
+
+def ensemble_option(item: Setting) -> inspect.Parameter:
+    """The `train ensemble` option of a setting: `train run`'s, with the ensemble help."""
+    return run_option(item, help=item.spec.ensemble)
 
 
 def sweep_option(item: Setting) -> inspect.Parameter:

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from trainer.cli.common import RUNS_DIR, fail, guard, progress_bar, report_result
-from trainer.cli.options import sweep_option, sweep_settings, with_options
+from trainer.cli.options import ensemble_option, ensemble_settings, sweep_option, sweep_settings, with_options
 from trainer.cli.target import DegreesOpt, InputDimOpt, TargetKindOpt, TargetSeedOpt, harmonics_target
 
 def run_sweep_command(folder: Path, runs, *, overwrite: bool, manifest: bool, scheduler: Optional[str] = None,
@@ -126,18 +126,16 @@ def _seed_list(text: str) -> list[int]:
 
 
 def ensemble_command(
+    *,
     preset: Annotated[str, typer.Option(help="Preset every member starts from.")] = "baseline",
     seeds: Annotated[str, typer.Option(help="Seeds, e.g. 0-7 or 0,3,5: one member (and run file) each.")] = "0-7",
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for the run files PRESET-sSEED.h5.")] = RUNS_DIR,
-    epochs: Annotated[Optional[int], typer.Option(help="Full-batch optimizer steps.")] = None,
-    n_train: Annotated[Optional[int], typer.Option(help="Training points.")] = None,
-    dtype: Annotated[Optional[str], typer.Option(help="float32 or float64.")] = None,
-    device: Annotated[Optional[str], typer.Option(help="cpu or cuda.")] = None,
     batch: Annotated[Optional[bool], typer.Option(
         "--batch/--no-batch", help="One vectorized loop for all members (default: only on a GPU).")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace existing run files.")] = False,
     target: TargetKindOpt = None, input_dim: InputDimOpt = None, degrees: DegreesOpt = None,
     target_seed: TargetSeedOpt = None,
+    **values,
 ) -> None:
     """Train one preset over several seeds together; every member writes its own ordinary run file."""
     from trainer.config import get_preset
@@ -146,10 +144,13 @@ def ensemble_command(
 
     harmonics = harmonics_target(target, input_dim, degrees, target_seed)
     base = with_target(guard(get_preset, preset), harmonics)
-    changes = {k: v for k, v in {"epochs": epochs, "dtype": dtype, "device": device}.items() if v is not None}
-    if n_train is not None:
-        changes["target"] = dataclasses.replace(base.target, n_train=n_train)
-    configs = [dataclasses.replace(base, seed=seed, **changes) for seed in _seed_list(seeds)]
+    changes: dict[str, dict] = {"run": {}, "target": {}, "model": {}}
+    for item in ensemble_settings():  # the settings every member shares, where given
+        if values[item.python_name] is not None:
+            changes[item.part][item.attribute] = values[item.python_name]
+    base = dataclasses.replace(base, target=dataclasses.replace(base.target, **changes["target"]),
+                               model=dataclasses.replace(base.model, **changes["model"]), **changes["run"])
+    configs = [dataclasses.replace(base, seed=seed) for seed in _seed_list(seeds)]
     kind = "-harmonics" if harmonics is not None else ""
     paths = [out_dir / f"{preset}-s{c.seed}{kind}.h5" for c in configs]
     with progress_bar() as bar:
@@ -163,3 +164,7 @@ def ensemble_command(
         results = guard(train_ensemble, configs, paths, batch=batch, overwrite=overwrite, progress=update)
     for result in results:
         report_result(result)
+
+
+with_options(ensemble_command, [ensemble_option(item) for item in ensemble_settings()],
+             trailing=("batch", "overwrite", "target", "input_dim", "degrees", "target_seed"))

@@ -37,7 +37,7 @@ def density_figure(steps: np.ndarray, eigenvalues: np.ndarray, plateau_steps, ti
     (non-zero eigenvalues) and symmetric-log axis (all of them; the zeros of the null space in the middle bin)."""
     fig, (ax_lin, ax_log) = plt.subplots(1, 2, figsize=(10.0, 3.8), layout="constrained")
     colors = plt.get_cmap("viridis")(np.linspace(0, 0.85, max(len(steps), 1)))
-    linear_bins, log_bins = np.linspace(-1, 1, 81), _symlog_edges(LINTHRESH)
+    linear_bins, log_bins = np.linspace(-1, 1, 81), _symlog_bins(LINTHRESH)
     for values, step, color in zip(eigenvalues, steps, colors):
         scale = float(np.max(np.abs(values))) or 1.0
         relative = values / scale
@@ -59,7 +59,7 @@ def density_figure(steps: np.ndarray, eigenvalues: np.ndarray, plateau_steps, ti
 LINTHRESH = 1e-8
 
 
-def _symlog_edges(linthresh: float) -> np.ndarray:
+def _symlog_bins(linthresh: float) -> np.ndarray:
     outer = np.logspace(np.log10(linthresh), 0.0001, 33)
     return np.concatenate([-outer[::-1], outer])
 

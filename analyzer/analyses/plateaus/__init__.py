@@ -9,7 +9,7 @@ from analyzer.analyses.plateaus.section import section
 from analyzer.core.registry import Analysis, Compare, StudyHooks
 
 ANALYSIS = Analysis(
-    name="plateaus", params=PlateauParams, result=PlateauResult, compute=compute, version="5",
+    name="plateaus", params=PlateauParams, result=PlateauResult, compute=compute, version="6",
     summary="plateaus and change points of log10(loss) on a log-step axis",
     requires=(), section=section, in_report=True,
     report_aliases=(("penalty", "penalty"),), compare=Compare(tables=tables, order=2),

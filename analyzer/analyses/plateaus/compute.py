@@ -7,7 +7,7 @@ decades of loss per decade of steps. Edges are still reported in steps, refined 
 
 Pipeline (linear in the number of steps, nothing n x n):
 1. despike: a running median of `window` steps removes Adam's isolated spikes (up to ~25 steps wide at
-   lr 0.01) and, unlike a mean, leaves monotone trends and step edges where they are;
+   lr 0.01) and, unlike a mean, leaves monotone trends and sudden level shifts where they are;
 2. bin: medians of the despiked curve in bins of 1/points_per_decade decade (empty bins dropped), a few
    hundred points even for 100k steps; early on a bin is one step, so the initial transient keeps its
    full resolution;
@@ -60,10 +60,11 @@ def detect_plateaus(steps: np.ndarray, loss: np.ndarray, params: PlateauParams |
     grad_frame = gradient_segments(curve, params)
     segments = pd.concat([cp_frame, grad_frame], ignore_index=True)[SEGMENT_COLUMNS]
     last_step = int(curve.steps[-1])
-    edges = pd.concat([plateau_edges(cp_frame, "changepoint", last_step),
+    edges_found = pd.concat([plateau_edges(cp_frame, "changepoint", last_step),
                        plateau_edges(grad_frame, "gradient", last_step)], ignore_index=True)
-    agreement = edge_agreement(_steps_of(edges, "changepoint"), _steps_of(edges, "gradient"), params.tolerance)
-    return PlateauResult(segments=segments, edges=edges, change_points=change_points, agreement=agreement,
+    agreement = edge_agreement(_steps_of(edges_found, "changepoint"), _steps_of(edges_found, "gradient"),
+                               params.tolerance)
+    return PlateauResult(segments=segments, plateau_edges=edges_found, change_points=change_points, agreement=agreement,
                          loss_drops=loss_drops, noise_sigma=float(curve.sigma), n_steps_used=int(len(curve.steps)),
                          note=note)
 

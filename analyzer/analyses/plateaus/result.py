@@ -19,7 +19,7 @@ class PlateauResult:
     """Segments and plateau edges of log10(loss) from the change-point and the gradient method."""
 
     segments: pd.DataFrame  # SEGMENT_COLUMNS; duration in steps, slope in decades of loss per decade of steps
-    edges: pd.DataFrame  # EDGE_COLUMNS; kind "start" (first plateau step) or "end" (first step after it)
+    plateau_edges: pd.DataFrame  # EDGE_COLUMNS; kind "start" (first plateau step) or "end" (first step after it)
     change_points: np.ndarray  # steps where a change-point segment starts (interior boundaries)
     agreement: dict = field(default_factory=dict)  # matched edges, distances, F1 within tolerance
     # change-point method, edges="logistic": one row per plateau that ends inside the run (LOSS_DROP_COLUMNS):
@@ -37,7 +37,7 @@ class PlateauResult:
 
     def edge_steps(self, method: str = "changepoint") -> np.ndarray:
         _check_method(method)
-        return np.unique(self.edges.loc[self.edges.method == method, "step"].to_numpy(dtype=np.int64))
+        return np.unique(self.plateau_edges.loc[self.plateau_edges.method == method, "step"].to_numpy(dtype=np.int64))
 
     def loss_drop_steps(self) -> np.ndarray:
         """Midpoints of the loss drops that end the change-point plateaus (edges="logistic" only; a plateau
@@ -61,7 +61,7 @@ class PlateauResult:
 
     def tables(self) -> dict[str, pd.DataFrame]:
         agreement = pd.DataFrame([{k: v for k, v in self.agreement.items()}]) if self.agreement else pd.DataFrame()
-        return {"segments": self.segments, "plateau edges": self.edges, "loss drops": self.loss_drops,
+        return {"segments": self.segments, "plateau edges": self.plateau_edges, "loss drops": self.loss_drops,
                 "agreement": agreement}
 
 

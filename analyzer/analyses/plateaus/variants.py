@@ -32,8 +32,8 @@ def spec_events(context, spectrum, plateaus) -> dict[str, np.ndarray]:
         out[f"jump_freqs/{threshold:g}"] = result.jumps.freq_hz.to_numpy(np.float64)
         out[f"learned/{threshold:g}"] = learning.learned_step.to_numpy(np.float64)
         out[f"reached/{threshold:g}"] = learning.first_below_step.to_numpy(np.float64)
-    edges = plateaus.edges
-    ends = edges[(edges.method == "gradient") & (edges.kind == "end")]
+    found = plateaus.plateau_edges
+    ends = found[(found.method == "gradient") & (found.kind == "end")]
     out["ends/gradient"] = np.unique(ends.step.to_numpy(np.float64))
     return out
 
@@ -45,7 +45,7 @@ def decoupled_escapes(run, spectrum) -> dict[float, np.ndarray]:
     steps, loss = np.asarray(run.steps, np.float64), np.asarray(run.loss, np.float64)
     amplitudes = spectrum.learning.set_index("freq_hz").target_amplitude
     out = {}
-    for k, freq in enumerate(np.asarray(spectrum.target_freqs_hz, np.float64)):
+    for k, freq in enumerate(np.asarray(spectrum.target_modes, np.float64)):
         if not np.any(spectrum.jumps.freq_hz.to_numpy(np.float64) == freq):
             continue
         energy = 0.5 * (np.asarray(spectrum.rel_error[:, k], np.float64) * float(amplitudes.loc[freq])) ** 2

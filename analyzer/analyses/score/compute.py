@@ -62,18 +62,18 @@ def _check_config(run) -> None:
 
 def _summarise(table: pd.DataFrame, known: KnownAnswer, n_detected: int, p_value, params: ScoreParams,
                notes: list) -> ScoreResult:
-    edges = table[table.quantity.isin(["plateau_start", "plateau_end"])].error_fraction.fillna(np.inf)
-    jumps = table[table.quantity == "jump_step"].error_fraction.fillna(np.inf)
+    edge_errors = table[table.quantity.isin(["plateau_start", "plateau_end"])].error_fraction.fillna(np.inf)
+    jump_errors = table[table.quantity == "jump_step"].error_fraction.fillna(np.inf)
     index = table[table.quantity == "index"]
     escape = table[table.quantity.str.startswith("escape_")]
     required = len(known.plateaus) >= 3
     stat = lambda values, fn: float(fn(values)) if len(values) and np.isfinite(fn(values)) else None  # noqa: E731
-    median_edge = stat(edges, np.median)
+    median_edge = stat(edge_errors, np.median)
     passed = (not notes and median_edge is not None and median_edge <= params.edge_tolerance
               and bool(index.ok.all()) and bool(escape.ok.all())
               and (not required or (p_value is not None and p_value < params.alpha)))
     return ScoreResult(table=table, n_plateaus_predicted=len(known.plateaus), n_plateaus_detected=n_detected,
-                       median_edge_error=median_edge, worst_edge_error=stat(edges, np.max),
-                       median_jump_error=stat(jumps, np.median), worst_jump_error=stat(jumps, np.max),
+                       median_edge_error=median_edge, worst_edge_error=stat(edge_errors, np.max),
+                       median_jump_error=stat(jump_errors, np.median), worst_jump_error=stat(jump_errors, np.max),
                        index_exact=bool(len(index) and index.ok.all()), p_value=p_value,
                        correlation_required=required, passed=bool(passed), missing=[], notes=notes)

@@ -143,7 +143,7 @@ def mode_learning(steps: np.ndarray, modes: np.ndarray, tracked: np.ndarray, tar
     single-sided amplitude; otherwise the component's norm), `rel_error` (T, K)."""
     learning, jumps = learning_tables(steps, rel_error, modes[tracked], params, mode_name)
     learning.insert(1, MODE_WORDS[mode_name][2][2], target_size[tracked])
-    return SpectrumResult(steps=steps, freqs_hz=modes, target_freqs_hz=modes[tracked], target_amplitude=target_size,
+    return SpectrumResult(steps=steps, modes=modes, target_modes=modes[tracked], target_amplitude=target_size,
                           pred_amplitude=pred_size, rel_error=rel_error, learning=learning, jumps=jumps,
                           threshold=float(params.threshold), first_nonfinite_step=first_bad, note=note,
                           resolution=time_resolution(steps, params))

@@ -20,16 +20,16 @@ def spectral_heatmap_figure(spectrum, full, title: str = "") -> Figure:
                                       gridspec_kw={"height_ratios": [1, 1.4]})
     heatmap_axes(top, spectrum)
     top.set_title(title or "Spectral dynamics: amplitude of the prediction relative to the target")
-    keep = full.freqs_hz <= heatmap_max_hz(spectrum)
+    keep = full.modes <= heatmap_max_hz(spectrum)
     steps = np.asarray(full.steps, dtype=float) + 1
-    edges_x = np.concatenate([[steps[0] * 0.9], np.sqrt(steps[:-1] * steps[1:]), [steps[-1] * 1.1]])
-    freqs = full.freqs_hz[keep]
-    edges_y = np.concatenate([[freqs[0] - 0.5], (freqs[:-1] + freqs[1:]) / 2, [freqs[-1] + 0.5]])
+    cells_x = np.concatenate([[steps[0] * 0.9], np.sqrt(steps[:-1] * steps[1:]), [steps[-1] * 1.1]])
+    freqs = full.modes[keep]
+    cells_y = np.concatenate([[freqs[0] - 0.5], (freqs[:-1] + freqs[1:]) / 2, [freqs[-1] + 0.5]])
     amplitude = np.log10(np.maximum(full.amplitude[:, keep].astype(np.float64), 1e-4)).T
-    mesh = bottom.pcolormesh(edges_x, edges_y, amplitude, cmap="viridis", vmin=-4, vmax=0.1, shading="flat",
+    mesh = bottom.pcolormesh(cells_x, cells_y, amplitude, cmap="viridis", vmin=-4, vmax=0.1, shading="flat",
                              rasterized=True)
-    for freq in spectrum.target_freqs_hz:
-        bottom.axhline(freq, color=freq_color(freq, spectrum.target_freqs_hz), lw=0.6, ls="--", alpha=0.8)
+    for freq in spectrum.target_modes:
+        bottom.axhline(freq, color=freq_color(freq, spectrum.target_modes), lw=0.6, ls="--", alpha=0.8)
     fourier = spectrum.mode_name == "freq_hz"
     bottom.set(xscale="log", xlabel="step + 1", ylabel="frequency (Hz)" if fourier else "degree",
                title="Full amplitude spectrum of the prediction (dashed: target frequencies)" if fourier else
@@ -42,8 +42,8 @@ def heatmap_max_hz(spectrum) -> float:
     """Highest frequency the full-spectrum panel shows: twice the highest target frequency plus 5 Hz (every degree
     of the basis on a harmonics run)."""
     if spectrum.mode_name != "freq_hz":
-        return float(spectrum.freqs_hz[-1])
-    return min(float(spectrum.freqs_hz[-1]), 2.0 * float(np.max(spectrum.target_freqs_hz)) + 5)
+        return float(spectrum.modes[-1])
+    return min(float(spectrum.modes[-1]), 2.0 * float(np.max(spectrum.target_modes)) + 5)
 
 
 def rel_error_figure(spectrum, plateau_intervals=(), title: str = "") -> Figure:
@@ -52,7 +52,7 @@ def rel_error_figure(spectrum, plateau_intervals=(), title: str = "") -> Figure:
     fig, ax = plt.subplots(figsize=(7.5, 3.8), layout="constrained")
     shade(ax, plateau_intervals)
     steps = np.asarray(spectrum.steps, dtype=float) + 1
-    freqs, mode = spectrum.target_freqs_hz, spectrum.mode_name
+    freqs, mode = spectrum.target_modes, spectrum.mode_name
     for k, freq in enumerate(freqs):
         color = freq_color(freq, freqs)
         curve = np.asarray(spectrum.rel_error[:, k], dtype=float)
@@ -80,18 +80,18 @@ def rel_error_figure(spectrum, plateau_intervals=(), title: str = "") -> Figure:
 def _normalised_amplitude(spectrum) -> tuple[np.ndarray, np.ndarray]:
     """|h_k| / |y_k| at each target frequency, or ||P_l f|| / ||P_l y|| at each degree (rows), over prediction steps
     (columns)."""
-    bins = [int(np.argmin(np.abs(spectrum.freqs_hz - f))) for f in spectrum.target_freqs_hz]
+    bins = [int(np.argmin(np.abs(spectrum.modes - f))) for f in spectrum.target_modes]
     target = spectrum.target_amplitude[bins]
     ratio = np.asarray(spectrum.pred_amplitude, dtype=np.float64) / np.where(target > 0, target, np.nan)
-    return ratio.T, np.asarray(spectrum.target_freqs_hz, dtype=float)
+    return ratio.T, np.asarray(spectrum.target_modes, dtype=float)
 
 
 def heatmap_axes(ax, spectrum, colorbar: bool = True):
     ratio, freqs = _normalised_amplitude(spectrum)
     steps = np.asarray(spectrum.steps, dtype=float) + 1
-    edges_x = np.concatenate([[steps[0] * 0.9], np.sqrt(steps[:-1] * steps[1:]), [steps[-1] * 1.1]])
-    edges_y = np.arange(len(freqs) + 1) - 0.5
-    mesh = ax.pcolormesh(edges_x, edges_y, np.clip(ratio, 0, 1.2), cmap="magma", vmin=0, vmax=1.2,
+    cells_x = np.concatenate([[steps[0] * 0.9], np.sqrt(steps[:-1] * steps[1:]), [steps[-1] * 1.1]])
+    cells_y = np.arange(len(freqs) + 1) - 0.5
+    mesh = ax.pcolormesh(cells_x, cells_y, np.clip(ratio, 0, 1.2), cmap="magma", vmin=0, vmax=1.2,
                          shading="flat", rasterized=True)
     ax.set_xscale("log")
     ax.set_yticks(np.arange(len(freqs)), [spectrum.mode_text(f) for f in freqs])

@@ -9,11 +9,14 @@ import numpy as np
 import pandas as pd
 
 # The words for a basis's modes, by the label column of the learning table (bases.Basis.label_name):
-# (noun, plural, key of the arrays in --json: modes, target modes, target size, prediction size)
+# (noun, plural, key of the arrays in --json: modes, target modes, target size, prediction size, unit of a mode)
 MODE_WORDS = {
-    "freq_hz": ("frequency", "frequencies", ("freqs_hz", "target_freqs_hz", "target_amplitude", "pred_amplitude")),
-    "degree": ("degree", "degrees", ("degrees", "target_degrees", "target_norm", "pred_norm")),
+    "freq_hz": ("frequency", "frequencies", ("freqs_hz", "target_freqs_hz", "target_amplitude", "pred_amplitude"),
+                "Hz"),
+    "degree": ("degree", "degrees", ("degrees", "target_degrees", "target_norm", "pred_norm"), "degree"),
 }
+# The result's fields that --json names by the basis (MODE_WORDS[...][2], in the same order).
+MODE_FIELDS = ("modes", "target_modes", "target_amplitude", "pred_amplitude")
 
 
 @dataclass(frozen=True)
@@ -23,19 +26,20 @@ class SpectrumResult:
     `mode_amplitudes`).
 
     Modes are Fourier frequencies on a 1-D sine run and spherical-harmonic degrees on a harmonics run; the
-    learning table's first column says which (`freq_hz` or `degree`, `mode_name`). The array fields keep the
-    names of the Fourier case, the contract of cached results and of `--json` on sine runs: on a harmonics run
-    `freqs_hz` holds the basis's degrees 0 .. max, `target_freqs_hz` the target degrees, `target_amplitude`
-    and `pred_amplitude` the norms ||P_l y|| and ||P_l f_t|| (RMS under the uniform measure on the sphere), and
-    `--json` names them `degrees`, `target_degrees`, `target_norm`, `pred_norm` (`json_fields`).
+    learning table's first column says which (`freq_hz` or `degree`, `mode_name`; `mode_unit` "Hz" or "degree").
+    `modes` holds every mode label of the basis (DFT bin frequencies 0 .. Nyquist, or degrees 0 .. max),
+    `target_modes` the target's; on a harmonics run `target_amplitude` and `pred_amplitude` are the norms
+    ||P_l y|| and ||P_l f_t|| (RMS under the uniform measure on the sphere). `--json` names the arrays by the
+    basis (`json_fields`): `freqs_hz`, `target_freqs_hz`, `target_amplitude`, `pred_amplitude` on sine runs,
+    `degrees`, `target_degrees`, `target_norm`, `pred_norm` on harmonics runs, and adds `mode_unit`.
 
     Predictions that turn NaN or infinite end the analysis: only the prediction steps before the first
     non-finite one are analysed (`first_nonfinite_step`, `note`), as the plateaus do with the loss.
     """
 
     steps: np.ndarray  # (T,) prediction steps analysed
-    freqs_hz: np.ndarray  # (F,) DFT bin frequencies 0..Nyquist (harmonics: degrees 0..max of the basis)
-    target_freqs_hz: np.ndarray  # (K,) (harmonics: target degrees)
+    modes: np.ndarray  # (F,) mode labels: DFT bin frequencies 0..Nyquist in Hz (harmonics: degrees 0..max)
+    target_modes: np.ndarray  # (K,) the target's modes (Hz, or degrees)
     target_amplitude: np.ndarray  # (F,) single-sided amplitude of y_eval: a*sin(2 pi f x) gives a at f
     pred_amplitude: np.ndarray  # (T, K) single-sided amplitude of the prediction at each target frequency
     rel_error: np.ndarray  # (T, K) |h_k - y_k| / |y_k| (harmonics: ||P_l (f_t - y)|| / ||P_l y||)
@@ -60,14 +64,21 @@ class SpectrumResult:
     def mode_plural(self) -> str:
         return MODE_WORDS[self.mode_name][1]
 
+    @property
+    def mode_unit(self) -> str:
+        """The unit of a mode label: "Hz" (Fourier) or "degree" (spherical harmonics)."""
+        return MODE_WORDS[self.mode_name][3]
+
     def mode_text(self, label: float) -> str:
         """'3 Hz' or 'degree 2'."""
         return f"{label:g} Hz" if self.mode_name == "freq_hz" else f"{self.mode_noun} {label:g}"
 
     def json_fields(self) -> dict:
-        """The fields as `--json` names them: the field names on sine runs, the degree names on harmonics runs."""
-        names = dict(zip(MODE_WORDS["freq_hz"][2], MODE_WORDS[self.mode_name][2]))
-        return {names.get(f.name, f.name): getattr(self, f.name) for f in fields(self)}
+        """The fields as `--json` names them: the mode arrays by the basis (frequencies in Hz on sine runs, degrees
+        on harmonics runs), then the unit of a mode."""
+        names = dict(zip(MODE_FIELDS, MODE_WORDS[self.mode_name][2]))
+        named = {names.get(f.name, f.name): getattr(self, f.name) for f in fields(self)}
+        return named | {"mode_unit": self.mode_unit}
 
     def headline(self) -> str:
         """When each mode was learned: the first step its error fell below the threshold (the step the study
@@ -127,6 +138,6 @@ class AmplitudeSpectrum:
     and phase of each DFT bin; on another basis the norm of each mode's component (no phase)."""
 
     steps: np.ndarray  # (T,)
-    freqs_hz: np.ndarray  # (F,) mode labels (harmonics: degrees)
+    modes: np.ndarray  # (F,) mode labels (Hz; harmonics: degrees)
     amplitude: np.ndarray  # (T, F): a*sin(2 pi f x) gives a at f (harmonics: ||P_l f_t||)
     phase: np.ndarray | None  # (T, F) phase of the DFT coefficient, radians; None on a basis without phases

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 def figures(study, figs: dict) -> list[str]:
     """Per group, the spectral heatmap of the seed run whose learned steps are closest to the group's median."""
-    from analyzer.core.runner import analyze
     from analyzer.errors import AnalyzerError
     from analyzer.analyses.spectrum.figures import heatmap_grid_figure
     from analyzer.report.markdown import image
@@ -14,8 +13,7 @@ def figures(study, figs: dict) -> list[str]:
     spectra = {}
     for group, run in median_runs(study).items():
         try:
-            spectra[f"{group}: {run.label} (median seed)"] = analyze(run.path, "spectrum",
-                                                                     use_cache=study.options.use_cache)
+            spectra[f"{group}: {run.label} (median seed)"] = study.run_result(run.path, "spectrum")
         except (AnalyzerError, OSError):
             continue
     if not spectra:
