@@ -76,7 +76,7 @@ def _inf(value: float | None) -> float:
 
 def pooled(summaries: pd.DataFrame, tables: pd.DataFrame) -> dict:
     """Medians and worst cases over all configurations; a missed edge or jump counts as an infinite error."""
-    edges = tables[tables.quantity.isin(["plateau_start", "plateau_end"])].error_fraction.fillna(np.inf)
+    edge_errors = tables[tables.quantity.isin(["plateau_start", "plateau_end"])].error_fraction.fillna(np.inf)
     jumps = tables[tables.quantity == "jump_step"].error_fraction.fillna(np.inf)
     change_points = tables[tables.quantity == "nearest_change_point"].error_fraction.fillna(np.inf)
     learned = tables[tables.quantity == "learned_step"]
@@ -86,9 +86,9 @@ def pooled(summaries: pd.DataFrame, tables: pd.DataFrame) -> dict:
     rejects_edges = required.p_edges.fillna(1.0) < 0.01
     return {
         "configurations": len(summaries),
-        "plateau edges (found / predicted)": f"{int(np.isfinite(edges).sum())} / {len(edges)}",
-        "edge error, median over edges (fraction of plateau length)": _fmt(np.median(edges)),
-        "edge error, worst": _fmt(np.max(edges)),
+        "plateau edges (found / predicted)": f"{int(np.isfinite(edge_errors).sum())} / {len(edge_errors)}",
+        "edge error, median over edges (fraction of plateau length)": _fmt(np.median(edge_errors)),
+        "edge error, worst": _fmt(np.max(edge_errors)),
         "configs with median edge error <= 5%": f"{int((summaries.median_edge <= 0.05).sum())} / {len(summaries)}",
         "diagnostic: nearest change point to each edge, median / worst": f"{_fmt(np.median(change_points))} / "
                                                                          f"{_fmt(np.max(change_points))}",

@@ -162,10 +162,9 @@ def _warm() -> tuple:
 def _plan_run(jobs: list[Job]) -> tuple:
     """A run's jobs in order with the run and its cache opened once: ("jobs", [each job's outcome, as _plan
     gives it])."""
-    from analyzer.core.cache import Cache, default_cache_path
-    from analyzer.io.run import open_run
+    from analyzer.core.runner import opened_with_cache
 
-    with open_run(jobs[0].path) as run, Cache(default_cache_path(run.path)).kept_open() as cache, _quiet():
+    with opened_with_cache(jobs[0].path) as (run, cache), _quiet():
         return ("jobs", [_guard(_plan)(job, run, cache) for job in jobs])
 
 

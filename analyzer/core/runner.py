@@ -9,13 +9,26 @@ runner computes it, or loads it from the cache, with the parameters the user gav
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from analyzer.core import registry
 from analyzer.core.cache import Cache, cache_key, default_cache_path
 from analyzer.errors import BadInputError
 from analyzer.io.run import Run, open_run
+
+
+@contextlib.contextmanager
+def opened_with_cache(path: str | Path, use_cache: bool = True) -> Iterator[tuple[Run, Cache | None]]:
+    """The run file and (with the cache) its sidecar cache, both kept open for the block: every read of the run's
+    results goes through one handle (the cache's opens on its first load)."""
+    with open_run(path) as run:
+        if not use_cache:
+            yield run, None
+            return
+        with Cache(default_cache_path(run.path)).kept_open() as cache:
+            yield run, cache
 
 
 def analyze(run: Run | str | Path | None, name: str, *, cache: Cache | Path | str | None = None, use_cache: bool = True,

@@ -68,14 +68,11 @@ def sections_in_children(runs: list, sections: Callable, processes: int, meanwhi
 
 def _drawn_sections(index: int) -> tuple[list[str], dict[str, bytes]]:
     """In a forked child: one run's sections, with the run file and its cache opened again here."""
-    from analyzer.core.cache import Cache, default_cache_path
-    from analyzer.io.run import open_run
+    from analyzer.core.runner import opened_with_cache
 
     runs, sections = _SHARED
     run = runs[index]
-    with contextlib.ExitStack() as stack:
-        reopened = stack.enter_context(open_run(run.path)) if run.run is not None else None
-        cache = stack.enter_context(Cache(default_cache_path(run.path)).kept_open()) if run.cache is not None else None
+    with opened_with_cache(run.path, use_cache=run.cache is not None) as (reopened, cache):
         figs: dict[str, Any] = {}
         lines = sections(dataclasses.replace(run, run=reopened, cache=cache), figs)
         return lines, {name: png_bytes(fig) for name, fig in figs.items()}

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from analyzer.core.cache import Cache, default_cache_path
-from analyzer.io.run import Run, open_run
+from analyzer.core.cache import Cache
+from analyzer.core.runner import opened_with_cache
+from analyzer.io.run import Run
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,7 @@ def opened_runs(paths: list[Path], use_cache: bool) -> Iterator[list[ReportRun]]
     with contextlib.ExitStack() as stack:
         opened = []
         for path, label in zip(paths, labels_for(paths)):
-            run = stack.enter_context(open_run(path))
-            cache = stack.enter_context(Cache(default_cache_path(path)).kept_open()) if use_cache else None
+            run, cache = stack.enter_context(opened_with_cache(path, use_cache))
             opened.append(ReportRun(path, label, run, cache))
         yield opened
 

@@ -33,15 +33,12 @@ class RunFiles:
 
     def opened(self, path: str | Path) -> tuple[Any, Any]:
         """(the open Run, its open Cache or None without the cache); opening errors propagate (a damaged run)."""
-        from analyzer.core.cache import Cache, default_cache_path
-        from analyzer.io.run import open_run
+        from analyzer.core.runner import opened_with_cache
 
         key = str(path)
         if key not in self._open:
             with contextlib.ExitStack() as stack:
-                run = stack.enter_context(open_run(path))
-                cache = (stack.enter_context(Cache(default_cache_path(run.path)).kept_open())
-                         if self.use_cache else None)  # its read handle opens on the first load
+                run, cache = stack.enter_context(opened_with_cache(path, self.use_cache))
                 self._open[key] = (run, cache, stack.pop_all())
             while len(self._open) > self.max_open:
                 self._open.popitem(last=False)[1][2].close()
