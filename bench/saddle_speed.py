@@ -6,10 +6,13 @@
    the escape analysis' share. The saddle_control and escape pool printed are those of this study.
 2. report vs train (--report-vs-train): `train --out-dir D` (the 4 default runs) and `analyze report D/*.h5`
    from scratch, one after the other in the same call; prints both and their ratio (goal <= 1).
+3. warm report (--warm-report RUN...): the report of cached runs drawn in this process (`--workers 1`) and in forked
+   processes (the default), alternately, twice each; prints the times and checks the two folders are equal.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/saddle_speed.py --runs data/sweep32            # 32-run study
     OMP_NUM_THREADS=1 .venv/bin/python bench/saddle_speed.py --runs data/study11 --keep data/study11-out  # + report
     OMP_NUM_THREADS=1 .venv/bin/python bench/saddle_speed.py --report-vs-train               # 4 default runs
+    OMP_NUM_THREADS=1 .venv/bin/python bench/saddle_speed.py --warm-report data/runs/{baseline,wide,deep,sgd}-s0.h5
 The machine's load (other processes) is printed with each figure: compare ratios measured in one call.
 """
 
@@ -121,11 +124,29 @@ def report_vs_train(workers: int) -> None:
           f"{load_between:.1f} between, {os.getloadavg()[0]:.1f} at the end)")
 
 
+def warm_report(runs: list[Path]) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        copies = [str(p) for p in fresh_copies(runs, Path(scratch))]
+        timed([str(BIN / "analyze"), "report", *copies, "-o", str(Path(scratch) / "cold")])  # fills the caches
+        seconds: dict[str, list[float]] = {"1": [], "default": []}
+        for attempt in range(2):
+            for workers in ("1", "default"):
+                out = Path(scratch) / f"{workers}-{attempt}"
+                extra = ["--workers", "1"] if workers == "1" else []
+                seconds[workers].append(timed([str(BIN / "analyze"), "report", *copies, "-o", str(out), *extra])[0])
+        same = all((Path(scratch) / "1-0" / f.name).read_bytes() == f.read_bytes()
+                   for f in (Path(scratch) / "default-0").iterdir())
+    print(f"warm report of {len(runs)} runs: drawn here (--workers 1) {', '.join(f'{s:.1f}' for s in seconds['1'])} s; "
+          f"in forked processes (default) {', '.join(f'{s:.1f}' for s in seconds['default'])} s; "
+          f"same files: {same} (load average {os.getloadavg()[0]:.1f})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, help="folder of run files for the study figure (e.g. 8 seeds x 4 presets)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--report-vs-train", action="store_true")
+    parser.add_argument("--warm-report", type=Path, nargs="+", help="run files for the warm-report timing")
     parser.add_argument("--keep", type=Path, help="analyse copies in this folder (replaced) and keep them, the caches "
                                                   "and the study report (DIR/report); default a temporary folder")
     args = parser.parse_args()
@@ -134,6 +155,8 @@ def main() -> None:
         study(args.runs, args.workers, args.keep)
     if args.report_vs_train:
         report_vs_train(args.workers)
+    if args.warm_report:
+        warm_report(args.warm_report)
 
 
 if __name__ == "__main__":
