@@ -3,14 +3,15 @@
 A figure is independent of the others, so each run's sections (their Markdown and their figures, drawn to PNG) can
 be made in a child process while this one makes the comparison section, and the figures still to draw can be drawn
 several at once. Children are forked (where the platform has fork): they start with the analysed runs in memory
-and send back only Markdown lines and PNG bytes. A child reopens the run files it reads (HDF5 handles are not shared
-across a fork); nothing is written but the report's own files. The files are the same bytes as when drawn here.
+and send back only Markdown lines and PNG bytes. A child reads the run files and caches through the read-only handles
+it inherits (HDF5 reads them with positioned reads, and no other thread of this process is inside h5py when it
+forks), so each file is still opened once; nothing is written but the report's own files. The files are the same
+bytes as when drawn here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import io
 from pathlib import Path
 from typing import Any, Callable
@@ -67,15 +68,12 @@ def sections_in_children(runs: list, sections: Callable, processes: int, meanwhi
 
 
 def _drawn_sections(index: int) -> tuple[list[str], dict[str, bytes]]:
-    """In a forked child: one run's sections, with the run file and its cache opened again here."""
-    from analyzer.core.runner import opened_with_cache
-
+    """In a forked child: one run's sections, reading through the run file and cache handles this process opened
+    (inherited: each file stays opened once; reads are positioned, so the parent's reads do not move the child's)."""
     runs, sections = _SHARED
-    run = runs[index]
-    with opened_with_cache(run.path, use_cache=run.cache is not None) as (reopened, cache):
-        figs: dict[str, Any] = {}
-        lines = sections(dataclasses.replace(run, run=reopened, cache=cache), figs)
-        return lines, {name: png_bytes(fig) for name, fig in figs.items()}
+    figs: dict[str, Any] = {}
+    lines = sections(runs[index], figs)
+    return lines, {name: png_bytes(fig) for name, fig in figs.items()}
 
 
 def save_figures(figures: dict, out_dir: Path, processes: int | None) -> list[Path]:
