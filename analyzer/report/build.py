@@ -183,12 +183,16 @@ def render(runs: list[RunAnalyses], options: ReportOptions, pooled_of=None) -> R
         return run_sections(run, into, prefix="" if single else f"{_slug(run.label)}-", level=2 if single else 3,
                             heading=None if single else f"## Run: {run.label}")
 
-    from analyzer.report.draw import processes_for, sections_in_children
+    from analyzer.report.draw import png_bytes, processes_for, sections_in_children
+
+    def compared_and_drawn() -> list[str]:  # the comparison, its figures drawn here while the children draw theirs
+        compared = comparison_section(runs, pooled_of, figs)
+        figs.update({name: png_bytes(fig) for name, fig in figs.items()})
+        return compared
 
     processes = processes_for(options.draw_processes)
     if not single and processes > 1:  # the runs' sections drawn in forked children, the comparison here meanwhile
-        drawn, compared = sections_in_children(runs, sections, processes,
-                                               lambda: comparison_section(runs, pooled_of, figs))
+        drawn, compared = sections_in_children(runs, sections, processes, compared_and_drawn)
         lines += compared
         for run_lines, pngs in drawn:
             lines += run_lines
