@@ -23,16 +23,12 @@ _SHARED: Any = None  # what the forked children read: inherited with the process
 def processes_for(asked: int | None) -> int:
     """Processes to draw in: as asked, else one per core this process may use; 1 where fork is unavailable."""
     import multiprocessing
-    import os
+
+    from trainer.sweep.cluster import usable_cores
 
     if "fork" not in multiprocessing.get_all_start_methods():
         return 1
-    if asked is not None:
-        return max(1, asked)
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
+    return max(1, asked) if asked is not None else usable_cores()
 
 
 @contextlib.contextmanager

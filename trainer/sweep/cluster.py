@@ -23,6 +23,13 @@ LOCAL_WORKER_CONFIG = {
 }
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (a container or `taskset` can allow fewer than the machine has)."""
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 class SweepError(TrainerError):
     """The cluster cannot be used (e.g. the Dask scheduler is unreachable)."""
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from typing import Callable, Sequence
 
 from trainer.config import TrainConfig
 from trainer.errors import ConfigError, RunFileError, TrainerError
-from trainer.sweep.cluster import SweepError, dask_client  # noqa: F401 - SweepError: raised by run_sweep
+from trainer.sweep.cluster import SweepError, dask_client, usable_cores  # noqa: F401 - SweepError: raised by run_sweep
 from trainer.sweep.plan import PlannedRun, estimated_cost, manifest_text, write_atomically
 from trainer.sweep.plan import MANIFEST, plan_sweep  # noqa: F401 - the API next to run_sweep
 
@@ -172,11 +171,6 @@ def run_sweep(folder: Path | str, runs: Sequence[PlannedRun], *, overwrite: bool
         interrupted = True
     ordered = tuple(outcomes.get(run.file, RunOutcome(run.file, "interrupted")) for run in runs)
     return SweepSummary(folder, ordered, interrupted)
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (a container or `taskset` can allow fewer than the machine has)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _outcomes_known_beforehand(folder: Path, runs: Sequence[PlannedRun], overwrite: bool) -> dict[str, RunOutcome]:

@@ -65,8 +65,8 @@ def checkpoint_seconds(params: HessianParams, n_params: int, hvp_seconds: float)
     return budget * hvp_seconds + 2 * bases * n_params / REORTH_FLOPS_PER_S
 
 
-def hvp_seconds(run, params: HessianParams) -> float:
+def hvp_seconds(run) -> float:
     """Rough seconds per HVP of the full network from its flop count (parameters x training outputs), not measured:
-    the plan is said before anything runs, and measuring needs torch and a built model (~2 s here)."""
-    del params  # the same count at every dtype: rough by design
+    the plan is said before anything runs, and measuring needs torch and a built model (~2 s here). The same at
+    every dtype: rough by design."""
     return HVP_FLOPS_PER_PARAM_OUTPUT * int(run.n_params) * int(run.data("y_train").size) / HVP_FLOPS_PER_S

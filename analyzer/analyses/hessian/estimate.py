@@ -24,7 +24,7 @@ def estimate(run, overrides: dict, use_cache: bool, cache=None) -> tuple[float, 
     try:
         plateaus = analyze(run, "plateaus", cache=cache, use_cache=use_cache, **overrides.get("plateaus", {}))
         points, _ = select_checkpoints(run, params, lambda: plateaus)
-        per_hvp = hvp_seconds(run, params)
+        per_hvp = hvp_seconds(run)
     except (BadInputError, AnalysisFailed) as err:  # the report says it again in its section
         return 0.0, f"P = {n_params:,}, Hessian not estimated ({str(err).splitlines()[0]})"
     each = checkpoint_seconds(params, n_params, per_hvp)

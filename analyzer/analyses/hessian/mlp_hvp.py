@@ -50,7 +50,7 @@ class MLPHessian:
         if piecewise_linear and x.dim() == 2 and x.shape[1] == 1 and len(slope) and all(c is None for c in curve):
             points = self._region_points(x, slope, f - y)
             if points is not None:
-                stacked_a, slope, curve, g_a, stacked_g = points
+                stacked_a, slope, curve, g_a, stacked_g, self.rg_scale = points
         self.stacked_a, self.slope, self.curve, self.g_a, self.stacked_g = stacked_a, slope, curve, g_a, stacked_g
         self.n_samples = int(stacked_a[0].shape[0] // 2)  # rows the products run on: samples or region points
         self._numpy_buffers()
@@ -86,8 +86,9 @@ class MLPHessian:
         return stacked_g, g_a, torch.cat(grads)
 
     def _region_points(self, x: torch.Tensor, slopes: list, residual: torch.Tensor):
-        """The forward and backward state at two weighted points per linear region (regions.py), or None when
-        they are not fewer than the samples or a point's sign pattern is not its region's."""
+        """The forward and backward state at two weighted points per linear region (regions.py) and the points'
+        R g_L scale (c x weight), or None when they are not fewer than the samples or a point's sign pattern is not
+        its region's."""
         from analyzer.analyses.hessian.regions import region_points
 
         points = region_points(x.numpy(), torch.cat(slopes, dim=1).numpy(), residual.numpy())
@@ -97,8 +98,7 @@ class MLPHessian:
         if any(c is not None for c in curve) or not np.array_equal(torch.cat(slope, dim=1).numpy(), points.pattern):
             return None
         stacked_g, g_a, _ = self._backward(self.scale_c * torch.from_numpy(points.residual), stacked_a, slope)
-        self.rg_scale = self.scale_c * points.weight[:, None]
-        return stacked_a, slope, curve, g_a, stacked_g
+        return stacked_a, slope, curve, g_a, stacked_g, self.scale_c * points.weight[:, None]
 
     def _numpy_buffers(self) -> None:
         """numpy views of everything a product reads, and its buffers: numpy's BLAS runs these small products
