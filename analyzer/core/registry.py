@@ -83,7 +83,6 @@ class Analysis:
     estimate: Callable | None = None
     pool: Callable | None = None
     compare: Compare | None = None
-    study: StudyHooks | None = None  # what `analyze study` does with it (study_hooks(), end of this module)
 
 
 REGISTRY: dict[str, Analysis] = {}
@@ -146,38 +145,3 @@ def make_params(analysis: Analysis, **overrides: Any):
         if isinstance(err, BadInputError):
             raise
         raise BadInputError(f"{analysis.name}: {err}") from None
-
-
-# ---- the study's hooks -----------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class StudyHooks:
-    """What `analyze study` does with an analysis (Analysis.study); every field is optional.
-
-    jobs(options) -> [(overrides, only_if)]: the cached results the study computes on the workers for every run
-        before summarizing it (only_if(run) -> bool, or None: every run).
-    collect(run, context) -> part: what a run's worker keeps (context: options, use_cache, notes to append to),
-        RunSummary.parts[name]; with fills_summary, a dict of RunSummary's own fields (the study's events).
-    pool(study) -> value: pooled over the runs, Study.pooled[name].
-    family_rows(study) -> rows of the study's Holm-adjusted test family.
-    observations(study) -> verdict dicts (observation, evidence, verdict, rule).
-    quantities(run, options) -> {label: value}: per-run rows of the study's quantity table.
-    section(study, figs) -> Markdown lines of the study report (after the specification curve); figures(study, figs)
-        -> Markdown lines of its closing figures (after the noise floor); json(study) -> {key: value} of its --json.
-    """
-
-    jobs: Callable[[Any], list] | None = None
-    collect: Callable[[Any, Any], Any] | None = None
-    fills_summary: bool = False
-    pool: Callable[[Any], Any] | None = None
-    family_rows: Callable[[Any], list] | None = None
-    observations: Callable[[Any], list] | None = None
-    quantities: Callable[[Any, Any], dict] | None = None
-    section: Callable[[Any, dict], list] | None = None
-    figures: Callable[[Any, dict], list] | None = None
-    json: Callable[[Any], dict] | None = None
-
-
-def study_hooks() -> list[tuple[str, StudyHooks]]:
-    """(name, hooks) of every registered analysis with study hooks, in BUILTIN order."""
-    return [(name, get(name).study) for name in names() if get(name).study is not None]

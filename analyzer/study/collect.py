@@ -1,10 +1,9 @@
 """`analyze study`: many runs' analyses in parallel on Dask distributed, each reduced to a small summary.
 
-What a study computes and keeps comes from the registry: every analysis with study hooks (Analysis.study)
-names its jobs (ordinary cached analyses, run through each run's sidecar cache exactly as `analyze report`
-does, so a study after a report, or a second study, is cache hits) and what a run's worker collects. A
-worker returns a `RunSummary`: the study's events (learned steps, jump steps, escapes and edges, the plateau
-table), each hooked analysis's part and a loss curve sampled on a log-step grid -- never the spectra or
+What a study computes and keeps comes from its claims (analyzer/study/claims/): every claim names its jobs
+(ordinary cached analyses, run through each run's sidecar cache exactly as `analyze report` does, so a study after
+a report, or a second study, is cache hits) and what it extracts from a run. A worker returns a `RunSummary`: the
+run's identity, a loss curve sampled on a log-step grid and each claim's extract -- never the spectra or
 predictions. A damaged run comes back as a `SkippedRun` with the reason; the study goes on without it.
 """
 
@@ -15,10 +14,9 @@ import glob
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
-import pandas as pd
 
 from analyzer.errors import BadInputError
 
@@ -43,37 +41,20 @@ class StudyOptions:
 
 @dataclass(frozen=True)
 class RunSummary:
-    """What the study needs from one run (small: a few kB)."""
+    """What the study keeps of one run (small: a few kB): its identity, a sampled loss curve, each claim's extract."""
 
     path: str
     config: dict
     status: str
     n_steps: int
-    freqs_hz: np.ndarray  # (K,) target frequencies, ascending (a harmonics run: its target degrees)
-    learned_steps: np.ndarray  # (K,) NaN where never learned
-    jump_steps: np.ndarray  # every frequency jump
-    jump_freqs_hz: np.ndarray
-    escape_steps: np.ndarray  # loss-drop midpoints that end plateaus
-    edge_steps: np.ndarray  # change-point plateau edges
-    first_pred_step: int
-    last_pred_step: int
-    plateaus: pd.DataFrame  # start_step, end_step, duration (change-point plateaus)
     loss_steps: np.ndarray
     loss: np.ndarray
     notes: tuple[str, ...] = field(default=())
-    # (K,) first step each frequency's relative error fell below the threshold, NaN where never (a frequency can
-    # reach it and later drift back above: then it has a first-below step but no learned step)
-    first_below_steps: np.ndarray = field(default_factory=lambda: np.empty(0))
-    # robustness (filled by a hook, analyzer/analyses/plateaus/variants.py): events per specification, and per
-    # jumping frequency the escapes of the loss with that frequency's residual energy removed
-    spec: dict = field(default_factory=dict)
-    decoupled: dict = field(default_factory=dict)
-    parts: dict = field(default_factory=dict)  # analysis name -> what its study hook collected (StudyHooks.collect)
+    extracts: dict = field(default_factory=dict)  # claim id -> what its `extract` kept (None: nothing)
 
-    @property
-    def first_below_or_learned_steps(self) -> np.ndarray:
-        """(K,) the first-below steps; a summary made without them falls back on the learned steps."""
-        return self.first_below_steps if len(self.first_below_steps) == len(self.learned_steps) else self.learned_steps
+    def extract(self, claim_id: str) -> Any:
+        """The claim's extract of this run, or None."""
+        return self.extracts.get(claim_id)
 
     @property
     def preset(self) -> str:
@@ -185,6 +166,12 @@ class StudyContext:
                                         **overrides)
         return self.results[key]
 
+    def memo(self, key: str, compute: Callable[[], Any]) -> Any:
+        """compute() once per summary under `key` (what several claims read, e.g. the run's events)."""
+        if key not in self.results:
+            self.results[key] = compute()
+        return self.results[key]
+
     def one_line(self, err: Exception) -> str:
         return _one_line(err)
 
@@ -199,23 +186,27 @@ def _summarize(path: Path, options: StudyOptions, files=None) -> RunSummary:
 
 
 def _summary_of(path: Path, run, cache, options: StudyOptions) -> RunSummary:
-    """The summary of an open run, its results read through `cache` (None: the default sidecar, or none)."""
-    from analyzer.core.registry import study_hooks
+    """The summary of an open run, its results read through `cache` (None: the default sidecar, or none): each
+    claim's extract; an essential claim's failure skips the run, another's is a note on it."""
+    from analyzer.errors import AnalyzerError
+    from analyzer.study.claims import all_claims
 
     if run.n_steps < 2:
         raise BadInputError(f"{path}: only {run.n_steps} logged steps")
-    context, fields, parts = StudyContext(run, options, cache), {}, {}
-    for name, hooks in study_hooks():
-        if hooks.collect is None:
+    context, extracts = StudyContext(run, options, cache), {}
+    replicate = is_replicate(run.config)
+    for claim in all_claims():
+        if claim.seed_runs_only and replicate:
             continue
-        part = hooks.collect(run, context)
-        if hooks.fills_summary:
-            fields.update(part)
-        elif part is not None:
-            parts[name] = part
+        try:
+            extracts[claim.id] = claim.extract(run, context)
+        except (AnalyzerError, ValueError, KeyError, IndexError) as err:
+            if claim.essential:
+                raise
+            context.notes.append(f"{claim.id}: {context.one_line(err)}")
     loss_steps, loss = _sampled_loss(np.asarray(run.steps), np.asarray(run.loss))
     return RunSummary(path=str(path), config=dict(run.config), status=run.status, n_steps=int(run.n_steps),
-                      loss_steps=loss_steps, loss=loss, notes=tuple(context.notes), parts=parts, **fields)
+                      loss_steps=loss_steps, loss=loss, notes=tuple(context.notes), extracts=extracts)
 
 
 def _sampled_loss(steps: np.ndarray, loss: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -285,12 +276,17 @@ def _summaries_on_workers(client, paths: list[str], options: StudyOptions, cost:
 
 
 def study_jobs(paths: list[Path], options: StudyOptions) -> list:
-    """The analyses a study reads, for every run: each hooked analysis's jobs (StudyHooks.jobs), in BUILTIN order."""
+    """The analyses a study reads, for every run: each claim's jobs (Claim.jobs), in BUILTIN order, once each."""
     from analyzer.core.parallel import Job
-    from analyzer.core.registry import study_hooks
+    from analyzer.study.claims import all_claims
 
-    kinds = [kind for _, hooks in study_hooks() if hooks.jobs is not None for kind in hooks.jobs(options)]
-    return [Job(str(path), name, dict(overrides), only_if) for path in paths for name, overrides, only_if in kinds]
+    kinds = {}
+    for claim in all_claims():
+        for job in claim.jobs(options):
+            key = (job.analysis, tuple(sorted(job.overrides.items())))
+            if key not in kinds or job.only_if is None:  # a job for every run covers one for some runs
+                kinds[key] = job
+    return [Job(str(path), job.analysis, dict(job.overrides), job.only_if) for path in paths for job in kinds.values()]
 
 
 def is_replicate(config: dict) -> bool:

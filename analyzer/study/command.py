@@ -14,8 +14,8 @@ def run_study_command(inputs: list[str], *, out: Path | None, overwrite: bool, w
                       scheduler: str | None, hessian: bool, permutations: int, resamples: int, seed: int,
                       title: str, as_json: bool, use_cache: bool, null: str | None = None) -> None:
     from analyzer.report.write import check_output, write_report
+    from analyzer.study.build import run_study
     from analyzer.study.collect import StudyOptions
-    from analyzer.study.analysis import run_study
     from analyzer.study.files import RunFiles
     from analyzer.study.report import render, to_json
 
@@ -73,13 +73,15 @@ class _RunProgress:
 
 def _print_summary(study) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
     from analyzer.cli.output import frame_to_tables
 
     console = Console()
-    for item in study.observations:
-        console.print(f"[bold]{item['observation']}: {item['verdict']}[/bold] - {item['evidence']}", highlight=False)
-    table = study.learned_table.rename(columns={"freq_hz": "Hz", "n_not_learned": "not learned",
+    for item in study.verdicts:
+        console.print(f"[bold]{escape(item.observation)}: {item.verdict}[/bold] - {escape(item.evidence)}",
+                      highlight=False)
+    table = study.results["spectral_bias"]["table"].rename(columns={"freq_hz": "Hz", "n_not_learned": "not learned",
                                                 "n_reached_then_lost": "reached, lost"})
     for title, rich_table in frame_to_tables(table, "learned step across seeds (mean, 95 % bootstrap CI)", console.width):
         console.print(title, style="italic", highlight=False)

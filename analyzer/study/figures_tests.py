@@ -5,16 +5,14 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from analyzer.analyses.correlate.nulls import NULLS
 from analyzer.report.figures import plt
 
 SIGNIFICANT, PLAIN = "#c0392b", "#34495e"
 
 
-def forest_figure(rows: list[dict], alpha: float = 0.05) -> Figure:
-    """One line per jump test: effect (observed - null mean distance, decades) with its 95 % run-bootstrap CI."""
-    rows = [r for r in rows if r.get("effect") is not None and r["null"] in NULLS  # distances in decades only
-            and r["reference"] != "plateau intervals"]
+def forest_figure(rows: list, alpha: float = 0.05) -> Figure:
+    """One line per jump test (TestRow in decades): effect (observed - null mean distance) with its 95 % CI."""
+    rows = [r.as_json() | {"null": r.null} for r in rows if r.effect is not None and r.effect_unit == "decades"]
     fig, ax = plt.subplots(figsize=(8.5, 0.34 * len(rows) + 1.8), layout="constrained")
     y = np.arange(len(rows))[::-1]
     for yi, row in zip(y, rows):
@@ -28,7 +26,7 @@ def forest_figure(rows: list[dict], alpha: float = 0.05) -> Figure:
     ax.set_xlabel("effect: observed - null mean distance (decades of log10(step + 1))\n< 0: jumps closer to the "
                   "references than under the null", fontsize=8)
     nulls = sorted({r["null"] for r in rows})
-    ax.set_title(f"Jump tests: effect with 95 % run-bootstrap CI\n({', '.join(nulls)} null; red: Holm-adjusted "
+    ax.set_title(f"Jump tests: effect with 95 % cluster-bootstrap CI\n({', '.join(nulls)} null; red: adjusted "
                  f"p < {alpha:g}; diamond: primary)", fontsize=9)
     ax.grid(True, axis="x", alpha=0.3)
     return fig

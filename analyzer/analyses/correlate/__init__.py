@@ -5,9 +5,8 @@ from analyzer.analyses.correlate.compute import RunEvents, compute, correlate_ev
 from analyzer.analyses.correlate.params import REFERENCES, CorrelateParams
 from analyzer.analyses.correlate.permutation import permutation_test
 from analyzer.analyses.correlate.result import CorrelateResult
-from analyzer.analyses.correlate import study
 from analyzer.analyses.correlate.section import section
-from analyzer.core.registry import Analysis, Compare, StudyHooks
+from analyzer.core.registry import Analysis, Compare
 
 ANALYSIS = Analysis(
     name="correlate", params=CorrelateParams, result=CorrelateResult, compute=compute, version="3",
@@ -15,7 +14,6 @@ ANALYSIS = Analysis(
     requires=("plateaus", "spectrum"), section=section, in_report=True,
     report_aliases=(("threshold", "threshold"), ("permutations", "n_permutations")),
     pool=pool, compare=Compare(tables=tables, order=3),
-    study=StudyHooks(jobs=study.jobs, collect=study.collect, fills_summary=True),  # the study's events
 )
 
 __all__ = ["ANALYSIS", "REFERENCES", "CorrelateParams", "CorrelateResult", "RunEvents", "correlate_events",

@@ -3,17 +3,14 @@
 from analyzer.analyses.escape.compute import compute
 from analyzer.analyses.escape.params import EscapeParams
 from analyzer.analyses.escape.result import EscapeResult
-from analyzer.analyses.escape import study
 from analyzer.analyses.escape.section import section
-from analyzer.core.registry import Analysis, StudyHooks
+from analyzer.core.registry import Analysis
 
 ANALYSIS = Analysis(
     name="escape", params=EscapeParams, result=EscapeResult, compute=compute, version="2",
     summary="escape displacement vs the plateau Hessian's negative eigenspace, a time-matched control, and the "
             "frequency the negative directions carry",
     requires=("plateaus", "spectrum"), section=section, in_report=False,
-    study=StudyHooks(jobs=study.jobs, collect=study.collect, pool=study.pool, family_rows=study.family_rows,
-                     section=study.section, json=study.to_json),
 )
 
 __all__ = ["ANALYSIS", "EscapeParams", "EscapeResult"]

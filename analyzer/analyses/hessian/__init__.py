@@ -5,9 +5,8 @@ from analyzer.analyses.hessian.compute import combine, compute, part, plan
 from analyzer.analyses.hessian.estimate import estimate
 from analyzer.analyses.hessian.params import VERSION, HessianParams
 from analyzer.analyses.hessian.result import HessianResult
-from analyzer.analyses.hessian import study
 from analyzer.analyses.hessian.section import section
-from analyzer.core.registry import Analysis, Split, StudyHooks
+from analyzer.core.registry import Analysis, Split
 
 ANALYSIS = Analysis(
     name="hessian", params=HessianParams, result=HessianResult, compute=compute, version=VERSION,
@@ -15,9 +14,6 @@ ANALYSIS = Analysis(
     requires=("plateaus",), section=section, in_report=True,
     split=Split(plan=plan, part=part, combine=combine),  # one checkpoint per part
     report_switch="Include the Hessian section (the slowest analysis).", estimate=estimate,
-    study=StudyHooks(jobs=study.jobs, collect=study.collect, pool=study.pool, family_rows=study.family_rows,
-                     observations=study.observations, quantities=study.quantities, section=study.section,
-                     json=study.to_json),
 )
 
 # the solvers (eigen.py, saddle.py) import torch: import them from their modules when needed

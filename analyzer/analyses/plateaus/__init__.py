@@ -4,16 +4,14 @@ from analyzer.analyses.plateaus.compare import tables
 from analyzer.analyses.plateaus.compute import compute, detect_plateaus, edge_agreement
 from analyzer.analyses.plateaus.params import PlateauParams
 from analyzer.analyses.plateaus.result import PlateauResult
-from analyzer.analyses.plateaus import study
 from analyzer.analyses.plateaus.section import section
-from analyzer.core.registry import Analysis, Compare, StudyHooks
+from analyzer.core.registry import Analysis, Compare
 
 ANALYSIS = Analysis(
     name="plateaus", params=PlateauParams, result=PlateauResult, compute=compute, version="6",
     summary="plateaus and change points of log10(loss) on a log-step axis",
     requires=(), section=section, in_report=True,
     report_aliases=(("penalty", "penalty"),), compare=Compare(tables=tables, order=2),
-    study=StudyHooks(jobs=study.jobs, collect=study.collect, fills_summary=True),  # the specification variants
 )
 
 __all__ = ["ANALYSIS", "PlateauParams", "PlateauResult", "detect_plateaus", "edge_agreement"]

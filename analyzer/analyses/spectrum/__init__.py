@@ -8,9 +8,8 @@ from analyzer.analyses.spectrum.learning import detect_jumps, first_below_steps,
 from analyzer.analyses.spectrum.modes import mode_amplitudes
 from analyzer.analyses.spectrum.params import SpectrumParams
 from analyzer.analyses.spectrum.result import AmplitudeSpectrum, SpectrumResult
-from analyzer.analyses.spectrum import study
 from analyzer.analyses.spectrum.section import section
-from analyzer.core.registry import Analysis, Compare, StudyHooks
+from analyzer.core.registry import Analysis, Compare
 
 ANALYSIS = Analysis(
     name="spectrum", params=SpectrumParams, result=SpectrumResult, compute=compute, version="8",
@@ -18,7 +17,6 @@ ANALYSIS = Analysis(
             "jumps of each target frequency or degree",
     requires=(), section=section, in_report=True,
     report_aliases=(("threshold", "threshold"),), compare=Compare(tables=tables, figures=figures, order=1),
-    study=StudyHooks(figures=study.figures),  # the median seeds' heatmaps
 )
 
 __all__ = ["ANALYSIS", "AmplitudeSpectrum", "SpectrumParams", "SpectrumResult", "amplitude_spectrum", "detect_jumps",

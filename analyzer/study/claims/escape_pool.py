@@ -1,5 +1,5 @@
-"""The escapes of a study's seed runs pooled (the escape's study hook, study.py): the escape directions against
-a control displacement, and the escape time against curvature for gradient-descent runs.
+"""The escapes of a study's seed runs pooled (the escape-directions claim, escape_directions.py): the escape
+directions against a control displacement, and the escape time against curvature for gradient-descent runs.
 
 Escapes pooled: per escape the paired difference overlap_negative - control_overlap_negative (the escape's
 concentration on the plateau Hessian's negative eigenspace beyond that of a displacement of equal step
@@ -19,15 +19,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analyzer.study.family import MIN_RUNS_FOR_CI
+
 CONFIDENCE = 0.95
 
 
-def escape_frame(runs, group_of: dict[str, str]) -> pd.DataFrame:
-    """Every escape of the runs (their `analyze escape` tables, RunSummary.parts) with its run, group, lr, optimizer."""
-    tables = [(r, r.parts.get("escape")) for r in runs]
+def escape_frame(extracts, group_of: dict[str, str]) -> pd.DataFrame:
+    """Every escape of the runs (their `analyze escape` tables: (run, table) pairs) with its run, group, lr and
+    optimizer."""
     frames = [table.assign(run=r.path, group=group_of[r.path], lr=float(r.config.get("lr", np.nan)),
                            optimizer=str(r.config.get("optimizer", "")))
-              for r, table in tables if table is not None and len(table)]
+              for r, table in extracts if table is not None and len(table)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
@@ -53,9 +55,14 @@ def pooled_escapes(escapes: pd.DataFrame, n_resamples: int, seed: int) -> dict:
         out[column] = {"mean": float(observed[column]), "ci_low": float(low), "ci_high": float(high)}
     diff = float(observed["difference"])
     out["p_value"] = float((np.sum(np.abs(draws[:, -1] - diff) >= abs(diff)) + 1) / (n_resamples + 1))
+    if out["n_runs"] < MIN_RUNS_FOR_CI:  # a bootstrap over so few runs neither covers nor tests
+        out["p_value"] = None
+        for column in columns:
+            out[column].update(ci_low=None, ci_high=None)
     known = frame[np.isfinite(frame.jump_freq.astype(float))]
     out["freq_matches_jump"] = int(known.freq_matches_jump.sum())
     out["n_with_jump"] = len(known)
+    out["freq_match_chance"], out["freq_match_p"] = frequency_match_null(known, n_resamples, seed)
     out["negative_freq_counts"] = {f"{f:g}": int(n) for f, n in frame.negative_freq.value_counts().sort_index().items()}
     out["jump_freq_counts"] = {f"{f:g}": int(n) for f, n in known.jump_freq.value_counts().sort_index().items()}
     out["per_group"] = [{"group": g, "n_escapes": len(part), "overlap_negative": float(part.overlap_negative.mean()),
@@ -63,6 +70,20 @@ def pooled_escapes(escapes: pd.DataFrame, n_resamples: int, seed: int) -> dict:
                          "overlap_random": float(part.overlap_random.mean()),
                          "freq_matches_jump": int(part.freq_matches_jump.sum())} for g, part in frame.groupby("group")]
     return out
+
+
+def frequency_match_null(known: pd.DataFrame, n_draws: int, seed: int) -> tuple[float | None, float | None]:
+    """(expected matches, one-sided p): how often the most negative direction's frequency equals the jumping one
+    when the jumping frequencies are permuted across the escapes (the chance rate given both frequency mixes)."""
+    if len(known) < 2:
+        return None, None
+    negative = known.negative_freq.to_numpy(np.float64)
+    jumping = known.jump_freq.to_numpy(np.float64)
+    observed = int(np.sum(negative == jumping))
+    rng = np.random.default_rng(seed)
+    shuffled = rng.permuted(np.tile(jumping, (n_draws, 1)), axis=1)
+    null = np.sum(shuffled == negative[None, :], axis=1)
+    return float(null.mean()), float((1 + np.sum(null >= observed)) / (1 + n_draws))
 
 
 def escape_time_fit(escapes: pd.DataFrame, n_resamples: int, seed: int) -> dict | None:

@@ -1,0 +1,105 @@
+"""The Claim base class: one claim of the study -- what it needs from each run, its tests, its verdict, its section.
+
+A claim is the study's unit. It names the cached analyses its workers compute for every run (`jobs`), reduces
+one run to a small frozen dataclass on the worker (`extract`), evaluates the pooled evidence once over all runs
+(`evaluate`), contributes typed rows to the study's test family (`tests`; the family's multiplicity procedure
+adjusts them together), and judges itself by a rule stated beside the verdict (`verdicts`, after adjustment).
+`section` and `json` show it. Adding a claim is one module in this package plus one line in `BUILTIN`
+(analyzer/study/claims/__init__.py).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+VERDICTS = ("holds", "partly", "fragile", "tolerance-dependent", "not shown", "does not hold", "untested",
+            "descriptive")
+
+
+@dataclass(frozen=True)
+class ClaimJob:
+    """A cached analysis a claim reads for every run: its name, overrides, and for which runs (None: all)."""
+
+    analysis: str
+    overrides: dict = field(default_factory=dict)
+    only_if: Callable[[Any], bool] | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One verdict row: the claim, the observation in words, the verdict, the evidence (numbers) and the rule."""
+
+    claim: str
+    observation: str
+    verdict: str
+    evidence: str
+    rule: str
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"unknown verdict {self.verdict!r}")
+
+    def as_dict(self) -> dict:
+        return {"claim": self.claim, "observation": self.observation, "verdict": self.verdict,
+                "evidence": self.evidence, "rule": self.rule}
+
+
+class Claim:
+    """Base class of the study's claims; a subclass sets `id`, `observation` and `rule` and overrides what it uses.
+
+    Class attributes:
+        id: the claim's id (`verdicts[].claim` in `analyze study --json`), e.g. "jumps_near_escapes".
+        observation: the claim in words, as the report states it.
+        rule: how the verdict follows from the numbers.
+        essential: a failure of `extract` skips the run (the study's events); otherwise it is a note on the run.
+        seed_runs_only: `extract` is called for seed runs only (replicates feed the noise floor alone).
+    """
+
+    id: ClassVar[str] = ""
+    observation: ClassVar[str] = ""
+    rule: ClassVar[str] = ""
+    essential: ClassVar[bool] = False
+    seed_runs_only: ClassVar[bool] = False
+
+    def jobs(self, options) -> list[ClaimJob]:
+        """The cached analyses computed on the workers for every run before it is extracted."""
+        return []
+
+    def extract(self, run, context) -> Any:
+        """What this claim keeps of one open run (a small frozen dataclass), or None."""
+        return None
+
+    def evaluate(self, study) -> Any:
+        """The claim's pooled evidence over the study's runs, computed once (study.results[id])."""
+        return None
+
+    def tests(self, study, result) -> list:
+        """Typed rows of the study's test family (stats.family.TestRow), before adjustment."""
+        return []
+
+    def verdicts(self, study, result) -> list[Verdict]:
+        """The claim's verdict(s), read after the family's adjustment (study.family_row(name))."""
+        return []
+
+    def section(self, study, result, figs: dict) -> list[str]:
+        """Markdown lines of the claim's report section (figures into `figs`)."""
+        return []
+
+    def json(self, study, result) -> dict:
+        """The claim's keys of `analyze study --json`."""
+        return {}
+
+    def verdict(self, verdict: str, evidence: str, observation: str | None = None, rule: str | None = None) -> Verdict:
+        return Verdict(self.id, observation or self.observation, verdict, evidence, rule or self.rule)
+
+
+def test_verdict(p_adjusted: float | None, effect: float | None, claimed_sign: int, alpha: float) -> str:
+    """A one-test verdict: holds when significant at alpha (adjusted) in the claimed direction, does not hold when
+    significant the other way, not shown otherwise; untested without a p-value."""
+    if p_adjusted is None or effect is None or not math.isfinite(p_adjusted) or not math.isfinite(effect):
+        return "untested"
+    if p_adjusted >= alpha or effect == 0:
+        return "not shown"
+    return "holds" if math.copysign(1, effect) == claimed_sign else "does not hold"

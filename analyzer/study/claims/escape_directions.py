@@ -1,0 +1,110 @@
+"""Escape directions: does the escape from a plateau move along the plateau's negative curvature more than a control
+displacement does, and does the most negative direction carry the frequency that jumps?
+
+Per escape (`analyze escape`): the fraction of the displacement's squared norm in the plateau Hessian's negative
+eigenspace, against a control displacement with no escape in it (escape_pool.py pools them: the paired difference
+with a cluster bootstrap over runs). The frequency match is tested against its chance rate: the jumping frequencies
+permuted across the escapes. The escape time against curvature (gradient-descent runs) is descriptive.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analyzer.study.claims.base import Claim, ClaimJob, test_verdict
+from analyzer.study.claims.saddles import is_seed_run
+from analyzer.study.family import ALPHA, TOO_FEW, TestRow
+
+DIRECTION_ROW = "escape vs control displacement: overlap with the negative eigenspace (escape directions)"
+FREQUENCY_ROW = "most negative direction carries the jumping frequency, vs frequencies permuted across escapes"
+
+
+class EscapeDirections(Claim):
+    id = "escape_directions"
+    observation = "Escapes move along the plateau's negative curvature more than control displacements"
+    rule = ("holds when the escape-minus-control overlap with the negative eigenspace is above 0 at alpha after the "
+            "family's adjustment (two-sided, cluster bootstrap over runs); does not hold when it is significantly "
+            "below; not shown otherwise")
+    seed_runs_only = True
+
+    def jobs(self, options) -> list[ClaimJob]:
+        return [ClaimJob("escape", {}, is_seed_run)] if options.hessian else []
+
+    def extract(self, run, context) -> pd.DataFrame | None:
+        from analyzer.errors import AnalysisFailed, BadInputError
+
+        if not context.options.hessian:
+            return None
+        try:
+            return context.result("escape").table.reset_index(drop=True)
+        except (BadInputError, AnalysisFailed) as err:
+            context.notes.append(f"escape: {' '.join(str(err).split())}")
+            return None
+
+    def evaluate(self, study) -> dict | None:
+        from analyzer.study.claims.escape_pool import escape_frame, escape_time_fit, pooled_escapes
+
+        if not study.options.hessian:
+            return None
+        escapes = escape_frame(study.extracts(self.id), study.group_of)
+        resamples, seed = min(study.options.n_resamples, 4000), study.options.seed
+        return {"escape_pool": pooled_escapes(escapes, resamples, seed) if len(escapes) else None,
+                "escape_time": escape_time_fit(escapes, resamples, seed) if len(escapes) else None}
+
+    def tests(self, study, result) -> list[TestRow]:
+        pool = (result or {}).get("escape_pool")
+        if not pool:
+            return []
+        difference = pool["difference"]
+        rows = [TestRow(name=DIRECTION_ROW, claim=self.id, reference="control displacement of equal step count",
+                        null="cluster bootstrap (centred), two-sided", p_value=pool["p_value"],
+                        effect=difference["mean"], ci_low=difference["ci_low"], ci_high=difference["ci_high"],
+                        observed=pool["overlap_negative"]["mean"], null_mean=pool["control_overlap_negative"]["mean"],
+                        n_runs=pool["n_runs"])]
+        if pool.get("freq_match_p") is not None:
+            rows.append(TestRow(name=FREQUENCY_ROW, claim=self.id, reference="jumping frequencies permuted across "
+                                "escapes", null="permutation, one-sided", p_value=pool["freq_match_p"],
+                                effect=float(pool["freq_matches_jump"] - pool["freq_match_chance"]),
+                                observed=float(pool["freq_matches_jump"]), null_mean=pool["freq_match_chance"],
+                                n_runs=pool["n_runs"]))
+        return rows
+
+    def verdicts(self, study, result) -> list:
+        if result is None:
+            return []
+        pool = result["escape_pool"]
+        if not pool:
+            return [self.verdict("untested", "no escape from a plateau with stored checkpoints on both sides")]
+        row = study.family_row(DIRECTION_ROW)
+        counts = (f"{pool['n_escapes']} escapes in {pool['n_runs']} runs: overlap_negative "
+                  f"{pool['overlap_negative']['mean']:.3f} vs control {pool['control_overlap_negative']['mean']:.3f}")
+        if row is None or row.p_adjusted is None:
+            out = [self.verdict("untested", counts + f"; {TOO_FEW}: no bootstrap test")]
+        else:
+            out = [self.verdict(test_verdict(row.p_adjusted, row.effect, 1, ALPHA),
+                                counts + f", difference {row.effect:+.3f} (95 % CI {row.ci_low:+.3f} to "
+                                         f"{row.ci_high:+.3f}), p = {row.p_value:.3g}, adjusted {row.p_adjusted:.3g}")]
+        frequency = study.family_row(FREQUENCY_ROW)
+        if frequency is not None:
+            verdict = "holds" if frequency.p_adjusted < ALPHA else "not shown"
+            out.append(self.verdict(
+                verdict, f"in {pool['freq_matches_jump']} of {pool['n_with_jump']} escapes with a jump, against "
+                         f"{pool['freq_match_chance']:.1f} with the jumping frequencies permuted across escapes "
+                         f"(p = {frequency.p_value:.3g}, adjusted {frequency.p_adjusted:.3g})",
+                "The most negative direction carries the frequency that jumps in the escape",
+                "holds when the number of matches exceeds its permutation distribution at alpha after the family's "
+                "adjustment (one-sided); not shown otherwise"))
+        return out
+
+    def section(self, study, result, figs: dict) -> list[str]:
+        from analyzer.study.claims.escape_report import escape_section
+
+        return escape_section(study, result, figs, DIRECTION_ROW) if result is not None else []
+
+    def json(self, study, result) -> dict:
+        result = result or {}
+        return {"escape_pool": result.get("escape_pool"), "escape_time": result.get("escape_time")}
+
+
+CLAIM = EscapeDirections()

@@ -1,0 +1,150 @@
+"""The specification curve of the primary test: its admissible specifications (fixed here, before any data), each
+run's events under each of them, and the curve's joint test from shared null draws.
+
+Specifications: plateau detector (change points: jumps vs escapes; gradient method: jumps vs plateau ends) x learned
+threshold (0.05 / 0.1 / 0.2) x event (every jump; every jump after the initial transient, step >= TRANSIENT_STEPS;
+the learned step; the first step below the threshold): 24 specifications, the primary among them. Float-rounding
+replicates are not specifications (they are near copies of the seed runs: a noise floor, reported apart).
+
+Joint inference (after Simonsohn, Simmons & Nelson 2020, "Specification curve analysis"): every specification's
+statistic is computed on the same null draws (the same permutation of runs within groups for every specification).
+A draw's p-value for a specification is its rank among the other draws, so each draw gives a share of
+specifications "significant in the primary's direction" and a median effect, exactly as the data do. The curve's
+two p-values compare the observed share and the observed median effect with those distributions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+THRESHOLDS = (0.05, 0.1, 0.2)
+DETECTORS = {"changepoint": "escapes", "gradient": "plateau ends (gradient method)"}
+EVENTS = ("jump", "jump after the transient", "learned step", "first reached")
+TRANSIENT_STEPS = 20  # jumps before this step are the initial transient
+PRIMARY_SPEC = ("changepoint", 0.1, "jump")
+
+
+@dataclass(frozen=True)
+class SpecEvents:
+    """One run's events per specification: jump steps per (threshold, event) and references per detector."""
+
+    events: dict  # (threshold, event) -> steps
+    references: dict  # detector -> steps
+
+    def units(self, detector: str, threshold: float, event: str) -> tuple[np.ndarray, np.ndarray]:
+        return self.events[(threshold, event)], self.references[detector]
+
+
+def spec_jobs() -> list[tuple[str, dict]]:
+    """The spectrum at the curve's other learned thresholds (the default one is the study's events')."""
+    return [("spectrum", {"threshold": t}) for t in THRESHOLDS if t != 0.1]
+
+
+def spec_events(context, events) -> SpecEvents:
+    """Every specification's events of one run (events: the run's RunEvents, at the default threshold)."""
+    plateaus = context.result("plateaus")
+    found = plateaus.plateau_edges
+    ends = found[(found.method == "gradient") & (found.kind == "end")]
+    out = {}
+    for threshold in THRESHOLDS:
+        spectrum = context.result("spectrum") if threshold == 0.1 else context.result("spectrum", threshold=threshold)
+        learning = spectrum.learning
+        jumps = spectrum.jumps.step.to_numpy(np.float64)
+        out[(threshold, "jump")] = jumps
+        out[(threshold, "jump after the transient")] = jumps[jumps >= TRANSIENT_STEPS]
+        learned = learning.learned_step.to_numpy(np.float64)
+        reached = learning.first_below_step.to_numpy(np.float64)
+        out[(threshold, "learned step")] = learned[np.isfinite(learned)]
+        out[(threshold, "first reached")] = reached[np.isfinite(reached)]
+    return SpecEvents(out, {"changepoint": events.escape_steps,
+                            "gradient": np.unique(ends.step.to_numpy(np.float64))})
+
+
+def specifications() -> list[tuple[str, float, str]]:
+    return [(d, t, e) for d in DETECTORS for t in THRESHOLDS for e in EVENTS]
+
+
+def joint_test(observed: np.ndarray, null: np.ndarray, alpha: float, direction: int = -1) -> dict:
+    """The curve's joint test.
+
+    Args:
+        observed: (S,) each specification's statistic on the data (mean jump-to-reference distance).
+        null: (B, S) the same statistic on B shared null draws (row b: one draw for every specification).
+        direction: -1 when small statistics are the effect (jumps closer than the null).
+    Returns: share (observed share of specifications significant at alpha in the direction), p_share, median
+        effect (observed - null mean, median over specifications), p_median, n_draws.
+    """
+    observed, null = np.asarray(observed, np.float64), np.asarray(null, np.float64)
+    keep = np.isfinite(observed) & np.all(np.isfinite(null), axis=0)
+    observed, null = observed[keep], null[:, keep]
+    n_draws = null.shape[0]
+    if observed.size == 0 or n_draws < 2:
+        return {"share": math.nan, "p_share": None, "median_effect": math.nan, "p_median": None, "n_specs": 0,
+                "n_draws": n_draws}
+    signed_obs, signed_null = direction * observed, direction * null  # large: the effect's direction
+    p_obs = (1 + np.sum(signed_null >= signed_obs - 1e-12, axis=0)) / (1 + n_draws)
+    # a draw's p among the other draws and the data: the share of the pooled column at least as extreme
+    pooled = np.sort(np.vstack([signed_obs[None, :], signed_null]), axis=0)
+    p_draws = np.column_stack([len(pooled) - np.searchsorted(pooled[:, s], signed_null[:, s] - 1e-12, side="left")
+                               for s in range(null.shape[1])]) / (1 + n_draws)
+    mean = null.mean(axis=0)
+    share_obs = float(np.mean(p_obs < alpha))
+    share_null = np.mean(p_draws < alpha, axis=1)
+    median_obs = float(np.median(observed - mean))
+    median_null = np.median(null - mean, axis=1)
+    p_share = float((1 + np.sum(share_null >= share_obs - 1e-12)) / (1 + n_draws))
+    p_median = float((1 + np.sum(direction * median_null >= direction * median_obs - 1e-12)) / (1 + n_draws))
+    return {"share": share_obs, "p_share": p_share, "median_effect": median_obs, "p_median": p_median,
+            "n_specs": int(observed.size), "n_draws": n_draws}
+
+
+def swap_matrices(jumps: list[np.ndarray], refs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(D, C) of one group: D[i, k] the summed distance (decades of log10(step + 1)) of run i's jumps to the nearest
+    of run k's references, C[i, k] the number of those jumps (0 where either has none)."""
+    from analyzer.analyses.correlate.nulls import nearest_distance
+
+    m = len(jumps)
+    distance, count = np.zeros((m, m)), np.zeros((m, m))
+    for i, jump in enumerate(jumps):
+        u = np.log10(np.asarray(jump, np.float64) + 1)
+        for k, ref in enumerate(refs):
+            if len(u) and len(ref):
+                distance[i, k] = float(nearest_distance(u, np.log10(np.asarray(ref, np.float64) + 1)).sum())
+                count[i, k] = len(u)
+    return distance, count
+
+
+def shared_swap_draws(spec_units: list[list[tuple[np.ndarray, np.ndarray]]], groups: list[str], n_draws: int,
+                      seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The mean jump-to-reference distance of every specification on the data and on n_draws shared swap draws.
+
+    Args:
+        spec_units: per specification, per run (the same runs, in the same order), (jumps, references).
+        groups: per run, its group; references are exchanged among the runs of a group, with the same permutation
+            of runs for every specification (the draws are shared).
+    Returns: observed (S,) and null (B, S); NaN where a specification has no jump with references.
+    """
+    from analyzer.analyses.correlate.nulls import permutation_draws
+
+    labels = list(dict.fromkeys(groups))
+    members = [np.flatnonzero(np.asarray(groups) == g) for g in labels]
+    perms, _ = permutation_draws([len(m) for m in members], n_draws, np.random.default_rng(seed))
+    n_specs = len(spec_units)
+    observed, null = np.full(n_specs, np.nan), np.full((len(perms[0]) if perms else 0, n_specs), np.nan)
+    for s, units in enumerate(spec_units):
+        num_obs = den_obs = 0.0
+        num_null = np.zeros(null.shape[0])
+        den_null = np.zeros(null.shape[0])
+        for index, perm in zip(members, perms):
+            distance, count = swap_matrices([units[i][0] for i in index], [units[i][1] for i in index])
+            rows = np.arange(len(index))[None, :]
+            num_obs, den_obs = num_obs + np.trace(distance), den_obs + np.trace(count)
+            num_null += distance[rows, perm].sum(axis=1)
+            den_null += count[rows, perm].sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            observed[s] = num_obs / den_obs if den_obs else np.nan
+            null[:, s] = num_null / den_null
+    return observed, null
