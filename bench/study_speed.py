@@ -57,7 +57,7 @@ def fresh_copies(paths: list[Path], scratch: Path) -> list[Path]:
 
 def time_study(paths: list[Path], workers: int, hessian: bool) -> float:
     from analyzer.study.collect import StudyOptions
-    from analyzer.study.analysis import run_study
+    from analyzer.study.build import run_study
 
     started = time.perf_counter()
     finished = []  # when each run came back: the last one is the critical path

@@ -1,22 +1,30 @@
-"""The study's time-matched saddle control: the statistic by hand, false-positive rate without an effect, power with
-one, tolerance sensitivity, Holm; the Hessian grid's checkpoints and per-checkpoint reuse."""
+"""The saddle claim's controls: the statistic by hand, false-positive rate without an effect, power with one, the
+loss-matched control against a loss-level confound, tolerance sensitivity, uncertified points counted; the escape
+pool; the Hessian grid's checkpoints."""
 
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from analyzer.analyses.hessian.saddle_control import cluster_bootstrap, grid_points, matched_difference, saddle_control
+from study_fakes import curvature
+
+from analyzer.study.claims.saddle_control import cluster_bootstrap, grid_points, matched_difference, saddle_control
+from analyzer.study.claims.saddles import LOSS_ROW, TIME_ROW, saddle_verdict
+from analyzer.study.family import TestRow
 
 STEPS = np.array([0, 10, 20, 30, 60, 100, 180, 320, 560, 1000, 1780, 3000])
 
 
-def fake_runs(rng, n_groups=2, n_runs=8, effect=0.0, run_sd=0.02, noise_sd=0.01):
-    """Runs with a plateau [start, end] each, index fraction = trend + run effect + effect x in_plateau + noise."""
-    runs, group_of = [], {}
+def fake_runs(rng, n_groups=2, n_runs=8, effect=0.0, run_sd=0.02, noise_sd=0.01, loss_effect=0.0):
+    """(run, Curvature) pairs with a plateau [start, end] each: index fraction = trend + run effect + effect x
+    in_plateau + loss_effect x log10(loss) + noise; a plateau holds the loss about a decade higher than outside it
+    (log10 loss ~ N(-0.5, 0.4) inside, N(-1.5, 0.4) outside: the two overlap, so loss-matched strata exist)."""
+    extracts, group_of = [], {}
     for g in range(n_groups):
         for r in range(n_runs):
             start, end = 0.0, float(rng.choice(STEPS[3:10]))
@@ -25,16 +33,20 @@ def fake_runs(rng, n_groups=2, n_runs=8, effect=0.0, run_sd=0.02, noise_sd=0.01)
             inside = np.zeros(len(STEPS), dtype=bool)
             for a, b in spans:
                 inside |= (STEPS >= a) & (STEPS <= b)
+            log_loss = np.where(inside, -0.5, -1.5) + rng.normal(0, 0.4, len(STEPS))
             trend = 0.1 - 0.01 * np.log10(STEPS + 1)
-            value = trend + rng.normal(0, run_sd) + effect * inside + rng.normal(0, noise_sd, len(STEPS))
+            value = trend + rng.normal(0, run_sd) + effect * inside + loss_effect * log_loss \
+                + rng.normal(0, noise_sd, len(STEPS))
             grid = pd.DataFrame({"step": STEPS, "index_fraction": value, "lambda_min": -value,
                                  "index_fraction_tol_1e-08": value, "index_fraction_tol_1e-06": value,
                                  "index_fraction_tol_0.0001": value + 0.001})
             path = f"g{g}-r{r}"
-            runs.append(SimpleNamespace(path=path, parts={"hessian": {"grid": grid}},
-                                        plateaus=pd.DataFrame(spans, columns=["start_step", "end_step"])))
+            plateaus = pd.DataFrame(spans, columns=["start_step", "end_step"])
+            run = SimpleNamespace(path=path)
+            extracts.append((run, dataclasses.replace(curvature(grid, None, plateaus), loss_steps=STEPS.astype(float),
+                                                      loss=10 ** log_loss)))
             group_of[path] = f"group{g}"
-    return runs, group_of
+    return extracts, group_of
 
 
 def test_matched_difference_by_hand():
@@ -67,7 +79,22 @@ def test_saddle_control_keys_sensitivity_and_ci_covers_effect():
     assert control["ci_low"] < 0.03 < control["ci_high"] and control["p_value"] < 0.05
     assert [t["index_tol"] for t in control["by_tolerance"]] == [1e-8, 1e-6, 1e-4]
     assert control["stable_across_tolerances"]
-    assert saddle_control([SimpleNamespace(path="x", parts={}, plateaus=None)], {"x": "g"}) is None
+    assert control["uncertified_left_out"] == {"plateau": 0, "control": 0}
+    assert saddle_control([], {}) is None
+
+
+def test_the_loss_matched_control_separates_a_plateau_from_a_higher_loss():
+    """Curvature that follows the loss level only: the time-matched control sees a plateau effect (plateau points sit
+    at a higher loss), the loss-matched one does not; a real plateau effect survives both."""
+    confounded, group_of = fake_runs(np.random.default_rng(7), n_runs=12, loss_effect=0.05)
+    control = saddle_control(confounded, group_of, n_resamples=500)
+    assert control["p_value"] < 0.05 and control["difference"] > 0.035  # about 0.05 x one decade of loss
+    loss = control["loss_matched"]
+    assert loss["n_strata"] >= 3 and abs(loss["difference"]) < control["difference"] / 2  # half-decade bins
+    real, group_of = fake_runs(np.random.default_rng(8), n_runs=12, effect=0.03)
+    both = saddle_control(real, group_of, n_resamples=500)
+    assert both["p_value"] < 0.05 and both["loss_matched"]["p_value"] < 0.05
+    assert both["loss_matched"]["difference"] == pytest.approx(0.03, abs=0.01)
 
 
 def test_grid_steps_are_log_spaced_and_snap_to_stored():
@@ -94,7 +121,7 @@ def fake_escapes(rng, effect=0.0, n_runs=12):
 
 
 def test_pooled_escape_test_false_positive_rate_and_power():
-    from analyzer.analyses.escape.pool import pooled_escapes
+    from analyzer.study.claims.escape_pool import pooled_escapes
 
     rng = np.random.default_rng(4)
     null_p = [pooled_escapes(fake_escapes(rng), 300, i)["p_value"] for i in range(150)]
@@ -102,35 +129,44 @@ def test_pooled_escape_test_false_positive_rate_and_power():
     rng = np.random.default_rng(5)
     assert np.mean([pooled_escapes(fake_escapes(rng, effect=0.12), 300, i)["p_value"] < 0.05
                     for i in range(30)]) >= 0.8
+    few = pooled_escapes(fake_escapes(np.random.default_rng(6), effect=0.3, n_runs=3), 300, 0)
+    assert few["p_value"] is None and few["difference"]["ci_low"] is None  # three runs: no bootstrap test
 
 
-def test_the_control_joins_the_family_and_decides_the_saddle_verdict():
-    from analyzer.study.family import holm
-    from analyzer.analyses.hessian.study_verdict import SADDLE_ROW, saddle_rows
-    from analyzer.analyses.hessian.study_verdict import saddles as _saddles
-
-    runs, group_of = fake_runs(np.random.default_rng(4), effect=0.03)
-    control = saddle_control(runs, group_of, n_resamples=500)
-    rows = saddle_rows(control)
-    assert [r["name"] for r in rows][0] == SADDLE_ROW and not any(r["primary"] for r in rows)
-    assert rows[0]["effect"] == pytest.approx(control["difference"])
-    hessian_free = [SimpleNamespace(parts={})]
-    # adjusted within a large family the same effect can fail: the verdict reads the family's adjusted p
-    row = dict(rows[0], p_adjusted=holm([rows[0]["p_value"]] + [0.5] * 3)[0])
-    assert _saddles(hessian_free, control, row)["verdict"] == "holds"
-    assert _saddles(hessian_free, control, dict(row, p_adjusted=0.2))["verdict"] == "not shown"
-    assert _saddles(hessian_free, dict(control, stable_across_tolerances=False), row)["verdict"] == "fragile"
-    assert _saddles(hessian_free, None, None)["verdict"] == "untested"
-    assert saddle_rows(None) == []
+def _row(name: str, p_adjusted: float, effect: float) -> TestRow:
+    return TestRow(name=name, claim="saddles", reference="r", null="n", p_value=p_adjusted, effect=effect,
+                   p_adjusted=p_adjusted)
 
 
-def test_uncertified_grid_points_are_left_out():
-    runs, group_of = fake_runs(np.random.default_rng(5))
-    grid = runs[0].parts["hessian"]["grid"]
-    runs[0].parts["hessian"]["grid"] = grid.assign(index_kind="bracket")
-    points = grid_points(runs, group_of)
-    assert points[points.run == runs[0].path].index_fraction.isna().all()
-    assert points[points.run != runs[0].path].index_fraction.notna().all()
+def test_the_saddle_verdict_follows_its_rule():
+    extracts, group_of = fake_runs(np.random.default_rng(4), effect=0.03)
+    control = saddle_control(extracts, group_of, n_resamples=500)
+    time_row, loss_row = _row(TIME_ROW, 0.01, 0.03), _row(LOSS_ROW, 0.02, 0.03)
+    assert saddle_verdict(time_row, loss_row, control) == "holds"
+    assert saddle_verdict(time_row, _row(LOSS_ROW, 0.3, 0.01), control) == "fragile"
+    assert saddle_verdict(_row(TIME_ROW, 0.2, 0.03), loss_row, control) == "not shown"
+    assert saddle_verdict(_row(TIME_ROW, 0.01, -0.03), loss_row, control) == "does not hold"
+    assert saddle_verdict(None, None, control) == "untested"
+    # the tolerances disagree in either direction: tolerance-dependent, whatever the main reading
+    for reading in ("none", "lower", "higher"):
+        changed = dict(control, readings={"1e-08": reading, "1e-06": "higher", "0.0001": "higher"})
+        changed["stable_across_tolerances"] = reading == "higher"
+        expected = "holds" if reading == "higher" else "tolerance-dependent"
+        assert saddle_verdict(time_row, loss_row, changed) == expected
+    weak = dict(control, stable_across_tolerances=False)
+    assert saddle_verdict(_row(TIME_ROW, 0.3, 0.0), loss_row, weak) == "tolerance-dependent"
+
+
+def test_uncertified_grid_points_are_left_out_and_counted():
+    extracts, group_of = fake_runs(np.random.default_rng(5))
+    run, first = extracts[0]
+    extracts[0] = (run, dataclasses.replace(first, grid=first.grid.assign(index_kind="bracket")))
+    points = grid_points(extracts, group_of)
+    assert points[points.run == run.path].index_fraction.isna().all()
+    assert points[points.run != run.path].index_fraction.notna().all()
+    left = saddle_control(extracts, group_of, n_resamples=100)["uncertified_left_out"]
+    inside = points[points.run == run.path].in_plateau
+    assert left == {"plateau": int(inside.sum()), "control": int((~inside).sum())}
 
 
 def test_replicates_get_no_curvature_jobs():
@@ -145,19 +181,3 @@ def test_replicates_get_no_curvature_jobs():
     assert done["rep.h5"] == {"plateaus", "spectrum"}
     assert any(j.overrides.get("at") == "grid" for j in jobs if j.path == "seed.h5")
     assert {j.name for j in collect.study_jobs(["seed.h5"], SimpleNamespace(hessian=False))} == {"plateaus", "spectrum"}
-
-
-def test_escape_pool_joins_the_family_and_a_null_saddle_difference_is_not_shown():
-    from analyzer.analyses.escape.study import ESCAPE_ROW, escape_rows
-    from analyzer.analyses.hessian.study_verdict import saddles as _saddles
-
-    pool = {"difference": {"mean": 0.09, "ci_low": 0.03, "ci_high": 0.18}, "p_value": 0.03, "n_runs": 17,
-            "overlap_negative": {"mean": 0.5}, "control_overlap_negative": {"mean": 0.41}}
-    (row,) = escape_rows(pool)
-    assert row["name"] == ESCAPE_ROW and row["effect"] == 0.09 and not row["primary"]
-    assert escape_rows(None) == []
-    control = {"plateau": 0.0269, "control": 0.0270, "difference": -7e-5, "ci_low": -0.0013, "ci_high": 0.0014,
-               "p_value": 0.9, "stable_across_tolerances": True}
-    hessian_free = [SimpleNamespace(parts={})]
-    assert _saddles(hessian_free, control, {"p_adjusted": 1.0})["verdict"] == "not shown"
-    assert _saddles(hessian_free, dict(control, difference=-0.01), {"p_adjusted": 0.01})["verdict"] == "does not hold"

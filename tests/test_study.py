@@ -18,8 +18,9 @@ from typer.testing import CliRunner
 
 from analyzer.cli import app
 from analyzer.errors import BadInputError
+from analyzer.study.build import build_study
 from analyzer.study.collect import RunSummary, StudyOptions, collect_paths, summarize_run
-from analyzer.study.analysis import build_study, group_names
+from analyzer.study.groups import group_names
 from analyzer.study.report import render, to_json
 from trainer.config import PRESETS, TrainConfig
 from trainer.engines.loop import train
@@ -89,10 +90,7 @@ def test_collect_paths_from_folders_globs_and_files(study_dir, tmp_path):
 
 def _summary(path: str, **config) -> RunSummary:
     empty = np.empty(0)
-    return RunSummary(path=path, config=config, status="complete", n_steps=100, freqs_hz=empty, learned_steps=empty,
-                      jump_steps=empty, jump_freqs_hz=empty, escape_steps=empty, edge_steps=empty,
-                      first_pred_step=0, last_pred_step=99, plateaus=pd.DataFrame(),
-                      loss_steps=empty, loss=empty)
+    return RunSummary(path=path, config=config, status="complete", n_steps=100, loss_steps=empty, loss=empty)
 
 
 def test_groups_are_presets_plus_the_fields_that_vary_besides_seed_and_perturbation():
@@ -108,81 +106,95 @@ def test_groups_are_presets_plus_the_fields_that_vary_besides_seed_and_perturbat
 # ---- the study on real runs (in process: no cluster) ----------------------------------------------------
 
 
+def _verdicts(study) -> dict[str, str]:
+    return {v.observation: v.verdict for v in study.verdicts}
+
+
 def test_study_statistics_on_real_runs(study_dir):
     study = _study(collect_paths([study_dir]), hessian=False)
     assert len(study.runs) == 7 and len(study.seed_runs) == 5 and len(study.replicate_runs) == 2
-    assert set(study.learned_table.group) == {"baseline", "diag-linear"}
-    assert (study.learned_table.groupby("group").n.first() == pd.Series({"baseline": 3, "diag-linear": 2})).all()
-    assert set(study.tests) == {"escapes", "edges"} and study.tests["edges"].n_runs_given == 5  # replicates left out
-    assert study.tests["edges"].n_runs == sum(len(r.edge_steps) > 0 and len(r.jump_steps) > 0 for r in study.seed_runs)
-    assert not study.noise_floor.empty and set(study.noise_floor.group) == {"baseline"}
-    assert study.noise_floor.n_replicates.iloc[0] == 3  # two replicates plus the unperturbed seed-0 run
-    assert [o["observation"].split(":")[0] for o in study.observations] == [
-        "Spectral bias", "Plateaus appear in the loss curve", "Higher-frequency learning stalls during plateaus",
-        "Frequency jumps occur near escapes from plateaus (the primary test)",
-        "Frequency jumps occur near plateau edges (secondary)"]
-    assert sum(row["primary"] for row in study.family) == 1 and study.family[0]["primary"]
+    table = study.results["spectral_bias"]["table"]
+    assert set(table.group) == {"baseline", "diag-linear"}
+    assert (table.groupby("group").n.first() == pd.Series({"baseline": 3, "diag-linear": 2})).all()
+    edges = study.family_row("jumps vs plateau edges")
+    with_both = [r for r, e in study.extracts("jumps_near_edges") if len(e.references) and len(e.jumps)]
+    assert edges.n_runs == len(with_both) and all(r.perturb == 0 for r in with_both)  # replicates left out
+    floor = study.results["noise_floor"]["table"]
+    assert not floor.empty and set(floor.group) == {"baseline"}
+    assert floor.n_replicates.iloc[0] == 3  # two replicates plus the unperturbed seed-0 run
+    assert [v.claim for v in study.verdicts] == ["spectral_bias", "plateaus_appear", "stall", "jumps_near_escapes",
+                                                 "jumps_near_edges", "decoupled", "decoupled", "noise_floor"]
+    assert sum(row.primary for row in study.family) == 1 and study.family[0].primary
 
 
 def test_report_structure_and_plain_words(study_dir):
     study = _study(collect_paths([study_dir]), hessian=False)
     report = render(study, title="tiny")
     headings = [line for line in report.markdown.splitlines() if line.startswith("#")]
-    assert headings == ["# tiny", "## Primary test (named before the data)", "## Seed 000's observations across seeds",
-                        "## Runs", "## Learned step per frequency", "## Loss curves",
-                        "## Plateaus and the Hessian at plateau edges vs middles",
-                        "## Test family: jumps vs escapes, edges, decoupled plateaus; stall",
-                        "## Robustness: specification curve", "## Noise floor: float rounding vs seeds vs presets",
-                        "## Median-seed spectral heatmaps", "## Reproduce"]
+    assert headings == ["# tiny", "## Claims and verdicts", "## Runs", "## Spectral bias: learned step per frequency",
+                        "### Learning order", "### Median-seed spectral heatmaps", "## Plateaus per run",
+                        "## Primary test (named before the data)", "### Robustness: specification curve",
+                        "## Jumps near plateau edges (secondary)", "## Mechanism vs identity: decoupled escapes",
+                        "## Saddles", "## Noise floor: float rounding vs seeds vs groups", "## Test family",
+                        "## Reproduce"]
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report.markdown)
     assert sorted(links) == sorted(report.figures) == ["forest.png", "learned-steps.png", "loss-bands.png",
                                                         "median-heatmaps.png", "noise-floor.png",
                                                         "specification-curve.png"]
-    for item in study.observations:
-        assert f"**{item['observation']}: {item['verdict']}.**" in report.markdown
+    for item in study.verdicts:
+        assert f"**{item.observation}: {item.verdict}.**" in report.markdown
     assert "Hessian not computed" in report.markdown
     assert "times the seed-to-seed SD" in report.markdown
 
 
 def test_verdicts_follow_the_statistics_not_a_script(study_dir):
     study = _study(collect_paths([str(study_dir / "diag-*.h5")]), hessian=False)
-    first = {o["observation"]: o["verdict"] for o in study.observations}
-    assert first["Spectral bias: lower frequencies are learned first"] == "holds"  # diag-linear: 1, 3, 7 Hz in order
-    reversed_runs = [dataclasses.replace(r, learned_steps=r.learned_steps[::-1].copy()) for r in study.runs]
+    design = "Spectral bias: lower frequencies are learned first (seed 000's design (amplitudes not all equal))"
+    row = study.family_row("learning order, design: mean Kendall tau (two-sided)")
+    assert row.effect == pytest.approx(1.0)  # diag-linear: every learned frequency in order
+    assert _verdicts(study)[design] in ("holds", "not shown")  # two runs: the permutation p is coarse
+    reversed_runs = [_with_extract(r, "spectral_bias", learned_steps=r.extract("spectral_bias").learned_steps[::-1])
+                     for r in study.runs]
     flipped = build_study(reversed_runs, study.options)
-    verdicts = {o["observation"]: o["verdict"] for o in flipped.observations}
-    assert verdicts["Spectral bias: lower frequencies are learned first"] == "does not hold"
-    assert "0 of 2 runs" in flipped.observations[0]["evidence"]
+    assert flipped.family_row("learning order, design: mean Kendall tau (two-sided)").effect == pytest.approx(-1.0)
+    assert _verdicts(flipped)[design] != "holds"
+
+
+def _with_extract(run, claim_id: str, **changes):
+    extract = dataclasses.replace(run.extract(claim_id), **{k: np.asarray(v).copy() for k, v in changes.items()})
+    return dataclasses.replace(run, extracts={**run.extracts, claim_id: extract})
 
 
 def test_a_frequency_learned_and_lost_later_is_reported_as_such_not_as_out_of_order(study_dir):
     study = _study(collect_paths([str(study_dir / "diag-*.h5")]), hessian=False)
     first, second = study.runs
-    assert np.isfinite(first.learned_steps[0]) and len(first.first_below_steps) == len(first.learned_steps)
+    learned = first.extract("spectral_bias").learned_steps
+    assert np.isfinite(learned[0])
     # the lowest frequency reaches the threshold first but drifts back above it: no learned step
-    lost = dataclasses.replace(first, learned_steps=np.r_[np.nan, first.learned_steps[1:]],
-                               first_below_steps=np.r_[0.0, first.learned_steps[1:]])
+    lost = _with_extract(first, "spectral_bias", learned_steps=np.r_[np.nan, learned[1:]],
+                         first_below_steps=np.r_[0.0, learned[1:]])
     changed = build_study([lost, second], study.options)
-    all_runs = changed.ordering[changed.ordering.group == "all"].iloc[0]
+    ordering = changed.results["spectral_bias"]["ordering"]
+    all_runs = ordering[ordering.group == "all"].iloc[0]
     # order is judged among the frequencies a run learns: the lost one is no evidence against it
     assert (all_runs.ordered, all_runs.ordered_reached, all_runs.runs) == (2, 2, 2)
     assert all_runs.unordered == ""
-    row = changed.learned_table[changed.learned_table.freq_hz == first.freqs_hz[0]].iloc[0]
+    table = changed.results["spectral_bias"]["table"]
+    row = table[table.freq_hz == first.extract("spectral_bias").modes[0]].iloc[0]
     assert (row.n_not_learned, row.n_reached_then_lost) == (1, 1)
-    assert "2 of 2 runs" in changed.observations[0]["evidence"]
     # a frequency never reached is not "lost"
-    never = dataclasses.replace(lost, first_below_steps=np.r_[np.nan, first.learned_steps[1:]])
-    row = build_study([never, second], study.options).learned_table.iloc[0]
+    never = _with_extract(lost, "spectral_bias", first_below_steps=np.r_[np.nan, learned[1:]])
+    row = build_study([never, second], study.options).results["spectral_bias"]["table"].iloc[0]
     assert (row.n_not_learned, row.n_reached_then_lost) == (1, 0)
 
 
 def test_hessian_edges_and_middles_on_a_plateau_run(study_dir):
     study = _study([study_dir / "diag-linear-s0.h5"], hessian=True, null="shift")  # one run: nothing to swap with
-    quantities = study.quantities.set_index("quantity")
+    quantities = study.results["saddles"]["quantities"].set_index("quantity")
     assert quantities.loc["index at plateau middles", "n"] == 1
     assert quantities.loc["index at plateau middles", "mean"] >= 1  # the diag-linear plateaus are saddles
-    saddles = next(o for o in study.observations if o["observation"].startswith("Plateaus sit at saddles"))
-    assert saddles["verdict"] == "untested" and "time-matched" in saddles["rule"]  # no control on this branch
+    saddles = next(v for v in study.verdicts if v.claim == "saddles")
+    assert saddles.verdict == "untested" and "same step" in saddles.rule  # one run: no bootstrap control
 
 
 # ---- the command (Dask LocalCluster with two workers) ----------------------------------------------------
@@ -284,6 +296,8 @@ def test_summaries_without_the_cache_equal_those_through_it(study_copy):
     cached = summarize_runs(paths, StudyOptions(hessian=False, workers=2))
     assert [s.path for s in fresh] == [s.path for s in cached] == [str(p) for p in paths]
     for a, b in zip(fresh, cached):
-        np.testing.assert_array_equal(a.learned_steps, b.learned_steps)
-        np.testing.assert_array_equal(a.jump_steps, b.jump_steps)
-        pd.testing.assert_frame_equal(a.plateaus, b.plateaus)
+        np.testing.assert_array_equal(a.extract("spectral_bias").learned_steps, b.extract("spectral_bias").learned_steps)
+        np.testing.assert_array_equal(a.extract("jumps_near_escapes").jumps, b.extract("jumps_near_escapes").jumps)
+        np.testing.assert_array_equal(a.extract("jumps_near_escapes").references,
+                                      b.extract("jumps_near_escapes").references)
+        assert set(a.extracts) == set(b.extracts)

@@ -11,20 +11,71 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analyzer.study.collect import RunSummary, StudyOptions
-from analyzer.study.analysis import build_study
-from analyzer.study.family import cluster_bootstrap, holm
+from study_fakes import summary as _summary
+
+from analyzer.study.build import build_study
+from analyzer.study.collect import StudyOptions
+from analyzer.study.family import TestRow, adjust_family, cluster_bootstrap, holm, weighted_holm
 from analyzer.study.report import to_json
 from analyzer.study.stats import noise_floor_table, ordered_among_learned
 
 OPTIONS = StudyOptions(hessian=False, n_permutations=199, n_resamples=500)
-FAMILY_KEYS = {"name", "reference", "null", "p_value", "p_adjusted", "effect", "ci_low", "ci_high", "primary"}
+FAMILY_KEYS = {"name", "claim", "reference", "null", "p_value", "p_adjusted", "effect", "ci_low", "ci_high",
+               "primary"}
 
 
 def test_holm_by_hand():
     # sorted 0.005, 0.01, 0.03, 0.04 -> 4 x 0.005, 3 x 0.01, 2 x 0.03, max(1 x 0.04, running max)
     assert holm([0.01, 0.04, 0.03, 0.005, None]) == pytest.approx([0.03, 0.06, 0.06, 0.02, None])
     assert holm([0.9, 0.8]) == [1.0, 1.0] and holm([]) == []  # 2 x 0.8 capped at 1
+
+
+def _closed_testing(p_values: list[float], weights: list[float]) -> list[float]:
+    """Adjusted p-values by brute force: the max over every intersection containing H_i of its weighted Bonferroni
+    p-value min_j p_j sum(w_I) / w_j."""
+    import itertools
+
+    m = len(p_values)
+    adjusted = []
+    for i in range(m):
+        worst = 0.0
+        for size in range(1, m + 1):
+            for subset in itertools.combinations(range(m), size):
+                if i in subset:
+                    total = sum(weights[j] for j in subset)
+                    worst = max(worst, min(min(1.0, p_values[j] * total / weights[j]) for j in subset))
+        adjusted.append(worst)
+    return adjusted
+
+
+def test_weighted_holm_equals_closed_testing_by_brute_force():
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        m = int(rng.integers(1, 7))
+        p_values = list(rng.uniform(0, 0.2, m) ** rng.uniform(0.5, 3))
+        weights = [0.8] + [0.2 / (m - 1)] * (m - 1) if m > 1 else [1.0]
+        assert weighted_holm(p_values, weights) == pytest.approx(_closed_testing(p_values, weights))
+    # equal weights: plain Holm
+    assert weighted_holm([0.01, 0.04, 0.03, 0.005, None], [1] * 5) == pytest.approx(holm([0.01, 0.04, 0.03, 0.005,
+                                                                                         None]))
+
+
+def test_the_family_puts_the_one_primary_first_and_gives_it_most_of_alpha():
+    rows = [TestRow(name=f"s{i}", claim="c", reference="r", null="n", p_value=0.01, effect=1.0) for i in range(4)]
+    primary = TestRow(name="p", claim="c", reference="r", null="n", p_value=0.035, effect=-1.0, primary=True)
+    family = adjust_family([*rows, primary])
+    assert family[0].name == "p" and family[0].p_adjusted == pytest.approx(0.035 / 0.8)  # rejected at 0.05
+    # the primary's share passes on: the secondaries are Holm among themselves (4 x 0.01), then the running max
+    assert all(row.p_adjusted == pytest.approx(max(0.035 / 0.8, 4 * 0.01)) for row in family[1:])
+    # the secondaries are still tested when the primary is not rejected, at their own share (0.05 of alpha each)
+    failed = adjust_family([*rows, dataclasses.replace(primary, p_value=0.5)])
+    assert failed[0].p_adjusted == pytest.approx(0.5) and all(r.p_adjusted == pytest.approx(0.2) for r in failed[1:])
+    # plain Holm tests the primary at alpha / 5 when the secondaries are null; the weighted family at 0.8 alpha
+    nulls = [dataclasses.replace(r, p_value=0.5) for r in rows]
+    assert holm([0.035] + [0.5] * 4)[0] == pytest.approx(0.175)
+    assert adjust_family([primary, *nulls])[0].p_adjusted == pytest.approx(0.035 / 0.8)
+    with pytest.raises(ValueError, match="one"):
+        adjust_family([primary, primary])
 
 
 def test_cluster_bootstrap_resamples_runs_not_jumps():
@@ -57,16 +108,6 @@ def test_noise_floor_cell_without_information_is_marked_not_zero():
     assert math.isnan(row.sd_rounding) and math.isnan(row.rounding_over_seeds) and row.information.startswith("none")
 
 
-def _summary(name: str, jumps, escapes, preset="p", seed=0) -> RunSummary:
-    return RunSummary(path=f"/x/{name}.h5", config={"preset": preset, "seed": seed}, status="complete", n_steps=10_000,
-                      freqs_hz=np.array([1.0, 3.0]), learned_steps=np.array([10.0, 100.0]),
-                      jump_steps=np.asarray(jumps, float), jump_freqs_hz=np.ones(len(jumps)),
-                      escape_steps=np.asarray(escapes, float), edge_steps=np.asarray(escapes, float),
-                      first_pred_step=0, last_pred_step=9_999,
-                      plateaus=pd.DataFrame(columns=["start_step", "end_step", "duration"], dtype=float),
-                      loss_steps=np.arange(3), loss=np.ones(3))
-
-
 def test_primary_test_and_family_on_planted_coupling():
     rng = np.random.default_rng(0)
     runs = []
@@ -84,7 +125,8 @@ def test_primary_test_and_family_on_planted_coupling():
     assert primary["p_adjusted"] >= primary["p_value"]
     assert {v["observation"] for v in payload["verdicts"]} >= {"Frequency jumps occur near escapes from plateaus "
                                                                 "(the primary test)"}
-    assert all(set(v) == {"observation", "verdict", "rule"} for v in payload["verdicts"])
+    assert all(set(v) == {"claim", "observation", "verdict", "rule"} for v in payload["verdicts"])
+    assert {v["claim"] for v in payload["verdicts"]} >= {"jumps_near_escapes", "spectral_bias"}
     assert payload["p_value"] is not None and payload["primary_test"]["name"] == "jumps vs escapes"
 
 
@@ -92,10 +134,9 @@ def test_a_study_without_references_says_so_and_gives_no_p_value():
     runs = [_summary(f"r{i}", [10.0, 300.0], [], seed=i) for i in range(3)]
     study = build_study(runs, OPTIONS)
     primary = study.family[0]
-    assert primary["p_value"] is None and primary["p_adjusted"] is None and primary["n_runs"] == 0
-    verdict = next(o for o in study.observations if "primary" in o["observation"])
-    assert verdict["verdict"] == "untested" and "no p-value" in verdict["evidence"]
-    assert "nothing to test" in study.tests["escapes"].conclusion
+    assert primary.primary and primary.p_value is None and primary.p_adjusted is None and primary.n_runs == 0
+    verdict = next(v for v in study.verdicts if v.claim == "jumps_near_escapes")
+    assert verdict.verdict == "untested" and "no p-value" in verdict.evidence
 
 
 def test_swap_on_a_group_with_one_run_is_one_line_exit_2(tmp_path):
@@ -139,13 +180,55 @@ def test_sweep_takes_amplitudes_and_frequencies_as_grid_values():
     assert dataclasses.is_dataclass(flat[0].config)
 
 
-def test_equal_amplitude_groups_are_reported_beside_the_order():
+def test_the_design_and_the_equal_amplitude_control_are_separate_rows():
     runs = []
-    for i in range(4):
-        for amps in ((1.0, 0.8), (1.0, 1.0)):
-            run = _summary(f"r{i}-{amps[1]}", [10.0], [12.0], seed=i)
-            runs.append(dataclasses.replace(run, config={**run.config, "target": {"amps": list(amps)}},
-                                            learned_steps=np.array([10.0, 100.0] if amps[1] < 1 else [100.0, 10.0])))
-    study = build_study(runs, OPTIONS)
-    evidence = study.observations[0]["evidence"]
-    assert "with equal amplitudes: p amps=1,1 0/4" in evidence and "p amps=1,0.8 0/4" not in evidence
+    for i in range(10):
+        for amps in ((1.0, 0.8, 0.6), (1.0, 1.0, 1.0)):
+            ordered = amps[1] < 1
+            runs.append(_summary(f"r{i}-{amps[1]}", [10.0], [12.0], seed=i, modes=(1.0, 3.0, 7.0), amps=amps,
+                                 learned=(10.0, 100.0, 1000.0) if ordered else (1000.0, 10.0, 100.0 + i),
+                                 config={"target": {"amps": list(amps)}}))
+    study = build_study(runs, dataclasses.replace(OPTIONS, n_permutations=999))
+    bias = [v for v in study.verdicts if v.claim == "spectral_bias"]
+    assert [v.observation.split("(")[1].split(" ")[0] for v in bias] == ["seed", "the"]
+    assert bias[0].verdict == "holds"  # the design: every run in order, tau = 1
+    assert bias[1].verdict != "holds"  # the control: reversed or mixed, never a claim of order
+    rows = {r.name: r for r in study.family}
+    assert rows["learning order, design: mean Kendall tau (two-sided)"].effect == pytest.approx(1.0)
+    assert rows["learning order, equal amplitudes: mean Kendall tau (two-sided)"].effect < 0
+
+
+def test_kendall_tau_b_with_ties_equals_scipy():
+    from scipy import stats
+
+    from analyzer.study.claims.spectral_bias import kendall_tau_b
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        values = rng.integers(0, 4, size=int(rng.integers(2, 8))).astype(float)
+        expected = stats.kendalltau(np.arange(len(values)), values).statistic
+        got = kendall_tau_b(values)
+        assert (np.isnan(got) and np.isnan(expected)) or got == pytest.approx(expected)
+    # ties at the checkpoint spacing are no disorder: 10 and 15 Hz both learned at step 60
+    assert kendall_tau_b(np.array([20.0, 60.0, 60.0, 130.0])) > 0.9
+
+
+def test_the_order_test_holds_its_level_on_runs_without_order_and_finds_order():
+    """The within-run permutation null: 200 studies of 12 runs whose learned steps are random (ties at a coarse
+    spacing included) reject at most alpha + 3 SE; studies with an order reject."""
+    from analyzer.study.claims.spectral_bias import order_frame, rank_test
+
+    rng = np.random.default_rng(1)
+    options = StudyOptions(n_permutations=199, n_resamples=200)
+    rejected = 0
+    for study_seed in range(200):
+        runs = [_summary(f"r{i}", [], [], seed=i, modes=(1.0, 3.0, 7.0, 15.0),
+                         learned=np.round(rng.uniform(0, 100, 4) / 20) * 20) for i in range(12)]
+        taus = order_frame([(r, r.extract("spectral_bias")) for r in runs], {r.path: "g" for r in runs})
+        p_value = rank_test(taus, options)["p_value"]
+        rejected += p_value is not None and p_value < 0.05
+    assert rejected / 200 <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 200)
+    runs = [_summary(f"r{i}", [], [], seed=i, modes=(1.0, 3.0, 7.0, 15.0),
+                     learned=np.sort(rng.uniform(0, 100, 4)) + rng.normal(0, 10, 4)) for i in range(12)]
+    taus = order_frame([(r, r.extract("spectral_bias")) for r in runs], {r.path: "g" for r in runs})
+    assert rank_test(taus, options)["p_value"] <= 2 / 200  # the smallest two-sided p of 199 draws

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import pytest
 from helpers import small_config
 
-from analyzer.study.analysis import run_study
+from analyzer.study.build import run_study
 from analyzer.study.collect import StudyOptions
 from analyzer.study.files import RunFiles
 from analyzer.study.report import render, to_json

@@ -41,6 +41,8 @@ TOO_FEW = f"too few runs for a CI (under {MIN_RUNS_FOR_CI})"
 class TestRow:
     """One test of the study's family (`test_family` in --json) and what the report says of it."""
 
+    __test__ = False  # not a pytest class, despite its name
+
     name: str
     claim: str  # the claim whose verdict reads it
     reference: str  # what the observed statistic is compared with

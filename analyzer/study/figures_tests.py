@@ -25,7 +25,7 @@ def forest_figure(rows: list, alpha: float = 0.05) -> Figure:
     ax.set_yticks(y, [("PRIMARY: " if r["primary"] else "") + r["name"] for r in rows], fontsize=7)
     ax.set_xlabel("effect: observed - null mean distance (decades of log10(step + 1))\n< 0: jumps closer to the "
                   "references than under the null", fontsize=8)
-    nulls = sorted({r["null"] for r in rows})
+    nulls = sorted({r["null"].split(",")[0] for r in rows})
     ax.set_title(f"Jump tests: effect with 95 % cluster-bootstrap CI\n({', '.join(nulls)} null; red: adjusted "
                  f"p < {alpha:g}; diamond: primary)", fontsize=9)
     ax.grid(True, axis="x", alpha=0.3)
@@ -39,8 +39,7 @@ def spec_curve_figure(rows: list[dict], alpha: float = 0.05) -> Figure:
     rows = [rows[i] for i in order]
     choices = [("detector", v) for v in dict.fromkeys(r["detector"] for r in rows)] \
         + [("threshold", v) for v in dict.fromkeys(r["threshold"] for r in rows)] \
-        + [("event", v) for v in dict.fromkeys(r["event"] for r in rows)] \
-        + [("runs", v) for v in dict.fromkeys(r["runs"] for r in rows)]
+        + [("event", v) for v in dict.fromkeys(r["event"] for r in rows)]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8.5, 3.2 + 0.2 * len(choices)), sharex=True,
                                       height_ratios=[1.2, 0.2 * len(choices) + 0.4], layout="constrained")
     x = np.arange(len(rows))

@@ -23,7 +23,7 @@ import numpy as np
 
 from analyzer.study.claims.base import Claim, ClaimJob, test_verdict
 from analyzer.study.claims.jump_tests import unit
-from analyzer.study.events import EVENTS_JOBS, run_events
+from analyzer.study.claims.events import EVENTS_JOBS, run_events
 from analyzer.study.family import ALPHA, MIN_RUNS_FOR_CI, TestRow, cluster_bootstrap, jump_test
 
 DECOUPLED = "jumps vs escapes of the loss without the jumping frequency"

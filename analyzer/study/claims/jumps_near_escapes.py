@@ -18,7 +18,7 @@ from analyzer.study.claims.base import Claim, ClaimJob
 from analyzer.study.claims.jump_tests import JumpEvents, effect_text, group_lines, group_rows, unit, units_of
 from analyzer.study.claims.specifications import (DETECTORS, PRIMARY_SPEC, SpecEvents, joint_test,
                                                   shared_swap_draws, spec_events, spec_jobs, specifications)
-from analyzer.study.events import EVENTS_JOBS, run_events
+from analyzer.study.claims.events import EVENTS_JOBS, run_events
 from analyzer.study.family import ALPHA, TestRow, detectable_effect, jump_test, primary_level
 
 PRIMARY = "jumps vs escapes"
@@ -144,7 +144,7 @@ def specification_curve(study, claim_id: str) -> dict:
     joint = joint_test(observed, null, ALPHA, direction=-1)
     rows = []
     for s, (detector, threshold, event) in enumerate(specs):
-        known = np.isfinite(observed[s]) and np.all(np.isfinite(null[:, s]))
+        known = len(null) > 0 and np.isfinite(observed[s]) and np.all(np.isfinite(null[:, s]))
         rows.append({"detector": detector, "threshold": threshold, "event": event, "runs": "seeds",
                      "primary": (detector, threshold, event) == PRIMARY_SPEC, "reference": DETECTORS[detector],
                      "effect": float(observed[s] - null[:, s].mean()) if known else None,

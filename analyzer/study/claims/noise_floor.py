@@ -37,7 +37,8 @@ class NoiseFloor(Claim):
 
     def verdicts(self, study, result) -> list:
         if result["table"].empty:
-            return []
+            return [self.verdict("untested", "no float-rounding replicates among the inputs (runs whose config has "
+                                             "perturb > 0): the noise floor is not measured")]
         return [self.verdict("descriptive", noise_sentence(result).rstrip("."))]
 
     def section(self, study, result, figs: dict) -> list[str]:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from analyzer.study import stats as st
 from analyzer.study.claims.base import Claim, ClaimJob
-from analyzer.study.events import EVENTS_JOBS, run_events
+from analyzer.study.claims.events import EVENTS_JOBS, run_events
 
 FRACTION_RULE = "holds when at least 80 % of the runs that can show it do (partly from 50 %)"
 

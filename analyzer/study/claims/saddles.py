@@ -18,7 +18,7 @@ import pandas as pd
 
 from analyzer.study.claims.base import Claim, ClaimJob
 from analyzer.study.claims.saddle_control import GRID_PER_DECADE, grid_points, reading, saddle_control
-from analyzer.study.events import run_events
+from analyzer.study.claims.events import run_events
 from analyzer.study.family import ALPHA, TestRow
 
 GRID_JOB = {"at": "grid", "per_decade": GRID_PER_DECADE}

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analyzer.study.claims.base import Claim, ClaimJob, test_verdict
-from analyzer.study.events import EVENTS_JOBS, run_events
+from analyzer.study.claims.events import EVENTS_JOBS, run_events
 from analyzer.study.family import ALPHA, MIN_RUNS_FOR_CI, TestRow
 
 CONDITIONS = {"design": "seed 000's design (amplitudes not all equal)",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analyzer.study.claims.base import Claim, ClaimJob, test_verdict
-from analyzer.study.events import EVENTS_JOBS, run_events
+from analyzer.study.claims.events import EVENTS_JOBS, run_events
 from analyzer.study.family import ALPHA, TestRow, stall_swap_test
 
 ROW = "higher-frequency jumps inside plateaus (stall)"
