@@ -45,4 +45,5 @@ def test_an_ensemble_of_harmonics_runs_is_pooled_per_degree_by_the_study(tmp_pat
     summary = summarize_run(str(paths[0]), StudyOptions(hessian=False, use_cache=False))
     assert not hasattr(summary, "reason"), getattr(summary, "reason", "")
     assert summary.preset == "baseline (harmonics)"
-    np.testing.assert_array_equal(summary.freqs_hz, [1.0, 2.0])  # the degrees: the study pools per degree
+    np.testing.assert_array_equal(summary.extract("spectral_bias").modes, [1.0, 2.0])  # degrees: pooled per degree
+    assert summary.extract("spectral_bias").mode_unit == "degree"

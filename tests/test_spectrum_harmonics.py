@@ -181,4 +181,4 @@ def test_a_study_pools_a_harmonics_run_per_degree(planted_run):
     assert isinstance(outcome, RunSummary) and outcome.preset.endswith(" (harmonics)")
     with analyzer.open_run(planted_run) as run:
         degrees = sorted(run.target["degrees"])
-    np.testing.assert_array_equal(outcome.freqs_hz, degrees)
+    np.testing.assert_array_equal(outcome.extract("spectral_bias").modes, degrees)

@@ -9,8 +9,8 @@ import pandas as pd
 
 def saddle_section(study, result: dict, figs: dict, control_text: str) -> list[str]:
     from analyzer.report.markdown import image, markdown_table
+    from analyzer.study.claims.saddle_control import grid_points
     from analyzer.study.claims.saddle_figures import grid_band_figure
-    from analyzer.study.claims.saddles import points_of
 
     lines = ["## Saddles: time- and loss-matched controls", ""]
     control = result["control"]
@@ -18,7 +18,7 @@ def saddle_section(study, result: dict, figs: dict, control_text: str) -> list[s
         return lines + ["*No seed run has the Hessian on the log-step grid: the controls are not computed.*", ""] \
             + _quantity_lines(result)
     lines += [control_text.format(per_decade=control["grid_per_decade"]), ""]
-    points = points_of(study)
+    points = grid_points(study.extracts("saddles"), study.group_of)
     if not points.empty:
         lines += image(figs, "hessian-grid.png", grid_band_figure(points), "Hessian along training per group")
     rows = [{"quantity": "index fraction (tol 1e-6)", "matched on": "step", **_numbers(control)},

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from analyzer.study.claims.base import Claim, ClaimJob
-from analyzer.study.claims.saddle_control import GRID_PER_DECADE, grid_points, reading, saddle_control
+from analyzer.study.claims.saddle_control import GRID_PER_DECADE, saddle_control
 from analyzer.study.claims.events import run_events
 from analyzer.study.family import ALPHA, TestRow
 
@@ -204,10 +204,6 @@ def edge_quantities(extracts, study) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame(columns=["group", "quantity", "n", "mean", "ci_low", "ci_high"])
     return st.quantity_table(pd.DataFrame(rows), labels, study.options.n_resamples, study.options.seed)
-
-
-def points_of(study) -> pd.DataFrame:
-    return grid_points(study.extracts("saddles"), study.group_of)
 
 
 CLAIM = Saddles()
