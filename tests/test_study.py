@@ -20,7 +20,7 @@ from analyzer.cli import app
 from analyzer.errors import BadInputError
 from analyzer.study.build import build_study
 from analyzer.study.collect import RunSummary, StudyOptions, collect_paths, summarize_run
-from analyzer.study.groups import group_names
+from analyzer.study.groups import group_names, group_runs
 from analyzer.study.report import render, to_json
 from trainer.config import PRESETS, TrainConfig
 from trainer.engines.loop import train
@@ -101,6 +101,27 @@ def test_groups_are_presets_plus_the_fields_that_vary_besides_seed_and_perturbat
             _summary("e", preset="deep", lr=0.01, seed=1, model={"width": 20})]
     assert group_names(runs) == {"a": "baseline lr=0.01", "b": "baseline lr=0.001", "c": "baseline lr=0.01",
                                  "d": "deep width=50", "e": "deep width=20"}
+
+
+def test_a_research_loops_seeds_and_names_never_split_a_group():
+    """Logged runs keep the user's config under `user`: its seed, run name and output path identify a run, not a
+    condition; its other varying keys (width) form the groups."""
+    model = {"constructor": "nets:Net", "constructor_kwargs": {"width": 64}}
+    runs = [_summary(f"pe-s{s}", source="logger", model=model, optimizer="adam", lr=1e-3,
+                     user={"seed": s, "run_name": f"pe-s{s}", "out_dir": f"/tmp/pe-s{s}", "width": w,
+                           "timestamp": f"2026-12-0{s + 1}"})
+            for s in range(4) for w in (64,)]
+    names = group_names(runs)
+    assert set(names.values()) == {"nets:Net"} and [r.seed for r in runs] == [0, 1, 2, 3]
+    wider = runs + [_summary("pe-w-s0", source="logger", model=model, optimizer="adam", lr=1e-3,
+                             user={"seed": 0, "run_name": "pe-w-s0", "width": 256})]
+    grouping = group_runs(wider)
+    assert set(grouping.group_of.values()) == {"nets:Net width=64", "nets:Net width=256"}
+    assert grouping.keys == {"nets:Net": ["user.width"]} and "user.width" in grouping.describe()
+    by_lr = group_runs(wider, ("lr",))
+    assert set(by_lr.group_of.values()) == {"nets:Net lr=0.001"} and "--group-by" in by_lr.describe()
+    with pytest.raises(BadInputError, match="no run's config has that key"):
+        group_runs(wider, ("momentum",))
 
 
 # ---- the study on real runs (in process: no cluster) ----------------------------------------------------

@@ -69,14 +69,19 @@ def study(inputs: Annotated[list[str], typer.Argument(
                    "bench/null_calibration.py), shift (circular shift in log-step within each run), log-uniform or "
                    "uniform (diagnostics). Default swap, leaving out groups of one run; named, swap refuses them.",
               show_default="swap")] = None,
+          group_by: Annotated[Optional[str], typer.Option(
+              help="Comma list of config keys that form the groups within a preset (a nested key by its last part, "
+                   "e.g. lr or user.width), instead of every key that varies.",
+              show_default="every varying key except those that identify a run")] = None,
           title: Annotated[str, typer.Option(help="Report title.")] = "",
           as_json: JsonOpt = False, no_cache: NoCacheOpt = False) -> None:
-    """Many runs at once: per-preset CIs across seeds, pooled stratified tests, the float-rounding noise floor."""
+    """Many runs at once: per-group CIs across seeds, the claims' tests adjusted as one family, the noise floor."""
     from analyzer.study.command import run_study_command
 
     run_study_command(inputs, out=out, overwrite=overwrite, workers=workers, scheduler=scheduler, hessian=hessian,
                       permutations=permutations, resamples=resamples, seed=seed, title=title, as_json=as_json,
-                      use_cache=not no_cache, null=null)
+                      use_cache=not no_cache, null=null,
+                      group_by=tuple(k.strip() for k in group_by.split(",") if k.strip()) if group_by else ())
 
 
 def add_info_command(app: typer.Typer) -> None:

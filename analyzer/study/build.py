@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from analyzer.study.collect import RunSummary, SkippedRun, StudyOptions
-from analyzer.study.groups import group_names
+from analyzer.study.groups import Grouping, group_runs
 
 
 
@@ -28,6 +28,7 @@ class Study:
     family: list = field(default_factory=list)  # the test family (TestRow), adjusted together; the primary first
     verdicts: list = field(default_factory=list)  # Verdict rows, in claim order
     files: object = None  # the study's open run files (analyzer/study/files.py); None: a read opens its run
+    grouping: Grouping | None = None  # how the groups were formed (the report says it)
 
     @property
     def seed_runs(self) -> list[RunSummary]:
@@ -67,7 +68,9 @@ def build_study(outcomes: list[RunSummary | SkippedRun], options: StudyOptions, 
 
     runs = [o for o in outcomes if isinstance(o, RunSummary)]
     skipped = [o for o in outcomes if isinstance(o, SkippedRun)]
-    study = Study(runs=runs, skipped=skipped, group_of=group_names(runs), options=options, files=files)
+    grouping = group_runs(runs, options.group_by)
+    study = Study(runs=runs, skipped=skipped, group_of=grouping.group_of, options=options, files=files,
+                  grouping=grouping)
     claims = all_claims()
     for claim in claims:
         study.results[claim.id] = claim.evaluate(study)

@@ -37,6 +37,7 @@ class StudyOptions:
     seed: int = 0
     null: str = "swap"  # null of the jump tests (analyzer/analyses/correlate/nulls.py)
     strict_null: bool = False  # named by the user: a group of one run under swap is then bad input, else left out
+    group_by: tuple[str, ...] = ()  # config keys that form the groups (analyzer/study/groups.py); (): the varying ones
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,14 @@ class RunSummary:
 
     @property
     def seed(self) -> int:
-        return int(self.config.get("seed", 0))
+        """The run's random seed: the trainer's, or a research loop's own `seed` key (logged runs keep it under
+        `user`)."""
+        user = self.config.get("user") if isinstance(self.config.get("user"), dict) else {}
+        value = self.config.get("seed", user.get("seed", 0))
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            return 0
 
     @property
     def perturb(self) -> float:

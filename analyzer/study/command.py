@@ -12,7 +12,8 @@ from analyzer.errors import BadInputError
 
 def run_study_command(inputs: list[str], *, out: Path | None, overwrite: bool, workers: int | None,
                       scheduler: str | None, hessian: bool, permutations: int, resamples: int, seed: int,
-                      title: str, as_json: bool, use_cache: bool, null: str | None = None) -> None:
+                      title: str, as_json: bool, use_cache: bool, null: str | None = None,
+                      group_by: tuple[str, ...] = ()) -> None:
     from analyzer.report.write import check_output, write_report
     from analyzer.study.build import run_study
     from analyzer.study.collect import StudyOptions
@@ -30,13 +31,14 @@ def run_study_command(inputs: list[str], *, out: Path | None, overwrite: bool, w
         check_output(out, overwrite)  # refuse before any analysis runs
     options = StudyOptions(hessian=hessian, use_cache=use_cache, workers=workers, scheduler=scheduler,
                            n_permutations=permutations, n_resamples=resamples, seed=seed, null=null,
-                           strict_null=strict)
+                           strict_null=strict, group_by=group_by)
     with RunFiles(use_cache) as files:  # each run opened once, from its summary to the report's last figure
         with _RunProgress() as progress:
             study = run_study(inputs, options, on_start=progress.start, on_done=progress.advance, files=files)
         if out is not None:
             command = "analyze study " + " ".join(shlex.quote(str(i)) for i in inputs) \
-                + f" -o {shlex.quote(str(out))}" + (f" --null {null}" if null != "swap" else "")
+                + f" -o {shlex.quote(str(out))}" + (f" --null {null}" if null != "swap" else "") \
+                + (f" --group-by {','.join(group_by)}" if group_by else "")
             written = write_report(render(study, title=title, command=command), out, overwrite=overwrite)
             print(f"wrote {Path(out) / 'REPORT.md'} and {len(written) - 1} figures", file=sys.stderr)
     if as_json:

@@ -79,6 +79,8 @@ def runs_section(study: Study, figs: dict) -> list[str]:
                      "steps": f"{min(steps):,}" if min(steps) == max(steps) else f"{min(steps):,}-{max(steps):,}",
                      "not complete": sum(r.status != "complete" for r in members)})
     lines = ["## Runs", ""] + markdown_table(pd.DataFrame(rows))
+    if study.grouping is not None:
+        lines += [study.grouping.describe(), ""]
     if study.skipped:
         lines += ["### Skipped runs", ""]
         lines += markdown_table(pd.DataFrame({"file": [s.path for s in study.skipped],
@@ -140,6 +142,8 @@ def to_json(study: Study) -> dict:
                   "status": r.status, "steps": r.n_steps, "notes": list(r.notes)} for r in study.runs],
         "skipped": [{"path": s.path, "reason": s.reason} for s in study.skipped],
         "null": study.options.null,
+        "grouping": {"keys": study.grouping.keys, "group_by": list(study.grouping.chosen),
+                     "description": study.grouping.describe()} if study.grouping else None,
         "test_family": [row.as_json() for row in study.family],
         "test_details": [row.detail_json() for row in study.family],
         "verdicts": [{k: v.as_dict()[k] for k in ("claim", "observation", "verdict", "rule")} for v in study.verdicts],
@@ -153,7 +157,7 @@ def to_json(study: Study) -> dict:
 
 def legacy_keys(study: Study, payload: dict) -> dict:
     """Keys of earlier versions kept readable (CHANGELOG.md): `quantities` (plateau and Hessian quantities in one
-    table), `tests` (the escape and edge tests by reference)."""
+    table), `tests` (the escape and edge tests by reference), `group_tests` (both references' per-group rows)."""
     frames = [payload.get(k) for k in ("plateau_quantities", "hessian_quantities")]
     frames = [f for f in frames if isinstance(f, pd.DataFrame) and not f.empty]
     tests = {}
@@ -162,5 +166,8 @@ def legacy_keys(study: Study, payload: dict) -> dict:
         if row is not None:
             tests[reference] = {"p_value": row.p_value, "effect": row.effect, "observed_statistic": row.observed,
                                 "null_mean": row.null_mean, "n_jumps": row.n_jumps, "n_runs": row.n_runs}
+    groups = [payload.get(k) for k in ("escape_group_tests", "edge_group_tests")]
+    groups = [g for g in groups if isinstance(g, pd.DataFrame) and not g.empty]
     return {"quantities": pd.concat(frames, ignore_index=True) if frames else
-            pd.DataFrame(columns=["group", "quantity", "n", "mean", "ci_low", "ci_high"]), "tests": tests}
+            pd.DataFrame(columns=["group", "quantity", "n", "mean", "ci_low", "ci_high"]), "tests": tests,
+            "group_tests": pd.concat(groups, ignore_index=True) if groups else []}

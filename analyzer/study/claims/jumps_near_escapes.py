@@ -117,7 +117,7 @@ class JumpsNearEscapes(Claim):
                    "detectable_effect": detectable_effect(row.ci_low, row.ci_high, level) if row else None}
         return {"primary_test": primary, "p_value": primary["p_value"], "specification_curve": result["curve"]["rows"],
                 "specification_joint_test": result["curve"]["joint"], "replicate_tests": result["replicates"],
-                "group_tests": result["groups"]}
+                "escape_group_tests": result["groups"]}
 
 
 def curve_text(joint: dict) -> str:

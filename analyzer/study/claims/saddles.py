@@ -131,7 +131,13 @@ class Saddles(Claim):
     def json(self, study, result) -> dict:
         if result is None:
             return {"saddle_control": None}
-        return {"saddle_control": result["control"], "hessian_quantities": result["quantities"]}
+        control = result["control"]
+        if control is not None:  # p_holm: the family's adjusted p (the key of earlier versions)
+            rows = {name: study.family_row(name) for name in (TIME_ROW, LAMBDA_ROW)}
+            control = dict(control, p_holm=rows[TIME_ROW].p_adjusted if rows[TIME_ROW] else None,
+                           lambda_min=dict(control["lambda_min"], p_holm=rows[LAMBDA_ROW].p_adjusted
+                                           if rows[LAMBDA_ROW] else None))
+        return {"saddle_control": control, "hessian_quantities": result["quantities"]}
 
 
 def saddle_verdict(time_row: TestRow | None, loss_row: TestRow | None, control: dict) -> str:
