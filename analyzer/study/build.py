@@ -3,7 +3,9 @@ together, and the claims' verdicts.
 
 Roles. A run with `perturb > 0` in its config is a replicate control: same seed, initial weights perturbed at
 float-rounding level. Replicates are kept out of every across-seed statistic and test (they are near copies of
-their seed's run, not independent draws); they feed the noise floor only (claims/noise_floor.py).
+their seed's run, not independent draws); they feed the noise floor only (claims/noise_floor.py). A run with
+`linearize` in its config is a seed run's linearised twin (no saddles): it is kept out of the claims too and
+feeds the twin contrast only (claims/twin_contrast.py). Twins share their network's group name.
 """
 
 from __future__ import annotations
@@ -32,11 +34,16 @@ class Study:
 
     @property
     def seed_runs(self) -> list[RunSummary]:
-        return [r for r in self.runs if r.perturb <= 0]
+        """The runs the claims are judged on: neither float-rounding replicates nor linearised twins."""
+        return [r for r in self.runs if r.role == "seed"]
 
     @property
     def replicate_runs(self) -> list[RunSummary]:
-        return [r for r in self.runs if r.perturb > 0]
+        return [r for r in self.runs if r.role == "replicate"]
+
+    @property
+    def twin_runs(self) -> list[RunSummary]:
+        return [r for r in self.runs if r.role == "twin"]
 
     @property
     def groups(self) -> list[str]:

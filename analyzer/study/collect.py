@@ -83,6 +83,17 @@ class RunSummary:
         return float(self.config.get("perturb", 0.0) or 0.0)  # > 0: a replicate (is_replicate)
 
     @property
+    def is_twin(self) -> bool:
+        """The run is a network's linearised twin (`train --linearize`): a control without saddles."""
+        return bool(self.config.get("linearize", False))
+
+    @property
+    def role(self) -> str:
+        """"seed" (a run of the study's claims), "replicate" (float-rounding control: the noise floor) or "twin"
+        (the linearised twin of a seed run: the twin contrast)."""
+        return "twin" if self.is_twin else "replicate" if self.perturb > 0 else "seed"
+
+    @property
     def label(self) -> str:
         return Path(self.path).name.removesuffix(".h5")
 

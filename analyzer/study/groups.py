@@ -20,7 +20,8 @@ from analyzer.study.collect import RunSummary
 IDENTITY_FIELDS = frozenset({
     "seed", "perturb", "perturb_seed", "device", "preset", "replicate", "run", "run_name", "run_id", "name", "id",
     "out", "output", "out_dir", "output_dir", "path", "log_dir", "save_dir", "checkpoint_dir", "ckpt_dir",
-    "timestamp", "time", "date", "created", "started", "wandb_id", "wandb_run", "resume", "overwrite"})
+    "timestamp", "time", "date", "created", "started", "wandb_id", "wandb_run", "resume", "overwrite",
+    "linearize"})  # linearize: a role (the twin of its network, in its network's group), not a condition
 
 
 @dataclass(frozen=True)

@@ -16,14 +16,14 @@ def learned_frame(study) -> pd.DataFrame:
     from analyzer.study.groups import replicate_set_of
 
     rows = []
-    for r, extract in study.extracts(CLAIM_ID, study.runs):
+    for r, extract in study.extracts(CLAIM_ID, study.seed_runs + study.replicate_runs):
         group = study.group_of[r.path]
         values, _ = st.censor_learned_steps(extract.learned_steps, r.n_steps)
         reached = extract.first_below_steps if len(extract.first_below_steps) == len(extract.modes) \
             else extract.learned_steps
         for mode, step, value, first in zip(extract.modes, extract.learned_steps, values, reached):
             rows.append({"path": r.path, "group": group, "preset": r.preset, "seed": r.seed,
-                         "replicate": r.perturb > 0, "replicate_set": replicate_set_of(r, group),
+                         "replicate": r.role == "replicate", "replicate_set": replicate_set_of(r, group),
                          "freq_hz": float(mode), "learned_step": float(step), "run_length": r.n_steps,
                          "value": float(value), "censored": not np.isfinite(step), "reached_step": float(first)})
     columns = ["path", "group", "preset", "seed", "replicate", "replicate_set", "freq_hz", "learned_step",
