@@ -149,3 +149,37 @@ def test_curvature_jobs_skip_replicates():
     assert all(job.only_if(SimpleNamespace(config={"perturb": 0.0})) for job in curvature_jobs)
     assert not any(job.only_if(SimpleNamespace(config={"perturb": 1e-7})) for job in curvature_jobs)
     assert len({(j.name, tuple(sorted(j.overrides.items()))) for j in jobs}) == len(jobs)  # each job once
+
+
+def _twin(rng, group: str, seed: int, index: float = 0.0):
+    """The twin of _run's network: jumps placed at random, an index-0 Hessian."""
+    run = _run(rng, group, seed)
+    escape = float(run.extract("jumps_near_escapes").references[0])
+    jumps = 10 ** rng.uniform(0.5, 3.9, 2)
+    grid = run.extract("saddles").grid.assign(index_fraction=index, index_kind="certified")
+    plateaus = run.extract("plateaus_appear").plateaus
+    return summary(f"{group}-s{seed}-twin", jumps, [escape], preset=group, seed=seed, learned=(escape, 3 * escape),
+                   plateaus=plateaus, jump_modes=[1.0, 3.0], curvature=curvature(grid, None, plateaus),
+                   config={"lr": 0.01, "optimizer": "sgd", "linearize": True})
+
+
+def test_the_twin_contrast_pairs_each_network_with_its_twin_and_checks_the_twins_index():
+    rng = np.random.default_rng(5)
+    networks = [_run(rng, group, seed) for group in ("a", "b") for seed in range(8)]
+    twins = [_twin(rng, group, seed) for group in ("a", "b") for seed in range(8)]
+    study = build_study(networks + twins, OPTIONS)
+    assert len(study.seed_runs) == 16 and len(study.twin_runs) == 16 and set(study.groups) == {"a", "b"}
+    assert not any(r.role == "twin" for r, _ in study.extracts("jumps_near_escapes"))  # twins stay out of claims
+    contrasts = study.results["twin_contrast"]["contrasts"]
+    primary = contrasts["jumps_near_escapes"]
+    assert primary["n_pairs"] == 16 and primary["difference"] > 0  # networks' jumps closer than their twins'
+    row = study.family_row(primary["name"])
+    assert row.claim == "twin_contrast" and row.p_value <= 0.02  # 99 sign-flip draws
+    verdicts = {v.observation: v.verdict for v in study.verdicts if v.claim == "twin_contrast"}
+    assert verdicts["The pipeline sees no saddle in the twins (their loss is convex)"] == "holds"
+    assert any(o.startswith("Frequency jumps occur near escapes") and v == "holds" for o, v in verdicts.items())
+    broken = build_study(networks + [_twin(rng, "a", 0, index=0.01)] + twins[1:], OPTIONS)
+    check = [v for v in broken.verdicts if v.observation.startswith("The pipeline sees no saddle")]
+    assert check[0].verdict == "does not hold"
+    alone = build_study(networks, OPTIONS)
+    assert [v.verdict for v in alone.verdicts if v.claim == "twin_contrast"] == ["untested"]

@@ -203,7 +203,7 @@ def stall_swap_test(runs: list[dict], options) -> dict:
     for group in dict.fromkeys(r["group"] for r in runs):
         members = [r for r in runs if r["group"] == group]
         if len(members) >= 2 and sum(len(r["jumps"]) for r in members):
-            blocks[group] = np.array([[_inside(a["jumps"], b["intervals"]) for b in members] for a in members])
+            blocks[group] = np.array([[inside_count(a["jumps"], b["intervals"]) for b in members] for a in members])
     n_jumps = int(sum(len(r["jumps"]) for r in runs if r["group"] in blocks))
     if not blocks or n_jumps == 0:
         return {"observed": 0, "expected": math.nan, "p_value": math.nan, "p_two_sided": math.nan,
@@ -220,7 +220,8 @@ def stall_swap_test(runs: list[dict], options) -> dict:
             "n_jumps": n_jumps, "ratio": observed / float(null.mean()) if null.mean() > 0 else math.nan}
 
 
-def _inside(jumps, intervals) -> int:
+def inside_count(jumps, intervals) -> int:
+    """How many of the jumps fall inside one of the (start, end) intervals."""
     jumps = np.asarray(jumps, dtype=np.float64)
     intervals = np.asarray(intervals, dtype=np.float64).reshape(-1, 2)
     return int(np.sum(np.any((jumps[:, None] >= intervals[None, :, 0]) & (jumps[:, None] <= intervals[None, :, 1]),

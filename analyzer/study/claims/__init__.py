@@ -19,6 +19,7 @@ BUILTIN = (
     "saddles",
     "escape_directions",
     "noise_floor",
+    "twin_contrast",
 )
 
 _loaded: dict[str, Claim] = {}

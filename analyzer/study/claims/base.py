@@ -54,7 +54,8 @@ class Claim:
         observation: the claim in words, as the report states it.
         rule: how the verdict follows from the numbers.
         essential: a failure of `extract` skips the run (the study's events); otherwise it is a note on the run.
-        seed_runs_only: `extract` is called for seed runs only (replicates feed the noise floor alone).
+        seed_runs_only: `extract` is skipped for float-rounding replicates (they feed the noise floor alone).
+        claimed_sign, effect_unit: of `per_run_effects`.
     """
 
     id: ClassVar[str] = ""
@@ -62,6 +63,8 @@ class Claim:
     rule: ClassVar[str] = ""
     essential: ClassVar[bool] = False
     seed_runs_only: ClassVar[bool] = False
+    claimed_sign: ClassVar[int] = 1  # the sign of a per-run effect that shows the claim (per_run_effects)
+    effect_unit: ClassVar[str] = ""  # the unit of a per-run effect, in words
 
     def jobs(self, options) -> list[ClaimJob]:
         """The cached analyses computed on the workers for every run before it is extracted."""
@@ -89,6 +92,11 @@ class Claim:
 
     def json(self, study, result) -> dict:
         """The claim's keys of `analyze study --json`."""
+        return {}
+
+    def per_run_effects(self, study, result) -> dict[str, float]:
+        """Run path -> the claim's effect in that run (claimed_sign: the direction that shows the claim), for the
+        claims a paired contrast can compare run by run (the twin contrast); {} where none is defined."""
         return {}
 
     def verdict(self, verdict: str, evidence: str, observation: str | None = None, rule: str | None = None) -> Verdict:

@@ -111,6 +111,15 @@ class Decoupled(Claim):
                 if paired else None}
 
 
+    claimed_sign = -1
+    effect_unit = "decades (observed - null mean distance per jump, decoupled escapes)"
+
+    def per_run_effects(self, study, result) -> dict[str, float]:
+        from analyzer.study.claims.jump_tests import per_run_effects
+
+        return per_run_effects(result["decoupled"], {r.label: r.path for r in study.runs})
+
+
 def paired_text(row: TestRow) -> str:
     ci = f" (95 % cluster-bootstrap CI {row.ci_low:+.3f} to {row.ci_high:+.3f})" if row.ci_low is not None else ""
     return (f"on the same {row.n_jumps} jumps in {row.n_runs} runs, the primary effect minus the decoupled effect is "

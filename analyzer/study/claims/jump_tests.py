@@ -65,3 +65,19 @@ def group_lines(table: pd.DataFrame) -> list[str]:
     return (["Per group (descriptive: p unadjusted and outside the test family; a group of fewer than "
              f"{MIN_RUNS_FOR_CI} runs gets no CI):", ""]
             + markdown_table(table.rename(columns={"ci_low": "CI low", "ci_high": "CI high", "p_value": "p"})))
+
+
+def per_run_effects(row: TestRow | None, paths_by_name: dict[str, str]) -> dict[str, float]:
+    """Run path -> (observed - null mean distance) per jump of that run, from a jump test's per-unit sums (units
+    named `label` or `label mode`: a run's units are summed)."""
+    if row is None:
+        return {}
+    sums: dict[str, list[float]] = {}
+    for part, name in zip(row.details.get("per_run", []), row.details.get("unit_names", [])):
+        path = paths_by_name.get(name) or paths_by_name.get(name.rsplit(" ", 1)[0])
+        if path is None:
+            continue
+        entry = sums.setdefault(path, [0.0, 0.0])
+        entry[0] += part["observed_sum"] - part["null_sum"]
+        entry[1] += part["n_jumps"]
+    return {path: total / count for path, (total, count) in sums.items() if count}

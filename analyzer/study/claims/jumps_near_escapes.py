@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from analyzer.study.claims.base import Claim, ClaimJob
-from analyzer.study.claims.jump_tests import JumpEvents, effect_text, group_lines, group_rows, unit, units_of
+from analyzer.study.claims.jump_tests import (JumpEvents, effect_text, group_lines, group_rows, per_run_effects, unit,
+                                              units_of)
 from analyzer.study.claims.specifications import (DETECTORS, PRIMARY_SPEC, SpecEvents, joint_test,
                                                   shared_swap_draws, spec_events, spec_jobs, specifications)
 from analyzer.study.claims.events import EVENTS_JOBS, run_events
@@ -118,6 +119,13 @@ class JumpsNearEscapes(Claim):
         return {"primary_test": primary, "p_value": primary["p_value"], "specification_curve": result["curve"]["rows"],
                 "specification_joint_test": result["curve"]["joint"], "replicate_tests": result["replicates"],
                 "escape_group_tests": result["groups"]}
+
+
+    claimed_sign = -1
+    effect_unit = "decades (observed - null mean distance per jump)"
+
+    def per_run_effects(self, study, result) -> dict[str, float]:
+        return per_run_effects(result["primary"], {r.label: r.path for r in study.runs})
 
 
 def curve_text(joint: dict) -> str:

@@ -67,5 +67,10 @@ class PlateausAppear(Claim):
     def json(self, study, result) -> dict:
         return {"plateau_quantities": result["quantities"]}
 
+    effect_unit = "runs with a plateau (share)"
+
+    def per_run_effects(self, study, result) -> dict[str, float]:
+        return {r.path: float(len(e.plateaus) > 0) for r, e in study.extracts(self.id)}
+
 
 CLAIM = PlateausAppear()

@@ -142,6 +142,21 @@ def saddle_control(extracts, group_of: dict[str, str], n_resamples: int = 2000, 
     return main
 
 
+def per_run_excess(points: pd.DataFrame, column: str = "index_fraction") -> dict[str, float]:
+    """Run -> the mean, over its plateau grid points, of `column` minus the mean of the control points of its group
+    at the same step (points without a control at their step are left out)."""
+    if points.empty:
+        return {}
+    valid = points[np.isfinite(points[column].to_numpy(dtype=float))]
+    control = valid[~valid.in_plateau.astype(bool)].groupby(["group", "step"])[column].mean()
+    plateau = valid[valid.in_plateau.astype(bool)]
+    keys = list(zip(plateau.group, plateau.step))
+    matched = [control.get(key, np.nan) for key in keys]
+    excess = plateau.assign(excess=plateau[column].to_numpy(dtype=float) - np.asarray(matched, dtype=float))
+    excess = excess[np.isfinite(excess.excess)]
+    return {run: float(part.excess.mean()) for run, part in excess.groupby("run")}
+
+
 def reading(item: dict, alpha: float = 0.05) -> str:
     """'higher', 'lower' (significant at alpha, unadjusted, that way) or 'none'."""
     p_value = item.get("p_value")

@@ -140,6 +140,14 @@ class Saddles(Claim):
         return {"saddle_control": control, "hessian_quantities": result["quantities"]}
 
 
+    effect_unit = "index fraction at the run's plateau points minus its group's non-plateau points, same step"
+
+    def per_run_effects(self, study, result) -> dict[str, float]:
+        from analyzer.study.claims.saddle_control import grid_points, per_run_excess
+
+        return per_run_excess(grid_points(study.extracts(self.id), study.group_of))
+
+
 def saddle_verdict(time_row: TestRow | None, loss_row: TestRow | None, control: dict) -> str:
     """The rule of the module docstring."""
     if time_row is None or time_row.p_adjusted is None:

@@ -73,6 +73,25 @@ class Stall(Claim):
                     f"(p = {row.p_value:.3g}, adjusted {row.p_adjusted:.3g})")
         return [self.verdict(test_verdict(row.p_adjusted, row.effect, -1, ALPHA), evidence)]
 
+    claimed_sign = -1
+    effect_unit = "share of the run's jumps inside plateaus, minus its group's swap-null mean"
+
+    def per_run_effects(self, study, result) -> dict[str, float]:
+        """Per run: the share of its jumps inside its own plateaus minus the mean share inside the plateaus of the
+        runs of its group (the swap null's expectation for that run)."""
+        from analyzer.study.family import inside_count
+
+        seeds = study.extracts(self.id)
+        out = {}
+        for r, e in seeds:
+            members = [m for m, _ in seeds if study.group_of[m.path] == study.group_of[r.path]]
+            if len(e.jumps) == 0 or len(members) < 2:
+                continue
+            shares = [inside_count(e.jumps, m_e.intervals) / len(e.jumps) for m, m_e in seeds
+                      if study.group_of[m.path] == study.group_of[r.path]]
+            out[r.path] = inside_count(e.jumps, e.intervals) / len(e.jumps) - float(np.mean(shares))
+        return out
+
     def json(self, study, result) -> dict:
         return {"stall": {k: v for k, v in result.items() if k != "testable"} | {"testable": result["testable"]}}
 
