@@ -20,6 +20,7 @@ bootstrap CI over runs.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -155,6 +156,28 @@ def jump_test(name: str, claim: str, reference: str, units: list[dict], options,
                    n_runs=int(outcome["n_runs"]), n_jumps=int(outcome["n_jumps"]), notes=notes,
                    effect_unit="decades" if outcome["null_name"] != "uniform" else "steps", details={"per_run": outcome["per_run"], "unit_groups": groups, "p_other_tail": other,
                             "unit_names": [units[r["index"]]["name"] for r in outcome["per_run"]]})
+
+
+EXACT_FLIPS = 16  # up to 2^16 sign patterns are enumerated (an exact test); more are sampled
+
+
+def sign_flip(differences, options, total: float | None = None) -> tuple[float | None, float | None]:
+    """(sum(differences) / total, two-sided p) with each unit's difference's sign flipped at random: a paired test
+    whose units (runs, or network-twin pairs) are exchangeable in sign under the null; total: the divisor (the
+    number of units by default, the number of jumps for a per-jump mean)."""
+    differences = np.asarray(differences, dtype=np.float64)
+    total = float(len(differences) if total is None else total)
+    if len(differences) == 0 or total <= 0:
+        return None, None
+    if len(differences) <= EXACT_FLIPS:
+        signs = np.array(list(itertools.product((1.0, -1.0), repeat=len(differences))))
+    else:
+        rng = np.random.default_rng(options.seed)
+        signs = np.vstack([np.ones(len(differences)),
+                           rng.choice((1.0, -1.0), size=(options.n_permutations, len(differences)))])
+    observed = float(differences.sum() / total)
+    null = signs @ differences / total
+    return observed, float(np.mean(np.abs(null) >= abs(observed) - 1e-12))
 
 
 def cluster_bootstrap(per_run: list[dict], groups: list[str], n_resamples: int, seed: int,

@@ -15,8 +15,6 @@ decoupled test is conservative for a mechanism, not a test against one.
 
 from __future__ import annotations
 
-import itertools
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,12 +22,11 @@ import numpy as np
 from analyzer.study.claims.base import Claim, ClaimJob, test_verdict
 from analyzer.study.claims.jump_tests import unit
 from analyzer.study.claims.events import EVENTS_JOBS, run_events
-from analyzer.study.family import ALPHA, MIN_RUNS_FOR_CI, TestRow, cluster_bootstrap, jump_test
+from analyzer.study.family import ALPHA, MIN_RUNS_FOR_CI, TestRow, cluster_bootstrap, jump_test, sign_flip
 
 DECOUPLED = "jumps vs escapes of the loss without the jumping frequency"
 PAIRED = "primary minus decoupled effect, same jumps (paired by run)"
 FLOOR = 1e-3  # the decoupled loss is kept above this fraction of the loss (rounding of the two sums)
-EXACT_FLIPS = 14  # up to 2^14 sign patterns are enumerated
 
 
 @dataclass(frozen=True)
@@ -165,29 +162,13 @@ def paired_test(study, seeds, decoupled_units: list[dict], decoupled: TestRow) -
     groups = {r.label: study.group_of[r.path] for r, _ in seeds}
     differences = np.array([v[0] for v in both.values()])
     counts = np.array([v[1] for v in both.values()])
-    effect, p_value = _sign_flip(differences, counts, options)
+    effect, p_value = sign_flip(differences, options, total=counts.sum())
     low, high = cluster_bootstrap([{"observed_sum": d, "null_sum": 0.0, "n_jumps": n}
                                    for d, n in zip(differences, counts)], [groups[k] for k in both],
                                   options.n_resamples, options.seed) if len(both) >= MIN_RUNS_FOR_CI else (None, None)
     return TestRow(name=PAIRED, claim="decoupled", reference="decoupled effect on the same jumps",
                    null="sign flips of per-run differences, two-sided", p_value=p_value, effect=effect, ci_low=low,
                    ci_high=high, n_runs=len(both), n_jumps=int(counts.sum()) if len(counts) else 0)
-
-
-def _sign_flip(differences: np.ndarray, counts: np.ndarray, options) -> tuple[float | None, float | None]:
-    """(pooled difference, two-sided p) with every run's difference's sign flipped at random (exact when few)."""
-    if len(differences) == 0 or counts.sum() == 0:
-        return None, None
-    observed = float(differences.sum() / counts.sum())
-    if len(differences) <= EXACT_FLIPS:
-        signs = np.array(list(itertools.product((1.0, -1.0), repeat=len(differences))))
-    else:
-        rng = np.random.default_rng(options.seed)
-        signs = np.vstack([np.ones(len(differences)),
-                           rng.choice((1.0, -1.0), size=(options.n_permutations, len(differences)))])
-    null = signs @ differences / counts.sum()
-    p_value = float(np.mean(np.abs(null) >= abs(observed) - 1e-12))
-    return observed, p_value if math.isfinite(p_value) else None
 
 
 def decoupled_escapes(run, spectrum) -> dict[float, np.ndarray]:

@@ -15,16 +15,14 @@ saddle where there is none.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
 
 import numpy as np
 
 from analyzer.study.claims.base import Claim, test_verdict
-from analyzer.study.family import ALPHA, MIN_RUNS_FOR_CI, TestRow, cluster_bootstrap
+from analyzer.study.family import ALPHA, MIN_RUNS_FOR_CI, TestRow, cluster_bootstrap, sign_flip
 
 CONTRASTED = ("plateaus_appear", "stall", "jumps_near_escapes", "decoupled", "saddles", "escape_directions")
-EXACT_FLIPS = 14
 
 
 class TwinContrast(Claim):
@@ -132,19 +130,6 @@ def paired_contrast(study, claim, network: dict[str, float], twin: dict[str, flo
                          ci_low=low, ci_high=high, observed=out["network_mean"], null_mean=out["twin_mean"],
                          n_runs=len(pairs))
     return out
-
-
-def sign_flip(differences: np.ndarray, options) -> tuple[float, float]:
-    """(mean difference, two-sided p) with every pair's sign flipped at random (enumerated when few)."""
-    observed = float(differences.mean())
-    if len(differences) <= EXACT_FLIPS:
-        signs = np.array(list(itertools.product((1.0, -1.0), repeat=len(differences))))
-    else:
-        rng = np.random.default_rng(options.seed)
-        signs = np.vstack([np.ones(len(differences)),
-                           rng.choice((1.0, -1.0), size=(options.n_permutations, len(differences)))])
-    null = signs @ differences / len(differences)
-    return observed, float(np.mean(np.abs(null) >= abs(observed) - 1e-12))
 
 
 def twin_index_check(study) -> dict:
