@@ -145,6 +145,7 @@ def plan_sweep(presets: Sequence[str], seeds: Sequence[int], grid: dict[str, tup
 
 SECONDS_PER_MULTIPLY_ADD = 5.6e-11  # the fused step on one core: ~ P x N x this + LAYER_SECONDS per layer
 LAYER_SECONDS = 45e-6  # per layer and step: the fixed cost of its operations at these small sizes
+TWIN_COST = 3.2  # a linearised twin's step (a jvp and a vjp) over the network's fused step (bench/twin_cost.py)
 
 
 def estimated_cost(config: TrainConfig) -> float:
@@ -156,7 +157,7 @@ def estimated_cost(config: TrainConfig) -> float:
         m.width * (m.in_dim + 1) + (m.depth - 1) * m.width * (m.width + 1) + m.out_dim * (m.width + 1))
     layers = 1 if m.kind == "diag-linear" else m.depth + 1
     per_step = n_params * config.target.n_train * SECONDS_PER_MULTIPLY_ADD + layers * LAYER_SECONDS
-    return per_step * config.epochs
+    return per_step * config.epochs * (TWIN_COST if config.linearize else 1.0)
 
 # ---- the manifest -------------------------------------------------------------------------------
 def manifest_text(folder: Path, runs: Sequence[PlannedRun]) -> str:
