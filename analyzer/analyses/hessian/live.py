@@ -74,7 +74,7 @@ def live_subnetwork(run, theta: torch.Tensor) -> LiveNet | None:
     spec, layout = run.model_spec, run.layout
     if spec.get("kind") != "mlp" or spec.get("activation") not in ACTIVATIONS:
         return None
-    if "linearized" in spec or run.config.get("linearize"):
+    if spec.get("linearized") is not None:
         return None  # a linearised twin is no plain MLP: its Hessian (2 / (N o)) J_0^T J_0 takes the autograd route
     shapes = [tuple(s) for s in layout["shapes"]]
     depth = len(shapes) // 2 - 1
