@@ -60,8 +60,8 @@ class Linearized(nn.Module):
         if hasattr(self, THETA0):
             raise ValueError(f"the network already has an attribute {THETA0!r}; its twin cannot hold theta_0 there")
         object.__setattr__(self, "network", network)  # not a submodule: its parameters are this module's
-        dtype = next(network.parameters()).dtype
-        self.register_buffer(THETA0, theta0.detach().reshape(-1).to(dtype).clone())
+        like = next(network.parameters())
+        self.register_buffer(THETA0, theta0.detach().reshape(-1).to(like.device, like.dtype).clone())
         if param_layout(self) != self.layout or self.theta0.numel() != self.layout.n_params:
             raise ValueError("the twin's parameters differ from its network's layout")
 

@@ -68,7 +68,8 @@ YES_NO = {"yes": True, "no": False, "true": True, "false": False, "1": True, "0"
 
 
 def yes_no(text: str) -> bool:
-    """A bool grid value (`--linearize no,yes`): yes/no, true/false or 1/0; ValueError otherwise (bool("no") is True)."""
+    """A bool grid value (`--linearize no,yes`): yes/no, true/false or 1/0; ValueError otherwise (as bool("no") is
+    True, `bool` cannot parse one)."""
     try:
         return YES_NO[str(text).strip().lower()]
     except KeyError:

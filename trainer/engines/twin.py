@@ -25,9 +25,8 @@ class TwinEngine(TorchEngine):
                  theta0: np.ndarray | None = None):
         super().__init__(config, model, x, y)
         self.trained = trained_names(model, config.freeze_hidden)
-        flat0 = flatten(model) if theta0 is None else torch.from_numpy(np.asarray(theta0))
-        layout = param_layout(model)
-        self.theta0 = {name: t.clone() for name, t in unflatten(layout, flat0.to(device=x.device, dtype=x.dtype)).items()}
+        flat0 = (flatten(model) if theta0 is None else torch.from_numpy(np.asarray(theta0))).to(x.device, x.dtype)
+        self.theta0 = {name: t.clone() for name, t in unflatten(param_layout(model), flat0).items()}
         self.buffers = dict(model.named_buffers())
         _, self._vjp = torch.func.vjp(self._network_at, self.theta0)  # J_0^T u for any u: one backward each
 
