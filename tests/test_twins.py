@@ -84,6 +84,7 @@ def test_twin_rebuilt_by_the_analyzer_is_the_linearisation(gd_twin):
     """The analyzer's model at a checkpoint is f_0 + J_0 (theta - theta_0); its Jacobian never moves; nothing
     treats it as a plain MLP (no layer route, no live-network Hessian)."""
     from analyzer.analyses.hessian.live import live_subnetwork
+    from analyzer.io.describe import describe
     from analyzer.io.ntk_checkpoint import checkpoint_net
     from analyzer.io.ntk_net import jacobian
     from trainer.models import functional_forward
@@ -98,6 +99,7 @@ def test_twin_rebuilt_by_the_analyzer_is_the_linearisation(gd_twin):
         np.testing.assert_allclose(out, run.pred[-1].reshape(-1), rtol=0, atol=1e-12)  # the trainer's predictions
         net, _ = checkpoint_net(run, None)
         assert not net.is_mlp and live_subnetwork(run, theta) is None
+        assert describe(run)["model"] == "linearised twin of 2 hidden x 8 relu"  # analyze info and the report say so
         np.testing.assert_allclose(jacobian(net, run.params_at(300)), o["J0"].numpy(), rtol=0, atol=1e-12)
 
 
