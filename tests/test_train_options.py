@@ -77,6 +77,9 @@ def test_sweep_option_matches_its_setting(item):
 def test_ensemble_option_matches_its_setting(item):
     option = command_options("ensemble")[f"--{item.flag}"]
     assert option.help == item.spec.ensemble and option.name == item.python_name
+    if item.kind == "bool":  # an on-flag, as `train run` takes it
+        assert option.is_flag and option.default is False
+        return
     assert option.default is None  # left out: the preset's value
     assert option.type_descriptor.annotation is {"int": int, "float": float}.get(item.kind, str)
 

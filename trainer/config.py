@@ -103,6 +103,12 @@ class TrainConfig:
     # in its trained parameters, the known-answer case of the NTK and mask analyses (docs/ntk.md)
     freeze_hidden: bool = setting(False, "Train only the output layer; hidden layers keep their initial values (a "
                                          "model linear in its trained parameters: the NTK known-answer case).")
+    # the linearised twin (trainer/linearized.py): f(x; theta_0) + J(x; theta_0)(theta - theta_0) trained from the
+    # network's own theta_0 with its optimizer, data and steps; a sweep's no,yes gives every run its twin
+    linearize: bool = setting(False, "Train the network's linearised twin f(x; theta_0) + J(x; theta_0)(theta - "
+                                     "theta_0) from the same init, optimizer and data (a convex loss: no saddles).",
+                              sweep="Linearised twins: no, yes, or no,yes (every run and its twin, files -twin).",
+                              ensemble="Train every member's linearised twin (files -twin).")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)

@@ -9,7 +9,7 @@ width, which follows the target) is no option.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 META_KEY = "trainer"  # the dataclass field metadata key holding a field's declaration
 PARTS = ("target", "model")  # the TrainConfig fields that are themselves dataclasses of settings
@@ -59,9 +59,21 @@ class Setting:
         return self.flag.replace("-", "_")
 
     @property
-    def parser(self) -> type:
-        """The type of one value (of one element, for a tuple)."""
-        return {"int": int, "ints": int, "float": float, "floats": float, "bool": bool}.get(self.kind, str)
+    def parser(self) -> Callable[[str], Any]:
+        """The parser of one value (of one element, for a tuple): int, float, str, or `yes_no` for a bool."""
+        return {"int": int, "ints": int, "float": float, "floats": float, "bool": yes_no}.get(self.kind, str)
+
+
+YES_NO = {"yes": True, "no": False, "true": True, "false": False, "1": True, "0": False}
+
+
+def yes_no(text: str) -> bool:
+    """A bool grid value (`--linearize no,yes`): yes/no, true/false or 1/0; ValueError otherwise (as bool("no") is
+    True, `bool` cannot parse one)."""
+    try:
+        return YES_NO[str(text).strip().lower()]
+    except KeyError:
+        raise ValueError(f"not yes or no: {text!r}") from None
 
 
 def field_kind(field: dataclasses.Field) -> str:

@@ -12,7 +12,9 @@ SHOWN_LAYERS = 8  # parameter tensors listed by name before the rest are counted
 
 
 def model_text(config: dict, spec: dict) -> str:
-    """'fp_models:FPNet(**{"widths": [30, 40, 30]})', or our model's shape."""
+    """'fp_models:FPNet(**{"widths": [30, 40, 30]})', or our model's shape ('linearised twin of ...' for a twin)."""
+    if spec.get("linearized") is not None:
+        return "linearised twin of " + model_text(config, {k: v for k, v in spec.items() if k != "linearized"})
     if spec.get("kind") == "import":
         return f"{spec.get('constructor')}(**{json.dumps(spec.get('constructor_kwargs') or {})})"
     if spec.get("kind") == "mlp":

@@ -1,6 +1,11 @@
-"""The model of a run rebuilt from its stored spec, and its training loss as a function of flat parameters."""
+"""The model of a run rebuilt from its stored spec, and its training loss as a function of flat parameters.
+
+A linearised twin (the model spec's `linearized` record, docs/run-file.md) is rebuilt as the twin of its network,
+linearised at the stored theta_0 (trainer/linearized.py): everything that evaluates the model then sees the twin."""
 
 from __future__ import annotations
+
+import numpy as np
 
 from analyzer.errors import BadInputError
 
@@ -12,8 +17,9 @@ def build_model(run, dtype: str = "float64"):
     from trainer.errors import ConfigError
     from trainer.models import ParamLayout, build_model as build_trainer_model, check_layout, model_spec_from_dict
 
+    network_spec = {key: value for key, value in run.model_spec.items() if key != "linearized"}
     try:
-        spec = model_spec_from_dict(run.model_spec)
+        spec = model_spec_from_dict(network_spec)
         model = build_trainer_model(spec, seed=0, dtype=getattr(torch, dtype))
     except (ConfigError, TypeError) as err:
         raise BadInputError(f"{run.path}: the stored model spec cannot be rebuilt ({err})") from None
@@ -28,7 +34,20 @@ def build_model(run, dtype: str = "float64"):
         raise BadInputError(f"{run.path}: the stored model spec cannot be rebuilt ({err})") from None
     if n_params != run.n_params:
         raise BadInputError(f"{run.path}: model layout has {layout.n_params} parameters, file says {run.n_params}")
+    if run.linearized is not None:
+        return linearized_twin(run, model), layout
     return model, layout
+
+
+def linearized_twin(run, network):
+    """The twin f(x; theta_0) + J(x; theta_0)(theta - theta_0) of the rebuilt `network` (trainer/linearized.py),
+    theta_0 read from the checkpoint the model spec names, in the network's dtype."""
+    import torch
+
+    from trainer.linearized import Linearized
+
+    theta0 = torch.from_numpy(np.asarray(run.params_at(run.theta0_step)))
+    return Linearized(network, theta0.to(next(network.parameters()).dtype))
 
 
 def loss_closure(run, dtype: str = "float64"):

@@ -24,6 +24,7 @@ from torch import nn
 
 from analyzer.linalg.kernel import (KernelEigen, KernelOperator, choose_route, dense_eigen, operator_eigen,
                                     signed_svd)
+from trainer.linearized import Linearized
 from trainer.models import ParamLayout, trained_names, unflatten
 
 
@@ -74,7 +75,9 @@ def make_net(model: nn.Module, layout: ParamLayout, x_train: np.ndarray, freeze_
 
 
 def _is_plain_mlp(model: nn.Module) -> bool:
-    if not isinstance(model, nn.Sequential):
+    """An nn.Sequential of Linear layers and parameter-free activations, evaluated as such (a linearised twin
+    holds an MLP's layers but is no nn.Sequential: its Jacobian takes the autograd route)."""
+    if isinstance(model, Linearized) or not isinstance(model, nn.Sequential):
         return False
     modules = list(model)
     linear = [isinstance(m, nn.Linear) for m in modules]

@@ -144,6 +144,29 @@ class Run:
             digest.update(np.ascontiguousarray(self._file["ckpt/params"][self.counts["ckpt"] - 1]).tobytes())
         return digest.hexdigest()[:16]
 
+    @cached_property
+    def linearized(self) -> dict | None:
+        """The model spec's `linearized` record of a linearised twin (docs/run-file.md); None for a network."""
+        record = self.model_spec.get("linearized")
+        if record is None and self.config.get("linearize") is True:
+            raise BadInputError(f"{self.path}: the config says linearize but the model spec has no linearized "
+                                "record; the twin's theta_0 is unknown")
+        if record is not None and not isinstance(record, dict):
+            raise BadInputError(f"{self.path}: the model spec's linearized record is not an object: {record!r}")
+        return record
+
+    @property
+    def theta0_step(self) -> int:
+        """The checkpoint step holding a twin's theta_0 (the record's theta0.step); BadInputError when unreadable."""
+        theta0 = self.linearized.get("theta0") if self.linearized is not None else None
+        step = theta0.get("step") if isinstance(theta0, dict) else None
+        if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+            raise BadInputError(f"{self.path}: no linearised twin's theta_0 step in the model spec "
+                                f"(linearized: {self.linearized!r})")
+        if step not in self.ckpt_steps:
+            raise BadInputError(f"{self.path}: the twin's theta_0 (the checkpoint at step {step}) is not stored")
+        return step
+
     def build_model(self, dtype: str = "float64"):
         """Rebuild the exact model from the stored spec; returns (model, ParamLayout)."""
         from analyzer.io.model import build_model

@@ -52,6 +52,8 @@ def config_table(run: RunAnalyses) -> pd.DataFrame:
     else:
         shape = (f"{model.get('kind')} (K={model.get('features')}, decay {model.get('feature_decay')}, "
                  f"u0 {model.get('init_scale')})")
+    if config.get("linearize"):  # the run trained the model's linearised twin (docs/run-file.md)
+        shape = f"linearised twin of {shape}"
     terms = zip(target.get("freqs_hz") or [], target.get("amps") or [])
     rows = [("preset", config.get("preset")), ("model", shape), ("init", model.get("init")),
             ("optimizer", f"{config.get('optimizer')}, lr {config.get('lr')}"),

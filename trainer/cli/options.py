@@ -20,10 +20,10 @@ from trainer.settings import Setting, declared_settings, ordered
 RUN_ORDER = ("seed", "epochs", "lr", "width", "depth", "activation", "init", "optimizer", "target", "input-dim",
              "degrees", "target-seed", "freqs", "amps", "phases", "n-train", "n-eval", "dtype", "device",
              "ckpt-every", "pred-every", "model", "features", "feature-decay", "init-scale", "perturb",
-             "perturb-seed", "freeze-hidden")
+             "perturb-seed", "freeze-hidden", "linearize")
 SWEEP_ORDER = ("lr", "epochs", "optimizer", "width", "depth", "activation", "init", "dtype", "n-train", "ckpt-every",
-               "pred-every", "perturb", "target", "input-dim", "degrees", "target-seed", "amps", "freqs")
-ENSEMBLE_ORDER = ("epochs", "n-train", "dtype", "device")
+               "pred-every", "perturb", "linearize", "target", "input-dim", "degrees", "target-seed", "amps", "freqs")
+ENSEMBLE_ORDER = ("epochs", "n-train", "dtype", "device", "linearize")
 KEYWORD = inspect.Parameter.KEYWORD_ONLY
 
 

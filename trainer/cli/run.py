@@ -20,7 +20,8 @@ def run_command(
     preset: Annotated[str, typer.Option(help="Preset to start from (see `train presets`).")] = "baseline",
     out: Annotated[Optional[Path], typer.Option(
         help="Run file.", show_default="data/runs/PRESET-sSEED.h5, -pSEED added when perturbed, -frozen with "
-                                       "--freeze-hidden, then -harmonics for harmonics targets")] = None,
+                                       "--freeze-hidden, -twin with --linearize, then -harmonics for harmonics "
+                                       "targets")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run file.")] = False,
     engine: EngineOption = "auto",
     **values,

@@ -151,7 +151,7 @@ def ensemble_command(
     base = dataclasses.replace(base, target=dataclasses.replace(base.target, **changes["target"]),
                                model=dataclasses.replace(base.model, **changes["model"]), **changes["run"])
     configs = [dataclasses.replace(base, seed=seed) for seed in _seed_list(seeds)]
-    kind = "-harmonics" if harmonics is not None else ""
+    kind = ("-twin" if base.linearize else "") + ("-harmonics" if harmonics is not None else "")
     paths = [out_dir / f"{preset}-s{c.seed}{kind}.h5" for c in configs]
     with progress_bar() as bar:
         total = configs[0].epochs * len(configs)

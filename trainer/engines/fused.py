@@ -31,6 +31,8 @@ ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8
 
 def unsupported_reason(config: TrainConfig) -> str | None:
     """Why the fused engine cannot train `config` (None: it can)."""
+    if config.linearize:
+        return "the linearised twin (--linearize; the fused step is the network's own)"
     if config.model.kind != "mlp":
         return f"model kind {config.model.kind!r} (fused: mlp only)"
     if config.model.activation != "relu":

@@ -1,7 +1,8 @@
 """The training loop: full-batch MSE with Adam or SGD, logged densely through `RunWriter`.
 
 The step itself is an engine (trainer/engines/engine.py): `fused`, a hand-fused ReLU-MLP step on CPU that
-gives the same bits as `torch`, where it applies; `torch` (autograd + torch.optim) everywhere else.
+gives the same bits as `torch`, where it applies; `torch` (autograd + torch.optim) everywhere else; a linearised
+twin (`linearize`) steps with trainer/engines/twin.py (a jvp and a vjp per step, the torch engine's optimizer).
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from trainer.runfile import schema as runfile
 from trainer.config import TrainConfig, validate
 from trainer.engines.engine import (  # noqa: F401  (the optimizer helpers are re-exported for existing callers)
     Engine, choose_engine, make_engine, make_optimizer, pack_optimizer_state, unpack_optimizer_state)
+from trainer.engines.twin import TwinEngine
+from trainer.errors import RunFileError
+from trainer.linearized import THETA0_STEP, linearized_record
 from trainer.models import build_model, param_layout, perturb_parameters
 from trainer.runfile.schema import RunMeta
 from trainer.targets import describe, make_data
@@ -46,8 +50,11 @@ def resume_state_size(config: TrainConfig, n_params: int, n_tensors: int) -> int
 def run_meta(config: TrainConfig, model: torch.nn.Module, data: dict[str, np.ndarray]) -> RunMeta:
     layout = param_layout(model)
     cast = {k: v.astype(config.dtype) for k, v in data.items()}
+    spec = dataclasses.asdict(config.model)
+    if config.linearize:  # a twin's spec says so, and where its theta_0 is (trainer/linearized.py)
+        spec["linearized"] = linearized_record()
     return RunMeta(config=dataclasses.asdict(config), target=describe(config.target),
-                   model=dataclasses.asdict(config.model), layout=layout.to_dict(), data=cast,
+                   model=spec, layout=layout.to_dict(), data=cast,
                    n_params=layout.n_params, param_dtype=config.dtype,
                    resume_size=resume_state_size(config, layout.n_params, len(layout.names)))
 
@@ -67,7 +74,7 @@ def train(config: TrainConfig, out: Path | str, *, overwrite: bool = False, prog
     model = initial_model(config)
     data = make_data(config.target)
     writer = RunWriter.create(out, run_meta(config, model, data), overwrite=overwrite, commit_every_s=commit_every_s)
-    stepper = make_engine(engine, config, model, *training_set(config, data))
+    stepper = make_stepper(engine, config, model, data)
     return _fit(config, stepper, writer, data, 0, progress)
 
 
@@ -81,10 +88,32 @@ def resume(path: Path | str, *, progress: ProgressFn | None = None, commit_every
     config = TrainConfig.from_dict(meta.config)
     model = initial_model(config)
     data = make_data(config.target)
-    stepper = make_engine(engine, config, model, *training_set(config, data))
+    theta0 = None if point.params is None or not config.linearize else stored_theta0(path)
+    stepper = make_stepper(engine, config, model, data, theta0)
     if point.params is not None:
         stepper.load(point.params, point.state)
     return _fit(config, stepper, writer, data, point.step, progress)
+
+
+def make_stepper(engine: str, config: TrainConfig, model: torch.nn.Module, data: dict[str, np.ndarray],
+                 theta0: np.ndarray | None = None) -> Engine:
+    """The engine `choose_engine` picked, at the parameters in `model`; a twin's (--linearize) linearises at
+    `theta0` (None: the parameters in `model`)."""
+    if config.linearize:
+        return TwinEngine(config, model, *training_set(config, data), theta0=theta0)
+    return make_engine(engine, config, model, *training_set(config, data))
+
+
+def stored_theta0(path: Path | str) -> np.ndarray:
+    """A twin's theta_0: its step-0 checkpoint (the model spec's `linearized` record), not a re-drawn init, so a
+    resumed twin linearises where it started even if the seeded init were to change."""
+    with runfile.open_swmr_reader(Path(path)) as f:
+        steps = f["ckpt/step"][: runfile.committed(f)["ckpt"]]
+        at = int(np.searchsorted(steps, THETA0_STEP))
+        if at == len(steps) or steps[at] != THETA0_STEP:
+            raise RunFileError(f"{path}: the linearised twin's theta_0 (the checkpoint at step {THETA0_STEP}) is "
+                               "not stored; the run cannot be resumed")
+        return f["ckpt/params"][at].copy()
 
 
 def training_set(config: TrainConfig, data: dict[str, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -13,7 +13,7 @@ from typing import Sequence
 
 from trainer.config import TrainConfig, get_preset, validate
 from trainer.errors import ConfigError
-from trainer.settings import declared_settings, ordered
+from trainer.settings import declared_settings, ordered, yes_no
 
 MANIFEST = "sweep.json"
 # the order of the varied values in file names (baseline-s3-lr0.001-epochs500): kept as it was, file names stay
@@ -69,7 +69,7 @@ def parse_grid_values(name: str, text: str) -> tuple:
         else:
             values = [parse(v) for v in text.replace(" ", "").split(",") if v != ""]
     except ValueError:
-        kind = {int: "integers", float: "numbers", str: "names"}[parse]
+        kind = {int: "integers", float: "numbers", str: "names", yes_no: "yes/no values (e.g. no,yes)"}[parse]
         if name in TUPLE_FIELDS:
             raise ConfigError(f"--{name} takes comma-separated numbers, grid values separated by /, "
                               f"e.g. 1,1,1,1/1,0.8,0.6,0.4; got {text!r}") from None
@@ -87,13 +87,16 @@ def with_field(config: TrainConfig, name: str, value) -> TrainConfig:
 
 
 def run_stem(config: TrainConfig, varied: dict) -> str:
-    """baseline-s3, baseline-s3-p2 (a perturbed replicate), baseline-s3-lr0.001 (a varied field)."""
+    """baseline-s3, baseline-s3-p2 (a perturbed replicate), baseline-s3-lr0.001 (a varied field), baseline-s3-twin
+    (the linearised twin: its network's name with -twin, whether or not linearize is a grid axis)."""
     parts = [config.preset, f"s{config.seed}"]
     if config.perturb > 0:
         parts.append(f"p{config.perturb_seed}")
     if config.freeze_hidden:
         parts.append("frozen")
-    parts += [f"{name.replace('-', '')}{_name_value(value)}" for name, value in varied.items()]
+    if config.linearize:
+        parts.append("twin")
+    parts += [f"{name.replace('-', '')}{_name_value(value)}" for name, value in varied.items() if name != "linearize"]
     return "-".join(parts)
 
 
@@ -142,6 +145,7 @@ def plan_sweep(presets: Sequence[str], seeds: Sequence[int], grid: dict[str, tup
 
 SECONDS_PER_MULTIPLY_ADD = 5.6e-11  # the fused step on one core: ~ P x N x this + LAYER_SECONDS per layer
 LAYER_SECONDS = 45e-6  # per layer and step: the fixed cost of its operations at these small sizes
+TWIN_COST = 3.2  # a linearised twin's step (a jvp and a vjp) over the network's fused step (bench/twin_cost.py)
 
 
 def estimated_cost(config: TrainConfig) -> float:
@@ -153,7 +157,7 @@ def estimated_cost(config: TrainConfig) -> float:
         m.width * (m.in_dim + 1) + (m.depth - 1) * m.width * (m.width + 1) + m.out_dim * (m.width + 1))
     layers = 1 if m.kind == "diag-linear" else m.depth + 1
     per_step = n_params * config.target.n_train * SECONDS_PER_MULTIPLY_ADD + layers * LAYER_SECONDS
-    return per_step * config.epochs
+    return per_step * config.epochs * (TWIN_COST if config.linearize else 1.0)
 
 # ---- the manifest -------------------------------------------------------------------------------
 def manifest_text(folder: Path, runs: Sequence[PlannedRun]) -> str:

@@ -68,12 +68,14 @@ class LiveNet:
 def live_subnetwork(run, theta: torch.Tensor) -> LiveNet | None:
     """The live layers of `run`'s MLP at `theta` (dead units removed for relu and relu2; none for others), or
     None when the model is not a plain MLP (Linear, activation, ..., Linear as `trainer.models.build_mlp`
-    makes it) or its outputs and targets differ in shape."""
+    makes it; a linearised twin of one is not) or its outputs and targets differ in shape."""
     from trainer.models import ACTIVATIONS
 
     spec, layout = run.model_spec, run.layout
     if spec.get("kind") != "mlp" or spec.get("activation") not in ACTIVATIONS:
         return None
+    if spec.get("linearized") is not None:
+        return None  # a linearised twin is no plain MLP: its Hessian (2 / (N o)) J_0^T J_0 takes the autograd route
     shapes = [tuple(s) for s in layout["shapes"]]
     depth = len(shapes) // 2 - 1
     expected = [f"{2 * i}.{part}" for i in range(depth + 1) for part in ("weight", "bias")]
