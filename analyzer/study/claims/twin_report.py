@@ -28,7 +28,9 @@ def twin_section(study, result: dict, figs: dict) -> list[str]:
                      "p (adjusted)": row.p_adjusted if row is not None else None, "unit": c["unit"]})
     if rows:
         lines += markdown_table(pd.DataFrame(rows))
-        lines += image(figs, "twin-contrast.png", contrast_figure(study, contrasts), "network minus twin per claim")
+    paired = {k: c for k, c in contrasts.items() if c["n_pairs"]}
+    if paired:
+        lines += image(figs, "twin-contrast.png", contrast_figure(study, paired), "network minus twin per claim")
     curves = {}
     for run in study.seed_runs + study.twin_runs:
         label = f"{study.group_of[run.path]} {'twin' if run.role == 'twin' else 'network'}"
