@@ -45,14 +45,20 @@ def checked_eval_points(run) -> np.ndarray:
 
 
 def eval_grid_length(run) -> float:
-    """G * dx of the run's uniform 1-D eval grid; refuses grids and outputs Fourier modes cannot use."""
+    """G * dx of the run's uniform 1-D eval grid: its coords when it stores them (the coordinate the target lives on
+    when the model's input encodes it), else x_eval; refuses grids and outputs Fourier modes cannot use."""
     x_stored = checked_eval_points(run)
-    if x_stored.ndim != 2 or x_stored.shape[1] != 1:
-        raise BadInputError(f"{run.path}: Fourier modes need 1-D inputs; x_eval has shape {x_stored.shape}")
+    coords = getattr(run, "coords", None)
+    grid, name = (x_stored, "x_eval") if coords is None else (coords, "coords")
+    if grid.ndim != 2 or grid.shape[1] != 1:
+        how = ("; give the 1-D coordinate the target lives on: RunWriter.for_model(..., coords=x) or train import "
+               "--coords NAME" if coords is None else "")
+        raise BadInputError(f"{run.path}: Fourier modes need a 1-D coordinate; {name} has shape {grid.shape}{how}")
     try:
-        return uniform_grid_length(x_stored[:, 0], np.finfo(x_stored.dtype).eps)
+        return uniform_grid_length(grid[:, 0], np.finfo(grid.dtype).eps)
     except BadInputError as err:
-        raise BadInputError(f"{run.path}: {err}") from None
+        where = "" if coords is None else " (the run's coords)"
+        raise BadInputError(f"{run.path}: {err}{where}") from None
 
 
 def _harmonics(run, points: np.ndarray, max_degree: int | None) -> RunBasis:

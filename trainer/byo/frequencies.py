@@ -52,26 +52,31 @@ def detect(x_eval: np.ndarray, y_eval: np.ndarray, max_freqs: int | None = None)
 
 
 def detection_text(target: dict) -> str:
-    """How a run's target frequencies were found, in words: '5, 10, ... Hz (detected: every DFT bin of y_eval
-    at >= 10 % of the largest, on coords)'."""
+    """A run's target frequencies and how they were found: '5, 10, ... Hz (detected on coords: every DFT bin of
+    y_eval at >= 10% of the largest)'; 'none (why)' when it has none."""
     freqs = target.get("freqs_hz") or []
-    shown = ", ".join(f"{f:g}" for f in freqs)
+    if not freqs:
+        return f"none ({target.get('freqs_note') or 'none found'})"
+    return f"{', '.join(f'{f:g}' for f in freqs)} Hz ({method_text(target)})"
+
+
+def method_text(target: dict) -> str:
+    """How a run's target frequencies were found: 'detected on x_eval: every DFT bin of y_eval at >= 10% of the
+    largest' (and what a limit left out), 'given', or 'the run's target' (runs of `train run`)."""
     source = target.get("freqs_source")
-    on = "on coords" if target.get("coords") else "on x_eval"
     if source == "detected":
         how = target.get("freqs_detection") or {}
-        fraction = how.get("min_fraction", DETECT_FRACTION)
-        text = f"{shown} Hz (detected {on}: every DFT bin of y_eval at >= {fraction:.0%} of the largest"
+        on = "coords" if target.get("coords") else "x_eval"
+        text = (f"detected on {on}: every DFT bin of y_eval at >= {how.get('min_fraction', DETECT_FRACTION):.0%} of "
+                "the largest")
         left_out = how.get("left_out_hz") or []
         if left_out:
             text += (f"; limited to the {how.get('max_freqs')} largest, left out "
                      f"{', '.join(f'{f:g}' for f in left_out)} Hz")
-        return text + ")"
-    if source == "given":
-        return f"{shown} Hz (given)"
-    if source is None and freqs:
-        return f"{shown} Hz"
-    return f"none ({target.get('freqs_note') or 'none found'})"
+        elif not how:  # written before the record existed: the 8 largest local maxima
+            text = f"detected on {on} (DFT peaks of y_eval, before every peak was kept)"
+        return text
+    return "given" if source == "given" else "the run's target"
 
 
 def none_found_note(grid: np.ndarray, has_coords: bool) -> str:
