@@ -107,7 +107,7 @@ def _file_layout(files: list[Path], pattern, step_regex) -> CheckpointListing:
         items.append(CheckpointFile(step, path))
     items, notes = _drop_repeated_last(items)
     kinds = sorted({p.suffix for p in files})
-    notes.insert(0, f"{len(items)} checkpoint files ({', '.join(kinds)})" + (
+    notes.insert(0, f"{len(files)} checkpoint files ({', '.join(kinds)})" + (
         f", steps of {', '.join(from_file[:3])} from their global_step" if from_file else ""))
     return CheckpointListing(_in_step_order(items), "files", notes)
 
