@@ -167,3 +167,56 @@ def test_train_import_refuses_coords_it_cannot_find(tmp_path):
                                        "-o", str(tmp_path / "run.h5")])
     assert result.exit_code == 2 and "--coords x_unit: neither an array of" in result.output
     assert not (tmp_path / "run.h5").exists()
+
+
+# ---- a target on the sphere, seen by the model through an encoding ------------------------------------
+def sphere_data(n_points: int = 300, seed: int = 0):
+    """Points on S^2, a target of degrees 1 and 3 (trainer.harmonics components), the model's input a 9-D encoding."""
+    from trainer import harmonics
+
+    rng = np.random.default_rng(seed)
+    points = harmonics.sample_sphere(n_points, 3, rng)
+    y = (harmonics.random_component(3, 1, rng)(points) + 0.5 * harmonics.random_component(3, 3, rng)(points))
+    encoding = np.concatenate([points, np.sin(np.pi * points), np.cos(np.pi * points)], axis=1)
+    return points, encoding, y[:, None]
+
+
+class SphereNet(nn.Module):
+    def __init__(self, width: int = 16):
+        super().__init__()
+        self.f = nn.Sequential(nn.Linear(9, width), nn.Tanh(), nn.Linear(width, 1))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.f(z)
+
+
+def test_sphere_coords_are_read_on_harmonic_degrees(tmp_path):
+    """Degrees 1 and 3 found on the coords (least-squares oracle on the degree blocks), the spectrum on degrees."""
+    from trainer.byo.degrees import degree_norms, highest_degree
+
+    points, encoding, y = sphere_data()
+    model = SphereNet().double()
+    path = tmp_path / "sphere.h5"
+    zt, yt = torch.tensor(encoding), torch.tensor(y)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    with RunWriter.for_model(path, model, zt, yt, constructor="test_coords:SphereNet", coords=points) as run:
+        for step in range(12):
+            run.checkpoint(step, model)
+            run.log_predictions(step)
+            loss = torch.mean((model(zt) - yt) ** 2)
+            optimizer.zero_grad()
+            loss.backward()
+            run.log_step(step, loss)
+            optimizer.step()
+    # closed form: unit-norm components (under the uniform measure), so the degree norms are 1 and 0.5 exactly
+    norms = degree_norms(points, y, highest_degree(3, len(points)))
+    np.testing.assert_allclose(norms[[1, 3]], [1.0, 0.5], rtol=1e-9)
+    assert np.all(np.delete(norms, [1, 3]) < 1e-9)
+    with analyzer.open_run(path) as run:
+        assert run.target["degrees"] == [1, 3] and run.target["freqs_hz"] == []
+        result = analyzer.spectrum(run)
+    assert result.mode_name == "degree" and list(result.target_modes) == [1, 3]
+    assert result.targets_found.startswith("detected on sphere coords: every spherical-harmonic degree")
+    np.testing.assert_allclose(result.target_amplitude[[1, 3]], [1.0, 0.5], rtol=1e-6)
+    info = json.loads(runner.invoke(analyze_app, ["info", str(path), "--json"]).stdout)
+    assert info["target_freqs"]["degrees"] == [1, 3] and info["target_freqs"]["text"].startswith("degrees 1, 3")

@@ -54,14 +54,15 @@ def info(run: RunArg, as_json: JsonOpt = False) -> None:
 
 
 def _target_freqs(run) -> dict | None:
-    """What the spectrum tracks and how it was found (detected: method and threshold), on what coordinate; None
-    for a harmonics run (its modes are degrees)."""
+    """What the spectrum tracks and how it was found (detected: method and threshold), on what coordinate: the
+    frequencies, or the degrees on sphere coords; None for a `train run --target harmonics` run."""
     from trainer.byo.frequencies import detection_text, method_text
 
     if run.target.get("kind") == "harmonics":
         return None
     coords = run.coords
-    return {"freqs_hz": list(run.target.get("freqs_hz") or []), "how": method_text(run.target),
+    return {"freqs_hz": list(run.target.get("freqs_hz") or []), "degrees": run.target.get("degrees"),
+            "how": method_text(run.target),
             "detection": run.target.get("freqs_detection"),
             "coordinate": "x_eval" if coords is None else f"coords ({coords.shape[1]}-D)",
             "text": detection_text(run.target)}

@@ -53,8 +53,10 @@ def detect(x_eval: np.ndarray, y_eval: np.ndarray, max_freqs: int | None = None)
 
 def detection_text(target: dict) -> str:
     """A run's target frequencies and how they were found: '5, 10, ... Hz (detected on coords: every DFT bin of
-    y_eval at >= 10% of the largest)'; 'none (why)' when it has none."""
+    y_eval at >= 10% of the largest)', or its degrees on sphere coords; 'none (why)' when it has none."""
     freqs = target.get("freqs_hz") or []
+    if target.get("kind") == "imported" and target.get("degrees"):
+        return f"degrees {', '.join(str(d) for d in target['degrees'])} ({method_text(target)})"
     if not freqs:
         return f"none ({target.get('freqs_note') or 'none found'})"
     return f"{', '.join(f'{f:g}' for f in freqs)} Hz ({method_text(target)})"
@@ -64,6 +66,10 @@ def method_text(target: dict) -> str:
     """How a run's target frequencies were found: 'detected on x_eval: every DFT bin of y_eval at >= 10% of the
     largest' (and what a limit left out), 'given', or 'the run's target' (runs of `train run`)."""
     source = target.get("freqs_source")
+    if source == "detected" and (target.get("freqs_detection") or {}).get("method") == "harmonic_degrees_above_fraction":
+        how = target["freqs_detection"]
+        return (f"detected on sphere coords: every spherical-harmonic degree 1..{how.get('max_degree')} of y_eval "
+                f"with a norm >= {how.get('min_fraction', DETECT_FRACTION):.0%} of the largest")
     if source == "detected":
         how = target.get("freqs_detection") or {}
         on = "coords" if target.get("coords") else "x_eval"

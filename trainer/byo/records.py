@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from trainer.byo import frequencies
+from trainer.byo import degrees, frequencies
 from trainer.byo.frequencies import (DETECT_FRACTION, check_freqs_on_grid, detect_freqs,  # noqa: F401 (re-exported)
                                      uniform_grid_length)
 from trainer.config import PRESETS, ModelSpec
@@ -108,6 +108,8 @@ def describe_target(data: dict[str, np.ndarray], dtype: str, freqs_hz=None, *,
     has_coords = data.get("coords_eval") is not None
     grid = data["coords_eval"] if has_coords else data["x_eval"].astype(dtype)
     record: dict[str, Any] = {"kind": "imported"}
+    if has_coords and degrees.on_sphere(grid):
+        return record | _sphere_target(grid, data, freqs_hz)
     if freqs_hz is not None:
         freqs = [float(f) for f in freqs_hz]
         if not freqs or not all(math.isfinite(f) and f > 0 for f in freqs):
@@ -126,6 +128,20 @@ def describe_target(data: dict[str, np.ndarray], dtype: str, freqs_hz=None, *,
         record["coords"] = {"dims": int(grid.shape[1])}
     return record | {"freqs_hz": freqs, "freqs_source": found, "n_train": int(len(data["x_train"])),
                      "n_eval": int(len(data["x_eval"]))}
+
+
+def _sphere_target(points: np.ndarray, data: dict[str, np.ndarray], freqs_hz) -> dict[str, Any]:
+    """The target record on sphere coords: the degrees the spectrum tracks, detected (no frequencies)."""
+    if freqs_hz is not None:
+        raise ConfigError(f"the coords are points on S^{points.shape[1] - 1}: the spectrum tracks spherical-harmonic "
+                          "degrees there (detected from y_eval), not frequencies in Hz")
+    found, how = degrees.detect_degrees(points, data["y_eval"])
+    record = {"degrees": found, "freqs_hz": [], "freqs_source": "detected" if found else "none",
+              "freqs_detection": how, "coords": {"dims": int(points.shape[1]), "sphere": True},
+              "n_train": int(len(data["x_train"])), "n_eval": int(len(data["x_eval"]))}
+    if not found:
+        record["freqs_note"] = "y_eval has no component of degree 1 or more on the sphere coords"
+    return record
 
 
 # ---- model spec and run metadata ----------------------------------------------------------------------

@@ -62,7 +62,7 @@ class ModelLogging:
         data = byo.check_data({"x_train": x_train, "y_train": y_train, "x_eval": x_eval, "y_eval": y_eval,
                                byo.COORDS_KEY: coords})
         target = byo.describe_target(data, byo.param_dtype_of(model), target_freqs_hz)
-        if not target["freqs_hz"] and target.get("kind") == "imported":
+        if not target["freqs_hz"] and not target.get("degrees") and target.get("kind") == "imported":
             import warnings
 
             warnings.warn(f"RunWriter.for_model: no target frequencies, so no spectrum ({target['freqs_note']}): "

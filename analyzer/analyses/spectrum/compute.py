@@ -59,9 +59,11 @@ MIN_PRED_STEPS = 3  # the log-step curves of jump detection need three stored pr
 def compute(run, params: SpectrumParams, deps=None) -> SpectrumResult:
     """The spectrum analysis of a run (predictions read block by block): on Fourier modes, or on spherical-harmonic
     degrees for a run trained with --target harmonics."""
-    if run.target.get("kind") == "harmonics":
-        return harmonics_spectrum(run, params)
-    from analyzer.bases.for_run import committed_predictions, eval_grid_length  # on use: scipy.special
+    from analyzer.bases.for_run import committed_predictions, eval_grid_length, on_sphere_coords  # scipy.special
+    from trainer.byo.frequencies import method_text
+
+    if run.target.get("kind") == "harmonics" or on_sphere_coords(run):
+        return dataclasses.replace(harmonics_spectrum(run, params), targets_found=method_text(run.target))
 
     length = eval_grid_length(run)
     freqs = run.target.get("freqs_hz") or []
@@ -75,8 +77,6 @@ def compute(run, params: SpectrumParams, deps=None) -> SpectrumResult:
         result = spectrum_from_predictions(run.pred_steps, rows, run.data("y_eval"), freqs, params, length=length)
     except BadInputError as err:
         raise BadInputError(f"{run.path}: {err}") from None
-    from trainer.byo.frequencies import method_text
-
     return dataclasses.replace(result, targets_found=method_text(run.target))
 
 
