@@ -32,9 +32,9 @@ def encode(x: np.ndarray, n_freqs: int = 6) -> np.ndarray:
 class EncodedNet(nn.Module):
     """A ReLU MLP on the encoding (the spectral-bias reproductions' layout: the encoding is the model's input)."""
 
-    def __init__(self, width: int = 24):
+    def __init__(self, width: int = 24, in_dim: int = 12):
         super().__init__()
-        self.f = nn.Sequential(nn.Linear(12, width), nn.ReLU(), nn.Linear(width, 1))
+        self.f = nn.Sequential(nn.Linear(in_dim, width), nn.ReLU(), nn.Linear(width, 1))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.f(z)
@@ -181,25 +181,17 @@ def sphere_data(n_points: int = 300, seed: int = 0):
     return points, encoding, y[:, None]
 
 
-class SphereNet(nn.Module):
-    def __init__(self, width: int = 16):
-        super().__init__()
-        self.f = nn.Sequential(nn.Linear(9, width), nn.Tanh(), nn.Linear(width, 1))
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.f(z)
-
-
 def test_sphere_coords_are_read_on_harmonic_degrees(tmp_path):
     """Degrees 1 and 3 found on the coords (least-squares oracle on the degree blocks), the spectrum on degrees."""
     from trainer.byo.degrees import degree_norms, highest_degree
 
     points, encoding, y = sphere_data()
-    model = SphereNet().double()
+    model = EncodedNet(width=16, in_dim=9).double()
     path = tmp_path / "sphere.h5"
     zt, yt = torch.tensor(encoding), torch.tensor(y)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    with RunWriter.for_model(path, model, zt, yt, constructor="test_coords:SphereNet", coords=points) as run:
+    with RunWriter.for_model(path, model, zt, yt, constructor="test_coords:EncodedNet",
+                             constructor_kwargs={"width": 16, "in_dim": 9}, coords=points) as run:
         for step in range(12):
             run.checkpoint(step, model)
             run.log_predictions(step)
@@ -220,3 +212,19 @@ def test_sphere_coords_are_read_on_harmonic_degrees(tmp_path):
     np.testing.assert_allclose(result.target_amplitude[[1, 3]], [1.0, 0.5], rtol=1e-6)
     info = json.loads(runner.invoke(analyze_app, ["info", str(path), "--json"]).stdout)
     assert info["target_freqs"]["degrees"] == [1, 3] and info["target_freqs"]["text"].startswith("degrees 1, 3")
+
+
+def test_resuming_a_logged_run_keeps_its_coords(tmp_path, encoded_run):
+    _, model = encoded_run
+    x, z, y = data()
+    path = tmp_path / "resumed.h5"
+    run = RunWriter.for_model(path, model, z, y, constructor="test_coords:EncodedNet", coords=x)
+    run.checkpoint(0, model)
+    run.log_predictions(0)
+    run.commit()
+    run.close("interrupted")
+    writer, meta, _ = RunWriter.resume(path)
+    writer.close("interrupted")
+    np.testing.assert_array_equal(meta.data["coords_eval"], x)
+    with analyzer.open_run(path) as reopened:
+        np.testing.assert_array_equal(reopened.coords, x)

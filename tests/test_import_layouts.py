@@ -131,6 +131,15 @@ class _Trap:
         return (open, (self.path, "w"))
 
 
+class _ShellTrap(_Trap):
+    """Unpickling it calls os.system: a module torch's weights-only reader always blocks."""
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.path}",))
+
+
 def test_lightning_ckpt_files(trained, tmp_path):
     """epoch=E-step=S.ckpt (a versioned -v1 too), a name without a step (its global_step), last.ckpt repeating the
     newest: read with --key-prefix model.; hyper-parameters weights_only refuses (an argparse.Namespace, and an
@@ -156,6 +165,17 @@ def test_lightning_ckpt_files(trained, tmp_path):
         assert fragment in line, line
     assert not marker.exists()
     assert check_run(trained, out)["notes"] == line.removeprefix("import: ").split("; ")
+
+
+def test_a_blocked_module_beside_the_weights_is_refused_and_runs_nothing(trained, tmp_path):
+    folder = tmp_path / "lightning"
+    folder.mkdir()
+    marker = tmp_path / "pwned"
+    torch.save(lightning_checkpoint(trained["states"][0], 0, {"trap": _ShellTrap(str(marker))}),
+               folder / "epoch=0-step=0.ckpt")
+    result = import_folder(trained, folder, tmp_path / "run.h5", "--key-prefix", "model.")
+    assert result.exit_code == 2 and "refused by torch.load(weights_only=True)" in result.output
+    assert not marker.exists() and not (tmp_path / "run.h5").exists()
 
 
 def test_a_trap_in_place_of_the_weights_is_refused_and_runs_nothing(trained, tmp_path):
