@@ -246,3 +246,28 @@ def test_registering_ntk_and_mask_imports_no_torch():
             "assert heavy.ROUTES == ROUTES, (heavy.ROUTES, ROUTES)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_indices_for_90pct_is_a_count_or_not_reached_never_minus_one(frozen_gd):
+    """With all eigenvectors every sine reaches 90 % (a count, checked against a numpy oracle of the shares); with
+    top_k 2 the computed ones hold less for some frequency: null in --json, 'not reached' with the share printed."""
+    from analyzer.core.serialize import to_jsonable
+
+    with open_run(frozen_gd) as run:
+        full = compute(run, NtkParams(top_k=0))
+        few = compute(run, NtkParams(top_k=2, route="matrix-free"))
+    for k, share in enumerate(full.loading_matrix):
+        expected = int(np.searchsorted(np.cumsum(np.sort(share)[::-1]), 0.9) + 1)
+        assert full.loadings.indices_for_90pct.iloc[k] == expected
+    np.testing.assert_allclose(full.loadings.computed_share, 1.0, atol=1e-12)
+    held = few.loading_matrix.sum(axis=1)
+    np.testing.assert_allclose(few.loadings.computed_share, held, rtol=1e-12)
+    short = held < 0.9
+    assert short.any()
+    loadings_json = to_jsonable(few)["loadings"]
+    for row, is_short in zip(loadings_json, short):
+        assert (row["indices_for_90pct"] is None) == is_short and row["indices_for_90pct"] != -1
+        assert isinstance(row["indices_for_90pct"], (int, type(None)))
+    shown = few.loadings_display().indices_for_90pct
+    assert all(text.startswith("not reached: the 2 computed hold ") for text in shown[short])
+    assert json.dumps(to_jsonable(full), allow_nan=False)

@@ -27,11 +27,20 @@ def basis_for_run(run, max_degree: int | None = None) -> RunBasis:
     x_stored = checked_eval_points(run)
     if run.target.get("kind") == "harmonics":
         return _harmonics(run, np.asarray(x_stored, dtype=np.float64), max_degree)
+    if on_sphere_coords(run):
+        return _harmonics(run, np.asarray(run.coords, dtype=np.float64), max_degree)
     length = eval_grid_length(run)
     freqs = run.target.get("freqs_hz") or []
     if len(freqs) == 0:
         raise BadInputError(f"{run.path}: the run stores no target frequencies")
     return RunBasis(FourierBasis(n_points=x_stored.shape[0], length=length), np.asarray(freqs, dtype=np.float64))
+
+
+def on_sphere_coords(run) -> bool:
+    """Whether the run's target lives on the sphere through its coords (an imported or logged run whose coords are
+    points of S^(d-1), its target record holding the degrees found there): read on harmonic degrees."""
+    coords = getattr(run, "coords", None)
+    return coords is not None and coords.shape[1] >= 2 and bool((run.target.get("coords") or {}).get("sphere"))
 
 
 def checked_eval_points(run) -> np.ndarray:
@@ -45,20 +54,27 @@ def checked_eval_points(run) -> np.ndarray:
 
 
 def eval_grid_length(run) -> float:
-    """G * dx of the run's uniform 1-D eval grid; refuses grids and outputs Fourier modes cannot use."""
+    """G * dx of the run's uniform 1-D eval grid: its coords when it stores them (the coordinate the target lives on
+    when the model's input encodes it), else x_eval; refuses grids and outputs Fourier modes cannot use."""
     x_stored = checked_eval_points(run)
-    if x_stored.ndim != 2 or x_stored.shape[1] != 1:
-        raise BadInputError(f"{run.path}: Fourier modes need 1-D inputs; x_eval has shape {x_stored.shape}")
+    coords = getattr(run, "coords", None)
+    grid, name = (x_stored, "x_eval") if coords is None else (coords, "coords")
+    if grid.ndim != 2 or grid.shape[1] != 1:
+        how = ("; give the 1-D coordinate the target lives on: RunWriter.for_model(..., coords=x) or train import "
+               "--coords NAME" if coords is None else "")
+        raise BadInputError(f"{run.path}: Fourier modes need a 1-D coordinate; {name} has shape {grid.shape}{how}")
     try:
-        return uniform_grid_length(x_stored[:, 0], np.finfo(x_stored.dtype).eps)
+        return uniform_grid_length(grid[:, 0], np.finfo(grid.dtype).eps)
     except BadInputError as err:
-        raise BadInputError(f"{run.path}: {err}") from None
+        where = "" if coords is None else " (the run's coords)"
+        raise BadInputError(f"{run.path}: {err}{where}") from None
 
 
 def _harmonics(run, points: np.ndarray, max_degree: int | None) -> RunBasis:
     degrees = sorted(int(d) for d in run.target.get("degrees") or [])
     if not degrees:
-        raise BadInputError(f"{run.path}: the harmonics target stores no degrees")
+        note = run.target.get("freqs_note")
+        raise BadInputError(f"{run.path}: the harmonics target stores no degrees" + (f" ({note})" if note else ""))
     wanted = max(degrees) + EXTRA_DEGREES if max_degree is None else max_degree
     reachable = max_degree_for(points.shape[1], points.shape[0], wanted)
     if reachable < max(degrees):

@@ -33,10 +33,6 @@ def harmonic_basis(points: np.ndarray, max_degree: int, seed: int = 0) -> Sample
 
 def max_degree_for(input_dim: int, n_points: int, wanted: int) -> int:
     """The highest degree <= wanted whose basis (all degrees up to it) has at most half as many functions as points."""
-    total, best = 0, -1
-    for degree in range(wanted + 1):
-        total += harmonics.dimension(input_dim, degree)
-        if 2 * total > n_points:
-            break
-        best = degree
-    return best
+    from trainer.byo.degrees import highest_degree
+
+    return highest_degree(input_dim, n_points, wanted)

@@ -31,6 +31,7 @@ def info(run: RunArg, as_json: JsonOpt = False) -> None:
             "layers": [{"name": n, "shape": list(s)} for n, s in zip(opened.layout.get("names", []),
                                                                   opened.layout.get("shapes", []))],
             "config": {**opened.config, "model": shown_spec(opened.config.get("model") or opened.model_spec)},
+            "target_freqs": _target_freqs(opened),
         }
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
@@ -40,14 +41,31 @@ def info(run: RunArg, as_json: JsonOpt = False) -> None:
 
     table = Table(title=f"run {run}", show_header=False, title_justify="left")
     for key, value in summary.items():
-        if key not in ("config", "described", "model_spec", "layers"):
+        if key not in ("config", "described", "model_spec", "layers", "target_freqs"):
             table.add_row(key, str(value))
     for key, value in summary["described"].items():
         table.add_row(key, str(value))
+    if summary["target_freqs"] is not None:
+        table.add_row("target frequencies", summary["target_freqs"]["text"])
     table.add_row("target", json.dumps(summary["config"].get("target")))
     Console().print(table)
     if summary["steps"] < 2:
         typer.echo(f"nothing to analyze yet: {summary['steps']} committed step(s)")
+
+
+def _target_freqs(run) -> dict | None:
+    """What the spectrum tracks and how it was found (detected: method and threshold), on what coordinate: the
+    frequencies, or the degrees on sphere coords; None for a `train run --target harmonics` run."""
+    from trainer.byo.frequencies import detection_text, method_text
+
+    if run.target.get("kind") == "harmonics":
+        return None
+    coords = run.coords
+    return {"freqs_hz": list(run.target.get("freqs_hz") or []), "degrees": run.target.get("degrees"),
+            "how": method_text(run.target),
+            "detection": run.target.get("freqs_detection"),
+            "coordinate": "x_eval" if coords is None else f"coords ({coords.shape[1]}-D)",
+            "text": detection_text(run.target)}
 
 
 @guarded

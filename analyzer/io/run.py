@@ -125,6 +125,14 @@ class Run:
         except (KeyError, OSError) as err:
             raise BadInputError(f"{self.path}: cannot read /data/{name} ({err})") from None
 
+    @cached_property
+    def coords(self) -> np.ndarray | None:
+        """(G, c) the coordinate each eval point's target lives on, when the model's input encodes it
+        (/data/coords_eval, written by RunWriter.for_model(coords=) or train import --coords); None otherwise."""
+        if "coords_eval" not in self._file["data"]:
+            return None
+        return self.data("coords_eval")
+
     def require_steps(self, minimum: int, analysis: str) -> None:
         """Refuse a run with fewer than `minimum` committed steps: there is nothing to analyze."""
         if self.n_steps < minimum:

@@ -1,188 +1,158 @@
-"""Checkpoint folders written by other training loops: find the files, parse their steps, read them as data.
+"""Checkpoint folders written by other training loops: the layouts people have, and each checkpoint's step.
 
-A `.pt` / `.pth` file is read with `torch.load(weights_only=True, mmap=True)`: tensors and plain
-containers only, so a pickle that would run code is refused, and the tensors stay memory-mapped
-until copied. A `.safetensors` file is read with `safetensors.safe_open`. One file at a time, so
-the memory needed does not grow with the folder.
+Two layouts are read:
+- files in the folder: `*.pt`, `*.pth`, `*.bin` (torch.save), `*.ckpt` (PyTorch Lightning), `*.safetensors`.
+  The step is the number after "step" in the name (`epoch=20-step=20.ckpt`, `ckpt_step100.pt`), else the last
+  number in it (`ckpt_001000.pt`), or what `--step-regex` picks; a Lightning file without one in its name
+  (`last.ckpt`) gives its stored `global_step`. A `last*.ckpt` that repeats another file's step is left out.
+- one checkpoint per sub-folder, the Hugging Face Trainer's `checkpoint-N/`: its `model.safetensors` or
+  `pytorch_model.bin`; the step from the sub-folder's name (the last number, or `--step-regex`).
+Each file is read as data (trainer/byo/checkpoint_read.py), one at a time, so the memory needed does not grow
+with the folder.
 """
 
 from __future__ import annotations
 
-import pickle
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import torch
-
+from trainer.byo.checkpoint_read import NESTED_KEYS, LoadedState, load_state, read_state  # noqa: F401 (re-exported)
+from trainer.byo.state_fit import StateChecker  # noqa: F401 (re-exported)
 from trainer.errors import ConfigError
 
-SUFFIXES = (".pt", ".pth", ".safetensors")
-DEFAULT_STEP_REGEX = r"(\d+)\D*$"  # the last number in the file name
-NESTED_KEYS = ("state_dict", "model_state_dict", "model")  # {"model": state_dict, "optimizer": ...} layouts
+SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors")
+FOLDER_WEIGHTS = ("model.safetensors", "pytorch_model.bin")  # a Hugging Face Trainer checkpoint-N/ folder's weights
+DEFAULT_STEP_REGEX = r"(\d+)\D*$"  # the last number in the name
+STEP_WORD = re.compile(r"step[=_-]?(\d+)", re.IGNORECASE)  # Lightning's epoch=20-step=20.ckpt, ckpt_step100.pt
 
 
 @dataclass(frozen=True)
 class CheckpointFile:
     step: int
     path: Path
+    name: str = ""  # as messages show it: the file's name, or checkpoint-20/model.safetensors
+
+    def __post_init__(self):
+        if not self.name:
+            object.__setattr__(self, "name", self.path.name)
+
+
+@dataclass(frozen=True)
+class CheckpointListing:
+    """The checkpoints in step order, the layout they were found in, and what the listing did (for the notes)."""
+
+    files: list[CheckpointFile]
+    layout: str  # "files" or "folders"
+    notes: list[str] = field(default_factory=list)
 
 
 def list_checkpoints(folder: Path | str, step_regex: str | None = None) -> list[CheckpointFile]:
-    """The folder's checkpoint files in step order; a file without a step, or two with one step, is refused."""
+    """The folder's checkpoints in step order; one without a step, or two with one step, is refused."""
+    return find_checkpoints(folder, step_regex).files
+
+
+def find_checkpoints(folder: Path | str, step_regex: str | None = None) -> CheckpointListing:
+    """The folder's checkpoints in either layout (sub-folders first: a Trainer's output folder also holds the
+    final model at its top, without a step), with notes saying which layout and where the steps came from."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ConfigError(f"{folder} is not a folder")
     try:
-        pattern = re.compile(step_regex or DEFAULT_STEP_REGEX)
+        pattern = re.compile(step_regex) if step_regex else None
     except re.error as err:
         raise ConfigError(f"--step-regex {step_regex!r} is not a regular expression ({err})") from None
     files = sorted(p for p in folder.iterdir() if p.suffix in SUFFIXES and p.is_file())
+    sub_folders = [(d, _folder_weights(d)) for d in sorted(p for p in folder.iterdir() if p.is_dir())]
+    sub_folders = [(d, weights) for d, weights in sub_folders if weights is not None]
+    if sub_folders:
+        return _folder_layout(sub_folders, files, pattern, step_regex)
     if not files:
-        raise ConfigError(f"{folder} holds no checkpoints (files ending in {', '.join(SUFFIXES)})")
-    by_step: dict[int, Path] = {}
+        raise ConfigError(f"{folder} holds no checkpoints (files ending in {', '.join(SUFFIXES)}, or sub-folders "
+                          f"holding {' or '.join(FOLDER_WEIGHTS)})")
+    return _file_layout(files, pattern, step_regex)
+
+
+def _folder_weights(sub_folder: Path) -> Path | None:
+    """The weights file of a checkpoint-N/ folder; a sharded one (model.safetensors.index.json) is refused."""
+    for name in FOLDER_WEIGHTS:
+        if (sub_folder / name).is_file():
+            return sub_folder / name
+    for index in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
+        if (sub_folder / index).is_file():
+            raise ConfigError(f"{sub_folder.name}/{index}: the weights are sharded over several files; import reads "
+                              f"one file per checkpoint ({' or '.join(FOLDER_WEIGHTS)})")
+    return None
+
+
+def _folder_layout(sub_folders, files, pattern, step_regex) -> CheckpointListing:
+    items = [CheckpointFile(_step_in_name(d.name, pattern, step_regex, "folder"), w, f"{d.name}/{w.name}")
+             for d, w in sub_folders]
+    notes = [f"one checkpoint per sub-folder (Hugging Face Trainer layout: {items[0].name}), the step from the "
+             "folder's name"]
+    if files:
+        notes.append(f"files at the top left out ({', '.join(p.name for p in files[:3])}"
+                     f"{', ...' if len(files) > 3 else ''})")
+    return CheckpointListing(_in_step_order(items), "folders", notes)
+
+
+def _file_layout(files: list[Path], pattern, step_regex) -> CheckpointListing:
+    items, from_file = [], []
     for path in files:
-        step = _step_of(path, pattern, step_regex)
-        if step in by_step:
-            raise ConfigError(f"{by_step[step].name} and {path.name} both hold step {step}")
-        by_step[step] = path
-    return [CheckpointFile(step, by_step[step]) for step in sorted(by_step)]
+        step = _lightning_step(path) if pattern is None and path.suffix == ".ckpt" else None
+        if step is None:
+            step = _step_in_name(path.name, pattern, step_regex, "file")
+        else:
+            from_file.append(path.name)
+        items.append(CheckpointFile(step, path))
+    items, notes = _drop_repeated_last(items)
+    kinds = sorted({p.suffix for p in files})
+    notes.insert(0, f"{len(files)} checkpoint files ({', '.join(kinds)})" + (
+        f", steps of {', '.join(from_file[:3])} from their global_step" if from_file else ""))
+    return CheckpointListing(_in_step_order(items), "files", notes)
 
 
-def _step_of(path: Path, pattern: re.Pattern, step_regex: str | None) -> int:
-    match = pattern.search(path.name)
+def _lightning_step(path: Path) -> int | None:
+    """The global_step stored in a Lightning file whose name has no step (last.ckpt, epoch=3.ckpt)."""
+    if STEP_WORD.search(path.name):
+        return None
+    return load_state(path).global_step
+
+
+def _step_in_name(name: str, pattern: re.Pattern | None, step_regex: str | None, what: str) -> int:
     text = None
-    if match:
-        text = match.group("step") if "step" in pattern.groupindex else match.group(1 if pattern.groups else 0)
+    if pattern is not None:
+        match = pattern.search(name)
+        if match:
+            text = match.group("step") if "step" in pattern.groupindex else match.group(1 if pattern.groups else 0)
+    else:
+        match = STEP_WORD.search(name) or re.search(DEFAULT_STEP_REGEX, name)
+        text = match.group(1) if match else None
     if text is None or not text.isdigit():
-        how = f"--step-regex {step_regex!r}" if step_regex else "the last number in the file name"
-        raise ConfigError(f"{path.name}: no step found ({how}); name files like ckpt_001000.pt or pass --step-regex "
-                          f"with one group around the step, e.g. 'step=(\\d+)'")
+        how = f"--step-regex {step_regex!r}" if step_regex else f"no number in the {what} name"
+        raise ConfigError(f"{name}: no step found ({how}); name {what}s like ckpt_001000.pt, epoch=3-step=1000.ckpt "
+                          f"or checkpoint-1000/, or pass --step-regex with one group around the step, e.g. "
+                          f"'step=(\\d+)'")
     return int(text)
 
 
-def read_state(path: Path) -> dict[str, torch.Tensor]:
-    """The state dict stored in one checkpoint file, read as data."""
-    if path.suffix == ".safetensors":
-        return _read_safetensors(path)
-    return _state_dict_of(_read_torch(path), path)
+def _drop_repeated_last(items: list[CheckpointFile]) -> tuple[list[CheckpointFile], list[str]]:
+    """Lightning's last.ckpt repeats the newest checkpoint: left out where another file holds its step."""
+    steps = [item.step for item in items]
+    kept, notes = [], []
+    for item in items:
+        repeated = item.path.name.startswith("last") and steps.count(item.step) > 1
+        if repeated:
+            notes.append(f"{item.name} left out (another file holds its step {item.step})")
+        else:
+            kept.append(item)
+    return kept, notes
 
 
-def _read_torch(path: Path):
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except pickle.UnpicklingError as err:
-        raise ConfigError(f"{path.name}: refused by torch.load(weights_only=True), which loads tensors and plain "
-                          f"containers only and never runs code from a checkpoint ({_refusal_reason(err)})") from None
-    except RuntimeError as err:
-        if "mmap" in str(err):  # saved in the legacy (non-zip) format, which cannot be memory-mapped
-            try:
-                return torch.load(path, map_location="cpu", weights_only=True)
-            except Exception as again:
-                err = again
-        raise ConfigError(f"{path.name}: not a readable PyTorch checkpoint ({_first_line(err)})") from None
-    except Exception as err:  # EOFError, OSError, ValueError, zipfile errors: a damaged file
-        raise ConfigError(f"{path.name}: not a readable PyTorch checkpoint ({_first_line(err)})") from None
-
-
-def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as handle:
-            return {key: handle.get_tensor(key) for key in handle.keys()}
-    except Exception as err:  # SafetensorError, OSError: a damaged or foreign file
-        raise ConfigError(f"{path.name}: not a readable safetensors file ({_first_line(err)})") from None
-
-
-def _state_dict_of(loaded, path: Path) -> dict[str, torch.Tensor]:
-    if _is_state_dict(loaded):
-        return loaded
-    if isinstance(loaded, dict):
-        nested = [key for key in NESTED_KEYS if _is_state_dict(loaded.get(key))]
-        if len(nested) == 1:
-            return loaded[nested[0]]
-    raise ConfigError(f"{path.name} holds a {type(loaded).__name__}, not a state dict (a dict of tensors, or "
-                      f"one under {' / '.join(repr(k) for k in NESTED_KEYS)})")
-
-
-def _is_state_dict(value) -> bool:
-    return (isinstance(value, dict) and len(value) > 0
-            and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items()))
-
-
-def _refusal_reason(err: BaseException) -> str:
-    """The line of torch's weights-only refusal that names what was refused (e.g. "Unsupported global: ...")."""
-    for line in str(err).splitlines():
-        if "WeightsUnpickler error:" in line:
-            return line.split("WeightsUnpickler error:", 1)[1].strip().split(". ")[0]
-    return _first_line(err)
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
-
-
-class StateChecker:
-    """Turns state dicts into flat parameter vectors of one model, refusing any that does not fit it.
-
-    Parameters are taken in `named_parameters()` order (the run file's layout); buffers must equal the
-    constructed model's, because a run file stores parameters only.
-    """
-
-    def __init__(self, model: torch.nn.Module, description: str):
-        self.description = description
-        self.params = dict(model.named_parameters())
-        self.expected = model.state_dict()  # parameters, persistent buffers, and aliases of tied weights
-        pointers = {p.data_ptr() for p in self.params.values()}
-        self.buffers = {k: v for k, v in self.expected.items() if k not in self.params and v.data_ptr() not in pointers}
-        self.dtype: torch.dtype | None = None
-        self.first: Path | None = None
-
-    def flat(self, state: dict[str, torch.Tensor], path: Path) -> np.ndarray:
-        problem = self._mismatch(state)
-        if problem:
-            if self.first is None:
-                raise ConfigError(f"{path.name} does not fit the model {self.description}: {problem}")
-            raise ConfigError(f"{path.name}: architecture differs from the earlier checkpoints "
-                              f"(first {self.first.name}, which fits {self.description}): {problem}")
-        dtypes = {state[name].dtype for name in self.params}
-        if len(dtypes) != 1 or not dtypes <= {torch.float32, torch.float64}:
-            raise ConfigError(f"{path.name}: parameters are {sorted(str(d) for d in dtypes)}; import reads "
-                              f"float32 or float64 checkpoints")
-        dtype = dtypes.pop()
-        if self.dtype is None:
-            self.dtype, self.first = dtype, path
-        elif dtype != self.dtype:
-            raise ConfigError(f"{path.name}: parameters are {dtype}, those of {self.first.name} {self.dtype}")
-        self._check_buffers(state, path)
-        return torch.cat([state[name].detach().reshape(-1) for name in self.params]).numpy()
-
-    def _mismatch(self, state: dict[str, torch.Tensor]) -> str | None:
-        missing = [k for k in self.expected if k not in state]
-        unexpected = [k for k in state if k not in self.expected]
-        if missing or unexpected:
-            parts = [f"missing keys {_names(missing)}" if missing else "",
-                     f"unexpected keys {_names(unexpected)}" if unexpected else ""]
-            return "; ".join(p for p in parts if p)
-        for key, ref in self.expected.items():
-            if tuple(state[key].shape) != tuple(ref.shape):
-                return f"{key} has shape {tuple(state[key].shape)}, the model's is {tuple(ref.shape)}"
-        return None
-
-    def _check_buffers(self, state: dict[str, torch.Tensor], path: Path) -> None:
-        """Buffers as the constructor makes them (to float32 rounding: it may compute them in float32 and
-        the model then be cast), since the analyzer rebuilds them that way."""
-        for key, ref in self.buffers.items():
-            value = state[key]
-            same = (torch.allclose(value.to(ref.dtype), ref, rtol=1e-6, atol=0.0) if ref.is_floating_point()
-                    else torch.equal(value, ref))
-            if not same:
-                raise ConfigError(f"{path.name}: buffer {key} differs from the one {self.description} builds; a run "
-                                  f"file stores parameters only, so the analyzer could not rebuild this model")
-
-
-def _names(keys: list[str]) -> str:
-    return ", ".join(keys[:5]) + (f" (+{len(keys) - 5} more)" if len(keys) > 5 else "")
+def _in_step_order(items: list[CheckpointFile]) -> list[CheckpointFile]:
+    by_step: dict[int, CheckpointFile] = {}
+    for item in items:
+        if item.step in by_step:
+            raise ConfigError(f"{by_step[item.step].name} and {item.name} both hold step {item.step}")
+        by_step[item.step] = item
+    return [by_step[step] for step in sorted(by_step)]

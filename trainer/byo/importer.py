@@ -13,6 +13,7 @@ by a finished import.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -26,7 +27,7 @@ import torch
 from trainer.byo import records as byo
 from trainer.runfile import loss_log
 from trainer.runfile import schema as runfile
-from trainer.byo.checkpoints import CheckpointFile, StateChecker, list_checkpoints, read_state
+from trainer.byo.checkpoints import CheckpointFile, StateChecker, find_checkpoints, load_state, read_state
 from trainer.errors import ConfigError
 from trainer.runfile.loss_log import LossRecord
 from trainer.models import build_model, functional_forward, param_layout
@@ -51,6 +52,7 @@ class ImportResult:
     csv_max_rel_diff: float  # largest |csv - recomputed| / recomputed loss at shared steps (NaN: none shared)
     target: dict  # the /data target record: freqs_hz and how they were found (given, detected, none)
     loss: LossRecord = LossRecord("mse")  # which loss /log holds
+    notes: tuple[str, ...] = ()  # what the import did to read the folder (layout, nested weights, key prefixes)
 
 
 @dataclass(frozen=True)
@@ -62,23 +64,41 @@ class LossOptions:
     kind: str | None = None
 
 
+@dataclass(frozen=True)
+class TargetOptions:
+    """What the spectrum tracks: given frequencies (Hz) or detected ones (at most `max_freqs`, None: all), on the
+    coordinate `coords` (an array name in the data file or a .npy file; None: x_eval)."""
+
+    freqs_hz: list[float] | None = None
+    coords: str | None = None
+    max_freqs: int | None = None
+
+
 def import_run(folder: Path | str, model: str, data: Path | str, out: Path | str, *,
                model_kwargs: dict | None = None, losses: Path | str | LossOptions | None = None,
                step_regex: str | None = None, freqs_hz=None, overwrite: bool = False,
-               progress: ProgressFn | None = None, optimizer: dict | None = None) -> ImportResult:
+               progress: ProgressFn | None = None, optimizer: dict | None = None, key_prefix: str | None = None,
+               target: TargetOptions | None = None) -> ImportResult:
     """Convert a checkpoint folder into the run file `out` (see the module docstring).
 
     `optimizer`: what the user knows of the training ({"optimizer": "Adam", "lr": 1e-3}), kept in the config.
+    `key_prefix`: the prefix of the model's keys in the checkpoints ("model." in a LightningModule).
+    `target`: the target frequencies or how to detect them (`freqs_hz` is the same as target.freqs_hz).
     """
     started = time.perf_counter()
     out = Path(out)
     runfile.check_writable_target(out, overwrite)
     loss_options = losses if isinstance(losses, LossOptions) else LossOptions(losses)
-    plan = _plan(Path(folder), model, Path(data), model_kwargs, loss_options, step_regex, freqs_hz, optimizer)
+    target = target or TargetOptions()
+    if freqs_hz is not None:
+        target = dataclasses.replace(target, freqs_hz=freqs_hz)
+    plan = _plan(Path(folder), model, Path(data), model_kwargs, loss_options, step_regex, target, optimizer,
+                 key_prefix)
     merge = _write_staged(out, plan, progress)
     files = plan.files
     return ImportResult(out, len(files), files[0].step, files[-1].step, merge["rows"], len(plan.csv_steps),
-                        time.perf_counter() - started, merge["max_rel_diff"], plan.meta.target, plan.loss)
+                        time.perf_counter() - started, merge["max_rel_diff"], plan.meta.target, plan.loss,
+                        tuple(plan.notes))
 
 
 @dataclass(frozen=True)
@@ -92,33 +112,53 @@ class _Plan:
     csv_steps: np.ndarray
     csv_loss: np.ndarray
     loss: LossRecord
+    notes: list[str]
 
 
 def _plan(folder: Path, model: str, data: Path, model_kwargs: dict | None, losses: LossOptions,
-          step_regex: str | None, freqs_hz, optimizer: dict | None = None) -> _Plan:
+          step_regex: str | None, target_options: TargetOptions, optimizer: dict | None = None,
+          key_prefix: str | None = None) -> _Plan:
     """Files, model, data and losses checked; the first checkpoint loaded into the model and evaluated."""
-    files = list_checkpoints(folder, step_regex)
+    listing = find_checkpoints(folder, step_regex)
+    files = listing.files
     spec = byo.model_spec_for(model, model_kwargs)
-    arrays = byo.load_data_file(data)
+    arrays = byo.load_data_file(data, coords=target_options.coords)
     loss_log.check_kind(losses.kind)
     csv_steps, csv_columns = (loss_log.read_loss_log(losses.path, losses.column) if losses.path is not None
                               else (np.zeros(0, np.int64), {}))
-    first_state = read_state(files[0].path)
-    net = build_model(spec, seed=0, dtype=_dtype_of(first_state, build_model(spec, seed=0))).eval()
-    checker = StateChecker(net, spec.constructor or model)
-    target = byo.describe_target(arrays, byo.param_dtype_of(net), freqs_hz)
+    first = load_state(files[0].path, files[0].name)
+    net = build_model(spec, seed=0, dtype=_dtype_of(first.state, build_model(spec, seed=0))).eval()
+    checker = StateChecker(net, spec.constructor or model, key_prefix)
+    target = byo.describe_target(arrays, byo.param_dtype_of(net), target_options.freqs_hz,
+                                 max_freqs=target_options.max_freqs)
     evaluate = Evaluator(net, byo.cast_data(arrays, byo.param_dtype_of(net)))
-    evaluate(checker.flat(first_state, files[0].path), files[0].path)  # refuse a model that cannot evaluate, first
+    evaluate(checker.flat(first.state, files[0].path, files[0].name), files[0].name)  # refuse what cannot evaluate
+    notes = listing.notes + _reading_notes(first) + checker.notes
     record = LossRecord("mse")
     if losses.path is not None:
         record = _loss_record(files, checker, evaluate, csv_steps, csv_columns, losses)
     config = {"import": {"folder": str(folder.resolve()), "files": len(files), "data": str(data.resolve()),
                          "losses": None if losses.path is None else str(Path(losses.path).resolve()),
-                         "model": model, "model_kwargs": model_kwargs or {}, "step_regex": step_regex},
+                         "model": model, "model_kwargs": model_kwargs or {}, "step_regex": step_regex,
+                         "key_prefix": key_prefix, "coords": target_options.coords, "notes": notes},
               "loss": record.to_dict(), **(optimizer or {})}
     meta = byo.run_meta(net, spec, arrays, target, source="import", config=config)
     csv_loss = csv_columns.get(losses.column, np.zeros(0))
-    return _Plan(files, checker, evaluate, meta, csv_steps, csv_loss, record)
+    return _Plan(files, checker, evaluate, meta, csv_steps, csv_loss, record, notes)
+
+
+def _reading_notes(first) -> list[str]:
+    """What reading the first checkpoint found: where the weights were and what beside them was not loaded."""
+    notes = []
+    if first.lightning:
+        notes.append(f"PyTorch Lightning checkpoints: weights under {first.nested_key!r}")
+    elif first.nested_key is not None:
+        notes.append(f"weights under {first.nested_key!r}")
+    if first.not_loaded:
+        shown = ", ".join(first.not_loaded[:3]) + (", ..." if len(first.not_loaded) > 3 else "")
+        notes.append(f"objects of {len(first.not_loaded)} class(es) beside the weights not loaded ({shown}): "
+                     "weights_only refuses them")
+    return notes
 
 
 COMPARED_CHECKPOINTS = 8  # checkpoints evaluated before writing to tell which loss the CSV holds
@@ -130,8 +170,8 @@ def _loss_record(files, checker, evaluate, csv_steps, csv_columns, losses: LossO
     shared = [i for i, item in enumerate(files) if item.step in logged]
     picked = [shared[int(k)] for k in np.unique(np.linspace(0, len(shared) - 1, COMPARED_CHECKPOINTS).round())
               ] if shared else []
-    mse = np.array([evaluate(checker.flat(read_state(files[i].path), files[i].path), files[i].path)[0]
-                    for i in picked])
+    mse = np.array([evaluate(checker.flat(read_state(files[i].path, files[i].name), files[i].path, files[i].name),
+                             files[i].name)[0] for i in picked])
     rows = np.searchsorted(csv_steps, [files[i].step for i in picked])
     diffs = {name: loss_log.median_rel_diff(values[rows], mse) if len(rows) else float("nan")
              for name, values in csv_columns.items()}
@@ -163,8 +203,11 @@ def _write_staged(out: Path, plan: _Plan, progress: ProgressFn | None) -> dict:
 
 
 def _dtype_of(state: dict[str, torch.Tensor], model: torch.nn.Module) -> torch.dtype:
-    """The floating dtype of a checkpoint's parameters (the run is stored in it; others are refused later)."""
-    dtypes = {state[name].dtype for name, _ in model.named_parameters() if name in state}
+    """The floating dtype of a checkpoint's parameters (the run is stored in it; others are refused later); keys
+    may carry prefixes, so a key counts when it ends with a parameter's name."""
+    names = [name for name, _ in model.named_parameters()]
+    dtypes = {value.dtype for key, value in state.items()
+              if any(key == name or key.endswith("." + name) for name in names)}
     return dtypes.pop() if len(dtypes) == 1 and dtypes <= {torch.float32, torch.float64} else torch.float32
 
 
@@ -177,12 +220,12 @@ class Evaluator:
         same = data["x_eval"].shape == data["x_train"].shape and np.array_equal(data["x_eval"], data["x_train"])
         self.x_eval = None if same else torch.from_numpy(data["x_eval"])
 
-    def __call__(self, flat: np.ndarray, path: Path) -> tuple[float, float, np.ndarray]:
+    def __call__(self, flat: np.ndarray, name: str) -> tuple[float, float, np.ndarray]:
         theta = torch.from_numpy(flat).requires_grad_(True)
         try:
             out = functional_forward(self.model, self.layout, theta, self.x)
         except Exception as err:
-            raise ConfigError(f"{path.name}: the model cannot evaluate x_train of shape {tuple(self.x.shape)} "
+            raise ConfigError(f"{name}: the model cannot evaluate x_train of shape {tuple(self.x.shape)} "
                               f"({type(err).__name__}: {err})") from None
         if not isinstance(out, torch.Tensor) or out.shape != self.y.shape:
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
@@ -209,8 +252,8 @@ def _write_rows(writer: RunWriter, plan: _Plan, progress: ProgressFn | None) -> 
     user_loss = plan.loss.kind == "user"
     next_csv, rows, diffs = 0, 0, []
     for done, item in enumerate(files, start=1):
-        flat = checker.flat(read_state(item.path), item.path)
-        loss, grad_norm, pred = evaluate(flat, item.path)
+        flat = checker.flat(read_state(item.path, item.name), item.path, item.name)
+        loss, grad_norm, pred = evaluate(flat, item.name)
         while next_csv < len(csv_steps) and csv_steps[next_csv] < item.step:
             writer.log_step(int(csv_steps[next_csv]), float(csv_loss[next_csv]))
             next_csv, rows = next_csv + 1, rows + 1

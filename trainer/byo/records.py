@@ -16,28 +16,46 @@ from typing import Any
 
 import numpy as np
 
+from trainer.byo import degrees, frequencies
+from trainer.byo.frequencies import (DETECT_FRACTION, check_freqs_on_grid, detect_freqs,  # noqa: F401 (re-exported)
+                                     uniform_grid_length)
 from trainer.config import PRESETS, ModelSpec
 from trainer.errors import ConfigError
 from trainer.runfile.schema import RunMeta
 
 DATA_KEYS = ("x_train", "y_train", "x_eval", "y_eval")
-DETECT_FRACTION = 0.1  # a DFT peak of y_eval is a target frequency if its amplitude is >= this x the largest
-DETECT_MAX = 8  # ... and it is among the this-many largest such peaks
+COORDS_KEY = "coords_eval"  # the coordinate the target lives on, one row per eval point (run file /data/coords_eval)
 FLOAT_DTYPES = ("float32", "float64")
 
 
 # ---- training data ------------------------------------------------------------------------------------
-def load_data_file(path: Path | str) -> dict[str, np.ndarray]:
-    """x_train, y_train (and x_eval, y_eval, defaulting to the training set) from an .npz file, checked."""
+def load_data_file(path: Path | str, coords: str | None = None) -> dict[str, np.ndarray]:
+    """x_train, y_train (and x_eval, y_eval, defaulting to the training set) from an .npz file, checked; `coords`
+    names the array of the eval points' coordinates: an array of that .npz, or a .npy file."""
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in DATA_KEYS if key in npz.files}
+            names = list(npz.files)
+            if coords is not None and coords in names:
+                arrays[COORDS_KEY] = npz[coords]
     except FileNotFoundError:
         raise ConfigError(f"data file {path}: no such file") from None
     except (OSError, ValueError) as err:
         raise ConfigError(f"data file {path} is not a readable .npz file ({err})") from None
+    if coords is not None and COORDS_KEY not in arrays:
+        arrays[COORDS_KEY] = _coords_file(coords, path, names)
     return check_data(arrays, str(path))
+
+
+def _coords_file(coords: str, data: Path, names: list[str]) -> np.ndarray:
+    """The coords from a .npy file, when --coords names no array of the data file."""
+    if not coords.endswith(".npy") or not Path(coords).is_file():
+        raise ConfigError(f"--coords {coords}: neither an array of {data} (it has {', '.join(names)}) nor a .npy file")
+    try:
+        return np.load(coords, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"--coords {coords} is not a readable .npy file ({err})") from None
 
 
 def check_data(arrays: dict[str, Any], source: str = "the data") -> dict[str, np.ndarray]:
@@ -59,6 +77,12 @@ def check_data(arrays: dict[str, Any], source: str = "the data") -> dict[str, np
             raise ConfigError(f"{source}: x_{split} is empty")
     if data["y_train"].shape[1] != data["y_eval"].shape[1] or data["x_train"].shape[1] != data["x_eval"].shape[1]:
         raise ConfigError(f"{source}: the eval set has other column counts than the training set")
+    if arrays.get(COORDS_KEY) is not None:
+        data[COORDS_KEY] = _column_array(arrays[COORDS_KEY], "coords", source)
+        if len(data[COORDS_KEY]) != len(data["x_eval"]):
+            which = "x_eval" if arrays.get("x_eval") is not None else "x_train (the eval points when there is no x_eval)"
+            raise ConfigError(f"{source}: coords have {len(data[COORDS_KEY])} rows but {which} has "
+                              f"{len(data['x_eval'])}: give one coordinate row per eval point")
     return data
 
 
@@ -73,88 +97,51 @@ def _column_array(value, key: str, source: str) -> np.ndarray:
 
 
 # ---- target record ------------------------------------------------------------------------------------
-def describe_target(data: dict[str, np.ndarray], dtype: str, freqs_hz=None) -> dict[str, Any]:
+def describe_target(data: dict[str, np.ndarray], dtype: str, freqs_hz=None, *,
+                    max_freqs: int | None = None) -> dict[str, Any]:
     """The /data `target` record of a run whose target we did not make.
 
-    Frequencies tracked by the spectrum: the given ones, else the dominant DFT peaks of y_eval when
-    the eval grid is 1-D and uniform (else none, and the spectrum says it needs them).
+    Frequencies tracked by the spectrum: the given ones, else every DFT peak of y_eval at >= 10 % of the largest
+    (at most `max_freqs`) when the grid is 1-D and uniform (else none, and `freqs_note` says why). The grid is the
+    run's coords when it has them (`coords_eval`: the coordinate the target lives on), else x_eval.
     """
+    has_coords = data.get("coords_eval") is not None
+    grid = data["coords_eval"] if has_coords else data["x_eval"].astype(dtype)
+    record: dict[str, Any] = {"kind": "imported"}
+    if has_coords and degrees.on_sphere(grid):
+        return record | _sphere_target(grid, data, freqs_hz)
     if freqs_hz is not None:
         freqs = [float(f) for f in freqs_hz]
         if not freqs or not all(math.isfinite(f) and f > 0 for f in freqs):
             raise ConfigError(f"target frequencies must be positive numbers, got {freqs_hz}")
-        freqs = check_freqs_on_grid(freqs, data["x_eval"].astype(dtype))
+        freqs = frequencies.check_freqs_on_grid(freqs, grid)
         found = "given"
     else:
-        freqs = detect_freqs(data["x_eval"].astype(dtype), data["y_eval"])
+        if max_freqs is not None and max_freqs < 1:
+            raise ConfigError(f"the limit on detected frequencies must be at least 1, got {max_freqs}")
+        freqs, how = frequencies.detect(grid, data["y_eval"], max_freqs)
         found = "detected" if freqs else "none"
-    return {"kind": "imported", "freqs_hz": freqs, "freqs_source": found,
-            "n_train": int(len(data["x_train"])), "n_eval": int(len(data["x_eval"]))}
+        record["freqs_detection"] = how
+        if not freqs:
+            record["freqs_note"] = frequencies.none_found_note(grid, has_coords)
+    if has_coords:
+        record["coords"] = {"dims": int(grid.shape[1])}
+    return record | {"freqs_hz": freqs, "freqs_source": found, "n_train": int(len(data["x_train"])),
+                     "n_eval": int(len(data["x_eval"]))}
 
 
-SNAP_BINS = 1e-3  # a given frequency this close to a DFT bin (in bins) is that bin's frequency, rounded as typed
-
-
-def check_freqs_on_grid(freqs: list[float], x_eval: np.ndarray) -> list[float]:
-    """The target frequencies on the bins of a uniform 1-D eval grid (snapped when within SNAP_BINS of one);
-    refused when the spectrum could not track them: between bins or at/above Nyquist (the analyzer's rule,
-    checked before anything is written), with the likely fix. Other grids: returned as given."""
-    if x_eval.shape[1] != 1 or len(x_eval) < 4:
-        return freqs
-    length = uniform_grid_length(x_eval[:, 0])
-    if length is None:
-        return freqs
-    n_grid = len(x_eval)
-    bins = np.asarray(freqs) * length
-    off_bin = np.abs(bins - np.rint(bins)) > SNAP_BINS
-    too_high = np.rint(bins) >= n_grid / 2
-    if not (off_bin.any() or too_high.any()):
-        return [float(k / length) for k in np.rint(bins)]
-    grid = (f"the eval grid: {n_grid} points over a period of {length:g} (bins every {1 / length:g} Hz, Nyquist "
-            f"{n_grid / 2 / length:g} Hz)")
-    angular = np.asarray(freqs) / (2 * np.pi) * length
-    angular_ok = np.all(np.rint(angular) > 0) and np.all(np.rint(angular) < n_grid / 2)
-    if angular_ok and np.all(np.abs(angular - np.rint(angular)) < 0.01):
-        hint = ("they look like angular frequencies (rad per unit of x); in Hz (cycles per unit of x) they are "
-                f"--freqs {','.join(f'{k / length:.12g}' for k in np.rint(angular))}")
-    elif too_high.any():
-        hint = f"{freqs[int(np.argmax(too_high))]:g} Hz is at or above Nyquist"
-    else:
-        nearest = ",".join(f"{max(k, 1) / length:.12g}" for k in np.rint(bins))
-        hint = f"the nearest bins are --freqs {nearest}"
-    raise ConfigError(f"--freqs {','.join(f'{f:g}' for f in freqs)} cannot be tracked on {grid}: {hint}")
-
-
-def detect_freqs(x_eval: np.ndarray, y_eval: np.ndarray) -> list[float]:
-    """Dominant DFT peaks of y_eval on a uniform 1-D grid: local maxima of the single-sided amplitude
-    (DC and Nyquist left out) of at least DETECT_FRACTION x the largest, the DETECT_MAX largest; Hz."""
-    if x_eval.shape[1] != 1 or y_eval.shape[1] != 1 or len(x_eval) < 4:
-        return []
-    length = uniform_grid_length(x_eval[:, 0])
-    if length is None:
-        return []
-    amplitude = np.abs(np.fft.rfft(y_eval[:, 0].astype(np.float64)))
-    inner = np.arange(1, (len(y_eval) - 1) // 2 + 1)  # below Nyquist
-    if len(inner) == 0 or amplitude[inner].max() <= 0:
-        return []
-    left, right = amplitude[inner - 1], amplitude[np.minimum(inner + 1, len(amplitude) - 1)]
-    peak = (amplitude[inner] > left) & (amplitude[inner] >= right)
-    strong = amplitude[inner] >= DETECT_FRACTION * amplitude[inner].max()
-    bins = inner[peak & strong]
-    bins = np.sort(bins[np.argsort(amplitude[bins])[::-1][:DETECT_MAX]])
-    return [float(k / length) for k in bins]
-
-
-def uniform_grid_length(x: np.ndarray) -> float | None:
-    """G * dx of a uniform grid, rounded as analyzer.spectrum rounds it (so detected peaks fall on its
-    bins); None when the grid is not uniform."""
-    eps = np.finfo(x.dtype).eps if x.dtype.kind == "f" else np.finfo(np.float64).eps
-    x = x.astype(np.float64)
-    dx = (x[-1] - x[0]) / (len(x) - 1)
-    if not dx > 0 or np.max(np.abs(np.diff(x) - dx)) > 1e-3 * dx + 8 * eps * np.max(np.abs(x)):
-        return None
-    digits = max(1, int(-np.log10(eps)) - 1)
-    return float(f"{dx * len(x):.{digits}g}")
+def _sphere_target(points: np.ndarray, data: dict[str, np.ndarray], freqs_hz) -> dict[str, Any]:
+    """The target record on sphere coords: the degrees the spectrum tracks, detected (no frequencies)."""
+    if freqs_hz is not None:
+        raise ConfigError(f"the coords are points on S^{points.shape[1] - 1}: the spectrum tracks spherical-harmonic "
+                          "degrees there (detected from y_eval), not frequencies in Hz")
+    found, how = degrees.detect_degrees(points, data["y_eval"])
+    record = {"degrees": found, "freqs_hz": [], "freqs_source": "detected" if found else "none",
+              "freqs_detection": how, "coords": {"dims": int(points.shape[1]), "sphere": True},
+              "n_train": int(len(data["x_train"])), "n_eval": int(len(data["x_eval"]))}
+    if not found:
+        record["freqs_note"] = "y_eval has no component of degree 1 or more on the sphere coords"
+    return record
 
 
 # ---- model spec and run metadata ----------------------------------------------------------------------
@@ -220,8 +207,8 @@ def stored_spec(spec: ModelSpec) -> dict[str, Any]:
 
 
 def cast_data(data: dict[str, np.ndarray], dtype: str) -> dict[str, np.ndarray]:
-    """The data as the run stores it: in the parameters' dtype."""
-    return {key: value.astype(dtype) for key, value in data.items()}
+    """The data as the run stores it: in the parameters' dtype (coords, which are no model input, in float64)."""
+    return {key: value.astype(dtype) if key in DATA_KEYS else value for key, value in data.items()}
 
 
 def check_rebuilds(model, spec: ModelSpec) -> None:

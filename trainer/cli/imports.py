@@ -11,7 +11,9 @@ import typer
 from trainer.cli.common import floats_option, guard
 
 def import_command(
-    folder: Annotated[Path, typer.Argument(help="Folder of checkpoints: *.pt / *.pth state dicts, *.safetensors.")],
+    folder: Annotated[Path, typer.Argument(help="Folder of checkpoints: *.pt / *.pth / *.bin state dicts, *.ckpt "
+                                                "(PyTorch Lightning), *.safetensors, or one sub-folder per "
+                                                "checkpoint (checkpoint-N/model.safetensors or pytorch_model.bin).")],
     model: Annotated[str, typer.Option(help="The model: package.module:callable (imported and called: runs your "
                                             "code), or preset:NAME for one of ours (see `train presets`).")],
     data: Annotated[Path, typer.Option(help=".npz with x_train, y_train (optional x_eval, y_eval: the eval grid).",
@@ -31,12 +33,25 @@ def import_command(
         help="The optimizer the run was trained with (recorded, e.g. Adam).")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Its learning rate (recorded).")] = None,
     step_regex: Annotated[Optional[str], typer.Option(
-        help="Regular expression on the file name; its group (or group 'step') is the step.",
-        show_default="the last number in the name")] = None,
+        help="Regular expression on the file (or sub-folder) name; its group (or group 'step') is the step.",
+        show_default="the number after 'step' (step=20), else the last number in the name; a Lightning file "
+                     "without one: its global_step")] = None,
+    key_prefix: Annotated[Optional[str], typer.Option(
+        help="Prefix of the model's keys in the checkpoints, stripped (e.g. model. for a LightningModule holding "
+             "the network as self.model); keys without it are left out.",
+        show_default="none; module. (DataParallel/DDP) and _orig_mod. (torch.compile) are stripped when that "
+                     "makes the keys fit")] = None,
     freqs: Annotated[Optional[str], typer.Option(
         help="Target frequencies the spectrum tracks, in Hz (cycles per unit of x: sin(k x) is k / (2 pi) Hz), e.g. "
              "1,3,7; checked against the eval grid before anything is written.",
-        show_default="the dominant DFT peaks of y_eval on a uniform 1-D grid")] = None,
+        show_default="every DFT peak of y_eval at >= 10% of the largest, on a uniform 1-D grid")] = None,
+    coords: Annotated[Optional[str], typer.Option(
+        help="The coordinate the target lives on when the model's input encodes it (e.g. x under a sin/cos "
+             "encoding): an array of the --data file, or a .npy file, one row per eval point; the spectrum's "
+             "frequencies are read on it.")] = None,
+    max_freqs: Annotated[Optional[int], typer.Option(
+        help="Keep at most this many detected frequencies, the largest (the import says which it left out).",
+        show_default="no limit", min=1)] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run file (once the import is done).")] = False,
 ) -> None:
     """Convert a folder of checkpoints saved by another training loop into a run file.
@@ -49,7 +64,7 @@ def import_command(
     Nothing is written at OUT unless the import succeeds.
     """
     from trainer.byo.constructor import parse_kwargs
-    from trainer.byo.importer import LossOptions, import_run
+    from trainer.byo.importer import LossOptions, TargetOptions, import_run
     from trainer.runfile.schema import check_writable_target
     from trainer.runfile.lock import check_unlocked
 
@@ -67,13 +82,16 @@ def import_command(
             bar.start()
         bar.update(task, completed=done, total=total)
 
+    target = TargetOptions(floats_option(freqs, "freqs"), coords, max_freqs)
     try:
         result = guard(import_run, folder, model, data, out, model_kwargs=kwargs,
-                       losses=LossOptions(losses, loss_column, loss_kind), step_regex=step_regex,
-                       freqs_hz=floats_option(freqs, "freqs"), overwrite=overwrite, optimizer=known, progress=progress)
+                       losses=LossOptions(losses, loss_column, loss_kind), step_regex=step_regex, target=target,
+                       overwrite=overwrite, optimizer=known, progress=progress, key_prefix=key_prefix)
     finally:
         if bar.live.is_started:
             bar.stop()  # transient: the bar is erased, also after an error
+    if result.notes:
+        typer.echo(f"import: {'; '.join(result.notes)}", err=True)
     rate = result.checkpoints / result.seconds if result.seconds > 0 else float("inf")
     typer.echo(f"{result.path}: {result.checkpoints} checkpoints (steps {result.first_step} to {result.last_step}), "
                f"{result.log_rows} log rows ({result.csv_rows} from the CSV) in {result.seconds:.1f} s "
@@ -81,9 +99,11 @@ def import_command(
 
 
 def _target_text(target: dict) -> str:
-    freqs = ", ".join(f"{f:g}" for f in target["freqs_hz"])
-    return (f"target frequencies {freqs} Hz ({target['freqs_source']})" if freqs else
-            "no target frequencies found: the spectrum needs them (pass --freqs)")
+    from trainer.byo.frequencies import detection_text
+
+    if target["freqs_hz"]:
+        return f"target frequencies {detection_text(target)}"
+    return f"no target frequencies found ({target.get('freqs_note')}): the spectrum needs them (pass --freqs or --coords)"
 
 
 def _loss_text(result) -> str:

@@ -22,7 +22,8 @@ class ModelLogging:
     def for_model(cls, path: Path | str, model, x_train, y_train, x_eval=None, y_eval=None, *,
                   constructor=None, constructor_kwargs: dict | None = None, target_freqs_hz=None,
                   config: dict | None = None, optimizer=None, overwrite: bool = False,
-                  commit_every_s: float = 1.0, loss_kind: str | None = None, loss_name: str | None = None):
+                  commit_every_s: float = 1.0, loss_kind: str | None = None, loss_name: str | None = None,
+                  coords=None):
         """A new run file for any `nn.Module`, written from your own training loop (README, "Bring your own run").
 
         Args:
@@ -34,7 +35,11 @@ class ModelLogging:
                 `constructor_kwargs`), "preset:NAME", a trainer `ModelSpec`, or None for the model's
                 own class called with `constructor_kwargs`. It is built once here and must give the
                 same parameter names and shapes as `model`.
-            target_freqs_hz: frequencies the spectrum tracks; default the dominant DFT peaks of y_eval.
+            target_freqs_hz: frequencies the spectrum tracks, in Hz on the eval grid (or on `coords`); default
+                every DFT peak of y_eval at >= 10 % of the largest (the run records how they were found).
+            coords: the coordinate the target lives on, one row per eval point ((G,) or (G, 1)), when the model's
+                input is an encoding of it (e.g. a sin/cos positional encoding of x in [0, 1)): the spectrum reads
+                the target's frequencies on it instead of on x_eval.
             config: anything JSON-able to keep with the run (your hyperparameters), stored under "user".
             optimizer: pass your Adam optimizer to make room for its state in the checkpoints; its class
                 and learning rate are recorded (`config["optimizer"]`, `config["lr"]`).
@@ -54,8 +59,14 @@ class ModelLogging:
         else:
             spec = byo.model_spec_for(constructor or constructors.reference_of(model), constructor_kwargs)
         byo.check_rebuilds(model, spec)
-        data = byo.check_data({"x_train": x_train, "y_train": y_train, "x_eval": x_eval, "y_eval": y_eval})
+        data = byo.check_data({"x_train": x_train, "y_train": y_train, "x_eval": x_eval, "y_eval": y_eval,
+                               byo.COORDS_KEY: coords})
         target = byo.describe_target(data, byo.param_dtype_of(model), target_freqs_hz)
+        if not target["freqs_hz"] and not target.get("degrees") and target.get("kind") == "imported":
+            import warnings
+
+            warnings.warn(f"RunWriter.for_model: no target frequencies, so no spectrum ({target['freqs_note']}): "
+                          "pass coords= or target_freqs_hz=", stacklevel=2)
         layout = param_layout(model)
         resume_size = 2 * layout.n_params + len(layout.names) if _is_adam(optimizer) else 0
         loss_log.check_kind(loss_kind)

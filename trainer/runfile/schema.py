@@ -29,6 +29,7 @@ FORMAT = "spectral-run"
 SCHEMA_VERSION = 3
 READABLE_SCHEMA_VERSIONS = (1, 2, 3)  # a version-1 file is a `train run` file without `source`
 SOURCES = ("train", "import", "logger")  # who wrote the rows: `train run`, `train import`, RunWriter.for_model
+OPTIONAL_DATA = ("coords_eval",)  # /data/coords_eval: the coordinate the target lives on, when the input encodes it
 STATUSES = ("running", "complete", "diverged", "interrupted")
 COMMIT_FIELDS = ("log", "pred", "ckpt", "resume_slot")
 LOG_FIELDS = {"step": np.int64, "loss": np.float64, "grad_norm": np.float64, "lr": np.float64}
@@ -43,7 +44,7 @@ class RunMeta:
     target: dict[str, Any]
     model: dict[str, Any]
     layout: dict[str, Any]
-    data: dict[str, np.ndarray]  # x_train, y_train, x_eval, y_eval
+    data: dict[str, np.ndarray]  # x_train, y_train, x_eval, y_eval (and any of OPTIONAL_DATA)
     n_params: int
     param_dtype: str
     resume_size: int
@@ -78,7 +79,7 @@ def _create_layout(f: h5py.File, meta: RunMeta) -> None:
                     "versions": json.dumps(_versions(), sort_keys=True)})
     data = f.create_group("data")
     data.attrs["target"] = json.dumps(meta.target, sort_keys=True)
-    for name in ("x_train", "y_train", "x_eval", "y_eval"):
+    for name in ("x_train", "y_train", "x_eval", "y_eval", *(k for k in OPTIONAL_DATA if k in meta.data)):
         data.create_dataset(name, data=meta.data[name], chunks=True)
     model = f.create_group("model")
     model.attrs.update({"spec": json.dumps(meta.model, sort_keys=True), "layout": json.dumps(meta.layout),
@@ -209,7 +210,8 @@ def read_meta(f: h5py.File) -> RunMeta:
     return RunMeta(
         config=json.loads(f.attrs["config"]), target=json.loads(f["data"].attrs["target"]),
         model=json.loads(model.attrs["spec"]), layout=json.loads(model.attrs["layout"]),
-        data={name: f["data"][name][...] for name in ("x_train", "y_train", "x_eval", "y_eval")},
+        data={name: f["data"][name][...] for name in ("x_train", "y_train", "x_eval", "y_eval", *OPTIONAL_DATA)
+              if name in f["data"]},
         n_params=int(model.attrs["n_params"]), param_dtype=str(model.attrs["dtype"]),
         resume_size=int(f["resume/state"].shape[1]), pred_compression=pred.compression, source=source_of(f),
     )

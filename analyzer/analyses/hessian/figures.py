@@ -19,6 +19,8 @@ def hessian_figure(table, n_params: int, plateau_intervals=(), title: str = "") 
     ax_eig.plot(steps, -table["lambda_min"].clip(upper=0), "s-", color="#e31a1c", ms=4,
                 label="|most negative eigenvalue|")
     ax_eig.set(xscale="log", yscale="log", ylabel="curvature", title=title or "Hessian of the training loss")
+    keep_log_span(ax_eig, np.r_[table["lambda_max"].to_numpy(dtype=float),
+                                -table["lambda_min"].clip(upper=0).to_numpy(dtype=float)])
     ax_eig.grid(True, which="major", alpha=0.3)
     ax_eig.legend(fontsize=8)
     fraction, low, high = fraction_band(table, n_params)
@@ -39,11 +41,30 @@ def hessian_figure(table, n_params: int, plateau_intervals=(), title: str = "") 
     ax_index.plot(steps[candidates], np.where(np.isfinite(fraction), fraction, low)[candidates], "*", color="#ff7f00",
                   ms=11, ls="none", label="saddle candidate" if candidates.any() else "saddle candidate (none)")
     ax_index.set(xscale="log", xlabel="step + 1", ylabel="index fraction")
+    ax_index.ticklabel_format(axis="y", style="plain", useOffset=False)
     if (high > 0.5).any():
         ax_index.set_ylim(-0.02, 1.02)
+    else:  # from 0: a fraction of 0.09751-0.09757 is flat, not a cliff
+        top = np.nanmax(np.r_[high, fraction, low, 0.0])
+        ax_index.set_ylim(-0.02 * max(top, 1e-3), max(1.1 * top, 1e-3))
     ax_index.grid(True, which="major", alpha=0.3)
     ax_index.legend(fontsize=8)
     return fig
+
+
+MIN_DECADES = 1.0  # the curvature axis spans at least this many decades: a 1e-4 relative change reads as flat
+
+
+def keep_log_span(ax, values: np.ndarray, decades: float = MIN_DECADES) -> None:
+    """Widen a log axis to at least `decades` around the positive finite values (matplotlib zooms into their range:
+    0.09751-0.09757 filled the panel, so one eigenvalue looked like a cliff)."""
+    values = values[np.isfinite(values) & (values > 0)]
+    if len(values) == 0:
+        return
+    low, high = float(values.min()), float(values.max())
+    if np.log10(high / low) < decades:
+        centre = np.sqrt(low * high)
+        ax.set_ylim(centre / 10 ** (decades / 2), centre * 10 ** (decades / 2))
 
 
 def _rel_tol(table, rows) -> str:

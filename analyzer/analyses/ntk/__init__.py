@@ -9,7 +9,7 @@ from analyzer.analyses.ntk.section import section
 from analyzer.core.registry import Analysis
 
 ANALYSIS = Analysis(
-    name="ntk", params=NtkParams, result=NtkResult, compute=compute, version="3",
+    name="ntk", params=NtkParams, result=NtkResult, compute=compute, version="4",
     summary="empirical NTK at a checkpoint: eigenvalues, residual decay rates per eigendirection (observed vs "
             "linearised GD), kernel drift, target-frequency loadings",
     requires=(), section=section, in_report=False,

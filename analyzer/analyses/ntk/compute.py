@@ -19,6 +19,7 @@ from analyzer.io.ntk_checkpoint import checkpoint_net, projected_residuals, sche
 from analyzer.linalg.gd_dynamics import log_spaced, observed_rates, predicted_rates
 
 PROJECTION_COLUMNS = 50  # eigendirections whose residual curves the result keeps for figures
+LOADING_COLUMNS = ["freq_hz", "peak_index", "peak_share", "indices_for_90pct", "mean_index", "computed_share"]
 
 
 def compute(run, params: NtkParams, deps=None) -> NtkResult:
@@ -96,17 +97,17 @@ def _loadings(run, net, vectors: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
     freqs = [float(f) for f in run.target.get("freqs_hz") or []]
     x = np.asarray(run.data("x_train"), dtype=np.float64)
     if not freqs or x.shape[1] != 1 or net.out_dim != 1:
-        return pd.DataFrame(columns=["freq_hz", "peak_index", "peak_share", "indices_for_90pct", "mean_index"]), \
-            np.zeros((0, vectors.shape[1]))
+        return pd.DataFrame(columns=LOADING_COLUMNS), np.zeros((0, vectors.shape[1]))
     phases = run.target.get("phases") or [0.0] * len(freqs)
     rows, matrix = [], []
     for freq, phase in zip(freqs, phases):
         sine = np.sin(2 * math.pi * freq * x[:, 0] + float(phase))
         share = (vectors.T @ sine) ** 2 / (sine @ sine)
         ordered = np.cumsum(np.sort(share)[::-1])
-        needed = int(np.searchsorted(ordered, 0.9) + 1) if ordered[-1] >= 0.9 else -1
+        # NaN (null in --json) where the computed eigenvectors (top_k of them) hold less than 90 % of the sine:
+        # how many it would take is then unknown; computed_share says how much they hold
+        needed = float(np.searchsorted(ordered, 0.9) + 1) if ordered[-1] >= 0.9 else np.nan
         rows.append((freq, int(np.argmax(share)), float(share.max()), needed,
-                     float((np.arange(len(share)) * share).sum() / share.sum())))
+                     float((np.arange(len(share)) * share).sum() / share.sum()), float(ordered[-1])))
         matrix.append(share)
-    frame = pd.DataFrame(rows, columns=["freq_hz", "peak_index", "peak_share", "indices_for_90pct", "mean_index"])
-    return frame, np.asarray(matrix)
+    return pd.DataFrame(rows, columns=LOADING_COLUMNS), np.asarray(matrix)

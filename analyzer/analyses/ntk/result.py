@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,10 @@ class NtkResult:
             observed_rate (per step), ratio (observed / predicted: seed 003's damped deviations).
         projection_steps, projections: |v_i^T r_t| at log-spaced stored steps, for the first table rows.
         drift: step, relative_change = ||K_t - K||_F / ||K||_F (sketched on the matrix-free route).
-        loadings: per target frequency, how its training-grid sine spreads over the eigenvectors.
+        loadings: per target frequency, how its training-grid sine spreads over the eigenvectors: the one holding
+            most of it (peak_index, peak_share), how many of the largest shares hold 90 % of it (indices_for_90pct;
+            NaN, null in --json, where the computed eigenvectors hold less: computed_share), the share-weighted
+            mean index.
     """
 
     step: int
@@ -72,7 +75,27 @@ class NtkResult:
         rates_title = "rates" if len(rates) <= rows else f"rates (first {rows} of {len(rates)} eigendirections)"
         drift_title = f"drift ({self.drift_method})" + (
             f", {len(drift)} of {len(self.drift)} rows shown" if len(drift) < len(self.drift) else "")
-        return {rates_title: rates.head(rows), drift_title: drift.reset_index(drop=True), "loadings": self.loadings}
+        return {rates_title: rates.head(rows), drift_title: drift.reset_index(drop=True),
+                "loadings": self.loadings_display()}
+
+    def loadings_display(self) -> pd.DataFrame:
+        """The loadings as printed: indices_for_90pct a count, or 'not reached' with what the computed eigenvectors
+        hold."""
+        shown = self.loadings.copy()
+        if len(shown):
+            n = len(self.eigenvalues)
+            shown["indices_for_90pct"] = [
+                f"{int(k)}" if np.isfinite(k) else f"not reached: the {n} computed hold {share:.0%}"
+                for k, share in zip(self.loadings.indices_for_90pct.astype(float), self.loadings.computed_share)]
+        return shown
+
+    def json_fields(self) -> dict:
+        """The fields under their names; indices_for_90pct an integer, or null where it is not reached."""
+        named = {f.name: getattr(self, f.name) for f in fields(self)}
+        loadings = self.loadings.copy()
+        loadings["indices_for_90pct"] = pd.Series(
+            [int(k) if np.isfinite(k) else None for k in self.loadings.indices_for_90pct.astype(float)], dtype=object)
+        return named | {"loadings": loadings}
 
 
 def optimizer_text(optimizer: str) -> str:

@@ -24,5 +24,5 @@ def section(analyses, figs: dict, prefix: str, level: int) -> list[str]:
         lines += [f"This run used {optimizer_text(result.optimizer)}: there is no closed form for its rates, so they "
                   "are observed only.", ""]
     lines += [f"*rates (first {TABLE_ROWS} eigendirections)*", ""] + markdown_table(result.table.head(TABLE_ROWS))
-    lines += ["*target frequencies on the eigenvectors*", ""] + markdown_table(result.loadings)
+    lines += ["*target frequencies on the eigenvectors*", ""] + markdown_table(result.loadings_display())
     return lines

@@ -11,6 +11,12 @@ from analyzer.analyses.plateaus.loss_drops import loss_drops_frame
 from analyzer.errors import BadInputError
 
 SEGMENT_COLUMNS = ["method", "start_step", "end_step", "duration", "mean_log10_loss", "slope", "is_plateau"]
+# The loss-drop columns as printed: `end_step` there is the plateau's end (its first step after), not the drop's,
+# which read "end_step 29, mid_step 891" as a drop that ends before its middle
+LOSS_DROP_DISPLAY = {"end_step": "plateau_end_step", "mid_step": "drop_mid_step",
+                     "start_step": "next_plateau_start_step", "width_steps": "drop_width_steps"}
+LOSS_DROPS_TITLE = ("loss drops: the plateau ends, the loss drops (midpoint, 10-90 % width), the next plateau starts "
+                    "('-': none follows, the drop is measured to the run's last loss)")
 EDGE_COLUMNS = ["method", "step", "kind"]
 
 
@@ -61,8 +67,13 @@ class PlateauResult:
 
     def tables(self) -> dict[str, pd.DataFrame]:
         agreement = pd.DataFrame([{k: v for k, v in self.agreement.items()}]) if self.agreement else pd.DataFrame()
-        return {"segments": self.segments, "plateau edges": self.plateau_edges, "loss drops": self.loss_drops,
+        return {"segments": self.segments, "plateau edges": self.plateau_edges, LOSS_DROPS_TITLE: self.loss_drops_display(),
                 "agreement": agreement}
+
+    def loss_drops_display(self) -> pd.DataFrame:
+        """The loss drops as printed: each row is a plateau's end, the drop after it and the next plateau's start,
+        named so (in --json: end_step, mid_step, start_step), in the order they happen."""
+        return self.loss_drops.rename(columns=LOSS_DROP_DISPLAY)
 
 
 def _check_method(method: str) -> None:

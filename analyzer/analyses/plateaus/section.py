@@ -30,7 +30,9 @@ def section(analyses, figs: dict, prefix: str, level: int) -> list[str]:
     lines += [f"{heading}# Plateaus", ""] + markdown_table(shown[SHOWN_COLUMNS].reset_index(drop=True))
     if len(plateaus.loss_drops):
         lines += [f"{heading}# Loss drops after plateaus", "",
-                  "Change-point method: a logistic fitted to each drop (`fitted`) places the plateau edges at its "
-                  "10/90 % points; where lines fit the drop better the corners are kept.", ""]
-        lines += markdown_table(plateaus.loss_drops)
+                  "Change-point method: each row is a plateau's end, the drop after it (its midpoint and 10-90 % "
+                  "width) and where the next plateau starts (none: the drop is measured to the run's last loss). A "
+                  "logistic fitted to each drop (`fitted`) places the plateau edges at its 10/90 % points; where "
+                  "lines fit the drop better the corners are kept.", ""]
+        lines += markdown_table(plateaus.loss_drops_display())
     return lines

@@ -12,7 +12,7 @@ from analyzer.analyses.spectrum.section import section
 from analyzer.core.registry import Analysis, Compare
 
 ANALYSIS = Analysis(
-    name="spectrum", params=SpectrumParams, result=SpectrumResult, compute=compute, version="8",
+    name="spectrum", params=SpectrumParams, result=SpectrumResult, compute=compute, version="9",
     summary="per-step DFT of the predictions (spherical-harmonic degrees on harmonics runs); learned step and "
             "jumps of each target frequency or degree",
     requires=(), section=section, in_report=True,

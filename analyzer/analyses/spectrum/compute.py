@@ -43,6 +43,8 @@ late: after an escape log10(r) keeps falling with the exponential convergence, n
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from analyzer.analyses.spectrum.dft import single_sided_scale, target_bins, target_coefficients
@@ -57,19 +59,25 @@ MIN_PRED_STEPS = 3  # the log-step curves of jump detection need three stored pr
 def compute(run, params: SpectrumParams, deps=None) -> SpectrumResult:
     """The spectrum analysis of a run (predictions read block by block): on Fourier modes, or on spherical-harmonic
     degrees for a run trained with --target harmonics."""
-    if run.target.get("kind") == "harmonics":
-        return harmonics_spectrum(run, params)
-    from analyzer.bases.for_run import committed_predictions, eval_grid_length  # on use: scipy.special
+    from analyzer.bases.for_run import committed_predictions, eval_grid_length, on_sphere_coords  # scipy.special
+    from trainer.byo.frequencies import method_text
+
+    if run.target.get("kind") == "harmonics" or on_sphere_coords(run):
+        return dataclasses.replace(harmonics_spectrum(run, params), targets_found=method_text(run.target))
 
     length = eval_grid_length(run)
     freqs = run.target.get("freqs_hz") or []
     if len(freqs) == 0:
-        raise BadInputError(f"{run.path}: the run stores no target frequencies")
+        note = run.target.get("freqs_note")
+        raise BadInputError(f"{run.path}: the run stores no target frequencies{f' ({note})' if note else ''}; give "
+                            "them when the run is written: RunWriter.for_model(target_freqs_hz=) or train import "
+                            "--freqs")
     rows = committed_predictions(run, _enough_predictions(run))
     try:
-        return spectrum_from_predictions(run.pred_steps, rows, run.data("y_eval"), freqs, params, length=length)
+        result = spectrum_from_predictions(run.pred_steps, rows, run.data("y_eval"), freqs, params, length=length)
     except BadInputError as err:
         raise BadInputError(f"{run.path}: {err}") from None
+    return dataclasses.replace(result, targets_found=method_text(run.target))
 
 
 def _enough_predictions(run) -> int:

@@ -31,9 +31,11 @@ def spectral_heatmap_figure(spectrum, full, title: str = "") -> Figure:
     for freq in spectrum.target_modes:
         bottom.axhline(freq, color=freq_color(freq, spectrum.target_modes), lw=0.6, ls="--", alpha=0.8)
     fourier = spectrum.mode_name == "freq_hz"
-    bottom.set(xscale="log", xlabel="step + 1", ylabel="frequency (Hz)" if fourier else "degree",
-               title="Full amplitude spectrum of the prediction (dashed: target frequencies)" if fourier else
-               "Norm of the prediction on each degree ||P_l f|| (dashed: target degrees)")
+    found = spectrum.targets_found
+    bottom.set(xscale="log", xlabel="step + 1", ylabel="frequency (Hz)" if fourier else "degree")
+    bottom.set_title(("Full amplitude spectrum of the prediction (dashed: target frequencies)" if fourier else
+                      "Norm of the prediction on each degree ||P_l f|| (dashed: target degrees)")
+                     + (f"\n{len(spectrum.target_modes)} targets, {found}" if found else ""), fontsize=9)
     fig.colorbar(mesh, ax=bottom, label="log10 amplitude" if fourier else "log10 norm", shrink=0.9)
     return fig
 

@@ -50,6 +50,7 @@ class SpectrumResult:
     first_nonfinite_step: int | None = None  # first stored prediction step with a NaN or infinite value
     note: str = ""  # why part of the run was not analysed, if any
     resolution: str = ""  # the prediction spacing and the jump grid's points per decade (coarser when sparse)
+    targets_found: str = ""  # how the target frequencies were found ("detected on coords: every DFT bin ...")
 
     @property
     def mode_name(self) -> str:
@@ -90,8 +91,10 @@ class SpectrumResult:
                  + _relapse_text(r, self.threshold) for r in reached.itertuples()]
         never = [self.mode_text(f) for f in learning[self.mode_name] if f not in set(reached[self.mode_name])]
         if parts:
-            text = "learned " + ", ".join(parts) + f" (relative error first below {self.threshold:g})"
-            text += ("; " + self.order_text(reached) + (" (of those reached)" if never else "")) if len(parts) > 1 else ""
+            text = "learned " + ", ".join(parts) + f" (learned: relative error first below {self.threshold:g})"
+            if len(parts) > 1:
+                text += (f"; order by the first step below {self.threshold:g}: " + self.order_text(reached)
+                         + (" (of those reached)" if never else "") + self._for_good_order_text(reached))
             if never:
                 text += f"; {', '.join(never)} never below {self.threshold:g}"
         else:
@@ -99,15 +102,26 @@ class SpectrumResult:
         jumps = f"; {len(self.jumps)} jumps" + (f" ({self.resolution})" if self.resolution else "")
         return text + jumps + (f"; {self.note}" if self.note else "")
 
-    def order_text(self, reached: pd.DataFrame) -> str:
-        """'low to high' or which pair is learned out of order, by the first step below the threshold."""
-        steps = reached.first_below_step.to_numpy(np.float64)
+    def order_text(self, reached: pd.DataFrame, column: str = "first_below_step") -> str:
+        """'in order, low to high' or which pair is learned out of order, by `column` (the first step below the
+        threshold, or the step below it for good)."""
+        steps = reached[column].to_numpy(np.float64)
         labels = reached[self.mode_name].to_numpy()
         out_of_order = [(labels[i], labels[i + 1]) for i in range(len(steps) - 1) if steps[i + 1] < steps[i]]
         if not out_of_order:
             return "in order, low to high"
         low, high = out_of_order[0]
         return f"not in order: {self.mode_text(high)} before {self.mode_text(low)}"
+
+    def _for_good_order_text(self, reached: pd.DataFrame) -> str:
+        """'; by the step below for good: not in order: 3 Hz before 1 Hz', said only where a mode went back above
+        the threshold (otherwise both orders are the same): the relapses' order is a different question."""
+        if "recrossings" not in reached or not (reached.recrossings.fillna(0) > 0).any():
+            return ""
+        settled = reached.dropna(subset=["learned_step"])
+        if len(settled) < 2:
+            return ""
+        return "; by the step below for good: " + self.order_text(settled, "learned_step")
 
     def learning_display(self) -> pd.DataFrame:
         """The learning table as shown: the mode, the step it was first learned, its relapses, then the rest."""
