@@ -1,5 +1,6 @@
-"""`analyze escape`: overlaps of escape and control displacements against a dense float64 oracle, frequencies of
-J v against numpy's FFT, the random-subspace null by sampling, windows and CLI errors."""
+"""`analyze escape`: overlaps (raw and normalised) and loss drops of escape and control displacements against a
+dense float64 oracle, frequencies of J v against numpy's FFT, the random-subspace null by sampling, windows and CLI
+errors. The control's selection and the pooled test: tests/test_escape_control.py."""
 
 from __future__ import annotations
 
@@ -45,9 +46,13 @@ def _oracle(run, step_a: int, step_b: int, index_tol: float) -> dict:
     top = np.zeros_like(negative)
     top[np.argsort(values)[::-1][:n]] = True
     in_range = np.abs(values) > 1e-9 * scale
+    chance = n / in_range.sum()  # a random direction in the range
+    theta_b = torch.from_numpy(run.params_at(step_b)).double()
     return {"n_negative": n, "overlap_negative": frac(negative), "overlap_top": frac(top),
-            "overlap_random": n / in_range.sum() * frac(in_range), "rank": int(in_range.sum()),
-            "vector": vectors[:, 0], "values": values}
+            "overlap_random": chance * frac(in_range), "rank": int(in_range.sum()),
+            "overlap_negative_norm": frac(negative) / chance, "overlap_top_norm": frac(top) / chance,
+            "loss_drop_decades": float(np.log10(loss(theta_a).item()) - np.log10(loss(theta_b).item())),
+            "span_decades": float(np.log10((step_b + 1) / (step_a + 1))), "vector": vectors[:, 0], "values": values}
 
 
 @pytest.mark.parametrize("dense_max_params", [100, 1000])  # certified subspace run (P = 193), dense LAPACK
@@ -56,7 +61,7 @@ def test_overlaps_equal_the_dense_oracle(sgd_run, dense_max_params):
     from analyzer.io.run import open_run
 
     result = analyze(sgd_run, "escape", use_cache=False, dense_max_params=dense_max_params)
-    assert len(result.table) >= 1
+    assert len(result.table) == 1
     row = result.table.iloc[0]
     assert row.method == ("exhaustive" if dense_max_params == 100 else "dense")
     assert row.plateau_step < row.drop_mid < row.after_step
@@ -66,12 +71,21 @@ def test_overlaps_equal_the_dense_oracle(sgd_run, dense_max_params):
             oracle = _oracle(run, int(a), int(b), 1e-6)
             assert row[f"{prefix}n_negative"] == oracle["n_negative"] > 0
             assert row[f"{prefix}rank"] == oracle["rank"]
-            for name in ("overlap_negative", "overlap_top", "overlap_random"):
+            for name in ("overlap_negative", "overlap_top", "overlap_random", "loss_drop_decades", "span_decades"):
                 assert abs(row[f"{prefix}{name}"] - oracle[name]) < TOL, (prefix, name)
+            for name in ("overlap_negative_norm", "overlap_top_norm"):  # ratios: relative tolerance
+                assert abs(row[f"{prefix}{name}"] - oracle[name]) < TOL * max(1.0, oracle[name]), (prefix, name)
         spectrum = result.eigenvalues[list(result.eigenvalue_steps).index(row.plateau_step)]
         exact = _oracle(run, int(row.plateau_step), int(row.after_step), 1e-6)["values"]
         np.testing.assert_allclose(spectrum, exact, atol=1e-8 * np.abs(exact).max())
-    assert row.control_end - row.control_start == row.after_step - row.plateau_step  # equal step count
+    # the control's start is, among the candidate starts evaluated, the one of closest index to the escape's
+    candidates = [k for k, step in enumerate(result.eigenvalue_steps) if step != row.plateau_step]
+    assert len(candidates) == row.control_candidates >= 1 and row.control_start in result.eigenvalue_steps[candidates]
+    index = {int(result.eigenvalue_steps[k]): int(np.sum(result.eigenvalues[k] < -1e-6 * np.abs(result.eigenvalues[k])
+                                                         .max())) for k in candidates}
+    assert abs(index[row.control_start] - row.n_negative) == min(abs(n - row.n_negative) for n in index.values())
+    # plateau, drop, plateau to the end: no stretch outside the plateaus and the escape, so the control lies in one
+    assert row.control_kind == "plateau"
 
 
 def test_negative_direction_frequency_equals_numpy_fft_of_jv(sgd_run):
@@ -123,7 +137,8 @@ def test_cli_json_rows_and_bad_input(sgd_run, tmp_path):
     assert ok.exit_code == 0, ok.output
     rows = json.loads(ok.stdout)["table"]
     for field in ("plateau_step", "after_step", "n_negative", "overlap_negative", "overlap_top", "overlap_random",
-                  "control_overlap_negative", "negative_freq", "jump_freq"):
+                  "control_overlap_negative", "negative_freq", "jump_freq", "overlap_negative_norm",
+                  "control_overlap_negative_norm", "control_kind", "loss_drop_decades", "control_loss_drop_decades"):
         assert field in rows[0]
     bad = runner.invoke(app, ["escape", str(sgd_run), "--index-tol", "-1", "--no-cache"])
     assert bad.exit_code == 2 and "index_tol" in bad.output and "Traceback" not in bad.output

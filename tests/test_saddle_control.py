@@ -115,8 +115,10 @@ def fake_escapes(rng, effect=0.0, n_runs=12):
             escape = np.clip(run_level + effect + rng.normal(0, 0.1), 0, 1)
             rows.append({"run": f"r{r}", "group": "g", "overlap_negative": escape, "control_overlap_negative": control,
                          "overlap_top": 0.1, "control_overlap_top": 0.1, "overlap_random": 0.3,
-                         "control_overlap_random": 0.3, "jump_freq": 1.0, "negative_freq": 1.0,
-                         "freq_matches_jump": True})
+                         "control_overlap_random": 0.3, "overlap_negative_norm": escape / 0.3,
+                         "control_overlap_negative_norm": control / 0.3, "overlap_top_norm": 0.1 / 0.3,
+                         "control_overlap_top_norm": 0.1 / 0.3, "control_kind": "drop+span", "jump_freq": 1.0,
+                         "negative_freq": 1.0, "freq_matches_jump": True})
     return pd.DataFrame(rows)
 
 

@@ -38,7 +38,10 @@ def _run(rng, group: str, seed: int):
     overlap = rng.uniform(0.2, 0.8, 2)
     escapes = pd.DataFrame({"overlap_negative": overlap + 0.1, "overlap_top": 0.1, "overlap_random": 0.3,
                             "control_overlap_negative": overlap, "control_overlap_top": 0.1,
-                            "control_overlap_random": 0.3, "jump_freq": [1.0, 3.0], "negative_freq": 1.0,
+                            "control_overlap_random": 0.3, "overlap_negative_norm": (overlap + 0.1) / 0.3,
+                            "control_overlap_negative_norm": overlap / 0.3, "overlap_top_norm": 0.1 / 0.3,
+                            "control_overlap_top_norm": 0.1 / 0.3, "control_kind": "drop+span",
+                            "jump_freq": [1.0, 3.0], "negative_freq": 1.0,
                             "freq_matches_jump": [True, False], "lambda_min": [-0.01, -0.02],
                             "plateau_start": [0.0, 0.0], "plateau_end": [escape, 2 * escape]})
     plateaus = pd.DataFrame({"start_step": [0.0], "end_step": [escape], "duration": [escape]})

@@ -1,4 +1,5 @@
-"""Escape directions: does leaving a plateau move along its negative curvature more than ordinary motion does?"""
+"""Escape directions: does leaving a plateau move along its negative curvature more than ordinary motion with the same
+loss drop does?"""
 
 from analyzer.analyses.escape.compute import compute
 from analyzer.analyses.escape.params import EscapeParams
@@ -7,9 +8,9 @@ from analyzer.analyses.escape.section import section
 from analyzer.core.registry import Analysis
 
 ANALYSIS = Analysis(
-    name="escape", params=EscapeParams, result=EscapeResult, compute=compute, version="2",
-    summary="escape displacement vs the plateau Hessian's negative eigenspace, a time-matched control, and the "
-            "frequency the negative directions carry",
+    name="escape", params=EscapeParams, result=EscapeResult, compute=compute, version="3",
+    summary="escape displacement vs the plateau Hessian's negative eigenspace, a loss-drop-matched control "
+            "displacement, and the frequency the negative directions carry",
     requires=("plateaus", "spectrum"), section=section, in_report=False,
 )
 

@@ -15,7 +15,12 @@ Overlaps of a displacement d (fractions of ||d||^2):
   overlap_random = n_negative / rank x ||P_range d||^2 / ||d||^2: the expected overlap with a uniformly random
       (Haar) n_negative-dimensional subspace of H's range (rank = eigenvalues with |lambda| > zero_tol, the
       Hessian analysis' zero rule) -- the null "d has no preference among curvature directions";
-  range_fraction = ||P_range d||^2 / ||d||^2.
+  range_fraction = ||P_range d||^2 / ||d||^2;
+  overlap_negative_norm = overlap_negative / (n_negative / rank), overlap_top_norm likewise: the overlap in units
+      of what a uniformly random direction in H's range would have (n_negative / rank), so that displacements
+      measured against Hessians with different numbers of negative eigenvalues compare (1: no preference; NaN
+      when n_negative = 0). d's part outside the range is not divided out: motion along H's null space counts
+      as motion off the negative eigenspace.
 Eigenspaces are projected with their whole orthonormal bases, so a repeated eigenvalue inside a set changes
 nothing; the top set is ambiguous only if the n_negative-th and next largest eigenvalues coincide.
 """
@@ -102,9 +107,12 @@ def overlaps(system: Eigensystem, displacement: np.ndarray, index_tol: float) ->
     share = (lambda mask: float(np.sum(coords[mask] ** 2)) / total) if total > 0 else (lambda mask: np.nan)  # noqa: E731
     rank = int(in_range.sum())
     range_fraction = share(in_range)
-    return {"n_negative": n_negative, "rank": rank, "overlap_negative": share(negative), "overlap_top": share(top),
+    chance = n_negative / rank if rank and n_negative else np.nan  # a random direction in the range
+    overlap_negative, overlap_top = share(negative), share(top)
+    return {"n_negative": n_negative, "rank": rank, "overlap_negative": overlap_negative, "overlap_top": overlap_top,
             "overlap_random": n_negative / rank * range_fraction if rank else np.nan,
-            "range_fraction": range_fraction, "step_norm": float(np.sqrt(total))}
+            "range_fraction": range_fraction, "step_norm": float(np.sqrt(total)),
+            "overlap_negative_norm": overlap_negative / chance, "overlap_top_norm": overlap_top / chance}
 
 
 def most_negative(system: Eigensystem, count: int, index_tol: float) -> tuple[np.ndarray, np.ndarray]:

@@ -14,22 +14,39 @@ KINDS = (("overlap_negative", "negative eigenspace", "#e31a1c"), ("overlap_top",
 
 
 def overlap_figure(table, title: str = "") -> Figure:
-    """Per escape: the fraction of the escape and of the control displacement in each eigenspace."""
-    fig, ax = plt.subplots(figsize=(7.5, 3.6), layout="constrained")
-    n = len(table)
-    x = np.arange(n)
+    """Per escape: the fraction of the escape and of the control displacement in each eigenspace (left), and the
+    overlaps in units of a random direction's, n_negative / rank (right: 1 is no preference)."""
+    fig, (ax, ax_norm) = plt.subplots(1, 2, figsize=(11.0, 3.8), layout="constrained", width_ratios=(3, 2))
+    x = np.arange(len(table))
     width = 0.13
     for k, (column, label, color) in enumerate(KINDS):
         ax.bar(x + (k - 2.5) * width, table[column], width, color=color, label=f"escape: {label}")
         ax.bar(x + (k + 0.5) * width, table[f"control_{column}"], width, color=color, alpha=0.4, hatch="//",
                label=f"control: {label}")
-    ax.set_xticks(x, [f"{int(r.plateau_step)}→{int(r.after_step)}\nctrl {int(r.control_start)}→{int(r.control_end)}"
-                      for r in table.itertuples()], fontsize=7)
+    for k, (column, label, color) in enumerate(KINDS[:2]):
+        ax_norm.bar(x + (k - 1.5) * 0.2, table[f"{column}_norm"], 0.2, color=color, label=f"escape: {label}")
+        ax_norm.bar(x + (k + 0.5) * 0.2, table[f"control_{column}_norm"], 0.2, color=color, alpha=0.4, hatch="//",
+                    label=f"control: {label}")
+    ax_norm.axhline(1.0, color="#999999", lw=1, ls="--", label="a random direction in the range")
+    labels = [f"{int(r.plateau_step)}→{int(r.after_step)}\nctrl {_control_label(r)}" for r in table.itertuples()]
+    ax.set_xticks(x, labels, fontsize=7)
+    ax_norm.set_xticks(x, labels, fontsize=7)
     ax.set(ylim=(0, 1.05), ylabel="fraction of ||d||²", xlabel="escape (steps) and its control",
-           title=title or "Where the displacement lies among the Hessian's eigenvectors")
+           title="fraction of the displacement")
+    ax_norm.set(ylabel="overlap / (n_negative / rank)", xlabel="escape (steps) and its control",
+                title="normalised: overlap in units of chance")
     ax.legend(fontsize=6.5, ncol=2, loc="upper right")
-    ax.grid(True, axis="y", alpha=0.3)
+    ax_norm.legend(fontsize=6.5, loc="upper right")
+    for axis in (ax, ax_norm):
+        axis.grid(True, axis="y", alpha=0.3)
+    fig.suptitle(title or "Where the displacement lies among the Hessian's eigenvectors", fontsize=10)
     return fig
+
+
+def _control_label(row) -> str:
+    if row.control_start < 0:
+        return "none"
+    return f"{int(row.control_start)}→{int(row.control_end)} ({row.control_kind})"
 
 
 def density_figure(steps: np.ndarray, eigenvalues: np.ndarray, plateau_steps, title: str = "") -> Figure:
@@ -41,7 +58,7 @@ def density_figure(steps: np.ndarray, eigenvalues: np.ndarray, plateau_steps, ti
     for values, step, color in zip(eigenvalues, steps, colors):
         scale = float(np.max(np.abs(values))) or 1.0
         relative = values / scale
-        label = f"step {int(step)} ({'plateau' if step in set(plateau_steps) else 'control'})"
+        label = f"step {int(step)} ({'plateau' if step in set(plateau_steps) else 'control candidate'})"
         ax_lin.hist(relative[values != 0], bins=linear_bins, histtype="step", color=color, label=label, lw=1.3)
         ax_log.hist(np.clip(relative, -1, 1), bins=log_bins, histtype="step", color=color, label=label, lw=1.3)
     ax_lin.set(xlabel="eigenvalue / max |eigenvalue| (non-zero ones)", ylabel="count", yscale="log",

@@ -22,6 +22,11 @@ class EscapeParams:
                                        "certified subspace run (its Ritz vectors).", minimum=1)
     krylov_steps: int = param(5000, "Cap on the certified subspace run; an uncertified run fails the analysis.",
                               minimum=1)
+    match_factor: float = param(1.25, "Control displacement: its loss drop (decades) and its span (decades of "
+                                      "log-step) match the escape's when within this factor of them.", above=1)
+    control_starts: int = param(3, "Control displacement: the Hessian is computed at up to this many candidate "
+                                   "start checkpoints and the one with the closest number of negative eigenvalues "
+                                   "to the escape's is kept.", minimum=1)
     dtype: str = param("float64", "Precision of the Hessian-vector products.", choices=("float32", "float64"))
     seed: int = param(0, "Seed of the subspace run's start vectors and probes.")
 

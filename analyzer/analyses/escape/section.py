@@ -5,9 +5,15 @@ from __future__ import annotations
 from analyzer.report.markdown import image, markdown_table, opening
 
 NULL = ("overlap_random is the expected overlap with a uniformly random subspace of the Hessian's range of the "
-        "same dimension (n_negative / rank x the fraction of d in the range). The control is a displacement of "
-        "the same step count inside a plateau (or just before the drop), against the Hessian at its own start: "
-        "an escape is special only if its overlap_negative exceeds the control's.")
+        "same dimension (n_negative / rank x the fraction of d in the range); the *_norm columns divide an overlap "
+        "by n_negative / rank, the overlap a random direction in the range would have, so that displacements "
+        "measured against Hessians with different numbers of negative eigenvalues compare (1: no preference). "
+        "The control is a stretch of the same run outside every plateau and escape whose loss drop (decades) and "
+        "span (decades of log-step) are within a factor `match_factor` of the escape's (control_kind drop+span; "
+        "drop: only the loss drop matches; unmatched: no free stretch has a matching drop; plateau: no free stretch "
+        "has a loss drop, so the control may lie in a plateau; none: no control), against the Hessian at its own "
+        "start, chosen among a few candidates for the number of negative eigenvalues closest to the escape's: an "
+        "escape is special only if its overlap_negative_norm exceeds the control's.")
 
 
 def section(analyses, figs: dict, prefix: str, level: int) -> list[str]:

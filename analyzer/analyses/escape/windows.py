@@ -1,12 +1,9 @@
-"""Which displacements the escape analysis measures: each escape from a plateau, and a control of equal length.
+"""Which displacements the escape analysis measures: each escape from a plateau (its control: control.py).
 
 Escape: for each change-point plateau followed by a loss drop (the plateaus analysis' `loss_drops`),
 plateau_step = the stored checkpoint nearest the plateau's middle (inside it), after_step = the first stored
 checkpoint at or after the drop's end (its 90 % point, mid + width / 2; the next plateau's start when the
-width is unknown). Control: a displacement of the same step count L = after_step - plateau_step with no
-escape in it: centred in the same plateau when it fits there, else in the longest other plateau it fits in
-("plateau"); else the L steps ending at plateau_step, before the drop ("before"; they may include an
-earlier drop when the run has one).
+width is unknown).
 """
 
 from __future__ import annotations
@@ -23,9 +20,6 @@ class Window:
     drop_mid: float
     plateau_step: int
     after_step: int
-    control_start: int
-    control_end: int
-    control_kind: str  # "plateau" or "before"
 
 
 def escape_windows(plateaus, stored: np.ndarray) -> list[Window]:
@@ -44,33 +38,8 @@ def escape_windows(plateaus, stored: np.ndarray) -> list[Window]:
         if len(inside) == 0 or len(later) == 0:
             continue
         plateau_step = int(inside[np.argmin(np.abs(inside - (start + end) / 2))])
-        after_step = int(later[0])
-        control = _control(stored, spans, (start, end), plateau_step, after_step - plateau_step)
-        windows.append(Window(start, end, float(drop.mid_step), plateau_step, after_step, *control))
+        windows.append(Window(start, end, float(drop.mid_step), plateau_step, int(later[0])))
     return windows
-
-
-def _control(stored: np.ndarray, spans: list, own: tuple, plateau_step: int, length: int) -> tuple[int, int, str]:
-    """(start, end, kind) of the control displacement of `length` steps (module docstring)."""
-    others = sorted((s for s in spans if s != own), key=lambda span: span[0] - span[1])
-    for start, end in [own, *others]:
-        fit = _centred(stored, start, end, length)
-        if fit is not None:
-            return (*fit, "plateau")
-    begin = stored[stored <= max(plateau_step - length, int(stored[0]))]
-    first = int(begin[-1]) if len(begin) else int(stored[0])
-    return first, plateau_step, "before"
-
-
-def _centred(stored: np.ndarray, start: float, end: float, length: int) -> tuple[int, int] | None:
-    """Stored checkpoints (a, a + length) inside [start, end], a nearest the centred position; None if none fits."""
-    candidates = stored[(stored >= start) & (stored + length <= end)]
-    candidates = candidates[np.isin(candidates + length, stored)]
-    if len(candidates) == 0:
-        return None
-    centre = (start + end - length) / 2
-    first = int(candidates[np.argmin(np.abs(candidates - centre))])
-    return first, first + length
 
 
 def jump_near(spectrum, low: float, high: float, mid: float) -> float:

@@ -1,10 +1,14 @@
 """Escape directions: does the escape from a plateau move along the plateau's negative curvature more than a control
-displacement does, and does the most negative direction carry the frequency that jumps?
+displacement with the same loss drop does, and does the most negative direction carry the frequency that jumps?
 
 Per escape (`analyze escape`): the fraction of the displacement's squared norm in the plateau Hessian's negative
-eigenspace, against a control displacement with no escape in it (escape_pool.py pools them: the paired difference
-with a cluster bootstrap over runs). The frequency match is tested against its chance rate: the jumping frequencies
-permuted across the escapes. The escape time against curvature (gradient-descent runs) is descriptive.
+eigenspace in units of a random direction's (n_negative / rank), against the same for a control displacement of
+the same run: a stretch outside every plateau and escape whose loss drop (and, where the run has one, log-step
+span) matches the escape's, measured against the Hessian at its own start, chosen with a number of negative
+eigenvalues close to the escape's (escape_pool.py pools them: the paired difference over escapes with a
+loss-matched control, with a cluster bootstrap over runs). The frequency match is tested against its chance rate:
+the jumping frequencies permuted across the escapes. The escape time against curvature (gradient-descent runs) is
+descriptive.
 """
 
 from __future__ import annotations
@@ -14,18 +18,23 @@ import pandas as pd
 
 from analyzer.study.claims.base import Claim, ClaimJob, test_verdict
 from analyzer.study.claims.saddles import is_seed_run
-from analyzer.study.family import ALPHA, TOO_FEW, TestRow
+from analyzer.study.family import ALPHA, MIN_RUNS_FOR_CI, TOO_FEW, TestRow
 
-DIRECTION_ROW = "escape vs control displacement: overlap with the negative eigenspace (escape directions)"
+DIRECTION_ROW = ("escape vs loss-matched control displacement: normalised overlap with the negative eigenspace "
+                 "(escape directions)")
+CONTROL = ("a stretch of the same run outside every plateau and escape with a matching loss drop (and log-step span "
+           "where possible), against the Hessian at its own start, of similar index")
 FREQUENCY_ROW = "most negative direction carries the jumping frequency, vs frequencies permuted across escapes"
 
 
 class EscapeDirections(Claim):
     id = "escape_directions"
-    observation = "Escapes move along the plateau's negative curvature more than control displacements"
-    rule = ("holds when the escape-minus-control overlap with the negative eigenspace is above 0 at alpha after the "
-            "family's adjustment (two-sided, cluster bootstrap over runs); does not hold when it is significantly "
-            "below; not shown otherwise")
+    observation = ("Escapes move along the plateau's negative curvature more than control displacements with the same "
+                   "loss drop")
+    rule = ("holds when the escape-minus-control overlap with the negative eigenspace, each in units of a random "
+            "direction's (n_negative / rank), is above 0 at alpha after the family's adjustment (two-sided, cluster "
+            "bootstrap over runs, escapes with a loss-matched control only); does not hold when it is significantly "
+            f"below; not shown otherwise; untested with fewer than {MIN_RUNS_FOR_CI} runs")
     seed_runs_only = True
 
     def jobs(self, options) -> list[ClaimJob]:
@@ -56,18 +65,20 @@ class EscapeDirections(Claim):
         pool = (result or {}).get("escape_pool")
         if not pool:
             return []
-        difference = pool["difference"]
-        rows = [TestRow(name=DIRECTION_ROW, claim=self.id, reference="control displacement of equal step count",
-                        null="cluster bootstrap (centred), two-sided", p_value=pool["p_value"],
-                        effect=difference["mean"], ci_low=difference["ci_low"], ci_high=difference["ci_high"],
-                        observed=pool["overlap_negative"]["mean"], null_mean=pool["control_overlap_negative"]["mean"],
-                        n_runs=pool["n_runs"])]
+        rows = []
+        if pool["n_tested"]:
+            difference = pool["difference"]
+            rows.append(TestRow(name=DIRECTION_ROW, claim=self.id, reference=CONTROL,
+                                null="cluster bootstrap (centred), two-sided", p_value=pool["p_value"],
+                                effect=difference["mean"], ci_low=difference["ci_low"], ci_high=difference["ci_high"],
+                                observed=pool["overlap_negative_norm"]["mean"],
+                                null_mean=pool["control_overlap_negative_norm"]["mean"], n_runs=pool["n_runs"]))
         if pool.get("freq_match_p") is not None:
             rows.append(TestRow(name=FREQUENCY_ROW, claim=self.id, reference="jumping frequencies permuted across "
                                 "escapes", null="permutation, one-sided", p_value=pool["freq_match_p"],
                                 effect=float(pool["freq_matches_jump"] - pool["freq_match_chance"]),
                                 observed=float(pool["freq_matches_jump"]), null_mean=pool["freq_match_chance"],
-                                n_runs=pool["n_runs"]))
+                                n_runs=pool["n_runs_with_escapes"]))
         return rows
 
     def verdicts(self, study, result) -> list:
@@ -76,26 +87,37 @@ class EscapeDirections(Claim):
         pool = result["escape_pool"]
         if not pool:
             return [self.verdict("untested", "no escape from a plateau with stored checkpoints on both sides")]
+        return [self._direction_verdict(study, pool), *self._frequency_verdict(study, pool)]
+
+    def _direction_verdict(self, study, pool: dict):
+        kinds = ", ".join(f"{n} {kind}" for kind, n in pool["control_kinds"].items())
+        if not pool["n_tested"]:
+            return self.verdict("untested", f"{pool['n_escapes']} escapes, none with a loss-matched control "
+                                            f"(controls: {kinds})")
         row = study.family_row(DIRECTION_ROW)
-        counts = (f"{pool['n_escapes']} escapes in {pool['n_runs']} runs: overlap_negative "
-                  f"{pool['overlap_negative']['mean']:.3f} vs control {pool['control_overlap_negative']['mean']:.3f}")
+        counts = (f"{pool['n_tested']} of {pool['n_escapes']} escapes with a loss-matched control (controls: {kinds}) "
+                  f"in {pool['n_runs']} runs: overlap_negative in units of chance "
+                  f"{pool['overlap_negative_norm']['mean']:.3f} vs control "
+                  f"{pool['control_overlap_negative_norm']['mean']:.3f} (raw {pool['overlap_negative']['mean']:.3f} "
+                  f"vs {pool['control_overlap_negative']['mean']:.3f})")
         if row is None or row.p_adjusted is None:
-            out = [self.verdict("untested", counts + f"; {TOO_FEW}: no bootstrap test")]
-        else:
-            out = [self.verdict(test_verdict(row.p_adjusted, row.effect, 1, ALPHA),
-                                counts + f", difference {row.effect:+.3f} (95 % CI {row.ci_low:+.3f} to "
-                                         f"{row.ci_high:+.3f}), p = {row.p_value:.3g}, adjusted {row.p_adjusted:.3g}")]
+            return self.verdict("untested", counts + f"; {TOO_FEW}: no bootstrap test")
+        return self.verdict(test_verdict(row.p_adjusted, row.effect, 1, ALPHA),
+                            counts + f", difference {row.effect:+.3f} (95 % CI {row.ci_low:+.3f} to "
+                                     f"{row.ci_high:+.3f}), p = {row.p_value:.3g}, adjusted {row.p_adjusted:.3g}")
+
+    def _frequency_verdict(self, study, pool: dict) -> list:
         frequency = study.family_row(FREQUENCY_ROW)
-        if frequency is not None:
-            verdict = "holds" if frequency.p_adjusted < ALPHA else "not shown"
-            out.append(self.verdict(
-                verdict, f"in {pool['freq_matches_jump']} of {pool['n_with_jump']} escapes with a jump, against "
-                         f"{pool['freq_match_chance']:.1f} with the jumping frequencies permuted across escapes "
-                         f"(p = {frequency.p_value:.3g}, adjusted {frequency.p_adjusted:.3g})",
-                "The most negative direction carries the frequency that jumps in the escape",
-                "holds when the number of matches exceeds its permutation distribution at alpha after the family's "
-                "adjustment (one-sided); not shown otherwise"))
-        return out
+        if frequency is None:
+            return []
+        verdict = "holds" if frequency.p_adjusted < ALPHA else "not shown"
+        return [self.verdict(
+            verdict, f"in {pool['freq_matches_jump']} of {pool['n_with_jump']} escapes with a jump, against "
+                     f"{pool['freq_match_chance']:.1f} with the jumping frequencies permuted across escapes "
+                     f"(p = {frequency.p_value:.3g}, adjusted {frequency.p_adjusted:.3g})",
+            "The most negative direction carries the frequency that jumps in the escape",
+            "holds when the number of matches exceeds its permutation distribution at alpha after the family's "
+            "adjustment (one-sided); not shown otherwise")]
 
     def section(self, study, result, figs: dict) -> list[str]:
         from analyzer.study.claims.escape_report import escape_section
