@@ -6,8 +6,9 @@ decades, log10 L(a) - log10 L(b) (L the training loss at the checkpoint: a relat
 decades of log-step, log10(b + 1) - log10(a + 1). Candidate controls lie in the free stretches of the run: no
 point of [a, b] is inside a change-point plateau or inside a loss drop (from the plateau's end to the drop's 90 %
 point mid + width / 2; the next plateau's start when the width is unknown, else 2 mid - end) or an escape's own
-displacement, so a control holds neither a plateau nor an escape, and its loss must fall (a drop > 0). Matching (`match_factor` f): a quantity
-matches when the control's value is within a factor f of the escape's. The kind of control found, best first:
+displacement, so a control holds neither a plateau nor an escape, and its loss must fall (a drop > 0). Matching
+(`match_factor` f): a quantity matches when the control's value is within a factor f of the escape's. The kind
+of control found, best first:
   "drop+span": loss drop and span both match;
   "drop": the loss drop matches, the span does not;
   "unmatched": the run has free stretches with a loss drop but none of matching size;

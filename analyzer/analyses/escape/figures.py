@@ -31,12 +31,15 @@ def overlap_figure(table, title: str = "") -> Figure:
     labels = [f"{int(r.plateau_step)}→{int(r.after_step)}\nctrl {_control_label(r)}" for r in table.itertuples()]
     ax.set_xticks(x, labels, fontsize=7)
     ax_norm.set_xticks(x, labels, fontsize=7)
-    ax.set(ylim=(0, 1.05), ylabel="fraction of ||d||²", xlabel="escape (steps) and its control",
-           title="fraction of the displacement")
-    ax_norm.set(ylabel="overlap / (n_negative / rank)", xlabel="escape (steps) and its control",
-                title="normalised: overlap in units of chance")
-    ax.legend(fontsize=6.5, ncol=2, loc="upper right")
-    ax_norm.legend(fontsize=6.5, loc="upper right")
+    # head room above the bars for the legends
+    ax.set(ylim=(0, 1.5), yticks=np.linspace(0, 1, 6), ylabel="fraction of ||d||²",
+           xlabel="escape (steps) and its control", title="fraction of the displacement")
+    tallest = np.nanmax(table[["overlap_negative_norm", "overlap_top_norm", "control_overlap_negative_norm",
+                               "control_overlap_top_norm"]].to_numpy(float), initial=1.0)
+    ax_norm.set(ylim=(0, 1.7 * tallest), ylabel="overlap / (n_negative / rank)",
+                xlabel="escape (steps) and its control", title="normalised: overlap in units of chance")
+    ax.legend(fontsize=6.5, ncol=2, loc="upper left")
+    ax_norm.legend(fontsize=6.5, ncol=2, loc="upper left")
     for axis in (ax, ax_norm):
         axis.grid(True, axis="y", alpha=0.3)
     fig.suptitle(title or "Where the displacement lies among the Hessian's eigenvectors", fontsize=10)
@@ -46,7 +49,7 @@ def overlap_figure(table, title: str = "") -> Figure:
 def _control_label(row) -> str:
     if row.control_start < 0:
         return "none"
-    return f"{int(row.control_start)}→{int(row.control_end)} ({row.control_kind})"
+    return f"{int(row.control_start)}→{int(row.control_end)}\n({row.control_kind})"
 
 
 def density_figure(steps: np.ndarray, eigenvalues: np.ndarray, plateau_steps, title: str = "") -> Figure:

@@ -32,9 +32,9 @@ class EscapeDirections(Claim):
     observation = ("Escapes move along the plateau's negative curvature more than control displacements with the same "
                    "loss drop")
     rule = ("holds when the escape-minus-control overlap with the negative eigenspace, each in units of a random "
-            "direction's (n_negative / rank), is above 0 at alpha after the family's adjustment (two-sided, cluster "
-            "bootstrap over runs, escapes with a loss-matched control only); does not hold when it is significantly "
-            f"below; not shown otherwise; untested with fewer than {MIN_RUNS_FOR_CI} runs")
+            "direction's (n_negative / rank), is above 0 at alpha after the family's adjustment (two-sided, "
+            "studentised cluster bootstrap over runs, escapes with a loss-matched control only); does not hold when "
+            f"it is significantly below; not shown otherwise; untested with fewer than {MIN_RUNS_FOR_CI} runs")
     seed_runs_only = True
 
     def jobs(self, options) -> list[ClaimJob]:
@@ -69,7 +69,7 @@ class EscapeDirections(Claim):
         if pool["n_tested"]:
             difference = pool["difference"]
             rows.append(TestRow(name=DIRECTION_ROW, claim=self.id, reference=CONTROL,
-                                null="cluster bootstrap (centred), two-sided", p_value=pool["p_value"],
+                                null="studentised cluster bootstrap over runs, two-sided", p_value=pool["p_value"],
                                 effect=difference["mean"], ci_low=difference["ci_low"], ci_high=difference["ci_high"],
                                 observed=pool["overlap_negative_norm"]["mean"],
                                 null_mean=pool["control_overlap_negative_norm"]["mean"], n_runs=pool["n_runs"]))

@@ -62,8 +62,8 @@ def _studentized(sums: np.ndarray, sizes: np.ndarray, counts: np.ndarray) -> tup
         return mean, np.sqrt(n / (n - 1) * np.sum(weights * residual ** 2, axis=1)) / total
 
     (mean,), (se,) = mean_se(np.ones((1, n)))
-    if se == 0:
-        return (1.0 if mean == 0 else 0.0), float(mean), float(mean)
+    if se == 0:  # every run's escapes differ by the same amount: no sampling variation to test against
+        return (1.0 if mean == 0 else 1 / (len(counts) + 1)), float(mean), float(mean)
     draws, draw_se = mean_se(counts.astype(float))
     with np.errstate(divide="ignore", invalid="ignore"):  # a draw of one run repeated has se* = 0: |t*| = inf
         t = np.abs(np.where(draw_se > 0, (draws - mean) / draw_se, np.inf))
@@ -103,7 +103,8 @@ def pooled_escapes(escapes: pd.DataFrame, n_resamples: int, seed: int) -> dict:
                          "overlap_negative_norm": float(part.overlap_negative_norm.mean()),
                          "control_overlap_negative_norm": float(part.control_overlap_negative_norm.mean()),
                          "overlap_random": float(part.overlap_random.mean()),
-                         "freq_matches_jump": int(part.freq_matches_jump.sum())} for g, part in escapes.groupby("group")]
+                         "freq_matches_jump": int(part.freq_matches_jump.sum())}
+                        for g, part in escapes.groupby("group")]
     return out
 
 
