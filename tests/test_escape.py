@@ -27,6 +27,17 @@ def sgd_run(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def adam_run(tmp_path_factory):
+    """The baseline preset at width 12 (P = 193): a plateau, an escape, and a non-plateau descent before it."""
+    from trainer.engines.loop import train
+
+    config = dataclasses.replace(PRESETS["baseline"], epochs=3000, model=ModelSpec(width=12))
+    path = tmp_path_factory.mktemp("escape") / "baseline12.h5"
+    train(config, path, overwrite=True)
+    return path
+
+
 def _oracle(run, step_a: int, step_b: int, index_tol: float) -> dict:
     """Dense float64 Hessian at step_a (torch.autograd) + numpy.linalg.eigh; overlaps of theta(b) - theta(a)."""
     from trainer.models import functional_forward
@@ -86,6 +97,31 @@ def test_overlaps_equal_the_dense_oracle(sgd_run, dense_max_params):
     assert abs(index[row.control_start] - row.n_negative) == min(abs(n - row.n_negative) for n in index.values())
     # plateau, drop, plateau to the end: no stretch outside the plateaus and the escape, so the control lies in one
     assert row.control_kind == "plateau"
+
+
+def test_loss_matched_control_against_the_dense_oracle(adam_run):
+    """A run with a non-plateau descent: its control matches the escape's loss drop (the oracle's loss), lies outside
+    every plateau and the escape, and its overlaps equal the dense oracle's at the control's own start."""
+    from analyzer.analyses.escape.control import LOSS_MATCHED
+    from analyzer.core.runner import analyze
+    from analyzer.io.run import open_run
+
+    result = analyze(adam_run, "escape", use_cache=False, dense_max_params=1000)
+    plateaus = analyze(adam_run, "plateaus", use_cache=False).plateaus("changepoint")
+    assert len(result.table) == 1
+    row = result.table.iloc[0]
+    assert row.control_kind in LOSS_MATCHED
+    with open_run(adam_run) as run:
+        escape = _oracle(run, int(row.plateau_step), int(row.after_step), 1e-6)
+        control = _oracle(run, int(row.control_start), int(row.control_end), 1e-6)
+    assert abs(np.log(control["loss_drop_decades"] / escape["loss_drop_decades"])) <= np.log(1.25)
+    assert row.control_end < row.plateau_step or row.control_start > row.after_step
+    assert not any(row.control_start <= p.end_step and row.control_end >= p.start_step for p in plateaus.itertuples())
+    for name in ("overlap_negative", "loss_drop_decades", "span_decades", "n_negative", "rank"):
+        assert abs(row[f"control_{name}"] - control[name]) < TOL, name
+    for name in ("overlap_negative_norm", "overlap_top_norm"):
+        assert abs(row[f"control_{name}"] - control[name]) < TOL * max(1.0, control[name]), name
+        assert abs(row[name] - escape[name]) < TOL * max(1.0, escape[name]), name
 
 
 def test_negative_direction_frequency_equals_numpy_fft_of_jv(sgd_run):

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analyzer.analyses.escape.control import LOSS_MATCHED, Stretches, free_runs, spread_starts
+from analyzer.analyses.escape.control import LOSS_MATCHED, Candidate, Stretches, closest_index, free_runs, spread_starts
 from analyzer.analyses.escape.eigensystem import Eigensystem, overlaps
 from analyzer.analyses.escape.windows import escape_windows
 from analyzer.analyses.plateaus.loss_drops import loss_drops_frame
@@ -99,6 +99,14 @@ def test_candidate_starts_are_spread_in_log_step():
 
 
 BASIS, _ = np.linalg.qr(np.random.default_rng(99).standard_normal((200, 200)))
+
+
+def test_the_control_start_of_closest_index_wins_and_ties_go_to_the_better_match():
+    options = [(Candidate(0, 10, 1.0, 1.0, score), {"n_negative": n}) for score, n in
+               ((0.01, 30), (0.2, 12), (0.1, 8), (0.05, 5))]
+    assert closest_index(options, 10)[0].score == 0.1  # 12 and 8 are both 2 away: 8 has the better match
+    assert closest_index(options, 13)[1]["n_negative"] == 12
+    assert closest_index(options, 40)[1]["n_negative"] == 30
 
 
 def planted_system(rng, n_negative: int, rank: int = 150) -> Eigensystem:

@@ -7,10 +7,10 @@ with its null, and the overlaps in units of a random direction's, *_norm), its l
 (control.py). The same for a control displacement: a stretch of the same run outside every plateau and
 escape whose loss drop and log-step span match the escape's where the run has one (control.py;
 `control_kind` says which match was achieved), measured against the Hessian at its own start, that start
-chosen among up to `control_starts` candidates (`control_candidates` evaluated) for the number of negative
-eigenvalues closest to the escape's. In function space: the target frequency that J v carries for the most
-negative eigenvectors v at the plateau (frequency.py) beside the frequency whose jump lies in the escape
-(jump_freq). Each checkpoint's eigensystem is computed once, also when escapes or candidates share it.
+chosen among up to `control_starts` loss-matched candidates (`control_candidates` evaluated) for the number
+of negative eigenvalues closest to the escape's. In function space: the target frequency that J v carries for
+the most negative eigenvectors v at the plateau (frequency.py) beside the frequency whose jump lies in the
+escape (jump_freq). Each checkpoint's eigensystem is computed once, also when escapes or candidates share it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analyzer.analyses.escape.control import Stretches, spread_starts
+from analyzer.analyses.escape.control import LOSS_MATCHED, Stretches, closest_index, spread_starts
 from analyzer.analyses.escape.eigensystem import eigensystem, most_negative, overlaps
 from analyzer.analyses.escape.frequency import direction_modes
 from analyzer.analyses.escape.params import EscapeParams
@@ -74,18 +74,20 @@ def _row(run, params: EscapeParams, window, spectrum, systems: dict, stretches: 
 
 
 def _control(run, params: EscapeParams, escape: dict, systems: dict, stretches: Stretches) -> dict:
-    """The control columns: among the best-matched candidates, the one whose Hessian's number of negative
-    eigenvalues is closest to the escape's (control.py)."""
+    """The control columns: among the loss-matched candidates, the one whose Hessian's number of negative
+    eigenvalues is closest to the escape's; without a loss match, the best-matched candidate (control.py)."""
     kind, candidates = stretches.candidates(escape["loss_drop_decades"], escape["span_decades"], params.match_factor)
+    # the index decides only between candidates that all match the loss drop; otherwise the match comes first
+    count = params.control_starts if kind in LOSS_MATCHED else 1
     evaluated = []
-    for candidate in spread_starts(candidates, params.control_starts):
+    for candidate in spread_starts(candidates, count):
         displacement = (_theta(run, candidate.end, params.dtype) - _theta(run, candidate.start, params.dtype)).numpy()
-        found = overlaps(_system(run, params, candidate.start, systems), displacement, params.index_tol)
-        evaluated.append((abs(found["n_negative"] - escape["n_negative"]), candidate.score, candidate, found))
+        evaluated.append((candidate, overlaps(_system(run, params, candidate.start, systems), displacement,
+                                              params.index_tol)))
     if not evaluated:
         return {"control_start": -1, "control_end": -1, "control_kind": kind, "control_candidates": 0,
                 **{f"control_{name}": np.nan for name in OVERLAP_FIELDS + STRETCH_FIELDS}}
-    _, _, chosen, found = min(evaluated, key=lambda item: item[:2])
+    chosen, found = closest_index(evaluated, escape["n_negative"])
     found.update(stretches.measures(chosen.start, chosen.end))
     return {"control_start": chosen.start, "control_end": chosen.end, "control_kind": kind,
             "control_candidates": len(evaluated), **{f"control_{name}": value for name, value in found.items()}}

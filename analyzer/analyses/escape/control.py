@@ -15,9 +15,10 @@ of control found, best first:
   "plateau": no free stretch has a loss drop: the best stretch that avoids the loss drops and the escapes'
       displacements but may lie in a plateau (the old control's place; its loss drop rarely matches);
   "none": not even that: no control.
-Within the best kind, candidates are ranked by |ln(drop_c / drop_e)| + |ln(span_c / span_e)|; the escape
-analysis evaluates the Hessian at a few of their start checkpoints, spread over the run (`spread_starts`), and
-keeps the one whose negative-eigenspace dimension is closest to the escape's (compute.py).
+Within the best kind, candidates are ranked by |ln(drop_c / drop_e)| + |ln(span_c / span_e)|. When the kind
+matches the loss drop, the escape analysis evaluates the Hessian at a few of their start checkpoints, spread over
+the run (`spread_starts`), and keeps the one whose negative-eigenspace dimension is closest to the escape's
+(compute.py); otherwise it keeps the best-ranked one (the match comes before the index).
 """
 
 from __future__ import annotations
@@ -168,3 +169,9 @@ def spread_starts(candidates: list[Candidate], count: int) -> list[Candidate]:
         if len(chosen) == count:
             break
     return chosen
+
+
+def closest_index(options: list[tuple[Candidate, dict]], n_negative: int) -> tuple[Candidate, dict]:
+    """Of (candidate, its overlaps) pairs, the one whose Hessian's n_negative is closest to the escape's; a tie goes
+    to the better match."""
+    return min(options, key=lambda option: (abs(option[1]["n_negative"] - n_negative), option[0].score))

@@ -12,8 +12,8 @@ NULL = ("overlap_random is the expected overlap with a uniformly random subspace
         "span (decades of log-step) are within a factor `match_factor` of the escape's (control_kind drop+span; "
         "drop: only the loss drop matches; unmatched: no free stretch has a matching drop; plateau: no free stretch "
         "has a loss drop, so the control may lie in a plateau; none: no control), against the Hessian at its own "
-        "start, chosen among a few candidates for the number of negative eigenvalues closest to the escape's: an "
-        "escape is special only if its overlap_negative_norm exceeds the control's.")
+        "start, chosen among a few loss-matched candidates for the number of negative eigenvalues closest to the "
+        "escape's: an escape is special only if its overlap_negative_norm exceeds the control's.")
 
 
 def section(analyses, figs: dict, prefix: str, level: int) -> list[str]:

@@ -14,10 +14,10 @@ CONTROL_TEXT = (
     "(from the plateau's middle checkpoint to the first checkpoint after the drop) and, where the run has one, whose "
     "span log10 (b + 1) / (a + 1) is too (`control_kind`: drop+span; drop: the span does not match; unmatched, "
     "plateau, none: no stretch of matching loss drop, left out of the test). Escape and control are each measured "
-    "against the Hessian at their own start, the control's start chosen among up to {starts} candidates for the "
-    "number of negative eigenvalues closest to the escape's; each overlap is divided by n_negative / rank, what a "
-    "random direction in the Hessian's range would have, so the two compare although their negative eigenspaces "
-    "differ in dimension (1: no preference).")
+    "against the Hessian at their own start, the control's start chosen among up to {starts} loss-matched "
+    "candidates for the number of negative eigenvalues closest to the escape's; each overlap is divided by "
+    "n_negative / rank, what a random direction in the Hessian's range would have, so the two compare although "
+    "their negative eigenspaces differ in dimension (1: no preference).")
 
 
 def escape_section(study, result: dict, figs: dict, row_name: str) -> list[str]:
