@@ -16,26 +16,25 @@ from trainer.config import PRESETS, ModelSpec
 TOL = 1e-6
 
 
-@pytest.fixture(scope="module")
-def sgd_run(tmp_path_factory):
-    """Seed 000's sgd preset at width 12 (P = 193): a plateau from step 0, a drop, a second plateau (issue 22)."""
+def _width12_run(tmp_path_factory, preset: str):
+    """Seed 000's `preset` at width 12 (P = 193), 3000 steps."""
     from trainer.engines.loop import train
 
-    config = dataclasses.replace(PRESETS["sgd"], epochs=3000, model=ModelSpec(width=12))
-    path = tmp_path_factory.mktemp("escape") / "sgd12.h5"
-    train(config, path, overwrite=True)
+    path = tmp_path_factory.mktemp("escape") / f"{preset}12.h5"
+    train(dataclasses.replace(PRESETS[preset], epochs=3000, model=ModelSpec(width=12)), path, overwrite=True)
     return path
+
+
+@pytest.fixture(scope="module")
+def sgd_run(tmp_path_factory):
+    """The sgd preset: a plateau from step 0, a drop, a second plateau to the end (issue 22)."""
+    return _width12_run(tmp_path_factory, "sgd")
 
 
 @pytest.fixture(scope="module")
 def adam_run(tmp_path_factory):
-    """The baseline preset at width 12 (P = 193): a plateau, an escape, and a non-plateau descent before it."""
-    from trainer.engines.loop import train
-
-    config = dataclasses.replace(PRESETS["baseline"], epochs=3000, model=ModelSpec(width=12))
-    path = tmp_path_factory.mktemp("escape") / "baseline12.h5"
-    train(config, path, overwrite=True)
-    return path
+    """The baseline preset (Adam): a plateau, an escape, and a non-plateau descent before the plateau."""
+    return _width12_run(tmp_path_factory, "baseline")
 
 
 def _oracle(run, step_a: int, step_b: int, index_tol: float) -> dict:
