@@ -7,9 +7,9 @@ analyzer/analyses/escape/control.py: a stretch of the same run outside every pla
 within a factor of the escape's, span matched where possible, its Hessian's index chosen close to the escape's)
 the paired difference overlap_negative_norm - control_overlap_negative_norm: each overlap with its Hessian's
 negative eigenspace in units of n_negative / rank (a random direction's), so that two Hessians with different
-numbers of negative eigenvalues compare. Its mean with a 95 % cluster-bootstrap CI (runs resampled) and the
-centred bootstrap p-value, as in the Hessian's saddle control; no CI or p-value with fewer than MIN_RUNS_FOR_CI
-runs. The raw difference of the fractions is kept as `difference_raw` (descriptive), and every escape's control
+numbers of negative eigenvalues compare. Its mean with a 95 % CI and a two-sided p-value from the studentised
+cluster bootstrap (runs resampled; `_paired` says why studentised); no CI or p-value with fewer than
+MIN_RUNS_FOR_CI runs. The raw difference of the fractions is kept as `difference_raw` (descriptive), and every escape's control
 kind is counted. Frequencies (every escape, whatever its control): how often the most negative eigenvector's J v
 carries the frequency that jumps in that escape, against the jumping frequencies permuted across escapes, and
 which frequencies it carries.
