@@ -9,8 +9,8 @@ the paired difference overlap_negative_norm - control_overlap_negative_norm: eac
 negative eigenspace in units of n_negative / rank (a random direction's), so that two Hessians with different
 numbers of negative eigenvalues compare. Its mean with a 95 % CI and a two-sided p-value from the studentised
 cluster bootstrap (runs resampled; `_paired` says why studentised); no CI or p-value with fewer than
-MIN_RUNS_FOR_CI runs. The raw difference of the fractions is kept as `difference_raw` (descriptive), and every escape's control
-kind is counted. Frequencies (every escape, whatever its control): how often the most negative eigenvector's J v
+MIN_RUNS_FOR_CI runs. The raw difference of the fractions is kept as `difference_raw` (descriptive), and every
+escape's control kind is counted. Frequencies (every escape, whatever its control): how often the most negative eigenvector's J v
 carries the frequency that jumps in that escape, against the jumping frequencies permuted across escapes, and
 which frequencies it carries.
 
