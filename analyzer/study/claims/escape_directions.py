@@ -124,6 +124,22 @@ class EscapeDirections(Claim):
 
         return escape_section(study, result, figs, DIRECTION_ROW) if result is not None else []
 
+    effect_unit = "escape minus control overlap with the negative eigenspace (raw fractions; a twin has none)"
+
+    def per_run_effects(self, study, result) -> dict[str, float]:
+        """Per run: the mean raw difference overlap_negative - control_overlap_negative over its escapes with a
+        control (raw, not normalised: a twin's Hessian has no negative eigenspace, so both are 0 there)."""
+        out = {}
+        for run, table in study.extracts(self.id):
+            if table is None or table.empty:
+                continue
+            known = table[table.control_kind.astype(str) != "none"] if "control_kind" in table else table
+            difference = (known.overlap_negative.astype(float) - known.control_overlap_negative.astype(float))
+            difference = difference[np.isfinite(difference)]
+            if len(difference):
+                out[run.path] = float(difference.mean())
+        return out
+
     def json(self, study, result) -> dict:
         result = result or {}
         return {"escape_pool": result.get("escape_pool"), "escape_time": result.get("escape_time")}

@@ -47,7 +47,7 @@ class TwinContrast(Claim):
             twin = claim.per_run_effects(view, view.results.get(claim.id))
             if network or twin:
                 contrasts[claim.id] = paired_contrast(study, claim, network, twin)
-        return {"contrasts": contrasts, "twin_index": twin_index_check(study)}
+        return {"contrasts": contrasts, "twin_index": twin_index_check(study), "view": view}
 
     def tests(self, study, result) -> list[TestRow]:
         if result is None:

@@ -30,7 +30,8 @@ def twin_section(study, result: dict, figs: dict) -> list[str]:
         lines += markdown_table(pd.DataFrame(rows))
     paired = {k: c for k, c in contrasts.items() if c["n_pairs"]}
     if paired:
-        lines += image(figs, "twin-contrast.png", contrast_figure(study, paired), "network minus twin per claim")
+        lines += image(figs, "twin-contrast.png", contrast_figure(study, result["view"], paired),
+                       "network minus twin per claim")
     curves = {}
     for run in study.seed_runs + study.twin_runs:
         label = f"{study.group_of[run.path]} {'twin' if run.role == 'twin' else 'network'}"
@@ -45,14 +46,13 @@ def twin_section(study, result: dict, figs: dict) -> list[str]:
     return lines
 
 
-def contrast_figure(study, contrasts: dict) -> Figure:
-    """One panel per claim: every network-twin pair's effect (network vs twin) joined by a line."""
+def contrast_figure(study, view, contrasts: dict) -> Figure:
+    """One panel per claim: every network-twin pair's effect (network vs twin) joined by a line; `view`: the study
+    of the twins alone (twin_contrast.twin_view)."""
     from analyzer.report.figures import plt
 
     from analyzer.study.claims import get
-    from analyzer.study.claims.twin_contrast import twin_view
 
-    view = twin_view(study)
     fig, axes = plt.subplots(1, max(len(contrasts), 1), figsize=(2.6 * max(len(contrasts), 1) + 1, 3.6),
                              layout="constrained", squeeze=False)
     twins = {(view.group_of[r.path], r.seed): r.path for r in view.seed_runs}
