@@ -28,7 +28,8 @@ class KernelDriftScaling(Claim):
             "log(width) over the networks; p from permuting the widths within each seed (two-sided), CI by a cluster "
             "bootstrap over seeds; holds when the slope is negative at alpha after the family's adjustment and its CI "
             "covers -1/2; partly when negative but the CI excludes -1/2 (the kernel settles with width at another "
-            "rate); does not hold when significantly positive; not shown otherwise")
+            "rate) or there is no CI (fewer than 5 seeds); does not hold when significantly positive; not shown "
+            "otherwise")
 
     def jobs(self, options) -> list:
         return theory_jobs("ntk")

@@ -82,7 +82,7 @@ class RateProportionalToEigenvalue(Claim):
         check = result["twin_check"]
         if check["n_twins"]:
             out.append(self.verdict(
-                "holds" if check["n_over"] == 0 else "does not hold",
+                "untested" if check["n_directions"] == 0 else "holds" if check["n_over"] == 0 else "does not hold",
                 f"{check['n_twins']} twins, {check['n_directions']} moving eigendirections: largest |ratio - 1| "
                 f"{check['max_error']:.2g}; {check['n_over']} twins over the tolerance",
                 "On the GD twins the observed rate equals the predicted one in every moving eigendirection"))

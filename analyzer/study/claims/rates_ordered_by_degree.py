@@ -86,8 +86,9 @@ class RatesOrderedByDegree(Claim):
         table.columns = [f"median rate, width {c}" if isinstance(c, (int, np.integer)) else c for c in table.columns]
         return ["## Rates by degree", "",
                 "Per target mode (degree on the sphere, frequency on the sines) the median convergence rate per step "
-                "across seeds, for the networks (role seed) and their linearised twins; empty: the mode never fell "
-                "to 0.9 of its start in most runs.", ""] + markdown_table(table)
+                "across seeds, for the networks (role seed) and their linearised twins, over the runs in which the "
+                "mode's residual fell to 0.9 of its start (empty: in none; the order statistic counts such a mode "
+                "as the slowest).", ""] + markdown_table(table)
 
     def json(self, study, result) -> dict:
         if result is None:
