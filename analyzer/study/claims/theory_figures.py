@@ -59,8 +59,9 @@ def drift_figure(runs: pd.DataFrame, tests: dict, curves: dict) -> Figure:
 
 
 def _by_width(points: dict) -> list:
-    """(series, role, evidence) sorted by series, width and role, so legends list the widths in order."""
-    return sorted(points.values(), key=lambda p: (p[0], p[2].kernel.facts.width, p[1]))
+    """(series, role, evidence) sorted by series, twins first (drawn under the networks), then width (legends list
+    the widths in order)."""
+    return sorted(points.values(), key=lambda p: (p[0], p[1] != "twin", p[2].kernel.facts.width))
 
 
 def rate_figure(points: dict) -> Figure:

@@ -19,7 +19,7 @@ from analyzer.study.claims.base import ClaimJob
 NOT_IN_REGIME = ("no one-hidden-layer ReLU runs trained by full-batch gradient descent among the inputs (seeds "
                  "001-003's regime; `make theory` trains a width sweep of them)")
 # a series is a width sweep: runs that differ only by these keys (and by what identifies a run: seed, role)
-SWEPT_KEYS = frozenset({"width", "lr"})
+SWEPT_KEYS = frozenset({"width", "lr", "in_dim"})  # in_dim follows the target, which names the series anyway
 IDENTITY_KEYS = frozenset({"seed", "perturb", "perturb_seed", "linearize", "device", "preset"})
 MOVING_DECAY = 0.1  # a direction moves when the linearised prediction decays it by at least this (in e-folds)
 MIN_SHARE = 1e-3  # ... and its initial residual component is at least this fraction of the residual's norm
