@@ -41,7 +41,8 @@ class KernelDriftScaling(Claim):
         networks = study.extracts(self.id)
         if not networks:
             return None
-        series = series_names([r for r, _ in networks] + study.twin_runs)
+        twin_views = study.extracts(self.id, study.twin_runs)
+        series = series_names([r for r, _ in networks + twin_views])  # the regime's runs name the sweeps
         frame = pd.DataFrame([{"series": series[r.path], "run": r.label, "seed": r.seed, "width": e.facts.width,
                                "value": e.final_drift} for r, e in networks])
         tests = {}
@@ -49,7 +50,7 @@ class KernelDriftScaling(Claim):
             if part.width.nunique() >= 2:
                 tests[name] = width_slope(part, study.options.n_resamples, study.options.n_permutations,
                                           study.options.seed)
-        twins = [e.final_drift for _, e in study.extracts(self.id, study.twin_runs)]
+        twins = [e.final_drift for _, e in twin_views]
         return {"runs": frame, "tests": tests, "twin_drift": twins,
                 "curves": {r.path: (series[r.path], e.facts.width, e.drift_steps, e.drift) for r, e in networks}}
 
