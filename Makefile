@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 RUNS := data/runs
 STUDY := $(RUNS)/baseline-s0.h5 $(RUNS)/wide-s0.h5 $(RUNS)/deep-s0.h5 $(RUNS)/sgd-s0.h5
 
-.PHONY: install demo train-study study test bench clean
+.PHONY: install demo train-study study theory test bench clean
 
 install: $(STAMP)
 
@@ -35,6 +35,28 @@ study: $(STAMP)
 	$(BIN)/train sweep --presets baseline,wide,deep,sgd --seeds 0,1 --perturb 1e-7 --replicates 1-4 --out $(SWEEP)
 	$(BIN)/train sweep --presets baseline,deep --seeds 0-7 --amps 1,1,1,1 --out $(SWEEP)
 	$(BIN)/analyze study $(SWEEP) -o reports/seed-study-8seeds --overwrite
+
+# Seeds 001-003 in their regime (issue 31): one-hidden-layer ReLU nets trained by full-batch GD in float64, a width
+# sweep (8, 32, 128, 512 hidden units; 8 seeds each) on harmonics of degrees 1-3 on S^2 and on the seed-000 sines,
+# every run with its linearised twin. The learning rate follows the width so that 2 lr lambda_max(K_0) / N is about
+# 0.5 at every width (lambda_max / N ~ 0.07 m + 1 on the sphere, ~ 0.21 m + 1 on the sines): the same stage of
+# training at the same step. N = 200 training points: widths 8 and 32 have fewer parameters than points (seed 003's
+# underparameterised setting), 128 and 512 more. One Dask sweep per width (reruns skip complete runs, resume killed
+# ones), then `analyze study` without the Hessian (no theory claim reads it).
+THEORY := data/sweeps/theory
+THEORY_RUNS := --presets sgd --depth 1 --seeds 0-7 --linearize no,yes --dtype float64 --epochs 1000 --n-train 200 \
+	--ckpt-every 10 --pred-every 2
+THEORY_HARMONICS := 8:0.15 32:0.075 128:0.025 512:0.007
+THEORY_SINES := 8:0.1 32:0.03 128:0.009 512:0.0023
+theory: $(STAMP)
+	for pair in $(THEORY_HARMONICS); do \
+		$(BIN)/train sweep $(THEORY_RUNS) --target harmonics --input-dim 3 --degrees 1,2,3 --width $${pair%%:*} \
+			--lr $${pair##*:} --out $(THEORY)/harmonics-w$${pair%%:*} || exit 1; done
+	for pair in $(THEORY_SINES); do \
+		$(BIN)/train sweep $(THEORY_RUNS) --width $${pair%%:*} --lr $${pair##*:} --out $(THEORY)/sines-w$${pair%%:*} \
+			|| exit 1; done
+	$(BIN)/analyze study $(THEORY)/*/ -o reports/theory-study --overwrite --no-hessian \
+		--title "Seeds 001-003 in their regime: a width sweep of one-hidden-layer ReLU nets with linearised twins"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

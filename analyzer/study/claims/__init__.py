@@ -20,6 +20,11 @@ BUILTIN = (
     "escape_directions",
     "noise_floor",
     "twin_contrast",
+    "kernel_drift_scaling",
+    "rate_proportional_to_eigenvalue",
+    "rates_ordered_by_degree",
+    "damped_deviations",
+    "gd_mask_bandwidth",
 )
 
 _loaded: dict[str, Claim] = {}
