@@ -173,14 +173,14 @@ def test_report_structure_and_plain_words(study_dir):
 
 def test_verdicts_follow_the_statistics_not_a_script(study_dir):
     study = _study(collect_paths([str(study_dir / "diag-*.h5")]), hessian=False)
-    design = "Spectral bias: lower frequencies are learned first (seed 000's design (amplitudes not all equal))"
-    row = study.family_row("learning order, design: mean Kendall tau (two-sided)")
+    design = "Spectral bias: lower frequencies are learned first (amplitudes falling with frequency, seed 000's design)"
+    row = study.family_row("learning order, decreasing amplitudes: mean Kendall tau (two-sided)")
     assert row.effect == pytest.approx(1.0)  # diag-linear: every learned frequency in order
     assert _verdicts(study)[design] in ("holds", "not shown")  # two runs: the permutation p is coarse
     reversed_runs = [_with_extract(r, "spectral_bias", learned_steps=r.extract("spectral_bias").learned_steps[::-1])
                      for r in study.runs]
     flipped = build_study(reversed_runs, study.options)
-    assert flipped.family_row("learning order, design: mean Kendall tau (two-sided)").effect == pytest.approx(-1.0)
+    assert flipped.family_row("learning order, decreasing amplitudes: mean Kendall tau (two-sided)").effect == pytest.approx(-1.0)
     assert _verdicts(flipped)[design] != "holds"
 
 

@@ -190,11 +190,12 @@ def test_the_design_and_the_equal_amplitude_control_are_separate_rows():
                                  config={"target": {"amps": list(amps)}}))
     study = build_study(runs, dataclasses.replace(OPTIONS, n_permutations=999))
     bias = [v for v in study.verdicts if v.claim == "spectral_bias"]
-    assert [v.observation.split("(")[1].split(" ")[0] for v in bias] == ["seed", "the"]
+    assert [v.observation.split("(")[1].split(",")[0] for v in bias] == ["amplitudes falling with frequency",
+                                                                         "every mode of equal amplitude"]
     assert bias[0].verdict == "holds"  # the design: every run in order, tau = 1
     assert bias[1].verdict != "holds"  # the control: reversed or mixed, never a claim of order
     rows = {r.name: r for r in study.family}
-    assert rows["learning order, design: mean Kendall tau (two-sided)"].effect == pytest.approx(1.0)
+    assert rows["learning order, decreasing amplitudes: mean Kendall tau (two-sided)"].effect == pytest.approx(1.0)
     assert rows["learning order, equal amplitudes: mean Kendall tau (two-sided)"].effect < 0
 
 

@@ -4,7 +4,7 @@ Per seed run, Kendall's tau-b between the mode and its learned step (a mode neve
 after every learned one); two modes learned at the same stored step are a tie, not disorder. The pooled statistic
 is the mean tau over runs; its null keeps each run's learned steps and breaks their assignment to modes (a uniform
 permutation within each run: no order), its CI is a cluster bootstrap over runs within groups. Seed 000's design
-(the default, decreasing amplitudes) and the amplitude control (equal amplitudes) are separate rows: the control
+(amplitudes falling with frequency) and the amplitude control (equal amplitudes) are separate rows: the control
 asks whether the order survives when every mode carries the same energy.
 """
 
@@ -21,8 +21,9 @@ from analyzer.study.claims.base import Claim, ClaimJob, test_verdict
 from analyzer.study.claims.events import EVENTS_JOBS, run_events
 from analyzer.study.family import ALPHA, MIN_RUNS_FOR_CI, TestRow
 
-CONDITIONS = {"design": "seed 000's design (amplitudes not all equal)",
-              "equal amplitudes": "the amplitude control (every mode of equal amplitude)"}
+CONDITIONS = {"decreasing amplitudes": "amplitudes falling with frequency, seed 000's design",
+              "equal amplitudes": "every mode of equal amplitude, the amplitude control",
+              "other amplitudes": "amplitudes neither equal nor falling with frequency"}
 MAX_EXACT_MODES = 7  # up to 7! = 5,040 orders per run are enumerated; more are sampled
 
 
@@ -37,6 +38,13 @@ class LearnedSteps:
     @property
     def equal_amplitudes(self) -> bool:
         return len(self.amplitudes) > 1 and bool(np.allclose(self.amplitudes, self.amplitudes[0], rtol=1e-6))
+
+    @property
+    def condition(self) -> str:
+        """Which amplitude condition the run's target is in (CONDITIONS)."""
+        if self.equal_amplitudes:
+            return "equal amplitudes"
+        return "decreasing amplitudes" if bool(np.all(np.diff(self.amplitudes) <= 0)) else "other amplitudes"
 
 
 class SpectralBias(Claim):
@@ -113,7 +121,7 @@ def order_frame(seeds, group_of: dict[str, str]) -> pd.DataFrame:
     for run, extract in seeds:
         values = np.where(np.isfinite(extract.learned_steps), extract.learned_steps, float(run.n_steps))
         rows.append({"run": run.label, "group": group_of[run.path],
-                     "condition": "equal amplitudes" if extract.equal_amplitudes else "design",
+                     "condition": extract.condition,
                      "tau": kendall_tau_b(values), "values": values})
     return pd.DataFrame(rows, columns=["run", "group", "condition", "tau", "values"])
 
