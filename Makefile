@@ -27,16 +27,18 @@ demo: train-study
 
 # The seed-000 study across seeds: 4 presets x 8 seeds x 10,000 epochs, plus a float-rounding control
 # (seeds 0 and 1 of each preset with their initial weights perturbed at 1e-7, 4 replicates each) and an amplitude
-# control (baseline and deep with equal amplitudes 1,1,1,1: does the spectral-bias order survive?), trained as
-# Dask sweeps (reruns skip complete runs, resume killed ones), then `analyze study` writes the report.
+# control (baseline and deep with equal amplitudes 1,1,1,1: does the spectral-bias order survive?) and the linearised
+# twin of every seed run (the same network without saddles: the twin contrast), trained as Dask sweeps (reruns skip
+# complete runs, resume killed ones), then `analyze study` writes the report.
 SWEEP := data/sweeps/study
 study: $(STAMP)
 	$(BIN)/train sweep --presets baseline,wide,deep,sgd --seeds 0-7 --out $(SWEEP)
 	$(BIN)/train sweep --presets baseline,wide,deep,sgd --seeds 0,1 --perturb 1e-7 --replicates 1-4 --out $(SWEEP)
 	$(BIN)/train sweep --presets baseline,deep --seeds 0-7 --amps 1,1,1,1 --out $(SWEEP)
+	$(BIN)/train sweep --presets baseline,wide,deep,sgd --seeds 0-7 --linearize yes --out $(SWEEP)
 	$(BIN)/analyze study $(SWEEP) -o reports/seed-study-8seeds --overwrite
 
-# Seeds 001-003 in their regime (issue 31): one-hidden-layer ReLU nets trained by full-batch GD in float64, a width
+# Seeds 001-003 in their regime: one-hidden-layer ReLU nets trained by full-batch GD in float64, a width
 # sweep (8, 32, 128, 512 hidden units; 8 seeds each) on harmonics of degrees 1-3 on S^2 and on the seed-000 sines,
 # every run with its linearised twin. The learning rate follows the width so that 2 lr lambda_max(K_0) / N is about
 # 0.5 at every width (lambda_max / N ~ 0.07 m + 1 on the sphere, ~ 0.21 m + 1 on the sines): the same stage of
