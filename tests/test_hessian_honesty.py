@@ -183,17 +183,19 @@ def test_cli_json_and_table_never_show_an_uncertified_count(small_run):
 def test_study_decides_saddles_by_the_bounds_and_names_the_undecided():
     from types import SimpleNamespace
 
-    from analyzer.analyses.hessian.study_verdict import saddle_description as _saddle_description
-    from analyzer.analyses.hessian.study_verdict import saddles as _saddles
+    from study_fakes import curvature
+
+    from analyzer.study.claims.saddles import saddle_description, saddle_verdict
 
     def run(rows):
         table = pd.DataFrame(rows, columns=["role", "index_count", "index_low", "index_high"])
-        return SimpleNamespace(parts={"hessian": {"rows": table}})
+        return SimpleNamespace(path="x"), curvature(None, table, pd.DataFrame(columns=["start_step", "end_step"]))
 
-    runs = [run([("middle", 3, 3, 3), ("start", np.nan, 0, 50)]), run([("middle", np.nan, 2, 40)]),
-            run([("middle", np.nan, 0, 40)]), run([("middle", 0, 0, 0)])]
-    found = _saddles(runs, None, None)
-    assert found["verdict"] == "untested"  # the count is descriptive: only the time-matched control decides
-    assert "2 of 3 plateau-middle checkpoints have index >= 1" in found["evidence"]
-    assert "1 more left out: not certified" in found["evidence"]
-    assert _saddle_description([run([("middle", np.nan, 0, 40)])]).endswith("not certified at any of the 1 plateau-middle checkpoints: undecided")
+    extracts = [run([("middle", 3, 3, 3), ("start", np.nan, 0, 50)]), run([("middle", np.nan, 2, 40)]),
+                run([("middle", np.nan, 0, 40)]), run([("middle", 0, 0, 0)])]
+    assert saddle_verdict(None, None, {}) == "untested"  # the count is descriptive: only the controls decide
+    text = saddle_description(extracts)
+    assert "2 of 3 plateau-middle checkpoints have index >= 1" in text
+    assert "1 more left out: not certified" in text
+    assert saddle_description([run([("middle", np.nan, 0, 40)])]).endswith(
+        "not certified at any of the 1 plateau-middle checkpoints: undecided")
