@@ -21,7 +21,6 @@ import math
 from typing import Callable
 
 import numpy as np
-from scipy import stats
 
 from analyzer.stats.constants import CONFIDENCE, MIN_RUNS_FOR_CI, N_RESAMPLES
 
@@ -78,6 +77,8 @@ def studentized_ci(estimate: float, se: float, draws, draw_ses, confidence: floa
     tail = (1 - confidence) / 2
     q_low, q_high = np.quantile((draws[usable] - estimate) / draw_ses[usable], [tail, 1 - tail])
     if df is not None and df > 0:
+        from scipy import stats  # here, not at the top: `analyze --help` must not load scipy.special
+
         q_t = float(stats.t.ppf(1 - tail, df))
         q_low, q_high = min(q_low, -q_t), max(q_high, q_t)
     return float(estimate - q_high * se), float(estimate - q_low * se)

@@ -23,7 +23,6 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy import stats
 
 from analyzer.stats.constants import ALPHA, POWER
 
@@ -110,6 +109,8 @@ def local_level(rows: list[TestRow], index: int, alpha: float = ALPHA,
 def detectable_effect(se: float | None, level: float, power: float = POWER, sided: int = 1) -> float | None:
     """The smallest effect (magnitude, the effect's units) a test of standard error `se` detects with `power` at
     `level` (one- or two-sided), normal approximation: (z_{1 - level / sided} + z_{power}) x se."""
+    from scipy import stats  # here, not at the top: `analyze --help` must not load scipy.special
+
     if se is None or not math.isfinite(se) or not 0 < level < 1:
         return None
     return float((stats.norm.ppf(1 - level / sided) + stats.norm.ppf(power)) * se)

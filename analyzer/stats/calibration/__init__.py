@@ -3,8 +3,9 @@
 (rates.py). bench/null_calibration.py runs them at full size and picks the default null;
 tests/test_null_calibration.py runs small versions."""
 
+from analyzer.stats.calibration.catalog import Model, calibration_models
 from analyzer.stats.calibration.known import known_answer_study
-from analyzer.stats.calibration.models import Model, Study, calibration_models, event_study
+from analyzer.stats.calibration.models import Study, event_study
 from analyzer.stats.calibration.parseval import loss_drop_midpoints, parseval_study
 from analyzer.stats.calibration.rates import holds_level, null_variants, rejection_rates
 from analyzer.stats.calibration.templates import LAST_STEP, TEMPLATES
