@@ -91,9 +91,10 @@ def summarise(table: dict, alpha: float) -> dict:
 
 
 def choose_default(rows: dict) -> str | None:
+    from analyzer.stats.calibration import holds_level
     from analyzer.stats.nulls import NULLS
 
-    qualified = [n for n in NULLS if not NULLS[n].diagnostic and rows[n]["fpr"] <= LIMIT]
+    qualified = [n for n in NULLS if not NULLS[n].diagnostic and holds_level(rows[n]["fpr"], LIMIT)]
     return max(qualified, key=lambda n: rows[n]["power"]) if qualified else None
 
 
@@ -131,6 +132,7 @@ def main() -> None:
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--json", action="store_true", help='print {"default": NAME, "nulls": {NAME: {fpr, fpr_se, '
                                                             'power, fpr_by_model}}, ...} only')
+    parser.add_argument("--markdown", help="also write the Markdown tables to this file (with --json)")
     args = parser.parse_args()
     from analyzer.stats.nulls import NULLS
 
@@ -152,6 +154,10 @@ def main() -> None:
                           "studies": args.studies, "draws": args.draws, "alpha": args.alpha}, indent=2))
     else:
         print(markdown(result, args))
+    if args.markdown:
+        with open(args.markdown, "w") as handle:
+            handle.write(markdown(result, args) + f"\n\n({time.perf_counter() - start:.0f} s)\n")
+    if not args.json:
         print(f"\n({time.perf_counter() - start:.0f} s)")
     if default is None:
         log(f"NO NULL QUALIFIES: every non-diagnostic null has a worst-model FPR above {LIMIT}")

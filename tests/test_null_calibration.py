@@ -23,7 +23,7 @@ def binomial_bound(alpha: float, n: int) -> float:
 
 def test_default_null_keeps_its_level_under_a_shared_clock_where_swap_fails():
     """200 studies of 4 presets x 8 runs, each run's jumps and references shifted by one clock of SD 0.3 decades and
-    no coupling: the default rejects at most alpha + 3 SE, the swap null far more (issue 30: 0.40-0.74)."""
+    no coupling: the default rejects at most alpha + 3 SE, the swap null far more (the bench: 0.43)."""
     n = 200
     nulls = null_variants({"default": (DEFAULT_NULL, {}), "swap": ("swap", {})})
     rates = rejection_rates(calibration_models()["clock-0.3"], nulls, n, n_draws=99, seed=7)
@@ -40,7 +40,7 @@ def test_default_null_finds_planted_coupling():
 def test_log_uniform_rejects_clustered_events_without_coupling():
     nulls = null_variants({"log-uniform": ("log-uniform", {})})
     rates = rejection_rates(calibration_models()["independent-edges"], nulls, 40, n_draws=99, seed=7)
-    assert rates["log-uniform"]["rate"] > 0.5  # issue 21: jumps and edges crowd into the early transient
+    assert rates["log-uniform"]["rate"] > 0.5  # jumps and edges crowd into the early transient (the bench: 0.94)
 
 
 def test_the_clock_moves_every_event_of_a_run_and_events_past_the_end_are_dropped():

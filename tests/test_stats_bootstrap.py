@@ -90,3 +90,41 @@ def test_intervals_p_values_and_too_few_runs():
     assert too_few_runs(4) == "too few runs for a CI (4 < 5)" and too_few_runs(5) is None
     assert group_ci(4, lambda: (0.0, 1.0)) == (None, None, "too few runs for a CI (4 < 5)")
     assert group_ci(6, lambda: (0.0, 1.0)) == (0.0, 1.0, "")
+
+
+def test_the_saddle_control_and_escape_bootstraps_are_this_one():
+    """The two other cluster bootstraps of the tree, written as statistics of run weights, give the same draws from
+    the same seed (so they can call cluster_bootstrap and drop their own loops)."""
+    import sys
+    from pathlib import Path
+
+    import pandas as pd
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_saddle_control import fake_runs
+
+    from analyzer.analyses.escape.pool import _cluster_means
+    from analyzer.analyses.hessian.saddle_control import _group_matrices, _weighted, grid_points
+    from analyzer.analyses.hessian.saddle_control import cluster_bootstrap as saddle
+
+    points = grid_points(*fake_runs(np.random.default_rng(0), effect=0.02))
+    matrices = _group_matrices(points, "index_fraction")
+    sizes = [m[0].shape[0] for m in matrices]
+    strata = [g for g, size in enumerate(sizes) for _ in range(size)]
+
+    def difference(weights):
+        parts = np.split(weights, np.cumsum(sizes)[:-1], axis=1)
+        return _weighted(matrices, parts)[:, 2]
+
+    draws = cluster_bootstrap(difference, strata, 300, seed=4)
+    theirs = saddle(points, "index_fraction", 300, 4)
+    assert percentile_ci(draws) == pytest.approx((theirs["ci_low"], theirs["ci_high"]), abs=1e-12)
+    assert centred_p_value(draws, theirs["difference"]) == pytest.approx(theirs["p_value"], abs=1e-12)
+
+    rng = np.random.default_rng(1)
+    escapes = pd.DataFrame({"run": rng.choice(list("abcdef"), 30), "x": rng.normal(size=30)})
+    runs = escapes.run.unique()
+    sums = escapes.groupby("run")[["x"]].sum().reindex(runs).to_numpy(float)
+    counts = escapes.groupby("run").size().reindex(runs).to_numpy(float)
+    mine = cluster_bootstrap(lambda w: (w @ sums)[:, 0] / (w @ counts), ["all"] * len(runs), 200, seed=7)
+    np.testing.assert_allclose(mine, _cluster_means(escapes, ["x"], 200, 7)[:, 0], rtol=0, atol=1e-12)

@@ -50,6 +50,15 @@ def test_every_null_declares_what_it_keeps_and_where_it_was_calibrated(name):
     assert not (cls.diagnostic and name == DEFAULT_NULL)
 
 
+def test_calibrated_for_names_null_models_of_the_calibration_and_the_default_holds_under_all():
+    from analyzer.stats.calibration import calibration_models
+
+    null_models = {name for name, model in calibration_models().items() if model.null_for}
+    for cls in NULLS.values():
+        assert set(cls.calibrated_for) <= null_models, cls.name
+    assert set(NULLS[DEFAULT_NULL].calibrated_for) == null_models
+
+
 def test_the_factory_names_the_known_nulls_and_passes_options():
     with pytest.raises(BadInputError, match="known: .*swap.*interval-jitter"):
         get_null("gaussian")

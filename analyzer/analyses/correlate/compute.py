@@ -19,8 +19,8 @@ proceeds in stages evenly spread in log-step, and so do plateau edges. Jumps and
 (early transients, preset-typical timing), so a null that redraws jumps uniformly (log-uniform, uniform) rejects
 without any coupling; a null that swaps references between runs reads a clock the runs share (a seed that learns
 everything earlier) as coupling. The default ("auto") is the null bench/null_calibration.py chose under
-generative models that none of the nulls assumes, with interval-jitter (each run on its own) for a group of one
-run when the default exchanges references between runs. The jumps' frequencies (or degrees) are passed as their
+generative models that none of the nulls assumes (clock-swap), with shift (each run on its own) for a group of
+one run when the default exchanges references between runs. The jumps' frequencies (or degrees) are passed as their
 labels, from which the clock-aligned swap reads each run's clock.
 
 On a harmonics run the jumps are those of the spherical-harmonic degrees (the spectrum analysis on that basis)

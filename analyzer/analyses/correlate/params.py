@@ -28,8 +28,8 @@ class CorrelateParams:
                               "reference redrawn within a window of its own position), shift (references shifted "
                               "circularly in log-step within each run), log-uniform or uniform (diagnostics: jumps "
                               "redrawn uniformly in log-step or in steps); auto = the default chosen by "
-                              "bench/null_calibration.py, or interval-jitter when the default exchanges references "
-                              "between runs and a group (preset) has a single run.", choices=NULLS)
+                              "bench/null_calibration.py (clock-swap), or shift when a group (preset) has a single "
+                              "run and the default exchanges references between runs.", choices=NULLS)
     statistic: str = param("mean_distance", "mean_distance (mean jump-to-nearest-reference distance; small means "
                                              "association) or hit_fraction (fraction of jumps within --tolerance).",
                            choices=STATISTICS)

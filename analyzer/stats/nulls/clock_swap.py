@@ -17,11 +17,17 @@ would equal the observed one). Why labelled offsets rather than the median of th
 jumps they have (a frequency learned twice, or never), and the median of a changing set moves by more than the
 clock; the offset of each frequency from its own typical time does not. Why a (trimmed) mean of the offsets:
 any error of the clock moves the donors' references away from where the run's own would be, which the test reads
-as coupling; with 4-9 offsets of similar noise the mean errs least (on 600 simulated studies with a clock of SD
-0.3 decades the test rejected 0.057 with the mean, 0.058 with the median, against 0.057 for the true clocks). Why the run's and not the unit's jumps:
+as coupling; with 4-9 offsets of similar noise the mean errs least (600 simulated studies without coupling and a
+clock of SD 0.3 decades: rejected 0.057 with the mean, 0.058 with the median; 300 with the true clocks: 0.057).
+Why the run's and not the unit's jumps:
 when a unit is one frequency of a run (the decoupled test), a clock from that unit's jump alone would place every
 donor's references at the donor's own distance from its jump, so pass the run's clock as `clocks`
 (`estimate_clocks` over the run's jumps), shared by all its units.
+
+Calibration (bench/null_calibration.py, 1,000 studies a model): false-positive rate 0.047-0.061 at alpha 0.05 under
+independent events (escapes, edges), a shared clock of SD 0.1, 0.2, 0.3 decades, and the Parseval model's
+decoupled test; power 0.86-0.87 at a planted coupling of 20 % of the jumps, with or without a clock (swap: 0.86,
+but 0.43 false positives at a clock of SD 0.3). It is the default null.
 """
 
 from __future__ import annotations
@@ -55,7 +61,8 @@ class ClockSwap(ExchangeNull):
 
     name = "clock-swap"
     keeps = "each run's clock and jumps, and the group's reference patterns relative to each run's clock"
-    calibrated_for = ()
+    calibrated_for = ("independent", "independent-edges", "clock-0.1", "clock-0.2", "clock-0.3", "parseval",
+                      "parseval-clock-0.2")
 
     def prepare(self, events: Events) -> np.ndarray:
         if events.clocks is not None:

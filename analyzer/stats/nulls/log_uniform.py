@@ -16,6 +16,7 @@ class LogUniform(PerRunNull):
     name = "log-uniform"
     keeps = "each run's references and its number of jumps; nothing of where its jumps cluster"
     diagnostic = True
+    calibrated_for = ("independent", "clock-0.1", "clock-0.2", "clock-0.3", "parseval", "parseval-clock-0.2")
 
     def null_distances(self, jumps, references, span, n_draws, rng) -> np.ndarray:
         low, high = span

@@ -14,7 +14,8 @@ class Shift(PerRunNull):
 
     name = "shift"
     keeps = "each run's jumps and the spacing of its references; not where the references sit in the run"
-    calibrated_for = ()
+    calibrated_for = ("independent", "independent-edges", "clock-0.1", "clock-0.2", "clock-0.3", "parseval",
+                      "parseval-clock-0.2")
 
     def null_distances(self, jumps, references, span, n_draws, rng) -> np.ndarray:
         low, high = span
