@@ -155,3 +155,19 @@ def test_a_swap_type_null_on_a_group_of_one_run_is_bad_input_naming_the_group():
         lenient = get_null(name).draw([np.array([10.0])] * 2, [np.array([12.0])] * 2, [100] * 2, ["deep", "wide"],
                                       9, 0, strict=False)
         assert lenient.runs == [] and len(lenient.notes) == 2
+
+
+def test_units_of_one_run_take_the_run_clock():
+    from analyzer.stats.nulls.clock_swap import run_clocks
+
+    template = np.array([10.0, 100.0, 1000.0])
+    offsets = [0.0, 0.2, -0.1, 0.1]
+    jumps, labels, clusters = [], [], []
+    for run, c in enumerate(offsets):
+        for k, step in enumerate(template):  # one unit per run and frequency
+            jumps.append(np.array([10 ** (np.log10(step + 1) + c) - 1]))
+            labels.append(np.array([k]))
+            clusters.append(run)
+    clocks = run_clocks(jumps, labels, clusters, ["preset"] * len(jumps))
+    expected = np.repeat(np.array(offsets) - np.median(offsets), 3)
+    np.testing.assert_allclose(clocks - clocks[0], expected - expected[0], atol=1e-12)

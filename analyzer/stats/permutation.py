@@ -28,6 +28,7 @@ from analyzer.stats.bootstrap import cluster_bootstrap, studentized_ci, too_few_
 from analyzer.stats.constants import CONFIDENCE, N_PERMUTATIONS, N_RESAMPLES
 from analyzer.stats.effect import ExchangeBlock, JumpEffect
 from analyzer.stats.nulls import DEFAULT_NULL, Null, NullDraws, get_null
+from analyzer.stats.nulls.clock_swap import run_clocks
 
 STATISTICS = ("mean_distance", "hit_fraction")
 
@@ -94,6 +95,8 @@ def jump_test(jumps, references, spans, groups=None, *, null: str | Null = DEFAU
         raise BadInputError(f"unknown statistic {statistic!r}; known: {', '.join(STATISTICS)}")
     model = get_null(null) if isinstance(null, str) else null
     groups = list(groups) if groups is not None else [""] * len(jumps)
+    if clocks is None and clusters is not None and len(set(clusters)) < len(clusters):  # a run's units: its clock
+        clocks = run_clocks(jumps, labels, clusters, list(strata) if strata is not None else groups)
     draws = model.draw(jumps, references, spans, groups, n_permutations, np.random.default_rng(seed), names,
                        strict, labels, clocks, clusters)
     n_jumps = sum(len(o) for o in draws.observed)

@@ -8,7 +8,7 @@ in data, and planted coupling for power. None of them is a null's own assumption
 - clock-SD: the same plus one offset per run, normal with SD 0.1, 0.2 or 0.3 decades, added to BOTH its jumps and
   its references: a seed that learns everything a little earlier or later (seeds differ by 0.14-0.28 decades in
   learned steps). No event coupling: a rejection is a false positive.
-- planted (power): a fraction COUPLING of each run's jumps moved onto one of the run's own references plus
+- planted (power): a fraction (templates.COUPLING, 0.2) of each run's jumps moved onto one of the run's own references plus
   DETECTION_DECADES of detection noise, with or without a shared clock.
 - parseval (parseval.py): frequencies' residuals drop as sigmoids at their jumps and the loss is their energy.
 catalog.py names them all.
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analyzer.stats.calibration.templates import (COUPLING, DETECTION_DECADES, JITTER_DECADES, KEEP, LAST_STEP,
-                                                  TEMPLATES, TOP, presets)
+from analyzer.stats.calibration.templates import (DETECTION_DECADES, JITTER_DECADES, KEEP, LAST_STEP, TEMPLATES,
+                                                  TOP, presets)
 
 
 @dataclass(frozen=True)

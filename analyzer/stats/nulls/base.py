@@ -20,7 +20,7 @@ from typing import ClassVar
 import numpy as np
 
 from analyzer.errors import BadInputError
-from analyzer.stats.distances import scale_steps
+from analyzer.stats.distances import nearest_distance, scale_steps
 
 
 @dataclass(frozen=True)
@@ -127,8 +127,6 @@ class PerRunNull(Null):
     """A null that redraws each run's references (or jumps) from that run alone."""
 
     def _draw(self, events: Events, n_draws: int, rng: np.random.Generator, strict: bool) -> NullDraws:
-        from analyzer.stats.distances import nearest_distance
-
         draws = NullDraws()
         for i in range(len(events)):
             if not events.tested(i):

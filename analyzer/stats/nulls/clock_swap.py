@@ -21,8 +21,8 @@ as coupling; with 4-9 offsets of similar noise the mean errs least (600 simulate
 clock of SD 0.3 decades: rejected 0.057 with the mean, 0.058 with the median; 300 with the true clocks: 0.057).
 Why the run's and not the unit's jumps:
 when a unit is one frequency of a run (the decoupled test), a clock from that unit's jump alone would place every
-donor's references at the donor's own distance from its jump, so pass the run's clock as `clocks`
-(`estimate_clocks` over the run's jumps), shared by all its units.
+donor's references at the donor's own distance from its jump, so such units take their run's clock (`run_clocks`,
+which analyzer.stats.permutation.jump_test applies when units share a run and no clocks are given).
 
 Calibration (bench/null_calibration.py, 1,000 studies a model): false-positive rate 0.047-0.061 at alpha 0.05 under
 independent events (escapes, edges), a shared clock of SD 0.1, 0.2, 0.3 decades, and the Parseval model's
@@ -54,6 +54,23 @@ def estimate_clocks(jumps_u: list[np.ndarray], groups: list, labels: list[np.nda
             offsets = np.sort([times[i] - centre[label] for label, times in shared.items() if i in times])
             clocks[i] = float(np.mean(offsets[1:-1] if len(offsets) >= 5 else offsets)) if len(offsets) else 0.0
     return clocks
+
+
+def run_clocks(jumps, labels, clusters, strata) -> np.ndarray:
+    """Per unit, the clock of its run (cluster): estimated from all of the run's units' jumps (steps) and labels
+    together, runs compared within their stratum; what a unit that is one frequency of a run must be aligned by."""
+    from analyzer.stats.distances import log_steps
+
+    runs = list(dict.fromkeys(clusters))
+    pooled = {run: ([], [], None) for run in runs}
+    for i, run in enumerate(clusters):
+        pooled[run][0].append(log_steps(jumps[i]))
+        pooled[run][1].append(np.asarray(labels[i]) if labels is not None else np.zeros(len(jumps[i])))
+        pooled[run] = (pooled[run][0], pooled[run][1], strata[i])
+    clocks = estimate_clocks([np.concatenate(pooled[r][0]) for r in runs], [pooled[r][2] for r in runs],
+                             [np.concatenate(pooled[r][1]) for r in runs])
+    by_run = dict(zip(runs, clocks))
+    return np.array([by_run[run] for run in clusters])
 
 
 class ClockSwap(ExchangeNull):
