@@ -32,12 +32,3 @@ def nearest(points: np.ndarray, sorted_reference: np.ndarray) -> tuple[np.ndarra
     d_left, d_right = np.abs(points - sorted_reference[left]), np.abs(points - sorted_reference[right])
     return np.minimum(d_left, d_right), np.where(d_left <= d_right, left, right)
 
-
-def nearest_in_draws(points: np.ndarray, references: np.ndarray) -> np.ndarray:
-    """(draws, n_points) distances from fixed points (n_points,) to per-draw references (draws, n_refs)."""
-    if references.shape[1] == 0:
-        return np.full((references.shape[0], len(points)), np.inf)
-    ordered = np.sort(references, axis=1)
-    if ordered.shape[1] <= 8:  # few references (the usual case): the broadcast is cheaper than a search per draw
-        return np.abs(points[None, :, None] - ordered[:, None, :]).min(axis=2)
-    return np.stack([nearest(points, row)[0] for row in ordered])
