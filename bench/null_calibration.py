@@ -1,14 +1,17 @@
-"""Calibration of the jump-to-reference nulls: false-positive rate without coupling, power with planted coupling.
+"""Calibration of the jump tests' nulls under generative models they do not assume; picks the default null.
 
-For each null (swap, shift, log-uniform) the pooled study test is run on N simulated studies of 4 presets x 8
-runs without coupling (analyzer/study/calibration.py: each preset's seed-0 timing, clustering included,
-independent jitter of jumps and references), once against escapes and once against plateau edges; the
-false-positive rate reported is the larger of the two (the null has to hold for both references). Power: the
-same studies with a fraction of each run's jumps placed at its own escapes (--coupling, default 0.3), and the
-diag-linear known-answer runs (36 configurations of bench/known_answer_validation.py, jumps at the true
-escapes). The default is the most powerful null whose false-positive rate is within 2 SE of alpha.
+Every registered null (analyzer/stats/nulls) is run on the same simulated studies (4 presets x 8 runs, the
+seed-0 timing; analyzer/stats/calibration): its false-positive rate under each model that is a null for its
+test (independent events against escapes and against edges; a shared per-run clock of SD 0.1, 0.2, 0.3 decades;
+Parseval coupling without saddles, for the decoupled test, with and without a clock), its power under planted
+coupling (20 % of jumps at the run's own escapes, with and without a clock of SD 0.2), and the coverage of its
+effect's 95 % interval on null and planted studies of 4-6 groups of 4-8 runs. Also shown, not counted: the
+primary test on the Parseval model (the identity: every jump is a loss drop, so it should reject), the clipped
+clock model of the first calibration (it reproduces the issue's swap figures), and window variants of the
+interval-jitter null. The default is the most powerful null (power: the smaller of the two planted models) whose
+worst false-positive rate over the null models is at most 0.07 at alpha 0.05.
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/null_calibration.py [--studies 500] [--json]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/null_calibration.py [--studies 1000] [--json]
 """
 
 from __future__ import annotations
@@ -17,87 +20,147 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-NULLS = ("swap", "shift", "log-uniform")
-CURVE = (0.1, 0.2, 0.3, 0.5, 1.0)  # planted coupling fractions of the power curve
-
-
-def known_answers():
-    """(answers, groups): the closed-form truth of every known-answer configuration, grouped by amplitude set."""
-    from known_answer_validation import sweep_configs
-
-    from analyzer.analyses.score.known import predict
-
-    configs = list(sweep_configs())
-    return [predict(config) for _, config in configs], [name.split("-")[0] for name, _ in configs]
+NULL_MODELS = ("independent", "independent-edges", "clock-0.1", "clock-0.2", "clock-0.3", "parseval",
+               "parseval-clock-0.2")
+POWER_MODELS = ("planted", "planted-clock-0.2")
+SHOWN_MODELS = ("clock-0.3-clipped", "parseval-primary")  # reported, not counted
+VARIANTS = {"interval-jitter w=0.05": ("interval-jitter", {"window": 0.05}),
+            "interval-jitter w=0.2": ("interval-jitter", {"window": 0.2}),
+            "interval-jitter centred": ("interval-jitter", {"centred": True})}
+DESIGNS = ((4, 4), (4, 8), (6, 4), (6, 8))  # (groups, runs per group) of the coverage check
+LIMIT = 0.07
 
 
-def calibrate(n_studies: int, n_power: int, coupling: float, n_draws: int, alpha: float, log) -> dict:
-    from analyzer.study.calibration import holds_level, known_answer_power, rejection_rate
+def model_table(args, log) -> dict:
+    """{model: {null label: rates}} for every null and power model (one set of studies per model)."""
+    from analyzer.stats.calibration import calibration_models, null_variants, parseval_study, rejection_rates
+    from analyzer.stats.nulls import NULLS
 
-    answers, groups = known_answers()
-    rows = {}
-    for null in NULLS:
+    nulls = null_variants({**{name: (name, {}) for name in NULLS}, **VARIANTS})
+    models = calibration_models()
+    table = {}
+    for index, name in enumerate(NULL_MODELS + POWER_MODELS + SHOWN_MODELS):
         start = time.perf_counter()
-        fpr = {ref: rejection_rate(null, n_studies, n_draws, alpha, seed=1, reference=ref)
-               for ref in ("escapes", "edges")}
-        worst = max(fpr.values(), key=lambda r: r["rate"])
-        curve = {q: rejection_rate(null, n_power, n_draws, alpha, seed=2, reference="escapes", coupling=q)
-                 for q in CURVE}
-        rows[null] = {"fpr": worst["rate"], "fpr_se": worst["se"], "power": curve[coupling]["rate"],
-                      "fpr_escapes": fpr["escapes"]["rate"], "fpr_edges": fpr["edges"]["rate"],
-                      "curve": curve, "known_answer_power": known_answer_power(null, answers, groups, n_power,
-                                                                              n_draws, alpha),
-                      "holds": holds_level(worst["rate"], worst["se"], alpha)}
-        log(f"{null}: {time.perf_counter() - start:.1f} s")
-    calibrated = [n for n in NULLS if rows[n]["holds"]]
-    default = max(calibrated, key=lambda n: rows[n]["power"]) if calibrated else None
-    return {"default": default, "rows": rows}
+        n = args.studies if name in NULL_MODELS else args.power_studies
+        if name == "parseval-primary":
+            table[name] = rejection_rates(None, nulls, n, args.draws, args.alpha, seed=index,
+                                          simulate=lambda rng, design: parseval_study(rng, design=design,
+                                                                                      test="primary"))
+        else:
+            table[name] = rejection_rates(models[name], nulls, n, args.draws, args.alpha, seed=index)
+        log(f"{name}: {n} studies, {time.perf_counter() - start:.0f} s")
+    return table
+
+
+def coverage_table(args, candidates: list[str], log) -> dict:
+    """{null: {"MODEL GxR": coverage}} of the effect's interval (truth: the pooled effect of 4x as many studies)."""
+    from analyzer.stats.calibration import calibration_models, null_variants, rejection_rates
+
+    models = calibration_models()
+    nulls = null_variants({name: (name, {}) for name in candidates})
+    out: dict = {name: {} for name in candidates}
+    for groups, runs in DESIGNS:
+        for model in ("independent", "planted"):
+            start = time.perf_counter()
+            truth = {k: v["pooled_effect"] for k, v in rejection_rates(
+                models[model], nulls, 4 * args.coverage_studies, args.draws, args.alpha, seed=100 + groups * 10 + runs,
+                design=(groups, runs)).items()}
+            rates = rejection_rates(models[model], nulls, args.coverage_studies, args.draws, args.alpha,
+                                    seed=200 + groups * 10 + runs, design=(groups, runs),
+                                    n_resamples=args.resamples, truth=truth)
+            for name in candidates:
+                out[name][f"{model} {groups}x{runs}"] = {"coverage": rates[name]["coverage"],
+                                                         "se": rates[name]["coverage_se"], "truth": truth[name]}
+            log(f"coverage {model} {groups}x{runs}: {time.perf_counter() - start:.0f} s")
+    return out
+
+
+def summarise(table: dict, alpha: float) -> dict:
+    """Per null (registered names and variants): worst FPR over the null models, its SE, power, by model."""
+    rows = {}
+    for label in table[NULL_MODELS[0]]:
+        by_model = {m: table[m][label]["rate"] for m in NULL_MODELS}
+        worst = max(NULL_MODELS, key=lambda m: by_model[m])
+        rows[label] = {"fpr": by_model[worst], "fpr_se": table[worst][label]["se"], "worst_model": worst,
+                       "power": min(table[m][label]["rate"] for m in POWER_MODELS), "fpr_by_model": by_model,
+                       "power_by_model": {m: table[m][label]["rate"] for m in POWER_MODELS},
+                       "shown": {m: table[m][label]["rate"] for m in SHOWN_MODELS},
+                       "effect_by_model": {m: table[m][label]["effect"] for m in table}}
+    return rows
+
+
+def choose_default(rows: dict) -> str | None:
+    from analyzer.stats.calibration import holds_level
+    from analyzer.stats.nulls import NULLS
+
+    qualified = [n for n in NULLS if not NULLS[n].diagnostic and holds_level(rows[n]["fpr"], LIMIT)]
+    return max(qualified, key=lambda n: rows[n]["power"]) if qualified else None
 
 
 def markdown(result: dict, args) -> str:
-    lines = [f"{args.studies} no-coupling studies and {args.power_studies} per power row (4 presets x 8 runs), "
+    rows, models = result["rows"], NULL_MODELS + POWER_MODELS + SHOWN_MODELS
+    lines = [f"{args.studies} studies per null model, {args.power_studies} per power and shown model, "
              f"{args.draws} null draws, alpha {args.alpha}; default: **{result['default']}**", "",
-             "| null | FPR (worst of escapes/edges) | FPR escapes | FPR edges | power (coupling "
-             f"{args.coupling:g}) | power, known-answer runs | holds level |", "|---|---:|---:|---:|---:|---:|---|"]
-    for null, row in result["rows"].items():
-        lines.append(f"| {null} | {row['fpr']:.3f} +- {row['fpr_se']:.3f} | {row['fpr_escapes']:.3f} | "
-                     f"{row['fpr_edges']:.3f} | {row['power']:.3f} | {row['known_answer_power']:.3f} | "
-                     f"{'yes' if row['holds'] else 'no'} |")
-    lines += ["", "Power curve against escapes (fraction of jumps planted at the run's own escapes: power, mean "
-              "effect = observed - null mean distance in decades):", "",
-              "| null | " + " | ".join(f"{q:g}" for q in CURVE) + " |", "|---|" + "---:|" * len(CURVE)]
-    for null, row in result["rows"].items():
-        lines.append(f"| {null} | " + " | ".join(f"{c['rate']:.2f} ({c['effect']:+.3f})"
-                                                   for c in row["curve"].values()) + " |")
+             "Rejection rate at alpha 0.05 (null models: false-positive rate; planted: power; shown: not counted):",
+             "", "| null | worst FPR (+- MC SE) | " + " | ".join(models) + " |",
+             "|---|---:|" + "---:|" * len(models)]
+    for label, row in rows.items():
+        rates = {**row["fpr_by_model"], **row["power_by_model"], **row["shown"]}
+        lines.append(f"| {label} | {row['fpr']:.3f} +- {row['fpr_se']:.3f} | "
+                     + " | ".join(f"{rates[m]:.3f}" for m in models) + " |")
+    lines += ["", "Mean effect (observed - null mean, decades; swap-type: against the other runs' references):", "",
+              "| null | " + " | ".join(models) + " |", "|---|" + "---:|" * len(models)]
+    for label, row in rows.items():
+        lines.append(f"| {label} | " + " | ".join(f"{row['effect_by_model'][m]:+.4f}" for m in models) + " |")
+    cells = list(next(iter(result["coverage"].values())))
+    lines += ["", f"Coverage of the effect's 95 % interval ({args.coverage_studies} studies per cell, "
+              f"{args.resamples} resamples; design groups x runs):", "",
+              "| null | " + " | ".join(cells) + " |", "|---|" + "---:|" * len(cells)]
+    for label, cov in result["coverage"].items():
+        lines.append(f"| {label} | " + " | ".join(f"{cov[c]['coverage']:.3f}" for c in cells) + " |")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--studies", type=int, default=500, help="no-coupling studies per null and reference")
-    parser.add_argument("--power-studies", type=int, default=200, help="studies per power row")
-    parser.add_argument("--coupling", type=float, default=0.3, help="planted coupling of the power column")
+    parser.add_argument("--studies", type=int, default=1000, help="studies per null model (>= 1000 for the record)")
+    parser.add_argument("--power-studies", type=int, default=1000, help="studies per power and shown model")
+    parser.add_argument("--coverage-studies", type=int, default=500, help="studies per coverage cell")
+    parser.add_argument("--resamples", type=int, default=999, help="bootstrap resamples of an interval")
     parser.add_argument("--draws", type=int, default=199, help="null draws per test")
     parser.add_argument("--alpha", type=float, default=0.05)
-    parser.add_argument("--json", action="store_true", help='print {"default": NAME, "nulls": {NAME: {fpr, '
-                                                            'fpr_se, power}}} only')
+    parser.add_argument("--json", action="store_true", help='print {"default": NAME, "nulls": {NAME: {fpr, fpr_se, '
+                                                            'power, fpr_by_model}}, ...} only')
+    parser.add_argument("--markdown", help="also write the Markdown tables to this file (with --json)")
     args = parser.parse_args()
-    if args.coupling not in CURVE:
-        parser.error(f"--coupling must be one of {CURVE}")
+    from analyzer.stats.nulls import NULLS
+
     start = time.perf_counter()
-    result = calibrate(args.studies, args.power_studies, args.coupling, args.draws, args.alpha,
-                       log=lambda text: print(text, file=sys.stderr))
+    log = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+    table = model_table(args, log)
+    rows = summarise(table, args.alpha)
+    default = choose_default(rows)
+    candidates = [n for n in NULLS if not NULLS[n].diagnostic]
+    result = {"default": default, "rows": rows, "coverage": coverage_table(args, candidates, log)}
     if args.json:
-        print(json.dumps({"default": result["default"],
-                          "nulls": {n: {k: r[k] for k in ("fpr", "fpr_se", "power")}
-                                    for n, r in result["rows"].items()}}, indent=2))
+        keep = ("fpr", "fpr_se", "power", "fpr_by_model", "power_by_model", "worst_model")
+        print(json.dumps({"default": default,
+                          "nulls": {n: {k: rows[n][k] for k in keep} for n in NULLS},
+                          "variants": {v: {k: rows[v][k] for k in keep} for v in VARIANTS},
+                          "shown": {n: rows[n]["shown"] for n in rows},
+                          "coverage": {n: {c: v["coverage"] for c, v in cov.items()}
+                                       for n, cov in result["coverage"].items()},
+                          "studies": args.studies, "draws": args.draws, "alpha": args.alpha}, indent=2))
     else:
         print(markdown(result, args))
+    if args.markdown:
+        with open(args.markdown, "w") as handle:
+            handle.write(markdown(result, args) + f"\n\n({time.perf_counter() - start:.0f} s)\n")
+    if not args.json:
         print(f"\n({time.perf_counter() - start:.0f} s)")
+    if default is None:
+        log(f"NO NULL QUALIFIES: every non-diagnostic null has a worst-model FPR above {LIMIT}")
 
 
 if __name__ == "__main__":

@@ -1,93 +1,86 @@
-"""The jump-test nulls: each generator against its definition, the swap null's level on simulated studies without
-coupling (the default must hold alpha), its power on planted coupling, and bad input."""
+"""Calibration of the jump-test nulls on models they do not assume (small versions of bench/null_calibration.py):
+the default null keeps its level under a shared per-run clock where the swap null does not, it finds planted
+coupling, and the Parseval model's loss drops sit where the closed form puts them."""
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
 import pytest
+from scipy.special import expit
 
 from analyzer.analyses.correlate import CorrelateParams, permutation_test
-from analyzer.analyses.correlate.nulls import DEFAULT_NULL, draw_null, nearest_distance, permutation_draws
-from analyzer.errors import BadInputError
-from analyzer.study.calibration import rejection_rate
+from analyzer.stats.calibration import calibration_models, event_study, loss_drop_midpoints, null_variants, rejection_rates
+from analyzer.stats.calibration.parseval import GRID, parseval_run
+from analyzer.stats.nulls import DEFAULT_NULL, NULLS
 
 
-def test_default_null_holds_its_level_where_log_uniform_does_not():
-    """Small version of bench/null_calibration.py: 4 presets x 8 runs, jumps and edges clustered, no coupling."""
-    n = 240
-    default = rejection_rate(DEFAULT_NULL, n, n_draws=99, seed=7, reference="edges")
-    assert default["rate"] <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / n), default  # clearly above 0.05 fails
-    diagnostic = rejection_rate("log-uniform", 60, n_draws=99, seed=7, reference="edges")
-    assert diagnostic["rate"] > 0.5  # the clustering alone rejects the log-uniform null (issue 21: 96-100 %)
+def binomial_bound(alpha: float, n: int) -> float:
+    """alpha plus three binomial SEs: a rate above it is not alpha (one-sided, about 1 in 700 by chance)."""
+    return alpha + 3 * math.sqrt(alpha * (1 - alpha) / n)
+
+
+def test_default_null_keeps_its_level_under_a_shared_clock_where_swap_fails():
+    """200 studies of 4 presets x 8 runs, each run's jumps and references shifted by one clock of SD 0.3 decades and
+    no coupling: the default rejects at most alpha + 3 SE, the swap null far more (the bench: 0.43)."""
+    n = 200
+    nulls = null_variants({"default": (DEFAULT_NULL, {}), "swap": ("swap", {})})
+    rates = rejection_rates(calibration_models()["clock-0.3"], nulls, n, n_draws=99, seed=7)
+    assert rates["default"]["rate"] <= binomial_bound(0.05, n), rates
+    assert rates["swap"]["rate"] > 2 * binomial_bound(0.05, n), rates
 
 
 def test_default_null_finds_planted_coupling():
-    power = rejection_rate(DEFAULT_NULL, 40, n_draws=99, seed=3, reference="escapes", coupling=0.3)
-    assert power["rate"] >= 0.8 and power["effect"] < 0
+    nulls = null_variants({"default": (DEFAULT_NULL, {})})
+    rates = rejection_rates(calibration_models()["planted-clock-0.2"], nulls, 40, n_draws=99, seed=3)
+    assert rates["default"]["rate"] >= 0.7 and rates["default"]["effect"] < 0
 
 
-def test_swap_measures_each_run_against_the_other_runs_references():
-    jumps = [np.array([9.0]), np.array([99.0]), np.array([999.0])]
-    refs = [np.array([9.0]), np.array([99.0]), np.array([999.0])]
-    draws = draw_null(jumps, refs, [(0, 10_000)] * 3, ["g"] * 3, "swap", 100, np.random.default_rng(0))
-    assert draws.exact and [len(d) for d in draws.null] == [5, 5, 5]  # 3! - 1 permutations, the identity left out
-    np.testing.assert_allclose(np.concatenate(draws.observed), 0)
-    # u = 1, 2, 3: every permutation but the identity moves at least two runs onto another run's reference
-    totals = np.sum([d[:, 0] for d in draws.null], axis=0)
-    assert sorted(np.round(totals, 9)) == [2, 2, 4, 4, 4]  # two transpositions of neighbours, the rest 4
-    outcome = permutation_test(jumps, refs, [10_000] * 3, CorrelateParams(null="swap", n_permutations=99),
-                               groups=["g"] * 3)
-    assert outcome["p_value"] == pytest.approx(1 / 6)  # exact: the observed pairing is the best of 3! = 6
+def test_log_uniform_rejects_clustered_events_without_coupling():
+    nulls = null_variants({"log-uniform": ("log-uniform", {})})
+    rates = rejection_rates(calibration_models()["independent-edges"], nulls, 40, n_draws=99, seed=7)
+    assert rates["log-uniform"]["rate"] > 0.5  # jumps and edges crowd into the early transient (the bench: 0.94)
 
 
-def test_swap_stays_within_groups_and_draws_uniform_permutations():
-    rng = np.random.default_rng(1)
-    assert permutation_draws([4], 23, rng)[1] and not permutation_draws([4], 22, rng)[1]  # 4! - 1 = 23 enumerable
-    counts = {p: 0 for p in itertools.permutations(range(4))}
-    for _ in range(2000):
-        perms, exact = permutation_draws([4], 10, rng)
-        for row in perms[0]:
-            counts[tuple(row)] += 1
-    assert min(counts.values()) > 0.7 * 20_000 / 24 and max(counts.values()) < 1.3 * 20_000 / 24
-    jumps = [np.array([10.0])] * 4
-    refs = [np.array([10.0]), np.array([10.0]), np.array([5000.0]), np.array([5000.0])]
-    draws = draw_null(jumps, refs, [(0, 10_000)] * 4, ["a", "a", "b", "b"], "swap", 50, np.random.default_rng(2))
-    np.testing.assert_allclose(np.concatenate([d.ravel() for d in draws.null[:2]]), 0)  # group a: same references
+def test_the_clock_moves_every_event_of_a_run_and_events_past_the_end_are_dropped():
+    rng = np.random.default_rng(0)
+    study = event_study(rng, clock_sd=0.3)
+    assert len(study.jumps) == 32 and all(np.all((j >= 0) & (j <= 10_000)) for j in study.jumps)
+    assert all(len(label) == len(j) for label, j in zip(study.labels, study.jumps))
 
 
-def test_shift_moves_references_circularly_inside_the_run():
+def test_a_single_sigmoid_drop_has_its_midpoint_at_the_sigmoid_centre():
+    for centre, width in [(1.5, 0.05), (2.7, 0.1), (3.3, 0.03)]:
+        residual = 1.0 - expit((GRID - centre) / width)
+        loss = residual ** 2 + 1e-3
+        mids = loss_drop_midpoints(np.log10(loss))
+        # the remaining fraction sqrt((L - L1) / (L0 - L1)) is the residual itself, 1/2 at the centre
+        assert len(mids) == 1 and mids[0] == pytest.approx(centre, abs=0.01)
+
+
+def test_the_decoupled_loss_has_no_drop_of_its_own_frequency():
     rng = np.random.default_rng(4)
-    refs = np.array([30.0, 300.0])
-    draws = draw_null([np.array([100.0])], [refs], [(0, 1000)], [""], "shift", 2000, rng)
-    u_refs, width = np.log10(refs + 1), math.log10(1001)
-    # the references stay inside the run's range: no null distance exceeds the jump's distance to its far end
-    assert draws.null[0].max() <= max(math.log10(101), width - math.log10(101)) + 1e-9
-    # one uniform offset per draw, wrapping at the ends: the null mean is that over every offset
-    grid = np.linspace(0, width, 20_001)[:-1]
-    expected = np.mean([nearest_distance(np.array([math.log10(101)]), np.mod(u_refs + s, width))[0] for s in grid])
-    assert draws.null[0].mean() == pytest.approx(expected, abs=0.01)
+    jumps, modes, whole, without = parseval_run(rng, "wide", clock=0.0)
+    assert len(whole) >= 3
+    for k, mids in without.items():
+        own = jumps[list(modes).index(k)]
+        others = [jumps[list(modes).index(j)] for j in modes if j != k]
+        assert all(min(abs(m - o) for o in others) < 0.2 for m in mids)  # every drop is another frequency's
+        assert len(mids) == 0 or np.abs(mids - own).min() > 0.1 or min(abs(own - o) for o in others) < 0.3
 
 
-def test_swap_on_a_group_of_one_run_is_bad_input_naming_the_group():
-    with pytest.raises(BadInputError, match="'deep'"):
-        permutation_test([np.array([10.0]), np.array([20.0])], [np.array([12.0]), np.array([25.0])], [100, 100],
-                         CorrelateParams(null="swap", n_permutations=9), groups=["deep", "wide"])
-
-
-def test_auto_swaps_between_runs_and_shifts_a_single_run():
+def test_auto_is_the_default_and_keeps_single_runs_apart():
     jumps, refs = [np.array([10.0]), np.array([20.0])], [np.array([12.0]), np.array([25.0])]
     both = permutation_test(jumps, refs, [100, 100], CorrelateParams(n_permutations=9), groups=["a", "a"])
     alone = permutation_test(jumps[:1], refs[:1], [100], CorrelateParams(n_permutations=9), groups=["a"])
-    assert both["null_name"] == "swap" and alone["null_name"] == "shift"
+    assert both["null_name"] == DEFAULT_NULL
+    assert not NULLS[alone["null_name"]].exchanges
 
 
-def test_swap_per_run_shares_add_up_to_the_pooled_effect():
-    from analyzer.study.calibration import simulate_study
-
-    jumps, refs, spans, groups = simulate_study(np.random.default_rng(3), reference="escapes")
-    outcome = permutation_test(jumps, refs, spans, CorrelateParams(null="swap", n_permutations=4000), groups=groups)
+def test_swap_per_run_sums_add_up_to_the_pooled_effect():
+    study = event_study(np.random.default_rng(3))
+    outcome = permutation_test(study.jumps, study.references, study.spans,
+                               CorrelateParams(null="swap", n_permutations=999), groups=study.groups)
     shares = sum(r["observed_sum"] - r["null_sum"] for r in outcome["per_run"]) / outcome["n_jumps"]
-    assert shares == pytest.approx(outcome["effect"], abs=0.005)  # the draws' mean vs the exact permutation mean
+    assert shares == pytest.approx(outcome["effect"], abs=1e-12)

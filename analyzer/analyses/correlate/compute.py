@@ -14,12 +14,14 @@ u0 = 1e-2, bench/RESULTS.md) a jump is then half a drop away from both edges, an
 not tell a jump placed exactly mid-escape from chance (p < 0.01 on 8 of 20 known-answer runs, against 20 of
 20 for escapes). Where drops are short both references coincide.
 
-Nulls (nulls.py). Distances are in decades of u = log10(step + 1): learning proceeds in stages evenly spread
-in log-step, and so do plateau edges. Jumps and plateau edges both cluster (early transients, preset-typical
-timing), so a null that redraws jumps uniformly (log-uniform, uniform) rejects without any coupling
-(bench/null_calibration.py measures it); the default ("auto") swaps reference points between runs of the same
-group (preset), which keeps each run's structure, and falls back on a circular shift in log-step for a group
-of one run.
+Nulls (analyzer/stats/nulls, one class each). Distances are in decades of u = log10(step + 1): learning
+proceeds in stages evenly spread in log-step, and so do plateau edges. Jumps and plateau edges both cluster
+(early transients, preset-typical timing), so a null that redraws jumps uniformly (log-uniform, uniform) rejects
+without any coupling; a null that swaps references between runs reads a clock the runs share (a seed that learns
+everything earlier) as coupling. The default ("auto") is the null bench/null_calibration.py chose under
+generative models that none of the nulls assumes (clock-swap), with shift (each run on its own) for a group of
+one run when the default exchanges references between runs. The jumps' frequencies (or degrees) are passed as their
+labels, from which the clock-aligned swap reads each run's clock.
 
 On a harmonics run the jumps are those of the spherical-harmonic degrees (the spectrum analysis on that basis)
 and the test is the same; runs on different bases (sine and harmonics runs) are not pooled: one pooled p-value
@@ -110,7 +112,8 @@ def correlate_events(events: list[RunEvents], params: CorrelateParams, strict: b
                             f"{_kind_list(events)}; correlate sine runs and harmonics runs separately")
     outcome = permutation_test([e.jump_steps for e in events], [e.reference_steps for e in events],
                                [(e.first_step, e.last_step) for e in events], params,
-                               groups=[e.group for e in events], names=[e.name for e in events], strict=strict)
+                               groups=[e.group for e in events], names=[e.name for e in events], strict=strict,
+                               labels=[e.jump_modes for e in events])
     units = "steps" if outcome["null_name"] == "uniform" else "decades of log10(step+1)"
     return CorrelateResult(
         distances=_distance_table(events, params), p_value=_none_if_nan(outcome["p_value"]),

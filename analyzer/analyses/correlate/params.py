@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from analyzer.core.params import param, validate
+from analyzer.stats.nulls import NULLS as REGISTERED_NULLS
 
-NULLS = ("auto", "swap", "shift", "log-uniform", "uniform")  # analyzer/analyses/correlate/nulls.py
+NULLS = ("auto", *REGISTERED_NULLS)  # analyzer/stats/nulls: one class per null
 STATISTICS = ("mean_distance", "hit_fraction")
 JUMP_SETS = ("all", "main")
 REFERENCES = ("escapes", "edges")
@@ -22,10 +23,13 @@ class CorrelateParams:
     n_permutations: int = param(9999, "Null draws of the permutation test; the smallest reachable p-value is "
                                       "1 / (draws + 1).", minimum=1, cli="permutations")
     seed: int = param(0, "Seed of the null draws.")
-    null: str = param("auto", "Null: swap (references swapped between runs of a group; the calibrated default), "
-                              "shift (references shifted circularly in log-step within each run), log-uniform or "
-                              "uniform (diagnostics: jumps redrawn uniformly in log-step or in steps); auto = swap, "
-                              "or shift when a group (preset) has a single run.", choices=NULLS)
+    null: str = param("auto", "Null (analyzer/stats/nulls): swap (references swapped between runs of a group), "
+                              "clock-swap (the same after aligning runs on their clocks), interval-jitter (each "
+                              "reference redrawn within a window of its own position), shift (references shifted "
+                              "circularly in log-step within each run), log-uniform or uniform (diagnostics: jumps "
+                              "redrawn uniformly in log-step or in steps); auto = the default chosen by "
+                              "bench/null_calibration.py (clock-swap), or shift when a group (preset) has a single "
+                              "run and the default exchanges references between runs.", choices=NULLS)
     statistic: str = param("mean_distance", "mean_distance (mean jump-to-nearest-reference distance; small means "
                                              "association) or hit_fraction (fraction of jumps within --tolerance).",
                            choices=STATISTICS)
