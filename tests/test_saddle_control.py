@@ -13,9 +13,9 @@ import pytest
 
 from study_fakes import curvature
 
-from analyzer.study.claims.saddle_control import cluster_bootstrap, grid_points, matched_difference, saddle_control
+from analyzer.study.claims.saddle_control import bootstrap_difference, grid_points, matched_difference, saddle_control
 from analyzer.study.claims.saddles import LOSS_ROW, TIME_ROW, saddle_verdict
-from analyzer.study.family import TestRow
+from analyzer.stats import TestRow
 
 STEPS = np.array([0, 10, 20, 30, 60, 100, 180, 320, 560, 1000, 1780, 3000])
 
@@ -63,10 +63,10 @@ def test_matched_difference_by_hand():
 
 def test_no_effect_false_positive_rate_and_effect_power():
     rng = np.random.default_rng(1)
-    null_p = [cluster_bootstrap(grid_points(*fake_runs(rng)), "index_fraction", 300, i)["p_value"] for i in range(120)]
+    null_p = [bootstrap_difference(grid_points(*fake_runs(rng)), "index_fraction", 300, i)["p_value"] for i in range(120)]
     assert np.mean(np.asarray(null_p) < 0.05) <= 0.10  # nominal 5 %; 120 studies: a binomial SE of 2 %
     rng = np.random.default_rng(2)
-    hits = [cluster_bootstrap(grid_points(*fake_runs(rng, effect=0.02)), "index_fraction", 300, i)["p_value"] < 0.05
+    hits = [bootstrap_difference(grid_points(*fake_runs(rng, effect=0.02)), "index_fraction", 300, i)["p_value"] < 0.05
             for i in range(30)]
     assert np.mean(hits) >= 0.8
 

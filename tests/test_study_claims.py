@@ -45,7 +45,9 @@ def _run(rng, group: str, seed: int):
                             "freq_matches_jump": [True, False], "lambda_min": [-0.01, -0.02],
                             "plateau_start": [0.0, 0.0], "plateau_end": [escape, 2 * escape]})
     plateaus = pd.DataFrame({"start_step": [0.0], "end_step": [escape], "duration": [escape]})
-    return summary(f"{group}-s{seed}", [escape * 1.1, 3 * escape], [escape], preset=group, seed=seed,
+    # two escapes at their own times (no common clock explains both) and a jump at each
+    second = escape * float(10 ** rng.uniform(0.3, 1.0))
+    return summary(f"{group}-s{seed}", [escape * 1.05, second * 1.05], [escape, second], preset=group, seed=seed,
                    learned=(escape, 3 * escape), plateaus=plateaus, jump_modes=[1.0, 3.0],
                    decoupled={1.0: np.array([escape * 1.3]), 3.0: np.array([escape * 2.5])},
                    curvature=curvature(grid, rows, plateaus), escape_table=escapes,
@@ -157,11 +159,13 @@ def test_curvature_jobs_skip_replicates():
 def _twin(rng, group: str, seed: int, index: float = 0.0):
     """The twin of _run's network: jumps placed at random, an index-0 Hessian."""
     run = _run(rng, group, seed)
-    escape = float(run.extract("jumps_near_escapes").references[0])
-    jumps = 10 ** rng.uniform(0.5, 3.9, 2)
+    escape, second = run.extract("jumps_near_escapes").references
+    away = rng.choice((-1.0, 1.0), 2) * rng.uniform(0.3, 0.8, 2)  # decades off its escapes, either way
+    jumps = np.array([escape, second]) * 10 ** away
     grid = run.extract("saddles").grid.assign(index_fraction=index, index_kind="certified")
     plateaus = run.extract("plateaus_appear").plateaus
-    return summary(f"{group}-s{seed}-twin", jumps, [escape], preset=group, seed=seed, learned=(escape, 3 * escape),
+    return summary(f"{group}-s{seed}-twin", jumps, [escape, second], preset=group, seed=seed,
+                   learned=(escape, 3 * escape),
                    plateaus=plateaus, jump_modes=[1.0, 3.0], curvature=curvature(grid, None, plateaus),
                    config={"lr": 0.01, "optimizer": "sgd", "linearize": True})
 

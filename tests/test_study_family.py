@@ -15,9 +15,9 @@ from study_fakes import summary as _summary
 
 from analyzer.study.build import build_study
 from analyzer.study.collect import StudyOptions
-from analyzer.study.family import TestRow, adjust_family, cluster_bootstrap, holm, weighted_holm
+from analyzer.stats import TestRow, adjust_family, holm
 from analyzer.study.report import to_json
-from analyzer.study.stats import noise_floor_table, ordered_among_learned
+from analyzer.stats.descriptive import noise_floor_table, ordered_among_learned
 
 OPTIONS = StudyOptions(hessian=False, n_permutations=199, n_resamples=500)
 FAMILY_KEYS = {"name", "claim", "reference", "null", "p_value", "p_adjusted", "effect", "ci_low", "ci_high",
@@ -28,36 +28,6 @@ def test_holm_by_hand():
     # sorted 0.005, 0.01, 0.03, 0.04 -> 4 x 0.005, 3 x 0.01, 2 x 0.03, max(1 x 0.04, running max)
     assert holm([0.01, 0.04, 0.03, 0.005, None]) == pytest.approx([0.03, 0.06, 0.06, 0.02, None])
     assert holm([0.9, 0.8]) == [1.0, 1.0] and holm([]) == []  # 2 x 0.8 capped at 1
-
-
-def _closed_testing(p_values: list[float], weights: list[float]) -> list[float]:
-    """Adjusted p-values by brute force: the max over every intersection containing H_i of its weighted Bonferroni
-    p-value min_j p_j sum(w_I) / w_j."""
-    import itertools
-
-    m = len(p_values)
-    adjusted = []
-    for i in range(m):
-        worst = 0.0
-        for size in range(1, m + 1):
-            for subset in itertools.combinations(range(m), size):
-                if i in subset:
-                    total = sum(weights[j] for j in subset)
-                    worst = max(worst, min(min(1.0, p_values[j] * total / weights[j]) for j in subset))
-        adjusted.append(worst)
-    return adjusted
-
-
-def test_weighted_holm_equals_closed_testing_by_brute_force():
-    rng = np.random.default_rng(3)
-    for _ in range(40):
-        m = int(rng.integers(1, 7))
-        p_values = list(rng.uniform(0, 0.2, m) ** rng.uniform(0.5, 3))
-        weights = [0.8] + [0.2 / (m - 1)] * (m - 1) if m > 1 else [1.0]
-        assert weighted_holm(p_values, weights) == pytest.approx(_closed_testing(p_values, weights))
-    # equal weights: plain Holm
-    assert weighted_holm([0.01, 0.04, 0.03, 0.005, None], [1] * 5) == pytest.approx(holm([0.01, 0.04, 0.03, 0.005,
-                                                                                         None]))
 
 
 def test_the_family_puts_the_one_primary_first_and_gives_it_most_of_alpha():
@@ -76,21 +46,6 @@ def test_the_family_puts_the_one_primary_first_and_gives_it_most_of_alpha():
     assert adjust_family([primary, *nulls])[0].p_adjusted == pytest.approx(0.035 / 0.8)
     with pytest.raises(ValueError, match="one"):
         adjust_family([primary, primary])
-
-
-def test_cluster_bootstrap_resamples_runs_not_jumps():
-    # one run with 100 jumps 0.5 decades closer than the null, nine runs with 1 jump at the null: the estimate is
-    # -50 / 109, and a jump-level bootstrap would exclude 0; resampling runs draws the big run K ~ Bin(10, 0.1)
-    # times, and K = 0 (probability 0.35) gives an effect of exactly 0, K >= 2 one below -0.48 (the interval is
-    # then widened by sqrt(10 / 9) around the estimate)
-    per_run = [{"n_jumps": 100, "observed_sum": 0.0, "null_sum": 50.0}] + \
-              [{"n_jumps": 1, "observed_sum": 1.0, "null_sum": 1.0}] * 9
-    low, high = cluster_bootstrap(per_run, ["g"] * 10, 4000, seed=0)
-    estimate = -50 / 109
-    assert high == pytest.approx(estimate * (1 - np.sqrt(10 / 9))) and low < -0.48
-    same = [{"n_jumps": 2, "observed_sum": 1.0, "null_sum": 2.0}] * 5
-    assert cluster_bootstrap(same, ["g"] * 5, 500, seed=0) == pytest.approx((-0.5, -0.5))
-    assert cluster_bootstrap(same[:1], ["g"], 500, seed=0) == (None, None)
 
 
 def test_order_is_judged_among_learned_frequencies_only():
@@ -120,7 +75,7 @@ def test_primary_test_and_family_on_planted_coupling():
     assert all(set(row) == FAMILY_KEYS for row in family)
     assert [row["primary"] for row in family].count(True) == 1 and family[0]["name"] == "jumps vs escapes"
     primary = family[0]
-    assert primary["null"] == "swap" and primary["p_value"] < 0.01 and primary["effect"] < 0
+    assert primary["null"] == "clock-swap" and primary["p_value"] < 0.01 and primary["effect"] < 0
     assert primary["ci_low"] <= primary["effect"] <= primary["ci_high"] < 0
     assert primary["p_adjusted"] >= primary["p_value"]
     assert {v["observation"] for v in payload["verdicts"]} >= {"Frequency jumps occur near escapes from plateaus "

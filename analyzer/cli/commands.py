@@ -83,10 +83,11 @@ def study(inputs: Annotated[list[str], typer.Argument(
           resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 10_000,
           seed: Annotated[int, typer.Option(help="Seed of the permutation and bootstrap draws.")] = 0,
           null: Annotated[Optional[str], typer.Option(
-              help="Null of the jump tests: swap (references swapped between runs of a group; calibrated, "
-                   "bench/null_calibration.py), shift (circular shift in log-step within each run), log-uniform or "
-                   "uniform (diagnostics). Default swap, leaving out groups of one run; named, swap refuses them.",
-              show_default="swap")] = None,
+              help="Null of the jump tests: clock-swap (references swapped between runs of a group after aligning "
+                   "the runs on their clocks; chosen by bench/null_calibration.py), swap, interval-jitter, shift, "
+                   "log-uniform or uniform (diagnostics). The default leaves out groups of one run; named, a "
+                   "swap-type null refuses them.",
+              show_default="clock-swap")] = None,
           group_by: Annotated[Optional[str], typer.Option(
               help="Comma list of config keys that form the groups within a preset (a nested key by its last part, "
                    "e.g. lr or user.width), instead of every key that varies.",

@@ -58,6 +58,24 @@ def cluster_bootstrap(statistic: Callable[[np.ndarray], np.ndarray], strata, n_r
     return np.concatenate(parts) if parts else np.empty(0)
 
 
+def slope_draws(x, y, clusters, n_resamples: int = N_RESAMPLES, seed: int = 0, strata=None) -> np.ndarray:
+    """Least-squares slopes of y on x over n_resamples cluster resamples (all of a cluster's points together;
+    NaN where a resample has a single x), from each cluster's moments n, Sx, Sy, Sxx, Sxy."""
+    x, y, clusters = np.asarray(x, np.float64), np.asarray(y, np.float64), np.asarray(list(clusters), dtype=object)
+    names = list(dict.fromkeys(clusters.tolist()))
+    moments = np.array([[np.sum(m), x[m].sum(), y[m].sum(), (x[m] ** 2).sum(), (x[m] * y[m]).sum()]
+                        for m in (clusters == name for name in names)])
+
+    def slope(weights: np.ndarray) -> np.ndarray:
+        n, sx, sy, sxx, sxy = (weights @ moments).T
+        with np.errstate(invalid="ignore", divide="ignore"):
+            denominator = sxx - sx ** 2 / n
+            return np.where(denominator > 1e-12 * np.maximum(sxx, 1e-300), (sxy - sx * sy / n) / denominator, np.nan)
+
+    layers = [""] * len(names) if strata is None else list(strata)
+    return cluster_bootstrap(slope, layers, n_resamples, seed)
+
+
 def percentile_ci(draws, confidence: float = CONFIDENCE) -> tuple[float | None, float | None]:
     """The draws' (1 - confidence) / 2 and (1 + confidence) / 2 quantiles (NaN draws left out)."""
     draws = np.asarray(draws, dtype=np.float64)

@@ -20,7 +20,7 @@ primary's 0.8 alpha, a secondary's share), not at alpha.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -49,6 +49,22 @@ class TestRow:
     n_runs: int = 0
     n_jumps: int = 0
     notes: tuple[str, ...] = ()
+    observed: float | None = None  # the statistic on the data (the report prints it beside null_mean)
+    null_mean: float | None = None  # what the effect compares it with
+    effect_unit: str = ""  # "decades" for the jump tests (the forest plot draws those)
+    details: dict = field(default_factory=dict, compare=False)  # per-run numbers other claims read (not in JSON)
+
+    JSON_KEYS = ("name", "claim", "reference", "null", "p_value", "p_adjusted", "effect", "ci_low", "ci_high",
+                 "primary")
+
+    def as_json(self) -> dict:
+        """The row as `test_family` in --json shows it."""
+        return {key: getattr(self, key) for key in self.JSON_KEYS}
+
+    def detail_json(self) -> dict:
+        """The row's counts and notes (`test_details` in --json)."""
+        return {"name": self.name, "observed": self.observed, "null_mean": self.null_mean, "n_runs": self.n_runs,
+                "n_jumps": self.n_jumps, "notes": list(self.notes)}
 
 
 def family_weights(primary: list[bool], primary_weight: float = PRIMARY_WEIGHT) -> np.ndarray:
@@ -79,7 +95,7 @@ def weighted_holm(p_values, weights) -> list[float | None]:
     remaining, running = w.sum(), 0.0
     for i in order:
         level = p[i] * remaining / w[i] if w[i] > 0 else 1.0
-        running = max(running, min(1.0, level))
+        running = max(running, min(1.0, max(level, p[i])))  # >= p itself (rounding of the renormalised weights)
         adjusted[known[i]] = running
         remaining -= w[i]
     return adjusted
@@ -90,6 +106,13 @@ def adjust(rows: list[TestRow], primary_weight: float = PRIMARY_WEIGHT) -> list[
     weights = family_weights([r.primary for r in rows], primary_weight)
     adjusted = weighted_holm([r.p_value for r in rows], weights)
     return [replace(row, p_adjusted=a) for row, a in zip(rows, adjusted)]
+
+
+def adjust_family(rows: list[TestRow], primary_weight: float = PRIMARY_WEIGHT) -> list[TestRow]:
+    """The family adjusted together (`adjust`), its one primary first; two primaries are an error."""
+    if sum(r.primary for r in rows) > 1:
+        raise ValueError(f"the family has {sum(r.primary for r in rows)} primary tests; it must have one")
+    return adjust([r for r in rows if r.primary] + [r for r in rows if not r.primary], primary_weight)
 
 
 def holm(p_values: list[float | None]) -> list[float | None]:

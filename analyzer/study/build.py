@@ -71,7 +71,7 @@ def build_study(outcomes: list[RunSummary | SkippedRun], options: StudyOptions, 
     """Every claim evaluated on the workers' outcomes (at least one valid run), its tests adjusted together as one
     family, then each claim's verdicts; `files`: the study's open run files, for what reads a run again."""
     from analyzer.study.claims import all_claims
-    from analyzer.study.family import adjust_family
+    from analyzer.stats import adjust_family
 
     runs = [o for o in outcomes if isinstance(o, RunSummary)]
     skipped = [o for o in outcomes if isinstance(o, SkippedRun)]

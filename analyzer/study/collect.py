@@ -35,7 +35,7 @@ class StudyOptions:
     n_permutations: int = 9999
     n_resamples: int = 10_000
     seed: int = 0
-    null: str = "swap"  # null of the jump tests (analyzer/analyses/correlate/nulls.py)
+    null: str = "clock-swap"  # null of the jump tests (analyzer/stats/nulls/; the default is chosen by calibration)
     strict_null: bool = False  # named by the user: a group of one run under swap is then bad input, else left out
     group_by: tuple[str, ...] = ()  # config keys that form the groups (analyzer/study/groups.py); (): the varying ones
 

@@ -20,11 +20,12 @@ def run_study_command(inputs: list[str], *, out: Path | None, overwrite: bool, w
     from analyzer.study.files import RunFiles
     from analyzer.study.report import render, to_json
 
-    from analyzer.analyses.correlate.nulls import NULLS
+    from analyzer.stats import DEFAULT_NULL, NULLS
 
     if permutations < 1 or resamples < 100:
         raise BadInputError("--permutations must be at least 1 and --resamples at least 100")
-    strict, null = null is not None, null or "swap"  # named: a group of one run under swap is bad input
+    # named: a group of one run under a swap-type null is bad input; the default leaves such a group out
+    strict, null = null is not None, null or DEFAULT_NULL
     if null not in NULLS:
         raise BadInputError(f"--null must be one of {', '.join(NULLS)}, got {null!r}")
     if out is not None:
@@ -37,7 +38,7 @@ def run_study_command(inputs: list[str], *, out: Path | None, overwrite: bool, w
             study = run_study(inputs, options, on_start=progress.start, on_done=progress.advance, files=files)
         if out is not None:
             command = "analyze study " + " ".join(shlex.quote(str(i)) for i in inputs) \
-                + f" -o {shlex.quote(str(out))}" + (f" --null {null}" if null != "swap" else "") \
+                + f" -o {shlex.quote(str(out))}" + (f" --null {null}" if strict else "") \
                 + (f" --group-by {','.join(group_by)}" if group_by else "")
             written = write_report(render(study, title=title, command=command), out, overwrite=overwrite)
             print(f"wrote {Path(out) / 'REPORT.md'} and {len(written) - 1} figures", file=sys.stderr)

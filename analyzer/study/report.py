@@ -11,7 +11,7 @@ from analyzer.report.markdown import image, markdown_table
 from analyzer.report.model import Report
 from analyzer.study import figures as study_figures
 from analyzer.study.build import Study
-from analyzer.study.family import ALPHA, PRIMARY_WEIGHT
+from analyzer.stats import ALPHA, PRIMARY_WEIGHT
 
 DEFINITIONS = [
     "Definitions. A group is a preset plus any other config field that varies between its runs (the fields that "
@@ -29,7 +29,7 @@ DEFINITIONS = [
     "resamples runs within groups.",
     f"Multiplicity: every test of the family table is adjusted together by a weighted Holm procedure; the primary "
     f"test, named before the data, carries {PRIMARY_WEIGHT:g} of alpha = {ALPHA:g} and the secondary tests share the "
-    "rest (analyzer/study/family.py says why). Per-group rows are descriptive: their p-values are unadjusted and "
+    "rest (analyzer/stats/family.py says why). Per-group rows are descriptive: their p-values are unadjusted and "
     "no verdict rests on them.",
 ]
 

@@ -18,7 +18,7 @@ from analyzer.study.claims.spectral_bias import kendall_tau_b, rank_test
 from analyzer.study.claims.theory_runs import NOT_IN_REGIME, KernelView, in_regime, kernel_view, series_names, \
     theory_jobs
 from analyzer.study.claims.theory_stats import tau_row, tau_text
-from analyzer.study.family import ALPHA, TestRow
+from analyzer.stats import ALPHA, TestRow
 
 MIN_DRIFT = 0.01  # "while the kernel moves": by at least 1 % of its norm by the end of training
 MIN_DIRECTIONS = 3  # a rank correlation needs a few moving directions

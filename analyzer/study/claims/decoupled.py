@@ -22,7 +22,8 @@ import numpy as np
 from analyzer.study.claims.base import Claim, ClaimJob, test_verdict
 from analyzer.study.claims.jump_tests import unit
 from analyzer.study.claims.events import EVENTS_JOBS, run_events
-from analyzer.study.family import ALPHA, MIN_RUNS_FOR_CI, TestRow, cluster_bootstrap, jump_test, sign_flip
+from analyzer.stats import ALPHA, TestRow, mean_interval, sign_flip
+from analyzer.study.pooled import jump_test
 
 DECOUPLED = "jumps vs escapes of the loss without the jumping frequency"
 PAIRED = "primary minus decoupled effect, same jumps (paired by run)"
@@ -56,7 +57,9 @@ class Decoupled(Claim):
     def evaluate(self, study) -> dict:
         options, seeds = study.options, study.extracts(self.id)
         units = [unit(r, f"{study.group_of[r.path]} {mode:g}", e.jumps[e.jump_modes == mode], refs, e.span,
-                      f"{r.label} {mode:g}") for r, e in seeds for mode, refs in e.decoupled.items()]
+                      f"{r.label} {mode:g}", labels=e.jump_modes[e.jump_modes == mode], cluster=r.label,
+                      stratum=study.group_of[r.path])
+                 for r, e in seeds for mode, refs in e.decoupled.items()]
         counts = {g: sum(u["group"] == g and len(u["refs"]) > 0 for u in units) for g in {u["group"] for u in units}}
         kept = [u for u in units if counts[u["group"]] >= 2]
         row = jump_test(DECOUPLED, self.id, "decoupled escapes", kept, options, two_sided=True)
@@ -149,7 +152,8 @@ def paired_test(study, seeds, decoupled_units: list[dict], decoupled: TestRow) -
     for r, e in seeds:
         modes = [m for m, refs in e.decoupled.items() if len(refs) and f"{r.label} {m:g}" in kept]
         jumps = e.jumps[np.isin(e.jump_modes, modes)]
-        matched.append(unit(r, study.group_of[r.path], jumps, e.escapes, e.span))
+        matched.append(unit(r, study.group_of[r.path], jumps, e.escapes, e.span,
+                            labels=e.jump_modes[np.isin(e.jump_modes, modes)]))
     primary = jump_test("primary on matched jumps", "decoupled", "escapes", matched, options)
     sums: dict[str, list[float]] = {}  # run -> [primary - decoupled effect sum, primary jumps, decoupled jumps]
     for row, sign in ((primary, 1.0), (decoupled, -1.0)):
@@ -163,9 +167,9 @@ def paired_test(study, seeds, decoupled_units: list[dict], decoupled: TestRow) -
     differences = np.array([v[0] for v in both.values()])
     counts = np.array([v[1] for v in both.values()])
     effect, p_value = sign_flip(differences, options, total=counts.sum())
-    low, high = cluster_bootstrap([{"observed_sum": d, "null_sum": 0.0, "n_jumps": n}
-                                   for d, n in zip(differences, counts)], [groups[k] for k in both],
-                                  options.n_resamples, options.seed) if len(both) >= MIN_RUNS_FOR_CI else (None, None)
+    per_jump = differences / np.maximum(counts, 1)  # the pooled difference is their mean weighted by jumps
+    low, high, _ = mean_interval(per_jump, [groups[k] for k in both], weights=counts,
+                                 n_resamples=options.n_resamples, seed=options.seed)
     return TestRow(name=PAIRED, claim="decoupled", reference="decoupled effect on the same jumps",
                    null="sign flips of per-run differences, two-sided", p_value=p_value, effect=effect, ci_low=low,
                    ci_high=high, n_runs=len(both), n_jumps=int(counts.sum()) if len(counts) else 0)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from analyzer.study.claims.base import Claim, ClaimJob, test_verdict
 from analyzer.study.claims.saddles import is_seed_run
-from analyzer.study.family import ALPHA, MIN_RUNS_FOR_CI, TOO_FEW, TestRow
+from analyzer.stats import ALPHA, MIN_RUNS_FOR_CI, TOO_FEW_RUNS, TestRow
 
 DIRECTION_ROW = ("escape vs loss-matched control displacement: normalised overlap with the negative eigenspace "
                  "(escape directions)")
@@ -32,8 +32,8 @@ class EscapeDirections(Claim):
     observation = ("Escapes move along the plateau's negative curvature more than control displacements with the same "
                    "loss drop")
     rule = ("holds when the escape-minus-control overlap with the negative eigenspace, each in units of a random "
-            "direction's (n_negative / rank), is above 0 at alpha after the family's adjustment (two-sided, "
-            "studentised cluster bootstrap over runs, escapes with a loss-matched control only); does not hold when "
+            "direction's (n_negative / rank), is above 0 at alpha after the family's adjustment (two-sided sign flips "
+            "over runs, escapes with a loss-matched control only); does not hold when "
             f"it is significantly below; not shown otherwise; untested with fewer than {MIN_RUNS_FOR_CI} runs")
     seed_runs_only = True
 
@@ -69,7 +69,7 @@ class EscapeDirections(Claim):
         if pool["n_tested"]:
             difference = pool["difference"]
             rows.append(TestRow(name=DIRECTION_ROW, claim=self.id, reference=CONTROL,
-                                null="studentised cluster bootstrap over runs, two-sided", p_value=pool["p_value"],
+                                null="sign flips over runs, two-sided", p_value=pool["p_value"],
                                 effect=difference["mean"], ci_low=difference["ci_low"], ci_high=difference["ci_high"],
                                 observed=pool["overlap_negative_norm"]["mean"],
                                 null_mean=pool["control_overlap_negative_norm"]["mean"], n_runs=pool["n_runs"]))
@@ -101,7 +101,7 @@ class EscapeDirections(Claim):
                   f"{pool['control_overlap_negative_norm']['mean']:.3f} (raw {pool['overlap_negative']['mean']:.3f} "
                   f"vs {pool['control_overlap_negative']['mean']:.3f})")
         if row is None or row.p_adjusted is None:
-            return self.verdict("untested", counts + f"; {TOO_FEW}: no bootstrap test")
+            return self.verdict("untested", counts + f"; {TOO_FEW_RUNS}: no bootstrap test")
         return self.verdict(test_verdict(row.p_adjusted, row.effect, 1, ALPHA),
                             counts + f", difference {row.effect:+.3f} (95 % CI {row.ci_low:+.3f} to "
                                      f"{row.ci_high:+.3f}), p = {row.p_value:.3g}, adjusted {row.p_adjusted:.3g}")

@@ -7,14 +7,14 @@ analyzer/analyses/escape/control.py: a stretch of the same run outside every pla
 within a factor of the escape's, span matched where possible, its Hessian's index chosen close to the escape's)
 the paired difference overlap_negative_norm - control_overlap_negative_norm: each overlap with its Hessian's
 negative eigenspace in units of n_negative / rank (a random direction's), so that two Hessians with different
-numbers of negative eigenvalues compare. Its mean with a 95 % CI and a two-sided p-value from the studentised
-cluster bootstrap (runs resampled; `_paired` says why studentised); no CI or p-value with fewer than
-MIN_RUNS_FOR_CI runs. The raw difference of the fractions is kept as `difference_raw` (descriptive), and every
-escape's control kind is counted. Frequencies (every escape, whatever its control): how often the most negative eigenvector's J v
+numbers of negative eigenvalues compare. Its mean with a 95 % studentised cluster-bootstrap CI and a two-sided
+sign-flip p-value over runs (`_paired` says why); no CI or p-value with fewer than MIN_RUNS_FOR_CI runs. The raw
+difference of the fractions is kept as `difference_raw` (descriptive), and every escape's control kind is
+counted. Frequencies (every escape, whatever its control): how often the most negative eigenvector's J v
 carries the frequency that jumps in that escape, against the jumping frequencies permuted across escapes, and
 which frequencies it carries.
 
-Escape time (issue 22, item 4): near a strict saddle, gradient descent leaves in about
+Escape time: near a strict saddle, gradient descent leaves in about
 log(1/delta) / (lr |lambda_min|) steps. For runs with optimizer sgd, each escaped plateau's duration
 (end - start) against x = 1 / (lr |lambda_min at its middle checkpoint|): the slope of log10 duration on
 log10 x (1 if log(1/delta) were the same everywhere), its R^2 and Spearman rho, and the implied
@@ -26,9 +26,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analyzer.study.family import MIN_RUNS_FOR_CI
+from analyzer.stats import MIN_RUNS_FOR_CI
 
-CONFIDENCE = 0.95
 
 
 def escape_frame(extracts, group_of: dict[str, str]) -> pd.DataFrame:
@@ -38,38 +37,6 @@ def escape_frame(extracts, group_of: dict[str, str]) -> pd.DataFrame:
                            optimizer=str(r.config.get("optimizer", "")))
               for r, table in extracts if table is not None and len(table)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def _run_draws(frame: pd.DataFrame, columns: list[str], n_resamples: int, seed: int):
-    """(per-run sums of `columns` (R, C), per-run row counts (R,), run counts of each resample (B, R)): runs drawn
-    with replacement, all of a run's rows together."""
-    runs = frame.run.unique()
-    sums = frame.groupby("run")[columns].sum().reindex(runs).to_numpy(float)
-    sizes = frame.groupby("run").size().reindex(runs).to_numpy(float)
-    counts = np.random.default_rng(seed).multinomial(len(runs), np.full(len(runs), 1 / len(runs)), size=n_resamples)
-    return sums, sizes, counts
-
-
-def _studentized(sums: np.ndarray, sizes: np.ndarray, counts: np.ndarray) -> tuple[float, float, float]:
-    """(two-sided p, 95 % CI low, high) of the mean over rows sum(sums) / sum(sizes), by the symmetric studentised
-    cluster bootstrap: t* = (mean* - mean) / se*, se the cluster-robust (linearised) standard error of each draw."""
-    n = len(sums)
-
-    def mean_se(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        total = weights @ sizes
-        mean = (weights @ sums) / total
-        residual = sums[None, :] - mean[:, None] * sizes[None, :]
-        return mean, np.sqrt(n / (n - 1) * np.sum(weights * residual ** 2, axis=1)) / total
-
-    (mean,), (se,) = mean_se(np.ones((1, n)))
-    if se == 0:  # every run's escapes differ by the same amount: no sampling variation to test against
-        return (1.0 if mean == 0 else 1 / (len(counts) + 1)), float(mean), float(mean)
-    draws, draw_se = mean_se(counts.astype(float))
-    with np.errstate(divide="ignore", invalid="ignore"):  # a draw of one run repeated has se* = 0: |t*| = inf
-        t = np.abs(np.where(draw_se > 0, (draws - mean) / draw_se, np.inf))
-    p_value = float((np.sum(t >= abs(mean) / se) + 1) / (len(t) + 1))
-    half = float(np.quantile(t, CONFIDENCE)) * se
-    return p_value, float(mean - half), float(mean + half)
 
 
 OVERLAPS = ["overlap_negative", "overlap_top", "overlap_random", "control_overlap_negative", "control_overlap_top",
@@ -109,26 +76,31 @@ def pooled_escapes(escapes: pd.DataFrame, n_resamples: int, seed: int) -> dict:
 
 
 def _paired(tested: pd.DataFrame, n_resamples: int, seed: int) -> dict:
-    """Means of OVERLAPS over the tested escapes with percentile cluster-bootstrap CIs; the difference's p-value and
-    CI by the studentised cluster bootstrap (None, and no CIs, with fewer than MIN_RUNS_FOR_CI runs; everything
-    None without a tested escape). Why studentised: on simulated studies without an effect (tests/
-    test_escape_control.py's planted Hessians) the centred percentile p rejected 11 % and 10 % of them at 10 and
-    20 runs for a nominal 5 %, the studentised one 5 % and 6 %."""
+    """Means of OVERLAPS over the tested escapes with percentile cluster-bootstrap CIs (runs resampled, all of a run's
+    escapes together); the tested difference's CI by the studentised interval of a mean over runs weighted by their
+    escapes and its two-sided p by sign flips of the runs' summed differences (None, and no CIs, with fewer than
+    MIN_RUNS_FOR_CI runs; everything None without a tested escape). Why not the centred percentile p: on simulated
+    studies without an effect (tests/test_escape_control.py's planted Hessians) it rejected 11 % and 10 % at 10 and
+    20 runs for a nominal 5 %."""
+    from analyzer.stats import cluster_bootstrap, mean_interval, percentile_ci, sign_flip
+
     if tested.empty:
         return {column: None for column in OVERLAPS} | {"p_value": None}
-    sums, sizes, counts = _run_draws(tested, OVERLAPS, n_resamples, seed)
-    draws = (counts @ sums) / (counts @ sizes)[:, None]
+    runs = tested.run.unique()
+    sums = tested.groupby("run")[OVERLAPS].sum().reindex(runs).to_numpy(float)
+    sizes = tested.groupby("run").size().reindex(runs).to_numpy(float)
     observed = sums.sum(axis=0) / sizes.sum()
-    tail = (1 - CONFIDENCE) / 2
+    few = len(runs) < MIN_RUNS_FOR_CI  # a bootstrap over so few runs neither covers nor tests
+    draws = None if few else cluster_bootstrap(lambda w: (w @ sums) / (w @ sizes)[:, None], [""] * len(runs),
+                                               n_resamples, seed)
     out = {}
     for k, column in enumerate(OVERLAPS):
-        low, high = np.quantile(draws[:, k], [tail, 1 - tail])
-        out[column] = {"mean": float(observed[k]), "ci_low": float(low), "ci_high": float(high)}
-    if len(sums) < MIN_RUNS_FOR_CI:  # a bootstrap over so few runs neither covers nor tests
-        for column in OVERLAPS:
-            out[column].update(ci_low=None, ci_high=None)
+        low, high = (None, None) if few else percentile_ci(draws[:, k])
+        out[column] = {"mean": float(observed[k]), "ci_low": low, "ci_high": high}
+    if few:
         return out | {"p_value": None}
-    out["p_value"], low, high = _studentized(sums[:, -1], sizes, counts)
+    _, out["p_value"] = sign_flip(sums[:, -1], total=sizes.sum(), n_draws=n_resamples, seed=seed)
+    low, high, _ = mean_interval(sums[:, -1] / sizes, weights=sizes, n_resamples=n_resamples, seed=seed)
     out["difference"].update(ci_low=low, ci_high=high)
     return out
 
@@ -158,17 +130,13 @@ def escape_time_fit(escapes: pd.DataFrame, n_resamples: int, seed: int) -> dict 
         return {"n": len(gd), "note": "fewer than 3 escaped plateaus of gradient-descent runs"}
     log_x, log_t = np.log10(gd.x.to_numpy()), np.log10(gd.duration.to_numpy())
     fit = stats.linregress(log_x, log_t)
-    slopes = []
-    rng = np.random.default_rng(seed)
+    from analyzer.stats import percentile_ci, slope_draws
+
     runs = gd.run.unique()
-    for _ in range(min(n_resamples, 2000)):
-        pick = np.concatenate([np.flatnonzero(gd.run.to_numpy() == r) for r in rng.choice(runs, len(runs))])
-        if np.ptp(log_x[pick]) > 0:
-            slopes.append(stats.linregress(log_x[pick], log_t[pick]).slope)
+    low, high = percentile_ci(slope_draws(log_x, log_t, gd.run.to_numpy(), min(n_resamples, 2000), seed))
     implied = (gd.duration * gd.lr * gd.lambda_min.abs()).to_numpy()
-    tail = (1 - CONFIDENCE) / 2
     return {"n": len(gd), "n_runs": len(runs), "slope": float(fit.slope), "intercept": float(fit.intercept),
-            "slope_ci": [float(q) for q in np.quantile(slopes, [tail, 1 - tail])] if slopes else None,
+            "slope_ci": [low, high] if low is not None else None,
             "r_squared": float(fit.rvalue ** 2), "spearman_rho": float(stats.spearmanr(log_x, log_t).statistic),
             "implied_log_inv_delta_median": float(np.median(implied)),
             "implied_log_inv_delta_range": [float(implied.min()), float(implied.max())],

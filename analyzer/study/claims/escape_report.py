@@ -52,8 +52,8 @@ def _overlap_lines(study, pool: dict, row_name: str, markdown_table) -> list[str
     diff = pool["difference"]
     interval = "no CI or p-value: too few runs for a cluster bootstrap"
     if pool["p_value"] is not None:
-        interval = (f"95 % CI {diff['ci_low']:.3f} to {diff['ci_high']:.3f}, p = {pool['p_value']:.3g} (studentised "
-                    "cluster bootstrap over runs)")
+        interval = (f"95 % CI {diff['ci_low']:.3f} to {diff['ci_high']:.3f} (studentised cluster bootstrap over runs), "
+                    f"p = {pool['p_value']:.3g} (sign flips over runs)")
     return ["Fraction of the displacement's squared norm in the negative eigenspace, in the top eigenspace of the "
             "same dimension and expected for a random subspace of the range of that dimension; `_norm`: the "
             "overlap divided by n_negative / rank.", "", *markdown_table(pd.DataFrame(rows)),

@@ -17,7 +17,7 @@ import pandas as pd
 from analyzer.study.claims.base import Claim
 from analyzer.study.claims.theory_runs import NOT_IN_REGIME, in_regime, run_facts, series_names, theory_jobs
 from analyzer.study.claims.theory_stats import p_text
-from analyzer.study.family import ALPHA, MIN_RUNS_FOR_CI, TestRow, cluster_bootstrap, sign_flip
+from analyzer.stats import ALPHA, TestRow, mean_interval, sign_flip
 
 TWIN_TOLERANCE = {"float64": 1e-6, "float32": 1e-3}  # fit error of the exact mask on a GD twin
 SQRT_Q = 0.5
@@ -155,10 +155,8 @@ def _reference_test(differences: np.ndarray, groups, options) -> dict:
     if len(differences) < 2:
         return out
     out["difference"], out["p_value"] = sign_flip(differences, options)
-    if len(differences) >= MIN_RUNS_FOR_CI:
-        out["ci_low"], out["ci_high"] = cluster_bootstrap(
-            [{"observed_sum": d, "null_sum": 0.0, "n_jumps": 1} for d in differences], groups, options.n_resamples,
-            options.seed)
+    out["ci_low"], out["ci_high"], _ = mean_interval(differences, groups, n_resamples=options.n_resamples,
+                                                     seed=options.seed)
     return out
 
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analyzer.study.family import MIN_RUNS_FOR_CI, TestRow, jump_test
+from analyzer.stats import MIN_RUNS_FOR_CI, TestRow
+from analyzer.study.pooled import jump_test
 
 
 
@@ -23,13 +24,18 @@ class JumpEvents:
     span: tuple[int, int]
 
 
-def unit(run, group: str, jumps, references, span, name: str | None = None) -> dict:
-    return {"jumps": np.asarray(jumps, np.float64), "refs": np.asarray(references, np.float64), "group": group,
-            "span": tuple(span), "name": name or run.label}
+def unit(run, group: str, jumps, references, span, name: str | None = None, labels=None, **extra) -> dict:
+    """A unit of a pooled jump test (analyzer/study/pooled.py): a run, or one frequency of a run (`extra`: its
+    cluster, the run, and stratum, the run's group)."""
+    jumps = np.asarray(jumps, np.float64)
+    return {"jumps": jumps, "refs": np.asarray(references, np.float64), "group": group, "span": tuple(span),
+            "name": name or run.label, "labels": np.asarray(labels if labels is not None else np.zeros(len(jumps)),
+                                                            np.float64), **extra}
 
 
 def units_of(study, claim_id: str) -> list[dict]:
-    return [unit(r, study.group_of[r.path], e.jumps, e.references, e.span) for r, e in study.extracts(claim_id)]
+    return [unit(r, study.group_of[r.path], e.jumps, e.references, e.span, labels=e.jump_modes)
+            for r, e in study.extracts(claim_id)]
 
 
 def group_rows(study, claim_id: str, reference: str, units: list[dict]) -> pd.DataFrame:

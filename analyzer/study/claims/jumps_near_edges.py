@@ -5,7 +5,8 @@ from __future__ import annotations
 from analyzer.study.claims.base import Claim, ClaimJob, test_verdict
 from analyzer.study.claims.jump_tests import JumpEvents, effect_text, group_lines, group_rows, units_of
 from analyzer.study.claims.events import EVENTS_JOBS, run_events
-from analyzer.study.family import ALPHA, TestRow, jump_test
+from analyzer.stats import ALPHA, TestRow
+from analyzer.study.pooled import jump_test
 
 ROW = "jumps vs plateau edges"
 

@@ -20,10 +20,12 @@ from analyzer.study.claims.jump_tests import (JumpEvents, effect_text, group_lin
 from analyzer.study.claims.specifications import (DETECTORS, PRIMARY_SPEC, SpecEvents, joint_test,
                                                   shared_swap_draws, spec_events, spec_jobs, specifications)
 from analyzer.study.claims.events import EVENTS_JOBS, run_events
-from analyzer.study.family import ALPHA, TestRow, detectable_effect, jump_test, primary_level
+from analyzer.stats import ALPHA, TestRow, detectable_effect, local_level
+from analyzer.study.pooled import jump_test
 
 PRIMARY = "jumps vs escapes"
 SPEC_DRAWS = 999
+SHARED_DRAW_NULLS = ("swap", "clock-swap")
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class JumpsNearEscapes(Claim):
         row = study.family_row(PRIMARY)
         if row is None or row.p_adjusted is None:
             return [self.verdict("untested", "no run has both jumps and escapes: nothing to test, no p-value")]
-        level = primary_level(study.family)
+        level = local_level(study.family, 0)
         curve = result["curve"]["joint"]
         closer = row.p_adjusted < ALPHA and row.effect < 0
         farther = (row.details.get("p_other_tail") or 1.0) < level
@@ -74,11 +76,11 @@ class JumpsNearEscapes(Claim):
         verdict = ("holds" if closer and curve_agrees else "fragile" if closer else
                    "does not hold" if farther else "not shown")
         evidence = f"{row.n_jumps} jumps in {row.n_runs} runs: {effect_text(row)}; {curve_text(curve)}"
-        detectable = detectable_effect(row.ci_low, row.ci_high, level)
+        detectable = detectable_effect(row.details.get("se"), level)
         if detectable is not None:
             evidence += (f"; at the level the primary is first tested at ({level:.3g}, one-sided) the study would "
                          f"detect an effect of {detectable:.3f} decades or more with 80 % power (normal approximation "
-                         "from the bootstrap CI)")
+                         "from the effect's standard error)")
         return [self.verdict(verdict, evidence)]
 
     def section(self, study, result, figs: dict) -> list[str]:
@@ -109,13 +111,13 @@ class JumpsNearEscapes(Claim):
 
     def json(self, study, result) -> dict:
         row = study.family_row(PRIMARY)
-        level = primary_level(study.family)
+        level = local_level(study.family, 0)
         primary = {"name": PRIMARY, "reference": "escapes", "null": row.null if row else study.options.null,
                    "p_value": row.p_value if row else None, "p_adjusted": row.p_adjusted if row else None,
                    "effect": row.effect if row else None, "ci_low": row.ci_low if row else None,
                    "ci_high": row.ci_high if row else None, "n_runs": row.n_runs if row else None,
                    "n_jumps": row.n_jumps if row else None, "level": level,
-                   "detectable_effect": detectable_effect(row.ci_low, row.ci_high, level) if row else None}
+                   "detectable_effect": detectable_effect(row.details.get("se"), level) if row else None}
         return {"primary_test": primary, "p_value": primary["p_value"], "specification_curve": result["curve"]["rows"],
                 "specification_joint_test": result["curve"]["joint"], "replicate_tests": result["replicates"],
                 "escape_group_tests": result["groups"]}
@@ -141,14 +143,20 @@ def specification_curve(study, claim_id: str) -> dict:
     seeds = [(r, e) for r, e in study.extracts(claim_id) if e.specs is not None]
     if not seeds:
         return {"rows": [], "joint": {"reason": "no run has its specification events"}}
-    if study.options.null != "swap":
-        return {"rows": [], "joint": {"reason": f"the shared draws of the joint test are swap draws; the study's "
-                                                f"null is {study.options.null}"}}
+    if study.options.null not in SHARED_DRAW_NULLS:
+        swaps = ", ".join(SHARED_DRAW_NULLS)
+        return {"rows": [], "joint": {"reason": f"the joint test's shared draws exchange whole runs ({swaps}); the "
+                                                f"study's null is {study.options.null}"}}
     specs = specifications()
     spec_units = [[e.specs.units(*spec) for _, e in seeds] for spec in specs]
     groups = [study.group_of[r.path] for r, _ in seeds]
+    clocks = None
+    if study.options.null == "clock-swap":
+        from analyzer.stats.nulls.clock_swap import estimate_clocks
+
+        clocks = estimate_clocks([np.log10(e.jumps + 1) for _, e in seeds], groups, [e.jump_modes for _, e in seeds])
     draws = min(study.options.n_permutations, SPEC_DRAWS)
-    observed, null = shared_swap_draws(spec_units, groups, draws, study.options.seed)
+    observed, null = shared_swap_draws(spec_units, groups, draws, study.options.seed, clocks)
     joint = joint_test(observed, null, ALPHA, direction=-1)
     rows = []
     for s, (detector, threshold, event) in enumerate(specs):
@@ -172,7 +180,8 @@ def replicate_rows(study, claim_id: str) -> list[dict]:
             key = (study.group_of[r.path], r.seed)
             if int(r.config.get("perturb_seed", 0)) == number and key in swapped:
                 swapped[key] = (r, e)
-        units = [unit(r, study.group_of[r.path], e.jumps, e.references, e.span) for r, e in swapped.values()]
+        units = [unit(r, study.group_of[r.path], e.jumps, e.references, e.span, labels=e.jump_modes)
+                 for r, e in swapped.values()]
         row = jump_test(f"replicate {number}", claim_id, "escapes", units, dataclasses.replace(
             study.options, n_permutations=min(study.options.n_permutations, SPEC_DRAWS)))
         rows.append({"replicate": number, "runs": row.n_runs, "jumps": row.n_jumps, "effect": row.effect,

@@ -15,7 +15,7 @@ from analyzer.study.claims.base import Claim, test_verdict
 from analyzer.study.claims.theory_runs import NOT_IN_REGIME, KernelView, in_regime, kernel_view, series_names, \
     theory_jobs
 from analyzer.study.claims.theory_stats import finite, p_text, slope_row, slope_text, width_slope
-from analyzer.study.family import ALPHA, TestRow
+from analyzer.stats import ALPHA, TestRow
 
 PREMISE = -0.5
 TWIN_DRIFT_TOL = 1e-8  # a twin's kernel is the same matrix at every step: its drift is rounding

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analyzer.study import stats as st
+from analyzer.stats import descriptive as st
 from analyzer.study.claims.base import Claim
 
 

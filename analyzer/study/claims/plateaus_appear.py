@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analyzer.study import stats as st
+from analyzer.stats import descriptive as st
 from analyzer.study.claims.base import Claim, ClaimJob
 from analyzer.study.claims.events import EVENTS_JOBS, run_events
 

@@ -19,7 +19,7 @@ from analyzer.study.claims.base import Claim, test_verdict
 from analyzer.study.claims.theory_runs import NOT_IN_REGIME, DegreeRates, KernelView, degree_rates, in_regime, \
     kernel_view, series_names, theory_jobs
 from analyzer.study.claims.theory_stats import finite, p_text, slope_row, slope_text, width_slope
-from analyzer.study.family import ALPHA, TestRow
+from analyzer.stats import ALPHA, TestRow
 
 TWIN_TOLERANCE = {"float64": 1e-6, "float32": 1e-3}  # |ratio - 1| in every moving direction of a GD twin
 MEASURES = {"eigendirections": "per eigendirection of the empirical kernel at init",

@@ -17,7 +17,7 @@ from analyzer.study.claims.spectral_bias import kendall_tau_b, rank_test
 from analyzer.study.claims.theory_runs import NOT_IN_REGIME, ModeRates, in_regime, mode_rates, regime_run, \
     series_names
 from analyzer.study.claims.theory_stats import tau_row, tau_text
-from analyzer.study.family import ALPHA, TestRow
+from analyzer.stats import ALPHA, TestRow
 
 
 class RatesOrderedByDegree(Claim):

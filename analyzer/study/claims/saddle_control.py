@@ -24,9 +24,8 @@ import pandas as pd
 from analyzer.analyses.hessian.grid import SENSITIVITY_TOLS, tolerance_column
 from analyzer.analyses.hessian.grid_section import GRID_PER_DECADE
 from analyzer.analyses.hessian.params import HessianParams
-from analyzer.study.family import MIN_RUNS_FOR_CI
+from analyzer.stats import MIN_RUNS_FOR_CI
 
-CONFIDENCE = 0.95
 LOSS_BIN_DECADES = 0.5  # loss-matched strata: checkpoints whose loss lies in the same half decade
 
 
@@ -91,7 +90,7 @@ def matched_difference(points: pd.DataFrame, column: str, strata=("step",)) -> t
     return float(plateau), float(control), float(difference), strata
 
 
-def cluster_bootstrap(points: pd.DataFrame, column: str, n_resamples: int, seed: int, strata=("step",)) -> dict:
+def bootstrap_difference(points: pd.DataFrame, column: str, n_resamples: int, seed: int, strata=("step",)) -> dict:
     """The matched difference with its cluster-bootstrap CI and centred bootstrap p-value."""
     plateau, control, difference, n_strata = matched_difference(points, column, strata)
     out = {"plateau": plateau, "control": control, "difference": difference, "ci_low": np.nan, "ci_high": np.nan,
@@ -100,17 +99,21 @@ def cluster_bootstrap(points: pd.DataFrame, column: str, n_resamples: int, seed:
            "n_control_points": int((~points.in_plateau).sum()) if len(points) else 0}
     if not np.isfinite(difference) or n_resamples < 1 or out["n_runs"] < MIN_RUNS_FOR_CI:
         return out  # a bootstrap over fewer runs gives neither a CI that covers nor a valid p-value
-    rng = np.random.default_rng(seed)
+    from analyzer.stats import centred_p_value, cluster_bootstrap, percentile_ci
+
     matrices = _group_matrices(points, column, strata)
-    counts = [rng.multinomial(m[0].shape[0], np.full(m[0].shape[0], 1 / m[0].shape[0]), size=n_resamples).astype(float)
-              for m in matrices]  # runs drawn with replacement within each group
-    draws = _weighted(matrices, counts)[:, 2]
+    sizes = np.cumsum([0] + [m[0].shape[0] for m in matrices])  # runs of group g: columns sizes[g]:sizes[g + 1]
+
+    def difference_of(weights: np.ndarray) -> np.ndarray:  # runs resampled within each group
+        return _weighted(matrices, [weights[:, a:b] for a, b in zip(sizes[:-1], sizes[1:])])[:, 2]
+
+    strata_of_runs = np.repeat(np.arange(len(matrices)), np.diff(sizes))
+    draws = cluster_bootstrap(difference_of, strata_of_runs, n_resamples, seed)
     draws = draws[np.isfinite(draws)]
     if len(draws) == 0:
         return out
-    tail = (1 - CONFIDENCE) / 2
-    out["ci_low"], out["ci_high"] = (float(q) for q in np.quantile(draws, [tail, 1 - tail]))
-    out["p_value"] = float((np.sum(np.abs(draws - difference) >= abs(difference)) + 1) / (len(draws) + 1))
+    out["ci_low"], out["ci_high"] = percentile_ci(draws)
+    out["p_value"] = centred_p_value(draws, difference)
     return out
 
 
@@ -119,19 +122,19 @@ def saddle_control(extracts, group_of: dict[str, str], n_resamples: int = 2000, 
     points = grid_points(extracts, group_of)
     if points.empty:
         return None
-    main = cluster_bootstrap(points, "index_fraction", n_resamples, seed)
+    main = bootstrap_difference(points, "index_fraction", n_resamples, seed)
     main.update({"quantity": "index_fraction", "index_tol": HessianParams().index_tol,
                  "grid_per_decade": GRID_PER_DECADE, "loss_bin_decades": LOSS_BIN_DECADES})
-    main["lambda_min"] = cluster_bootstrap(points, "lambda_min", n_resamples, seed)
-    main["loss_matched"] = cluster_bootstrap(points, "index_fraction", n_resamples, seed, strata=("step", "loss_bin"))
+    main["lambda_min"] = bootstrap_difference(points, "lambda_min", n_resamples, seed)
+    main["loss_matched"] = bootstrap_difference(points, "index_fraction", n_resamples, seed, strata=("step", "loss_bin"))
     main["by_tolerance"] = [
         {"index_tol": tol, **{k: result[k] for k in ("plateau", "control", "difference", "ci_low", "ci_high",
                                                      "p_value")}}
-        for tol, result in ((tol, cluster_bootstrap(points, tolerance_column(tol), n_resamples, seed))
+        for tol, result in ((tol, bootstrap_difference(points, tolerance_column(tol), n_resamples, seed))
                             for tol in SENSITIVITY_TOLS
                             if tolerance_column(tol) in points
                             and np.isfinite(points[tolerance_column(tol)].to_numpy(dtype=float)).any())]
-    main["per_group"] = [{"group": group, **{k: v for k, v in cluster_bootstrap(part, "index_fraction", 0, seed).items()
+    main["per_group"] = [{"group": group, **{k: v for k, v in bootstrap_difference(part, "index_fraction", 0, seed).items()
                                              if k in ("plateau", "control", "difference", "n_strata")}}
                          for group, part in points.groupby("group")]
     uncertified = points[~points.certified.astype(bool)]

@@ -19,7 +19,7 @@ import pandas as pd
 from analyzer.study.claims.base import Claim, ClaimJob
 from analyzer.study.claims.saddle_control import GRID_PER_DECADE, saddle_control
 from analyzer.study.claims.events import run_events
-from analyzer.study.family import ALPHA, TestRow
+from analyzer.stats import ALPHA, TestRow
 
 GRID_JOB = {"at": "grid", "per_decade": GRID_PER_DECADE}
 GRID_COLUMNS = ["step", "index_fraction", "index_kind", "lambda_min", "lambda_max", "index_fraction_tol_1e-08",
@@ -203,7 +203,7 @@ def _bound(rows, column: str) -> np.ndarray:
 
 def edge_quantities(extracts, study) -> pd.DataFrame:
     """Per group: mean index and lambda_min at plateau edges (starts and ends) and middles, with bootstrap CIs."""
-    from analyzer.study import stats as st
+    from analyzer.stats import descriptive as st
 
     rows = []
     for run, curvature in extracts:

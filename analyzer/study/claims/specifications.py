@@ -7,7 +7,10 @@ the learned step; the first step below the threshold): 24 specifications, the pr
 replicates are not specifications (they are near copies of the seed runs: a noise floor, reported apart).
 
 Joint inference (after Simonsohn, Simmons & Nelson 2020, "Specification curve analysis"): every specification's
-statistic is computed on the same null draws (the same permutation of runs within groups for every specification).
+statistic is computed on the same null draws (the same permutation of runs within groups for every specification;
+under the clock-aligned swap each donor's references are moved onto the receiver's clock, one clock per run read
+off its primary jumps, the same for every specification). The joint test needs draws that exchange whole runs,
+so it is given for the swap-type nulls (swap, clock-swap) and said to be missing for the others.
 A draw's p-value for a specification is its rank among the other draws, so each draw gives a share of
 specifications "significant in the primary's direction" and a median effect, exactly as the data do. The curve's
 two p-values compare the observed share and the observed median effect with those distributions.
@@ -101,37 +104,44 @@ def joint_test(observed: np.ndarray, null: np.ndarray, alpha: float, direction: 
             "n_specs": int(observed.size), "n_draws": n_draws}
 
 
-def swap_matrices(jumps: list[np.ndarray], refs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def swap_matrices(jumps: list[np.ndarray], refs: list[np.ndarray], clocks: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """(D, C) of one group: D[i, k] the summed distance (decades of log10(step + 1)) of run i's jumps to the nearest
-    of run k's references, C[i, k] the number of those jumps (0 where either has none)."""
-    from analyzer.analyses.correlate.nulls import nearest_distance
+    of run k's references (moved by clock_i - clock_k when clocks are given: the clock-aligned swap), C[i, k] the
+    number of those jumps (0 where either has none)."""
+    from analyzer.stats.distances import nearest_distance
 
     m = len(jumps)
+    clocks = np.zeros(m) if clocks is None else np.asarray(clocks, np.float64)
     distance, count = np.zeros((m, m)), np.zeros((m, m))
     for i, jump in enumerate(jumps):
         u = np.log10(np.asarray(jump, np.float64) + 1)
         for k, ref in enumerate(refs):
             if len(u) and len(ref):
-                distance[i, k] = float(nearest_distance(u, np.log10(np.asarray(ref, np.float64) + 1)).sum())
+                placed = np.log10(np.asarray(ref, np.float64) + 1) + (clocks[i] - clocks[k])
+                distance[i, k] = float(nearest_distance(u, placed).sum())
                 count[i, k] = len(u)
     return distance, count
 
 
 def shared_swap_draws(spec_units: list[list[tuple[np.ndarray, np.ndarray]]], groups: list[str], n_draws: int,
-                      seed: int) -> tuple[np.ndarray, np.ndarray]:
+                      seed: int, clocks: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The mean jump-to-reference distance of every specification on the data and on n_draws shared swap draws.
 
     Args:
         spec_units: per specification, per run (the same runs, in the same order), (jumps, references).
         groups: per run, its group; references are exchanged among the runs of a group, with the same permutation
             of runs for every specification (the draws are shared).
+        clocks: per run, its clock in decades (the clock-aligned swap: a donor's references are moved onto the
+            receiver's clock), or None (the plain swap).
     Returns: observed (S,) and null (B, S); NaN where a specification has no jump with references.
     """
-    from analyzer.analyses.correlate.nulls import permutation_draws
+    from analyzer.stats.nulls.exchange import permutation_draws
 
     labels = list(dict.fromkeys(groups))
     members = [np.flatnonzero(np.asarray(groups) == g) for g in labels]
     perms, _ = permutation_draws([len(m) for m in members], n_draws, np.random.default_rng(seed))
+    clocks = np.zeros(len(groups)) if clocks is None else np.asarray(clocks, np.float64)
     n_specs = len(spec_units)
     observed, null = np.full(n_specs, np.nan), np.full((len(perms[0]) if perms else 0, n_specs), np.nan)
     for s, units in enumerate(spec_units):
@@ -139,7 +149,8 @@ def shared_swap_draws(spec_units: list[list[tuple[np.ndarray, np.ndarray]]], gro
         num_null = np.zeros(null.shape[0])
         den_null = np.zeros(null.shape[0])
         for index, perm in zip(members, perms):
-            distance, count = swap_matrices([units[i][0] for i in index], [units[i][1] for i in index])
+            distance, count = swap_matrices([units[i][0] for i in index], [units[i][1] for i in index],
+                                            clocks[index])
             rows = np.arange(len(index))[None, :]
             num_obs, den_obs = num_obs + np.trace(distance), den_obs + np.trace(count)
             num_null += distance[rows, perm].sum(axis=1)

@@ -19,7 +19,7 @@ import pandas as pd
 
 from analyzer.study.claims.base import Claim, ClaimJob, test_verdict
 from analyzer.study.claims.events import EVENTS_JOBS, run_events
-from analyzer.study.family import ALPHA, MIN_RUNS_FOR_CI, TestRow
+from analyzer.stats import ALPHA, TestRow, mean_interval
 
 CONDITIONS = {"decreasing amplitudes": "amplitudes falling with frequency, seed 000's design",
               "equal amplitudes": "every mode of equal amplitude, the amplitude control",
@@ -143,8 +143,6 @@ def kendall_tau_b(values: np.ndarray) -> float:
 def rank_test(taus: pd.DataFrame, options) -> dict:
     """Mean tau over runs with a defined tau; two-sided p from permutations of each run's learned steps among its
     modes (the direction is the mean's sign)."""
-    from analyzer.study.family import cluster_bootstrap
-
     known = taus[np.isfinite(taus.tau.to_numpy(np.float64))]
     out = {"n_runs": len(known), "n_excluded": len(taus) - len(known), "mean_tau": None, "ci_low": None,
            "ci_high": None, "p_value": None, "null_mean": None,
@@ -154,9 +152,8 @@ def rank_test(taus: pd.DataFrame, options) -> dict:
     rng = np.random.default_rng(options.seed)
     draws = np.mean([_null_taus(v, options.n_permutations, rng) for v in known["values"]], axis=0)
     observed = float(known.tau.mean())
-    per_run = [{"observed_sum": t, "null_sum": 0.0, "n_jumps": 1} for t in known.tau]
-    low, high = cluster_bootstrap(per_run, list(known.group), options.n_resamples, options.seed) \
-        if len(known) >= MIN_RUNS_FOR_CI else (None, None)
+    low, high, _ = mean_interval(known.tau.to_numpy(np.float64), list(known.group), n_resamples=options.n_resamples,
+                                 seed=options.seed)
     upper = (1 + np.sum(draws >= observed - 1e-12)) / (1 + len(draws))
     lower = (1 + np.sum(draws <= observed + 1e-12)) / (1 + len(draws))
     out.update(mean_tau=observed, ci_low=low, ci_high=high, null_mean=float(draws.mean()),

@@ -16,7 +16,8 @@ import numpy as np
 
 from analyzer.study.claims.base import Claim, ClaimJob, test_verdict
 from analyzer.study.claims.events import EVENTS_JOBS, run_events
-from analyzer.study.family import ALPHA, TestRow, stall_swap_test
+from analyzer.stats import ALPHA, TestRow
+from analyzer.study.pooled import stall_swap_test
 
 ROW = "higher-frequency jumps inside plateaus (stall)"
 MIN_EXPECTED = 1.0  # fewer jumps expected inside plateaus under the null: nothing to see fewer of
@@ -79,7 +80,7 @@ class Stall(Claim):
     def per_run_effects(self, study, result) -> dict[str, float]:
         """Per run: the share of its jumps inside its own plateaus minus the mean share inside the plateaus of the
         runs of its group (the swap null's expectation for that run)."""
-        from analyzer.study.family import inside_count
+        from analyzer.study.pooled import inside_count
 
         seeds = study.extracts(self.id)
         out = {}

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from analyzer.study.family import CONFIDENCE, MIN_RUNS_FOR_CI, TestRow
+from analyzer.stats import CONFIDENCE, MIN_RUNS_FOR_CI, TestRow
 
 
 def log_slope(widths, values) -> float:
@@ -43,24 +43,13 @@ def width_slope(frame: pd.DataFrame, n_resamples: int, n_permutations: int, seed
 
 def seed_bootstrap(frame: pd.DataFrame, estimate: float, n_resamples: int, seed: int) -> tuple[float, float]:
     """Percentile CI of the slope with seeds resampled with replacement (each with all its runs), widened by
-    sqrt(n / (n - 1)) as the family's cluster bootstrap is (family.cluster_bootstrap says why)."""
-    rng = np.random.default_rng(seed)
-    seeds = np.array(sorted(frame.seed.unique()))
-    x_of = {s: np.log(frame.width[frame.seed == s].to_numpy(np.float64)) for s in seeds}
-    y_of = {s: np.log(frame.value[frame.seed == s].to_numpy(np.float64)) for s in seeds}
-    slopes = []
-    for _ in range(n_resamples):
-        drawn = rng.choice(seeds, size=len(seeds))
-        x = np.concatenate([x_of[s] for s in drawn])
-        y = np.concatenate([y_of[s] for s in drawn])
-        if len(np.unique(x)) >= 2:
-            slopes.append(float((x - x.mean()) @ (y - y.mean()) / ((x - x.mean()) @ (x - x.mean()))))
-    slopes = np.asarray(slopes)
-    n = len(seeds)
-    slopes = estimate + (slopes - estimate) * math.sqrt(n / (n - 1))
-    tail = 100 * (1 - CONFIDENCE) / 2
-    low, high = np.percentile(slopes, [tail, 100 - tail])
-    return float(low), float(high)
+    sqrt(n / (n - 1)) for n seeds (a bootstrap of n clusters spreads (n - 1) / n as much as the estimate does)."""
+    from analyzer.stats import percentile_ci, slope_draws
+
+    slopes = slope_draws(np.log(frame.width.to_numpy(np.float64)), np.log(frame.value.to_numpy(np.float64)),
+                         frame.seed.to_numpy(), n_resamples, seed)
+    n = frame.seed.nunique()
+    return percentile_ci(estimate + (slopes - estimate) * math.sqrt(n / (n - 1)), CONFIDENCE)
 
 
 def width_permutation_p(frame: pd.DataFrame, observed: float, n_permutations: int, seed: int) -> float:

@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from analyzer.study.claims.base import Claim, test_verdict
-from analyzer.study.family import ALPHA, MIN_RUNS_FOR_CI, TestRow, cluster_bootstrap, sign_flip
+from analyzer.stats import ALPHA, TestRow, mean_interval, sign_flip
 
 CONTRASTED = ("plateaus_appear", "stall", "jumps_near_escapes", "decoupled", "saddles", "escape_directions")
 
@@ -121,9 +121,7 @@ def paired_contrast(study, claim, network: dict[str, float], twin: dict[str, flo
     if len(pairs) < 2:
         return out
     effect, p_value = sign_flip(differences, study.options)
-    low, high = (cluster_bootstrap([{"observed_sum": d, "null_sum": 0.0, "n_jumps": 1} for d in differences], groups,
-                                   study.options.n_resamples, study.options.seed)
-                 if len(pairs) >= MIN_RUNS_FOR_CI else (None, None))
+    low, high, _ = mean_interval(differences, groups, n_resamples=study.options.n_resamples, seed=study.options.seed)
     out.update(difference=effect, ci_low=low, ci_high=high, p_value=p_value)
     out["row"] = TestRow(name=name, claim="twin_contrast", reference="the same claim in each network's linearised twin",
                          null="sign flips of network-twin differences, two-sided", p_value=p_value, effect=effect,

@@ -1,18 +1,15 @@
-"""Study-level statistics across seeds: bootstrap CIs, censored learned steps, pooled tests, the noise floor.
-
-Pure functions on numpy arrays and pandas frames; `analyzer.study.analysis` feeds them the per-run summaries.
+"""Descriptive statistics across seeds: CIs of means, censored learned steps, orders, the stall count, the noise
+floor, group differences. Pure functions on numpy arrays and pandas frames; the study's claims feed them.
 
 Definitions (the report repeats them in words):
 - Learned step of a run that never learns a frequency: censored at the run length L (its number of steps),
   so a group's mean is the restricted mean E[min(T, L)], a lower bound wherever runs are censored; the
   censored runs are counted separately (`n_not_learned`).
-- 95 % CI of a mean across runs: percentile bootstrap (scipy.stats.bootstrap, 10,000 resamples, seeded).
-  Percentile rather than BCa because censored values tie exactly and BCa's jackknife acceleration is then
-  undefined; at 8 seeds the percentile interval undercovers a little (about 91 % for normal data,
-  tests/test_study_stats.py measures it).
-- Pooled jump tests: the correlate analysis's permutation test, stratified by run (each run's jumps are
-  redrawn log-uniformly over its own prediction range, its own reference points fixed); the pooled
-  statistic is the mean jump-to-reference distance over all jumps of all runs.
+- 95 % CI of a mean across runs: the studentised cluster-bootstrap interval of analyzer.stats.paired.mean_interval
+  (each run a cluster; never narrower than the t interval); none under MIN_RUNS_FOR_CI runs. A mean that every
+  run shares (e.g. every run censored at the same length) has that value as its interval. The percentile interval
+  used before undercovered at 8 runs (about 0.91 for normal data); tests/test_study_stats.py measures both.
+- 95 % CI of a difference of two groups' means: percentile cluster bootstrap, each group's runs resampled apart.
 """
 
 from __future__ import annotations
@@ -24,31 +21,33 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-N_RESAMPLES = 10_000
-CONFIDENCE = 0.95
+from analyzer.stats.constants import CONFIDENCE, N_RESAMPLES
+
 ROUNDING_Z = 1.96  # two single runs that differ only by rounding differ by more than 1.96 sqrt(2) SD 5 % of the time
 
 
 def bootstrap_mean_ci(values, n_resamples: int = N_RESAMPLES, confidence: float = CONFIDENCE,
                       seed: int = 0) -> tuple[float, float, float]:
-    """(mean, ci_low, ci_high) of the mean by the percentile bootstrap; NaN bounds for fewer than two values."""
+    """(mean, ci_low, ci_high) of the mean across runs (module docstring); NaN bounds under MIN_RUNS_FOR_CI values."""
+    from analyzer.stats.paired import mean_interval
+
     values = np.asarray(values, dtype=np.float64)
     values = values[np.isfinite(values)]
     if len(values) == 0:
         return math.nan, math.nan, math.nan
     mean = float(values.mean())
-    if len(values) < 2:
-        return mean, math.nan, math.nan
-    if np.all(values == values[0]):  # every resample has this mean
+    if len(values) > 1 and np.all(values == values[0]):  # every resample has this mean
         return mean, mean, mean
-    result = stats.bootstrap((values,), np.mean, n_resamples=n_resamples, confidence_level=confidence,
-                             method="percentile", vectorized=True, rng=np.random.default_rng(seed))
-    return mean, float(result.confidence_interval.low), float(result.confidence_interval.high)
+    low, high, _ = mean_interval(values, n_resamples=n_resamples, seed=seed, confidence=confidence)
+    return mean, (math.nan if low is None else low), (math.nan if high is None else high)
 
 
 def bootstrap_difference_ci(first, second, n_resamples: int = N_RESAMPLES, confidence: float = CONFIDENCE,
                             seed: int = 0) -> tuple[float, float, float]:
-    """(mean(first) - mean(second), ci_low, ci_high): the two samples resampled independently (percentile)."""
+    """(mean(first) - mean(second), ci_low, ci_high): each sample's runs resampled apart (percentile cluster
+    bootstrap, analyzer.stats.cluster_bootstrap)."""
+    from analyzer.stats.bootstrap import cluster_bootstrap, percentile_ci
+
     first = np.asarray(first, dtype=np.float64)
     second = np.asarray(second, dtype=np.float64)
     first, second = first[np.isfinite(first)], second[np.isfinite(second)]
@@ -59,13 +58,15 @@ def bootstrap_difference_ci(first, second, n_resamples: int = N_RESAMPLES, confi
         return difference, math.nan, math.nan
     if np.all(first == first[0]) and np.all(second == second[0]):
         return difference, difference, difference
+    values = np.concatenate([first, second])
+    sample = np.r_[np.zeros(len(first)), np.ones(len(second))]
 
-    def mean_difference(a, b, axis=-1):
-        return np.mean(a, axis=axis) - np.mean(b, axis=axis)
+    def mean_difference(weights: np.ndarray) -> np.ndarray:
+        a, b = weights * (sample == 0), weights * (sample == 1)
+        return (a @ values) / a.sum(axis=1) - (b @ values) / b.sum(axis=1)
 
-    result = stats.bootstrap((first, second), mean_difference, n_resamples=n_resamples, confidence_level=confidence,
-                             method="percentile", vectorized=True, paired=False, rng=np.random.default_rng(seed))
-    return difference, float(result.confidence_interval.low), float(result.confidence_interval.high)
+    low, high = percentile_ci(cluster_bootstrap(mean_difference, sample, n_resamples, seed), confidence)
+    return difference, low, high
 
 
 def censor_learned_steps(learned_steps, run_lengths) -> tuple[np.ndarray, np.ndarray]:
