@@ -151,6 +151,24 @@ def test_study_statistics_on_real_runs(study_dir):
     assert sum(row.primary for row in study.family) == 1 and study.family[0].primary
 
 
+def test_runs_of_one_name_in_two_sweeps_stay_two_runs(study_dir, tmp_path):
+    """Sweeps name their runs alike (`baseline-s0` in every folder): a study over two sweeps keeps them apart, as
+    runs, as clusters of the tests and as rows of the tables (here: the same files twice, two groups)."""
+    for folder, lr in (("sweep-a", 0.01), ("sweep-b", 0.02)):
+        (tmp_path / folder).mkdir()
+        for seed in range(3):
+            target = tmp_path / folder / f"baseline-s{seed}.h5"
+            shutil.copy(study_dir / f"baseline-s{seed}.h5", target)
+            with h5py.File(target, "r+") as f:
+                f.attrs["config"] = json.dumps({**json.loads(f.attrs["config"]), "lr": lr})
+    study = _study(collect_paths([tmp_path / "sweep-a", tmp_path / "sweep-b"]), hessian=False)
+    labels = [r.label for r in study.runs]
+    assert len(set(labels)) == 6 and "sweep-a/baseline-s0" in labels and "sweep-b/baseline-s0" in labels
+    table = study.results["spectral_bias"]["table"]
+    assert sorted(table.groupby("group").n.first()) == [3, 3]
+    assert sum(row.primary for row in study.family) == 1
+
+
 def test_report_structure_and_plain_words(study_dir):
     study = _study(collect_paths([study_dir]), hessian=False)
     report = render(study, title="tiny")

@@ -10,9 +10,10 @@ feeds the twin contrast only (claims/twin_contrast.py). Twins share their networ
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
-from analyzer.study.collect import RunSummary, SkippedRun, StudyOptions
+from analyzer.study.collect import RunSummary, SkippedRun, StudyOptions, unique_names
 from analyzer.study.groups import Grouping, group_runs
 
 
@@ -74,6 +75,8 @@ def build_study(outcomes: list[RunSummary | SkippedRun], options: StudyOptions, 
     from analyzer.stats import adjust_family
 
     runs = [o for o in outcomes if isinstance(o, RunSummary)]
+    names = unique_names([r.path for r in runs])  # one run's name is the key of its cluster: never two runs' name
+    runs = [dataclasses.replace(r, name=names[r.path]) for r in runs]
     skipped = [o for o in outcomes if isinstance(o, SkippedRun)]
     grouping = group_runs(runs, options.group_by)
     study = Study(runs=runs, skipped=skipped, group_of=grouping.group_of, options=options, files=files,

@@ -52,6 +52,7 @@ class RunSummary:
     loss: np.ndarray
     notes: tuple[str, ...] = field(default=())
     extracts: dict = field(default_factory=dict)  # claim id -> what its `extract` kept (None: nothing)
+    name: str = ""  # the run's name in the study, unique within it (unique_names); "": the file's stem
 
     def extract(self, claim_id: str) -> Any:
         """The claim's extract of this run, or None."""
@@ -95,7 +96,25 @@ class RunSummary:
 
     @property
     def label(self) -> str:
-        return Path(self.path).name.removesuffix(".h5")
+        """The run's name in tables and as the key of its cluster: unique within a study (`unique_names`)."""
+        return self.name or Path(self.path).name.removesuffix(".h5")
+
+
+def unique_names(paths: list[str]) -> dict[str, str]:
+    """Each run's name: its file's stem, prefixed by as many of its parent folders as it takes to tell apart runs
+    whose stems are equal (`sgd-s5` in two sweeps: `harmonics-w8/sgd-s5`, `sines-w32/sgd-s5`)."""
+    parts = {p: Path(p).resolve().with_suffix("").parts for p in paths}
+    names: dict[str, str] = {}
+    for path in paths:
+        depth = 1
+        while True:
+            name = "/".join(parts[path][-depth:])
+            clash = [q for q in paths if q != path and "/".join(parts[q][-depth:]) == name]
+            if not clash or depth >= len(parts[path]):
+                break
+            depth += 1
+        names[path] = name
+    return names
 
 
 @dataclass(frozen=True)
