@@ -33,6 +33,24 @@ def test_bootstrap_ci_is_never_narrower_than_the_t_interval():
     assert high - mean > mean - low  # a right-skewed sample: the bootstrap-t interval leans right
 
 
+def test_bootstrap_ci_stays_in_the_quantitys_support_and_keeps_its_coverage():
+    """One outlying run among 8 (seven plateaus of ~900 steps, one of 10): the bootstrap-t bounds reach below 0
+    steps; cut to the support [0, inf) they do not, and the cut covers the true mean exactly as often."""
+    values = np.array([905.0, 921.0, 880.0, 930.0, 899.0, 915.0, 940.0, 10.0])
+    free = st.bootstrap_mean_ci(values, n_resamples=2000, seed=1)
+    cut = st.bootstrap_mean_ci(values, n_resamples=2000, seed=1, support=(0.0, math.inf))
+    assert free[1] < 0 <= cut[1] and cut[2] == free[2] and cut[0] == free[0]
+    rng = np.random.default_rng(4)  # durations: a mixture, 1 run in 8 short; the cut never loses coverage
+    truth = 0.875 * 900 + 0.125 * 50
+    samples = [np.where(rng.random(8) < 0.125, rng.exponential(50.0, 8), rng.normal(900.0, 20.0, 8).clip(0))
+               for _ in range(200)]
+    for_support = {support: np.mean([lo <= truth <= hi for lo, hi in
+                                     (st.bootstrap_mean_ci(v, n_resamples=300, seed=i, support=support)[1:]
+                                      for i, v in enumerate(samples))])
+                   for support in ((-math.inf, math.inf), (0.0, math.inf))}
+    assert for_support[(0.0, math.inf)] == for_support[(-math.inf, math.inf)] > 0
+
+
 def test_bootstrap_ci_edge_cases_and_seeding():
     assert all(math.isnan(v) for v in st.bootstrap_mean_ci([]))
     mean, low, high = st.bootstrap_mean_ci([7.0, np.nan])

@@ -9,6 +9,9 @@ Definitions (the report repeats them in words):
   (each run a cluster; never narrower than the t interval); none under MIN_RUNS_FOR_CI runs. A mean that every
   run shares (e.g. every run censored at the same length) has that value as its interval. The percentile interval
   used before undercovered at 8 runs (about 0.91 for normal data); tests/test_study_stats.py measures both.
+  The interval is cut to the quantity's support where one is known (learned steps in [0, L], counts and durations
+  >= 0): with one outlying run among 8 the bootstrap-t bounds can reach past it (a mean duration's CI below 0 steps),
+  and the true mean lies in the support, so the cut never loses coverage.
 - 95 % CI of a difference of two groups' means: percentile cluster bootstrap, each group's runs resampled apart.
 """
 
@@ -27,8 +30,9 @@ ROUNDING_Z = 1.96  # two single runs that differ only by rounding differ by more
 
 
 def bootstrap_mean_ci(values, n_resamples: int = N_RESAMPLES, confidence: float = CONFIDENCE,
-                      seed: int = 0) -> tuple[float, float, float]:
-    """(mean, ci_low, ci_high) of the mean across runs (module docstring); NaN bounds under MIN_RUNS_FOR_CI values."""
+                      seed: int = 0, support: tuple[float, float] = (-math.inf, math.inf)) -> tuple[float, float, float]:
+    """(mean, ci_low, ci_high) of the mean across runs (module docstring); NaN bounds under MIN_RUNS_FOR_CI values;
+    the bounds cut to `support`, the values the quantity can take."""
     from analyzer.stats.paired import mean_interval
 
     values = np.asarray(values, dtype=np.float64)
@@ -39,7 +43,9 @@ def bootstrap_mean_ci(values, n_resamples: int = N_RESAMPLES, confidence: float 
     if len(values) > 1 and np.all(values == values[0]):  # every resample has this mean
         return mean, mean, mean
     low, high, _ = mean_interval(values, n_resamples=n_resamples, seed=seed, confidence=confidence)
-    return mean, (math.nan if low is None else low), (math.nan if high is None else high)
+    low = math.nan if low is None else float(np.clip(low, *support))
+    high = math.nan if high is None else float(np.clip(high, *support))
+    return mean, low, high
 
 
 def bootstrap_difference_ci(first, second, n_resamples: int = N_RESAMPLES, confidence: float = CONFIDENCE,
@@ -88,7 +94,8 @@ def learned_step_table(learned: pd.DataFrame, n_resamples: int = N_RESAMPLES, se
     rows = []
     for (group, freq), part in learned.groupby(["group", "freq_hz"], sort=True):
         values, censored = censor_learned_steps(part.learned_step, part.run_length)
-        mean, low, high = bootstrap_mean_ci(values, n_resamples, seed=seed)
+        mean, low, high = bootstrap_mean_ci(values, n_resamples, seed=seed,
+                                            support=(0.0, float(np.max(part.run_length))))
         lost = int((censored & np.isfinite(part.reached_step.to_numpy(np.float64))).sum()) \
             if "reached_step" in part else 0
         rows.append({"group": group, "freq_hz": float(freq), "n": len(values), "n_not_learned": int(censored.sum()),
@@ -99,14 +106,16 @@ def learned_step_table(learned: pd.DataFrame, n_resamples: int = N_RESAMPLES, se
 
 
 def quantity_table(per_run: pd.DataFrame, quantities: list[str], n_resamples: int = N_RESAMPLES,
-                   seed: int = 0) -> pd.DataFrame:
-    """Per group and quantity: n runs with a finite value, mean and bootstrap CI across runs."""
+                   seed: int = 0, supports: dict[str, tuple[float, float]] | None = None) -> pd.DataFrame:
+    """Per group and quantity: n runs with a finite value, mean and bootstrap CI across runs (cut to the quantity's
+    support in `supports`, where given)."""
     rows = []
     for group, part in per_run.groupby("group", sort=True):
         for quantity in quantities:
             values = part[quantity].to_numpy(dtype=np.float64)
             finite = values[np.isfinite(values)]
-            mean, low, high = bootstrap_mean_ci(finite, n_resamples, seed=seed)
+            mean, low, high = bootstrap_mean_ci(finite, n_resamples, seed=seed,
+                                                support=(supports or {}).get(quantity, (-math.inf, math.inf)))
             rows.append({"group": group, "quantity": quantity, "n": len(finite), "mean": mean, "ci_low": low,
                          "ci_high": high})
     return pd.DataFrame(rows, columns=["group", "quantity", "n", "mean", "ci_low", "ci_high"])

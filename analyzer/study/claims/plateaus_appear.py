@@ -38,7 +38,9 @@ class PlateausAppear(Claim):
                                  "plateau duration (steps)": float(e.plateaus.duration.mean()) if len(e.plateaus)
                                  else np.nan} for r, e in seeds])
         quantities = (st.quantity_table(per_run, ["plateaus per run", "plateau duration (steps)"],
-                                        study.options.n_resamples, study.options.seed) if len(per_run) else
+                                        study.options.n_resamples, study.options.seed,
+                                        supports={"plateaus per run": (0, np.inf),
+                                                  "plateau duration (steps)": (0, np.inf)}) if len(per_run) else
                       pd.DataFrame(columns=["group", "quantity", "n", "mean", "ci_low", "ci_high"]))
         return {"counts": [len(e.plateaus) for _, e in seeds], "quantities": quantities}
 

@@ -217,7 +217,8 @@ def edge_quantities(extracts, study) -> pd.DataFrame:
     labels = [f"{n} at plateau {w}" for n in ("index", "lambda_min") for w in ("edges", "middles")]
     if not rows:
         return pd.DataFrame(columns=["group", "quantity", "n", "mean", "ci_low", "ci_high"])
-    return st.quantity_table(pd.DataFrame(rows), labels, study.options.n_resamples, study.options.seed)
+    supports = {f"index at plateau {w}": (0, np.inf) for w in ("edges", "middles")}
+    return st.quantity_table(pd.DataFrame(rows), labels, study.options.n_resamples, study.options.seed, supports)
 
 
 CLAIM = Saddles()
