@@ -201,3 +201,16 @@ def test_escape_eigensystem_of_a_twin_is_exact_and_shared(twins, monkeypatch):
         systems: dict = {}
         first = escape_compute._system(run, params, 0, systems)
         assert escape_compute._system(run, params, 300, systems) is first and len(calls) == 1
+
+
+def test_a_twins_scheduling_cost_ignores_its_depth(twins):
+    """The study starts the costliest runs first (core.parallel.file_cost: size x depth^2 for the Hessian's HVPs);
+    a twin's Hessian does not grow with depth, so its cost is its size."""
+    from analyzer.core.parallel import file_cost
+
+    path = twins["wide"]
+    with open_run(path) as run:
+        spec = dict(run.model_spec)
+    assert spec["depth"] == 2
+    assert file_cost(path) == path.stat().st_size // 1000
+    assert file_cost(path, {k: v for k, v in spec.items() if k != "linearized"}) == 4 * (path.stat().st_size // 1000)

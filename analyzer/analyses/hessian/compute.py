@@ -11,7 +11,9 @@ on deep), so block Lanczos reaches an invariant subspace within `krylov_steps`; 
 P - m zeros are the whole spectrum, each within a certified error, and the index is certified
 (method "exhaustive"). If the cap is hit first, the index is a quadrature estimate with its bracket
 (linalg/krylov.py, "lanczos"), top/bottom-k from its extreme Ritz pairs when their fresh residuals meet
-`tol`, else from restarted Lanczos (ARPACK, linalg/solvers.py).
+`tol`, else from restarted Lanczos (ARPACK, linalg/solvers.py). twin-gram (what `auto` takes on a linearised
+twin): the Hessian (2 / (N o)) J_0^T J_0, the same at every checkpoint, from one Jacobian and one eigh of its Gram
+matrix, exact to a certified rounding bound, no HVP (twin.py, linalg/gram.py).
 
 Zero eigenvalues: |lambda| <= zero_tol = max(ZERO_TOL x scale, the method's certified error), i.e. values
 the computation cannot tell from 0 at the accuracy it guarantees. ZERO_TOL = 1e-9 sits above the dense
