@@ -225,7 +225,8 @@ def _quiet():
 def file_cost(path: str | Path, model_spec: dict | None = None) -> int:
     """File size in kB x (hidden layers)^2: a proxy for the analysis time. The size grows with steps x eval points
     and the checkpoints; the Hessian's cost grows with depth (its rank, hence its HVPs, and their length): deep
-    and wide have files of one size, yet deep's Hessian costs ~8x wide's, so it must start first.
+    and wide have files of one size, yet deep's Hessian costs ~8x wide's, so it must start first. A linearised
+    twin's Hessian is one Jacobian and one eigh whatever its depth (analyses/hessian/twin.py): its size alone.
 
     Args:
         model_spec: the run's stored model spec, where the caller has the run open ({} for an unreadable run);
@@ -249,6 +250,7 @@ def _model_spec(path: str | Path) -> dict:
 
 
 def _hidden_layers(model_spec: dict) -> int:
-    """The MLP's hidden layers from the stored model spec; 1 for other models or unreadable files."""
-    depth = model_spec.get("depth") if model_spec.get("kind") == "mlp" else None
+    """The MLP's hidden layers from the stored model spec; 1 for other models, twins or unreadable files."""
+    plain_mlp = model_spec.get("kind") == "mlp" and model_spec.get("linearized") is None
+    depth = model_spec.get("depth") if plain_mlp else None
     return max(int(depth), 1) if isinstance(depth, int) else 1

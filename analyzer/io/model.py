@@ -65,3 +65,20 @@ def loss_closure(run, dtype: str = "float64"):
         return torch.mean((functional_forward(model, layout, theta, x) - y) ** 2)
 
     return loss
+
+
+def theta0_jacobian(run) -> np.ndarray:
+    """J_0 of a linearised twin: the (N o) x P Jacobian of its network at theta_0 on the training inputs (float64,
+    rows sample-major as the loss flattens them), which is the twin's Jacobian at every theta; by the layer
+    signals for a plain MLP, else per-sample autograd (analyzer/io/ntk_net.py)."""
+    from analyzer.io.ntk_net import jacobian, make_net
+
+    if run.linearized is None:
+        raise BadInputError(f"{run.path}: not a linearised twin (its model spec has no `linearized` record)")
+    twin, layout = build_model(run, "float64")
+    net = make_net(twin.network, layout, run.data("x_train"), freeze_hidden=False)
+    jac = jacobian(net, np.asarray(run.params_at(run.theta0_step), dtype=np.float64))
+    if jac.shape[0] != np.asarray(run.data("y_train")).size:
+        raise BadInputError(f"{run.path}: the model gives {jac.shape[0]} training outputs, the targets hold "
+                            f"{np.asarray(run.data('y_train')).size}")
+    return jac

@@ -24,6 +24,7 @@ from analyzer.analyses.escape.frequency import direction_modes
 from analyzer.analyses.escape.params import EscapeParams
 from analyzer.analyses.escape.result import OVERLAP_FIELDS, STRETCH_FIELDS, TABLE_COLUMNS, EscapeResult
 from analyzer.analyses.escape.windows import escape_windows, jump_near
+from analyzer.analyses.hessian.cost import TWIN_METHOD as GRAM_METHOD  # no torch at import
 
 
 def compute(run, params: EscapeParams, deps) -> EscapeResult:
@@ -106,8 +107,9 @@ def _progress(windows: list):
 
 
 def _system(run, params: EscapeParams, step: int, systems: dict):
-    if step not in systems:
-        systems[step] = eigensystem(run, _theta(run, step, params.dtype), params)
+    if step not in systems:  # a twin's eigensystem is the same at every step: computed once, then shared
+        shared = next((s for s in systems.values() if s.method == GRAM_METHOD), None)
+        systems[step] = shared or eigensystem(run, _theta(run, step, params.dtype), params)
     return systems[step]
 
 

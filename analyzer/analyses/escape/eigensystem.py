@@ -8,6 +8,9 @@ the Ritz pairs (theta_i, Q w_i) of S = Q^T H Q are eigenpairs of H to the certif
 eigenvalue is zero within it. An uncertified run fails the analysis (AnalysisFailed): no overlap is reported
 on a subspace that might miss part of the spectrum.
 
+A linearised twin's Hessian is (2 / (N o)) J_0^T J_0 at every checkpoint: its eigenpairs come from J_0's Gram matrix
+once per run (twin_eigensystem, method "twin-gram"), whatever P.
+
 Overlaps of a displacement d (fractions of ||d||^2):
   overlap_negative = ||P_neg d||^2 / ||d||^2, P_neg the projector on the eigenvectors with eigenvalue below
       t = -index_tol x max |eigenvalue| (n_negative of them);
@@ -43,7 +46,7 @@ class Eigensystem:
     vectors: np.ndarray  # (n_params, m)
     n_params: int
     error: float  # certified |listed - true| for every eigenvalue (and bound on the unlisted ones)
-    method: str  # "dense" or "exhaustive"
+    method: str  # "dense", "exhaustive" or "twin-gram" (a linearised twin's, twin_eigensystem)
     n_hvp: int
 
     @property
@@ -67,6 +70,8 @@ def eigensystem(run, theta, params) -> Eigensystem:
     from analyzer.linalg.operators import HessianOperator
     from analyzer.linalg.solvers import UNIT_ROUNDOFF, dense_hessian
 
+    if run.linearized is not None:
+        return twin_eigensystem(run, params)
     op = HessianOperator(loss_closure(run, params.dtype), theta)
     if op.n <= params.dense_max_params:
         values, vectors = np.linalg.eigh(dense_hessian(op).numpy())
@@ -80,6 +85,22 @@ def eigensystem(run, theta, params) -> Eigensystem:
         full[keep] = vectors
         vectors = full
     return Eigensystem(values, vectors, op.n, error, "exhaustive", n_hvp)
+
+
+def twin_eigensystem(run, params) -> Eigensystem:
+    """A linearised twin's Hessian eigenpairs, the same at every checkpoint: from J_0 and its Gram matrix
+    (analyzer/linalg/gram.py, the Hessian analysis' twin route), no HVP. The error is the larger of the spectrum's
+    certified bound and the Ritz pairs' recomputed residuals."""
+    from analyzer.analyses.hessian.params import HessianParams
+    from analyzer.analyses.hessian.twin import twin_jacobian
+    from analyzer.linalg.gram import GRAM_METHOD, gram_spectrum, range_pairs
+    from analyzer.linalg.index import ZERO_TOL
+
+    jacobian, c = twin_jacobian(run, HessianParams().max_dense_gb)  # the Hessian analysis' default memory cap
+    spectrum = gram_spectrum(jacobian, c, with_vectors=True)
+    zero_tol = max(ZERO_TOL * spectrum.scale, spectrum.error)  # the unlisted ones are zero within it
+    values, vectors, residual = range_pairs(spectrum, jacobian, c, zero_tol)
+    return Eigensystem(values, vectors, int(run.n_params), max(spectrum.error, residual), GRAM_METHOD, 0)
 
 
 def _certified_pairs(op, params) -> tuple[np.ndarray, np.ndarray, float, int]:

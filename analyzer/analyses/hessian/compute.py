@@ -11,7 +11,9 @@ on deep), so block Lanczos reaches an invariant subspace within `krylov_steps`; 
 P - m zeros are the whole spectrum, each within a certified error, and the index is certified
 (method "exhaustive"). If the cap is hit first, the index is a quadrature estimate with its bracket
 (linalg/krylov.py, "lanczos"), top/bottom-k from its extreme Ritz pairs when their fresh residuals meet
-`tol`, else from restarted Lanczos (ARPACK, linalg/solvers.py).
+`tol`, else from restarted Lanczos (ARPACK, linalg/solvers.py). twin-gram (what `auto` takes on a linearised
+twin): the Hessian (2 / (N o)) J_0^T J_0, the same at every checkpoint, from one Jacobian and one eigh of its Gram
+matrix, exact to a certified rounding bound, no HVP (twin.py, linalg/gram.py).
 
 Zero eigenvalues: |lambda| <= zero_tol = max(ZERO_TOL x scale, the method's certified error), i.e. values
 the computation cannot tell from 0 at the accuracy it guarantees. ZERO_TOL = 1e-9 sits above the dense
@@ -58,7 +60,8 @@ def compute(run, params: HessianParams, deps) -> HessianResult:
     cache_path = getattr(deps, "cache_path", None)
     store = None if cache_path is None else PointStore.beside(run, cache_path)
     shown = _progress(run, params, points)
-    return combine(run, params, selection, [part(run, params, point, loss_fn, store) for point in shown])
+    twin = twin_route(run, params)  # one spectrum for every checkpoint of a twin, built at the first one computed
+    return combine(run, params, selection, [part(run, params, point, loss_fn, store, twin) for point in shown])
 
 
 # The same computation in parts, for several workers (Analysis.split; analyzer/core/parallel.py): one part per
@@ -69,10 +72,13 @@ def plan(run, params: HessianParams, deps) -> tuple[list[tuple[int, str]], str]:
     return select_checkpoints(run, params, lambda: deps.get("plateaus"))
 
 
-def part(run, params: HessianParams, point: tuple[int, str], loss_fn=None, store="beside") -> tuple[dict, object]:
+def part(run, params: HessianParams, point: tuple[int, str], loss_fn=None, store="beside",
+         twin=None) -> tuple[dict, object]:
     """One checkpoint's table row and its extreme eigenpairs (without their bases); `loss_fn` is the run's loss
     closure when the caller has built it already. `store`: the per-checkpoint PointStore (points.py) read
-    first and written after; "beside" (the parts on workers) is the one beside the default cache, None none."""
+    first and written after; "beside" (the parts on workers) is the one beside the default cache, None none.
+    `twin`: the twin route's shared spectrum (twin.TwinHessian) when the caller has one; a part of a twin on a
+    worker builds its own."""
     from analyzer.analyses.hessian.saddle import checkpoint_row  # torch: imported when a Hessian is computed
     from trainer.engines.loop import one_thread
 
@@ -82,9 +88,10 @@ def part(run, params: HessianParams, point: tuple[int, str], loss_fn=None, store
     if stored is not None:
         return {**stored[0], "role": role}, stored[1]
     extremes: list = []
+    twin = twin or twin_route(run, params)
     with one_thread():  # HVPs on these small MLPs run 2x slower on 2 intra-op threads of a shared 2-core machine
         row = checkpoint_row(run, loss_fn or loss_closure(run, params.dtype), params, np.asarray(run.steps),
-                             np.asarray(run.grad_norm, dtype=float), step, role, extremes)
+                             np.asarray(run.grad_norm, dtype=float), step, role, extremes, twin)
     if store is not None:
         store.save(params, step, row, extremes[0])
     return row, extremes[0]
@@ -99,13 +106,23 @@ def combine(run, params: HessianParams, selection: str, pieces: list[tuple[dict,
                          selection=selection, n_params=int(run.n_params))
 
 
+def twin_route(run, params: HessianParams):
+    """The exact twin route's shared spectrum (twin.py; built on first use) when `run` is a linearised twin and the
+    method resolves to it, else None (the HVP routes)."""
+    from analyzer.analyses.hessian.cost import TWIN_METHOD, resolve_method
+    from analyzer.analyses.hessian.twin import TwinHessian, is_twin
+
+    chosen = resolve_method(params.method, int(run.n_params), params.k, params.dense_max_params, is_twin(run))
+    return TwinHessian(run, params.max_dense_gb) if chosen == TWIN_METHOD else None
+
+
 def _progress(run, params: HessianParams, points: list[tuple[int, str]]):
     """Each checkpoint as a progress task whose bar moves with its HVPs (analyzer/core/progress.py; nothing is
     shown unless a command opened the display)."""
     from analyzer.analyses.hessian.cost import checkpoint_budget
     from analyzer.core import progress
 
-    budget = checkpoint_budget(params, int(run.n_params))
+    budget = checkpoint_budget(params, int(run.n_params), run.linearized is not None)
     for i, point in enumerate(points, 1):
         progress.task(f"Hessian at step {point[0]} ({i}/{len(points)})", budget, "HVPs")
         yield point

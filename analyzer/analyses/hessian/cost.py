@@ -13,27 +13,39 @@ REORTH_FLOPS_PER_S = 1e10  # full reorthogonalisation (BLAS) speed assumed for t
 HVP_FLOPS_PER_PARAM_OUTPUT = 12
 HVP_FLOPS_PER_S = 1.5e10
 QUADRATURE_STEPS = 500  # Lanczos steps of the index estimate when the certified run hits its cap
+TWIN_METHOD = "twin-gram"  # a linearised twin's exact route (twin.py), no HVP: linalg.gram.GRAM_METHOD (torch)
+EIGH_FLOPS_PER_N3 = 10  # eigenvalues of a symmetric n x n matrix: tridiagonal reduction and QR, ~4/3..10 n^3
 
 
-def resolve_method(method: str, n_params: int, k: int, dense_max_params: int) -> str:
-    """The eigen method used at P = n_params: `auto` is dense up to dense_max_params (or when 2k >= P), else lanczos."""
+def resolve_method(method: str, n_params: int, k: int, dense_max_params: int, twin: bool = False) -> str:
+    """The eigen method used at P = n_params: `auto` is twin-gram for a linearised twin, else dense up to
+    dense_max_params (or when 2k >= P), else lanczos."""
+    if method == TWIN_METHOD and not twin:
+        raise BadInputError("--method twin-gram needs a linearised twin (`train run --linearize`); this run is a "
+                            "network: use auto, dense or lanczos")
     if method == "auto":
+        if twin:
+            return TWIN_METHOD
         return "dense" if n_params <= dense_max_params or 2 * k >= n_params else "lanczos"
     if method == "lanczos" and k >= n_params:
         raise BadInputError(f"lanczos needs k below the parameter count {n_params}, got k = {k}; use --method dense")
     return method
 
 
-def estimated(params: HessianParams, n_params: int) -> bool:
-    """Whether the index is the SLQ estimate: asked for, or auto above certify_max_params (never with dense)."""
-    if resolve_method(params.method, n_params, params.k, params.dense_max_params) == "dense":
+def estimated(params: HessianParams, n_params: int, twin: bool = False) -> bool:
+    """Whether the index is the SLQ estimate: asked for, or auto above certify_max_params (never with dense or
+    twin-gram)."""
+    if resolve_method(params.method, n_params, params.k, params.dense_max_params, twin) in ("dense", TWIN_METHOD):
         return False
     return params.index_method == "estimate" or (params.index_method == "auto" and n_params > params.certify_max_params)
 
 
-def method_label(params: HessianParams, n_params: int) -> str:
+def method_label(params: HessianParams, n_params: int, twin: bool = False) -> str:
     """How the index will be found at this P, in words (the default is chosen by P: estimated)."""
-    if resolve_method(params.method, n_params, params.k, params.dense_max_params) == "dense":
+    chosen = resolve_method(params.method, n_params, params.k, params.dense_max_params, twin)
+    if chosen == TWIN_METHOD:
+        return "exact eigenvalues of the twin's (2 / (N o)) J_0^T J_0, once per run (certified, no HVP)"
+    if chosen == "dense":
         return "dense eigenvalues (exact)"
     if estimated(params, n_params):
         why = "asked for" if params.index_method == "estimate" else \
@@ -42,11 +54,14 @@ def method_label(params: HessianParams, n_params: int) -> str:
     return f"certified subspace run up to --krylov-steps {min(params.krylov_steps, n_params):,}, else a bracket"
 
 
-def checkpoint_budget(params: HessianParams, n_params: int) -> int:
+def checkpoint_budget(params: HessianParams, n_params: int, twin: bool = False) -> int:
     """HVPs one checkpoint may use: the progress bar's total (a certified run that finishes early stops short)."""
     from analyzer.linalg.subspace import PROBES
 
-    if resolve_method(params.method, n_params, params.k, params.dense_max_params) == "dense":
+    chosen = resolve_method(params.method, n_params, params.k, params.dense_max_params, twin)
+    if chosen == TWIN_METHOD:
+        return 0
+    if chosen == "dense":
         return n_params
     extremes = min(QUADRATURE_STEPS, params.krylov_steps, n_params) + 2 * params.k
     if estimated(params, n_params):
@@ -54,15 +69,26 @@ def checkpoint_budget(params: HessianParams, n_params: int) -> int:
     return min(params.krylov_steps, n_params) + PROBES + extremes
 
 
-def checkpoint_seconds(params: HessianParams, n_params: int, hvp_seconds: float) -> float:
+def checkpoint_seconds(params: HessianParams, n_params: int, hvp_seconds: float, twin: bool = False) -> float:
     """Rough upper bound on one checkpoint's time: its HVP budget, plus the reorthogonalisation of its Krylov
-    bases (~2 m^2 P flops for a basis of m vectors)."""
+    bases (~2 m^2 P flops for a basis of m vectors). A twin's: its gradient and the 5 of the cost column, each
+    counted as one HVP (the spectrum, once per run, is twin_seconds)."""
+    if resolve_method(params.method, n_params, params.k, params.dense_max_params, twin) == TWIN_METHOD:
+        return 6 * hvp_seconds
     budget = checkpoint_budget(params, n_params)
     if estimated(params, n_params):
         bases = params.slq_probes * min(params.slq_steps, n_params) ** 2 + min(500, n_params) ** 2
     else:
         bases = min(params.krylov_steps, n_params) ** 2
     return budget * hvp_seconds + 2 * bases * n_params / REORTH_FLOPS_PER_S
+
+
+def twin_seconds(n_rows: int, n_params: int, hvp_seconds: float) -> float:
+    """Rough time of a twin's spectrum, once per run: J_0 (counted as one HVP: the layer route is one forward and
+    o backward passes), its Gram matrix (2 n^2 m flops, n the smaller and m the larger side of J_0) and its
+    eigenvalues (EIGH_FLOPS_PER_N3 n^3)."""
+    n, m = min(n_rows, n_params), max(n_rows, n_params)
+    return hvp_seconds + (2 * n * n * m + EIGH_FLOPS_PER_N3 * n ** 3) / REORTH_FLOPS_PER_S
 
 
 def hvp_seconds(run) -> float:

@@ -14,7 +14,8 @@ def estimate(run, overrides: dict, use_cache: bool, cache=None) -> tuple[float, 
         overrides: the report's parameters for the Hessian, and for the plateaus under "plateaus".
     """
     from analyzer.analyses.hessian.checkpoints import select_checkpoints
-    from analyzer.analyses.hessian.cost import checkpoint_budget, checkpoint_seconds, hvp_seconds, method_label
+    from analyzer.analyses.hessian.cost import (TWIN_METHOD, checkpoint_budget, checkpoint_seconds, hvp_seconds,
+                                                method_label, resolve_method, twin_seconds)
     from analyzer.core.progress import duration
     from analyzer.core.registry import get, make_params
     from analyzer.core.runner import analyze
@@ -25,9 +26,16 @@ def estimate(run, overrides: dict, use_cache: bool, cache=None) -> tuple[float, 
         plateaus = analyze(run, "plateaus", cache=cache, use_cache=use_cache, **overrides.get("plateaus", {}))
         points, _ = select_checkpoints(run, params, lambda: plateaus)
         per_hvp = hvp_seconds(run)
+        twin = run.linearized is not None
+        exact_twin = resolve_method(params.method, n_params, params.k, params.dense_max_params, twin) == TWIN_METHOD
     except (BadInputError, AnalysisFailed) as err:  # the report says it again in its section
         return 0.0, f"P = {n_params:,}, Hessian not estimated ({str(err).splitlines()[0]})"
-    each = checkpoint_seconds(params, n_params, per_hvp)
+    each = checkpoint_seconds(params, n_params, per_hvp, twin)
+    if exact_twin:  # one Jacobian and one eigh for the run, then a gradient per checkpoint
+        once = twin_seconds(int(run.data("y_train").size), n_params, per_hvp)
+        return once + each * len(points), (f"P = {n_params:,}, Hessian at {len(points)} checkpoint(s) of a linearised "
+                                           f"twin, no HVP: ~{duration(once)} once, then ~{duration(each)} each; "
+                                           f"index: {method_label(params, n_params, twin)}")
     return each * len(points), (f"P = {n_params:,}, Hessian at {len(points)} checkpoint(s), up to "
                                 f"{checkpoint_budget(params, n_params):,} HVPs each at ~{1e3 * per_hvp:.2g} ms (flop count): up to "
                                 f"~{duration(each)} each; index: {method_label(params, n_params)}")

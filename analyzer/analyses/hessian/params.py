@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from analyzer.core.params import fail, param, validate
 
-METHODS = ("auto", "dense", "lanczos")
+METHODS = ("auto", "dense", "lanczos", "twin-gram")
 INDEX_METHODS = ("auto", "certified", "estimate")
 SELECTIONS = ("plateaus", "every", "steps", "grid")
 VERSION = "8"  # the analysis' version (its ANALYSIS); also keys the per-checkpoint store (points.py)
@@ -33,7 +33,8 @@ class HessianParams:
                                "10^(i/N)).", minimum=1)
     k: int = param(10, "Top and bottom eigenpairs.", minimum=1)
     method: str = param("auto", "dense (exact, full spectrum), lanczos (certified subspace run, or top/bottom-k and "
-                                "a bracketed index estimate) or auto.", choices=METHODS)
+                                "a bracketed index estimate), twin-gram (a linearised twin's exact (2 / (N o)) "
+                                "J_0^T J_0, once per run, no HVP) or auto (twin-gram for a twin).", choices=METHODS)
     tol: float = param(1e-8, "An eigenpair is converged when ||Hv - lambda v|| <= tol x max |eigenvalue|.", above=0)
     index_tol: float = param(1e-6, "Eigenvalues below -index_tol x max |eigenvalue| count towards the saddle index.",
                              above=0)
@@ -41,7 +42,8 @@ class HessianParams:
                                  "decade of steps.", above=0)
     dense_max_params: int = param(100, "auto uses dense up to this many parameters (bench/RESULTS.md: the subspace "
                                        "run is faster already at P = 141).", minimum=1)
-    max_dense_gb: float = param(4.0, "dense refuses models whose Hessian needs more memory than this.", above=0)
+    max_dense_gb: float = param(4.0, "dense refuses models whose Hessian needs more memory than this (twin-gram: "
+                                        "J_0 and its Gram matrix).", above=0)
     krylov_steps: int = param(5000, "Cap on the certified subspace run (its dimension, ~HVPs); beyond it the index "
                                     "is a bracketed estimate. Ranks seen: baseline/sgd ~220, wide ~400, deep ~2,050.",
                               minimum=1)

@@ -14,6 +14,7 @@ from analyzer.analyses.hessian.grid import gradient_seconds, tolerance_fractions
 from analyzer.analyses.hessian.params import HessianParams
 from analyzer.analyses.hessian.status import certify_seconds, index_note
 from analyzer.analyses.hessian.live import live_subnetwork
+from analyzer.analyses.hessian.twin import NO_ROUNDING, twin_point
 from analyzer.linalg.index import index_estimate, index_from_density, index_from_eigenpairs
 from analyzer.linalg.operators import HessianOperator
 from analyzer.linalg.solvers import EigenPairs
@@ -64,17 +65,22 @@ def local_grad_scale(steps: np.ndarray, grad_norm: np.ndarray, step: int) -> flo
     return float(np.median(window)) if len(window) else math.nan
 
 
-def checkpoint_row(run, loss_fn, params, logged_steps, logged_grad, step, role, extremes) -> dict:
-    """The row of one checkpoint; its extreme eigenpairs (without bases) are appended to `extremes`."""
+def checkpoint_row(run, loss_fn, params, logged_steps, logged_grad, step, role, extremes, twin=None) -> dict:
+    """The row of one checkpoint; its extreme eigenpairs (without bases) are appended to `extremes`. `twin`
+    (twin.TwinHessian): a linearised twin's exact route, the spectrum shared by its checkpoints."""
     theta = torch.from_numpy(np.asarray(run.params_at(step))).to(getattr(torch, params.dtype))
-    op = HessianOperator(loss_fn, theta)
-    estimate = (params.slq_probes, params.slq_steps) if estimated(params, op.n) else None
-    eigenpairs = hessian_eigenpairs(loss_fn, theta, params.method, params.k, params.tol, params.dense_max_params,
-                                    params.max_dense_gb, params.seed, op=op, krylov_steps=params.krylov_steps,
-                                    live=live_subnetwork(run, theta), estimate=estimate)
+    if twin is not None:
+        op, eigenpairs = twin_point(loss_fn, theta), twin.eigenpairs(params.k)
+    else:
+        op = HessianOperator(loss_fn, theta)
+        estimate = (params.slq_probes, params.slq_steps) if estimated(params, op.n) else None
+        eigenpairs = hessian_eigenpairs(loss_fn, theta, params.method, params.k, params.tol, params.dense_max_params,
+                                        params.max_dense_gb, params.seed, op=op, krylov_steps=params.krylov_steps,
+                                        live=live_subnetwork(run, theta), estimate=estimate)
     extremes.append(replace(eigenpairs, all_eigenvalues=None, krylov=None, subspace=None, density=None))
     grad_scale = local_grad_scale(logged_steps, logged_grad, step)
     row = {"step": step, "role": role, **saddle_metrics(eigenpairs, op, params, grad_scale)}
     row.update(tolerance_fractions(eigenpairs, op.n))  # hessian/grid.py: the index at several tolerances
+    row.update(NO_ROUNDING if twin is None else twin.rounding())
     row["cost_gradients"] = eigenpairs.seconds / max(gradient_seconds(loss_fn, theta), 1e-12)
     return row
