@@ -134,6 +134,8 @@ def test_study_states_its_plan_then_a_line_per_hessian_checkpoint(capsys):
                       "study: 3 Hessian checkpoint(s) to compute; rough total ~9 s of work"], 3, 9.0)
     with _RunProgress() as shown:  # a log (stderr is not a terminal): lines, rate-limited to one per 30 s ...
         shown.start(1)
+        for line in plan.lines:  # each line as it is drawn up, then the plan
+            shown.plan(line)
         shown.plan(plan)
         progress.expect(3, "checkpoints")
         for _ in range(3):  # ... except a checkpoint's, printed at once: minutes of work each

@@ -249,8 +249,8 @@ def summarize_runs(paths: list[Path], options: StudyOptions,
     Args:
         files: the study's open run files (analyzer/study/files.py), kept open for its figures; None: opened
             here for the summaries only.
-        on_plan: called with the study's plan (study/plan.py) once the workers are starting, before any job is
-            sent to them.
+        on_plan: called with each line of the study's plan (study/plan.py) as it is drawn up, then with the plan,
+            once the workers are starting and before any job is sent to them.
     """
     from analyzer.study.files import RunFiles
 
@@ -272,7 +272,7 @@ def summarize_runs(paths: list[Path], options: StudyOptions,
     with cluster(options.workers, options.scheduler) as client:
         warming = warm_up(client)  # the workers import torch while the plan is drawn up (held: else cancelled)
         if on_plan is not None:
-            on_plan(study_plan(paths, options, files, len(warming) or 1))
+            on_plan(study_plan(paths, options, files, len(warming) or 1, say=on_plan))
         if options.use_cache:
             for path, _errors in compute_jobs(client, study_jobs(paths, options), cost=files.cost):
                 # a summary reads the cache (a fraction of a second) while the workers go on, so the progress

@@ -67,9 +67,11 @@ class _RunProgress:
         self.progress.task("analyzing runs", total, "runs")
 
     def plan(self, planned) -> None:
-        for line in planned.lines:
-            self.progress.note(line)
-        if planned.checkpoints:  # counted as the workers plan them and finish them (core/parallel.py)
+        """A line of the plan (said as it is drawn up), or the whole plan once drawn up."""
+        if isinstance(planned, str):
+            self.progress.note(planned)
+            return
+        if planned.checkpoints and planned.by_checkpoint:  # counted as the workers plan them and finish them (core/parallel.py)
             self.progress.task("Hessian checkpoints on Dask workers", 0, "checkpoints")
 
     def advance(self, outcome) -> None:

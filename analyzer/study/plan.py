@@ -17,12 +17,23 @@ class StudyPlan:
     lines: list[str] = field(default_factory=list)
     checkpoints: int = 0
     seconds: float = 0.0
+    say: object = None  # called with each line as it is added (None: kept only)
+    by_checkpoint: bool = True  # the workers report each checkpoint (with the cache; without, whole runs)
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+        if self.say is not None:
+            self.say(line)
 
 
-def study_plan(paths: list[Path], options, files, workers: int) -> StudyPlan:
+def study_plan(paths: list[Path], options, files, workers: int, say=None) -> StudyPlan:
     """The plan of a study of `paths` on `workers` Dask workers; runs read through `files` (study/files.py).
 
     A run that cannot be opened is left to its summary, which names it; a cached Hessian counts nothing.
+
+    Args:
+        say: called with each line as soon as it is drawn up (a run's checkpoints need its plateaus, computed
+            here: a long study must not stay silent until the last run's line).
     """
     from analyzer.analyses.hessian.estimate import checkpoint_plan
     from analyzer.core.progress import duration
@@ -30,30 +41,31 @@ def study_plan(paths: list[Path], options, files, workers: int) -> StudyPlan:
     from analyzer.study.collect import study_jobs
 
     kinds = [_job_name(job) for job in study_jobs(paths[:1], options)] if paths else []
-    plan = StudyPlan([f"study: {len(paths)} run file(s); up to {len(kinds)} jobs per run ({', '.join(kinds)}); "
-                      "cached results are reused"])
+    plan = StudyPlan(say=say, by_checkpoint=bool(options.use_cache))
+    plan.add(f"study: {len(paths)} run file(s); up to {len(kinds)} jobs per run ({', '.join(kinds)}); "
+             "cached results are reused")
     serial = 0.0
     for path in paths:
         try:
             run, cache = files.opened(path)
         except Exception:  # noqa: BLE001 -- a damaged run is skipped, with its reason, by its summary
-            plan.lines.append(f"  {Path(path).name}: not readable (its summary says why)")
+            plan.add(f"  {Path(path).name}: not readable (its summary says why)")
             continue
         serial += OTHER_ANALYSES_S
         for job in study_jobs([path], options):
             if job.name != "hessian" or (job.only_if is not None and not job.only_if(run)):
                 continue
             if options.use_cache and cached_result(run, job.name, cache=cache, **job.overrides) is not None:
-                plan.lines.append(f"  {Path(path).name}: {_job_name(job)} cached")
+                plan.add(f"  {Path(path).name}: {_job_name(job)} cached")
                 continue
             planned = checkpoint_plan(run, job.overrides, options.use_cache, cache)
-            plan.lines.append(f"  {Path(path).name}: {_job_name(job)}: {planned.text}")
+            plan.add(f"  {Path(path).name}: {_job_name(job)}: {planned.text}")
             plan.checkpoints += planned.n_checkpoints
             serial += planned.seconds
         if cache is not None:
             cache.release()  # the workers replace the cache file next: a later read must open the new one
     plan.seconds = serial / max(workers, 1)
-    plan.lines.append(f"study: {plan.checkpoints} Hessian checkpoint(s) to compute; rough total ~{duration(serial)} "
+    plan.add(f"study: {plan.checkpoints} Hessian checkpoint(s) to compute; rough total ~{duration(serial)} "
                       f"of work, ~{duration(plan.seconds)} on {workers} worker(s), more on a busy machine; "
                       "progress follows on stderr")
     return plan
