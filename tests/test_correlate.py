@@ -190,3 +190,49 @@ def test_cli_correlate_json(small_run, stub_edges):
     assert payload["n_runs"] == 2 and payload["n_reference_points"] == 4
     bad = runner.invoke(app, ["correlate", str(small_run), "--permutations", "0", "--no-cache"])
     assert bad.exit_code == 2
+
+
+# ---- one run: its figures describe it, they test nothing ---------------------------------------------------
+
+
+def test_one_run_is_descriptive_without_a_p_value_shown(small_run, stub_edges):
+    from analyzer import analyze
+    from analyzer.analyses.correlate.result import DESCRIPTIVE
+    from analyzer.analyses.correlate.section import section
+
+    spectrum = analyze(small_run, "spectrum", use_cache=False)
+    if spectrum.jumps.empty:
+        pytest.skip("the small run has no frequency jump")
+    stub_edges["edges"] = spectrum.jumps.step.to_numpy(dtype=float)[:1] + 2.0  # jumps right at the references
+    result = analyze(small_run, "correlate", use_cache=False, n_permutations=199)
+    assert result.descriptive_only and result.n_runs == 1 and result.p_value is not None  # kept for --json
+    text = result.headline()
+    assert text.endswith(DESCRIPTIVE) and "p=" not in text and "chance" not in text and "closer" not in text
+    assert f"{result.n_jumps} jumps" in text and "effect" in text
+    summary = next(iter(result.tables().values()))
+    assert "p-value" not in set(summary.quantity) and "effect (observed - null mean)" in set(summary.quantity)
+    analyses = type("Analyses", (), {"results": {"correlate": result, "spectrum": spectrum}, "notes": {}})()
+    lines = section(analyses, {}, "", 2)
+    assert text in lines and not any(line.startswith("**") for line in lines)
+    assert not any("p-value" in line or "p=" in line for line in lines)
+
+
+def test_one_run_cli_prints_the_description_and_json_keeps_the_keys(small_run, stub_edges):
+    from typer.testing import CliRunner
+
+    from analyzer.cli import app
+
+    stub_edges["edges"] = np.array([5.0, 50.0])
+    runner = CliRunner()
+    shown = runner.invoke(app, ["correlate", str(small_run), "--no-cache", "--permutations", "99"])
+    assert shown.exit_code == 0, shown.output
+    if "nothing to test" in shown.stdout:
+        pytest.skip("the small run has no frequency jump")
+    assert "one run: descriptive; `analyze study` tests across runs" in " ".join(shown.stdout.split())
+    assert "p=" not in shown.stdout and "p-value" not in shown.stdout
+    payload = json.loads(runner.invoke(app, ["correlate", str(small_run), "--json", "--no-cache",
+                                             "--permutations", "99"]).stdout)
+    assert payload["descriptive_only"] is True and "p_value" in payload and payload["n_runs"] == 1
+    pooled = json.loads(runner.invoke(app, ["correlate", str(small_run), str(small_run), "--json", "--no-cache",
+                                            "--permutations", "99"]).stdout)
+    assert pooled["descriptive_only"] is False and "p=" in pooled["conclusion"]

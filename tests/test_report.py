@@ -64,6 +64,9 @@ def check_golden(name: str, text: str) -> None:
 def test_single_run_report_structure_is_golden(two_runs):
     report = build_report([two_runs[0]], ReportOptions(overrides=FAST))
     check_golden("report_single.txt", structure(report.markdown))
+    correlate = report.markdown.split("Frequency jumps vs escapes from plateaus")[1].split("\n## ")[0]
+    assert "one run: descriptive; `analyze study` tests across runs" in correlate  # a description, not a test
+    assert "**" not in correlate and "p=" not in correlate and "p-value" not in correlate
     for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report.markdown):
         assert link in report.figures
     assert set(report.figures) == {"loss.png", "spectrum.png", "rel_error.png", "hessian.png"}

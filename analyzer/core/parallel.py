@@ -113,7 +113,7 @@ def _submit_parts(client, job: Job, outcome: tuple, cost: int, task_of: dict):
     part_futures = [client.submit(_part, job, piece, pure=False, priority=cost + 1) for piece in pieces]
     progress.expect(len(part_futures), "checkpoints")  # the open display, if any, counts them as they finish
     for part in part_futures:
-        part.add_done_callback(lambda _: progress.tick(1, "checkpoints"))
+        part.add_done_callback(lambda _: progress.tick(1, "checkpoints", line=True))  # a line each in a log
     combined = client.submit(_combine, job, context, part_futures, pure=False, priority=cost + 2)
     task_of[combined.key] = job
     return combined

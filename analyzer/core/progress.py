@@ -63,13 +63,13 @@ class _Display:
                 self.total += n
             self.refresh()
 
-    def advance(self, n: int, unit: str) -> None:
+    def advance(self, n: int, unit: str, line: bool = False) -> None:
         if unit != self.unit:  # another kind of work (HVPs inside a task counting runs): not this bar's
             return
         with self.lock:
             self.done += n
             self.total = max(self.total, self.done) if self.total else 0
-        self.refresh()
+        self.refresh(force=line)
 
     def refresh(self, force: bool = False) -> None:
         raise NotImplementedError
@@ -164,11 +164,12 @@ def task(description: str, total: int = 0, unit: str = "") -> None:
         shown.task(description, total, unit)
 
 
-def tick(n: int = 1, unit: str = "HVPs") -> None:
-    """Advance the current task by n, if it counts this unit (cheap when no display is open)."""
+def tick(n: int = 1, unit: str = "HVPs", line: bool = False) -> None:
+    """Advance the current task by n, if it counts this unit (cheap when no display is open); line: a unit worth a
+    line of its own in a log (a Hessian checkpoint, minutes of work), printed at once, not rate-limited."""
     shown = _active.get()
     if shown is not None:
-        shown.advance(n, unit)
+        shown.advance(n, unit, line)
 
 
 def expect(n: int, unit: str) -> None:

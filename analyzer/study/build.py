@@ -89,12 +89,13 @@ def build_study(outcomes: list[RunSummary | SkippedRun], options: StudyOptions, 
     return study
 
 
-def run_study(inputs, options: StudyOptions, on_start=None, on_done=None, files=None) -> Study:
+def run_study(inputs, options: StudyOptions, on_start=None, on_done=None, files=None, on_plan=None) -> Study:
     """Collect the run files, summarize them on Dask, and build the study; no valid run is bad input.
 
     Args:
         files: the study's open run files (analyzer/study/files.py), each run opened once for the summaries and
             the report's figures (keep them open until the report is rendered); None: opened for the summaries.
+        on_plan: called with the up-front plan (study/plan.py) before any analysis runs.
     """
     from analyzer.errors import BadInputError
     from analyzer.study.collect import collect_paths, summarize_runs
@@ -102,7 +103,7 @@ def run_study(inputs, options: StudyOptions, on_start=None, on_done=None, files=
     paths = collect_paths(list(inputs))
     if on_start is not None:
         on_start(len(paths))
-    outcomes = summarize_runs(paths, options, on_done, files)
+    outcomes = summarize_runs(paths, options, on_done, files, on_plan)
     if not any(isinstance(o, RunSummary) for o in outcomes):
         first = next(o for o in outcomes if isinstance(o, SkippedRun))
         raise BadInputError(f"none of the {len(paths)} run files could be analysed ({first.path}: {first.reason})")

@@ -257,7 +257,7 @@ def _sampled_loss(steps: np.ndarray, loss: np.ndarray) -> tuple[np.ndarray, np.n
 
 def summarize_runs(paths: list[Path], options: StudyOptions,
                    on_done: Callable[[RunSummary | SkippedRun], None] | None = None,
-                   files=None) -> list[RunSummary | SkippedRun]:
+                   files=None, on_plan: Callable | None = None) -> list[RunSummary | SkippedRun]:
     """Every run's summary, computed on Dask distributed; results in the order of `paths`.
 
     With the cache, the analyses are computed first as jobs (analyzer/core/parallel.py: the Hessian's
@@ -268,13 +268,16 @@ def summarize_runs(paths: list[Path], options: StudyOptions,
     Args:
         files: the study's open run files (analyzer/study/files.py), kept open for its figures; None: opened
             here for the summaries only.
+        on_plan: called with each line of the study's plan (study/plan.py) as it is drawn up, then with the plan,
+            once the workers are starting and before any job is sent to them.
     """
     from analyzer.study.files import RunFiles
 
     if files is None:
         with RunFiles(options.use_cache) as own:
-            return summarize_runs(paths, options, on_done, own)
-    from analyzer.core.parallel import cluster, compute_jobs
+            return summarize_runs(paths, options, on_done, own, on_plan)
+    from analyzer.core.parallel import cluster, compute_jobs, warm_up
+    from analyzer.study.plan import study_plan
 
     index = {str(path): i for i, path in enumerate(paths)}
     results: list = [None] * len(paths)
@@ -286,6 +289,9 @@ def summarize_runs(paths: list[Path], options: StudyOptions,
             on_done(outcome)
 
     with cluster(options.workers, options.scheduler) as client:
+        warming = warm_up(client)  # the workers import torch while the plan is drawn up (held: else cancelled)
+        if on_plan is not None:
+            on_plan(study_plan(paths, options, files, len(warming) or 1, say=on_plan))
         if options.use_cache:
             for path, _errors in compute_jobs(client, study_jobs(paths, options), cost=files.cost):
                 # a summary reads the cache (a fraction of a second) while the workers go on, so the progress

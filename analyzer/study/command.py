@@ -35,7 +35,8 @@ def run_study_command(inputs: list[str], *, out: Path | None, overwrite: bool, w
                            strict_null=strict, group_by=group_by)
     with RunFiles(use_cache) as files:  # each run opened once, from its summary to the report's last figure
         with _RunProgress() as progress:
-            study = run_study(inputs, options, on_start=progress.start, on_done=progress.advance, files=files)
+            study = run_study(inputs, options, on_start=progress.start, on_done=progress.advance, files=files,
+                              on_plan=progress.plan)
         if out is not None:
             command = "analyze study " + " ".join(shlex.quote(str(i)) for i in inputs) \
                 + f" -o {shlex.quote(str(out))}" + (f" --null {null}" if strict else "") \
@@ -49,25 +50,38 @@ def run_study_command(inputs: list[str], *, out: Path | None, overwrite: bool, w
 
 
 class _RunProgress:
-    """Progress over runs on stderr (a rich bar on a terminal, one-line updates otherwise); failures are named as
-    they come back."""
+    """Progress on stderr (a rich bar on a terminal, one-line updates otherwise): the plan up front, then the
+    Hessian checkpoints as the workers finish them (a line each in a log) and each run as its jobs are done;
+    failures are named as they come back. Without the cache the workers compute whole runs: runs are counted."""
 
     def __enter__(self):
         from analyzer.core import progress
 
-        self.progress = progress
+        self.progress, self.total, self.done = progress, 0, 0
         self.display = progress.display("analyze study")
         self.display.__enter__()
         return self
 
     def start(self, total: int) -> None:
+        self.total = total
         self.progress.task("analyzing runs", total, "runs")
+
+    def plan(self, planned) -> None:
+        """A line of the plan (said as it is drawn up), or the whole plan once drawn up."""
+        if isinstance(planned, str):
+            self.progress.note(planned)
+            return
+        if planned.checkpoints and planned.by_checkpoint:  # counted as the workers plan them and finish them (core/parallel.py)
+            self.progress.task("Hessian checkpoints on Dask workers", 0, "checkpoints")
 
     def advance(self, outcome) -> None:
         from analyzer.study.collect import SkippedRun
 
+        self.done += 1
         if isinstance(outcome, SkippedRun):
             self.progress.note(f"skipped {outcome.path}: {outcome.reason}")
+        else:
+            self.progress.note(f"{self.done} of {self.total} run(s) done ({Path(outcome.path).name})")
         self.progress.tick(1, "runs")
 
     def __exit__(self, *exc):

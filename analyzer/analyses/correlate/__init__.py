@@ -9,7 +9,7 @@ from analyzer.analyses.correlate.section import section
 from analyzer.core.registry import Analysis, Compare
 
 ANALYSIS = Analysis(
-    name="correlate", params=CorrelateParams, result=CorrelateResult, compute=compute, version="3",
+    name="correlate", params=CorrelateParams, result=CorrelateResult, compute=compute, version="4",
     summary="frequency jumps vs escapes from loss plateaus: distances and a permutation test",
     requires=("plateaus", "spectrum"), section=section, in_report=True,
     report_aliases=(("threshold", "threshold"), ("permutations", "n_permutations")),

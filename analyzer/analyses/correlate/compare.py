@@ -20,5 +20,7 @@ def tables(runs, pooled) -> list[str]:
     first = pooled.params.reference
     for reference in (first, *[r for r in REFERENCES if r != first]):
         result = pooled(reference=reference)
-        lines += [f"**{result.conclusion}**", ""] + markdown_table(result.tables()["permutation test"])
+        summary = next(iter(result.tables().values()))  # the test, or one informing run's description
+        lines += [result.conclusion if result.descriptive_only else f"**{result.conclusion}**", ""]
+        lines += markdown_table(summary)
     return lines

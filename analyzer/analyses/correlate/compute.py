@@ -44,7 +44,7 @@ import pandas as pd
 
 from analyzer.analyses.correlate.params import CorrelateParams
 from analyzer.analyses.correlate.permutation import nearest, permutation_test, scale_steps
-from analyzer.analyses.correlate.result import REFERENCE_NAMES, CorrelateResult
+from analyzer.analyses.correlate.result import DESCRIPTIVE, REFERENCE_NAMES, CorrelateResult
 from analyzer.errors import BadInputError
 
 
@@ -122,7 +122,8 @@ def correlate_events(events: list[RunEvents], params: CorrelateParams, strict: b
         n_jumps=int(outcome["n_jumps"]), n_reference_points=int(sum(len(e.reference_steps) for e in events)),
         n_runs=int(outcome["n_runs"]), reference=params.reference, statistic=params.statistic,
         null=outcome["null_name"], distance_units=units, conclusion=_conclusion(outcome, events, params, units),
-        effect=_none_if_nan(outcome["effect"]), notes=tuple(outcome["notes"]), n_runs_given=len(events))
+        effect=_none_if_nan(outcome["effect"]), notes=tuple(outcome["notes"]), n_runs_given=len(events),
+        descriptive_only=int(outcome["n_runs"]) <= 1)
 
 
 def _kind_list(events: list[RunEvents]) -> str:
@@ -162,10 +163,14 @@ def _conclusion(outcome: dict, events: list[RunEvents], params: CorrelateParams,
         n_points = sum(len(e.reference_steps) for e in events)
         return (f"nothing to test ({where}): {n_jumps} {noun} jumps, {n_points} {points}; "
                 "a test needs jumps in runs that have them")
-    p, verdict = outcome["p_value"], "closer" if outcome["p_value"] < params.alpha else "not closer"
-    where = f"{outcome['n_runs']} runs pooled" if outcome["n_runs"] > 1 else "1 run"
     what = "mean distance" if params.statistic == "mean_distance" else f"fraction within {params.tolerance:g}"
-    return (f"{noun} jumps are {verdict} to {points} than chance (p={p:.3g}, {where}, "
+    if outcome["n_runs"] <= 1:  # one run is one draw of its clock: the figures describe it, they test nothing
+        one = "1 run" if len(events) == 1 else f"1 of {len(events)} runs has jumps and {points}"
+        return (f"{noun} jumps and {points}, {one}: {outcome['n_jumps']} jumps; {what} {outcome['observed']:.3g} "
+                f"vs {outcome['null_mean']:.3g} under the {outcome['null_name']} null (effect "
+                f"{outcome['effect']:+.3g}, {units}); {DESCRIPTIVE}")
+    p, verdict = outcome["p_value"], "closer" if outcome["p_value"] < params.alpha else "not closer"
+    return (f"{noun} jumps are {verdict} to {points} than chance (p={p:.3g}, {outcome['n_runs']} runs pooled, "
             f"{outcome['n_jumps']} jumps; {what} {outcome['observed']:.3g} vs {outcome['null_mean']:.3g} "
             f"under the {outcome['null_name']} null, {units})")
 

@@ -1,4 +1,4 @@
-"""The correlate section of a report: the test's conclusion and its tables."""
+"""The correlate section of a report: the test's conclusion (one run: its description) and its tables."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ def section(analyses, figs: dict, prefix: str, level: int) -> list[str]:
     lines = [f"{'#' * level} {noun} jumps vs escapes from plateaus", ""]
     if result is None:
         return lines + [f"*correlation not available: {analyses.notes.get('correlate') or 'not computed'}*", ""]
-    lines += [f"**{result.conclusion}**", ""]
+    # a test across runs is a claim, in bold; one run's figures are a description (result.descriptive_only)
+    lines += [result.conclusion if result.descriptive_only else f"**{result.conclusion}**", ""]
     for title, frame in result.tables().items():
         lines += [f"*{title}*", ""] + markdown_table(frame)
     return lines
