@@ -2,10 +2,10 @@
 
 The fused engine's formulas (trainer/engines/fused.py) with batched matmuls: a Linear is one `baddbmm` over
 (R, out, in) weights, a backward matmul one `bmm`, and the optimizer record's functional step
-(trainer/optim/) runs over the stacked tensors with `torch._foreach_*`. Members never mix: a row's loss, gradient and update depend on that row only, so
-a member can diverge or be dropped without changing the others. On CPU every member is bitwise equal
-to its single run (the vector-shaped layers run per member, see `_per_member`; tests/test_ensemble.py);
-on a GPU batched kernels round as they like, so equality there is to rounding, untested.
+(trainer/optim/) runs over the stacked tensors with `torch._foreach_*`. Members never mix: a row's loss,
+gradient and update depend on that row only, so a member can diverge or be dropped without changing the
+others. On CPU every member is bitwise equal to its single run (the vector-shaped layers run per member,
+see `_per_member`; tests/test_ensemble.py); on a GPU batched kernels round as they like, so equality there is to rounding, untested.
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ class BatchedMLP:
         self.out, self.residual, self.squared, self.grad_out = (torch.empty(runs, n, out_dim, **like) for _ in range(4))
         self.grad_hidden, self.grad_pre = (torch.empty(runs, n, self.width, **like) for _ in range(2))
         self.grad_scale = 2.0 * float(torch.ones((), **like) / self.y_single.numel())
+        # the rate the optimizer's step takes: one float, or the members' float64 rates on the training device
+        self.step_lr = float(self.lrs[0]) if self.shared_lr else self.lrs.to(self.y_single.device)
 
     @property
     def runs(self) -> int:
@@ -117,8 +119,7 @@ class BatchedMLP:
 
     def update(self) -> None:
         """The optimizer's step on every member at once; a shared lr uses the single-run formulas exactly."""
-        lr = float(self.lrs[0]) if self.shared_lr else self.lrs
-        self.optimizer.step(self.params, self.grads, self.state, lr)
+        self.optimizer.step(self.params, self.grads, self.state, self.step_lr)
 
     # ---- members and state ---------------------------------------------------------------------
     def keep(self, rows: list[int]) -> None:

@@ -2,10 +2,10 @@
 
 Forward, MSE loss and backward are written out as the same ATen kernels that autograd calls, on the same
 operands in the same order (see the comments at each step), and the update is the optimizer record's
-functional step (trainer/optim/), torch.optim's single-tensor formulas, so on a CPU the fused engine reproduces the torch engine bit for bit
-(tests/test_fused.py) while making ~30 tensor calls per step instead of building a graph and looping
-over parameters in Python. Parameters, gradients and the optimizer's moments live in flat buffers, so a checkpoint
-is one copy and the update runs on whole buffers.
+functional step (trainer/optim/), torch.optim's single-tensor formulas, so on a CPU the fused engine
+reproduces the torch engine bit for bit (tests/test_fused.py) while making ~30 tensor calls per step
+instead of building a graph and looping over parameters in Python. Parameters, gradients and the optimizer's
+moments live in flat buffers, so a checkpoint is one copy and the update runs on whole buffers.
 
 The matmuls never read or write those flat buffers directly: a layer's weight inside the flat vector starts
 at an arbitrary offset, and on some CPUs (seen on an AMD EPYC with torch 2.13's CPU kernels) a matmul's
@@ -51,7 +51,8 @@ class FusedMLP:
         self.x, self.y = x, y
         self.theta = flatten(model).clone()
         self.grad = torch.zeros_like(self.theta)
-        # flat moment buffers; `step` is torch.optim's per-tensor count: equal for every trained tensor, 0 for frozen ones
+        # flat moment buffers; `step` is torch.optim's per-tensor count (equal for every trained tensor, 0 for
+        # frozen ones)
         self.state = self.optimizer.init_state([self.theta])
         layout = param_layout(model)
         self.n_tensors = len(layout.names)

@@ -32,7 +32,8 @@ class OptimState:
 
 @dataclass(frozen=True)
 class Optimizer:
-    """One optimizer. Subclasses write `torch_class` (and `torch_options`) and `step`; the rest follows from the declared fields.
+    """One optimizer. Subclasses write `torch_class` (and `torch_options`) and `step`; the rest follows from the
+    declared fields.
 
     Fields:
         name: the name in configs and run files (`--optimizer NAME`).
