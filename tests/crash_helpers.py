@@ -14,7 +14,7 @@ import numpy as np
 from analyzer.io.run import open_run
 from trainer.runfile import schema as runfile
 from trainer.config import TrainConfig
-from trainer.runfile.faults import CRASH_ENV
+from trainer.runfile.faults import CRASH_ENV, STALL_ENV
 from trainer.engines.loop import resume, train
 from trainer.runfile.lock import check_unlocked
 from trainer.runfile.writer import TEMP_SUFFIXES
@@ -35,9 +35,12 @@ FORKSERVER = multiprocessing.get_context("forkserver")
 FORKSERVER.set_forkserver_preload(["trainer.engines.loop", "torch._dynamo", "crash_helpers"])
 
 
-def start(mode: str, config, path: Path) -> subprocess.Popen:
-    """`train` or `resume` in a fresh interpreter that commits at every checkpoint (start-up included)."""
-    env = {k: v for k, v in os.environ.items() if k != CRASH_ENV}
+def start(mode: str, config, path: Path, stall_at: str | None = None) -> subprocess.Popen:
+    """`train` or `resume` in a fresh interpreter that commits at every checkpoint (start-up included); with
+    `stall_at` (POINT[@N]) it stops there until killed (trainer/runfile/faults.py)."""
+    env = {k: v for k, v in os.environ.items() if k not in (CRASH_ENV, STALL_ENV)}
+    if stall_at is not None:
+        env[STALL_ENV] = stall_at
     return subprocess.Popen([sys.executable, "-c", CHILD, mode, config.to_json(), str(path)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
@@ -84,6 +87,24 @@ def check_only_complete_rows(path: Path, config) -> int:
         if slot != runfile.NO_SLOT:
             assert int(f["resume/step"][slot]) in f["ckpt/step"][: int(f["commit"][2])]
     return n
+
+
+def committed_counts(path: Path) -> dict[str, int] | None:
+    """The committed row counts of a run file being written by another process (None: not there or unreadable
+    right now, e.g. being replaced)."""
+    try:
+        with h5py.File(path, "r", swmr=True) as f:
+            return runfile.committed(f)
+    except (OSError, KeyError):
+        return None
+
+
+def status_of(path: Path) -> str | None:
+    """The run file's status attribute; None when there is no run file."""
+    if not path.exists():
+        return None
+    with h5py.File(path, "r", swmr=True) as f:
+        return str(f.attrs["status"])
 
 
 def finish(path: Path, config) -> None:

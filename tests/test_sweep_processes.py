@@ -15,17 +15,21 @@ import pytest
 
 from sweep_helpers import REPO, SLOW, assert_bitwise_equal, assert_complete, manifest_config, one_thread  # noqa: F401
 from trainer.engines.loop import train
+from trainer.runfile.faults import CRASH_ENV, STALL_ENV
 from trainer.sweep.plan import MANIFEST
 
 
 # ---- processes: a real scheduler, killed workers, signals ---------------------------------------
-def subprocess_env() -> dict[str, str]:
+def subprocess_env(stall_at: str | None = None) -> dict[str, str]:
+    """The test's environment for a child; `stall_at` (POINT[@N]): its runs stop there until killed
+    (trainer/runfile/faults.py), so a test kills them mid-run however fast or loaded the machine is."""
     path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
-    return {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1"}
+    env = {k: v for k, v in os.environ.items() if k not in (CRASH_ENV, STALL_ENV)}
+    return {**env, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", **({STALL_ENV: stall_at} if stall_at else {})}
 
 
-def spawn(*args: str, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, *args], env=subprocess_env(), start_new_session=True, text=True,
+def spawn(*args: str, stall_at: str | None = None, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, *args], env=subprocess_env(stall_at), start_new_session=True, text=True,
                             **kwargs)
 
 
@@ -108,7 +112,8 @@ def alive(pid: int) -> bool:
 
 @pytest.fixture
 def dask_processes(tmp_path):
-    """A scheduler and two single-threaded workers, each a separate process group on 127.0.0.1."""
+    """A scheduler and two single-threaded workers, each a separate process group on 127.0.0.1; worker 0's first
+    run stalls at its 3rd checkpoint (it is there to be killed mid-run, which it then is for certain)."""
     scheduler_file = tmp_path / "scheduler.json"
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     procs = [spawn("-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
@@ -117,7 +122,7 @@ def dask_processes(tmp_path):
         wait_for(scheduler_file.exists, what="the scheduler file")
         workers = [spawn("-m", "distributed.cli.dask_worker", "--scheduler-file", str(scheduler_file), "--host",
                          "127.0.0.1", "--nthreads", "1", "--nworkers", "1", "--no-dashboard", "--name", f"w{i}",
-                         **quiet) for i in range(2)]
+                         stall_at="checkpoint@3" if i == 0 else None, **quiet) for i in range(2)]
         procs += workers
         from distributed import Client
 
@@ -160,7 +165,8 @@ def test_sigint_then_sigkill_then_rerun_finishes_the_sweep(tmp_path, one_thread)
                "--out", str(out))
     pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
 
-    interrupted = spawn(*command, **pipes)
+    # both runs of the interrupted and the killed sweep stall at their 3rd checkpoint: neither can finish first
+    interrupted = spawn(*command, stall_at="checkpoint@3", **pipes)
     try:
         wait_for(lambda: in_progress(out), what="a run in progress")
         os.killpg(interrupted.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole foreground group
@@ -171,7 +177,7 @@ def test_sigint_then_sigkill_then_rerun_finishes_the_sweep(tmp_path, one_thread)
     assert "interrupted: rerun the same command" in stderr and "Traceback" not in stderr
 
     before = {path.name: identity(path) for path in out.glob("*.h5")}
-    killed = spawn(*command, **pipes)
+    killed = spawn(*command, stall_at="checkpoint@3", **pipes)
     try:
         wait_for(lambda: in_progress(out, before), what="a run in progress again")
         children = descendants(killed.pid)

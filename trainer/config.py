@@ -7,13 +7,14 @@ import json
 import math
 from dataclasses import dataclass, field
 
+from trainer import optim
 from trainer.errors import ConfigError
 from trainer.settings import setting
 
 DTYPES = ("float32", "float64")
 TARGET_KINDS = ("sines", "harmonics")
 MAX_DEGREE = 32  # highest spherical-harmonic degree a target may have
-OPTIMIZERS = ("adam", "sgd")
+OPTIMIZERS = optim.NAMES  # one record each in trainer/optim/
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from analyzer.errors import BadInputError
+from analyzer.io.optimizer import is_plain_gd
 from analyzer.linalg.gd_dynamics import Schedule, effective_rate
 
 if TYPE_CHECKING:  # torch (through io.ntk_net) is imported when a model is rebuilt, not with the residuals
@@ -24,7 +25,7 @@ def schedule(run) -> Schedule:
     lr = run.config.get("lr")
     learning_rate = float(lr) if isinstance(lr, (int, float)) else math.nan
     outputs = int(run.data("y_train").size)  # the trainer's loss is the mean over all N o squared residuals
-    return Schedule(optimizer, learning_rate, effective_rate(learning_rate, outputs))
+    return Schedule(optimizer, learning_rate, effective_rate(learning_rate, outputs), is_plain_gd(optimizer))
 
 
 def checkpoint_net(run, step: int | None) -> tuple[NtkNet, int]:

@@ -11,16 +11,21 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Schedule:
-    """The run's optimizer and learning rate a, and a_eff = 2 a / (N o), the rate of r_t on K (docs/ntk.md)."""
+    """The run's optimizer and learning rate a, and a_eff = 2 a / (N o), the rate of r_t on K (docs/ntk.md).
+
+    `plain_gd`: the optimizer is plain full-batch gradient descent (its record's `is_plain_gd`, trainer/optim/);
+    False for Adam and for an optimizer no record covers.
+    """
 
     optimizer: str
     learning_rate: float
     effective_rate: float
+    plain_gd: bool = False
 
     @property
     def has_closed_form(self) -> bool:
         """Full-batch GD at a fixed rate has one; Adam (and an unknown optimizer) does not."""
-        return self.optimizer == "sgd" and math.isfinite(self.effective_rate)
+        return self.plain_gd and math.isfinite(self.effective_rate)
 
 
 def effective_rate(learning_rate: float, outputs: int) -> float:

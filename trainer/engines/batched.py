@@ -1,11 +1,11 @@
 """The batched step: R ReLU MLPs of one architecture trained together, parameters stacked on a run axis.
 
 The fused engine's formulas (trainer/engines/fused.py) with batched matmuls: a Linear is one `baddbmm` over
-(R, out, in) weights, a backward matmul one `bmm`, and Adam / SGD run over the stacked tensors with
-`torch._foreach_*`. Members never mix: a row's loss, gradient and update depend on that row only, so
-a member can diverge or be dropped without changing the others. On CPU every member is bitwise equal
-to its single run (the vector-shaped layers run per member, see `_per_member`; tests/test_ensemble.py);
-on a GPU batched kernels round as they like, so equality there is to rounding, untested.
+(R, out, in) weights, a backward matmul one `bmm`, and the optimizer record's functional step
+(trainer/optim/) runs over the stacked tensors with `torch._foreach_*`. Members never mix: a row's loss,
+gradient and update depend on that row only, so a member can diverge or be dropped without changing the
+others. On CPU every member is bitwise equal to its single run (the vector-shaped layers run per member,
+see `_per_member`; tests/test_ensemble.py); on a GPU batched kernels round as they like, so equality there is to rounding, untested.
 """
 
 from __future__ import annotations
@@ -14,29 +14,27 @@ import numpy as np
 import torch
 from torch import nn
 
+from trainer import optim
 from trainer.config import TrainConfig
-from trainer.engines.fused import ADAM_BETA1, ADAM_BETA2, ADAM_EPS
 
 
 class BatchedMLP:
-    """Stacked parameters, gradients, Adam moments and activations of R runs; one step for all."""
+    """Stacked parameters, gradients, optimizer moments and activations of R runs; one step for all."""
 
     def __init__(self, configs: list[TrainConfig], models: list[nn.Module], x: torch.Tensor, y: torch.Tensor):
         config = configs[0]
-        self.adam = config.optimizer == "adam"
+        self.optimizer = optim.get(config.optimizer)
         self.n_tensors = len(list(models[0].parameters()))
         per_model = [[p.detach() for p in model.parameters()] for model in models]
         # weights (R, out, in); biases (R, 1, out) so that they broadcast over the grid in baddbmm
         self.params = [torch.stack([ps[i] for ps in per_model]).reshape(len(models), *_stacked_shape(per_model, i))
                        for i in range(self.n_tensors)]
         self.grads = [torch.zeros_like(p) for p in self.params]
-        self.exp_avg = [torch.zeros_like(p) for p in self.params]
-        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
+        self.state = self.optimizer.init_state(self.params)
         self.lrs = torch.tensor([float(c.lr) for c in configs], dtype=torch.float64)
         self.shared_lr = bool((self.lrs == self.lrs[0]).all())
         self.x_single, self.y_single = x, y
         self.exact = x.device.type == "cpu"
-        self.adam_steps = 0
         self.depth, self.width = config.model.depth, config.model.width
         self._allocate()
 
@@ -50,11 +48,8 @@ class BatchedMLP:
         self.out, self.residual, self.squared, self.grad_out = (torch.empty(runs, n, out_dim, **like) for _ in range(4))
         self.grad_hidden, self.grad_pre = (torch.empty(runs, n, self.width, **like) for _ in range(2))
         self.grad_scale = 2.0 * float(torch.ones((), **like) / self.y_single.numel())
-        self.neg_lr = self._per_member_scalar(-self.lrs)
-
-    def _per_member_scalar(self, values: torch.Tensor) -> torch.Tensor:
-        """(R,) float64 values as an (R, 1, 1) tensor in the training dtype, broadcasting over a member."""
-        return values.to(dtype=self.y_single.dtype, device=self.y_single.device).view(-1, 1, 1)
+        # the rate the optimizer's step takes: one float, or the members' float64 rates on the training device
+        self.step_lr = float(self.lrs[0]) if self.shared_lr else self.lrs.to(self.y_single.device)
 
     @property
     def runs(self) -> int:
@@ -123,37 +118,17 @@ class BatchedMLP:
             out[row].copy_(torch.mm(_aligned(grad[row]).t(), _aligned(inputs[row])))
 
     def update(self) -> None:
-        """Adam or SGD on every member at once; a shared lr uses the single-run formulas exactly."""
-        if not self.adam:
-            if self.shared_lr:
-                torch._foreach_add_(self.params, self.grads, alpha=-float(self.lrs[0]))
-            else:
-                # addcmul_ is add_(alpha=)'s fused multiply-add with a per-member factor: the same bits
-                torch._foreach_addcmul_(self.params, self.grads, [self.neg_lr] * len(self.grads))
-            return
-        self.adam_steps += 1
-        step = float(self.adam_steps)
-        torch._foreach_lerp_(self.exp_avg, self.grads, 1 - ADAM_BETA1)
-        torch._foreach_mul_(self.exp_avg_sq, ADAM_BETA2)
-        torch._foreach_addcmul_(self.exp_avg_sq, self.grads, self.grads, value=1 - ADAM_BETA2)
-        bias_correction1 = 1 - ADAM_BETA1 ** step
-        denom = torch._foreach_sqrt(self.exp_avg_sq)
-        torch._foreach_div_(denom, (1 - ADAM_BETA2 ** step) ** 0.5)
-        torch._foreach_add_(denom, ADAM_EPS)
-        if self.shared_lr:
-            torch._foreach_addcdiv_(self.params, self.exp_avg, denom, value=-float(self.lrs[0]) / bias_correction1)
-        else:
-            neg_step = self._per_member_scalar(-(self.lrs / bias_correction1))  # rounded once, as addcdiv's value
-            scaled = torch._foreach_mul(self.exp_avg, [neg_step] * len(self.exp_avg))
-            torch._foreach_div_(scaled, denom)
-            torch._foreach_add_(self.params, scaled)
+        """The optimizer's step on every member at once; a shared lr uses the single-run formulas exactly."""
+        self.optimizer.step(self.params, self.grads, self.state, self.step_lr)
 
     # ---- members and state ---------------------------------------------------------------------
     def keep(self, rows: list[int]) -> None:
         """Continue with these members only (the others diverged); the kept ones, gradients included, are unchanged."""
         index = torch.tensor(rows, device=self.params[0].device)
-        for name in ("params", "grads", "exp_avg", "exp_avg_sq"):
+        for name in ("params", "grads"):
             setattr(self, name, [t.index_select(0, index) for t in getattr(self, name)])
+        for key, buffers in self.state.moments.items():
+            self.state.moments[key] = [t.index_select(0, index) for t in buffers]
         self.lrs = self.lrs[index.cpu()]
         self._allocate()
 
@@ -163,11 +138,8 @@ class BatchedMLP:
 
     def pack_state(self, row: int) -> np.ndarray:
         """Member `row`'s resume vector, in the torch engine's format."""
-        if not self.adam:
-            return np.zeros(0)
-        moments = [torch.cat([t[row].reshape(-1) for t in ts]) for ts in (self.exp_avg, self.exp_avg_sq)]
-        parts = [m.to(torch.float64).cpu().numpy() for m in moments]
-        return np.concatenate(parts + [np.full(self.n_tensors, float(self.adam_steps))])
+        moments = [torch.cat([t[row].reshape(-1) for t in buffers]) for buffers in self.state.moments.values()]
+        return self.optimizer.pack(moments, np.full(self.n_tensors, float(self.state.step)))
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """(R, G, out) predictions on any grid, in fresh tensors."""

@@ -13,6 +13,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from trainer import optim
 from trainer.config import TrainConfig
 from trainer.errors import ConfigError
 from trainer.engines.fused import FusedMLP, unsupported_reason
@@ -40,46 +41,21 @@ class Engine(Protocol):
 
 
 def make_optimizer(config: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
-    if config.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=config.lr)
-    return torch.optim.SGD(model.parameters(), lr=config.lr)
+    """The config's optimizer as torch.optim builds it (its record in trainer/optim/)."""
+    return optim.get(config.optimizer).make_torch(model.parameters(), lr=config.lr)
 
 
 def pack_optimizer_state(optimizer: torch.optim.Optimizer) -> np.ndarray:
-    """Adam's (exp_avg, exp_avg_sq, step) for every parameter as one float64 vector; SGD has none."""
-    if not isinstance(optimizer, torch.optim.Adam):
-        return np.zeros(0)
-    params = [p for group in optimizer.param_groups for p in group["params"]]
-    parts, steps = [], []
-    for key in ("exp_avg", "exp_avg_sq"):
-        for p in params:
-            state = optimizer.state.get(p, {})
-            value = state.get(key, torch.zeros_like(p))
-            parts.append(value.detach().reshape(-1).to(torch.float64).cpu())
-    for p in params:
-        steps.append(float(optimizer.state.get(p, {}).get("step", 0.0)))
-    return torch.cat(parts + [torch.tensor(steps, dtype=torch.float64)]).numpy()
+    """A torch optimizer's resume vector in its record's layout (trainer/optim/base.py); empty without a record."""
+    record = optim.for_torch(optimizer)
+    return np.zeros(0) if record is None else record.pack_torch(optimizer)
 
 
 def unpack_optimizer_state(optimizer: torch.optim.Optimizer, vector: np.ndarray) -> None:
-    if not isinstance(optimizer, torch.optim.Adam):
-        return
-    params = [p for group in optimizer.param_groups for p in group["params"]]
-    sizes = [p.numel() for p in params]
-    total = sum(sizes)
-    vec = torch.from_numpy(np.asarray(vector, dtype=np.float64))
-    exp_avg = torch.split(vec[:total], sizes)
-    exp_avg_sq = torch.split(vec[total:2 * total], sizes)
-    steps = vec[2 * total:2 * total + len(params)]
-    scalar_dtype = torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
-    for i, p in enumerate(params):
-        if float(steps[i]) == 0.0:
-            continue  # the optimizer initialises the state itself on its first step
-        optimizer.state[p] = {
-            "step": torch.tensor(float(steps[i]), dtype=scalar_dtype),
-            "exp_avg": exp_avg[i].to(p.dtype).reshape(p.shape).clone().to(p.device),
-            "exp_avg_sq": exp_avg_sq[i].to(p.dtype).reshape(p.shape).clone().to(p.device),
-        }
+    """Load a resume vector packed by `pack_optimizer_state` (or an engine) into `optimizer`."""
+    record = optim.for_torch(optimizer)
+    if record is not None:
+        record.unpack_torch(optimizer, vector)
 
 
 class TorchEngine:

@@ -1,11 +1,11 @@
 """The fused engine: a hand-written full-batch step for ReLU MLPs on preallocated buffers.
 
-Forward, MSE loss, backward and the Adam / SGD update are written out as the same ATen kernels that
-autograd and `torch.optim` call, on the same operands in the same order (see the comments at each
-step), so on a CPU the fused engine reproduces the torch engine bit for bit
-(tests/test_fused.py) while making ~30 tensor calls per step instead of building a graph and looping
-over parameters in Python. Parameters, gradients and Adam's moments live in flat buffers, so a checkpoint
-is one copy and the update runs on whole buffers.
+Forward, MSE loss and backward are written out as the same ATen kernels that autograd calls, on the same
+operands in the same order (see the comments at each step), and the update is the optimizer record's
+functional step (trainer/optim/), torch.optim's single-tensor formulas, so on a CPU the fused engine
+reproduces the torch engine bit for bit (tests/test_fused.py) while making ~30 tensor calls per step
+instead of building a graph and looping over parameters in Python. Parameters, gradients and the optimizer's
+moments live in flat buffers, so a checkpoint is one copy and the update runs on whole buffers.
 
 The matmuls never read or write those flat buffers directly: a layer's weight inside the flat vector starts
 at an arbitrary offset, and on some CPUs (seen on an AMD EPYC with torch 2.13's CPU kernels) a matmul's
@@ -22,11 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from trainer import optim
 from trainer.config import TrainConfig
 from trainer.models import flatten, param_layout, trained_names
-
-# torch.optim.Adam's defaults, which the torch engine uses
-ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8
 
 
 def unsupported_reason(config: TrainConfig) -> str | None:
@@ -49,17 +47,17 @@ class FusedMLP:
         reason = unsupported_reason(config)
         if reason is not None:
             raise ValueError(f"the fused engine does not cover {reason}")
-        self.adam, self.lr = config.optimizer == "adam", float(config.lr)
+        self.optimizer, self.lr = optim.get(config.optimizer), float(config.lr)
         self.x, self.y = x, y
         self.theta = flatten(model).clone()
         self.grad = torch.zeros_like(self.theta)
-        self.exp_avg = torch.zeros_like(self.theta)
-        self.exp_avg_sq = torch.zeros_like(self.theta)
+        # flat moment buffers; `step` is torch.optim's per-tensor count (equal for every trained tensor, 0 for
+        # frozen ones)
+        self.state = self.optimizer.init_state([self.theta])
         layout = param_layout(model)
         self.n_tensors = len(layout.names)
-        self.adam_steps = 0  # torch.optim.Adam's per-tensor `step`: equal for every trained tensor, 0 for frozen ones
         # freeze_hidden: only the output layer (the tail of the flat buffer) gets a gradient; the hidden part of
-        # `grad` stays zero, so SGD and Adam leave those parameters bit for bit where they are
+        # `grad` stays zero, so SGD and Adam leave those parameters bit for bit where they are (zero moments too)
         self.freeze_hidden = config.freeze_hidden
         trained = set(trained_names(model, config.freeze_hidden))
         self.trained_tensors = np.array([name in trained for name in layout.names])
@@ -126,19 +124,8 @@ class FusedMLP:
         torch._foreach_copy_(self._layer_params, self._theta_views)
 
     def update(self) -> None:
-        """One optimizer step with the gradient from `evaluate` (torch.optim's single-tensor formulas)."""
-        if not self.adam:
-            self.theta.add_(self.grad, alpha=-self.lr)
-            self._load_layers()
-            return
-        self.adam_steps += 1
-        step = float(self.adam_steps)
-        self.exp_avg.lerp_(self.grad, 1 - ADAM_BETA1)
-        self.exp_avg_sq.mul_(ADAM_BETA2).addcmul_(self.grad, self.grad, value=1 - ADAM_BETA2)
-        step_size = self.lr / (1 - ADAM_BETA1 ** step)
-        bias_correction2_sqrt = (1 - ADAM_BETA2 ** step) ** 0.5
-        denom = (self.exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(ADAM_EPS)
-        self.theta.addcdiv_(self.exp_avg, denom, value=-step_size)
+        """One optimizer step with the gradient from `evaluate` (the record's functional step on the flat buffer)."""
+        self.optimizer.step([self.theta], [self.grad], self.state, self.lr)
         self._load_layers()
 
     # ---- state ---------------------------------------------------------------------------------
@@ -154,27 +141,23 @@ class FusedMLP:
         return torch.addmm(self.biases[-1], h, self.weights[-1].t())
 
     def pack_state(self) -> np.ndarray:
-        """The torch engine's resume vector: [exp_avg (P), exp_avg_sq (P), step per tensor] or empty."""
-        if not self.adam:
-            return np.zeros(0)
-        steps = np.where(self.trained_tensors, float(self.adam_steps), 0.0)
-        parts = [t.detach().to(torch.float64).cpu().numpy() for t in (self.exp_avg, self.exp_avg_sq)]
-        return np.concatenate(parts + [steps])
+        """The torch engine's resume vector (the record's layout: moments over P, then a step count per tensor)."""
+        steps = np.where(self.trained_tensors, float(self.state.step), 0.0)
+        return self.optimizer.pack([buffers[0] for buffers in self.state.moments.values()], steps)
 
     def load(self, params: np.ndarray, state: np.ndarray | None) -> None:
         """Restore a checkpoint's parameters and the optimizer state packed with it."""
         self.theta.copy_(torch.from_numpy(np.asarray(params)))
         self._load_layers()
-        if not self.adam or state is None:
+        if state is None:
             return
-        n_params = self.theta.numel()
-        state = torch.from_numpy(np.asarray(state, dtype=np.float64))
-        steps = state[2 * n_params:2 * n_params + self.n_tensors][torch.from_numpy(self.trained_tensors)]
-        if not bool((steps == steps[0]).all()):
-            raise ValueError("the fused engine needs one Adam step count for every trained tensor")
-        self.exp_avg.copy_(state[:n_params])
-        self.exp_avg_sq.copy_(state[n_params:2 * n_params])
-        self.adam_steps = int(steps[0])
+        moments, steps = self.optimizer.unpack(state, self.theta.numel(), self.n_tensors)
+        trained_steps = steps[self.trained_tensors]
+        if not (trained_steps == trained_steps[0]).all():
+            raise ValueError("the fused engine needs one step count for every trained tensor")
+        for buffers, saved in zip(self.state.moments.values(), moments):
+            buffers[0].copy_(torch.from_numpy(saved))
+        self.state.step = int(trained_steps[0])
 
 
 def _layer_views(model: nn.Module, flat: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:

@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from trainer import optim
 from trainer.runfile import schema as runfile
 from trainer.config import TrainConfig, validate
 from trainer.engines.engine import (  # noqa: F401  (the optimizer helpers are re-exported for existing callers)
@@ -44,7 +45,7 @@ class RunResult:
 
 
 def resume_state_size(config: TrainConfig, n_params: int, n_tensors: int) -> int:
-    return 2 * n_params + n_tensors if config.optimizer == "adam" else 0
+    return optim.get(config.optimizer).state_size(n_params, n_tensors)
 
 
 def run_meta(config: TrainConfig, model: torch.nn.Module, data: dict[str, np.ndarray]) -> RunMeta:

@@ -68,7 +68,7 @@ class ModelLogging:
             warnings.warn(f"RunWriter.for_model: no target frequencies, so no spectrum ({target['freqs_note']}): "
                           "pass coords= or target_freqs_hz=", stacklevel=2)
         layout = param_layout(model)
-        resume_size = 2 * layout.n_params + len(layout.names) if _is_adam(optimizer) else 0
+        resume_size = _resume_size(optimizer, layout.n_params, len(layout.names))
         loss_log.check_kind(loss_kind)
         record = loss_log.LossRecord(loss_kind or "mse", loss_name)
         run_config = {"user": config or {}, "loss": record.to_dict(), **optimizer_record(optimizer)}
@@ -161,10 +161,12 @@ class _LossCheck:
         self.done = True
 
 
-def _is_adam(optimizer) -> bool:
-    import torch
+def _resume_size(optimizer, n_params: int, n_tensors: int) -> int:
+    """Room for a torch optimizer's packed state (its record's size; none for an optimizer no record covers)."""
+    from trainer import optim
 
-    return isinstance(optimizer, torch.optim.Adam)
+    record = optim.for_torch(optimizer)
+    return 0 if record is None else record.state_size(n_params, n_tensors)
 
 
 def _predict(model, x_eval: np.ndarray) -> np.ndarray:

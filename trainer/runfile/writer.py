@@ -233,6 +233,7 @@ class RunWriter(ModelLogging):
         if step == self._stored_checkpoint:
             self._stored_checkpoint = None  # resume copied it with its optimizer state; the loop repeats it
             return
+        crash_point("checkpoint")
         self._advance("ckpt", step)
         resume_state = self._state_packer(optimizer)
         if hasattr(params, "named_parameters"):

@@ -84,8 +84,9 @@ def reference_eigenvalues(run, degrees: np.ndarray) -> tuple[np.ndarray, str]:
 def gd_rates(eigenvalues: np.ndarray, config: dict) -> np.ndarray:
     """-log|1 - 2 lr mu| per eigenvalue for a full-batch GD run (optimizer sgd), else NaN."""
     from analyzer.analyses.harmonics.ntk_reference import gd_rate
+    from analyzer.io.optimizer import is_plain_gd
 
-    lr = float(config.get("lr", np.nan)) if config.get("optimizer") == "sgd" else np.nan
+    lr = float(config.get("lr", np.nan)) if is_plain_gd(config.get("optimizer")) else np.nan
     return np.array([gd_rate(mu, lr) if np.isfinite(lr) and np.isfinite(mu) else np.nan for mu in eigenvalues])
 
 

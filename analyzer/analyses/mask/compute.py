@@ -53,7 +53,7 @@ def compute(run, params: MaskParams, deps=None) -> MaskResult:
                           "max_error": np.where(valid, errors, np.nan)})
     return MaskResult(
         step=step0, optimizer=sched.optimizer, learning_rate=sched.learning_rate,
-        effective_rate=sched.effective_rate, exact=bool(net.trained_start > 0 and sched.optimizer == "sgd"),
+        effective_rate=sched.effective_rate, exact=bool(net.trained_start > 0 and sched.plain_gd),
         fit_error=float(errors[valid].max()) if valid.any() else float("nan"), n_directions=int(valid.sum()),
         rank=len(singular), singular_values=singular, sample_steps=np.asarray(steps[samples]), observed=observed,
         predicted=predicted, coefficient_steps=coefficient_steps, coefficients_observed=coefficients_observed,

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analyzer.io.optimizer import is_plain_gd
+
 
 @dataclass(frozen=True)
 class MaskResult:
@@ -46,7 +48,7 @@ class MaskResult:
 
     def headline(self) -> str:
         kind = "exact (linear in its trained parameters, GD)" if self.exact else (
-            "a linearisation" if self.optimizer == "sgd" else f"the GD prediction; this run used {self.optimizer}")
+            "a linearisation" if is_plain_gd(self.optimizer) else f"the GD prediction; this run used {self.optimizer}")
         return (f"GD mask on J's {self.rank} singular directions at step {self.step:,} ({kind}): fit_error "
                 f"{self.fit_error:.3g} over {self.n_directions} directions; bandwidth ~ q^"
                 f"{self.bandwidth_exponent:.2f} observed (seed 002: q^0.5)" + (f"; {self.note}" if self.note else ""))

@@ -55,6 +55,7 @@ class ModeSystem:
         """Build from a run's config dict (as stored in the run file)."""
         import json
 
+        from analyzer.io.optimizer import is_plain_gd, plain_gd_names
         from trainer.config import TrainConfig
         from trainer.targets import make_data
 
@@ -62,8 +63,9 @@ class ModeSystem:
         cfg = TrainConfig.from_json(json.dumps(config))
         if cfg.model.kind != "diag-linear":
             raise BadInputError(f"known answers exist only for model kind diag-linear, not {cfg.model.kind!r}")
-        if cfg.optimizer != "sgd":
-            raise BadInputError(f"known answers assume plain gradient descent (optimizer sgd), not {cfg.optimizer!r}")
+        if not is_plain_gd(cfg.optimizer):
+            raise BadInputError(f"known answers assume plain gradient descent (optimizer {plain_gd_names()}), "
+                                f"not {cfg.optimizer!r}")
         data = make_data(cfg.target)
         k = np.repeat(np.arange(1, cfg.model.features + 1, dtype=np.float64), 2)
         phase = 2 * np.pi * data["x_train"].reshape(-1, 1) * k

@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analyzer.io.optimizer import is_plain_gd
 from analyzer.stats import MIN_RUNS_FOR_CI
 
 
@@ -123,7 +124,7 @@ def escape_time_fit(escapes: pd.DataFrame, n_resamples: int, seed: int) -> dict 
     """Plateau duration against 1 / (lr |lambda_min|) over gradient-descent runs (module docstring)."""
     from scipy import stats
 
-    gd = escapes[(escapes.optimizer == "sgd") & (escapes.lambda_min < 0)]
+    gd = escapes[escapes.optimizer.map(is_plain_gd).astype(bool) & (escapes.lambda_min < 0)]
     gd = gd.assign(duration=gd.plateau_end - gd.plateau_start, x=1.0 / (gd.lr * gd.lambda_min.abs()))
     gd = gd[(gd.duration > 0) & np.isfinite(gd.x)]
     if len(gd) < 3:

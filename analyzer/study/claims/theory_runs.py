@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analyzer.io.optimizer import is_plain_gd
 from analyzer.study.claims.base import ClaimJob
 
 NOT_IN_REGIME = ("no one-hidden-layer ReLU runs trained by full-batch gradient descent among the inputs (seeds "
@@ -29,7 +30,7 @@ def in_regime(config: dict) -> bool:
     """A one-hidden-layer ReLU MLP, all layers trained, full-batch GD (or its linearised twin)."""
     model = config.get("model") or {}
     return (model.get("kind") == "mlp" and model.get("depth") == 1 and model.get("activation") == "relu"
-            and config.get("optimizer") == "sgd" and not config.get("freeze_hidden", False)
+            and is_plain_gd(config.get("optimizer")) and not config.get("freeze_hidden", False)
             and not config.get("perturb", 0.0))
 
 

@@ -1,0 +1,32 @@
+"""Optimizers, one record per file (trainer/optim/base.py): `get(name)` is the record of a config's optimizer.
+
+Adding an optimizer: a file with its record, and one line in `_RECORDS` below.
+"""
+
+from __future__ import annotations
+
+from trainer.optim.adam import ADAM
+from trainer.optim.base import Optimizer, OptimState, UnknownOptimizer
+from trainer.optim.sgd import SGD_PLAIN
+
+_RECORDS: tuple[Optimizer, ...] = (
+    ADAM,
+    SGD_PLAIN,
+)
+REGISTRY: dict[str, Optimizer] = {record.name: record for record in _RECORDS}
+NAMES: tuple[str, ...] = tuple(REGISTRY)
+
+__all__ = ["NAMES", "REGISTRY", "Optimizer", "OptimState", "UnknownOptimizer", "get", "for_torch"]
+
+
+def get(name) -> Optimizer:
+    """The record named `name`; an `UnknownOptimizer` (is_plain_gd None, refuses to train) for any other name,
+    e.g. an imported run's "Adam" or a run with none recorded (None, "")."""
+    record = REGISTRY.get(name) if isinstance(name, str) else None
+    return record if record is not None else UnknownOptimizer(name=str(name or "unknown"),
+                                                               summary="not a trainer optimizer", is_plain_gd=None)
+
+
+def for_torch(optimizer) -> Optimizer | None:
+    """The record whose torch class `optimizer` is an instance of (a user's optimizer given to the logger)."""
+    return next((record for record in _RECORDS if isinstance(optimizer, record.torch_class())), None)
