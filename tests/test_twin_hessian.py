@@ -170,10 +170,10 @@ def test_cost_plan_knows_the_twin_route_is_cheap(twins, small_run):
     assert method_label(params, 10_351, twin=True).startswith("exact eigenvalues of the twin's")
     assert checkpoint_budget(HessianParams(method="lanczos"), 10_351, twin=True) > 1000  # asked for: HVPs
     with open_run(twins["wide"]) as twin_run, open_run(small_run) as network_run:
-        seconds, text = estimate(twin_run, {"at": "grid"}, use_cache=False)
-        _, network_text = estimate(network_run, {"at": "grid"}, use_cache=False)
-    assert "linearised twin, no HVP" in text and "HVPs each" in network_text
-    assert 0 < seconds < 1.0
+        twin_plan = estimate(twin_run, {"at": "grid"}, use_cache=False)
+        network_plan = estimate(network_run, {"at": "grid"}, use_cache=False)
+    assert "linearised twin, no HVP" in twin_plan.text and "HVPs each" in network_plan.text
+    assert 0 < twin_plan.seconds < 1.0 and twin_plan.n_checkpoints == network_plan.n_checkpoints > 0
 
 
 def test_escape_eigensystem_of_a_twin_is_exact_and_shared(twins, monkeypatch):

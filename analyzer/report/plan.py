@@ -43,9 +43,9 @@ def report_plan(runs: list, options: ReportOptions) -> list[str]:
             if options.use_cache and cached_result(each.run, name, cache=each.cache, **overrides) is not None:
                 lines.append(f"  {each.path.name}: {name} cached")
                 continue
-            seconds, text = get(name).estimate(each.run, overrides, options.use_cache, cache=each.cache)
-            lines.append(f"  {each.path.name}: {text}")
-            total += seconds
+            planned = get(name).estimate(each.run, overrides, options.use_cache, cache=each.cache)
+            lines.append(f"  {each.path.name}: {planned.text}")
+            total += planned.seconds
     workers = "" if options.workers == 1 else " on one worker (fewer with several)"
     lines.append(f"report: rough total ~{duration(total)}{workers}, more on a busy machine; progress follows on stderr")
     return lines

@@ -35,8 +35,8 @@ def study_plan(paths: list[Path], options, files, workers: int, say=None) -> Stu
         say: called with each line as soon as it is drawn up (a run's checkpoints need its plateaus, computed
             here: a long study must not stay silent until the last run's line).
     """
-    from analyzer.analyses.hessian.estimate import checkpoint_plan
     from analyzer.core.progress import duration
+    from analyzer.core.registry import get
     from analyzer.core.runner import cached_result
     from analyzer.study.collect import study_jobs
 
@@ -53,12 +53,13 @@ def study_plan(paths: list[Path], options, files, workers: int, say=None) -> Stu
             continue
         serial += OTHER_ANALYSES_S
         for job in study_jobs([path], options):
-            if job.name != "hessian" or (job.only_if is not None and not job.only_if(run)):
+            estimate = get(job.name).estimate  # only a slow analysis plans its own cost (the Hessian's checkpoints)
+            if estimate is None or (job.only_if is not None and not job.only_if(run)):
                 continue
             if options.use_cache and cached_result(run, job.name, cache=cache, **job.overrides) is not None:
                 plan.add(f"  {Path(path).name}: {_job_name(job)} cached")
                 continue
-            planned = checkpoint_plan(run, job.overrides, options.use_cache, cache)
+            planned = estimate(run, job.overrides, options.use_cache, cache)
             plan.add(f"  {Path(path).name}: {_job_name(job)}: {planned.text}")
             plan.checkpoints += planned.n_checkpoints
             serial += planned.seconds

@@ -62,7 +62,6 @@ def checkpoint_plan(run, overrides: dict, use_cache: bool, cache=None) -> Checkp
         f"~{duration(each)} each; index: {method_label(params, n_params)}"))
 
 
-def estimate(run, overrides: dict, use_cache: bool, cache=None) -> tuple[float, str]:
-    """(seconds, phrase): the registry's `Analysis.estimate` (checkpoint_plan in the report's form)."""
-    planned = checkpoint_plan(run, overrides, use_cache, cache)
-    return planned.seconds, planned.text
+def estimate(run, overrides: dict, use_cache: bool, cache=None) -> CheckpointPlan:
+    """The registry's `Analysis.estimate`: the checkpoint plan, for `analyze report`'s and `analyze study`'s plans."""
+    return checkpoint_plan(run, overrides, use_cache, cache)
