@@ -29,5 +29,5 @@ def estimate(run, overrides: dict, use_cache: bool, cache=None) -> tuple[float, 
         return 0.0, f"P = {n_params:,}, Hessian not estimated ({str(err).splitlines()[0]})"
     each = checkpoint_seconds(params, n_params, per_hvp)
     return each * len(points), (f"P = {n_params:,}, Hessian at {len(points)} checkpoint(s), up to "
-                                f"{checkpoint_budget(params, n_params):,} HVPs each at ~{1e3 * per_hvp:.2g} ms (flop count): up to "
-                                f"~{duration(each)} each; index: {method_label(params, n_params)}")
+                                f"{checkpoint_budget(params, n_params, per_hvp):,} HVPs each at ~{1e3 * per_hvp:.2g} ms (flop count): up to "
+                                f"~{duration(each)} each; index: {method_label(params, n_params, per_hvp)}")
