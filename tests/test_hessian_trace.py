@@ -189,3 +189,17 @@ def test_the_budget_decides_from_the_cost_plan():
     # fewer live parameters lower the plan: 20,000 parameters at 10 ms per HVP exceed 60 s, 2,000 live do not
     assert estimate_reason(default, 20_000, hvp_s=1e-2) != "" and estimate_reason(default, 20_000, 1e-2, 2_000) == ""
     assert estimate_reason(HessianParams(index_method="certified", certify_budget_s=TINY_BUDGET), 500, 1e-3) == ""
+
+
+def test_a_linearised_twin_is_affine_so_its_identity_trace_is_exact():
+    from trainer.linearized import Linearized
+
+    torch.manual_seed(2)
+    network = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 2)).double()
+    twin = Linearized(network, flatten(network).double())
+    layout = param_layout(twin)
+    theta = flatten(network).double() + 0.3 * torch.randn(layout.n_params, dtype=torch.float64)
+    x, y = regression(3, 2, n=20)
+    loss_fn = lambda t: torch.mean((functional_forward(twin, layout, t, x) - y) ** 2)  # noqa: E731
+    value, why = identity_trace(twin, layout, theta, x.numpy(), y.numpy(), loss_fn)
+    assert "linearised twin" in why and value == pytest.approx(dense_oracle(loss_fn, theta)[0], rel=1e-8)
