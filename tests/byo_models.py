@@ -29,6 +29,28 @@ class TinyNet(nn.Module):
         return self.scale * self.head(hidden)
 
 
+class EncodedMLP(nn.Module):
+    """An MLP on a multi-D input (e.g. a positional encoding), with any of a few activations and, optionally,
+    LayerNorm after each hidden layer: the outside models of the Hessian-trace tests and bench."""
+
+    ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.1), "tanh": nn.Tanh}
+
+    def __init__(self, in_dim: int = 12, width: int = 16, depth: int = 2, out_dim: int = 1,
+                 activation: str = "relu", layer_norm: bool = False):
+        super().__init__()
+        layers: list[nn.Module] = []
+        for i in range(depth):
+            layers.append(nn.Linear(in_dim if i == 0 else width, width))
+            if layer_norm:
+                layers.append(nn.LayerNorm(width))
+            layers.append(self.ACTIVATIONS[activation]())
+        layers.append(nn.Linear(width, out_dim))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
 def make_tiny(width: int = 12) -> TinyNet:
     """A factory function (the constructor may be any callable, not only a class)."""
     return TinyNet(width=width)

@@ -12,7 +12,8 @@ ZERO_TOL = 1e-9  # |lambda| <= this x max |lambda| (or the method's certified er
 
 
 def index_from_eigenpairs(eigenpairs: EigenPairs, threshold: float) -> dict:
-    """Exact count with certified bounds, the null space, and the count's sensitivity to the tolerance.
+    """Exact count with certified bounds, the null space, the count's sensitivity to the tolerance, and the exact
+    trace (the sum of every eigenvalue; trace_err its certified bound).
 
     index_low/high count the eigenvalues that are certainly / possibly below t: computed values below
     t -/+ the certified error (the subspace run's own bounds, hessian_subspace). index_tol_x2/half: the
@@ -33,7 +34,7 @@ def index_from_eigenpairs(eigenpairs: EigenPairs, threshold: float) -> dict:
             "index_tol_half": float(np.sum(values < threshold / 2)),
             "null_multiplicity": int(np.sum(np.abs(values) <= zero_tol)), "zero_tol": zero_tol,
             "eigenvalue_error": float(eigenpairs.error), "trace": float(values.sum()),
-            "trace_err": float(eigenpairs.error * len(values))}
+            "trace_err": float(eigenpairs.error * len(values)), "trace_kind": "exact"}
 
 
 def index_estimate(eigenpairs: EigenPairs, tol: float, threshold: float) -> dict:
@@ -41,6 +42,7 @@ def index_estimate(eigenpairs: EigenPairs, tol: float, threshold: float) -> dict
 
     Hard lower bounds raise the floor: converged bottom eigenvalues below t, and Cauchy interlacing on
     the capped subspace run (each Ritz value lies above its own eigenvalue, so Ritz values below t count).
+    The trace is one probe's quadrature: an estimate (hessian/trace.py replaces it by a better one).
     """
     krylov = eigenpairs.krylov
     converged = eigenpairs.bottom_residual <= tol * eigenpairs.scale
@@ -54,12 +56,13 @@ def index_estimate(eigenpairs: EigenPairs, tol: float, threshold: float) -> dict
     return {"index_count": count, "index_low": low, "index_high": high, "index_certified": False,
             "certificate_failure_prob": math.nan, "index_tol_x2": math.nan, "index_tol_half": math.nan,
             "null_multiplicity": math.nan, "zero_tol": math.nan, "eigenvalue_error": math.nan,
-            "trace": trace, "trace_err": trace_err}
+            "trace": trace, "trace_err": trace_err, "trace_kind": "estimate"}
 
 
 def index_from_density(density, rel_tol: float, scale: float) -> dict:
     """Stochastic Lanczos quadrature estimate (analyzer/linalg/slq.py) of the eigenvalues below -rel_tol x scale:
-    the expected count with its error bar as index_low/high, never certified; the Hutchinson trace."""
+    the expected count with its error bar as index_low/high, never certified; the Hutchinson trace (an estimate,
+    trace_err two standard errors)."""
     threshold = -rel_tol * max(scale, density.scale)
     fraction = density.fraction_below(threshold)
     trace, trace_err = density.trace()
@@ -67,4 +70,4 @@ def index_from_density(density, rel_tol: float, scale: float) -> dict:
     return {"index_count": fraction.estimate * n, "index_low": fraction.low * n, "index_high": fraction.high * n,
             "index_certified": False, "certificate_failure_prob": math.nan, "index_tol_x2": math.nan,
             "index_tol_half": math.nan, "null_multiplicity": math.nan, "zero_tol": math.nan,
-            "eigenvalue_error": math.nan, "trace": trace, "trace_err": trace_err}
+            "eigenvalue_error": math.nan, "trace": trace, "trace_err": trace_err, "trace_kind": "estimate"}

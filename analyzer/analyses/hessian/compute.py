@@ -119,10 +119,10 @@ def twin_route(run, params: HessianParams):
 def _progress(run, params: HessianParams, points: list[tuple[int, str]]):
     """Each checkpoint as a progress task whose bar moves with its HVPs (analyzer/core/progress.py; nothing is
     shown unless a command opened the display)."""
-    from analyzer.analyses.hessian.cost import checkpoint_budget
+    from analyzer.analyses.hessian.cost import checkpoint_budget, hvp_seconds
     from analyzer.core import progress
 
-    budget = checkpoint_budget(params, int(run.n_params), run.linearized is not None)
+    budget = checkpoint_budget(params, int(run.n_params), hvp_seconds(run), twin=run.linearized is not None)
     for i, point in enumerate(points, 1):
         progress.task(f"Hessian at step {point[0]} ({i}/{len(points)})", budget, "HVPs")
         yield point

@@ -4,6 +4,7 @@ rough time from a flop count, for the progress display and the report's up-front
 from __future__ import annotations
 
 from analyzer.analyses.hessian.params import HessianParams
+from analyzer.core.progress import duration
 from analyzer.errors import BadInputError
 
 REORTH_FLOPS_PER_S = 1e10  # full reorthogonalisation (BLAS) speed assumed for the time estimate: rough by design
@@ -32,29 +33,60 @@ def resolve_method(method: str, n_params: int, k: int, dense_max_params: int, tw
     return method
 
 
-def estimated(params: HessianParams, n_params: int, twin: bool = False) -> bool:
-    """Whether the index is the SLQ estimate: asked for, or auto above certify_max_params (never with dense or
-    twin-gram)."""
+def estimated(params: HessianParams, n_params: int, hvp_s: float = 0.0, n_live: int | None = None,
+              twin: bool = False) -> bool:
+    """Whether the index is the SLQ estimate: asked for, or auto above certify_max_params or when the planned
+    certified run would exceed certify_budget_s (never with dense or twin-gram). `hvp_s`: seconds per HVP of the
+    full network (hvp_seconds); `n_live`: the parameters the certified run works on at this checkpoint (live.py),
+    default P."""
+    return estimate_reason(params, n_params, hvp_s, n_live, twin) != ""
+
+
+def estimate_reason(params: HessianParams, n_params: int, hvp_s: float = 0.0, n_live: int | None = None,
+                    twin: bool = False) -> str:
+    """Why the index is estimated, in words; empty when it is not (dense, twin-gram, or certified)."""
     if resolve_method(params.method, n_params, params.k, params.dense_max_params, twin) in ("dense", TWIN_METHOD):
-        return False
-    return params.index_method == "estimate" or (params.index_method == "auto" and n_params > params.certify_max_params)
+        return ""
+    if params.index_method != "auto":
+        return "asked for" if params.index_method == "estimate" else ""
+    if n_params > params.certify_max_params:
+        return f"P = {n_params:,} > --certify-max-params {params.certify_max_params:,}"
+    planned = certified_seconds(params, n_params, hvp_s, n_live)
+    if planned > params.certify_budget_s:
+        return f"planned certified run ~{duration(planned)} > --certify-budget-s {params.certify_budget_s:g}"
+    return ""
 
 
-def method_label(params: HessianParams, n_params: int, twin: bool = False) -> str:
-    """How the index will be found at this P, in words (the default is chosen by P: estimated)."""
+def certified_seconds(params: HessianParams, n_params: int, hvp_s: float, n_live: int | None = None) -> float:
+    """Planned time of the certified subspace run at its cap: min(krylov_steps, n) HVPs and their full
+    reorthogonalisation (~2 m^2 n flops), on the n = n_live parameters it works on (each HVP then costs
+    n_live / P of the full one's), plus its probes and the extremes' fallback."""
+    from analyzer.linalg.subspace import PROBES
+
+    n = n_params if n_live is None else min(int(n_live), n_params)
+    dimension = min(params.krylov_steps, n)
+    hvps = (dimension + PROBES) * hvp_s * n / n_params + 2 * params.k * hvp_s
+    return hvps + 2 * dimension ** 2 * n / REORTH_FLOPS_PER_S
+
+
+def method_label(params: HessianParams, n_params: int, hvp_s: float = 0.0, twin: bool = False) -> str:
+    """How the index will be found at this P, in words (the default is chosen by P and the planned time)."""
     chosen = resolve_method(params.method, n_params, params.k, params.dense_max_params, twin)
     if chosen == TWIN_METHOD:
         return "exact eigenvalues of the twin's (2 / (N o)) J_0^T J_0, once per run (certified, no HVP)"
     if chosen == "dense":
         return "dense eigenvalues (exact)"
-    if estimated(params, n_params):
-        why = "asked for" if params.index_method == "estimate" else \
-            f"P = {n_params:,} > --certify-max-params {params.certify_max_params:,}"
+    why = estimate_reason(params, n_params, hvp_s)
+    if why.startswith("planned"):  # per checkpoint, dead ReLU units can bring the plan within the budget
+        return (f"SLQ estimate, not certified, where the planned certified run exceeds --certify-budget-s "
+                f"{params.certify_budget_s:g} (on all P parameters: {why.removeprefix('planned certified run ')}; "
+                f"fewer live parameters at a checkpoint lower it), else certified")
+    if why:
         return f"SLQ estimate, not certified ({why})"
     return f"certified subspace run up to --krylov-steps {min(params.krylov_steps, n_params):,}, else a bracket"
 
 
-def checkpoint_budget(params: HessianParams, n_params: int, twin: bool = False) -> int:
+def checkpoint_budget(params: HessianParams, n_params: int, hvp_s: float = 0.0, twin: bool = False) -> int:
     """HVPs one checkpoint may use: the progress bar's total (a certified run that finishes early stops short)."""
     from analyzer.linalg.subspace import PROBES
 
@@ -63,8 +95,8 @@ def checkpoint_budget(params: HessianParams, n_params: int, twin: bool = False) 
         return 0
     if chosen == "dense":
         return n_params
-    extremes = min(QUADRATURE_STEPS, params.krylov_steps, n_params) + 2 * params.k
-    if estimated(params, n_params):
+    extremes = min(QUADRATURE_STEPS, params.krylov_steps, n_params) + 2 * params.k + params.trace_max_probes
+    if estimated(params, n_params, hvp_s):
         return params.slq_probes * min(params.slq_steps, n_params) + extremes
     return min(params.krylov_steps, n_params) + PROBES + extremes
 
@@ -75,8 +107,8 @@ def checkpoint_seconds(params: HessianParams, n_params: int, hvp_seconds: float,
     counted as one HVP (the spectrum, once per run, is twin_seconds)."""
     if resolve_method(params.method, n_params, params.k, params.dense_max_params, twin) == TWIN_METHOD:
         return 6 * hvp_seconds
-    budget = checkpoint_budget(params, n_params)
-    if estimated(params, n_params):
+    budget = checkpoint_budget(params, n_params, hvp_seconds)
+    if estimated(params, n_params, hvp_seconds):
         bases = params.slq_probes * min(params.slq_steps, n_params) ** 2 + min(500, n_params) ** 2
     else:
         bases = min(params.krylov_steps, n_params) ** 2

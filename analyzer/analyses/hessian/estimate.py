@@ -49,17 +49,17 @@ def checkpoint_plan(run, overrides: dict, use_cache: bool, cache=None) -> Checkp
         exact_twin = resolve_method(params.method, n_params, params.k, params.dense_max_params, twin) == TWIN_METHOD
     except (BadInputError, AnalysisFailed) as err:  # the report says it again in its section
         return CheckpointPlan(0, 0.0, f"P = {n_params:,}, Hessian not estimated ({str(err).splitlines()[0]})")
-    each = checkpoint_seconds(params, n_params, per_hvp, twin)
+    each = checkpoint_seconds(params, n_params, per_hvp, twin=twin)
     if exact_twin:  # one Jacobian and one eigh for the run, then a gradient per checkpoint
         once = twin_seconds(int(run.data("y_train").size), n_params, per_hvp)
         return CheckpointPlan(len(points), each, (
             f"P = {n_params:,}, Hessian at {len(points)} checkpoint(s) ({how}) of a linearised twin, no HVP: "
-            f"~{duration(once)} once, then ~{duration(each)} each; index: {method_label(params, n_params, twin)}"),
+            f"~{duration(once)} once, then ~{duration(each)} each; index: {method_label(params, n_params, twin=twin)}"),
             seconds_once=once)
     return CheckpointPlan(len(points), each, (
         f"P = {n_params:,}, Hessian at {len(points)} checkpoint(s) ({how}), up to "
-        f"{checkpoint_budget(params, n_params):,} HVPs each at ~{1e3 * per_hvp:.2g} ms (flop count): up to "
-        f"~{duration(each)} each; index: {method_label(params, n_params)}"))
+        f"{checkpoint_budget(params, n_params, per_hvp):,} HVPs each at ~{1e3 * per_hvp:.2g} ms (flop count): up to "
+        f"~{duration(each)} each; index: {method_label(params, n_params, per_hvp)}"))
 
 
 def estimate(run, overrides: dict, use_cache: bool, cache=None) -> CheckpointPlan:

@@ -10,7 +10,7 @@ from analyzer.core.params import fail, param, validate
 METHODS = ("auto", "dense", "lanczos", "twin-gram")
 INDEX_METHODS = ("auto", "certified", "estimate")
 SELECTIONS = ("plateaus", "every", "steps", "grid")
-VERSION = "8"  # the analysis' version (its ANALYSIS); also keys the per-checkpoint store (points.py)
+VERSION = "9"  # the analysis' version (its ANALYSIS); also keys the per-checkpoint store (points.py)
 
 
 @dataclass(frozen=True)
@@ -49,11 +49,21 @@ class HessianParams:
                               minimum=1)
     index_method: str = param("auto", "certified (a count when the subspace run certifies it, else a bracket), "
                                       "estimate (stochastic Lanczos quadrature: a fraction with its error bar, never "
-                                      "a count) or auto: certified up to --certify-max-params, estimate above.",
+                                      "a count) or auto: certified up to --certify-max-params when the planned "
+                                      "certified run fits --certify-budget-s, else estimate (the output says why).",
                               choices=INDEX_METHODS)
     certify_max_params: int = param(20_000, "auto certifies the index up to this many parameters: the subspace run "
                                             "costs ~P x rank HVP-equivalents, minutes per checkpoint at P = 10,351 "
                                             "and hours beyond ~40,000 on a CPU (bench/RESULTS.md).", minimum=1)
+    certify_budget_s: float = param(60.0, "auto certifies only when the certified run's planned time per checkpoint "
+                                          "(cost.py: HVPs from a flop count plus reorthogonalisation, at most "
+                                          "--krylov-steps on the live parameters) is at most this; else it estimates.",
+                                    above=0)
+    trace_rel_se: float = param(0.1, "Where the trace is not exact (eigenvalues, or the piecewise-linear identity), "
+                                     "Hutchinson probes are added until its standard error is at most this x "
+                                     "|trace|.", above=0)
+    trace_max_probes: int = param(1000, "Cap on the trace's Hutchinson probes (one HVP each); when hit, the output "
+                                        "says so and shows the standard error reached.", minimum=10)
     estimate_tol: float = param(1e-3, "The estimate counts eigenvalues below -estimate_tol x max |eigenvalue|: "
                                       "quadrature cannot tell eigenvalues much nearer 0 from the null space.", above=0)
     slq_probes: int = param(16, "Random probe vectors of the estimate (its sampling error falls as 1/sqrt).",

@@ -8,22 +8,25 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from analyzer.analyses.hessian.cost import estimated
+from analyzer.analyses.hessian.cost import estimate_reason, hvp_seconds
 from analyzer.analyses.hessian.eigen import hessian_eigenpairs
 from analyzer.analyses.hessian.grid import gradient_seconds, tolerance_fractions
 from analyzer.analyses.hessian.params import HessianParams
 from analyzer.analyses.hessian.status import certify_seconds, index_note
 from analyzer.analyses.hessian.live import live_subnetwork
+from analyzer.analyses.hessian.trace import trace_fields
 from analyzer.analyses.hessian.twin import NO_ROUNDING, twin_point
 from analyzer.linalg.index import index_estimate, index_from_density, index_from_eigenpairs
 from analyzer.linalg.operators import HessianOperator
 from analyzer.linalg.solvers import EigenPairs
 
 
-def saddle_metrics(eigenpairs: EigenPairs, op: HessianOperator, params: HessianParams, grad_scale: float) -> dict:
+def saddle_metrics(eigenpairs: EigenPairs, op: HessianOperator, params: HessianParams, grad_scale: float,
+                   why_estimated: str = "") -> dict:
     """The per-checkpoint row: extremes, index with bounds, null space, trace, gradient norm, saddle flag.
 
-    `grad_scale` is the typical gradient norm around this checkpoint (saddle rule (a) in the module doc).
+    `grad_scale` is the typical gradient norm around this checkpoint (saddle rule (a) in the module doc);
+    `why_estimated`: why the index is an SLQ estimate rather than certified (cost.estimate_reason).
     """
     threshold = -params.index_tol * eigenpairs.scale
     if eigenpairs.density is not None:
@@ -47,7 +50,7 @@ def saddle_metrics(eigenpairs: EigenPairs, op: HessianOperator, params: HessianP
         "ratio": lambda_min / lambda_max if lambda_max != 0 else math.nan,
         **index, "index_expected": expected, "index_fraction": float(np.clip(fraction, 0.0, 1.0)),
         "index_err": (index["index_high"] - index["index_low"]) / 2,
-        "index_kind": kind, "index_note": index_note(kind, params, eigenpairs),
+        "index_kind": kind, "index_note": index_note(kind, params, eigenpairs, why_estimated),
         "certify_seconds": certify_seconds(kind, eigenpairs, op.n),
         "index_rel_tol": params.estimate_tol if kind == "estimate" else params.index_tol,
         "grad_norm": grad_norm, "grad_rel": grad_rel,
@@ -70,16 +73,21 @@ def checkpoint_row(run, loss_fn, params, logged_steps, logged_grad, step, role, 
     (twin.TwinHessian): a linearised twin's exact route, the spectrum shared by its checkpoints."""
     theta = torch.from_numpy(np.asarray(run.params_at(step))).to(getattr(torch, params.dtype))
     if twin is not None:
-        op, eigenpairs = twin_point(loss_fn, theta), twin.eigenpairs(params.k)
+        op, eigenpairs, why = twin_point(loss_fn, theta), twin.eigenpairs(params.k), ""
     else:
         op = HessianOperator(loss_fn, theta)
-        estimate = (params.slq_probes, params.slq_steps) if estimated(params, op.n) else None
+        live = live_subnetwork(run, theta)
+        # decided from the cost plan alone (deterministic): the certified run would work on the live parameters
+        why = estimate_reason(params, op.n, hvp_seconds(run), None if live is None else live.n)
+        estimate = (params.slq_probes, params.slq_steps) if why else None
         eigenpairs = hessian_eigenpairs(loss_fn, theta, params.method, params.k, params.tol, params.dense_max_params,
                                         params.max_dense_gb, params.seed, op=op, krylov_steps=params.krylov_steps,
-                                        live=live_subnetwork(run, theta), estimate=estimate)
-    extremes.append(replace(eigenpairs, all_eigenvalues=None, krylov=None, subspace=None, density=None))
+                                        live=live, estimate=estimate)
     grad_scale = local_grad_scale(logged_steps, logged_grad, step)
-    row = {"step": step, "role": role, **saddle_metrics(eigenpairs, op, params, grad_scale)}
+    row = {"step": step, "role": role, **saddle_metrics(eigenpairs, op, params, grad_scale, why)}
+    index = {k: row[k] for k in ("trace", "trace_err", "trace_kind")}
+    row.update(trace_fields(run, loss_fn, theta, op, eigenpairs, index, params))  # exact where it can be
+    extremes.append(replace(eigenpairs, all_eigenvalues=None, krylov=None, subspace=None, density=None))
     row.update(tolerance_fractions(eigenpairs, op.n))  # hessian/grid.py: the index at several tolerances
     row.update(NO_ROUNDING if twin is None else twin.rounding())
     row["cost_gradients"] = eigenpairs.seconds / max(gradient_seconds(loss_fn, theta), 1e-12)

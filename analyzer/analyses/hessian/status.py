@@ -49,14 +49,15 @@ def _floor(value) -> int:
     return int(math.floor(float(value) + 1e-9))
 
 
-def index_note(kind: str, params, eigenpairs) -> str:
+def index_note(kind: str, params, eigenpairs, why_estimated: str = "") -> str:
     """Why an index is not a certified count (empty for a certified one)."""
     if kind == "certified":
         return ""
     if kind == "estimate":
         density = eigenpairs.density
+        why = f": {why_estimated}" if why_estimated else ""
         return (f"SLQ estimate ({density.probes} probes x {density.steps} steps) of the eigenvalues below "
-                f"-{params.estimate_tol:g} x max|eigenvalue|, not certified")
+                f"-{params.estimate_tol:g} x max|eigenvalue|, not certified{why}")
     subspace = eigenpairs.subspace
     if subspace is not None and not subspace.certified:
         return f"not certified: Krylov cap {min(params.krylov_steps, subspace.n):,} reached"
@@ -87,14 +88,46 @@ def certify_hint(table: pd.DataFrame, n_params: int) -> str:
 
 def shown_table(table: pd.DataFrame, n_params: int) -> pd.DataFrame:
     """The Hessian table as printed: the index as text (never a bare count unless certified) and its status."""
-    shown = ["step", "role", "lambda_max", "lambda_min", "index", "index_status", "trace", "grad_norm",
+    shown = ["step", "role", "lambda_max", "lambda_min", "index", "index_status", "trace", "trace_kind", "grad_norm",
              "saddle_candidate", "method", "converged", "max_rel_residual"]
     frame = table.copy()
     if frame.empty:
         return frame.reindex(columns=shown)
     frame["index"] = [index_text(row, n_params) for _, row in frame.iterrows()]
     frame["index_status"] = [index_kind(row) for _, row in frame.iterrows()]
+    frame["trace"] = [trace_text(row) for _, row in frame.iterrows()]
+    frame["trace_kind"] = [trace_kind(row) for _, row in frame.iterrows()]
     return frame[[c for c in shown if c in frame]]
+
+
+def trace_kind(row) -> str:
+    """How a row's trace was found (hessian/trace.py); rows of older versions without it: "estimate" unless
+    their index came from every eigenvalue (certified), so an unlabelled trace is never shown as exact."""
+    kind = row.get("trace_kind") if hasattr(row, "get") else None
+    if isinstance(kind, str) and kind:
+        return kind
+    return "exact" if index_kind(row) == "certified" and np.isfinite(float(row.get("null_multiplicity", np.nan))) \
+        else "estimate"
+
+
+def trace_text(row) -> str:
+    """The trace as it may be printed: `20.78` when exact, `225.9 +- 8.1 (SE)` when an estimate."""
+    value = float(row["trace"])
+    if trace_kind(row) != "estimate":
+        return f"{value:.4g}"
+    err = float(row.get("trace_err", np.nan))
+    return f"{value:.4g} +- {err:.2g} (SE)"
+
+
+def trace_summary(table: pd.DataFrame) -> str:
+    """One phrase: how many traces are exact (and how), how many estimates, and any probe cap reached."""
+    if table.empty or "trace" not in table:
+        return ""
+    kinds = [trace_kind(row) for _, row in table.iterrows()]
+    parts = [f"{kind} at {kinds.count(kind)}" for kind in dict.fromkeys(kinds)]
+    capped = sum("cap of --trace-max-probes" in str(note) for note in table.get("trace_note", []))
+    cap = f"; the probe cap left the standard error above the target at {capped}" if capped else ""
+    return "trace " + ", ".join(parts) + cap
 
 
 def status_summary(table: pd.DataFrame, n_params: int) -> str:
