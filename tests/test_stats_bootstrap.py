@@ -90,3 +90,19 @@ def test_intervals_p_values_and_too_few_runs():
     assert too_few_runs(4) == "too few runs for a CI (4 < 5)" and too_few_runs(5) is None
     assert group_ci(4, lambda: (0.0, 1.0)) == (None, None, "too few runs for a CI (4 < 5)")
     assert group_ci(6, lambda: (0.0, 1.0)) == (0.0, 1.0, "")
+
+
+def test_resamples_without_spread_do_not_blow_up_the_studentised_interval():
+    """24 runs at 0.1 and one elsewhere (a twin contrast where most pairs differ by the same share): a resample
+    without the odd run has an SE of rounding noise (~1e-17) and a t of ~1e16; such resamples count as SE 0. The
+    interval of a mean of values in [lo, hi] then stays within a few times that range (it reached 3e31 before)."""
+    from analyzer.stats.paired import mean_interval
+
+    rng = np.random.default_rng(0)
+    for trial in range(100):
+        values = np.full(25, 0.1)
+        values[rng.integers(25)] = 0.1 + rng.normal()
+        low, high, _ = mean_interval(values, n_resamples=500, seed=trial)
+        spread = values.max() - values.min()
+        assert low is not None and values.min() - 2 * spread <= low <= values.mean() <= high
+        assert high <= values.max() + 2 * spread

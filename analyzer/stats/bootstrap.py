@@ -87,13 +87,18 @@ def percentile_ci(draws, confidence: float = CONFIDENCE) -> tuple[float | None, 
     return float(low), float(high)
 
 
+DEGENERATE_SE = 1e-9  # a resample's SE below this x the sample's is a resample without spread (studentized_ci)
+
+
 def studentized_ci(estimate: float, se: float, draws, draw_ses, confidence: float = CONFIDENCE,
                    df: float | None = None) -> tuple[float | None, float | None]:
     """Bootstrap-t interval: estimate - q_hi se, estimate - q_lo se, q the quantiles of (draw - estimate) / draw_se
-    (draws whose SE is zero or undefined left out); with `df`, never narrower on either side than the t interval
-    estimate -+ t_{df} se (with 4-8 runs a group the bootstrap-t quantiles alone came out too narrow)."""
+    (draws whose SE is zero, rounding-small or undefined left out); with `df`, never narrower on either side than
+    the t interval estimate -+ t_{df} se (with 4-8 runs a group the bootstrap-t quantiles alone came out too narrow)."""
     draws, draw_ses = np.asarray(draws, dtype=np.float64), np.asarray(draw_ses, dtype=np.float64)
-    usable = np.isfinite(draws) & np.isfinite(draw_ses) & (draw_ses > 0)
+    # a resample whose runs all carry one value has SE 0, or rounding noise (1e-18) that would turn its t into 1e13
+    # and the interval into nonsense: below DEGENERATE_SE x the sample's SE it counts as 0 and is left out
+    usable = np.isfinite(draws) & np.isfinite(draw_ses) & (draw_ses > DEGENERATE_SE * abs(se))
     if not (math.isfinite(estimate) and math.isfinite(se)) or usable.sum() < 10:
         return None, None
     tail = (1 - confidence) / 2
