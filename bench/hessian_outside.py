@@ -1,4 +1,4 @@
-"""`analyze hessian` on an outside model (issue 32 item 8): a tanh MLP with LayerNorm on a 12-D input, ~20,000
+"""`analyze hessian` on an outside model: a tanh MLP with LayerNorm on a 12-D input, ~20,000
 parameters, logged through RunWriter.for_model; the certified route's time and result against what `auto` picks
 under --certify-budget-s, and the trace of each (exact from every eigenvalue, or the labelled estimate).
 

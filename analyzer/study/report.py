@@ -19,8 +19,9 @@ DEFINITIONS = [
     "runs only; float-rounding replicates (`perturb > 0`) feed the noise floor alone.",
     "The learned step of a run that never learns a frequency is censored at the run length, so a mean is the "
     "restricted mean E[min(T, L)] (a lower bound where runs are censored); such runs are counted as "
-    "`not learned`. 95 % CIs of means are percentile bootstraps (10,000 resamples, seeded); CIs of "
-    "fractions are exact (Clopper-Pearson).",
+    "`not learned`. 95 % CIs of means are studentised cluster-bootstrap intervals (runs resampled, "
+    "seeded; never narrower than the t interval; cut to the quantity's support, e.g. learned steps in [0, L]); "
+    "CIs of fractions are exact (Clopper-Pearson).",
     "Jump tests: the statistic is the mean jump-to-reference distance over all jumps of the runs that have both "
     "jumps and reference points (decades of log10(step + 1)). The null of each test is named in the family table; "
     "bench/null_calibration.py measures each null's false-positive rate on simulated studies from generative models "
