@@ -169,6 +169,16 @@ def test_runs_of_one_name_in_two_sweeps_stay_two_runs(study_dir, tmp_path):
     assert sum(row.primary for row in study.family) == 1
 
 
+def test_the_specification_curves_primary_row_is_the_primary_test(study_dir):
+    """The curve's effects are measured as the family's are (against the other runs' references only, not
+    attenuated by the draws that leave a run its own): its primary specification reads the primary's effect."""
+    study = _study(collect_paths([study_dir]), hessian=False)
+    primary = next(row for row in study.family if row.primary)
+    rows = study.results["jumps_near_escapes"]["curve"]["rows"]
+    curve_primary = next(row for row in rows if row["primary"])
+    assert primary.effect is not None and curve_primary["effect"] == pytest.approx(primary.effect, abs=1e-9)
+
+
 def test_report_structure_and_plain_words(study_dir):
     study = _study(collect_paths([study_dir]), hessian=False)
     report = render(study, title="tiny")

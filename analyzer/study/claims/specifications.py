@@ -70,19 +70,25 @@ def specifications() -> list[tuple[str, float, str]]:
     return [(d, t, e) for d in DETECTORS for t in THRESHOLDS for e in EVENTS]
 
 
-def joint_test(observed: np.ndarray, null: np.ndarray, alpha: float, direction: int = -1) -> dict:
+def joint_test(observed: np.ndarray, null: np.ndarray, alpha: float, direction: int = -1,
+               reference: np.ndarray | None = None) -> dict:
     """The curve's joint test.
 
     Args:
         observed: (S,) each specification's statistic on the data (mean jump-to-reference distance).
         null: (B, S) the same statistic on B shared null draws (row b: one draw for every specification).
         direction: -1 when small statistics are the effect (jumps closer than the null).
+        reference: (S,) each specification's statistic against the other runs' references only (shared_swap_draws):
+            the effect is observed - reference, not attenuated by the draws that leave a run its own references;
+            None: the null mean.
     Returns: share (observed share of specifications significant at alpha in the direction), p_share, median
-        effect (observed - null mean, median over specifications), p_median, n_draws.
+        effect (observed - reference, median over specifications), p_median (the same median on each draw),
+        n_draws.
     """
     observed, null = np.asarray(observed, np.float64), np.asarray(null, np.float64)
-    keep = np.isfinite(observed) & np.all(np.isfinite(null), axis=0)
-    observed, null = observed[keep], null[:, keep]
+    reference = null.mean(axis=0) if reference is None else np.asarray(reference, np.float64)
+    keep = np.isfinite(observed) & np.all(np.isfinite(null), axis=0) & np.isfinite(reference)
+    observed, null, reference = observed[keep], null[:, keep], reference[keep]
     n_draws = null.shape[0]
     if observed.size == 0 or n_draws < 2:
         return {"share": math.nan, "p_share": None, "median_effect": math.nan, "p_median": None, "n_specs": 0,
@@ -93,7 +99,7 @@ def joint_test(observed: np.ndarray, null: np.ndarray, alpha: float, direction: 
     pooled = np.sort(np.vstack([signed_obs[None, :], signed_null]), axis=0)
     p_draws = np.column_stack([len(pooled) - np.searchsorted(pooled[:, s], signed_null[:, s] - 1e-12, side="left")
                                for s in range(null.shape[1])]) / (1 + n_draws)
-    mean = null.mean(axis=0)
+    mean = reference
     share_obs = float(np.mean(p_obs < alpha))
     share_null = np.mean(p_draws < alpha, axis=1)
     median_obs = float(np.median(observed - mean))
@@ -134,7 +140,10 @@ def shared_swap_draws(spec_units: list[list[tuple[np.ndarray, np.ndarray]]], gro
             of runs for every specification (the draws are shared).
         clocks: per run, its clock in decades (the clock-aligned swap: a donor's references are moved onto the
             receiver's clock), or None (the plain swap).
-    Returns: observed (S,) and null (B, S); NaN where a specification has no jump with references.
+    Returns: observed (S,), null (B, S) and reference (S,): the statistic against the other runs' references only
+        (each receiver's sum averaged over the other members of its group, pooled as the observed one is: what
+        analyzer/stats/effect.py takes as the swap nulls' reference); NaN where a specification has no jump with
+        references.
     """
     from analyzer.stats.nulls.exchange import permutation_draws
 
@@ -144,8 +153,9 @@ def shared_swap_draws(spec_units: list[list[tuple[np.ndarray, np.ndarray]]], gro
     clocks = np.zeros(len(groups)) if clocks is None else np.asarray(clocks, np.float64)
     n_specs = len(spec_units)
     observed, null = np.full(n_specs, np.nan), np.full((len(perms[0]) if perms else 0, n_specs), np.nan)
+    reference = np.full(n_specs, np.nan)
     for s, units in enumerate(spec_units):
-        num_obs = den_obs = 0.0
+        num_obs = den_obs = num_ref = 0.0
         num_null = np.zeros(null.shape[0])
         den_null = np.zeros(null.shape[0])
         for index, perm in zip(members, perms):
@@ -153,9 +163,24 @@ def shared_swap_draws(spec_units: list[list[tuple[np.ndarray, np.ndarray]]], gro
                                             clocks[index])
             rows = np.arange(len(index))[None, :]
             num_obs, den_obs = num_obs + np.trace(distance), den_obs + np.trace(count)
+            num_ref += _others_mean(distance, count)
             num_null += distance[rows, perm].sum(axis=1)
             den_null += count[rows, perm].sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             observed[s] = num_obs / den_obs if den_obs else np.nan
+            reference[s] = num_ref / den_obs if den_obs else np.nan
             null[:, s] = num_null / den_null
-    return observed, null
+    return observed, null, reference
+
+
+def _others_mean(distance: np.ndarray, count: np.ndarray) -> float:
+    """Sum over the receivers with jumps and references of their summed distance averaged over the other members
+    whose references they can be measured against (C[i, k] > 0, k != i)."""
+    total = 0.0
+    for i in range(len(distance)):
+        others = [k for k in range(len(distance)) if k != i and count[i, k] > 0]
+        if count[i, i] > 0 and others:
+            total += float(np.mean(distance[i, others]))
+        elif count[i, i] > 0:
+            total += float(distance[i, i])  # no other member to compare with: no effect from this receiver
+    return total
