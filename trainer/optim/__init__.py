@@ -23,8 +23,9 @@ def get(name) -> Optimizer:
     """The record named `name`; an `UnknownOptimizer` (is_plain_gd None, refuses to train) for any other name,
     e.g. an imported run's "Adam" or a run with none recorded (None, "")."""
     record = REGISTRY.get(name) if isinstance(name, str) else None
-    return record if record is not None else UnknownOptimizer(name=str(name or "unknown"),
-                                                               summary="not a trainer optimizer", is_plain_gd=None)
+    if record is not None:
+        return record
+    return UnknownOptimizer(name=str(name or "unknown"), summary="not a trainer optimizer", choices=NAMES)
 
 
 def for_torch(optimizer) -> Optimizer | None:

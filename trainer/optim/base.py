@@ -142,11 +142,10 @@ class UnknownOptimizer(Optimizer):
 
     is_plain_gd: bool | None = None
     known: bool = False
+    choices: tuple[str, ...] = ()  # the registered names, for the message
 
     def _refuse(self):
-        from trainer.optim import NAMES
-
-        raise ConfigError(f"unknown optimizer {self.name!r}; choose one of {', '.join(NAMES)}")
+        raise ConfigError(f"unknown optimizer {self.name!r}; choose one of {', '.join(self.choices)}")
 
     def torch_class(self) -> type:
         self._refuse()
