@@ -74,3 +74,23 @@ def test_hit_fraction_counts_jumps_within_the_tolerance():
     test = jump_test(jumps, refs, [10_000] * 2, null="interval-jitter", statistic="hit_fraction", tolerance=0.05,
                      n_permutations=99, n_resamples=0)
     assert test.observed == pytest.approx(0.5)  # 99 vs 100 and 10 vs 11 are within 0.05 decades; the others not
+
+
+def test_the_effects_interval_stays_within_what_the_statistic_allows(monkeypatch):
+    """A distance in decades of log10(step + 1) cannot differ from its reference by more than the runs' log-step
+    range (widened by the clocks' spread): an interval past it (the sgd group's -27.6 decades on runs of 10,000
+    steps, from bootstrap-t with 8 runs and 10 jumps) is cut there; a hit fraction's to [-1, 1]."""
+    import math
+
+    import analyzer.stats.permutation as permutation
+
+    assert permutation.effect_bound([(0, 9999)] * 3, "mean_distance") == pytest.approx(4.0)
+    assert permutation.effect_bound([999, 99], "mean_distance", clocks=[0.1, -0.2]) == pytest.approx(3.3)
+    assert permutation.effect_bound([(0, 9999)], "hit_fraction") == 1.0
+    monkeypatch.setattr(permutation, "studentized_ci", lambda *args, **kwargs: (-27.6, 0.5))
+    rng = np.random.default_rng(3)
+    jumps = [np.sort(rng.integers(1, 10_000, 3)).astype(float) for _ in range(6)]
+    refs = [np.sort(rng.integers(1, 10_000, 2)).astype(float) for _ in range(6)]
+    result = permutation.jump_test(jumps, refs, [(0, 9_999)] * 6, null="swap", n_permutations=99, n_resamples=50)
+    assert result.ci_low == pytest.approx(-4.0) and result.ci_high == 0.5
+    assert math.isfinite(result.effect) and -4.0 <= result.effect <= 4.0

@@ -114,7 +114,8 @@ def jump_test(jumps, references, spans, groups=None, *, null: str | Null = DEFAU
     effect, se = (float(x[0]) for x in model_effect.estimate(np.ones((1, model_effect.n_clusters))))
     shared = clusters is not None and len({clusters[i] for i in draws.runs}) < len(draws.runs)
     p_value = cluster_t_p(sign * effect, se, model_effect.degrees_of_freedom) if shared else p_permutation
-    low, high, note = effect_interval(model_effect, effect, se, n_resamples, seed, confidence)
+    low, high, note = effect_interval(model_effect, effect, se, n_resamples, seed, confidence,
+                                      effect_bound(spans, statistic, clocks))
     null_std = float(null_stats.std(ddof=1)) if len(null_stats) > 1 else math.nan
     rows = unit_sums(draws, model_effect, score)
     return JumpTest(observed=observed, null_mean=observed - effect, effect=effect, p_value=p_value,
@@ -136,16 +137,31 @@ def cluster_t_p(association: float, se: float, df: int) -> float:
     return float(stats.t.cdf(association / se, df))
 
 
+def effect_bound(spans, statistic: str, clocks=None) -> float:
+    """The largest |effect| the statistic allows: a hit fraction's difference lies in [-1, 1]; a distance in decades
+    of log10(step + 1) lies within the runs' log-step range, widened by the spread of the clocks that move the
+    references, so observed - reference lies within -+ that."""
+    if statistic != "mean_distance":
+        return 1.0
+    lasts = [float(span[-1]) if np.ndim(span) else float(span) for span in spans]
+    spread = float(np.ptp(np.asarray(clocks, np.float64))) if clocks is not None and len(clocks) else 0.0
+    return math.log10(max(max(lasts, default=0.0), 0.0) + 1) + spread if lasts else math.inf
+
+
 def effect_interval(model: JumpEffect, effect: float, se: float, n_resamples: int, seed: int,
-                    confidence: float) -> tuple[float | None, float | None, str]:
-    """The effect's bootstrap-t interval over runs resampled within strata, or (None, None, why not)."""
+                    confidence: float, bound: float = math.inf) -> tuple[float | None, float | None, str]:
+    """The effect's bootstrap-t interval over runs resampled within strata, or (None, None, why not); cut to
+    [-bound, bound], the effects the statistic allows (effect_bound): with few runs and one extreme run the
+    bootstrap-t bounds can reach past it (-27.6 decades on runs of 4 decades), and the cut loses no coverage."""
     reason = too_few_runs(model.n_clusters)
     if reason or n_resamples < 1:
         return None, None, reason or "no resamples"
     draws = cluster_bootstrap(lambda w: np.stack(model.estimate(w), axis=1), model.strata, n_resamples,
                               np.random.default_rng([seed, 1]))
     low, high = studentized_ci(effect, se, draws[:, 0], draws[:, 1], confidence, model.degrees_of_freedom)
-    return low, high, "" if low is not None else "the effect does not vary between resamples"
+    if low is None or high is None:
+        return None, None, "the effect does not vary between resamples"
+    return float(np.clip(low, -bound, bound)), float(np.clip(high, -bound, bound)), ""
 
 
 def effect_model(draws: NullDraws, score, groups, clusters=None, strata=None) -> JumpEffect:
