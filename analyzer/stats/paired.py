@@ -72,9 +72,11 @@ def _mean_and_se(values: np.ndarray, weights: np.ndarray, strata: np.ndarray, co
 
 
 def mean_interval(values, strata=None, weights=None, n_resamples: int = N_RESAMPLES, seed: int = 0,
-                  confidence: float = CONFIDENCE) -> tuple[float | None, float | None, str]:
+                  confidence: float = CONFIDENCE, support: tuple[float, float] = (-math.inf, math.inf)
+                  ) -> tuple[float | None, float | None, str]:
     """(low, high, reason) of the weighted mean of per-run values (module docstring); (None, None, why) with fewer
-    than MIN_RUNS_FOR_CI runs or no spread."""
+    than MIN_RUNS_FOR_CI runs or no spread. The bounds are cut to `support`, the values the mean can take (a
+    Kendall tau's in [-1, 1]): the true mean lies there, so the cut loses no coverage."""
     values = np.asarray(values, dtype=np.float64)
     weights = np.ones(len(values)) if weights is None else np.asarray(weights, dtype=np.float64)
     strata = np.asarray(list(strata) if strata is not None else [""] * len(values), dtype=object)
@@ -90,4 +92,6 @@ def mean_interval(values, strata=None, weights=None, n_resamples: int = N_RESAMP
                               n_resamples, np.random.default_rng([seed, 2]))
     df = len(values) - len(set(strata.tolist()))
     low, high = studentized_ci(mean, se, draws[:, 0], draws[:, 1], confidence, df if df > 0 else None)
-    return low, high, "" if low is not None else "the resamples do not vary"
+    if low is None or high is None:
+        return None, None, "the resamples do not vary"
+    return float(np.clip(low, *support)), float(np.clip(high, *support)), ""

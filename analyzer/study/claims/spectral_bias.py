@@ -153,7 +153,7 @@ def rank_test(taus: pd.DataFrame, options) -> dict:
     draws = np.mean([_null_taus(v, options.n_permutations, rng) for v in known["values"]], axis=0)
     observed = float(known.tau.mean())
     low, high, _ = mean_interval(known.tau.to_numpy(np.float64), list(known.group), n_resamples=options.n_resamples,
-                                 seed=options.seed)
+                                 seed=options.seed, support=(-1.0, 1.0))  # a tau lies in [-1, 1]
     upper = (1 + np.sum(draws >= observed - 1e-12)) / (1 + len(draws))
     lower = (1 + np.sum(draws <= observed + 1e-12)) / (1 + len(draws))
     out.update(mean_tau=observed, ci_low=low, ci_high=high, null_mean=float(draws.mean()),
