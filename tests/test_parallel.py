@@ -26,6 +26,9 @@ def runs(tmp_path_factory):
     return folder
 
 
+ROUNDING_DIAGNOSTICS = ("max_rel_residual", "eigenvalue_error", "zero_tol", "trace_err")
+
+
 def jobs_for(paths) -> list[Job]:
     return [job for path in paths for job in (
         Job(str(path), "plateaus"), Job(str(path), "spectrum", {"threshold": 0.2}),
@@ -40,8 +43,13 @@ def assert_cached_equals_serial(path):
             fresh = analyze(run, job.name, use_cache=False, **job.overrides)
             for title, frame in fresh.tables().items():
                 timing = [c for c in frame.columns if c in ("seconds", "cost_gradients")]
-                pd.testing.assert_frame_equal(cached.tables()[title].drop(columns=timing), frame.drop(columns=timing),
+                # rounding diagnostics (a residual of ~1e-12) may differ in the last bits between a single-threaded
+                # worker and this process's BLAS threads; every result is compared exactly
+                rounding = [c for c in frame.columns if c in ROUNDING_DIAGNOSTICS]
+                left, right = cached.tables()[title].drop(columns=timing), frame.drop(columns=timing)
+                pd.testing.assert_frame_equal(left.drop(columns=rounding), right.drop(columns=rounding),
                                               check_exact=True)
+                pd.testing.assert_frame_equal(left[rounding], right[rounding], check_exact=False, rtol=1e-9, atol=0)
 
 
 @pytest.mark.slow
@@ -108,8 +116,10 @@ def test_a_worker_killed_mid_task_loses_nothing(runs, tmp_path):
         cached = cached_result(run, "hessian", at="every", every=5)
         fresh = analyze(run, "hessian", use_cache=False, at="every", every=5)
     assert len(cached.table) == 41
-    columns = [c for c in fresh.table.columns if c not in ("seconds", "cost_gradients")]
+    columns = [c for c in fresh.table.columns if c not in ("seconds", "cost_gradients", *ROUNDING_DIAGNOSTICS)]
     pd.testing.assert_frame_equal(cached.table[columns], fresh.table[columns], check_exact=True)
+    rounding = [c for c in fresh.table.columns if c in ROUNDING_DIAGNOSTICS]
+    pd.testing.assert_frame_equal(cached.table[rounding], fresh.table[rounding], check_exact=False, rtol=1e-9, atol=0)
 
 
 @pytest.mark.slow
