@@ -26,7 +26,7 @@ class StudyPlan:
             self.say(line)
 
 
-def study_plan(paths: list[Path], options, files, workers: int, say=None) -> StudyPlan:
+def study_plan(paths: list[Path], options, files, workers: int, say=None, jobs=None) -> StudyPlan:
     """The plan of a study of `paths` on `workers` Dask workers; runs read through `files` (study/files.py).
 
     A run that cannot be opened is left to its summary, which names it; a cached Hessian counts nothing.
@@ -34,11 +34,13 @@ def study_plan(paths: list[Path], options, files, workers: int, say=None) -> Stu
     Args:
         say: called with each line as soon as it is drawn up (a run's checkpoints need its plateaus, computed
             here: a long study must not stay silent until the last run's line).
+        jobs: `jobs(paths, options)`, the study's jobs of those runs (collect.study_jobs; passed in: collect calls
+            this module, not the other way round).
     """
     from analyzer.core.progress import duration
     from analyzer.core.registry import get
     from analyzer.core.runner import cached_result
-    from analyzer.study.collect import study_jobs
+    study_jobs = jobs if jobs is not None else _no_jobs
 
     kinds = [_job_name(job) for job in study_jobs(paths[:1], options)] if paths else []
     plan = StudyPlan(say=say, by_checkpoint=bool(options.use_cache))
@@ -70,6 +72,10 @@ def study_plan(paths: list[Path], options, files, workers: int, say=None) -> Stu
                       f"of work, ~{duration(plan.seconds)} on {workers} worker(s), more on a busy machine; "
                       "progress follows on stderr")
     return plan
+
+
+def _no_jobs(paths, options) -> list:
+    return []
 
 
 def _job_name(job) -> str:
