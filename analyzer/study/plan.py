@@ -35,6 +35,7 @@ def study_plan(paths: list[Path], options, files, workers: int, say=None) -> Stu
         say: called with each line as soon as it is drawn up (a run's checkpoints need its plateaus, computed
             here: a long study must not stay silent until the last run's line).
     """
+    from analyzer.analyses.hessian.probe import HvpTimings
     from analyzer.core.progress import duration
     from analyzer.core.registry import get
     from analyzer.core.runner import cached_result
@@ -44,7 +45,7 @@ def study_plan(paths: list[Path], options, files, workers: int, say=None) -> Stu
     plan = StudyPlan(say=say, by_checkpoint=bool(options.use_cache))
     plan.add(f"study: {len(paths)} run file(s); up to {len(kinds)} jobs per run ({', '.join(kinds)}); "
              "cached results are reused")
-    serial = 0.0
+    serial, timings = 0.0, HvpTimings()  # one timed probe per run: its plateau and grid jobs share it
     for path in paths:
         try:
             run, cache = files.opened(path)
@@ -59,7 +60,7 @@ def study_plan(paths: list[Path], options, files, workers: int, say=None) -> Stu
             if options.use_cache and cached_result(run, job.name, cache=cache, **job.overrides) is not None:
                 plan.add(f"  {Path(path).name}: {_job_name(job)} cached")
                 continue
-            planned = estimate(run, job.overrides, options.use_cache, cache)
+            planned = estimate(run, job.overrides, options.use_cache, cache, timings=timings)
             plan.add(f"  {Path(path).name}: {_job_name(job)}: {planned.text}")
             plan.checkpoints += planned.n_checkpoints
             serial += planned.seconds
