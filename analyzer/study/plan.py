@@ -7,7 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analyzer.report.plan import OTHER_ANALYSES_S
+# Per run, what no analysis estimates: its spectra, ntk, harmonics, mask and plateaus jobs, its summary and its share of
+# the figures and the workers' start. Measured: the 4 demo runs' study, 268 s wall on 2 workers at load ~5, of which
+# ~160 s of worker time Hessian checkpoints and ~90 s escape (bench/RESULTS.md): ~70 s of worker time per run, said
+# as 40 s (the rest overlaps the plan and the main process's work).
+STUDY_OTHER_S = 40
 
 
 @dataclass
@@ -52,7 +56,7 @@ def study_plan(paths: list[Path], options, files, workers: int, say=None) -> Stu
         except Exception:  # noqa: BLE001 -- a damaged run is skipped, with its reason, by its summary
             plan.add(f"  {Path(path).name}: not readable (its summary says why)")
             continue
-        serial += OTHER_ANALYSES_S
+        serial += STUDY_OTHER_S
         for job in study_jobs([path], options):
             estimate = get(job.name).estimate  # only a slow analysis plans its own cost (the Hessian's checkpoints)
             if estimate is None or (job.only_if is not None and not job.only_if(run)):

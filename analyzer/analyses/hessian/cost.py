@@ -125,8 +125,12 @@ def checkpoint_seconds(params: HessianParams, n_params: int, hvp_seconds: float,
         budget = checkpoint_budget(params, n_params, hvp_seconds)
         bases = params.slq_probes * min(params.slq_steps, n_params) ** 2 + min(QUADRATURE_STEPS, n_params) ** 2
         return budget * per_live * n_params / n + 2 * bases * n_params / reorth_flops_per_s
-    dimension = expected_hvps(params, n_params, n, hidden_layers)
-    return dimension * per_live + 2 * dimension ** 2 * n / reorth_flops_per_s
+    return certified_run_seconds(expected_hvps(params, n_params, n, hidden_layers), n, per_live, reorth_flops_per_s)
+
+
+def certified_run_seconds(dimension: float, n: int, hvp_s: float, flops_per_s: float = REORTH_FLOPS_PER_S) -> float:
+    """A certified subspace run of `dimension` HVPs (hvp_s each) on n parameters and its full reorthogonalisation."""
+    return dimension * hvp_s + 2 * dimension ** 2 * n / flops_per_s
 
 
 # The certified run stops at an invariant subspace: its HVPs follow the Hessian's numerical rank, not the cap. On
