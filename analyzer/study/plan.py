@@ -9,9 +9,8 @@ from pathlib import Path
 
 # Per run, what no analysis estimates: its spectra, ntk, harmonics, mask and plateaus jobs, its summary and its share of
 # the figures and the workers' start. Measured: the 4 demo runs' study, 268 s wall on 2 workers at load ~5, of which
-# ~160 s of worker time Hessian checkpoints and ~90 s escape (bench/RESULTS.md): ~70 s of worker time per run, said
-# as 40 s (the rest overlaps the plan and the main process's work).
-STUDY_OTHER_S = 40
+# ~160 s of worker time Hessian checkpoints and ~90 s escape (bench/RESULTS.md): ~70 s of worker time per run.
+STUDY_OTHER_S = 70
 
 
 @dataclass

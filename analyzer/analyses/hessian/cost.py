@@ -1,5 +1,6 @@
-"""What one Hessian checkpoint will cost before it is computed: its HVP budget (the progress bar's total) and a
-rough time from a flop count, for the progress display and the report's up-front plan."""
+"""What one Hessian checkpoint will cost before it is computed: its HVP budget (the progress bar's total), the route
+(certify or estimate, from a flop count: deterministic), and the plans' expected time (expected HVPs at a per-HVP
+time that probe.py times on the run's model, or the flop count's)."""
 
 from __future__ import annotations
 
@@ -134,7 +135,7 @@ def certified_run_seconds(dimension: float, n: int, hvp_s: float, flops_per_s: f
 
 
 # The certified run stops at an invariant subspace: its HVPs follow the Hessian's numerical rank, not the cap. On
-# the demo's ReLU MLPs (1-D inputs; bench/RESULTS.md, bench/plan_calibration.py) they were 8 (7.1-8.7) x
+# the demo's ReLU MLPs (1-D inputs; bench/RESULTS.md, bench/plan_calibration.py) they were 8 (7.2-9.1) x
 # sqrt(live parameters) per hidden-to-hidden layer: baseline/sgd 224-243 HVPs at 710-861 live, wide 360-428 at
 # 2,190-3,581, deep (4 hidden-to-hidden layers) 1,851-1,972 at 3,171-3,601. Elsewhere (other activations, inputs
 # of several dimensions) no relation was measured: the cap.
@@ -173,7 +174,6 @@ def twin_seconds(n_rows: int, n_params: int, hvp_seconds: float) -> float:
 
 def hvp_seconds(run) -> float:
     """Rough seconds per HVP of the full network from its flop count (parameters x training outputs), not measured:
-    the plan is said before anything runs, and measuring needs torch and a built model (~2 s here). The same at
-    every dtype: rough by design."""
+    it picks the route (estimate_reason) the same on any machine at any load, and is the plan's fallback when no
+    probe could time one (probe.py). The same at every dtype: rough by design."""
     return HVP_FLOPS_PER_PARAM_OUTPUT * int(run.n_params) * int(run.data("y_train").size) / HVP_FLOPS_PER_S
-
