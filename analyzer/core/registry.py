@@ -60,9 +60,10 @@ class Analysis:
     report_switch: help of the report's `--<name>/--no-<name>` option that leaves it out ("": no such option).
     report_aliases: (report option, parameter) pairs: the report's short spellings of its parameters
         (`analyze report --penalty 2` sets plateaus' penalty; one option may set several analyses' parameters).
-    estimate: `estimate(run, overrides, use_cache, cache=None) -> plan` with `.seconds`, `.text` and `.n_checkpoints`
-        (the units its progress ticks): the report's and the study's up-front plan for a slow analysis (the
-        Hessian's CheckpointPlan), or None.
+    estimate: `estimate(run, overrides, use_cache, cache=None, timings=None) -> plan` with `.seconds`, `.text` and
+        `.n_checkpoints` (the units its progress ticks): the report's and the study's up-front plan for a slow
+        analysis (the Hessian's CheckpointPlan), or None; `timings`: the plan's memo of timed probes
+        (analyses/hessian/probe.HvpTimings), one per run.
     pool: `pool(items, params) -> result` over (run, deps) pairs of several runs, for an analysis that also
         pools runs (correlate): `analyze_pooled`, `analyze <name> RUN...`, `analyzer.<name>([runs])`.
     compare: its part of the report's comparison section on several runs (a `Compare`), or None.

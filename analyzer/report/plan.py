@@ -13,7 +13,8 @@ from analyzer.core.registry import dependency_closure, get, names
 from analyzer.core.runner import cached_result
 from analyzer.report.model import ReportOptions
 
-OTHER_ANALYSES_S = 30  # spectrum, plateaus and correlate of one run, usually: said as such, not measured
+OTHER_ANALYSES_S = 15  # per run: its plateaus, spectrum and correlate (~3 s), its figures and a share of the workers' start
+# (bench/RESULTS.md: the 4 demo runs' report, 96 s wall at load 5, ~35 s of it Hessian checkpoints)
 
 
 def computed_analyses(options: ReportOptions) -> list[str]:
@@ -34,7 +35,10 @@ def report_plan(runs: list, options: ReportOptions) -> list[str]:
     """Lines for stderr: the analyses, then per run and estimated analysis its cost (runs: runs.ReportRun)."""
     from analyzer.core.progress import duration
 
+    from analyzer.analyses.hessian.probe import HvpTimings
+
     wanted = computed_analyses(options)
+    timings = HvpTimings()  # one timed probe per run, shared by its estimates
     lines = [f"report: {len(runs)} run(s); computing {', '.join(wanted)} (cached results are reused)"]
     total = OTHER_ANALYSES_S * len(runs)
     for each in runs:
@@ -43,7 +47,7 @@ def report_plan(runs: list, options: ReportOptions) -> list[str]:
             if options.use_cache and cached_result(each.run, name, cache=each.cache, **overrides) is not None:
                 lines.append(f"  {each.path.name}: {name} cached")
                 continue
-            planned = get(name).estimate(each.run, overrides, options.use_cache, cache=each.cache)
+            planned = get(name).estimate(each.run, overrides, options.use_cache, cache=each.cache, timings=timings)
             lines.append(f"  {each.path.name}: {planned.text}")
             total += planned.seconds
     workers = "" if options.workers == 1 else " on one worker (fewer with several)"

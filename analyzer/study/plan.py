@@ -7,7 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analyzer.report.plan import OTHER_ANALYSES_S
+# Per run, what no analysis estimates: its spectra, ntk, harmonics, mask and plateaus jobs, its summary and its share of
+# the figures and the workers' start. Measured: the 4 demo runs' study, 268 s wall on 2 workers at load ~5, of which
+# ~160 s of worker time Hessian checkpoints and ~90 s escape (bench/RESULTS.md): ~70 s of worker time per run.
+STUDY_OTHER_S = 70
 
 
 @dataclass
@@ -37,6 +40,7 @@ def study_plan(paths: list[Path], options, files, workers: int, say=None, jobs=N
         jobs: `jobs(paths, options)`, the study's jobs of those runs (collect.study_jobs; passed in: collect calls
             this module, not the other way round).
     """
+    from analyzer.analyses.hessian.probe import HvpTimings
     from analyzer.core.progress import duration
     from analyzer.core.registry import get
     from analyzer.core.runner import cached_result
@@ -46,14 +50,14 @@ def study_plan(paths: list[Path], options, files, workers: int, say=None, jobs=N
     plan = StudyPlan(say=say, by_checkpoint=bool(options.use_cache))
     plan.add(f"study: {len(paths)} run file(s); up to {len(kinds)} jobs per run ({', '.join(kinds)}); "
              "cached results are reused")
-    serial = 0.0
+    serial, timings = 0.0, HvpTimings()  # one timed probe per run: its plateau and grid jobs share it
     for path in paths:
         try:
             run, cache = files.opened(path)
         except Exception:  # noqa: BLE001 -- a damaged run is skipped, with its reason, by its summary
             plan.add(f"  {Path(path).name}: not readable (its summary says why)")
             continue
-        serial += OTHER_ANALYSES_S
+        serial += STUDY_OTHER_S
         for job in study_jobs([path], options):
             estimate = get(job.name).estimate  # only a slow analysis plans its own cost (the Hessian's checkpoints)
             if estimate is None or (job.only_if is not None and not job.only_if(run)):
@@ -61,7 +65,7 @@ def study_plan(paths: list[Path], options, files, workers: int, say=None, jobs=N
             if options.use_cache and cached_result(run, job.name, cache=cache, **job.overrides) is not None:
                 plan.add(f"  {Path(path).name}: {_job_name(job)} cached")
                 continue
-            planned = estimate(run, job.overrides, options.use_cache, cache)
+            planned = estimate(run, job.overrides, options.use_cache, cache, timings=timings)
             plan.add(f"  {Path(path).name}: {_job_name(job)}: {planned.text}")
             plan.checkpoints += planned.n_checkpoints
             serial += planned.seconds

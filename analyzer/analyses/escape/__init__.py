@@ -2,6 +2,7 @@
 loss drop does?"""
 
 from analyzer.analyses.escape.compute import compute
+from analyzer.analyses.escape.estimate import estimate
 from analyzer.analyses.escape.params import EscapeParams
 from analyzer.analyses.escape.result import EscapeResult
 from analyzer.analyses.escape.section import section
@@ -11,7 +12,7 @@ ANALYSIS = Analysis(
     name="escape", params=EscapeParams, result=EscapeResult, compute=compute, version="3",
     summary="escape displacement vs the plateau Hessian's negative eigenspace, a loss-drop-matched control "
             "displacement, and the frequency the negative directions carry",
-    requires=("plateaus", "spectrum"), section=section, in_report=False,
+    requires=("plateaus", "spectrum"), section=section, in_report=False, estimate=estimate,
 )
 
 __all__ = ["ANALYSIS", "EscapeParams", "EscapeResult"]

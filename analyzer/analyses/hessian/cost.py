@@ -1,5 +1,6 @@
-"""What one Hessian checkpoint will cost before it is computed: its HVP budget (the progress bar's total) and a
-rough time from a flop count, for the progress display and the report's up-front plan."""
+"""What one Hessian checkpoint will cost before it is computed: its HVP budget (the progress bar's total), the route
+(certify or estimate, from a flop count: deterministic), and the plans' expected time (expected HVPs at a per-HVP
+time that probe.py times on the run's model, or the flop count's)."""
 
 from __future__ import annotations
 
@@ -101,18 +102,66 @@ def checkpoint_budget(params: HessianParams, n_params: int, hvp_s: float = 0.0, 
     return min(params.krylov_steps, n_params) + PROBES + extremes
 
 
-def checkpoint_seconds(params: HessianParams, n_params: int, hvp_seconds: float, twin: bool = False) -> float:
-    """Rough upper bound on one checkpoint's time: its HVP budget, plus the reorthogonalisation of its Krylov
-    bases (~2 m^2 P flops for a basis of m vectors). A twin's: its gradient and the 5 of the cost column, each
-    counted as one HVP (the spectrum, once per run, is twin_seconds)."""
-    if resolve_method(params.method, n_params, params.k, params.dense_max_params, twin) == TWIN_METHOD:
-        return 6 * hvp_seconds
-    budget = checkpoint_budget(params, n_params, hvp_seconds)
-    if estimated(params, n_params, hvp_seconds):
-        bases = params.slq_probes * min(params.slq_steps, n_params) ** 2 + min(500, n_params) ** 2
-    else:
-        bases = min(params.krylov_steps, n_params) ** 2
-    return budget * hvp_seconds + 2 * bases * n_params / REORTH_FLOPS_PER_S
+def checkpoint_seconds(params: HessianParams, n_params: int, hvp_seconds: float, twin: bool = False,
+                       n_live: int | None = None, hidden_layers: int | None = None, live_hvp_s: float | None = None,
+                       reorth_flops_per_s: float = REORTH_FLOPS_PER_S) -> float:
+    """Expected time of one checkpoint, for the plan: its expected HVPs (expected_hvps, not the cap) at the time of
+    one, plus the reorthogonalisation of its Krylov bases (~2 m^2 n flops for a basis of m vectors of length n).
+    A twin's: its gradient and the 5 of the cost column, each counted as one HVP (its spectrum: twin_seconds).
+
+    Args:
+        hvp_seconds: per HVP of the full network by the flop count (hvp_seconds()): it alone picks the route
+            (estimate_reason), so the route never depends on a timing.
+        n_live, hidden_layers: the certified run's parameters and the ReLU MLP's hidden layers (expected_hvps).
+        live_hvp_s: per HVP of the operator the certified run uses (the live block), timed by probe.py; None: the
+            flop count's, scaled by n_live / P. The SLQ route works on all P: live_hvp_s x P / n_live.
+        reorth_flops_per_s: the BLAS speed of the reorthogonalisation (probe.py times it; default the assumed one).
+    """
+    chosen = resolve_method(params.method, n_params, params.k, params.dense_max_params, twin)
+    if chosen == TWIN_METHOD:
+        return 6 * (hvp_seconds if live_hvp_s is None else live_hvp_s)
+    n = n_params if n_live is None else min(int(n_live), n_params)
+    per_live = hvp_seconds * n / n_params if live_hvp_s is None else live_hvp_s
+    if chosen == "dense" or estimate_reason(params, n_params, hvp_seconds, n_live):
+        budget = checkpoint_budget(params, n_params, hvp_seconds)
+        bases = params.slq_probes * min(params.slq_steps, n_params) ** 2 + min(QUADRATURE_STEPS, n_params) ** 2
+        return budget * per_live * n_params / n + 2 * bases * n_params / reorth_flops_per_s
+    return certified_run_seconds(expected_hvps(params, n_params, n, hidden_layers), n, per_live, reorth_flops_per_s)
+
+
+def certified_run_seconds(dimension: float, n: int, hvp_s: float, flops_per_s: float = REORTH_FLOPS_PER_S) -> float:
+    """A certified subspace run of `dimension` HVPs (hvp_s each) on n parameters and its full reorthogonalisation."""
+    return dimension * hvp_s + 2 * dimension ** 2 * n / flops_per_s
+
+
+# The certified run stops at an invariant subspace: its HVPs follow the Hessian's numerical rank, not the cap. On
+# the demo's ReLU MLPs (1-D inputs; bench/RESULTS.md, bench/plan_calibration.py) they were 8 (7.2-9.1) x
+# sqrt(live parameters) per hidden-to-hidden layer: baseline/sgd 224-243 HVPs at 710-861 live, wide 360-428 at
+# 2,190-3,581, deep (4 hidden-to-hidden layers) 1,851-1,972 at 3,171-3,601. Elsewhere (other activations, inputs
+# of several dimensions) no relation was measured: the cap.
+HVPS_PER_SQRT_LIVE_PER_LAYER = 8.0
+
+
+def expected_hvps(params: HessianParams, n_params: int, n_live: int | None = None,
+                  hidden_layers: int | None = None) -> float:
+    """HVPs a certified subspace run is expected to use: 8 x max(hidden_layers - 1, 1) x sqrt(n_live) for a ReLU MLP
+    on 1-D inputs (`hidden_layers` given: relu_hidden_layers), else its cap; never above the cap."""
+    from analyzer.linalg.subspace import PROBES
+
+    n = n_params if n_live is None else min(int(n_live), n_params)
+    cap = min(params.krylov_steps, n) + PROBES
+    if hidden_layers is None:
+        return float(cap)
+    return float(min(cap, HVPS_PER_SQRT_LIVE_PER_LAYER * max(hidden_layers - 1, 1) * n ** 0.5))
+
+
+def relu_hidden_layers(run) -> int | None:
+    """The hidden layers of a plain ReLU MLP on 1-D inputs (expected_hvps' relation), else None (no torch)."""
+    spec = run.model_spec
+    if spec.get("kind") != "mlp" or spec.get("activation") != "relu" or spec.get("linearized") is not None:
+        return None
+    shape = run.data("x_train").shape
+    return int(spec["depth"]) if len(shape) == 2 and shape[1] == 1 and "depth" in spec else None
 
 
 def twin_seconds(n_rows: int, n_params: int, hvp_seconds: float) -> float:
@@ -125,6 +174,6 @@ def twin_seconds(n_rows: int, n_params: int, hvp_seconds: float) -> float:
 
 def hvp_seconds(run) -> float:
     """Rough seconds per HVP of the full network from its flop count (parameters x training outputs), not measured:
-    the plan is said before anything runs, and measuring needs torch and a built model (~2 s here). The same at
-    every dtype: rough by design."""
+    it picks the route (estimate_reason) the same on any machine at any load, and is the plan's fallback when no
+    probe could time one (probe.py). The same at every dtype: rough by design."""
     return HVP_FLOPS_PER_PARAM_OUTPUT * int(run.n_params) * int(run.data("y_train").size) / HVP_FLOPS_PER_S

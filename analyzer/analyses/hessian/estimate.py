@@ -1,7 +1,7 @@
 """The Hessian's line in an up-front plan (`analyze report`, `analyze study`): its checkpoints (from the plateaus,
-computed here first, cheap, and cached for the work that follows), its method and a rough time from the HVP's flop
-count (cost.py). The figure is a rough upper bound: a certified run that finds a low-rank Hessian stops well before
-its cap."""
+computed here first, cheap, and cached for the work that follows), its method and an expected time: the expected
+HVPs of a checkpoint (cost.expected_hvps: a certified run stops at the Hessian's rank, well before its cap) at the
+time of one HVP timed on the run's model (probe.py), or from the flop count when the model cannot be rebuilt."""
 
 from __future__ import annotations
 
@@ -25,15 +25,16 @@ class CheckpointPlan:
         return self.seconds_once + self.n_checkpoints * self.seconds_each
 
 
-def checkpoint_plan(run, overrides: dict, use_cache: bool, cache=None) -> CheckpointPlan:
-    """The checkpoints the Hessian will visit on `run`, their rough cost and the index method.
+def checkpoint_plan(run, overrides: dict, use_cache: bool, cache=None, timings=None) -> CheckpointPlan:
+    """The checkpoints the Hessian will visit on `run`, their expected cost and the index method.
 
     Args:
         overrides: the Hessian's parameters, and the plateaus' under "plateaus".
+        timings: the plan's probe.HvpTimings (one probe per run); None: a probe of its own.
     """
     from analyzer.analyses.hessian.checkpoints import select_checkpoints
-    from analyzer.analyses.hessian.cost import (TWIN_METHOD, checkpoint_budget, checkpoint_seconds, hvp_seconds,
-                                                method_label, resolve_method, twin_seconds)
+    from analyzer.analyses.hessian.cost import TWIN_METHOD, hvp_seconds, method_label, resolve_method, twin_seconds
+    from analyzer.analyses.hessian.probe import HvpTimings
     from analyzer.core.progress import duration
     from analyzer.core.registry import get, make_params
     from analyzer.core.runner import analyze
@@ -49,7 +50,9 @@ def checkpoint_plan(run, overrides: dict, use_cache: bool, cache=None) -> Checkp
         exact_twin = resolve_method(params.method, n_params, params.k, params.dense_max_params, twin) == TWIN_METHOD
     except (BadInputError, AnalysisFailed) as err:  # the report says it again in its section
         return CheckpointPlan(0, 0.0, f"P = {n_params:,}, Hessian not estimated ({str(err).splitlines()[0]})")
-    each = checkpoint_seconds(params, n_params, per_hvp, twin=twin)
+    probe = None if exact_twin or not points else (timings or HvpTimings()).of(run, points[len(points) // 2][0],
+                                                                              params.dtype)
+    each, count = _expected(run, params, per_hvp, probe, twin)
     if exact_twin:  # one Jacobian and one eigh for the run, then a gradient per checkpoint
         once = twin_seconds(int(run.data("y_train").size), n_params, per_hvp)
         return CheckpointPlan(len(points), each, (
@@ -57,11 +60,30 @@ def checkpoint_plan(run, overrides: dict, use_cache: bool, cache=None) -> Checkp
             f"~{duration(once)} once, then ~{duration(each)} each; index: {method_label(params, n_params, twin=twin)}"),
             seconds_once=once)
     return CheckpointPlan(len(points), each, (
-        f"P = {n_params:,}, Hessian at {len(points)} checkpoint(s) ({how}), up to "
-        f"{checkpoint_budget(params, n_params, per_hvp):,} HVPs each at ~{1e3 * per_hvp:.2g} ms (flop count): up to "
+        f"P = {n_params:,}, Hessian at {len(points)} checkpoint(s) ({how}), {count} each: "
         f"~{duration(each)} each; index: {method_label(params, n_params, per_hvp)}"))
 
 
-def estimate(run, overrides: dict, use_cache: bool, cache=None) -> CheckpointPlan:
+def _expected(run, params, per_hvp: float, probe, twin: bool) -> tuple[float, str]:
+    """One checkpoint's expected seconds and its HVPs in words: timed by `probe` (probe.HvpProbe) when there is one,
+    else from the flop count `per_hvp`."""
+    from analyzer.analyses.hessian.cost import (checkpoint_budget, checkpoint_seconds, estimated, expected_hvps,
+                                                relu_hidden_layers)
+
+    n_params = int(run.n_params)
+    layers = relu_hidden_layers(run)
+    n_live = None if probe is None else probe.n_live
+    timed = {} if probe is None else {"live_hvp_s": probe.seconds, "reorth_flops_per_s": probe.flops_per_s}
+    each = checkpoint_seconds(params, n_params, per_hvp, twin=twin, n_live=n_live, hidden_layers=layers, **timed)
+    cap = checkpoint_budget(params, n_params, per_hvp, twin=twin)
+    ms = 1e3 * (per_hvp if probe is None else probe.seconds)
+    how = "flop count" if probe is None else f"timed on {probe.n_live:,} live parameters at step {probe.step}"
+    if twin or estimated(params, n_params, per_hvp, n_live):
+        return each, f"up to {cap:,} HVPs at ~{ms:.2g} ms ({how})"
+    expected = expected_hvps(params, n_params, n_live, layers)
+    return each, f"~{expected:,.0f} HVPs expected (up to {cap:,}) at ~{ms:.2g} ms ({how})"
+
+
+def estimate(run, overrides: dict, use_cache: bool, cache=None, timings=None) -> CheckpointPlan:
     """The registry's `Analysis.estimate`: the checkpoint plan, for `analyze report`'s and `analyze study`'s plans."""
-    return checkpoint_plan(run, overrides, use_cache, cache)
+    return checkpoint_plan(run, overrides, use_cache, cache, timings)
