@@ -42,10 +42,8 @@ def bootstrap_mean_ci(values, n_resamples: int = N_RESAMPLES, confidence: float 
     mean = float(values.mean())
     if len(values) > 1 and np.all(values == values[0]):  # every resample has this mean
         return mean, mean, mean
-    low, high, _ = mean_interval(values, n_resamples=n_resamples, seed=seed, confidence=confidence)
-    low = math.nan if low is None else float(np.clip(low, *support))
-    high = math.nan if high is None else float(np.clip(high, *support))
-    return mean, low, high
+    low, high, _ = mean_interval(values, n_resamples=n_resamples, seed=seed, confidence=confidence, support=support)
+    return mean, (math.nan if low is None else low), (math.nan if high is None else high)
 
 
 def bootstrap_difference_ci(first, second, n_resamples: int = N_RESAMPLES, confidence: float = CONFIDENCE,
