@@ -291,7 +291,7 @@ def summarize_runs(paths: list[Path], options: StudyOptions,
     with cluster(options.workers, options.scheduler) as client:
         warming = warm_up(client)  # the workers import torch while the plan is drawn up (held: else cancelled)
         if on_plan is not None:
-            on_plan(study_plan(paths, options, files, len(warming) or 1, say=on_plan, jobs=study_jobs))
+            on_plan(study_plan(paths, options, files, len(warming) or 1, study_jobs, say=on_plan))
         if options.use_cache:
             for path, _errors in compute_jobs(client, study_jobs(paths, options), cost=files.cost):
                 # a summary reads the cache (a fraction of a second) while the workers go on, so the progress

@@ -29,24 +29,23 @@ class StudyPlan:
             self.say(line)
 
 
-def study_plan(paths: list[Path], options, files, workers: int, say=None, jobs=None) -> StudyPlan:
+def study_plan(paths: list[Path], options, files, workers: int, jobs, say=None) -> StudyPlan:
     """The plan of a study of `paths` on `workers` Dask workers; runs read through `files` (study/files.py).
 
     A run that cannot be opened is left to its summary, which names it; a cached Hessian counts nothing.
 
     Args:
-        say: called with each line as soon as it is drawn up (a run's checkpoints need its plateaus, computed
-            here: a long study must not stay silent until the last run's line).
         jobs: `jobs(paths, options)`, the study's jobs of those runs (collect.study_jobs; passed in: collect calls
             this module, not the other way round).
+        say: called with each line as soon as it is drawn up (a run's checkpoints need its plateaus, computed
+            here: a long study must not stay silent until the last run's line).
     """
     from analyzer.analyses.hessian.probe import HvpTimings
     from analyzer.core.progress import duration
     from analyzer.core.registry import get
     from analyzer.core.runner import cached_result
-    study_jobs = jobs if jobs is not None else _no_jobs
 
-    kinds = [_job_name(job) for job in study_jobs(paths[:1], options)] if paths else []
+    kinds = [_job_name(job) for job in jobs(paths[:1], options)] if paths else []
     plan = StudyPlan(say=say, by_checkpoint=bool(options.use_cache))
     plan.add(f"study: {len(paths)} run file(s); up to {len(kinds)} jobs per run ({', '.join(kinds)}); "
              "cached results are reused")
@@ -58,7 +57,7 @@ def study_plan(paths: list[Path], options, files, workers: int, say=None, jobs=N
             plan.add(f"  {Path(path).name}: not readable (its summary says why)")
             continue
         serial += STUDY_OTHER_S
-        for job in study_jobs([path], options):
+        for job in jobs([path], options):
             estimate = get(job.name).estimate  # only a slow analysis plans its own cost (the Hessian's checkpoints)
             if estimate is None or (job.only_if is not None and not job.only_if(run)):
                 continue
@@ -76,10 +75,6 @@ def study_plan(paths: list[Path], options, files, workers: int, say=None, jobs=N
                       f"of work, ~{duration(plan.seconds)} on {workers} worker(s), more on a busy machine; "
                       "progress follows on stderr")
     return plan
-
-
-def _no_jobs(paths, options) -> list:
-    return []
 
 
 def _job_name(job) -> str:
