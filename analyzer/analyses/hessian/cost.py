@@ -65,9 +65,8 @@ def certified_seconds(params: HessianParams, n_params: int, hvp_s: float, n_live
     from analyzer.linalg.subspace import PROBES
 
     n = n_params if n_live is None else min(int(n_live), n_params)
-    dimension = min(params.krylov_steps, n)
-    hvps = (dimension + PROBES) * hvp_s * n / n_params + 2 * params.k * hvp_s
-    return hvps + 2 * dimension ** 2 * n / REORTH_FLOPS_PER_S
+    per_live = hvp_s * n / n_params
+    return certified_run_seconds(min(params.krylov_steps, n), n, per_live) + PROBES * per_live + 2 * params.k * hvp_s
 
 
 def method_label(params: HessianParams, n_params: int, hvp_s: float = 0.0, twin: bool = False) -> str:
