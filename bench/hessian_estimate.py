@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from analyzer.analyses.hessian.eigen import hessian_eigenpairs
-from analyzer.linalg.operators import HessianOperator
+from analyzer.linalg.operators.hessian import HessianOperator
 from analyzer.linalg.slq import spectral_density
 from analyzer.linalg.solvers import dense_hessian
 
@@ -92,7 +92,7 @@ def main() -> None:
             certified_s = time.perf_counter() - started
             subspace = pairs.subspace
             state = "certified" if subspace.certified else f"not certified (cap {args.cap:,} reached)"
-            print(f"  certified run: {state}, dimension {subspace.dim:,}, {certified_op.n_hvp:,} HVPs, "
+            print(f"  certified run: {state}, dimension {subspace.dim:,}, {certified_op.n_products:,} HVPs, "
                   f"{certified_s:.1f} s; SLQ median {np.median(slq_s):.1f} s: ratio "
                   f"{certified_s / np.median(slq_s):.1f}x")
 

@@ -23,10 +23,10 @@ def per_product_ms(op, n: int, repeats: int = 200) -> float:
     import torch
 
     v = torch.randn(n, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    op.hvp(v)
+    op.apply(v)
     started = time.perf_counter()
     for _ in range(repeats):
-        op.hvp(v)
+        op.apply(v)
     return (time.perf_counter() - started) / repeats * 1e3
 
 
@@ -43,7 +43,7 @@ def main() -> None:
     from analyzer.analyses.hessian.live import live_subnetwork
     from analyzer.io.model import loss_closure
     from analyzer.io.run import open_run
-    from analyzer.linalg.operators import HessianOperator
+    from analyzer.linalg.operators.hessian import HessianOperator
     from analyzer.linalg.subspace import subspace_run
 
     torch.set_num_threads(1)

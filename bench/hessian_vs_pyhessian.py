@@ -35,7 +35,7 @@ from analyzer.analyses.hessian.saddle import local_grad_scale, saddle_metrics  #
 from analyzer.core.runner import analyze  # noqa: E402
 from analyzer.io.model import loss_closure  # noqa: E402
 from analyzer.io.run import open_run  # noqa: E402
-from analyzer.linalg.operators import HessianOperator  # noqa: E402
+from analyzer.linalg.operators.hessian import HessianOperator  # noqa: E402
 from analyzer.linalg.solvers import dense_eigenpairs, lanczos_eigenpairs  # noqa: E402
 
 K = 10
@@ -90,8 +90,8 @@ def checkpoint_row(run, step: int, role: str, with_dense: bool, with_pyhessian: 
     theta = torch.from_numpy(theta_np).double()
     op = HessianOperator(loss_fn, theta)
     probe = torch.ones(op.n, dtype=torch.float64)
-    _, hvp_s = timed(lambda: [op.hvp(probe) for _ in range(20)])  # the machine's speed now: load varies
-    op.n_hvp = 0
+    _, hvp_s = timed(lambda: [op.apply(probe) for _ in range(20)])  # the machine's speed now: load varies
+    op.n_products = 0
     params = HessianParams(k=K)
     spectrum, seconds = timed(lambda: hessian_eigenpairs(loss_fn, theta, "lanczos", K, op=op,
                                                        krylov_steps=params.krylov_steps))
@@ -99,7 +99,7 @@ def checkpoint_row(run, step: int, role: str, with_dense: bool, with_pyhessian: 
     metrics = saddle_metrics(spectrum, op, params, grad_scale)
     dim = spectrum.subspace.dim if spectrum.subspace is not None else None
     row = {"preset": run.path.stem, "P": run.n_params, "step": step, "role": role, "method": spectrum.method,
-           "dim": dim, "HVPs": op.n_hvp, "hvp_ms": hvp_s / 20 * 1e3, "analyze_s": seconds,
+           "dim": dim, "HVPs": op.n_products, "hvp_ms": hvp_s / 20 * 1e3, "analyze_s": seconds,
            "index": metrics["index_count"],
            "index_low": metrics["index_low"], "index_high": metrics["index_high"],
            "certified": metrics["index_certified"], "null": metrics["null_multiplicity"],

@@ -15,7 +15,7 @@ from analyzer.analyses.hessian import HessianParams
 from analyzer.analyses.hessian.eigen import hessian_eigenpairs
 from analyzer.analyses.hessian.saddle import saddle_metrics
 from analyzer.io.model import loss_closure
-from analyzer.linalg.operators import HessianOperator
+from analyzer.linalg.operators.hessian import HessianOperator
 from analyzer.linalg.solvers import dense_eigenpairs, lanczos_eigenpairs
 from trainer.config import PRESETS, ModelSpec
 from trainer.models import build_model, flatten, functional_forward, param_layout
@@ -44,7 +44,7 @@ def test_hvp_equals_dense_hessian_times_v(depth, width):
     v = torch.randn(theta.numel(), generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     expected = hess @ v
     for mode in ("rev", "fwd"):
-        got = HessianOperator(loss_fn, theta, mode=mode).hvp(v)
+        got = HessianOperator(loss_fn, theta, mode=mode).apply(v)
         assert torch.linalg.vector_norm(got - expected) <= 1e-10 * torch.linalg.vector_norm(expected)
 
 

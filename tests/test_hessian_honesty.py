@@ -11,20 +11,10 @@ import pandas as pd
 import pytest
 import torch
 
-from analyzer.linalg.operators import HessianOperator
+from analyzer.linalg.operators.dense import MatrixOperator
+from analyzer.linalg.operators.hessian import HessianOperator
 from analyzer.linalg.slq import probe_bounds, spectral_density
 from test_hessian import mlp_loss, oracle_eigenvalues
-
-
-class MatrixOperator:
-    """HVPs of an explicit symmetric matrix (the interface the Lanczos runs use)."""
-
-    def __init__(self, matrix: np.ndarray):
-        self.matrix, self.n, self.n_hvp = matrix, len(matrix), 0
-
-    def matvec(self, v: np.ndarray) -> np.ndarray:
-        self.n_hvp += 1
-        return self.matrix @ v
 
 
 def null_heavy_matrix(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -12,7 +12,7 @@ from analyzer.analyses.hessian import HessianParams
 from analyzer.analyses.hessian.eigen import hessian_eigenpairs
 from analyzer.analyses.hessian.saddle import saddle_metrics
 from analyzer.analyses.hessian.live import live_subnetwork
-from analyzer.linalg.operators import HessianOperator
+from analyzer.linalg.operators.hessian import HessianOperator
 from tests.test_hessian import oracle_eigenvalues
 from trainer.models import ModelSpec, build_model, flatten, functional_forward, param_layout
 
@@ -119,10 +119,10 @@ def test_hand_made_products_equal_the_dense_hessian(activation):
     for _ in range(3):
         v = torch.randn(live.n, generator=gen, dtype=torch.float64)
         expected = dense @ v
-        assert torch.linalg.vector_norm(op.hvp(v) - expected) <= 1e-12 * torch.linalg.vector_norm(expected)
+        assert torch.linalg.vector_norm(op.apply(v) - expected) <= 1e-12 * torch.linalg.vector_norm(expected)
     full_grad = torch.func.grad(run.loss_fn())(theta)
     np.testing.assert_allclose(op.grad.numpy(), full_grad[live.keep].numpy(), rtol=0, atol=1e-13)
-    assert op.n_hvp == 3 and op.n == live.n
+    assert op.n_products == 3 and op.n == live.n
 
 
 def test_hand_made_products_with_several_inputs_and_outputs():
@@ -134,6 +134,6 @@ def test_hand_made_products_with_several_inputs_and_outputs():
     live = live_subnetwork(run, theta)
     hess = torch.func.hessian(run.loss_fn())(theta)[np.ix_(live.keep, live.keep)]
     v = torch.randn(live.n, generator=gen, dtype=torch.float64)
-    assert torch.linalg.vector_norm(live.operator().hvp(v) - hess @ v) <= 1e-12 * torch.linalg.vector_norm(hess @ v)
+    assert torch.linalg.vector_norm(live.operator().apply(v) - hess @ v) <= 1e-12 * torch.linalg.vector_norm(hess @ v)
     run_1d = FakeRun(ModelSpec(depth=2, width=5, in_dim=3), x, y[:, 0])  # (N,) targets: a shape mismatch
     assert live_subnetwork(run_1d, flatten(run_1d.model)) is None

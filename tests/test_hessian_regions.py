@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from analyzer.analyses.hessian import regions
 from analyzer.analyses.hessian.live import live_subnetwork
-from analyzer.analyses.hessian.mlp_hvp import MLPHessian
-from analyzer.analyses.hessian.regions import region_points
+from analyzer.linalg import regions
+from analyzer.linalg.operators.mlp_hessian import MLPHessian
+from analyzer.linalg.regions import region_points
 from tests.test_hessian_live import FakeRun
 from trainer.models import ModelSpec, flatten
 
@@ -58,8 +58,8 @@ def test_region_products_equal_the_per_sample_ones_and_the_dense_hessian(out_dim
     for _ in range(4):
         v = torch.randn(live.n, generator=gen, dtype=torch.float64)
         expected = dense @ v
-        assert torch.linalg.vector_norm(fast.hvp(v) - expected) <= 1e-12 * torch.linalg.vector_norm(expected)
-        assert torch.linalg.vector_norm(fast.hvp(v) - slow.hvp(v)) <= 1e-13 * torch.linalg.vector_norm(expected)
+        assert torch.linalg.vector_norm(fast.apply(v) - expected) <= 1e-12 * torch.linalg.vector_norm(expected)
+        assert torch.linalg.vector_norm(fast.apply(v) - slow.apply(v)) <= 1e-13 * torch.linalg.vector_norm(expected)
     np.testing.assert_array_equal(fast.grad.numpy(), slow.grad.numpy())  # the gradient stays per sample
 
 
@@ -88,4 +88,4 @@ def test_a_point_off_its_regions_pattern_keeps_the_samples(monkeypatch):
     assert op.n_samples == 400
     dense = torch.func.hessian(live.loss_fn)(live.theta)
     v = torch.randn(live.n, dtype=torch.float64)
-    assert torch.linalg.vector_norm(op.hvp(v) - dense @ v) <= 1e-12 * torch.linalg.vector_norm(dense @ v)
+    assert torch.linalg.vector_norm(op.apply(v) - dense @ v) <= 1e-12 * torch.linalg.vector_norm(dense @ v)

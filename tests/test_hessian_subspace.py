@@ -13,7 +13,7 @@ from analyzer.analyses.hessian import HessianParams
 from analyzer.analyses.hessian.eigen import hessian_eigenpairs
 from analyzer.analyses.hessian.saddle import saddle_metrics
 from analyzer.io.model import loss_closure
-from analyzer.linalg.operators import HessianOperator
+from analyzer.linalg.operators.hessian import HessianOperator
 from analyzer.linalg.solvers import dense_hessian, dense_eigenpairs
 from analyzer.linalg.subspace import PROBE_FACTOR, subspace_run
 from tests.test_hessian import mlp_loss, oracle_eigenvalues, quadratic

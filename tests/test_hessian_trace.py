@@ -20,6 +20,7 @@ from analyzer.analyses.hessian.piecewise import piecewise_linear_reason
 from analyzer.analyses.hessian.trace import identity_trace
 from analyzer.cli import app as analyze_app
 from analyzer.io.model import loss_closure
+from analyzer.linalg.operators.dense import MatrixOperator
 from analyzer.linalg.trace import hutchinson_trace
 from trainer import RunWriter
 from trainer.models import flatten, functional_forward, param_layout
@@ -97,25 +98,17 @@ def test_piecewise_linear_models_are_proven():
 
 
 def test_hutchinson_meets_its_standard_error_on_a_known_matrix():
-    class Matrix:
-        def __init__(self, m):
-            self.m, self.n, self.n_hvp = m, len(m), 0
-
-        def matvec(self, v):
-            self.n_hvp += 1
-            return self.m @ v
-
     rng = np.random.default_rng(3)
     q, _ = np.linalg.qr(rng.standard_normal((300, 300)))
     values = np.concatenate([[50.0, 20.0, -8.0], rng.uniform(-0.5, 1.0, 297)])
     matrix = (q * values) @ q.T
-    plain = hutchinson_trace(Matrix(matrix), rel_se=0.1, max_probes=2000, seed=0)
-    deflated = hutchinson_trace(Matrix(matrix), rel_se=0.1, max_probes=2000, seed=0, vectors=q[:, :3])
+    plain = hutchinson_trace(MatrixOperator(matrix), rel_se=0.1, max_probes=2000, seed=0)
+    deflated = hutchinson_trace(MatrixOperator(matrix), rel_se=0.1, max_probes=2000, seed=0, vectors=q[:, :3])
     for found in (plain, deflated):
         assert not found.capped and found.standard_error <= 0.1 * abs(found.value)
         assert abs(found.value - values.sum()) <= 4 * found.standard_error
     assert deflated.probes < plain.probes and deflated.deflated == 3
-    capped = hutchinson_trace(Matrix(matrix), rel_se=1e-6, max_probes=20, seed=0)
+    capped = hutchinson_trace(MatrixOperator(matrix), rel_se=1e-6, max_probes=20, seed=0)
     assert capped.capped and capped.probes == 20
 
 

@@ -120,7 +120,7 @@ def test_hessian_of_a_twin_is_gauss_newton_at_init_with_index_0_everywhere(gd_tw
     those of (2 / (N o)) J_0^T J_0; the analyzer's loss has that Hessian to 1e-10 (against autograd + eigh)."""
     from analyzer.core.runner import analyze
     from analyzer.io.model import loss_closure
-    from analyzer.linalg.operators import HessianOperator
+    from analyzer.linalg.operators.hessian import HessianOperator
     from analyzer.linalg.solvers import dense_hessian
 
     o = oracle(gd_twin)

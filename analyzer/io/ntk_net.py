@@ -11,7 +11,8 @@ Three routes to K, agreeing to rounding (tests/test_ntk.py):
   with respect to the layer's pre-activations and H its inputs: one forward and o backward passes, N x width
   memory and ~10x fewer flops than J J^T on the baseline (what makes the kernel-drift curve cheap).
 - matrix-free: K v = J (J^T v) as a vjp then a jvp; Lanczos (ARPACK eigsh) on that operator for the top k,
-  when J would not fit in `max_jacobian_gb` (the operator and eigen-solvers: analyzer/linalg/kernel.py).
+  when J would not fit in `max_jacobian_gb` (the operator: analyzer/linalg/operators/ntk.py; the eigensolvers:
+  analyzer/linalg/kernel.py).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from analyzer.linalg.kernel import (KernelEigen, KernelOperator, choose_route, dense_eigen, operator_eigen,
-                                    signed_svd)
+from analyzer.linalg.eigenpairs import EigenPairs
+from analyzer.linalg.kernel import choose_route, dense_eigen, operator_eigen, signed_svd
+from analyzer.linalg.operators.ntk import KernelOperator
 from trainer.linearized import Linearized
 from trainer.models import ParamLayout, trained_names, unflatten
 
@@ -161,7 +163,7 @@ def layer_kernel(net: NtkNet, theta: np.ndarray) -> np.ndarray:
     return gram.reshape(n * o, n * o).numpy()
 
 
-# ---- the matrix-free route and eigenpairs (the algebra is analyzer/linalg/kernel.py) -----------------------
+# ---- the matrix-free route and eigenpairs (the algebra is analyzer/linalg/) ---------------------------------
 
 def kernel_operator(net: NtkNet, theta: np.ndarray) -> KernelOperator:
     """v -> K v at `theta` without forming J (products through the trained parameters only)."""
@@ -170,8 +172,9 @@ def kernel_operator(net: NtkNet, theta: np.ndarray) -> KernelOperator:
 
 
 def kernel_eigen(net: NtkNet, theta: np.ndarray, *, route: str = "auto", top_k: int = 0,
-                 max_jacobian_gb: float = 2.0, seed: int = 0) -> KernelEigen:
-    """The top `top_k` eigenpairs of K (0: all; the matrix-free route needs 0 < top_k < rows)."""
+                 max_jacobian_gb: float = 2.0, seed: int = 0) -> EigenPairs:
+    """The top `top_k` eigenpairs of K (0: all; the matrix-free route needs 0 < top_k < rows): `top` and
+    `top_vectors`, `method` the route."""
     route = choose_route(route, net.n_rows, net.jacobian_bytes(), max_jacobian_gb)
     if route == "jacobian":
         return dense_eigen(kernel(net, theta), top_k)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from analyzer.linalg.solvers import UNIT_ROUNDOFF, EigenPairs
+from analyzer.linalg.eigenpairs import UNIT_ROUNDOFF, EigenPairs
 
 GRAM_METHOD = "twin-gram"  # the `method` of rows and eigensystems computed here
 

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from analyzer.linalg.solvers import EigenPairs
+from analyzer.linalg.eigenpairs import EigenPairs
 
 ZERO_TOL = 1e-9  # |lambda| <= this x max |lambda| (or the method's certified error, if larger) is zero
 

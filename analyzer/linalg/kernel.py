@@ -1,64 +1,18 @@
-"""Kernel algebra, model-independent: K = J J^T as a matrix-free operator, its eigenpairs, sign-fixed SVDs.
-
-The operator takes any differentiable function of a flat parameter tensor; building that function from a
-trained network (and the layer-signal routes that need the network's structure) lives in analyzer/io/ntk_net.py.
+"""Kernel algebra, model-independent: the eigenpairs of K = J J^T (dense, or by Lanczos on its operator,
+analyzer/linalg/operators/ntk.py) and sign-fixed SVDs. Building K from a trained network (and the layer-signal
+routes that need the network's structure) lives in analyzer/io/ntk_net.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
 import numpy as np
 import scipy.linalg
 import scipy.sparse.linalg
-import torch
+
+from analyzer.linalg.eigenpairs import UNIT_ROUNDOFF, EigenPairs
+from analyzer.linalg.operators.base import CurvatureOperator
 
 ROUTES = ("auto", "jacobian", "matrix-free")
-
-
-class KernelOperator(scipy.sparse.linalg.LinearOperator):
-    """v -> K v = J (J^T v), J the Jacobian of `function` at `point`, without forming J: one vjp (reverse) and
-    one jvp (forward mode) per product."""
-
-    def __init__(self, function: Callable[[torch.Tensor], torch.Tensor], point: torch.Tensor, rows: int):
-        self._function = function
-        self.trained = point
-        self.products = 0
-        super().__init__(dtype=np.float64, shape=(rows, rows))
-
-    def transpose_times(self, vectors: torch.Tensor) -> torch.Tensor:
-        """J^T V for V of shape (rows, m): m vjps vmapped over one linearisation."""
-        _, vjp = torch.func.vjp(self._function, self.trained)
-        return torch.func.vmap(lambda v: vjp(v)[0], in_dims=1, out_dims=1)(vectors)
-
-    def times(self, tangents: torch.Tensor) -> torch.Tensor:
-        """J T for T of shape (P', m): m jvps vmapped."""
-        def one(t):
-            return torch.func.jvp(self._function, (self.trained,), (t,))[1]
-
-        return torch.func.vmap(one, in_dims=1, out_dims=1)(tangents)
-
-    def _matmat(self, block: np.ndarray) -> np.ndarray:
-        block = torch.as_tensor(np.ascontiguousarray(block, dtype=np.float64).reshape(self.shape[0], -1))
-        self.products += block.shape[1]
-        with torch.no_grad():
-            return self.times(self.transpose_times(block)).numpy()
-
-    def _matvec(self, vector: np.ndarray) -> np.ndarray:
-        return self._matmat(vector.reshape(-1, 1)).reshape(-1)
-
-    def _adjoint(self):
-        return self  # K is symmetric
-
-
-@dataclass(frozen=True)
-class KernelEigen:
-    """Eigenpairs of K, eigenvalues descending; `route` says how they were computed."""
-
-    eigenvalues: np.ndarray
-    vectors: np.ndarray  # (rows, k), columns orthonormal
-    route: str
 
 
 def choose_route(route: str, rows: int, jacobian_bytes: int, max_jacobian_gb: float) -> str:
@@ -71,24 +25,38 @@ def choose_route(route: str, rows: int, jacobian_bytes: int, max_jacobian_gb: fl
     return "jacobian" if max(jacobian_bytes, kernel_bytes) <= max_jacobian_gb * 2**30 else "matrix-free"
 
 
-def dense_eigen(kernel: np.ndarray, top_k: int) -> KernelEigen:
-    """The top `top_k` eigenpairs (0: all) of a dense symmetric K (LAPACK evd)."""
-    values, vectors = scipy.linalg.eigh(kernel, driver="evd")
-    values, vectors = values[::-1], vectors[:, ::-1]
+def dense_eigen(kernel: np.ndarray, top_k: int) -> EigenPairs:
+    """The top `top_k` eigenpairs (0: all) of a dense symmetric K (LAPACK evd), method "jacobian". The residual
+    fields hold syevd's a-priori bound n u max|lambda| (as solvers.dense_eigenpairs); `all_eigenvalues` every one."""
+    ascending, vectors = scipy.linalg.eigh(kernel, driver="evd")
+    values, vectors = ascending[::-1], vectors[:, ::-1]
     keep = len(values) if top_k == 0 else min(top_k, len(values))
-    return KernelEigen(values[:keep].copy(), np.ascontiguousarray(vectors[:, :keep]), "jacobian")
+    scale = float(np.max(np.abs(values), initial=0.0))
+    error = len(values) * UNIT_ROUNDOFF * scale
+    return _top_pairs(values[:keep].copy(), np.ascontiguousarray(vectors[:, :keep]), np.full(keep, error), scale,
+                      "jacobian", all_eigenvalues=ascending, error=error)
 
 
-def operator_eigen(operator: scipy.sparse.linalg.LinearOperator, top_k: int, seed: int) -> KernelEigen:
-    """The top `top_k` eigenpairs (0 < top_k < rows) of a symmetric operator by Lanczos (ARPACK eigsh)."""
-    rows = operator.shape[0]
+def operator_eigen(operator: CurvatureOperator, top_k: int, seed: int) -> EigenPairs:
+    """The top `top_k` eigenpairs (0 < top_k < rows) of a symmetric operator by Lanczos (ARPACK eigsh), method
+    "matrix-free"; residuals not recomputed (NaN: the products would cost top_k more)."""
+    rows, before = operator.shape[0], operator.n_products
     if not 0 < top_k < rows:
         raise ValueError(f"the matrix-free route computes the top k eigenpairs: top_k must be in 1..{rows - 1}, "
                          f"got {top_k}")
     start = np.random.default_rng(seed).standard_normal(rows)
     values, vectors = scipy.sparse.linalg.eigsh(operator, k=top_k, which="LA", v0=start, tol=1e-14)
     order = np.argsort(values)[::-1]
-    return KernelEigen(values[order], vectors[:, order], "matrix-free")
+    return _top_pairs(values[order], vectors[:, order], np.full(top_k, np.nan),
+                      float(np.max(np.abs(values))), "matrix-free", n_products=operator.n_products - before)
+
+
+def _top_pairs(values: np.ndarray, vectors: np.ndarray, residuals: np.ndarray, scale: float, method: str,
+               n_products: int = 0, **fields) -> EigenPairs:
+    """A kernel's eigenpairs: the top end only (descending, columns orthonormal), `bottom` empty."""
+    empty = np.empty(0)
+    return EigenPairs(top=values, bottom=empty, top_residual=residuals, bottom_residual=empty, scale=scale,
+                      method=method, n_hvp=n_products, top_vectors=vectors, **fields)
 
 
 def signed_svd(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -29,7 +29,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from analyzer.linalg.solvers import EigenPairs, refine
+from analyzer.linalg.eigenpairs import EigenPairs
+from analyzer.linalg.operators.base import CurvatureOperator
+from analyzer.linalg.solvers import refine
 
 BREAKDOWN = 1e-9  # beta below this x scale: the Krylov space is invariant
 CERTIFY = 1e-8  # the rest of H counts as zero when its Frobenius norm is below this x scale
@@ -97,7 +99,7 @@ class KrylovRun:
         return float(self.nodes[exact].sum() + sampled @ rest), float(math.sqrt(2 * sampled @ rest ** 2))
 
 
-def krylov_run(op, max_steps: int, seed: int = 0, breakdown: float = BREAKDOWN,
+def krylov_run(op: CurvatureOperator, max_steps: int, seed: int = 0, breakdown: float = BREAKDOWN,
                certify: float = CERTIFY) -> KrylovRun:
     """Lanczos with full reorthogonalisation, restarted at each breakdown, up to `max_steps` HVPs."""
     n = op.n
@@ -156,7 +158,7 @@ def _random_orthogonal(rng: np.random.Generator, basis: np.ndarray) -> np.ndarra
     return z / np.linalg.norm(z)
 
 
-def eigenpairs_from_krylov(op, krylov: KrylovRun, k: int, seconds: float = 0.0) -> EigenPairs:
+def eigenpairs_from_krylov(op: CurvatureOperator, krylov: KrylovRun, k: int, seconds: float = 0.0) -> EigenPairs:
     """Top-k and bottom-k eigenpairs from the extreme Ritz pairs, residuals from fresh HVPs.
 
     Exact for an exhausted run; otherwise usually converged too (the extremes converge first in

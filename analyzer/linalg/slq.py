@@ -24,6 +24,7 @@ import numpy as np
 import scipy.linalg
 
 from analyzer.linalg.krylov import BREAKDOWN, _orthogonalise
+from analyzer.linalg.operators.base import CurvatureOperator
 
 PROBES = 16  # probe vectors: the sampling error falls as 1 / sqrt(probes)
 STEPS = 150  # Lanczos steps per probe: the quadrature bracket narrows as the nodes fill the spectrum
@@ -111,7 +112,7 @@ def probe_bounds(alphas: np.ndarray, betas: np.ndarray, threshold: float) -> tup
     return estimate, max(below, 0.0), min(below + float(radau_weights[at]), 1.0)
 
 
-def lanczos_tridiagonal(op, steps: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def lanczos_tridiagonal(op: CurvatureOperator, steps: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Lanczos with full reorthogonalisation from a Rademacher probe: (alphas, betas) up to `steps` steps or a
     breakdown; betas end with the last residual norm (0 at a breakdown)."""
     n = op.n
@@ -134,8 +135,8 @@ def lanczos_tridiagonal(op, steps: int, rng: np.random.Generator) -> tuple[np.nd
     return np.array(alphas), np.array(betas)
 
 
-def spectral_density(op, probes: int = PROBES, steps: int = STEPS, seed: int = 0) -> SpectralDensity:
+def spectral_density(op: CurvatureOperator, probes: int = PROBES, steps: int = STEPS, seed: int = 0) -> SpectralDensity:
     """SLQ with `probes` Rademacher probes of `steps` Lanczos steps each, from one seeded generator."""
-    rng, before = np.random.default_rng(seed), op.n_hvp
+    rng, before = np.random.default_rng(seed), op.n_products
     alphas, betas = zip(*(lanczos_tridiagonal(op, steps, rng) for _ in range(probes)))
-    return SpectralDensity(alphas=list(alphas), betas=list(betas), n=op.n, n_hvp=op.n_hvp - before, steps=steps)
+    return SpectralDensity(alphas=list(alphas), betas=list(betas), n=op.n, n_hvp=op.n_products - before, steps=steps)

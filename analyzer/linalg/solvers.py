@@ -1,4 +1,4 @@
-"""Model-independent Hessian eigensolvers on any scalar `loss(theta)`: dense and restarted Lanczos.
+"""Model-independent eigensolvers on any symmetric curvature operator (a Hessian): dense and restarted Lanczos.
 
 Every Lanczos eigenpair carries its true residual ||Hv - lambda v|| (recomputed with fresh HVPs, never
 taken from the Lanczos recurrence); the dense path (and the certified subspace run, analyzer/linalg/subspace.py)
@@ -9,16 +9,15 @@ only when that number is below `tol * scale`, where `scale` is the largest eigen
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 
-from analyzer.linalg.operators import HessianOperator
+from analyzer.linalg.eigenpairs import UNIT_ROUNDOFF, EigenPairs
+from analyzer.linalg.operators.base import CurvatureOperator
 
 BYTES_PER_FLOAT64 = 8
-UNIT_ROUNDOFF = np.finfo(np.float64).eps / 2
 
 
 def dense_bytes(n_params: int) -> int:
@@ -26,48 +25,18 @@ def dense_bytes(n_params: int) -> int:
     return 3 * n_params * n_params * BYTES_PER_FLOAT64
 
 
-def dense_hessian(op: HessianOperator) -> torch.Tensor:
+def dense_hessian(op: CurvatureOperator) -> torch.Tensor:
     """The full Hessian, one HVP per basis vector, symmetrised (asymmetry is rounding, ~1e-14)."""
     hess = torch.empty(op.n, op.n, dtype=torch.float64)
-    basis = torch.zeros(op.n, dtype=op.dtype)
+    basis = torch.zeros(op.n, dtype=torch.float64)  # 0 and 1: exact in the operator's own dtype too
     for j in range(op.n):
         basis[j] = 1.0
-        hess[j] = op.hvp(basis)
+        hess[j] = op.apply(basis)
         basis[j] = 0.0
     return (hess + hess.T) / 2
 
 
-@dataclass
-class EigenPairs:
-    """Extreme eigenpairs of one Hessian: top k descending, bottom k ascending, with true residuals."""
-
-    top: np.ndarray
-    bottom: np.ndarray
-    top_residual: np.ndarray
-    bottom_residual: np.ndarray
-    scale: float  # largest |eigenvalue| found: every relative tolerance refers to it
-    method: str
-    n_hvp: int = 0
-    seconds: float = 0.0
-    all_eigenvalues: np.ndarray | None = None  # every eigenvalue, ascending (dense and certified subspace)
-    error: float = float("nan")  # certified |listed - true eigenvalue| for all_eigenvalues; nan: none
-    top_vectors: np.ndarray | None = field(default=None, repr=False)
-    bottom_vectors: np.ndarray | None = field(default=None, repr=False)
-    krylov: object | None = field(default=None, repr=False)  # linalg.krylov.KrylovRun behind the index
-    subspace: object | None = field(default=None, repr=False)  # analyzer/linalg/subspace.py.SubspaceRun behind it
-    density: object | None = field(default=None, repr=False)  # linalg.slq.SpectralDensity: the index estimate
-
-    def converged(self, tol: float) -> bool:
-        residuals = np.concatenate([self.top_residual, self.bottom_residual])
-        return bool(np.all(np.isfinite(residuals)) and np.all(residuals <= tol * self.scale))
-
-    @property
-    def max_rel_residual(self) -> float:
-        residuals = np.concatenate([self.top_residual, self.bottom_residual])
-        return float(np.max(residuals) / self.scale) if self.scale > 0 else float("nan")
-
-
-def dense_eigenpairs(op: HessianOperator, k: int) -> EigenPairs:
+def dense_eigenpairs(op: CurvatureOperator, k: int) -> EigenPairs:
     """Exact spectrum: the Hessian from P HVPs, then eigenvalues only (torch's LAPACK: 2x numpy's here).
 
     No eigenvectors: nothing downstream needs them, and they cost 3-5x the eigenvalues. The residual
@@ -85,7 +54,7 @@ def dense_eigenpairs(op: HessianOperator, k: int) -> EigenPairs:
                     seconds=time.perf_counter() - started, all_eigenvalues=values, error=error)
 
 
-def lanczos_eigenpairs(op: HessianOperator, k: int, tol: float = 1e-6, ncv: int | None = None,
+def lanczos_eigenpairs(op: CurvatureOperator, k: int, tol: float = 1e-6, ncv: int | None = None,
                      maxiter: int | None = None, seed: int = 0, bottom: bool = True) -> EigenPairs:
     """Top-k and bottom-k eigenpairs by restarted Lanczos (ARPACK eigsh) on HVPs.
 
@@ -95,7 +64,7 @@ def lanczos_eigenpairs(op: HessianOperator, k: int, tol: float = 1e-6, ncv: int 
     ~150 HVPs and minutes. A wide subspace (ncv >= 80) is the other half of the fix: the default
     2k+1 restarts far too often on the clustered bottom of the spectrum.
     """
-    started, hvp_before = time.perf_counter(), op.n_hvp
+    started, hvp_before = time.perf_counter(), op.n_products
     if not 0 < k < op.n:
         raise ValueError(f"Lanczos needs 0 < k < n_params = {op.n}, got k = {k}")
     ncv = min(op.n, ncv or max(4 * k, 80))
@@ -111,15 +80,15 @@ def lanczos_eigenpairs(op: HessianOperator, k: int, tol: float = 1e-6, ncv: int 
     top, top_vec, top_res = refine(op, top[::-1], top_vec[:, ::-1])
     bottom, bottom_vec, bottom_res = refine(op, bottom, bottom_vec)
     return EigenPairs(top=top, bottom=bottom, top_residual=top_res, bottom_residual=bottom_res, scale=scale,
-                    method="lanczos", n_hvp=op.n_hvp - hvp_before, seconds=time.perf_counter() - started,
+                    method="lanczos", n_hvp=op.n_products - hvp_before, seconds=time.perf_counter() - started,
                     top_vectors=top_vec, bottom_vectors=bottom_vec)
 
 
-def _eigsh(op: HessianOperator, k: int, which: str, shift: float, tol: float, ncv: int, maxiter: int,
+def _eigsh(op: CurvatureOperator, k: int, which: str, shift: float, tol: float, ncv: int, maxiter: int,
            v0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted ascending k eigenpairs of H; missing ones (no convergence) are NaN, never dropped."""
     try:
-        values, vectors = eigsh(op.linear_operator(shift), k=k, which=which, tol=tol, ncv=ncv, maxiter=maxiter, v0=v0)
+        values, vectors = eigsh(op.to_scipy(shift), k=k, which=which, tol=tol, ncv=ncv, maxiter=maxiter, v0=v0)
     except ArpackNoConvergence as err:  # partial results are attached: keep them, flag the rest
         values, vectors = err.eigenvalues, err.eigenvectors
     values = np.real(values) + shift
@@ -134,7 +103,7 @@ def _eigsh(op: HessianOperator, k: int, which: str, shift: float, tol: float, nc
     return values, vectors
 
 
-def refine(op: HessianOperator, values: np.ndarray, vectors: np.ndarray):
+def refine(op: CurvatureOperator, values: np.ndarray, vectors: np.ndarray):
     """Rayleigh quotients and true residuals ||Hv - lambda v||, one fresh HVP per eigenvector."""
     values, residuals = values.copy(), np.full(len(values), np.nan)
     for j in range(len(values)):

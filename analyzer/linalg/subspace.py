@@ -29,15 +29,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:  # solvers imports torch; this module does not (the report's plan reads PROBES)
-    from analyzer.linalg.solvers import EigenPairs
+from analyzer.linalg.eigenpairs import UNIT_ROUNDOFF, EigenPairs
+
+if TYPE_CHECKING:  # scipy's sparse linalg stays unimported here (the report's plan reads PROBES)
+    from analyzer.linalg.operators.base import CurvatureOperator
 
 DROP_TOL = 1e-11  # a deflated column is below this x scale; sets offdiag_bound (~sqrt(dropped) x this)
 PROBES = 10  # Gaussian probes per certification: failure probability <= 10^-PROBES
 PROBE_FACTOR = 10 * math.sqrt(2 / math.pi)  # Lemma 4.1 of Halko-Martinsson-Tropp with alpha = 10
 CERTIFY_TOL = 1e-8  # certified when the error bound is below this x scale (seen: 5e-11..7e-10 x scale)
 REORTH_RATIO = 1e-4  # kept singular values below this x ||H V|| get one more orthogonalisation pass
-UNIT_ROUNDOFF = np.finfo(np.float64).eps / 2
 PREALLOCATE_BYTES = 2**30  # a basis up to this size is allocated at its largest at once, instead of grown
 
 
@@ -81,7 +82,7 @@ class SubspaceRun:
         return low, high
 
 
-def subspace_run(op, max_dim: int, block: int = 32, seed: int = 0, drop_tol: float = DROP_TOL,
+def subspace_run(op: CurvatureOperator, max_dim: int, block: int = 32, seed: int = 0, drop_tol: float = DROP_TOL,
                  certify_tol: float = CERTIFY_TOL, probes: int = PROBES) -> SubspaceRun:
     """Block Lanczos with full reorthogonalisation and deflation until certified or `max_dim` columns."""
     rng = np.random.default_rng(seed)
@@ -113,7 +114,7 @@ def subspace_run(op, max_dim: int, block: int = 32, seed: int = 0, drop_tol: flo
 class _BlockLanczos:
     """Orthonormal rows Q^T, the Rayleigh-Ritz matrix S = Q^T H Q and the norm dropped at deflation."""
 
-    def __init__(self, op, drop_tol: float, room: int):
+    def __init__(self, op: CurvatureOperator, drop_tol: float, room: int):
         self.op, self.drop_tol, self.room = op, drop_tol, room
         self.basis, self.s_matrix = np.empty((0, op.n)), np.zeros((0, 0))  # grown block by block
         self.m, self.previous, self.n_hvp, self.dropped_sq, self.scale = 0, 0, 0, 0.0, 0.0
@@ -192,7 +193,7 @@ def _orthonormal_rows(rows: np.ndarray, basis: np.ndarray) -> np.ndarray:
     return q[:, strong].T.copy()
 
 
-def _probe_complement(op, basis: np.ndarray, rng: np.random.Generator, probes: int) -> tuple[float, np.ndarray]:
+def _probe_complement(op: CurvatureOperator, basis: np.ndarray, rng: np.random.Generator, probes: int) -> tuple[float, np.ndarray]:
     """Bound on ||H (I - QQ^T)||_2 from Gaussian probes (module docstring, (2)); the projected probes."""
     gaussian = rng.standard_normal((probes, op.n))
     projected, _ = _project_out(gaussian, basis)
@@ -207,8 +208,6 @@ def eigenpairs_from_subspace(subspace: SubspaceRun, k: int, seconds: float = 0.0
     [-complement, complement] (the unresolved values cannot change its rank in the sorted list),
     offdiag + complement for the zeros and the Ritz values among them (module docstring).
     """
-    from analyzer.linalg.solvers import EigenPairs
-
     values = subspace.all_eigenvalues()
     errors = np.where(np.abs(values) <= subspace.complement_bound, subspace.error, subspace.offdiag_bound)
     k = min(k, subspace.n)

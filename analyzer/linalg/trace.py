@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analyzer.linalg.operators.base import CurvatureOperator
+
 BLOCK = 10  # probes added between checks of the standard error
 
 
@@ -33,14 +35,14 @@ class TraceEstimate:
     deflated: int  # eigenvectors counted exactly
 
 
-def hutchinson_trace(op, rel_se: float = 0.1, max_probes: int = 1000, min_probes: int = 10, seed: int = 0,
+def hutchinson_trace(op: CurvatureOperator, rel_se: float = 0.1, max_probes: int = 1000, min_probes: int = 10, seed: int = 0,
                      vectors: np.ndarray | None = None) -> TraceEstimate:
-    """Trace of the operator `op` (`matvec`, `n`) to standard error <= rel_se x |trace|, or max_probes probes.
+    """Trace of the symmetric operator `op` to standard error <= rel_se x |trace|, or max_probes probes.
 
     Args:
         vectors: (n, k) columns to deflate by (orthonormalised here); None or empty: plain Hutchinson.
     """
-    before = getattr(op, "n_hvp", 0)
+    before = op.n_products
     basis = _orthonormal(vectors, op.n)
     exact = float(sum(basis[:, j] @ op.matvec(basis[:, j]) for j in range(basis.shape[1])))
     rng = np.random.default_rng(seed)
@@ -54,7 +56,7 @@ def hutchinson_trace(op, rel_se: float = 0.1, max_probes: int = 1000, min_probes
             break
     value, error = _mean_and_error(exact, samples)
     return TraceEstimate(value=value, standard_error=error, probes=len(samples),
-                         n_hvp=getattr(op, "n_hvp", 0) - before, capped=error > rel_se * abs(value),
+                         n_hvp=op.n_products - before, capped=error > rel_se * abs(value),
                          deflated=basis.shape[1])
 
 

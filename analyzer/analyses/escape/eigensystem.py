@@ -67,18 +67,20 @@ def eigensystem(run, theta, params) -> Eigensystem:
     """The eigenpairs of the training loss' Hessian at `theta` (module docstring)."""
     from analyzer.analyses.hessian.live import live_subnetwork
     from analyzer.io.model import loss_closure
-    from analyzer.linalg.operators import HessianOperator
-    from analyzer.linalg.solvers import UNIT_ROUNDOFF, dense_hessian
+    from analyzer.core import progress
+    from analyzer.linalg.eigenpairs import UNIT_ROUNDOFF
+    from analyzer.linalg.operators.hessian import HessianOperator
+    from analyzer.linalg.solvers import dense_hessian
 
     if run.linearized is not None:
         return twin_eigensystem(run, params)
-    op = HessianOperator(loss_closure(run, params.dtype), theta)
+    op = HessianOperator(loss_closure(run, params.dtype), theta, on_product=progress.tick)
     if op.n <= params.dense_max_params:
         values, vectors = np.linalg.eigh(dense_hessian(op).numpy())
         error = op.n * UNIT_ROUNDOFF * float(np.max(np.abs(values)))
-        return Eigensystem(values, vectors, op.n, error, "dense", op.n_hvp)
+        return Eigensystem(values, vectors, op.n, error, "dense", op.n_products)
     live = live_subnetwork(run, theta)
-    block, keep = (live.operator(), live.keep) if live is not None and live.n_full == op.n else (op, None)
+    block, keep = (live.operator(on_product=progress.tick), live.keep) if live is not None and live.n_full == op.n else (op, None)
     values, vectors, error, n_hvp = _certified_pairs(block, params)
     if keep is not None:
         full = np.zeros((op.n, vectors.shape[1]))

@@ -11,17 +11,19 @@ import torch
 
 from analyzer.analyses.hessian.cost import QUADRATURE_STEPS, resolve_method
 from analyzer.errors import BadInputError
+from analyzer.linalg.eigenpairs import EigenPairs
 from analyzer.linalg.krylov import eigenpairs_from_krylov, krylov_run
-from analyzer.linalg.operators import HessianOperator
+from analyzer.linalg.operators.base import CurvatureOperator
+from analyzer.linalg.operators.hessian import HessianOperator
 from analyzer.linalg.slq import spectral_density
-from analyzer.linalg.solvers import EigenPairs, dense_bytes, dense_eigenpairs, lanczos_eigenpairs
+from analyzer.linalg.solvers import dense_bytes, dense_eigenpairs, lanczos_eigenpairs
 from analyzer.linalg.subspace import SubspaceRun, eigenpairs_from_subspace, subspace_run
 
 
 
 def hessian_eigenpairs(loss_fn, theta: torch.Tensor, method: str = "auto", k: int = 10, tol: float = 1e-8,
                      dense_max_params: int = 100, max_dense_gb: float = 4.0, seed: int = 0,
-                     op: HessianOperator | None = None, krylov_steps: int = 5000, live=None,
+                     op: CurvatureOperator | None = None, krylov_steps: int = 5000, live=None,
                      estimate: tuple[int, int] | None = None) -> EigenPairs:
     """Extreme eigenvalues of the Hessian of any scalar `loss_fn` at `theta`, by the chosen method.
 
@@ -45,17 +47,17 @@ def hessian_eigenpairs(loss_fn, theta: torch.Tensor, method: str = "auto", k: in
     if estimate is not None:
         density = spectral_density(op, *estimate, seed=seed)
         eigenpairs = _extremes(op, k, tol, seed, krylov_steps)
-        eigenpairs.density, eigenpairs.n_hvp, eigenpairs.seconds = density, op.n_hvp, time.perf_counter() - started
+        eigenpairs.density, eigenpairs.n_hvp, eigenpairs.seconds = density, op.n_products, time.perf_counter() - started
         return eigenpairs
     subspace = _subspace_run(op, krylov_steps, seed, live)
     if subspace.certified:
         return eigenpairs_from_subspace(subspace, k, seconds=time.perf_counter() - started)
     eigenpairs = _extremes(op, k, tol, seed, krylov_steps)  # too big for the cap
-    eigenpairs.subspace, eigenpairs.n_hvp, eigenpairs.seconds = subspace, op.n_hvp, time.perf_counter() - started
+    eigenpairs.subspace, eigenpairs.n_hvp, eigenpairs.seconds = subspace, op.n_products, time.perf_counter() - started
     return eigenpairs
 
 
-def _extremes(op: HessianOperator, k: int, tol: float, seed: int, krylov_steps: int) -> EigenPairs:
+def _extremes(op: CurvatureOperator, k: int, tol: float, seed: int, krylov_steps: int) -> EigenPairs:
     """One Lanczos probe for the quadrature bracket of the index, extremes from its Ritz pairs when their fresh
     residuals meet `tol`, else from restarted Lanczos."""
     krylov = krylov_run(op, min(QUADRATURE_STEPS, krylov_steps), seed=seed)
@@ -66,13 +68,13 @@ def _extremes(op: HessianOperator, k: int, tol: float, seed: int, krylov_steps: 
     return eigenpairs
 
 
-def _subspace_run(op: HessianOperator, krylov_steps: int, seed: int, live) -> SubspaceRun:
+def _subspace_run(op: CurvatureOperator, krylov_steps: int, seed: int, live) -> SubspaceRun:
     """The certified subspace run on the live block when there is one (module docstring), else on `op`."""
     if live is None or live.n_full != op.n:
         return subspace_run(op, krylov_steps, seed=seed)
-    block = live.operator()
+    block = live.operator(on_product=op.on_product)
     subspace = subspace_run(block, krylov_steps, seed=seed)
-    op.n_hvp += block.n_hvp
+    op.n_products += block.n_products  # the row's n_hvp counts both
     return replace(subspace, n=op.n, basis=None, rayleigh=None)  # the removed coordinates: n - n_live exact zeros
 
 

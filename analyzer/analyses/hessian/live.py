@@ -7,7 +7,8 @@ weights, its bias or its outgoing weights: their rows and columns of the Hessian
 the rest of the Hessian is the Hessian of the network with those units removed. The seed MLPs have many
 such units (deep: 97-112 of 250 at its plateau checkpoints, baseline 51 of 100), so the live network has
 about a third of the parameters and its Hessian-vector products cost about a third as much. Its
-`operator()` makes those products by hand (analyzer/analyses/hessian/mlp_hvp.py), another 1.45x faster than autograd.
+`operator()` makes those products by hand (analyzer/linalg/operators/mlp_hessian.py), another 1.45x faster than
+autograd.
 Other activations keep every unit (their derivatives are not 0 below 0) and still get the hand-made products.
 
 The removed coordinates add exact zeros to the spectrum; nothing else changes. The live network computes
@@ -37,7 +38,7 @@ class LiveNet:
     keep: np.ndarray  # positions of the live parameters in the full flat vector, ascending
     n_full: int
     dead_units: tuple[int, ...]  # per hidden layer
-    piecewise_linear: bool = False  # relu: the products may run on two points per linear region (regions.py)
+    piecewise_linear: bool = False  # relu: products on two points per linear region (analyzer/linalg/regions.py)
 
     @property
     def n(self) -> int:
@@ -58,11 +59,13 @@ class LiveNet:
                 out = self.activation(out)
         return torch.mean((out - self.y) ** 2)
 
-    def operator(self):
-        """Hessian-vector products on the live block (analyzer/analyses/hessian/mlp_hvp.py)."""
-        from analyzer.analyses.hessian.mlp_hvp import MLPHessian
+    def operator(self, on_product=None):
+        """The Hessian of the live block as a curvature operator (analyzer/linalg/operators/mlp_hessian.py);
+        `on_product`: called with the vector count of every product."""
+        from analyzer.linalg.operators.mlp_hessian import MLPHessian
 
-        return MLPHessian(self.weights, self.biases, self.activation, self.x, self.y, self.piecewise_linear)
+        return MLPHessian(self.weights, self.biases, self.activation, self.x, self.y, self.piecewise_linear,
+                          on_product=on_product)
 
 
 def live_subnetwork(run, theta: torch.Tensor) -> LiveNet | None:

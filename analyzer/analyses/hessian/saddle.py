@@ -15,13 +15,14 @@ from analyzer.analyses.hessian.params import HessianParams
 from analyzer.analyses.hessian.status import certify_seconds, index_note
 from analyzer.analyses.hessian.live import live_subnetwork
 from analyzer.analyses.hessian.trace import trace_fields
-from analyzer.analyses.hessian.twin import NO_ROUNDING, twin_point
+from analyzer.analyses.hessian.twin import NO_ROUNDING, TwinPoint, twin_point
+from analyzer.core import progress
+from analyzer.linalg.eigenpairs import EigenPairs
 from analyzer.linalg.index import index_estimate, index_from_density, index_from_eigenpairs
-from analyzer.linalg.operators import HessianOperator
-from analyzer.linalg.solvers import EigenPairs
+from analyzer.linalg.operators.hessian import HessianOperator
 
 
-def saddle_metrics(eigenpairs: EigenPairs, op: HessianOperator, params: HessianParams, grad_scale: float,
+def saddle_metrics(eigenpairs: EigenPairs, op: HessianOperator | TwinPoint, params: HessianParams, grad_scale: float,
                    why_estimated: str = "") -> dict:
     """The per-checkpoint row: extremes, index with bounds, null space, trace, gradient norm, saddle flag.
 
@@ -57,7 +58,7 @@ def saddle_metrics(eigenpairs: EigenPairs, op: HessianOperator, params: HessianP
         "saddle_candidate": bool(negative and grad_rel <= params.grad_tol),
         "method": "slq" if kind == "estimate" else eigenpairs.method,
         "converged": bool(extremes_converged and kind == "certified"), "extremes_converged": extremes_converged,
-        "max_rel_residual": eigenpairs.max_rel_residual, "seconds": eigenpairs.seconds, "n_hvp": op.n_hvp,
+        "max_rel_residual": eigenpairs.max_rel_residual, "seconds": eigenpairs.seconds, "n_hvp": op.n_products,
     }
 
 
@@ -75,7 +76,7 @@ def checkpoint_row(run, loss_fn, params, logged_steps, logged_grad, step, role, 
     if twin is not None:
         op, eigenpairs, why = twin_point(loss_fn, theta), twin.eigenpairs(params.k), ""
     else:
-        op = HessianOperator(loss_fn, theta)
+        op = HessianOperator(loss_fn, theta, on_product=progress.tick)  # the open progress bar moves per product
         live = live_subnetwork(run, theta)
         # decided from the cost plan alone (deterministic): the certified run would work on the live parameters
         why = estimate_reason(params, op.n, hvp_seconds(run), None if live is None else live.n)

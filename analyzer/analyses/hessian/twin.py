@@ -48,7 +48,7 @@ class TwinPoint:
 
     n: int
     grad: torch.Tensor
-    n_hvp: int = 0
+    n_products: int = 0
 
 
 class TwinHessian:

@@ -32,25 +32,25 @@ def compute(run, params: NtkParams, deps=None) -> NtkResult:
     with one_thread():  # the kernel's bits must not follow the machine's load
         eigen = kernel_eigen(net, theta, route=params.route, top_k=params.top_k,
                              max_jacobian_gb=params.max_jacobian_gb, seed=params.seed)
-        residuals = projected_residuals(run, net, eigen.vectors, step)
+        residuals = projected_residuals(run, net, eigen.top_vectors, step)
         steps, projections = residuals.steps, residuals.projections
-        drift = _drift(run, net, theta, eigen.route, params)
+        drift = _drift(run, net, theta, eigen.method, params)
     observed = observed_rates(steps, projections, params.rate_floor, params.min_component)
-    predicted = (predicted_rates(eigen.eigenvalues, sched.effective_rate) if sched.has_closed_form
-                 else np.full(len(eigen.eigenvalues), np.nan))
+    predicted = (predicted_rates(eigen.top, sched.effective_rate) if sched.has_closed_form
+                 else np.full(len(eigen.top), np.nan))
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = observed / predicted
-    table = pd.DataFrame({"index": np.arange(len(eigen.eigenvalues)), "eigenvalue": eigen.eigenvalues,
+    table = pd.DataFrame({"index": np.arange(len(eigen.top)), "eigenvalue": eigen.top,
                           "initial_component": projections[0], "predicted_rate": predicted,
                           "observed_rate": observed, "ratio": ratio})
     samples = log_spaced(len(steps), params.max_samples)
-    loadings, loading_matrix = _loadings(run, net, eigen.vectors)
+    loadings, loading_matrix = _loadings(run, net, eigen.top_vectors)
     return NtkResult(
-        step=step, route=eigen.route, trained="output layer" if net.trained_start else "all layers",
+        step=step, route=eigen.method, trained="output layer" if net.trained_start else "all layers",
         optimizer=sched.optimizer, rates="predicted and observed" if sched.has_closed_form else OBSERVED_ONLY,
         learning_rate=sched.learning_rate, effective_rate=sched.effective_rate, n_rows=net.n_rows,
-        n_trained=net.n_trained, drift_method=_drift_method(eigen.route, params, len(run.ckpt_steps)),
-        eigenvalues=eigen.eigenvalues, table=table, projection_steps=np.asarray(steps[samples]),
+        n_trained=net.n_trained, drift_method=_drift_method(eigen.method, params, len(run.ckpt_steps)),
+        eigenvalues=eigen.top, table=table, projection_steps=np.asarray(steps[samples]),
         projections=np.abs(projections[samples, :PROJECTION_COLUMNS]), drift=drift, loadings=loadings,
         loading_matrix=loading_matrix, note=residuals.note)
 

@@ -1,4 +1,4 @@
-"""Hessian-vector products of a plain MLP's mean-squared training loss, by the R-operator written out.
+"""The Hessian of a plain MLP's mean-squared training loss as a curvature operator, by the R-operator written out.
 
 For f = W_L s(... s(W_1 x + b_1) ...) + b_L and L = mean((f - y)^2) over all N x o outputs, Pearlmutter's
 R-operator (R{q} = d/dr q(theta + r v) at r = 0) gives H v as one forward and one backward pass:
@@ -13,33 +13,36 @@ products equal `HessianOperator`'s to rounding; the tests check both against the
 Everything that does not depend on v (activations, s', s'', the backward signals g) is computed once; each
 product is then six small matrix products per layer (numpy, into preallocated buffers). On deep's live block this was
 1.2 ms a product against 1.75 ms for autograd's reverse-over-reverse (bench/RESULTS.md). For relu on 1-D inputs the
-rows are not the samples but two weighted points per linear region (regions.py): exact, 4-14x fewer rows on the
+rows are not the samples but two weighted points per linear region (analyzer/linalg/regions.py): exact, 4-14x fewer rows on the
 default presets.
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import torch
 
-from analyzer.core import progress
+from analyzer.linalg.operators.base import CurvatureOperator
+from analyzer.linalg import regions
 
 
-class MLPHessian:
-    """H v at one point for the layers (weights[l], biases[l]); the same interface as `HessianOperator`."""
+class MLPHessian(CurvatureOperator):
+    """H v at one point for the layers (weights[l], biases[l]), computed in their dtype."""
 
     def __init__(self, weights: list, biases: list, activation, x: torch.Tensor, y: torch.Tensor,
-                 piecewise_linear: bool = False):
+                 piecewise_linear: bool = False, on_product: Callable[[int], None] | None = None):
         """`piecewise_linear`: the activation is relu (affine pieces chosen by the sign of the pre-activation); with
         1-D inputs the products then run on two weighted points per linear region instead of every sample
-        (regions.py; exact)."""
+        (analyzer/linalg/regions.py; exact)."""
         self.weights = [w.detach().contiguous() for w in weights]
         self.biases = [b.detach() for b in biases]
         self.activation = activation
-        self.dtype = self.weights[0].dtype
+        self.compute_dtype = self.weights[0].dtype
         sizes = [t.numel() for pair in zip(self.weights, self.biases) for t in pair]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
-        self.n, self.n_hvp = int(self.offsets[-1]), 0
+        super().__init__((int(self.offsets[-1]), int(self.offsets[-1])), on_product)
         self.transposed = [w.T.contiguous() for w in self.weights]
         stacked_a, slope, curve, f = self._forward(x)
         if f.shape != y.shape:
@@ -86,12 +89,10 @@ class MLPHessian:
         return stacked_g, g_a, torch.cat(grads)
 
     def _region_points(self, x: torch.Tensor, slopes: list, residual: torch.Tensor):
-        """The forward and backward state at two weighted points per linear region (regions.py) and the points'
-        R g_L scale (c x weight), or None when they are not fewer than the samples or a point's sign pattern is not
-        its region's."""
-        from analyzer.analyses.hessian.regions import region_points
-
-        points = region_points(x.numpy(), torch.cat(slopes, dim=1).numpy(), residual.numpy())
+        """The forward and backward state at two weighted points per linear region (analyzer/linalg/regions.py) and
+        the points' R g_L scale (c x weight), or None when they are not fewer than the samples or a point's sign
+        pattern is not its region's."""
+        points = regions.region_points(x.numpy(), torch.cat(slopes, dim=1).numpy(), residual.numpy())
         if len(points.x) >= x.shape[0]:
             return None
         stacked_a, slope, curve, _ = self._forward(torch.from_numpy(points.x))
@@ -118,16 +119,15 @@ class MLPHessian:
         self.scratch_a = [np.empty((n, w.shape[1]), dtype=self.np_dtype) for w in self.np_weights]
         self.ones = np.ones(n, dtype=self.np_dtype)  # sums over samples as one BLAS product (3x np.sum here)
 
-    def hvp(self, v: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(self._apply(v.detach().to(self.dtype).reshape(-1).numpy()))
+    def _torch_vector(self, vector: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self._product(vector.detach().to(self.compute_dtype).reshape(-1).numpy()))
 
-    def matvec(self, v: np.ndarray) -> np.ndarray:
-        return self._apply(np.ascontiguousarray(v, dtype=self.np_dtype).reshape(-1)).astype(np.float64, copy=False)
+    def _vector(self, vector: np.ndarray) -> np.ndarray:
+        return self._product(np.ascontiguousarray(vector, dtype=self.np_dtype).reshape(-1)).astype(np.float64,
+                                                                                                  copy=False)
 
-    def _apply(self, v: np.ndarray) -> np.ndarray:
+    def _product(self, v: np.ndarray) -> np.ndarray:
         """H v by the R-operator (module docstring), into a new array of v's dtype."""
-        self.n_hvp += 1
-        progress.tick()
         out = np.empty_like(v)
         n, last, weights = self.n_samples, len(self.np_weights) - 1, self.np_weights
         pieces = [v[self.offsets[k]:self.offsets[k + 1]] for k in range(len(self.offsets) - 1)]
