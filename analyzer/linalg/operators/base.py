@@ -103,8 +103,12 @@ class CurvatureOperator(LinearOperator):
     def to_scipy(self, shift: float = 0.0) -> LinearOperator:
         """A plain scipy operator for A - shift I (shift 0: A), counted here; the explicit float64 dtype spares
         scipy its hidden int8 probe product."""
-        if shift and self.shape[0] != self.shape[1]:
-            raise ValueError(f"a shift needs a square operator, got shape {self.shape}")
+        if self.shape[0] != self.shape[1]:
+            if shift:
+                raise ValueError(f"a shift needs a square operator, got shape {self.shape}")
+            return LinearOperator(self.shape, matvec=lambda v: self.matvec(v.reshape(-1)),
+                                  rmatvec=lambda v: self.rmatvec(v.reshape(-1)), matmat=self.matmat,
+                                  rmatmat=self.rmatmat, dtype=np.float64)
         return LinearOperator(self.shape, matvec=lambda v: self.matvec(v.reshape(-1)) - shift * v.reshape(-1),
                               rmatvec=lambda v: self.rmatvec(v.reshape(-1)) - shift * v.reshape(-1),
                               matmat=lambda block: self.matmat(block) - shift * block, dtype=np.float64)
