@@ -2,11 +2,12 @@
 
 A command opens one display (`display`); the work inside reports through module functions that do nothing when
 no display is open (a library call, a Dask worker): `task` starts a unit of work with a budget (e.g. the HVPs
-of one Hessian checkpoint), `tick` advances it (HessianOperator.hvp calls it once per product), `note` prints a
-line, `expect` adds to the budget. Lines are rate-limited to one per `interval` seconds; a heartbeat prints
-the current state when nothing else was printed for `interval`, so redirected output never goes silent for
-longer, while a command that ends (or fails: its one-line error) within the first interval prints nothing
-else. The bar is transient and is removed before any error is printed: no bar is left over after an error.
+of one Hessian checkpoint), `tick` advances it (the Hessian analysis hands it to its operators as `on_product`,
+called once per product), `note` prints a line, `expect` adds to the budget. Lines are rate-limited to one per
+`interval` seconds; a heartbeat prints the current state when nothing else was printed for `interval`, so
+redirected output never goes silent for longer, while a command that ends (or fails: its one-line error) within
+the first interval prints nothing else. The bar is transient and is removed before any error is printed: no bar
+is left over after an error.
 """
 
 from __future__ import annotations

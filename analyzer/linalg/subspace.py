@@ -193,7 +193,8 @@ def _orthonormal_rows(rows: np.ndarray, basis: np.ndarray) -> np.ndarray:
     return q[:, strong].T.copy()
 
 
-def _probe_complement(op: CurvatureOperator, basis: np.ndarray, rng: np.random.Generator, probes: int) -> tuple[float, np.ndarray]:
+def _probe_complement(op: CurvatureOperator, basis: np.ndarray, rng: np.random.Generator,
+                      probes: int) -> tuple[float, np.ndarray]:
     """Bound on ||H (I - QQ^T)||_2 from Gaussian probes (module docstring, (2)); the projected probes."""
     gaussian = rng.standard_normal((probes, op.n))
     projected, _ = _project_out(gaussian, basis)

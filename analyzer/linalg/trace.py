@@ -35,8 +35,8 @@ class TraceEstimate:
     deflated: int  # eigenvectors counted exactly
 
 
-def hutchinson_trace(op: CurvatureOperator, rel_se: float = 0.1, max_probes: int = 1000, min_probes: int = 10, seed: int = 0,
-                     vectors: np.ndarray | None = None) -> TraceEstimate:
+def hutchinson_trace(op: CurvatureOperator, rel_se: float = 0.1, max_probes: int = 1000, min_probes: int = 10,
+                     seed: int = 0, vectors: np.ndarray | None = None) -> TraceEstimate:
     """Trace of the symmetric operator `op` to standard error <= rel_se x |trace|, or max_probes probes.
 
     Args:

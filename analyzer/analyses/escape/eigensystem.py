@@ -80,7 +80,8 @@ def eigensystem(run, theta, params) -> Eigensystem:
         error = op.n * UNIT_ROUNDOFF * float(np.max(np.abs(values)))
         return Eigensystem(values, vectors, op.n, error, "dense", op.n_products)
     live = live_subnetwork(run, theta)
-    block, keep = (live.operator(on_product=progress.tick), live.keep) if live is not None and live.n_full == op.n else (op, None)
+    on_live = live is not None and live.n_full == op.n
+    block, keep = (live.operator(on_product=progress.tick), live.keep) if on_live else (op, None)
     values, vectors, error, n_hvp = _certified_pairs(block, params)
     if keep is not None:
         full = np.zeros((op.n, vectors.shape[1]))

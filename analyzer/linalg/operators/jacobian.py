@@ -1,4 +1,5 @@
-"""The Jacobian J of any function of a flat parameter tensor as a curvature operator: J and J^T products, no J formed."""
+"""The Jacobian J of any function of a flat parameter tensor as a curvature operator: J and J^T products, J never
+formed."""
 
 from __future__ import annotations
 

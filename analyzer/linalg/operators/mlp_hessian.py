@@ -13,8 +13,8 @@ products equal `HessianOperator`'s to rounding; the tests check both against the
 Everything that does not depend on v (activations, s', s'', the backward signals g) is computed once; each
 product is then six small matrix products per layer (numpy, into preallocated buffers). On deep's live block this was
 1.2 ms a product against 1.75 ms for autograd's reverse-over-reverse (bench/RESULTS.md). For relu on 1-D inputs the
-rows are not the samples but two weighted points per linear region (analyzer/linalg/regions.py): exact, 4-14x fewer rows on the
-default presets.
+rows are not the samples but two weighted points per linear region (analyzer/linalg/regions.py): exact, 4-14x fewer
+rows on the default presets.
 """
 
 from __future__ import annotations
