@@ -107,7 +107,7 @@ def _encode(row: dict, eigenpairs) -> str:
 
 
 def _decode(text: str):
-    from analyzer.linalg.solvers import EigenPairs
+    from analyzer.linalg.eigenpairs import EigenPairs
 
     blob = json.loads(text)
     pairs = blob["eigenpairs"]

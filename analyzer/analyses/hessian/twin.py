@@ -16,8 +16,9 @@ import numpy as np
 import torch
 
 from analyzer.errors import BadInputError
+from analyzer.linalg.eigenpairs import EigenPairs
 from analyzer.linalg.gram import GramSpectrum, gram_spectrum
-from analyzer.linalg.solvers import BYTES_PER_FLOAT64, EigenPairs
+from analyzer.linalg.solvers import BYTES_PER_FLOAT64
 
 
 def is_twin(run) -> bool:
