@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analyzer.report.markdown import markdown_table
+from analyzer.sections.markdown import markdown_table
 
 
 def tables(runs, pooled) -> list[str]:

@@ -84,7 +84,7 @@ class JumpsNearEscapes(Claim):
         return [self.verdict(verdict, evidence)]
 
     def section(self, study, result, figs: dict) -> list[str]:
-        from analyzer.report.markdown import image, markdown_table
+        from analyzer.sections.markdown import image, markdown_table
         from analyzer.study.figures_tests import spec_curve_figure
 
         lines = ["## Primary test (named before the data)", "",
