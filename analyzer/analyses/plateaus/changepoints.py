@@ -66,9 +66,6 @@ def changepoint_segments(curve: Curve, params: PlateauParams) -> Detection:
     return Detection(frame, change_points, loss_drops)
 
 
-DETECTOR = Detector(name=NAME, by="change points", title="change points", detect=changepoint_segments)
-
-
 MAX_RELATIVE_SLOPE = 1.0  # the relative test never makes a segment falling or rising faster than this flat
 
 
@@ -118,3 +115,6 @@ def _refine(curve: Curve, coarse: list[int]) -> list[int]:
         cost = sums.fit(0, split)[0] + sums.fit(split, right - left)[0]
         refined.append(int(left + split[np.argmin(cost)]))
     return refined
+
+
+DETECTOR = Detector(name=NAME, by="change points", title="change points", detect=changepoint_segments)
