@@ -24,7 +24,13 @@ def modules(package: str) -> dict[str, Path]:
 
 
 def imported(path: Path, name: str, known: set[str]) -> set[str]:
-    """Modules of `known` that `path` imports anywhere in it (module level or inside functions).
+    """Modules of `known` that `path` imports anywhere in it (module level or inside functions); see `import_lines`."""
+    return {target for target, _ in import_lines(path, name, known)}
+
+
+def import_lines(path: Path, name: str, known: set[str]) -> list[tuple[str, int]]:
+    """(module of `known`, line) for every import in `path`: at module level, inside functions and inside
+    `if TYPE_CHECKING:` blocks alike.
 
     `from a.b import c` counts as importing a.b.c when that is a module, else a.b; importing a submodule is
     not counted as importing its parent packages (their __init__ files are read on their own), nor are the
@@ -35,12 +41,12 @@ def imported(path: Path, name: str, known: set[str]) -> set[str]:
     for node in ast.walk(tree):
         if is_package and isinstance(node, ast.FunctionDef) and node.name == "__getattr__":
             lazy_exports |= {id(inner) for inner in ast.walk(node)}
-    found = set()
+    found = []
     for node in ast.walk(tree):
         if id(node) in lazy_exports:
             continue
         if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
+            found += [(alias.name, node.lineno) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
@@ -48,8 +54,8 @@ def imported(path: Path, name: str, known: set[str]) -> set[str]:
                 anchor = anchor[: len(anchor) - node.level + 1]
                 base = ".".join(anchor + ([base] if base else []))
             for alias in node.names:
-                found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base)
-    return {m for m in found if m in known and m != name}
+                found.append((f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base, node.lineno))
+    return sorted({(m, line) for m, line in found if m in known and m != name})
 
 
 def import_graph(packages=PACKAGES) -> dict[str, set[str]]:
@@ -139,3 +145,87 @@ def test_the_cli_starts_without_torch_matplotlib_or_scipy_special():
             "print(' '.join(m for m in ('torch', 'matplotlib', 'scipy.special', 'scipy.integrate') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
+
+
+# The layers, lowest first; a module may import its own layer's package and the layers below it, never one above.
+# Packages in one tuple are peers: neither imports the other. A module's layer is its longest listed prefix; the two
+# roots ("trainer", "analyzer") match only their own __init__. docs/architecture.md says why each sits where it does.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("trainer", "trainer.errors"),  # the root holds only __version__ (RunWriter is a lazy export)
+    ("trainer.settings", "trainer.harmonics", "trainer.optim", "trainer.constructor"),
+    ("trainer.config",),
+    ("trainer.models",),
+    ("trainer.linearized", "trainer.targets"),
+    ("trainer.runfile",),
+    ("trainer.byo",),
+    ("trainer.engines",),
+    ("trainer.sweep",),
+    ("trainer.cli",),
+    ("analyzer.errors",),
+    ("analyzer.stats", "analyzer.linalg", "analyzer.bases"),
+    ("analyzer.io",),
+    ("analyzer.core",),
+    ("analyzer.sections",),
+    ("analyzer.analyses",),
+    ("analyzer.report",),
+    ("analyzer.study",),
+    ("analyzer.cli",),
+    ("analyzer",),  # the notebook API: analyzer.<name>, analyze, open_run
+)
+
+# Imports up the stack that other changes in flight remove; empty this set as they land.
+KNOWN_LAYER_EXCEPTIONS = {
+    ("analyzer.core.registry", "analyzer.analyses"),  # the registry reads analyses.BUILTIN (the `registry` change)
+}
+
+
+def layer_of(module: str, layers=LAYERS) -> tuple[int, str] | None:
+    """(rank, package) of the longest entry of `layers` that `module` is or sits in; None if it is in none."""
+    found = None
+    for rank, peers in enumerate(layers):
+        for package in peers:
+            inside = module == package or (package not in PACKAGES and module.startswith(package + "."))
+            if inside and (found is None or len(package) > len(found[1])):
+                found = (rank, package)
+    return found
+
+
+def layer_violations(graph_lines: dict[str, list[tuple[str, int]]], layers=LAYERS) -> list[str]:
+    """'importer -> imported (line N)' for each import of a higher layer, or of a peer package."""
+    out = []
+    for importer, targets in sorted(graph_lines.items()):
+        for target, line in targets:
+            (low, own), (high, other) = layer_of(importer, layers), layer_of(target, layers)
+            if high > low or (high == low and other != own):
+                out.append(f"{importer} -> {target} (line {line})")
+    return out
+
+
+def import_lines_graph(packages=PACKAGES) -> dict[str, list[tuple[str, int]]]:
+    known = {name: path for package in packages for name, path in modules(package).items()}
+    return {name: import_lines(path, name, set(known)) for name, path in known.items()}
+
+
+def test_the_layer_check_sees_upward_peer_and_nested_imports():
+    layers = (("low",), ("mid", "side"), ("high",))
+    graph = {"high.a": [("low.b", 1)], "low.b": [("high.a", 3)], "mid.c": [("side.d", 5), ("mid.e", 6)],
+             "mid.e": [], "side.d": [], "mid.deep.f": [("high.a", 9)]}
+    assert layer_violations(graph, layers) == ["low.b -> high.a (line 3)", "mid.c -> side.d (line 5)",
+                                               "mid.deep.f -> high.a (line 9)"]
+
+
+def test_every_module_has_a_layer():
+    unplaced = sorted(name for package in PACKAGES for name in modules(package) if layer_of(name) is None)
+    assert not unplaced, f"add these to LAYERS: {unplaced}"
+
+
+def test_no_module_imports_a_higher_layer():
+    """Counted at every import: module level, inside functions and under `if TYPE_CHECKING:` (a type the code
+    names is a dependency too, and none is needed to keep a lower layer lower)."""
+    graph = import_lines_graph()
+    violations = layer_violations(graph)
+    known = {f"{importer} -> {target}" for importer, target in KNOWN_LAYER_EXCEPTIONS}
+    unexpected = [v for v in violations if v.rsplit(" (line", 1)[0] not in known]
+    assert not unexpected, "imports up the layers:\n" + "\n".join(unexpected)
+    stale = known - {v.rsplit(" (line", 1)[0] for v in violations}
+    assert not stale, f"no longer imported, remove from KNOWN_LAYER_EXCEPTIONS: {sorted(stale)}"

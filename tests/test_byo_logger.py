@@ -17,7 +17,7 @@ import analyzer
 from analyzer.cli import app as analyze_app
 from trainer import RunWriter
 from trainer.cli import app as train_app
-from trainer.engines.engine import pack_optimizer_state
+from trainer.optim import pack_optimizer_state
 from trainer.errors import ConfigError
 from trainer.models import flatten
 

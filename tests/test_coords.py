@@ -183,7 +183,7 @@ def sphere_data(n_points: int = 300, seed: int = 0):
 
 def test_sphere_coords_are_read_on_harmonic_degrees(tmp_path):
     """Degrees 1 and 3 found on the coords (least-squares oracle on the degree blocks), the spectrum on degrees."""
-    from trainer.byo.degrees import degree_norms, highest_degree
+    from trainer.runfile.degrees import degree_norms, highest_degree
 
     points, encoding, y = sphere_data()
     model = EncodedNet(width=16, in_dim=9).double()

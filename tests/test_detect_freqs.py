@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from analyzer.cli import app as analyze_app
 from trainer import RunWriter
-from trainer.byo.frequencies import DETECT_FRACTION, detect, detect_freqs, detection_text
-from trainer.byo.records import describe_target
+from trainer.runfile.frequencies import DETECT_FRACTION, detect, detect_freqs, detection_text
+from trainer.runfile.records import describe_target
 from trainer.cli import app as train_app
 
 runner = CliRunner()

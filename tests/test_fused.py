@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from trainer.cli import app
 from trainer.config import PRESETS
-from trainer.engines.engine import TorchEngine, choose_engine, pack_optimizer_state
+from trainer.engines.engine import TorchEngine, choose_engine
+from trainer.optim import pack_optimizer_state
 from trainer.errors import ConfigError
 from trainer.engines.fused import FusedMLP, unsupported_reason
 from trainer.engines.loop import resume, train, training_set

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 import analyzer
 from analyzer.cli import app as analyze_app
-from trainer.byo.records import detect_freqs
+from trainer.runfile.records import detect_freqs
 from trainer.cli import app as train_app
 from trainer.byo.importer import import_run
 

@@ -17,7 +17,7 @@ from analyzer.analyses.hessian.figures import hessian_figure
 from analyzer.analyses.plateaus.figures import loss_figure
 from analyzer.analyses.spectrum.figures import (heatmap_grid_figure, heatmap_max_hz, rel_error_figure,
                                                  spectral_heatmap_figure)
-from analyzer.report import figures
+from analyzer.sections import figures
 from analyzer.core.runner import analyze
 from analyzer.cli import app
 from analyzer.errors import BadInputError

@@ -74,7 +74,7 @@ class ModelSpec:
     feature_decay: float = setting(0.5, "diag-linear: feature scales k^-p.")
     init_scale: float = setting(1e-3, "diag-linear: initial u = v.")
     # kind "import": any nn.Module, rebuilt by calling `constructor` ("package.module:callable") with
-    # `constructor_kwargs`; the MLP fields above are then unused (trainer/byo/constructor.py)
+    # `constructor_kwargs`; the MLP fields above are then unused (trainer/constructor.py)
     constructor: str | None = None
     constructor_kwargs: dict | None = None
 

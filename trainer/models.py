@@ -112,8 +112,8 @@ class DiagLinearFourier(nn.Module):
 
 
 def build_imported(spec: ModelSpec) -> nn.Module:
-    """Kind "import": a model that is not ours, from its recorded constructor (trainer/byo/constructor.py)."""
-    from trainer.byo import constructor
+    """Kind "import": a model that is not ours, from its recorded constructor (trainer/constructor.py)."""
+    from trainer import constructor
 
     if not spec.constructor:
         raise ConfigError('model kind "import" needs a constructor ("package.module:callable")')

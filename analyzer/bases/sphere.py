@@ -33,6 +33,6 @@ def harmonic_basis(points: np.ndarray, max_degree: int, seed: int = 0) -> Sample
 
 def max_degree_for(input_dim: int, n_points: int, wanted: int) -> int:
     """The highest degree <= wanted whose basis (all degrees up to it) has at most half as many functions as points."""
-    from trainer.byo.degrees import highest_degree
+    from trainer.runfile.degrees import highest_degree
 
     return highest_degree(input_dim, n_points, wanted)

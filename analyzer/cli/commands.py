@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from analyzer.cli.generated import JsonOpt, NoCacheOpt
-from analyzer.cli.output import guarded
+from analyzer.cli.output import frame_to_tables, guarded
 
 RunArg = Annotated[Path, typer.Argument(help="Run file (.h5) written by `train`.")]
 
@@ -56,7 +56,7 @@ def info(run: RunArg, as_json: JsonOpt = False) -> None:
 def _target_freqs(run) -> dict | None:
     """What the spectrum tracks and how it was found (detected: method and threshold), on what coordinate: the
     frequencies, or the degrees on sphere coords; None for a `train run --target harmonics` run."""
-    from trainer.byo.frequencies import detection_text, method_text
+    from trainer.runfile.frequencies import detection_text, method_text
 
     if run.target.get("kind") == "harmonics":
         return None
@@ -97,10 +97,35 @@ def study(inputs: Annotated[list[str], typer.Argument(
     """Many runs at once: per-group CIs across seeds, the claims' tests adjusted as one family, the noise floor."""
     from analyzer.study.command import run_study_command
 
-    run_study_command(inputs, out=out, overwrite=overwrite, workers=workers, scheduler=scheduler, hessian=hessian,
-                      permutations=permutations, resamples=resamples, seed=seed, title=title, as_json=as_json,
-                      use_cache=not no_cache, null=null,
-                      group_by=tuple(k.strip() for k in group_by.split(",") if k.strip()) if group_by else ())
+    study = run_study_command(inputs, out=out, overwrite=overwrite, workers=workers, scheduler=scheduler,
+                              hessian=hessian, permutations=permutations, resamples=resamples, seed=seed, title=title,
+                              use_cache=not no_cache, null=null,
+                              group_by=tuple(k.strip() for k in group_by.split(",") if k.strip()) if group_by else ())
+    _print_study(study, as_json)
+
+
+def _print_study(study, as_json: bool) -> None:
+    """The study as JSON, or its verdicts and the learned-step table in the terminal."""
+    if as_json:
+        from analyzer.study.report import to_json
+
+        typer.echo(json.dumps(to_json(study), indent=2, allow_nan=False))
+        return
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console()
+    for item in study.verdicts:
+        console.print(f"[bold]{escape(item.observation)}: {item.verdict}[/bold] - {escape(item.evidence)}",
+                      highlight=False)
+    table = study.results["spectral_bias"]["table"].rename(columns={"freq_hz": "Hz", "n_not_learned": "not learned",
+                                                "n_reached_then_lost": "reached, lost"})
+    for title, rich_table in frame_to_tables(table, "learned step across seeds (mean, 95 % bootstrap CI)", console.width):
+        console.print(title, style="italic", highlight=False)
+        console.print(rich_table)
+    if study.skipped:
+        console.print(f"{len(study.skipped)} run(s) skipped: " + "; ".join(f"{s.path}: {s.reason}" for s in study.skipped),
+                      markup=False, highlight=False)
 
 
 def add_info_command(app: typer.Typer) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from trainer.byo.records import IMPORT_SPEC_FIELDS
+from trainer.runfile.records import IMPORT_SPEC_FIELDS
 from trainer.runfile.loss_log import loss_label
 
 SHOWN_LAYERS = 8  # parameter tensors listed by name before the rest are counted

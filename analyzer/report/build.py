@@ -16,9 +16,10 @@ from analyzer.core.runner import analyze, cached_result
 from analyzer.core.serialize import params_dict
 from analyzer.errors import AnalysisFailed, BadInputError
 from analyzer.report.common import reproduce_section, run_sections
-from analyzer.report.model import Report, ReportOptions, RunAnalyses
+from analyzer.report.model import Report, ReportOptions
 from analyzer.report.plan import analysis_overrides, computed_analyses, report_plan
 from analyzer.report.runs import Pooled, ReportRun, opened_runs
+from analyzer.sections.run_analyses import RunAnalyses
 
 MIN_REPORT_STEPS = 2  # the loss curve of fewer steps has no plateaus, and its predictions no spectrum
 

@@ -8,8 +8,8 @@ import json
 import pandas as pd
 
 from analyzer.core.registry import ANALYZER_VERSION, get
-from analyzer.report.markdown import markdown_table
-from analyzer.report.model import RunAnalyses
+from analyzer.sections.markdown import markdown_table
+from analyzer.sections.run_analyses import RunAnalyses
 
 REPRODUCIBILITY_NOTE = (
     "The analysis reproduces exactly from these run files (the fingerprints identify them). Retraining "
@@ -83,7 +83,7 @@ def _foreign_config_table(run: RunAnalyses) -> pd.DataFrame:
     """A run imported by `train import` or logged by RunWriter.for_model from another training loop: the model
     in its user's terms (constructor, kwargs, layer shapes), the optimizer when known and which loss was logged."""
     from analyzer.io.describe import describe
-    from analyzer.report.model import opened_file
+    from analyzer.sections.run_analyses import opened_file
 
     config, target = run.config, run.target
     origin = (f"train import of {config.get('import', {}).get('folder')}" if config.get("source") == "import"

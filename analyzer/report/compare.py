@@ -4,9 +4,9 @@ training losses overlaid, then each analysis's comparison figures."""
 from __future__ import annotations
 
 from analyzer.core.registry import get, names
-from analyzer.report.figures import loss_overlay_figure
-from analyzer.report.markdown import image
-from analyzer.report.model import MSE_LABEL, RunAnalyses, loss_name, loss_of
+from analyzer.sections.figures import loss_overlay_figure
+from analyzer.sections.markdown import image
+from analyzer.sections.run_analyses import MSE_LABEL, RunAnalyses, loss_name, loss_of
 
 
 def comparison_section(runs: list[RunAnalyses], pooled_of, figs: dict) -> list[str]:

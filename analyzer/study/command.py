@@ -1,8 +1,8 @@
-"""The body of `analyze study`: options, a progress bar over runs on stderr, printing and writing the report."""
+"""The body of `analyze study`: options, a progress bar over runs on stderr, writing the report (the terminal
+summary and the JSON are printed by analyzer/cli/commands.py)."""
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -12,13 +12,13 @@ from analyzer.errors import BadInputError
 
 def run_study_command(inputs: list[str], *, out: Path | None, overwrite: bool, workers: int | None,
                       scheduler: str | None, hessian: bool, permutations: int, resamples: int, seed: int,
-                      title: str, as_json: bool, use_cache: bool, null: str | None = None,
-                      group_by: tuple[str, ...] = ()) -> None:
+                      title: str, use_cache: bool, null: str | None = None, group_by: tuple[str, ...] = ()):
+    """The study of `inputs`, its report written to `out` when given."""
     from analyzer.report.write import check_output, write_report
     from analyzer.study.build import run_study
     from analyzer.study.collect import StudyOptions
     from analyzer.study.files import RunFiles
-    from analyzer.study.report import render, to_json
+    from analyzer.study.report import render
 
     from analyzer.stats import DEFAULT_NULL, NULLS
 
@@ -43,10 +43,7 @@ def run_study_command(inputs: list[str], *, out: Path | None, overwrite: bool, w
                 + (f" --group-by {','.join(group_by)}" if group_by else "")
             written = write_report(render(study, title=title, command=command), out, overwrite=overwrite)
             print(f"wrote {Path(out) / 'REPORT.md'} and {len(written) - 1} figures", file=sys.stderr)
-    if as_json:
-        print(json.dumps(to_json(study), indent=2, allow_nan=False))
-    else:
-        _print_summary(study)
+    return study
 
 
 class _RunProgress:
@@ -86,23 +83,3 @@ class _RunProgress:
 
     def __exit__(self, *exc):
         return self.display.__exit__(*exc)
-
-
-def _print_summary(study) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-
-    from analyzer.cli.output import frame_to_tables
-
-    console = Console()
-    for item in study.verdicts:
-        console.print(f"[bold]{escape(item.observation)}: {item.verdict}[/bold] - {escape(item.evidence)}",
-                      highlight=False)
-    table = study.results["spectral_bias"]["table"].rename(columns={"freq_hz": "Hz", "n_not_learned": "not learned",
-                                                "n_reached_then_lost": "reached, lost"})
-    for title, rich_table in frame_to_tables(table, "learned step across seeds (mean, 95 % bootstrap CI)", console.width):
-        console.print(title, style="italic", highlight=False)
-        console.print(rich_table)
-    if study.skipped:
-        console.print(f"{len(study.skipped)} run(s) skipped: " + "; ".join(f"{s.path}: {s.reason}" for s in study.skipped),
-                      markup=False, highlight=False)

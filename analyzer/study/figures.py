@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analyzer.report.figures import RUN_PALETTE, freq_color, plt
+from analyzer.sections.figures import RUN_PALETTE, freq_color, plt
 
 BAND_POINTS = 120  # common log-step grid of the median loss band
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from analyzer.report.figures import plt
+from analyzer.sections.figures import plt
 
 SIGNIFICANT, PLAIN = "#c0392b", "#34495e"
 

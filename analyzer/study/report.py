@@ -7,7 +7,7 @@ import pandas as pd
 
 from analyzer.core.registry import ANALYZER_VERSION
 from analyzer.core.serialize import to_jsonable
-from analyzer.report.markdown import image, markdown_table
+from analyzer.sections.markdown import image, markdown_table
 from analyzer.report.model import Report
 from analyzer.study import figures as study_figures
 from analyzer.study.build import Study

@@ -1,2 +1,2 @@
-"""Bring your own model: what a run records about a foreign model (`records`), constructors named
-"package.module:callable" (`constructor`), checkpoint folders (`checkpoints`) and `train import` (`importer`)."""
+"""Bring your own model: checkpoint folders (`checkpoints`, `checkpoint_read`, `state_fit`) and `train import`
+(`importer`). What such a run records is trainer/runfile/records.py; its constructor is trainer/constructor.py."""

@@ -24,7 +24,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from trainer.byo import records as byo
+from trainer.runfile import records
 from trainer.runfile import loss_log
 from trainer.runfile import schema as runfile
 from trainer.byo.checkpoints import CheckpointFile, StateChecker, find_checkpoints, load_state, read_state
@@ -121,17 +121,17 @@ def _plan(folder: Path, model: str, data: Path, model_kwargs: dict | None, losse
     """Files, model, data and losses checked; the first checkpoint loaded into the model and evaluated."""
     listing = find_checkpoints(folder, step_regex)
     files = listing.files
-    spec = byo.model_spec_for(model, model_kwargs)
-    arrays = byo.load_data_file(data, coords=target_options.coords)
+    spec = records.model_spec_for(model, model_kwargs)
+    arrays = records.load_data_file(data, coords=target_options.coords)
     loss_log.check_kind(losses.kind)
     csv_steps, csv_columns = (loss_log.read_loss_log(losses.path, losses.column) if losses.path is not None
                               else (np.zeros(0, np.int64), {}))
     first = load_state(files[0].path, files[0].name)
     net = build_model(spec, seed=0, dtype=_dtype_of(first.state, build_model(spec, seed=0))).eval()
     checker = StateChecker(net, spec.constructor or model, key_prefix)
-    target = byo.describe_target(arrays, byo.param_dtype_of(net), target_options.freqs_hz,
-                                 max_freqs=target_options.max_freqs)
-    evaluate = Evaluator(net, byo.cast_data(arrays, byo.param_dtype_of(net)))
+    target = records.describe_target(arrays, records.param_dtype_of(net), target_options.freqs_hz,
+                                     max_freqs=target_options.max_freqs)
+    evaluate = Evaluator(net, records.cast_data(arrays, records.param_dtype_of(net)))
     evaluate(checker.flat(first.state, files[0].path, files[0].name), files[0].name)  # refuse what cannot evaluate
     notes = listing.notes + _reading_notes(first) + checker.notes
     record = LossRecord("mse")
@@ -142,7 +142,7 @@ def _plan(folder: Path, model: str, data: Path, model_kwargs: dict | None, losse
                          "model": model, "model_kwargs": model_kwargs or {}, "step_regex": step_regex,
                          "key_prefix": key_prefix, "coords": target_options.coords, "notes": notes},
               "loss": record.to_dict(), **(optimizer or {})}
-    meta = byo.run_meta(net, spec, arrays, target, source="import", config=config)
+    meta = records.run_meta(net, spec, arrays, target, source="import", config=config)
     csv_loss = csv_columns.get(losses.column, np.zeros(0))
     return _Plan(files, checker, evaluate, meta, csv_steps, csv_loss, record, notes)
 

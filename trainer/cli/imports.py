@@ -63,7 +63,7 @@ def import_command(
 
     Nothing is written at OUT unless the import succeeds.
     """
-    from trainer.byo.constructor import parse_kwargs
+    from trainer.constructor import parse_kwargs
     from trainer.byo.importer import LossOptions, TargetOptions, import_run
     from trainer.runfile.schema import check_writable_target
     from trainer.runfile.lock import check_unlocked
@@ -99,7 +99,7 @@ def import_command(
 
 
 def _target_text(target: dict) -> str:
-    from trainer.byo.frequencies import detection_text
+    from trainer.runfile.frequencies import detection_text
 
     if target["freqs_hz"]:
         return f"target frequencies {detection_text(target)}"

@@ -45,19 +45,6 @@ def make_optimizer(config: TrainConfig, model: torch.nn.Module) -> torch.optim.O
     return optim.get(config.optimizer).make_torch(model.parameters(), lr=config.lr)
 
 
-def pack_optimizer_state(optimizer: torch.optim.Optimizer) -> np.ndarray:
-    """A torch optimizer's resume vector in its record's layout (trainer/optim/base.py); empty without a record."""
-    record = optim.for_torch(optimizer)
-    return np.zeros(0) if record is None else record.pack_torch(optimizer)
-
-
-def unpack_optimizer_state(optimizer: torch.optim.Optimizer, vector: np.ndarray) -> None:
-    """Load a resume vector packed by `pack_optimizer_state` (or an engine) into `optimizer`."""
-    record = optim.for_torch(optimizer)
-    if record is not None:
-        record.unpack_torch(optimizer, vector)
-
-
 class TorchEngine:
     """autograd + torch.optim on an nn.Module: every model kind, activation and device.
 
@@ -90,12 +77,12 @@ class TorchEngine:
         return flatten(self.model)
 
     def pack_state(self) -> np.ndarray:
-        return pack_optimizer_state(self.optimizer)
+        return optim.pack_optimizer_state(self.optimizer)
 
     def load(self, params: np.ndarray, state: np.ndarray | None) -> None:
         load_flat(self.model, torch.from_numpy(params).to(self.x.device))
         if state is not None:
-            unpack_optimizer_state(self.optimizer, state)
+            optim.unpack_optimizer_state(self.optimizer, state)
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():

@@ -21,8 +21,8 @@ import torch
 from trainer import optim
 from trainer.runfile import schema as runfile
 from trainer.config import TrainConfig, validate
-from trainer.engines.engine import (  # noqa: F401  (the optimizer helpers are re-exported for existing callers)
-    Engine, choose_engine, make_engine, make_optimizer, pack_optimizer_state, unpack_optimizer_state)
+from trainer.engines.engine import (  # noqa: F401  (make_optimizer is re-exported for bench/train_overhead.py)
+    Engine, choose_engine, make_engine, make_optimizer)
 from trainer.engines.twin import TwinEngine
 from trainer.errors import RunFileError
 from trainer.linearized import THETA0_STEP, linearized_record

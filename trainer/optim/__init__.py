@@ -5,6 +5,8 @@ Adding an optimizer: a file with its record, and one line in `_RECORDS` below.
 
 from __future__ import annotations
 
+import numpy as np
+
 from trainer.optim.adam import ADAM
 from trainer.optim.base import Optimizer, OptimState, UnknownOptimizer
 from trainer.optim.sgd import SGD_PLAIN
@@ -16,7 +18,8 @@ _RECORDS: tuple[Optimizer, ...] = (
 REGISTRY: dict[str, Optimizer] = {record.name: record for record in _RECORDS}
 NAMES: tuple[str, ...] = tuple(REGISTRY)
 
-__all__ = ["NAMES", "REGISTRY", "Optimizer", "OptimState", "UnknownOptimizer", "get", "for_torch"]
+__all__ = ["NAMES", "REGISTRY", "Optimizer", "OptimState", "UnknownOptimizer", "get", "for_torch", "pack_optimizer_state",
+           "unpack_optimizer_state"]
 
 
 def get(name) -> Optimizer:
@@ -31,3 +34,16 @@ def get(name) -> Optimizer:
 def for_torch(optimizer) -> Optimizer | None:
     """The record whose torch class `optimizer` is an instance of (a user's optimizer given to the logger)."""
     return next((record for record in _RECORDS if isinstance(optimizer, record.torch_class())), None)
+
+
+def pack_optimizer_state(optimizer: torch.optim.Optimizer) -> np.ndarray:
+    """A torch optimizer's resume vector in its record's layout (trainer/optim/base.py); empty without a record."""
+    record = for_torch(optimizer)
+    return np.zeros(0) if record is None else record.pack_torch(optimizer)
+
+
+def unpack_optimizer_state(optimizer: torch.optim.Optimizer, vector: np.ndarray) -> None:
+    """Load a resume vector packed by `pack_optimizer_state` (or an engine) into `optimizer`."""
+    record = for_torch(optimizer)
+    if record is not None:
+        record.unpack_torch(optimizer, vector)

@@ -48,20 +48,20 @@ class ModelLogging:
                 naming it). None: the MSE, checked at the first step that has both a loss and a checkpoint of
                 the model; a loss that differs by more than trainer.runfile.loss_log.MSE_TOLERANCE is a ValueError.
         """
-        from trainer.byo import records as byo
+        from trainer.runfile import records
         from trainer.runfile import loss_log
-        from trainer.byo import constructor as constructors
+        from trainer import constructor as constructors
         from trainer.config import ModelSpec
         from trainer.models import param_layout
 
         if isinstance(constructor, ModelSpec):
             spec = constructor
         else:
-            spec = byo.model_spec_for(constructor or constructors.reference_of(model), constructor_kwargs)
-        byo.check_rebuilds(model, spec)
-        data = byo.check_data({"x_train": x_train, "y_train": y_train, "x_eval": x_eval, "y_eval": y_eval,
-                               byo.COORDS_KEY: coords})
-        target = byo.describe_target(data, byo.param_dtype_of(model), target_freqs_hz)
+            spec = records.model_spec_for(constructor or constructors.reference_of(model), constructor_kwargs)
+        records.check_rebuilds(model, spec)
+        data = records.check_data({"x_train": x_train, "y_train": y_train, "x_eval": x_eval, "y_eval": y_eval,
+                                   records.COORDS_KEY: coords})
+        target = records.describe_target(data, records.param_dtype_of(model), target_freqs_hz)
         if not target["freqs_hz"] and not target.get("degrees") and target.get("kind") == "imported":
             import warnings
 
@@ -72,7 +72,7 @@ class ModelLogging:
         loss_log.check_kind(loss_kind)
         record = loss_log.LossRecord(loss_kind or "mse", loss_name)
         run_config = {"user": config or {}, "loss": record.to_dict(), **optimizer_record(optimizer)}
-        meta = byo.run_meta(model, spec, data, target, source="logger", config=run_config, resume_size=resume_size)
+        meta = records.run_meta(model, spec, data, target, source="logger", config=run_config, resume_size=resume_size)
         writer = cls.create(path, meta, overwrite=overwrite, commit_every_s=commit_every_s)
         writer.model = model
         writer._x_eval = meta.data["x_eval"]
@@ -104,7 +104,7 @@ class ModelLogging:
         """The optimizer state as the trainer packs it (a callable, evaluated at commit), checked for room."""
         if optimizer is None or isinstance(optimizer, np.ndarray) or callable(optimizer):
             return optimizer
-        from trainer.engines.engine import pack_optimizer_state
+        from trainer.optim import pack_optimizer_state
 
         def pack() -> np.ndarray:
             state = pack_optimizer_state(optimizer)

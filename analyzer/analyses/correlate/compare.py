@@ -4,7 +4,7 @@ configured reference points first, then at the other ones."""
 from __future__ import annotations
 
 from analyzer.analyses.correlate.params import REFERENCES
-from analyzer.report.markdown import markdown_table
+from analyzer.sections.markdown import markdown_table
 
 
 def tables(runs, pooled) -> list[str]:

@@ -69,7 +69,7 @@ class RunEvents:
 MODE_NOUNS = {"freq_hz": "frequency", "degree": "degree"}  # what a jump is a jump of
 
 
-def run_events(run, params: CorrelateParams, deps, edge_method: str = "changepoint") -> RunEvents:
+def run_events(run, params: CorrelateParams, deps, edge_method: str | None = None) -> RunEvents:
     """Jumps from the run's spectrum (at params.threshold), escapes or edges from its plateaus, through deps."""
     spectrum = deps.get("spectrum", threshold=params.threshold)
     plateaus = deps.get("plateaus")
@@ -84,8 +84,9 @@ def run_group(config: dict) -> str:
     return str((config.get("model") or {}).get("constructor") or config.get("source") or "")
 
 
-def events_from(name: str, spectrum, plateaus, params: CorrelateParams, edge_method: str = "changepoint") -> RunEvents:
-    """The events of one run from its spectrum (computed at params.threshold) and plateaus results."""
+def events_from(name: str, spectrum, plateaus, params: CorrelateParams, edge_method: str | None = None) -> RunEvents:
+    """The events of one run from its spectrum (computed at params.threshold) and plateaus results (edges: those of
+    detector `edge_method`, None the default one)."""
     mode = spectrum.mode_name
     if params.jumps == "all":
         jump_steps, jump_modes = spectrum.jumps.step.to_numpy(), spectrum.jumps[mode].to_numpy()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from analyzer.report.markdown import markdown_table
+from analyzer.sections.markdown import markdown_table
 
 
 def section(analyses, figs: dict, prefix: str, level: int) -> list[str]:

@@ -72,9 +72,9 @@ class Stretches:
 
 
 def blocked_intervals(plateaus, last_step: float) -> tuple[list, list]:
-    """([low, high] step intervals of the change-point plateaus, those of the loss drops): a control touches
+    """([low, high] step intervals of the plateaus (the default detector's), those of the loss drops): a control touches
     neither where it can, and never a loss drop."""
-    found = plateaus.plateaus("changepoint")
+    found = plateaus.plateaus()
     spans = [(float(r.start_step), float(r.end_step)) for r in found.itertuples()]
     drops = []
     for drop in plateaus.loss_drops.itertuples():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from analyzer.report.figures import plt
+from analyzer.sections.figures import plt
 
 KINDS = (("overlap_negative", "negative eigenspace", "#e31a1c"), ("overlap_top", "top eigenspace (same dim.)",
                                                                    "#1f78b4"),

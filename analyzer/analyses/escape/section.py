@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from analyzer.report.markdown import image, markdown_table, opening
+from analyzer.sections.markdown import image, markdown_table, opening
 
 NULL = ("overlap_random is the expected overlap with a uniformly random subspace of the Hessian's range of the "
         "same dimension (n_negative / rank x the fraction of d in the range); the *_norm columns divide an overlap "

@@ -25,7 +25,7 @@ class Window:
 def escape_windows(plateaus, stored: np.ndarray) -> list[Window]:
     """One Window per plateau that a loss drop ends, where both checkpoints exist (module docstring)."""
     stored = np.asarray(stored, dtype=np.int64)
-    found = plateaus.plateaus("changepoint")
+    found = plateaus.plateaus()
     spans = [(float(r.start_step), float(r.end_step)) for r in found.itertuples()]
     windows = []
     for drop in plateaus.loss_drops.itertuples():

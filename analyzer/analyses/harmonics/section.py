@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from analyzer.report.markdown import image, markdown_table, opening
+from analyzer.sections.markdown import image, markdown_table, opening
 
 COLUMNS = ["degree", "in_target", "initial_residual", "final_fraction", "rate", "fit_start_step", "fit_end_step",
            "reached_fit_to", "ntk_eigenvalue", "rate_per_eigenvalue", "gd_rate", "rate_over_gd_rate",

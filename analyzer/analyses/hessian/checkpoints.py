@@ -49,8 +49,8 @@ def grid_steps(last: int, per_decade: int) -> list[int]:
 
 
 def _plateau_points(plateaus) -> list[tuple[int, str]]:
-    """Start, middle and end of each change-point plateau."""
-    found = plateaus.plateaus(method="changepoint")
+    """Start, middle and end of each plateau of the default detector (plateaus/detectors.py)."""
+    found = plateaus.plateaus()
     points = []
     for _, row in found.iterrows():
         start, end = int(row["start_step"]), int(row["end_step"])

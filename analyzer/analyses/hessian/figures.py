@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from analyzer.analyses.hessian.status import fraction_band, index_kind
-from analyzer.report.figures import plt, shade
+from analyzer.sections.figures import plt, shade
 
 
 def hessian_figure(table, n_params: int, plateau_intervals=(), title: str = "") -> Figure:

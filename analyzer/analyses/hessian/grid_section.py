@@ -9,9 +9,9 @@ def grid_lines(analyses, figs: dict, prefix: str) -> list[str]:
     """The grid figure and a line on it, or a line saying how to get it (the report does not compute the grid)."""
     from analyzer.analyses.hessian.figures import hessian_figure
     from analyzer.core.runner import cached_result
-    from analyzer.report.figures import plateau_intervals
-    from analyzer.report.markdown import image
-    from analyzer.report.model import opened_file
+    from analyzer.sections.figures import plateau_intervals
+    from analyzer.sections.markdown import image
+    from analyzer.sections.run_analyses import opened_file
 
     try:
         with opened_file(analyses) as opened:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from analyzer.report.markdown import image, markdown_table, opening
+from analyzer.sections.markdown import image, markdown_table, opening
 
 
 def section(analyses, figs: dict, prefix: str, level: int) -> list[str]:
     from analyzer.analyses.hessian.figures import hessian_figure  # matplotlib: only when a report is drawn
-    from analyzer.report.figures import plateau_intervals
+    from analyzer.sections.figures import plateau_intervals
 
     result, lines = opening(analyses, "hessian", "Hessian and saddle index", level)
     if result is None:

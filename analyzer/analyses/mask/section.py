@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from analyzer.report.markdown import image, markdown_table, opening
+from analyzer.sections.markdown import image, markdown_table, opening
 
 TABLE_ROWS = 10
 

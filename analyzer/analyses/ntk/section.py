@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from analyzer.analyses.ntk.result import optimizer_text
-from analyzer.report.markdown import image, markdown_table, opening
+from analyzer.sections.markdown import image, markdown_table, opening
 
 TABLE_ROWS = 10
 

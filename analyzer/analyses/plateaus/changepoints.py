@@ -4,13 +4,14 @@ resolution, cliffs carved out, flat runs labelled, and (edges="logistic") edges 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
+from analyzer.analyses.plateaus.detection import Detection, Detector
 from analyzer.analyses.plateaus.loss_curve import (MIN_GRID_POINTS, Curve, LineSums, local_slopes, long_flat_runs,
                                                    segment_frame)
 from analyzer.analyses.plateaus.params import PlateauParams
 from analyzer.analyses.plateaus.loss_drops import logistic_edges, split_cliffs, loss_drops_frame
 
+NAME = "changepoint"
 REFINE_BINS = 2  # refinement searches this many grid bins either side of a coarse change point
 
 
@@ -33,7 +34,7 @@ def _line_cost(x: np.ndarray, y: np.ndarray):
     return LineCost()
 
 
-def changepoint_segments(curve: Curve, params: PlateauParams) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+def changepoint_segments(curve: Curve, params: PlateauParams) -> Detection:
     """Pelt on the log-step grid, change points refined at full resolution, one row per segment, loss_drops."""
     import ruptures as rpt
 
@@ -45,10 +46,10 @@ def changepoint_segments(curve: Curve, params: PlateauParams) -> tuple[pd.DataFr
         grid_bkps = algo.fit(curve.grid_y.reshape(-1, 1)).predict(pen=penalty)[:-1]
         coarse = [int(curve.grid_first[b]) for b in grid_bkps]
         bounds = [0, *_refine(curve, coarse), len(curve.y)]
-    frame = segment_frame(curve, bounds, "changepoint", params)
+    frame = segment_frame(curve, bounds, NAME, params)
     split = split_cliffs(curve, bounds, flat_segments(frame.slope.to_numpy(), params), MIN_GRID_POINTS)
     if len(split) != len(bounds):
-        bounds, frame = split, segment_frame(curve, split, "changepoint", params)
+        bounds, frame = split, segment_frame(curve, split, NAME, params)
     start_u = np.log10(frame.start_step.to_numpy() + 1.0)
     end_u = np.log10(frame.end_step.to_numpy() + 2.0)  # a segment lasts until the next step begins
     flags = long_flat_runs(flat_segments(frame.slope.to_numpy(), params),
@@ -60,9 +61,9 @@ def changepoint_segments(curve: Curve, params: PlateauParams) -> tuple[pd.DataFr
     change_points = curve.steps[np.asarray(bounds[1:-1], dtype=np.int64)]
     merged, flags = merge_plateau_runs(bounds, flags)
     if len(merged) != len(bounds) or params.edges == "logistic":
-        frame = segment_frame(curve, merged, "changepoint", params)
+        frame = segment_frame(curve, merged, NAME, params)
     frame["is_plateau"] = flags
-    return frame, change_points, loss_drops
+    return Detection(frame, change_points, loss_drops)
 
 
 MAX_RELATIVE_SLOPE = 1.0  # the relative test never makes a segment falling or rising faster than this flat
@@ -114,3 +115,6 @@ def _refine(curve: Curve, coarse: list[int]) -> list[int]:
         cost = sums.fit(0, split)[0] + sums.fit(split, right - left)[0]
         refined.append(int(left + split[np.argmin(cost)]))
     return refined
+
+
+DETECTOR = Detector(name=NAME, by="change points", title="change points", detect=changepoint_segments)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analyzer.report.markdown import markdown_table
+from analyzer.analyses.plateaus.detectors import DETECTORS
+from analyzer.sections.markdown import markdown_table
 
 
 def tables(runs, pooled) -> list[str]:
@@ -13,12 +14,13 @@ def tables(runs, pooled) -> list[str]:
 
 
 def _plateau_counts(runs) -> pd.DataFrame:
+    """Each run's plateaus by every detector, and its change points."""
     rows = []
     for run in runs:
         result = run.results.get("plateaus")
         if result is None:
-            rows.append((run.label, np.nan, np.nan, np.nan))
+            rows.append((run.label, *[np.nan] * len(DETECTORS), np.nan))
             continue
-        rows.append((run.label, len(result.plateaus("changepoint")), len(result.plateaus("gradient")),
-                     len(result.change_points)))
-    return pd.DataFrame(rows, columns=["run", "plateaus (change points)", "plateaus (gradient)", "change points"])
+        rows.append((run.label, *(len(result.plateaus(name)) for name in DETECTORS), len(result.change_points)))
+    columns = ["run", *(f"plateaus ({detector.title})" for detector in DETECTORS.values()), "change points"]
+    return pd.DataFrame(rows, columns=columns)

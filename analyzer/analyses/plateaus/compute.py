@@ -34,8 +34,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analyzer.analyses.plateaus.changepoints import changepoint_segments
-from analyzer.analyses.plateaus.gradient import gradient_segments
+from analyzer.analyses.plateaus.detectors import AGREEMENT_DETECTOR, DEFAULT_DETECTOR, DETECTORS
 from analyzer.analyses.plateaus.loss_curve import prepare
 from analyzer.analyses.plateaus.params import PlateauParams
 from analyzer.analyses.plateaus.result import EDGE_COLUMNS, SEGMENT_COLUMNS, PlateauResult
@@ -53,20 +52,20 @@ def compute(run, params: PlateauParams, deps=None) -> PlateauResult:
 
 
 def detect_plateaus(steps: np.ndarray, loss: np.ndarray, params: PlateauParams | None = None) -> PlateauResult:
-    """Plateaus of `loss` (one value per step) by change points and by the slope threshold."""
+    """Plateaus of `loss` (one value per step) by every detector (plateaus/detectors.py)."""
     params = params if params is not None else PlateauParams()
     curve, note = prepare(np.asarray(steps), np.asarray(loss), params)
-    cp_frame, change_points, loss_drops = changepoint_segments(curve, params)
-    grad_frame = gradient_segments(curve, params)
-    segments = pd.concat([cp_frame, grad_frame], ignore_index=True)[SEGMENT_COLUMNS]
+    found = {name: detector.detect(curve, params) for name, detector in DETECTORS.items()}
+    segments = pd.concat([detection.segments for detection in found.values()], ignore_index=True)[SEGMENT_COLUMNS]
     last_step = int(curve.steps[-1])
-    edges_found = pd.concat([plateau_edges(cp_frame, "changepoint", last_step),
-                       plateau_edges(grad_frame, "gradient", last_step)], ignore_index=True)
-    agreement = edge_agreement(_steps_of(edges_found, "changepoint"), _steps_of(edges_found, "gradient"),
+    edges_found = pd.concat([plateau_edges(detection.segments, name, last_step) for name, detection in found.items()],
+                            ignore_index=True)
+    agreement = edge_agreement(_steps_of(edges_found, DEFAULT_DETECTOR), _steps_of(edges_found, AGREEMENT_DETECTOR),
                                params.tolerance)
-    return PlateauResult(segments=segments, plateau_edges=edges_found, change_points=change_points, agreement=agreement,
-                         loss_drops=loss_drops, noise_sigma=float(curve.sigma), n_steps_used=int(len(curve.steps)),
-                         note=note)
+    default = found[DEFAULT_DETECTOR]
+    return PlateauResult(segments=segments, plateau_edges=edges_found, change_points=default.change_points,
+                         agreement=agreement, loss_drops=default.loss_drops, noise_sigma=float(curve.sigma),
+                         n_steps_used=int(len(curve.steps)), note=note)
 
 
 def _steps_of(edges: pd.DataFrame, method: str) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from analyzer.report.figures import PLATEAU_SHADE, RUN_PALETTE, plt, shade
+from analyzer.sections.figures import PLATEAU_SHADE, RUN_PALETTE, plt, shade
 
 
 def loss_figure(steps, loss, plateau_intervals=(), change_points=(), title: str = "", loss_drop_steps=(),

@@ -1,4 +1,4 @@
-"""The plateaus analysis' result: segments and plateau edges of log10(loss) from both methods."""
+"""The plateaus analysis' result: segments and plateau edges of log10(loss) from every detector."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from analyzer.analyses.plateaus import detectors
 from analyzer.analyses.plateaus.loss_drops import loss_drops_frame
-from analyzer.errors import BadInputError
 
 SEGMENT_COLUMNS = ["method", "start_step", "end_step", "duration", "mean_log10_loss", "slope", "is_plateau"]
 # The loss-drop columns as printed: `end_step` there is the plateau's end (its first step after), not the drop's,
@@ -22,7 +22,7 @@ EDGE_COLUMNS = ["method", "step", "kind"]
 
 @dataclass(frozen=True)
 class PlateauResult:
-    """Segments and plateau edges of log10(loss) from the change-point and the gradient method."""
+    """Segments and plateau edges of log10(loss) from every detector (plateaus/detectors.py)."""
 
     segments: pd.DataFrame  # SEGMENT_COLUMNS; duration in steps, slope in decades of loss per decade of steps
     plateau_edges: pd.DataFrame  # EDGE_COLUMNS; kind "start" (first plateau step) or "end" (first step after it)
@@ -36,13 +36,15 @@ class PlateauResult:
     note: str = ""  # why part of the run was not analysed, if any
     loss_label: str = ""  # which loss the run logged, when not the MSE: "training loss (user-defined: NAME)"
 
-    def plateaus(self, method: str = "changepoint") -> pd.DataFrame:
-        _check_method(method)
+    def plateaus(self, method: str | None = None) -> pd.DataFrame:
+        """The plateau segments of detector `method` (None: the default detector)."""
+        method = detectors.get(method).name
         frame = self.segments
         return frame[(frame.method == method) & frame.is_plateau.astype(bool)].reset_index(drop=True)
 
-    def edge_steps(self, method: str = "changepoint") -> np.ndarray:
-        _check_method(method)
+    def edge_steps(self, method: str | None = None) -> np.ndarray:
+        """The plateau edges' steps of detector `method` (None: the default detector)."""
+        method = detectors.get(method).name
         return np.unique(self.plateau_edges.loc[self.plateau_edges.method == method, "step"].to_numpy(dtype=np.int64))
 
     def loss_drop_steps(self) -> np.ndarray:
@@ -52,17 +54,19 @@ class PlateauResult:
         return mids[np.isfinite(mids)]
 
     def headline(self) -> str:
-        counts = {m: len(self.plateaus(m)) for m in ("changepoint", "gradient")}
-        n_edges = {m: len(self.edge_steps(m)) for m in ("changepoint", "gradient")}
-        if n_edges["changepoint"] == 0 and n_edges["gradient"] == 0:
-            flat = " (the whole analysed run is one flat plateau)" if counts["changepoint"] else ""
+        default = detectors.DEFAULT_DETECTOR
+        counts = {m: len(self.plateaus(m)) for m in detectors.DETECTORS}
+        n_edges = {m: len(self.edge_steps(m)) for m in detectors.DETECTORS}
+        if not any(n_edges.values()):
+            flat = " (the whole analysed run is one flat plateau)" if counts[default] else ""
             text = f"no plateau edges found{flat}"
         else:
-            text = (f"{counts['changepoint']} plateau{'s' * (counts['changepoint'] != 1)} by change points "
-                    f"({n_edges['changepoint']} edges), "
-                    f"{counts['gradient']} by the gradient method ({n_edges['gradient']} edges); "
-                    f"{self.agreement.get('matched', 0)} edges agree within {self.agreement.get('tolerance_decades')}"
-                    " decades")
+            found = []
+            for m in sorted(detectors.DETECTORS, key=lambda m: m != default):  # the default detector first
+                noun = f" plateau{'s' * (counts[m] != 1)}" if m == default else ""
+                found.append(f"{counts[m]}{noun} by {detectors.DETECTORS[m].by} ({n_edges[m]} edges)")
+            text = (", ".join(found) + f"; {self.agreement.get('matched', 0)} edges agree within "
+                    f"{self.agreement.get('tolerance_decades')} decades")
         return text + (f"; {self.note}" if self.note else "") + (f"; loss: {self.loss_label}" if self.loss_label else "")
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -75,7 +79,3 @@ class PlateauResult:
         named so (in --json: end_step, mid_step, start_step), in the order they happen."""
         return self.loss_drops.rename(columns=LOSS_DROP_DISPLAY)
 
-
-def _check_method(method: str) -> None:
-    if method not in ("changepoint", "gradient"):
-        raise BadInputError(f"method must be 'changepoint' or 'gradient', got {method!r}")

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from analyzer.report.markdown import image, markdown_table, opening
-from analyzer.report.model import MSE_LABEL, loss_name, loss_of
+from analyzer.sections.markdown import image, markdown_table, opening
+from analyzer.sections.run_analyses import MSE_LABEL, loss_name, loss_of
 
 SHOWN_COLUMNS = ["method", "start_step", "end_step", "duration", "mean_log10_loss", "slope"]
 
 
 def section(analyses, figs: dict, prefix: str, level: int) -> list[str]:
     from analyzer.analyses.plateaus.figures import loss_figure  # matplotlib: only when a report is drawn
-    from analyzer.report.figures import plateau_intervals
+    from analyzer.sections.figures import plateau_intervals
 
     heading = "#" * level
     plateaus, lines = opening(analyses, "plateaus", "Loss and plateaus", level)

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from analyzer.report.markdown import image, markdown_table
+from analyzer.sections.markdown import image, markdown_table
 
 
 def _target_key(run) -> str:

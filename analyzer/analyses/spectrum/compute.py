@@ -60,7 +60,7 @@ def compute(run, params: SpectrumParams, deps=None) -> SpectrumResult:
     """The spectrum analysis of a run (predictions read block by block): on Fourier modes, or on spherical-harmonic
     degrees for a run trained with --target harmonics."""
     from analyzer.bases.for_run import committed_predictions, eval_grid_length, on_sphere_coords  # scipy.special
-    from trainer.byo.frequencies import method_text
+    from trainer.runfile.frequencies import method_text
 
     if run.target.get("kind") == "harmonics" or on_sphere_coords(run):
         return dataclasses.replace(harmonics_spectrum(run, params), targets_found=method_text(run.target))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from analyzer.report.figures import freq_color, plt, shade
+from analyzer.sections.figures import freq_color, plt, shade
 
 
 def spectral_heatmap_figure(spectrum, full, title: str = "") -> Figure:

@@ -3,13 +3,13 @@ table."""
 
 from __future__ import annotations
 
-from analyzer.report.markdown import image, markdown_table, opening
+from analyzer.sections.markdown import image, markdown_table, opening
 
 
 def section(analyses, figs: dict, prefix: str, level: int) -> list[str]:
     # matplotlib is imported only when a report is drawn
     from analyzer.analyses.spectrum.figures import rel_error_figure, spectral_heatmap_figure
-    from analyzer.report.figures import plateau_intervals
+    from analyzer.sections.figures import plateau_intervals
 
     heading = "#" * level
     spectrum, lines = opening(analyses, "spectrum", "Spectral dynamics", level)
@@ -34,7 +34,7 @@ def _full_spectrum(analyses, spectrum):
     from analyzer.analyses.spectrum.dft import amplitude_spectrum
     from analyzer.analyses.spectrum.figures import heatmap_max_hz
     from analyzer.analyses.spectrum.modes import mode_amplitudes
-    from analyzer.report.model import opened_file
+    from analyzer.sections.run_analyses import opened_file
 
     with opened_file(analyses) as opened:
         if spectrum.mode_name != "freq_hz":

@@ -88,7 +88,7 @@ class DampedDeviations(Claim):
     def section(self, study, result, figs: dict) -> list[str]:
         if result is None:
             return []
-        from analyzer.report.markdown import image, markdown_table
+        from analyzer.sections.markdown import image, markdown_table
         from analyzer.study.claims.theory_figures import damped_figure
 
         runs = result["runs"]

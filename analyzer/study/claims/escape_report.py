@@ -23,7 +23,7 @@ CONTROL_TEXT = (
 def escape_section(study, result: dict, figs: dict, row_name: str) -> list[str]:
     """The escape directions and escape time."""
     from analyzer.analyses.escape.params import EscapeParams
-    from analyzer.report.markdown import image, markdown_table
+    from analyzer.sections.markdown import image, markdown_table
 
     pool, fit = result.get("escape_pool"), result.get("escape_time")
     if pool is None:

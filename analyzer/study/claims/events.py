@@ -48,7 +48,7 @@ def _events(context) -> RunEvents:
     escapes = events_from(name, spectrum, plateaus, CorrelateParams(reference="escapes"))
     edges = events_from(name, spectrum, plateaus, CorrelateParams(reference="edges"))
     learning = spectrum.learning.sort_values(spectrum.mode_name)
-    found = plateaus.plateaus("changepoint")
+    found = plateaus.plateaus()
     return RunEvents(
         modes=learning[spectrum.mode_name].to_numpy(np.float64), mode_unit=spectrum.mode_unit,
         amplitudes=learning[MODE_WORDS[spectrum.mode_name][2][2]].to_numpy(np.float64),

@@ -122,7 +122,7 @@ class GdMaskBandwidth(Claim):
     def section(self, study, result, figs: dict) -> list[str]:
         if result is None:
             return []
-        from analyzer.report.markdown import image, markdown_table
+        from analyzer.sections.markdown import image, markdown_table
         from analyzer.study.claims.theory_figures import mask_figure
 
         runs = result["runs"]

@@ -64,7 +64,7 @@ def effect_text(row: TestRow) -> str:
 
 
 def group_lines(table: pd.DataFrame) -> list[str]:
-    from analyzer.report.markdown import markdown_table
+    from analyzer.sections.markdown import markdown_table
 
     if table.empty:
         return []

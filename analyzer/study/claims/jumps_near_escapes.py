@@ -17,7 +17,7 @@ import pandas as pd
 from analyzer.study.claims.base import Claim, ClaimJob
 from analyzer.study.claims.jump_tests import (JumpEvents, effect_text, group_lines, group_rows, per_run_effects, unit,
                                               units_of)
-from analyzer.study.claims.specifications import (DETECTORS, PRIMARY_SPEC, SpecEvents, joint_test,
+from analyzer.study.claims.specifications import (PRIMARY_SPEC, SpecEvents, joint_test, reference_name,
                                                   shared_swap_draws, spec_events, spec_jobs, specifications)
 from analyzer.study.claims.events import EVENTS_JOBS, run_events
 from analyzer.stats import ALPHA, TestRow, detectable_effect, local_level
@@ -84,7 +84,7 @@ class JumpsNearEscapes(Claim):
         return [self.verdict(verdict, evidence)]
 
     def section(self, study, result, figs: dict) -> list[str]:
-        from analyzer.report.markdown import image, markdown_table
+        from analyzer.sections.markdown import image, markdown_table
         from analyzer.study.figures_tests import spec_curve_figure
 
         lines = ["## Primary test (named before the data)", "",
@@ -162,7 +162,7 @@ def specification_curve(study, claim_id: str) -> dict:
     for s, (detector, threshold, event) in enumerate(specs):
         known = len(null) > 0 and np.isfinite(observed[s]) and np.all(np.isfinite(null[:, s]))
         rows.append({"detector": detector, "threshold": threshold, "event": event, "runs": "seeds",
-                     "primary": (detector, threshold, event) == PRIMARY_SPEC, "reference": DETECTORS[detector],
+                     "primary": (detector, threshold, event) == PRIMARY_SPEC, "reference": reference_name(detector),
                      "effect": float(observed[s] - reference[s]) if known else None,  # not attenuated
                      "p_value": float((1 + np.sum(null[:, s] <= observed[s] + 1e-12)) / (1 + len(null)))
                      if known else None, "ci_low": None, "ci_high": None})

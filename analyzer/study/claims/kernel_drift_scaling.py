@@ -82,7 +82,7 @@ class KernelDriftScaling(Claim):
     def section(self, study, result, figs: dict) -> list[str]:
         if result is None or result["runs"].empty:
             return []
-        from analyzer.report.markdown import image, markdown_table
+        from analyzer.sections.markdown import image, markdown_table
         from analyzer.study.claims.theory_figures import drift_figure
 
         table = (result["runs"].groupby(["series", "width"]).value

@@ -42,7 +42,7 @@ class NoiseFloor(Claim):
         return [self.verdict("descriptive", noise_sentence(result).rstrip("."))]
 
     def section(self, study, result, figs: dict) -> list[str]:
-        from analyzer.report.markdown import image, markdown_table
+        from analyzer.sections.markdown import image, markdown_table
         from analyzer.study import figures as study_figures
 
         lines = ["## Noise floor: float rounding vs seeds vs groups", ""]

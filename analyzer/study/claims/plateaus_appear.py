@@ -55,7 +55,7 @@ class PlateausAppear(Claim):
         return [self.verdict(st.verdict(fraction), evidence)]
 
     def section(self, study, result, figs: dict) -> list[str]:
-        from analyzer.report.markdown import markdown_table
+        from analyzer.sections.markdown import markdown_table
 
         table = result["quantities"]
         if table.empty:

@@ -78,7 +78,7 @@ class RatesOrderedByDegree(Claim):
     def section(self, study, result, figs: dict) -> list[str]:
         if result is None:
             return []
-        from analyzer.report.markdown import markdown_table
+        from analyzer.sections.markdown import markdown_table
 
         rates = result["rates"]
         table = (rates.groupby(["series", "role", "mode", "unit", "width"]).rate.median().unstack("width")

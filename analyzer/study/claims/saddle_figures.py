@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analyzer.report.figures import plt
+from analyzer.sections.figures import plt
 
 
 def grid_band_figure(points: pd.DataFrame) -> Figure:

@@ -8,7 +8,7 @@ import pandas as pd
 
 
 def saddle_section(study, result: dict, figs: dict, control_text: str) -> list[str]:
-    from analyzer.report.markdown import image, markdown_table
+    from analyzer.sections.markdown import image, markdown_table
     from analyzer.study.claims.saddle_control import grid_points
     from analyzer.study.claims.saddle_figures import grid_band_figure
 
@@ -40,7 +40,7 @@ def saddle_section(study, result: dict, figs: dict, control_text: str) -> list[s
 
 
 def _quantity_lines(result: dict) -> list[str]:
-    from analyzer.report.markdown import markdown_table
+    from analyzer.sections.markdown import markdown_table
 
     table = result["quantities"]
     if table.empty:

@@ -23,11 +23,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analyzer.analyses.plateaus.detectors import DEFAULT_DETECTOR, DETECTORS
+
 THRESHOLDS = (0.05, 0.1, 0.2)
-DETECTORS = {"changepoint": "escapes", "gradient": "plateau ends (gradient method)"}
 EVENTS = ("jump", "jump after the transient", "learned step", "first reached")
 TRANSIENT_STEPS = 20  # jumps before this step are the initial transient
-PRIMARY_SPEC = ("changepoint", 0.1, "jump")
+PRIMARY_SPEC = (DEFAULT_DETECTOR, 0.1, "jump")
+
+
+def reference_name(detector: str) -> str:
+    """What a detector's specifications measure jumps against: the default detector's escapes (the loss drops'
+    midpoints), every other detector's plateau ends."""
+    return "escapes" if detector == DEFAULT_DETECTOR else f"plateau ends ({detector} method)"
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,7 @@ def spec_events(context, events) -> SpecEvents:
     """Every specification's events of one run (events: the run's RunEvents, at the default threshold)."""
     plateaus = context.result("plateaus")
     found = plateaus.plateau_edges
-    ends = found[(found.method == "gradient") & (found.kind == "end")]
+    ends = {name: found[(found.method == name) & (found.kind == "end")].step.to_numpy(np.float64) for name in DETECTORS}
     out = {}
     for threshold in THRESHOLDS:
         spectrum = context.result("spectrum") if threshold == 0.1 else context.result("spectrum", threshold=threshold)
@@ -62,8 +69,8 @@ def spec_events(context, events) -> SpecEvents:
         reached = learning.first_below_step.to_numpy(np.float64)
         out[(threshold, "learned step")] = learned[np.isfinite(learned)]
         out[(threshold, "first reached")] = reached[np.isfinite(reached)]
-    return SpecEvents(out, {"changepoint": events.escape_steps,
-                            "gradient": np.unique(ends.step.to_numpy(np.float64))})
+    return SpecEvents(out, {name: events.escape_steps if name == DEFAULT_DETECTOR else np.unique(ends[name])
+                            for name in DETECTORS})
 
 
 def specifications() -> list[tuple[str, float, str]]:

@@ -58,7 +58,7 @@ def ordering_frame(seeds, group_of: dict[str, str]) -> pd.DataFrame:
 
 
 def learned_section(study, result: dict, figs: dict) -> list[str]:
-    from analyzer.report.markdown import image, markdown_table
+    from analyzer.sections.markdown import image, markdown_table
     from analyzer.study import figures as study_figures
 
     lines = ["## Spectral bias: learned step per frequency", "",
@@ -82,7 +82,7 @@ def learned_section(study, result: dict, figs: dict) -> list[str]:
 
 def order_lines(result: dict) -> list[str]:
     """The rank statistic per condition and group, and the strict-order count beside it (descriptive)."""
-    from analyzer.report.markdown import markdown_table
+    from analyzer.sections.markdown import markdown_table
 
     taus = result["taus"]
     if taus.empty:
@@ -117,7 +117,7 @@ def heatmap_lines(study, result: dict, figs: dict) -> list[str]:
     """Per group, the spectral heatmap of the median seed run."""
     from analyzer.analyses.spectrum.figures import heatmap_grid_figure
     from analyzer.errors import AnalyzerError
-    from analyzer.report.markdown import image
+    from analyzer.sections.markdown import image
 
     spectra = {}
     for group, run in median_runs(study, result["learned"]).items():

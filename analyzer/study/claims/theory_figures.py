@@ -8,7 +8,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from analyzer.report.figures import plt
+from analyzer.sections.figures import plt
 
 
 def width_colors(widths) -> dict:

@@ -7,7 +7,7 @@ import pandas as pd
 
 
 def rate_section(study, result: dict, figs: dict) -> list[str]:
-    from analyzer.report.markdown import image, markdown_table
+    from analyzer.sections.markdown import image, markdown_table
     from analyzer.study.claims.theory_figures import rate_figure, ratio_figure, twin_loss_figure
 
     runs: pd.DataFrame = result["runs"]

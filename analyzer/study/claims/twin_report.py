@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 
 def twin_section(study, result: dict, figs: dict) -> list[str]:
-    from analyzer.report.markdown import image, markdown_table
+    from analyzer.sections.markdown import image, markdown_table
     from analyzer.study import figures as study_figures
 
     contrasts = result["contrasts"]
@@ -49,7 +49,7 @@ def twin_section(study, result: dict, figs: dict) -> list[str]:
 def contrast_figure(study, view, contrasts: dict) -> Figure:
     """One panel per claim: every network-twin pair's effect (network vs twin) joined by a line; `view`: the study
     of the twins alone (twin_contrast.twin_view)."""
-    from analyzer.report.figures import plt
+    from analyzer.sections.figures import plt
 
     from analyzer.study.claims import get
 

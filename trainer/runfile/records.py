@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from trainer.byo import degrees, frequencies
-from trainer.byo.frequencies import (DETECT_FRACTION, check_freqs_on_grid, detect_freqs,  # noqa: F401 (re-exported)
+from trainer.runfile import degrees, frequencies
+from trainer.runfile.frequencies import (DETECT_FRACTION, check_freqs_on_grid, detect_freqs,  # noqa: F401 (re-exported)
                                      uniform_grid_length)
 from trainer.config import PRESETS, ModelSpec
 from trainer.errors import ConfigError
@@ -148,7 +148,7 @@ def _sphere_target(points: np.ndarray, data: dict[str, np.ndarray], freqs_hz) ->
 def model_spec_for(reference: str, kwargs: dict[str, Any] | None = None) -> ModelSpec:
     """The spec of `--model`: "preset:NAME" (our preset's model; kwargs override its fields) or
     "package.module:callable" (kind "import", called with kwargs)."""
-    from trainer.byo import constructor
+    from trainer import constructor
 
     kwargs = dict(kwargs or {})
     if reference.startswith("preset:"):

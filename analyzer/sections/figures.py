@@ -43,8 +43,8 @@ def loss_overlay_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> Fig
 
 
 def plateau_intervals(plateaus) -> list[tuple[int, int]]:
-    """(start, end) steps of the change-point plateaus of a plateaus result, to shade; none without one."""
+    """(start, end) steps of the plateaus of a plateaus result (its default detector's), to shade; none without one."""
     if plateaus is None:
         return []
-    frame = plateaus.plateaus("changepoint")
+    frame = plateaus.plateaus()
     return list(zip(frame.start_step.astype(int), frame.end_step.astype(int)))

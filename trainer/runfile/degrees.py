@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from trainer import harmonics
-from trainer.byo.frequencies import DETECT_FRACTION, DETECT_RTOL
+from trainer.runfile.frequencies import DETECT_FRACTION, DETECT_RTOL
 
 DETECT_MAX_DEGREE = 8
 SPHERE_ATOL = 1e-3  # coords this close to unit norm are points on the sphere (stored values are rounded)
