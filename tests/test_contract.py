@@ -56,12 +56,14 @@ def tiny_runs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def degenerate_runs(tiny_runs, tmp_path_factory):
-    """(tiny run, kind) -> that run made degenerate (helpers.degenerate_run), each written once on first use."""
+    """(tiny run, kind) -> that run made degenerate (helpers.degenerate_run), each written once on first use, under
+    the tiny run's file name (results that name their run name it alike)."""
     folder, made = tmp_path_factory.mktemp("degenerate"), {}
 
     def degenerate(base: str, kind: str):
         if (base, kind) not in made:
-            made[base, kind] = degenerate_run(tiny_runs / base, folder / f"{base[:-3]}-{kind}.h5", kind)
+            (folder / kind).mkdir(exist_ok=True)
+            made[base, kind] = degenerate_run(tiny_runs / base, folder / kind / base, kind)
         return made[base, kind]
 
     return degenerate
@@ -197,6 +199,13 @@ def test_the_cli_command_exists_and_its_json_parses(name, tiny_runs, tmp_path):
     assert result.exit_code == 0, result.output
     json.loads(result.stdout)
     assert digest(run) == before, "the command modified the run file"
+
+
+@pytest.mark.parametrize("name", [n for n in RUN_NAMES if registry.get(n).tags.run_kind != "any"])
+def test_an_analysis_of_one_kind_of_run_refuses_another(name, tiny_runs):
+    """Tags.run_kind is what the analysis checks: another kind of run gets a BadInputError (a one-line error)."""
+    with pytest.raises(BadInputError):
+        analyze(tiny_runs / TINY_RUN["any"], name, use_cache=False, **fast(name))
 
 
 @pytest.mark.parametrize("kind", DEGENERATE)
