@@ -249,13 +249,19 @@ def test_an_analysis_that_needs_no_run_computes_without_one(name, tiny_runs):
 
 
 def holders(name: str, paths, opened) -> list:
-    """RunAnalyses of `name` and of everything it reads, on open runs, as the report builds them."""
+    """RunAnalyses of `name` and of everything it reads, on open runs, as the report builds them (each run's results
+    through one resolver, so that a dependency is computed once)."""
+    from analyzer.core.runner import resolver_for
     from analyzer.report.model import RunAnalyses
 
-    wanted = [*registry.dependency_closure(name), name]
-    return [RunAnalyses(r.label, path, r.run.fingerprint, r.run.status, r.run.n_steps, r.run.config, r.run.target,
-                        {n: analyze(r.run, n, use_cache=False, **fast(n)) for n in wanted}, {}, run=r.run)
-            for path, r in zip(paths, opened)]
+    holders = []
+    for path, r in zip(paths, opened):
+        resolver, params = resolver_for(r.run, name, use_cache=False, **fast(name))
+        results = {name: resolver.result(name, params)}
+        results |= {n: resolver.result(n, resolver.params_for(n)) for n in registry.dependency_closure(name)}
+        holders.append(RunAnalyses(r.label, path, r.run.fingerprint, r.run.status, r.run.n_steps, r.run.config,
+                                   r.run.target, results, {}, run=r.run))
+    return holders
 
 
 @pytest.mark.parametrize("name", RUN_NAMES)
