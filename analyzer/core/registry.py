@@ -36,7 +36,7 @@ class Tags:
 
     reads: str = "checkpoints"
     run_kind: str = "any"
-    fast_params: dict = field(default_factory=dict)
+    fast_params: dict = field(default_factory=dict, hash=False)
     cost: str = "cheap"
 
     def __post_init__(self):
