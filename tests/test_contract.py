@@ -135,6 +135,21 @@ def test_the_registry_entry_is_complete(name):
     assert analysis.hooks.pool is None or analysis.needs_run
 
 
+def test_a_declared_analysis_loads_on_first_use_under_its_own_name(monkeypatch):
+    """The registry knows only what a package declared (registry.declare); it loads each on first use."""
+    stand_in = dataclasses.replace(registry.get("plateaus"), name="stand-in")
+    loads = []
+    monkeypatch.setattr(registry, "REGISTRY", dict(registry.REGISTRY))
+    monkeypatch.setattr(registry, "_declared", dict(registry._declared))
+    monkeypatch.setattr(registry, "_loaded", registry._loaded)  # each restored after the test
+    registry.declare(["stand-in"], lambda name: loads.append(name) or stand_in)
+    assert loads == [] and registry.names()[-1] == "stand-in" and registry.get("stand-in") is stand_in
+    assert loads == ["stand-in"]
+    registry.declare(["misnamed"], lambda name: stand_in)
+    with pytest.raises(RuntimeError, match="declared as 'misnamed' registers 'stand-in'"):
+        registry.names()
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_defaults_construct(name):
     params = registry.get(name).params()
