@@ -15,6 +15,7 @@ How the package is laid out, and where each kind of change goes: docs/architectu
 
 from __future__ import annotations
 
+from analyzer import analyses  # noqa: F401 -- declares the built-in analyses to the registry (imports none of them yet)
 from analyzer.core.registry import ANALYZER_VERSION as __version__
 from analyzer.core.runner import analyze
 from analyzer.io.run import Run, open_run
@@ -22,22 +23,22 @@ from analyzer.io.run import Run, open_run
 
 def __getattr__(name: str):
     # Analyses are imported on first use so that `import analyzer` (and `analyze --help`) stays fast.
-    from analyzer.core import registry
     from analyzer.analyses import BUILTIN
+    from analyzer.core import registry
 
     if name not in BUILTIN:
         raise AttributeError(f"module 'analyzer' has no attribute {name!r}")
     analysis = registry.get(name)
 
     def run_analysis(run, **params):
-        if analysis.pool is not None and isinstance(run, (list, tuple)):
+        if analysis.hooks.pool is not None and isinstance(run, (list, tuple)):
             from analyzer.core.runner import analyze_pooled
 
             return analyze_pooled(list(run), name, **params)
         return analyze(run, name, **params)
 
     run_analysis.__name__ = run_analysis.__qualname__ = name
-    pooled = "; a list of runs is pooled" if analysis.pool is not None else ""
+    pooled = "; a list of runs is pooled" if analysis.hooks.pool is not None else ""
     run_analysis.__doc__ = f"`analyze(run, {name!r}, **params)`: {analysis.summary}{pooled}."
     return run_analysis
 

@@ -39,10 +39,15 @@ def _default_text(value: Any) -> str:
     return str(value)
 
 
+def option_flag(field: dataclasses.Field, prefix: str = "") -> str:
+    """The option that sets a Params field: `--<prefix><field-name>`, or the name its `param(cli=...)` gives."""
+    return "--" + prefix + (spec_of(field).cli or field.name.replace("_", "-"))
+
+
 def field_option(field: dataclasses.Field, python_name: str, prefix: str = "") -> inspect.Parameter:
     """The typer option of one Params field (default None: the Params default applies)."""
     spec, kind = spec_of(field), _kind(field)
-    flag = "--" + prefix + (spec.cli or field.name.replace("_", "-"))
+    flag = option_flag(field, prefix)
     help_text = spec.help or field.name
     show = _default_text(field.default) if field.default is not dataclasses.MISSING else None
     if kind == "bool":
@@ -95,8 +100,7 @@ def parse_value(params: type, name: str, value: Any, prefix: str) -> Any:
     try:
         return tuple(int(part) for part in str(value).split(",") if part.strip())
     except ValueError:
-        flag = "--" + prefix + (spec_of(field).cli or name.replace("_", "-"))
-        raise BadInputError(f"{flag} must be comma-separated integers, got {value!r}") from None
+        raise BadInputError(f"{option_flag(field, prefix)} must be comma-separated integers, got {value!r}") from None
 
 
 def with_signature(fn: Callable, leading: list[inspect.Parameter], options: list[inspect.Parameter],
@@ -122,7 +126,7 @@ def add_analysis_command(app: typer.Typer, analysis) -> None:
     if not analysis.needs_run:
         _add_runless_command(app, analysis, options)
         return
-    if analysis.pool is not None:
+    if analysis.hooks.pool is not None:
         _add_pooled_command(app, analysis, options)
         return
     run_arg = inspect.Parameter("run", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Annotated[
@@ -144,7 +148,7 @@ def add_analysis_command(app: typer.Typer, analysis) -> None:
 
 
 def _add_pooled_command(app: typer.Typer, analysis, options: list[inspect.Parameter]) -> None:
-    """`analyze <name> RUN...`: one or more runs, several pooled (`Analysis.pool`), each through its own cache."""
+    """`analyze <name> RUN...`: one or more runs, several pooled (`Hooks.pool`), each through its own cache."""
     runs_arg = inspect.Parameter("runs", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Annotated[
         list[Path], typer.Argument(help="One or more run files; several are pooled.")])
 

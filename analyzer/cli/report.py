@@ -63,7 +63,7 @@ def alias_targets() -> dict[str, list[tuple[str, str]]]:
 
     targets: dict[str, list[tuple[str, str]]] = {}
     for name in names():
-        for option, field in get(name).report_aliases:
+        for option, field in get(name).hooks.report_aliases:
             targets.setdefault(option, []).append((name, field))
     return targets
 
@@ -73,9 +73,9 @@ def _generated_options() -> list[inspect.Parameter]:
 
     keyword, options = inspect.Parameter.KEYWORD_ONLY, []
     for name in names():
-        if get(name).report_switch:
+        if get(name).hooks.report_switch:
             options.append(inspect.Parameter(f"{SWITCH}{name}", keyword, default=True, annotation=Annotated[
-                bool, typer.Option(f"--{name}/--no-{name}", help=get(name).report_switch)]))
+                bool, typer.Option(f"--{name}/--no-{name}", help=get(name).hooks.report_switch)]))
     for option, pairs in alias_targets().items():
         name, field_name = pairs[0]
         field = next(f for f in dataclasses.fields(get(name).params) if f.name == field_name)
@@ -84,7 +84,7 @@ def _generated_options() -> list[inspect.Parameter]:
         options.append(inspect.Parameter(f"{ALIAS}{option}", keyword, default=None, annotation=Annotated[
             Optional[python_type], typer.Option(f"--{option}", help=f"Sets {setting}: {spec_of(field).help}")]))
     for name in names():
-        if get(name).in_report:  # the others are shown, when cached, at their defaults
+        if get(name).hooks.in_report:  # the others are shown, when cached, at their defaults
             options += [field_option(field, f"{name}{SEPARATOR}{field.name}", prefix=f"{name}-")
                         for field in dataclasses.fields(get(name).params)]
     return options

@@ -177,12 +177,12 @@ def _plan(job: Job, run, cache) -> tuple:
         return ("done",)
     analysis = registry.get(job.name)
     resolver, params = resolver_for(run, job.name, cache=cache, **job.overrides)
-    if analysis.split is None:
+    if analysis.hooks.split is None:
         resolver.result(job.name, params)  # a cache hit or computed and stored
         return ("done",)
     if resolver.cached(job.name, params) is not None:
         return ("done",)
-    pieces, context = analysis.split.plan(run, params, resolver.deps_for(job.name))
+    pieces, context = analysis.hooks.split.plan(run, params, resolver.deps_for(job.name))
     return ("parts", list(pieces), context)
 
 
@@ -194,7 +194,7 @@ def _part(job: Job, piece) -> tuple:
 
     with open_run(job.path) as run, _quiet():
         _, params = resolver_for(run, job.name, **job.overrides)
-        return ("piece", registry.get(job.name).split.part(run, params, piece))
+        return ("piece", registry.get(job.name).hooks.split.part(run, params, piece))
 
 
 @_guard
@@ -208,7 +208,7 @@ def _combine(job: Job, context, outcomes: list[tuple]) -> tuple:
         return ("failed", failed[0])
     with open_run(job.path) as run, _quiet():
         resolver, params = resolver_for(run, job.name, **job.overrides)
-        result = registry.get(job.name).split.combine(run, params, context, [outcome[1] for outcome in outcomes])
+        result = registry.get(job.name).hooks.split.combine(run, params, context, [outcome[1] for outcome in outcomes])
         resolver.put(job.name, params, result)
         return ("done",)
 

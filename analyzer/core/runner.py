@@ -166,7 +166,7 @@ def dependencies(run: Run, name: str, *, cache: Cache | Path | str | None = None
 
 def analyze_pooled(runs: list, name: str, *, use_cache: bool = True, caches: list | None = None,
                    **overrides: Any) -> Any:
-    """Analysis `name` pooled over several runs (its `Analysis.pool`), each run's dependencies through its cache.
+    """Analysis `name` pooled over several runs (its `Hooks.pool`), each run's dependencies through its cache.
 
     Args:
         runs: open Runs or paths (a path is opened for its turn only).
@@ -174,14 +174,14 @@ def analyze_pooled(runs: list, name: str, *, use_cache: bool = True, caches: lis
         overrides: as for `analyze`: the analysis's own parameters and a dict per analysis it reads.
     """
     analysis = registry.get(name)
-    if analysis.pool is None:
+    if analysis.hooks.pool is None:
         raise BadInputError(f"{name} does not pool runs; run it on one run at a time")
     if len(runs) == 0:
         raise BadInputError(f"{name} needs at least one run")
     sub_params = split_sub_params(name, overrides)
     params = registry.make_params(analysis, **overrides)
     caches = list(caches) if caches is not None else [None] * len(runs)
-    return analysis.pool(_pool_items(runs, name, caches, use_cache, sub_params), params)
+    return analysis.hooks.pool(_pool_items(runs, name, caches, use_cache, sub_params), params)
 
 
 def _pool_items(runs: list, name: str, caches: list, use_cache: bool, sub_params: dict):

@@ -58,7 +58,7 @@ def use_cluster(runs: list[ReportRun], options: ReportOptions) -> bool:
         return False
     if options.scheduler or (options.workers or 0) > 1:
         return True
-    split = [name for name in computed_analyses(options) if get(name).split is not None]
+    split = [name for name in computed_analyses(options) if get(name).hooks.split is not None]
     if (os.cpu_count() or 1) < 2 or not split:
         return False
     return any(cached_result(r.run, name, cache=r.cache, **analysis_overrides(name, options)) is None

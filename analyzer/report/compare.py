@@ -15,7 +15,7 @@ def comparison_section(runs: list[RunAnalyses], pooled_of, figs: dict) -> list[s
     Args:
         pooled_of: analysis name -> `pooled(**params)`, its pooled result over these runs (analyses with a pool).
     """
-    compares = sorted(((get(name).compare, name) for name in names() if get(name).compare is not None),
+    compares = sorted(((get(name).hooks.compare, name) for name in names() if get(name).hooks.compare is not None),
                       key=lambda pair: pair[0].order)
     lines = ["## Comparison", ""]
     for compare, name in compares:

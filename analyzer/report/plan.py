@@ -1,7 +1,7 @@
 """What a report will compute, with which parameters, and roughly how long it will take, said before any slow
 analysis runs.
 
-An analysis that is slow says its own cost (`Analysis.estimate`, the Hessian's in analyses/hessian/estimate.py);
+An analysis that is slow says its own cost (`Hooks.estimate`, the Hessian's in analyses/hessian/estimate.py);
 the others are counted at a fixed rough figure.
 """
 
@@ -19,7 +19,7 @@ OTHER_ANALYSES_S = 15  # per run: its plateaus, spectrum and correlate (~3 s), i
 
 def computed_analyses(options: ReportOptions) -> list[str]:
     """The analyses a report computes, in registry order (those left out by their --no-<name> excepted)."""
-    return [n for n in names() if get(n).in_report and n not in options.left_out]
+    return [n for n in names() if get(n).hooks.in_report and n not in options.left_out]
 
 
 def analysis_overrides(name: str, options: ReportOptions) -> dict[str, Any]:
@@ -42,12 +42,12 @@ def report_plan(runs: list, options: ReportOptions) -> list[str]:
     lines = [f"report: {len(runs)} run(s); computing {', '.join(wanted)} (cached results are reused)"]
     total = OTHER_ANALYSES_S * len(runs)
     for each in runs:
-        for name in (n for n in wanted if get(n).estimate is not None):
+        for name in (n for n in wanted if get(n).hooks.estimate is not None):
             overrides = analysis_overrides(name, options)
             if options.use_cache and cached_result(each.run, name, cache=each.cache, **overrides) is not None:
                 lines.append(f"  {each.path.name}: {name} cached")
                 continue
-            planned = get(name).estimate(each.run, overrides, options.use_cache, cache=each.cache, timings=timings)
+            planned = get(name).hooks.estimate(each.run, overrides, options.use_cache, cache=each.cache, timings=timings)
             lines.append(f"  {each.path.name}: {planned.text}")
             total += planned.seconds
     workers = "" if options.workers == 1 else " on one worker (fewer with several)"

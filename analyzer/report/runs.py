@@ -41,7 +41,7 @@ def opened_runs(paths: list[Path], use_cache: bool) -> Iterator[list[ReportRun]]
 
 
 class Pooled:
-    """`pooled(**params)`: an analysis pooled over the report's runs (its `Analysis.pool`), with the report's
+    """`pooled(**params)`: an analysis pooled over the report's runs (its `Hooks.pool`), with the report's
     parameters for it and `params` on top; `pooled.params` are the report's parameters."""
 
     def __init__(self, name: str, runs: list[ReportRun], overrides: dict[str, Any], use_cache: bool, progress=None):

@@ -58,7 +58,7 @@ def study_plan(paths: list[Path], options, files, workers: int, jobs, say=None) 
             continue
         serial += STUDY_OTHER_S
         for job in jobs([path], options):
-            estimate = get(job.name).estimate  # only a slow analysis plans its own cost (the Hessian's checkpoints)
+            estimate = get(job.name).hooks.estimate  # only a heavy analysis plans its own cost (the Hessian's checkpoints)
             if estimate is None or (job.only_if is not None and not job.only_if(run)):
                 continue
             if options.use_cache and cached_result(run, job.name, cache=cache, **job.overrides) is not None:

@@ -8,12 +8,12 @@ from analyzer.analyses.activations.compute import (ACTIVATIONS, activation_matri
 from analyzer.analyses.activations.params import ActivationsParams
 from analyzer.analyses.activations.result import ActivationsResult
 from analyzer.analyses.activations.section import section
-from analyzer.core.registry import Analysis
+from analyzer.core.registry import Analysis, Tags
 
 ANALYSIS = Analysis(
     name="activations", params=ActivationsParams, result=ActivationsResult, compute=compute, version="2",
     summary="normalised singular-value spectra and principal components of A = eta(sigma (x - b^T)) for eight "
-            "activations", section=section, needs_run=False,
+            "activations", section=section, tags=Tags(reads="nothing", fast_params={"n": 200}),
 )
 
 __all__ = ["ACTIVATIONS", "ANALYSIS", "ActivationsParams", "ActivationsResult", "activation_matrix", "compute",

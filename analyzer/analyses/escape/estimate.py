@@ -7,7 +7,7 @@ from analyzer.errors import AnalysisFailed, BadInputError
 
 
 def estimate(run, overrides: dict, use_cache: bool, cache=None, timings=None):
-    """The registry's `Analysis.estimate` (hessian/estimate.CheckpointPlan): its seconds, none counted as
+    """The registry's `Hooks.estimate` (hessian/estimate.CheckpointPlan): its seconds, none counted as
     Hessian checkpoints (escape's eigensystems are not the Hessian analysis' progress units)."""
     import numpy as np
 

@@ -6,12 +6,12 @@ from analyzer.analyses.harmonics.compute import compute, convergence_rate, degre
 from analyzer.analyses.harmonics.params import HarmonicsParams
 from analyzer.analyses.harmonics.result import HarmonicsResult
 from analyzer.analyses.harmonics.section import section
-from analyzer.core.registry import Analysis
+from analyzer.core.registry import Analysis, Tags
 
 ANALYSIS = Analysis(
     name="harmonics", params=HarmonicsParams, result=HarmonicsResult, compute=compute, version="2",
     summary="residual per spherical-harmonic degree over training, its convergence rate and the degree's NTK "
-            "eigenvalue", section=section,
+            "eigenvalue", section=section, tags=Tags(reads="checkpoints", run_kind="harmonics"),
 )
 
 # the closed-form NTK (ntk_reference.py) imports scipy: import it from its module when needed

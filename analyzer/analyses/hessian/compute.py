@@ -64,7 +64,7 @@ def compute(run, params: HessianParams, deps) -> HessianResult:
     return combine(run, params, selection, [part(run, params, point, loss_fn, store, twin) for point in shown])
 
 
-# The same computation in parts, for several workers (Analysis.split; analyzer/core/parallel.py): one part per
+# The same computation in parts, for several workers (Hooks.split; analyzer/core/parallel.py): one part per
 # checkpoint, each independent of the others, so a run's checkpoints can be spread over a cluster.
 
 def plan(run, params: HessianParams, deps) -> tuple[list[tuple[int, str]], str]:

@@ -85,5 +85,5 @@ def _expected(run, params, per_hvp: float, probe, twin: bool) -> tuple[float, st
 
 
 def estimate(run, overrides: dict, use_cache: bool, cache=None, timings=None) -> CheckpointPlan:
-    """The registry's `Analysis.estimate`: the checkpoint plan, for `analyze report`'s and `analyze study`'s plans."""
+    """The registry's `Hooks.estimate`: the checkpoint plan, for `analyze report`'s and `analyze study`'s plans."""
     return checkpoint_plan(run, overrides, use_cache, cache, timings)

@@ -5,13 +5,13 @@ from analyzer.analyses.mask.compute import compute
 from analyzer.analyses.mask.params import MaskParams
 from analyzer.analyses.mask.result import MaskResult
 from analyzer.analyses.mask.section import section
-from analyzer.core.registry import Analysis
+from analyzer.core.registry import Analysis, Tags
 
 ANALYSIS = Analysis(
     name="mask", params=MaskParams, result=MaskResult, compute=compute, version="2",
     summary="GD as a shrinkage mask on the Jacobian's singular values (seed 002): predicted vs fitted fraction "
             "per direction, fit error, bandwidth vs sqrt(q)",
-    requires=(), section=section, in_report=False,
+    section=section, tags=Tags(reads="checkpoints"),
 )
 
 __all__ = ["ANALYSIS", "MaskParams", "MaskResult", "compute"]

@@ -9,14 +9,15 @@ from analyzer.analyses.spectrum.modes import mode_amplitudes
 from analyzer.analyses.spectrum.params import SpectrumParams
 from analyzer.analyses.spectrum.result import AmplitudeSpectrum, SpectrumResult
 from analyzer.analyses.spectrum.section import section
-from analyzer.core.registry import Analysis, Compare
+from analyzer.core.registry import Analysis, Compare, Hooks, Tags
 
 ANALYSIS = Analysis(
     name="spectrum", params=SpectrumParams, result=SpectrumResult, compute=compute, version="9",
     summary="per-step DFT of the predictions (spherical-harmonic degrees on harmonics runs); learned step and "
             "jumps of each target frequency or degree",
-    requires=(), section=section, in_report=True,
-    report_aliases=(("threshold", "threshold"),), compare=Compare(tables=tables, figures=figures, order=1),
+    section=section, tags=Tags(reads="log"),
+    hooks=Hooks(in_report=True, report_aliases=(("threshold", "threshold"),),
+                compare=Compare(tables=tables, figures=figures, order=1)),
 )
 
 __all__ = ["ANALYSIS", "AmplitudeSpectrum", "SpectrumParams", "SpectrumResult", "amplitude_spectrum", "detect_jumps",
