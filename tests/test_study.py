@@ -133,7 +133,7 @@ def _verdicts(study) -> dict[str, str]:
 
 def test_study_statistics_on_real_runs(study_dir):
     study = _study(collect_paths([study_dir]), hessian=False)
-    assert len(study.runs) == 7 and len(study.seed_runs) == 5 and len(study.replicate_runs) == 2
+    assert len(study.runs) == 7 and len(study.network_runs) == 5 and len(study.replicate_runs) == 2
     table = study.results["spectral_bias"]["table"]
     assert set(table.group) == {"baseline", "diag-linear"}
     assert (table.groupby("group").n.first() == pd.Series({"baseline": 3, "diag-linear": 2})).all()
@@ -201,7 +201,7 @@ def test_report_structure_and_plain_words(study_dir):
 
 def test_verdicts_follow_the_statistics_not_a_script(study_dir):
     study = _study(collect_paths([str(study_dir / "diag-*.h5")]), hessian=False)
-    design = "Spectral bias: lower frequencies are learned first (amplitudes falling with frequency, seed 000's design)"
+    design = "Spectral bias: lower frequencies are learned first (amplitudes falling with frequency, Alvarez & Choe's design)"
     row = study.family_row("learning order, decreasing amplitudes: mean Kendall tau (two-sided)")
     assert row.effect == pytest.approx(1.0)  # diag-linear: every learned frequency in order
     assert _verdicts(study)[design] in ("holds", "not shown")  # two runs: the permutation p is coarse

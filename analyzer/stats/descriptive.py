@@ -203,9 +203,9 @@ def noise_floor_table(replicates: pd.DataFrame, seeds: pd.DataFrame) -> pd.DataF
 
     Args:
         replicates: rows group, replicate_set, freq_hz, value (censored learned step), censored, of replicate runs.
-        seeds: rows group, freq_hz, value, censored, of seed runs.
+        seeds: rows group, freq_hz, value, censored, of network runs.
     Censored values (never learned) count at the run length, so an SD over them is a lower bound. A cell where
-    no run of a replicate set (or no seed run) learns the frequency carries no information about the spread:
+    no run of a replicate set (or no network run) learns the frequency carries no information about the spread:
     its SD is NaN and `information` says so, instead of an SD of 0 between identical censored values.
     Returns rows group, freq_hz, sd_rounding, n_replicates, sd_seeds, n_seeds, rounding_over_seeds, information.
     """
@@ -219,7 +219,7 @@ def noise_floor_table(replicates: pd.DataFrame, seeds: pd.DataFrame) -> pd.DataF
         sd_seeds = float(np.std(seed_values, ddof=1)) if seeds_informative else math.nan
         ratio = sd_rounding / sd_seeds if sd_seeds > 0 else math.nan
         information = ("none: no replicate set learns it" if not informative else
-                       "none across seeds: no seed run learns it" if not seeds_informative else
+                       "none across seeds: no network run learns it" if not seeds_informative else
                        f"{len(informative)} replicate set(s)")
         rows.append({"group": group, "freq_hz": float(freq), "sd_rounding": sd_rounding, "n_replicates": len(part),
                      "sd_seeds": sd_seeds, "n_seeds": len(seed_values), "rounding_over_seeds": ratio,
@@ -237,7 +237,7 @@ def group_differences(seeds: pd.DataFrame, rounding_sd: dict, n_resamples: int =
     """Per frequency and pair of groups: difference of mean learned steps vs rounding and vs seed variation.
 
     Args:
-        seeds: rows group, freq_hz, value (censored learned step), censored (bool) of seed runs.
+        seeds: rows group, freq_hz, value (censored learned step), censored (bool) of network runs.
 
     The rounding floor of a difference is ROUNDING_Z * sqrt(sd_a^2 + sd_b^2), sd the single-run rounding SD of
     each group (`rounding_sd[(group, freq)]`; a group without replicates uses the pooled `rounding_sd[(None,

@@ -1,7 +1,7 @@
 """Are frequency (or degree) jumps closer to escapes from loss plateaus than chance? A permutation test, one run
 or pooled.
 
-Seed 000 claims that jumps in frequency learning "often occurred near plateau edges", escapes from saddles
+Alvarez & Choe claims that jumps in frequency learning "often occurred near plateau edges", escapes from saddles
 triggering progress. For every jump (from the spectrum analysis) we take the distance to the nearest reference
 point of the loss curve (from the plateaus analysis) and compare the mean distance with a null in which each
 run's jumps are placed independently and uniformly at random over the run's prediction range while its

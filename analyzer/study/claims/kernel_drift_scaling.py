@@ -1,4 +1,4 @@
-"""The lazy-regime premise of seeds 001 and 003: the NTK moves less the wider the network. Per width sweep, the
+"""The lazy-regime premise of Cao et al. and Bowman & Montúfar: the NTK moves less the wider the network. Per width sweep, the
 log-log slope of the relative kernel drift at the end of training, ||K_T - K_0||_F / ||K_0||_F, on the width; the
 premise (the NTK parameterisation's argument) is a slope near -1/2.
 

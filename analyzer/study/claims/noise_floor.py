@@ -1,7 +1,7 @@
 """The noise floor: do differences between groups exceed what float rounding alone produces?
 
 Float-rounding replicates (the same seed, initial weights perturbed at 1e-7) measure how far rounding alone moves a
-run's learned steps; the seed runs measure the spread across seeds. Every difference of mean learned steps between
+run's learned steps; the network runs measure the spread across seeds. Every difference of mean learned steps between
 groups is set against both (stats.group_differences). Descriptive: counts of cells, no test in the family.
 """
 

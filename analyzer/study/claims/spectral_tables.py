@@ -16,7 +16,7 @@ def learned_frame(study) -> pd.DataFrame:
     from analyzer.study.groups import replicate_set_of
 
     rows = []
-    for r, extract in study.extracts(CLAIM_ID, study.seed_runs + study.replicate_runs):
+    for r, extract in study.extracts(CLAIM_ID, study.network_runs + study.replicate_runs):
         group = study.group_of[r.path]
         values, _ = st.censor_learned_steps(extract.learned_steps, r.n_steps)
         reached = extract.first_below_steps if len(extract.first_below_steps) == len(extract.modes) \
@@ -63,7 +63,7 @@ def learned_section(study, result: dict, figs: dict) -> list[str]:
 
     lines = ["## Spectral bias: learned step per frequency", "",
              "A frequency is learned at the first step after which its relative error stays below the threshold to "
-             "the end of the run. Mean across seed runs with its 95 % bootstrap CI; runs that never learn a "
+             "the end of the run. Mean across network runs with its 95 % bootstrap CI; runs that never learn a "
              "frequency count at the run length (restricted mean) and are listed as *not learned*; of those, "
              "*reached, lost* fell below the threshold at some step and drifted back above it later.", ""]
     table = result["table"]
@@ -102,7 +102,7 @@ def order_lines(result: dict) -> list[str]:
 
 
 def median_runs(study, learned: pd.DataFrame) -> dict:
-    """Per group, the seed run whose learned steps are closest to the group's median (in log10 step + 1)."""
+    """Per group, the network run whose learned steps are closest to the group's median (in log10 step + 1)."""
     chosen = {}
     seeds = learned[~learned.replicate]
     for group, part in seeds.groupby("group", sort=True):
@@ -114,7 +114,7 @@ def median_runs(study, learned: pd.DataFrame) -> dict:
 
 
 def heatmap_lines(study, result: dict, figs: dict) -> list[str]:
-    """Per group, the spectral heatmap of the median seed run."""
+    """Per group, the spectral heatmap of the median network run."""
     from analyzer.analyses.spectrum.figures import heatmap_grid_figure
     from analyzer.errors import AnalyzerError
     from analyzer.report.markdown import image
@@ -128,6 +128,6 @@ def heatmap_lines(study, result: dict, figs: dict) -> list[str]:
     if not spectra:
         return []
     return (["### Median-seed spectral heatmaps", "",
-             "Per group, the seed run whose learned steps are closest to the group's median (sum of distances in "
+             "Per group, the network run whose learned steps are closest to the group's median (sum of distances in "
              "log10 step).", ""]
             + image(figs, "median-heatmaps.png", heatmap_grid_figure(spectra), "heatmaps of the median seeds"))
