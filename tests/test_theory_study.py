@@ -63,6 +63,7 @@ def test_theory_study_end_to_end(sweep, tmp_path):
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert payload["n_network_runs"] == payload["n_seed_runs"] == 4 and payload["n_twin_runs"] == 4
+    assert {row["mode_unit"] for row in payload["table"]} == {"degree"}  # the study's modes are degrees here
     claims = {row["claim"] for row in payload["verdicts"]}
     assert set(THEORY) | {"twin_contrast"} <= claims
     verdicts = {v["observation"]: v["verdict"] for v in payload["verdicts"]}

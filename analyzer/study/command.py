@@ -98,7 +98,7 @@ def _print_summary(study) -> None:
     for item in study.verdicts:
         console.print(f"[bold]{escape(item.observation)}: {item.verdict}[/bold] - {escape(item.evidence)}",
                       highlight=False)
-    table = study.results["spectral_bias"]["table"].rename(columns={"freq_hz": "Hz", "n_not_learned": "not learned",
+    table = study.results["spectral_bias"]["table"].rename(columns={"mode": "Hz", "n_not_learned": "not learned",
                                                 "n_reached_then_lost": "reached, lost"})
     for title, rich_table in frame_to_tables(table, "learned step across seeds (mean, 95 % bootstrap CI)", console.width):
         console.print(title, style="italic", highlight=False)

@@ -169,8 +169,8 @@ def _conclusion(outcome: dict, events: list[RunEvents], params: CorrelateParams,
         return (f"{noun} jumps and {points}, {one}: {outcome['n_jumps']} jumps; {what} {outcome['observed']:.3g} "
                 f"vs {outcome['null_mean']:.3g} under the {outcome['null_name']} null (effect "
                 f"{outcome['effect']:+.3g}, {units}); {DESCRIPTIVE}")
-    p, verdict = outcome["p_value"], "closer" if outcome["p_value"] < params.alpha else "not closer"
-    return (f"{noun} jumps are {verdict} to {points} than chance (p={p:.3g}, {outcome['n_runs']} runs pooled, "
+    p, direction = outcome["p_value"], "closer" if outcome["p_value"] < params.alpha else "not closer"
+    return (f"{noun} jumps are {direction} to {points} than chance (p={p:.3g}, {outcome['n_runs']} runs pooled, "
             f"{outcome['n_jumps']} jumps; {what} {outcome['observed']:.3g} vs {outcome['null_mean']:.3g} "
             f"under the {outcome['null_name']} null, {units})")
 

@@ -19,6 +19,7 @@ import pandas as pd
 
 from analyzer.study.claims.base import Claim, ClaimJob, test_verdict
 from analyzer.study.claims.events import EVENTS_JOBS, run_events
+from analyzer.study.claims.spectral_tables import json_modes
 from analyzer.stats import ALPHA, TestRow, mean_interval
 
 CONDITIONS = {"decreasing amplitudes": "amplitudes falling with frequency, Alvarez & Choe's design",
@@ -104,8 +105,9 @@ class SpectralBias(Claim):
     def json(self, study, result) -> dict:
         presets = {study.group_of[r.path]: r.preset for r in study.runs}
         table = result["table"].assign(preset=result["table"].group.map(presets))
-        return {"table": table[["preset", "group", "freq_hz", "n", "n_not_learned", "n_reached_then_lost", "mean",
-                                "ci_low", "ci_high", "median"]],
+        table = table[["preset", "group", "mode", "n", "n_not_learned", "n_reached_then_lost", "mean", "ci_low",
+                       "ci_high", "median"]]
+        return {"table": json_modes(table, result["learned"]),
                 "ordering": result["ordering"],
                 "learning_order": [{"condition": c, **{k: v for k, v in t.items() if k != "null"}}
                                    for c, t in result["tests"].items()]}

@@ -24,11 +24,25 @@ def learned_frame(study) -> pd.DataFrame:
         for mode, step, value, first in zip(extract.modes, extract.learned_steps, values, reached):
             rows.append({"path": r.path, "group": group, "preset": r.preset, "seed": r.seed,
                          "replicate": r.role == "replicate", "replicate_set": replicate_set_of(r, group),
-                         "freq_hz": float(mode), "learned_step": float(step), "run_length": r.n_steps,
+                         "mode": float(mode), "mode_unit": extract.mode_unit, "learned_step": float(step),
+                         "run_length": r.n_steps,
                          "value": float(value), "censored": not np.isfinite(step), "reached_step": float(first)})
-    columns = ["path", "group", "preset", "seed", "replicate", "replicate_set", "freq_hz", "learned_step",
+    columns = ["path", "group", "preset", "seed", "replicate", "replicate_set", "mode", "mode_unit", "learned_step",
                "run_length", "value", "censored", "reached_step"]
     return pd.DataFrame(rows, columns=columns).astype({"replicate": bool, "censored": bool})
+
+
+def json_modes(table: pd.DataFrame, learned: pd.DataFrame) -> pd.DataFrame:
+    """A table's rows as `--json` gives them: `mode_unit` after `mode` (a group's unit; a row of two groups: its
+    `first` group's), and `freq_hz`, the earlier name of `mode`, kept readable (CHANGELOG.md)."""
+    if table.empty or "mode" not in table:
+        return table
+    units = learned.groupby("group").mode_unit.first() if len(learned) else pd.Series(dtype=object)
+    group = table["group"] if "group" in table else table["first"]
+    at = list(table.columns).index("mode") + 1
+    out = table.copy()
+    out.insert(at, "mode_unit", group.map(units).to_numpy())
+    return out.assign(freq_hz=table["mode"])
 
 
 def learned_step_table(seeds: pd.DataFrame, options) -> pd.DataFrame:
@@ -69,7 +83,7 @@ def learned_section(study, result: dict, figs: dict) -> list[str]:
     table = result["table"]
     harmonics = table.group.astype(str).str.endswith(study_figures.HARMONICS_GROUP)
     mode = "Hz" if not harmonics.any() else "degree" if harmonics.all() else "Hz (degree: harmonics)"
-    lines += markdown_table(table.rename(columns={"freq_hz": mode, "n_not_learned": "not learned",
+    lines += markdown_table(table.rename(columns={"mode": mode, "n_not_learned": "not learned",
                                                   "n_reached_then_lost": "reached, lost",
                                                   "ci_low": "CI low", "ci_high": "CI high"}))
     seeds = result["learned"][~result["learned"].replicate]
@@ -106,7 +120,7 @@ def median_runs(study, learned: pd.DataFrame) -> dict:
     chosen = {}
     seeds = learned[~learned.replicate]
     for group, part in seeds.groupby("group", sort=True):
-        log_steps = part.assign(u=np.log10(part.value + 1)).pivot_table(index="path", columns="freq_hz", values="u")
+        log_steps = part.assign(u=np.log10(part.value + 1)).pivot_table(index="path", columns="mode", values="u")
         distance = (log_steps - log_steps.median(axis=0)).abs().sum(axis=1)
         best = distance.sort_values(kind="stable").index[0]
         chosen[group] = next(r for r in study.runs if r.path == best)
