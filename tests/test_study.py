@@ -201,7 +201,8 @@ def test_report_structure_and_plain_words(study_dir):
 
 def test_verdicts_follow_the_statistics_not_a_script(study_dir):
     study = _study(collect_paths([str(study_dir / "diag-*.h5")]), hessian=False)
-    design = "Spectral bias: lower frequencies are learned first (amplitudes falling with frequency, Alvarez & Choe's design)"
+    design = ("Spectral bias: lower frequencies are learned first (amplitudes falling with frequency, Alvarez & Choe's "
+              "design)")
     row = study.family_row("learning order, decreasing amplitudes: mean Kendall tau (two-sided)")
     assert row.effect == pytest.approx(1.0)  # diag-linear: every learned frequency in order
     assert _verdicts(study)[design] in ("holds", "not shown")  # two runs: the permutation p is coarse
@@ -260,7 +261,8 @@ def test_study_cli_json_report_cache_and_damaged_run(study_copy, tmp_path):
     payload = json.loads(result.stdout)
     assert payload["n_runs"] == 7 and payload["n_replicate_runs"] == 2
     assert 0 < payload["p_value"] <= 1 and 0 < payload["p_value_edges"] <= 1
-    assert {"preset", "mode", "mode_unit", "mean", "ci_low", "ci_high", "n", "n_not_learned"} <= set(payload["table"][0])
+    assert {"preset", "mode", "mode_unit", "mean", "ci_low", "ci_high", "n", "n_not_learned"} \
+        <= set(payload["table"][0])
     assert all(row["mode_unit"] == "Hz" and row["freq_hz"] == row["mode"] for row in payload["table"])  # old key kept
     assert all("mode_unit" in row and "freq_hz" in row for row in payload["noise_floor"]["differences"])
     assert len(payload["table"]) == 8 and "noise_floor" in payload

@@ -1,6 +1,7 @@
-"""The theory claims (Cao et al., Lucey and Bowman & Montúfar on a width sweep) on run summaries made by hand: each rule holds on a planted
-case and fails on one planted against it; the statistics against independent computations (least squares by numpy,
-closed-form exponentials and power laws); a study without the regime's runs says so in one line per claim."""
+"""The theory claims (Cao et al., Lucey and Bowman & Montúfar on a width sweep) on run summaries made by hand: each
+rule holds on a planted case and fails on one planted against it; the statistics against independent computations
+(least squares by numpy, closed-form exponentials and power laws); a study without the regime's runs says so in one
+line per claim."""
 
 from __future__ import annotations
 

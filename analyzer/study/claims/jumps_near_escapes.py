@@ -36,8 +36,8 @@ class PrimaryEvents(JumpEvents):
 class JumpsNearEscapes(Claim):
     id = "jumps_near_escapes"
     observation = "Frequency jumps occur near escapes from plateaus (the primary test)"
-    rule = ("holds when the primary test (jumps vs escapes, pooled over network runs, one-sided) rejects at alpha after "
-            "the family's adjustment AND the specification curve's joint test (median effect over the admissible "
+    rule = ("holds when the primary test (jumps vs escapes, pooled over network runs, one-sided) rejects at alpha "
+            "after the family's adjustment AND the specification curve's joint test (median effect over the admissible "
             "specifications against shared null draws) rejects at alpha in the same direction; fragile when only the "
             "primary rejects; does not hold when jumps sit significantly farther from escapes than under the null; "
             "not shown otherwise")
@@ -89,7 +89,8 @@ class JumpsNearEscapes(Claim):
 
         lines = ["## Primary test (named before the data)", "",
                  f"**{PRIMARY}**: frequency jumps vs escapes (midpoints of the loss drops that end plateaus), pooled "
-                 f"over the network runs, {study.options.null} null, one-sided (jumps closer than the null places them). "
+                 f"over the network runs, {study.options.null} null, one-sided (jumps closer than the null places "
+                 "them). "
                  "Escapes, not plateau edges: on the diag-linear known-answer runs the escape reference finds the "
                  "planted coupling in 20 of 20 configurations, the edge reference in 8 of 20 (bench/RESULTS.md). "
                  "Every other test is secondary (test family below).", ""]

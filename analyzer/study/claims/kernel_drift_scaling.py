@@ -1,6 +1,6 @@
-"""The lazy-regime premise of Cao et al. and Bowman & Montúfar: the NTK moves less the wider the network. Per width sweep, the
-log-log slope of the relative kernel drift at the end of training, ||K_T - K_0||_F / ||K_0||_F, on the width; the
-premise (the NTK parameterisation's argument) is a slope near -1/2.
+"""The lazy-regime premise of Cao et al. and Bowman & Montúfar: the NTK moves less the wider the network. Per width
+sweep, the log-log slope of the relative kernel drift at the end of training, ||K_T - K_0||_F / ||K_0||_F, on the
+width; the premise (the NTK parameterisation's argument) is a slope near -1/2.
 
 A linearised twin's kernel is J_0 J_0^T at every step: the twins' drift is a check that the pipeline sees a kernel
 that does not move as one that does not move.

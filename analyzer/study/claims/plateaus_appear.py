@@ -61,8 +61,8 @@ class PlateausAppear(Claim):
         if table.empty:
             return []
         return ["## Plateaus per run", "",
-                "Per network run: the number of change-point plateaus and their mean duration; mean across network runs "
-                "with its 95 % bootstrap CI.", ""] + markdown_table(table.sort_values(["quantity", "group"],
+                "Per network run: the number of change-point plateaus and their mean duration; mean across network "
+                "runs with its 95 % bootstrap CI.", ""] + markdown_table(table.sort_values(["quantity", "group"],
                                                                                       ascending=[False, True])
                                                                     .reset_index(drop=True))
 

@@ -1,4 +1,5 @@
-"""Figures of the theory claims (Cao et al., Lucey and Bowman & Montúfar on a width sweep); each returns a Figure and never saves it."""
+"""Figures of the theory claims (Cao et al., Lucey and Bowman & Montúfar on a width sweep); each returns a Figure
+and never saves it."""
 
 from __future__ import annotations
 

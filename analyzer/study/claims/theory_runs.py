@@ -1,5 +1,6 @@
-"""What the theory claims (Cao et al., Lucey, Bowman & Montúfar) read of a run: which runs are in the seeds' regime, their series (a width
-sweep), and each run's kernel, degree, mode-rate and mask numbers, reduced on the worker from cached analyses.
+"""What the theory claims (Cao et al., Lucey, Bowman & Montúfar) read of a run: which runs are in the papers'
+regime, their series (a width sweep), and each run's kernel, degree, mode-rate and mask numbers, reduced on the
+worker from cached analyses.
 
 The regime: a one-hidden-layer ReLU MLP trained on all its layers by full-batch gradient descent (optimizer sgd),
 the model the closed-form kernel and Cao et al. describe; its linearised twin is in it too. Other runs get no
@@ -176,7 +177,8 @@ class ModeRates:
 
 
 def mode_rates(context) -> ModeRates:
-    """From the cached spectrum (what the Alvarez & Choe claims read anyway): rates fitted as the harmonics analysis does."""
+    """From the cached spectrum (what the Alvarez & Choe claims read anyway): rates fitted as the harmonics analysis
+    does."""
     from analyzer.analyses.harmonics import convergence_rate
 
     spectrum = context.result("spectrum")
