@@ -49,12 +49,22 @@ KEY_ALIASES = {"n_seed_runs": "n_network_runs", "freq_hz": "mode"}  # retired --
 
 
 def code_words(path: Path) -> list[tuple[int, str]]:
-    """(line, text) of every identifier, string literal (docstrings included) and comment of a Python file."""
-    kinds = {tokenize.NAME, tokenize.STRING, tokenize.COMMENT}
-    if hasattr(tokenize, "FSTRING_MIDDLE"):
-        kinds.add(tokenize.FSTRING_MIDDLE)
-    tokens = tokenize.generate_tokens(io.StringIO(path.read_text(encoding="utf-8")).readline)
-    return [(t.start[0], t.string) for t in tokens if t.type in kinds]
+    """(line, text) of every identifier, comment and string literal (docstrings included) of a Python file; literals
+    written next to each other ("seeds " "001") are joined, as Python joins them."""
+    words, literal = [], None
+    for token in tokenize.generate_tokens(io.StringIO(path.read_text(encoding="utf-8")).readline):
+        if token.type == tokenize.STRING:
+            body = re.sub(r"""^[rbfuRBFU]*('\'\'|"\"\"|'|")|('\'\'|"\"\"|'|")$""", "", token.string)
+            literal = (token.start[0], body) if literal is None else (literal[0], literal[1] + body)
+            continue
+        if token.type == tokenize.NL and literal is not None:
+            continue
+        if literal is not None:
+            words.append(literal)
+            literal = None
+        if token.type in (tokenize.NAME, tokenize.COMMENT):
+            words.append((token.start[0], token.string))
+    return words + ([literal] if literal is not None else [])
 
 
 def retired_in_code(root: Path = ROOT) -> list[str]:

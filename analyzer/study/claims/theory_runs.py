@@ -18,8 +18,8 @@ import numpy as np
 from analyzer.io.optimizer import is_plain_gd
 from analyzer.study.claims.base import ClaimJob
 
-NOT_IN_REGIME = ("no one-hidden-layer ReLU runs trained by full-batch gradient descent among the inputs (seeds "
-                 "001-003's regime; `make theory` trains a width sweep of them)")
+NOT_IN_REGIME = ("no one-hidden-layer ReLU runs trained by full-batch gradient descent among the inputs (the "
+                 "regime of Cao et al., Lucey and Bowman & Montúfar; `make theory` trains a width sweep of them)")
 # a series is a width sweep: runs that differ only by these keys (and by what identifies a run: seed, role)
 SWEPT_KEYS = frozenset({"width", "lr", "in_dim"})  # in_dim follows the target, which names the series anyway
 IDENTITY_KEYS = frozenset({"seed", "perturb", "perturb_seed", "linearize", "device", "preset"})
