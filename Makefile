@@ -25,10 +25,10 @@ train-study: $(STAMP)
 demo: train-study
 	$(BIN)/analyze report $(STUDY) -o reports/seed-study --overwrite
 
-# The seed-000 study across seeds: 4 presets x 8 seeds x 10,000 epochs, plus a float-rounding control
+# The Alvarez & Choe study across seeds: 4 presets x 8 seeds x 10,000 epochs, plus a float-rounding control
 # (seeds 0 and 1 of each preset with their initial weights perturbed at 1e-7, 4 replicates each) and an amplitude
 # control (baseline and deep with equal amplitudes 1,1,1,1: does the spectral-bias order survive?) and the linearised
-# twin of every seed run (the same network without saddles: the twin contrast), trained as Dask sweeps (reruns skip
+# twin of every network run (the same network without saddles: the twin contrast), trained as Dask sweeps (reruns skip
 # complete runs, resume killed ones), then `analyze study` writes the report.
 SWEEP := data/sweeps/study
 study: $(STAMP)
@@ -38,11 +38,11 @@ study: $(STAMP)
 	$(BIN)/train sweep --presets baseline,wide,deep,sgd --seeds 0-7 --linearize yes --out $(SWEEP)
 	$(BIN)/analyze study $(SWEEP) -o reports/seed-study-8seeds --overwrite
 
-# Seeds 001-003 in their regime: one-hidden-layer ReLU nets trained by full-batch GD in float64, a width
-# sweep (8, 32, 128, 512 hidden units; 8 seeds each) on harmonics of degrees 1-3 on S^2 and on the seed-000 sines,
+# The theory papers (Cao et al., Lucey, Bowman & Montúfar) in their regime: one-hidden-layer ReLU nets trained by full-batch GD in float64, a width
+# sweep (8, 32, 128, 512 hidden units; 8 seeds each) on harmonics of degrees 1-3 on S^2 and on the Alvarez & Choe sines,
 # every run with its linearised twin. The learning rate follows the width so that 2 lr lambda_max(K_0) / N is about
 # 0.5 at every width (lambda_max / N ~ 0.07 m + 1 on the sphere, ~ 0.21 m + 1 on the sines): the same stage of
-# training at the same step. N = 200 training points: widths 8 and 32 have fewer parameters than points (seed 003's
+# training at the same step. N = 200 training points: widths 8 and 32 have fewer parameters than points (Bowman & Montúfar's
 # underparameterised setting), 128 and 512 more. One Dask sweep per width (reruns skip complete runs, resume killed
 # ones), then `analyze study` without the Hessian (no theory claim reads it).
 THEORY := data/sweeps/theory
@@ -58,7 +58,7 @@ theory: $(STAMP)
 		$(BIN)/train sweep $(THEORY_RUNS) --width $${pair%%:*} --lr $${pair##*:} --out $(THEORY)/sines-w$${pair%%:*} \
 			|| exit 1; done
 	$(BIN)/analyze study $(THEORY)/*/ -o reports/theory-study --overwrite --no-hessian \
-		--title "Seeds 001-003 in their regime: a width sweep of one-hidden-layer ReLU nets with linearised twins"
+		--title "The theory papers (Cao et al., Lucey, Bowman & Montúfar) in their regime: a width sweep of one-hidden-layer ReLU nets with linearised twins"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -1,4 +1,4 @@
-"""Cost of a linearised twin (`train run --linearize`) against its network, for the four seed-000 presets.
+"""Cost of a linearised twin (`train run --linearize`) against its network, for the four Alvarez & Choe presets.
 
 Usage (from the repo root): OMP_NUM_THREADS=1 python bench/twin_cost.py [--epochs 400] [--repeats 3]
 Per preset, in this one process and interleaved (so the machine's load hits all alike): the network with the

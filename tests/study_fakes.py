@@ -21,7 +21,7 @@ SPAN = (0, N_STEPS - 1)
 def summary(name: str, jumps, escapes, preset: str = "p", seed: int = 0, *, modes=(1.0, 3.0), learned=(10.0, 100.0),
             amps=None, plateaus=None, jump_modes=None, decoupled=None, curvature=None, escape_table=None,
             config=None, edges=None) -> RunSummary:
-    """A seed run's summary: jumps (all of mode 1 unless jump_modes), escapes (also the edges unless given)."""
+    """A network run's summary: jumps (all of mode 1 unless jump_modes), escapes (also the edges unless given)."""
     jumps, escapes = np.asarray(jumps, float), np.asarray(escapes, float)
     jump_modes = np.ones(len(jumps)) if jump_modes is None else np.asarray(jump_modes, float)
     edges = escapes if edges is None else np.asarray(edges, float)

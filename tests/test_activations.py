@@ -1,4 +1,4 @@
-"""Activation spectra (analyzer/analyses/activations): seed 002's claims as oracles, conventions, bad input."""
+"""Activation spectra (analyzer/analyses/activations): Lucey's claims as oracles, conventions, bad input."""
 
 from __future__ import annotations
 
@@ -52,14 +52,14 @@ def test_spectra_are_normalised_descending_and_cover_every_activation(by_sigma):
 
 
 def test_monotonic_activations_drop_steeply_first(by_sigma):
-    """Seed 002 fig. 3a: heaviside, relu, relu2 fall by 3x, 6x, 10x at the first step; relu2 fastest at k = 10."""
+    """Lucey's fig. 3a: heaviside, relu, relu2 fall by 3x, 6x, 10x at the first step; relu2 fastest at k = 10."""
     singular_values = by_sigma[12.0].singular_values
     assert singular_values["heaviside"][1] == pytest.approx(1 / 3, abs=0.01)
     assert singular_values["relu2"][10] < singular_values["relu"][10] < singular_values["heaviside"][10] < 0.1
 
 
 def test_heaviside_components_are_a_sine_basis(by_sigma):
-    """u_k(x) of the step matrix is sin((2k + 1) pi x / 2) (seed 002 fig. 4a: a strict frequency basis)."""
+    """u_k(x) of the step matrix is sin((2k + 1) pi x / 2) (Lucey's fig. 4a: a strict frequency basis)."""
     result = by_sigma[5.0]
     vectors = result.components[result.activations.index("heaviside")]
     for k, vector in zip(result.component_indices, vectors):

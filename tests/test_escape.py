@@ -17,7 +17,7 @@ TOL = 1e-6
 
 
 def _width12_run(tmp_path_factory, preset: str):
-    """Seed 000's `preset` at width 12 (P = 193), 3000 steps."""
+    """Alvarez & Choe's `preset` at width 12 (P = 193), 3000 steps."""
     from trainer.engines.loop import train
 
     path = tmp_path_factory.mktemp("escape") / f"{preset}12.h5"

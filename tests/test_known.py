@@ -15,7 +15,7 @@ from trainer.config import PRESETS, TargetSpec
 torch.set_num_threads(1)
 
 CONFIGS = {
-    "seed000": {},
+    "alvarez_choe": {},
     "flat-amps-p1": {"amps": (1.0, 1.0, 1.0, 1.0), "feature_decay": 1.0, "epochs": 2600},
     "small-init": {"amps": (1.0, 0.5, 0.8, 0.3), "feature_decay": 0.25, "init_scale": 1e-4, "epochs": 1500},
     # large init: escapes as long as the plateaus between them, the hardest case for the edges and the test
@@ -84,7 +84,7 @@ def test_closed_form_hessian_matches_dense_autograd_hessian(known_run):
             assert np.sum(dense < -1e-12) == plateau.index_count
 
 
-def test_seed000_numbers_match_the_issue():
+def test_alvarez_choe_numbers_match_the_issue():
     known = predict(diag_config(ckpt_every=10))
     np.testing.assert_allclose(known.modes.escape_step, [98, 214, 437, 955], atol=0.5)
     np.testing.assert_allclose(known.modes.escape_first_order, [95.2, 211.2, 434.4, 952.1], atol=0.1)
@@ -162,20 +162,20 @@ def test_correlation_rejects_with_three_or_more_plateaus(scored):
 
 
 @pytest.fixture(scope="module")
-def seed000_run(tmp_path_factory):
+def alvarez_choe_run(tmp_path_factory):
     from trainer.engines.loop import train
 
-    path = tmp_path_factory.mktemp("known") / "seed000-ckpt10.h5"
+    path = tmp_path_factory.mktemp("known") / "alvarez-choe-ckpt10.h5"
     train(diag_config(ckpt_every=10), path, overwrite=True)
     return path
 
 
-def test_score_cli(seed000_run, small_run):
+def test_score_cli(alvarez_choe_run, small_run):
     from typer.testing import CliRunner
 
     from analyzer.cli import app
 
-    path = seed000_run
+    path = alvarez_choe_run
     runner = CliRunner()
     result = runner.invoke(app, ["score", str(path), "--no-cache"])
     assert result.exit_code == 0, result.output

@@ -1,4 +1,4 @@
-"""The GD mask analysis (seed 002) against an independent SVD of the oracle Jacobian, float64."""
+"""The GD mask analysis (Lucey) against an independent SVD of the oracle Jacobian, float64."""
 
 from __future__ import annotations
 

@@ -93,7 +93,7 @@ def test_kernel_drift_of_an_all_layers_run_matches_the_oracle(all_layers_gd):
     assert result.drift["step"].iloc[-1] == last and result.drift["relative_change"].iloc[0] == 0
     assert result.drift["relative_change"].iloc[-1] == pytest.approx(expected, rel=1e-10) and expected > 1e-3
     ratios = result.table["ratio"].to_numpy()
-    assert np.isfinite(ratios[:3]).all()  # seed 003's damped deviations: observed / predicted per index
+    assert np.isfinite(ratios[:3]).all()  # Bowman & Montúfar's damped deviations: observed / predicted per index
 
 
 def networks():

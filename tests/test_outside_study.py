@@ -98,7 +98,7 @@ def test_every_target_frequency_is_tracked_on_x_and_on_coords(outside_study):
     table = outside_study.results["spectral_bias"]["table"]
     for group, rows in table.groupby("group"):
         # the tanh runs see x in [0, 1) directly, the encoded ones through coords: both on 1-4 Hz
-        assert sorted(rows.freq_hz) == [float(f) for f in HZ], group
+        assert sorted(rows["mode"]) == [float(f) for f in HZ], group
         assert (rows.n == len(SEEDS)).all()
 
 

@@ -182,6 +182,6 @@ def test_replicates_get_no_curvature_jobs():
     assert done["seed.h5"] >= {"plateaus", "spectrum", "hessian", "escape"}
     assert done["rep.h5"] == {"plateaus", "spectrum"}
     assert any(j.overrides.get("at") == "grid" for j in jobs if j.path == "seed.h5")
-    plain = SimpleNamespace(config={"perturb": 0.0})  # a seed-000 run: the theory claims' jobs skip it
+    plain = SimpleNamespace(config={"perturb": 0.0})  # an Alvarez & Choe run: the theory claims' jobs skip it
     assert {j.name for j in collect.study_jobs(["seed.h5"], SimpleNamespace(hessian=False))
             if j.only_if is None or j.only_if(plain)} == {"plateaus", "spectrum"}

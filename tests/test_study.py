@@ -133,7 +133,7 @@ def _verdicts(study) -> dict[str, str]:
 
 def test_study_statistics_on_real_runs(study_dir):
     study = _study(collect_paths([study_dir]), hessian=False)
-    assert len(study.runs) == 7 and len(study.seed_runs) == 5 and len(study.replicate_runs) == 2
+    assert len(study.runs) == 7 and len(study.network_runs) == 5 and len(study.replicate_runs) == 2
     table = study.results["spectral_bias"]["table"]
     assert set(table.group) == {"baseline", "diag-linear"}
     assert (table.groupby("group").n.first() == pd.Series({"baseline": 3, "diag-linear": 2})).all()
@@ -201,7 +201,8 @@ def test_report_structure_and_plain_words(study_dir):
 
 def test_verdicts_follow_the_statistics_not_a_script(study_dir):
     study = _study(collect_paths([str(study_dir / "diag-*.h5")]), hessian=False)
-    design = "Spectral bias: lower frequencies are learned first (amplitudes falling with frequency, seed 000's design)"
+    design = ("Spectral bias: lower frequencies are learned first (amplitudes falling with frequency, Alvarez & Choe's "
+              "design)")
     row = study.family_row("learning order, decreasing amplitudes: mean Kendall tau (two-sided)")
     assert row.effect == pytest.approx(1.0)  # diag-linear: every learned frequency in order
     assert _verdicts(study)[design] in ("holds", "not shown")  # two runs: the permutation p is coarse
@@ -232,7 +233,7 @@ def test_a_frequency_learned_and_lost_later_is_reported_as_such_not_as_out_of_or
     assert (all_runs.ordered, all_runs.ordered_reached, all_runs.runs) == (2, 2, 2)
     assert all_runs.unordered == ""
     table = changed.results["spectral_bias"]["table"]
-    row = table[table.freq_hz == first.extract("spectral_bias").modes[0]].iloc[0]
+    row = table[table["mode"] == first.extract("spectral_bias").modes[0]].iloc[0]
     assert (row.n_not_learned, row.n_reached_then_lost) == (1, 1)
     # a frequency never reached is not "lost"
     never = _with_extract(lost, "spectral_bias", first_below_steps=np.r_[np.nan, learned[1:]])
@@ -260,7 +261,10 @@ def test_study_cli_json_report_cache_and_damaged_run(study_copy, tmp_path):
     payload = json.loads(result.stdout)
     assert payload["n_runs"] == 7 and payload["n_replicate_runs"] == 2
     assert 0 < payload["p_value"] <= 1 and 0 < payload["p_value_edges"] <= 1
-    assert {"preset", "freq_hz", "mean", "ci_low", "ci_high", "n", "n_not_learned"} <= set(payload["table"][0])
+    assert {"preset", "mode", "mode_unit", "mean", "ci_low", "ci_high", "n", "n_not_learned"} \
+        <= set(payload["table"][0])
+    assert all(row["mode_unit"] == "Hz" and row["freq_hz"] == row["mode"] for row in payload["table"])  # old key kept
+    assert all("mode_unit" in row and "freq_hz" in row for row in payload["noise_floor"]["differences"])
     assert len(payload["table"]) == 8 and "noise_floor" in payload
     assert [s["path"] for s in payload["skipped"]] == [str(study_copy / "broken.h5")]
     assert "broken.h5" in (out / "REPORT.md").read_text()

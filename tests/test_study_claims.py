@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _run(rng, group: str, seed: int):
-    """A seed run with a plateau, jumps near its escape, a Hessian (checkpoints and grid) and two escapes."""
+    """A network run with a plateau, jumps near its escape, a Hessian (checkpoints and grid) and two escapes."""
     escape = float(rng.choice([300.0, 1000.0]))
     value = 0.05 + 0.02 * (STEPS <= escape) + rng.normal(0, 0.005, len(STEPS))
     grid = pd.DataFrame({"step": STEPS, "index_fraction": value, "lambda_min": -value, "lambda_max": 1.0,
@@ -175,7 +175,7 @@ def test_the_twin_contrast_pairs_each_network_with_its_twin_and_checks_the_twins
     networks = [_run(rng, group, seed) for group in ("a", "b") for seed in range(8)]
     twins = [_twin(rng, group, seed) for group in ("a", "b") for seed in range(8)]
     study = build_study(networks + twins, OPTIONS)
-    assert len(study.seed_runs) == 16 and len(study.twin_runs) == 16 and set(study.groups) == {"a", "b"}
+    assert len(study.network_runs) == 16 and len(study.twin_runs) == 16 and set(study.groups) == {"a", "b"}
     assert not any(r.role == "twin" for r, _ in study.extracts("jumps_near_escapes"))  # twins stay out of claims
     contrasts = study.results["twin_contrast"]["contrasts"]
     primary = contrasts["jumps_near_escapes"]

@@ -56,9 +56,9 @@ def test_order_is_judged_among_learned_frequencies_only():
 
 
 def test_noise_floor_cell_without_information_is_marked_not_zero():
-    replicates = pd.DataFrame({"group": "g", "replicate_set": ["s0"] * 3, "freq_hz": 15.0, "value": 1000.0,
+    replicates = pd.DataFrame({"group": "g", "replicate_set": ["s0"] * 3, "mode": 15.0, "value": 1000.0,
                                "censored": True})
-    seeds = pd.DataFrame({"group": "g", "freq_hz": 15.0, "value": [1000.0, 400.0], "censored": [True, False]})
+    seeds = pd.DataFrame({"group": "g", "mode": 15.0, "value": [1000.0, 400.0], "censored": [True, False]})
     row = noise_floor_table(replicates, seeds).iloc[0]
     assert math.isnan(row.sd_rounding) and math.isnan(row.rounding_over_seeds) and row.information.startswith("none")
 

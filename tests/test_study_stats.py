@@ -86,7 +86,7 @@ def test_learned_step_table_gives_the_restricted_mean_of_censored_exponentials()
     rng = np.random.default_rng(7)
     m, length, n = 1000.0, 1500.0, 4000
     steps = rng.exponential(m, n)
-    frame = pd.DataFrame({"group": "g", "freq_hz": 3.0, "learned_step": np.where(steps < length, steps, np.nan),
+    frame = pd.DataFrame({"group": "g", "mode": 3.0, "learned_step": np.where(steps < length, steps, np.nan),
                           "run_length": length})
     row = st.learned_step_table(frame, n_resamples=2000).iloc[0]
     expected = m * (1 - math.exp(-length / m))
@@ -206,14 +206,14 @@ def test_pooled_sd_weights_sets_by_their_degrees_of_freedom():
 
 
 def _seed_frame(rng, means: dict, n, sd):
-    rows = [{"group": g, "freq_hz": 7.0, "value": v, "censored": False} for g, m in means.items()
+    rows = [{"group": g, "mode": 7.0, "value": v, "censored": False} for g, m in means.items()
             for v in rng.normal(m, sd, n)]
     return pd.DataFrame(rows)
 
 
 def test_noise_floor_recovers_rounding_and_seed_spread():
     rng = np.random.default_rng(11)
-    replicates = pd.DataFrame([{"group": "a", "replicate_set": f"s{s}", "freq_hz": 7.0, "value": v}
+    replicates = pd.DataFrame([{"group": "a", "replicate_set": f"s{s}", "mode": 7.0, "value": v}
                                for s in range(200) for v in rng.normal(1000 + 50 * s, 10.0, 5)])
     seeds = _seed_frame(rng, {"a": 1000.0}, 400, 100.0)
     row = st.noise_floor_table(replicates, seeds).iloc[0]

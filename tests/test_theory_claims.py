@@ -1,6 +1,7 @@
-"""The theory claims (seeds 001-003 on a width sweep) on run summaries made by hand: each rule holds on a planted
-case and fails on one planted against it; the statistics against independent computations (least squares by numpy,
-closed-form exponentials and power laws); a study without the regime's runs says so in one line per claim."""
+"""The theory claims (Cao et al., Lucey and Bowman & Montúfar on a width sweep) on run summaries made by hand: each
+rule holds on a planted case and fails on one planted against it; the statistics against independent computations
+(least squares by numpy, closed-form exponentials and power laws); a study without the regime's runs says so in one
+line per claim."""
 
 from __future__ import annotations
 
@@ -60,14 +61,14 @@ def mask(width: int, observed_power: float, predicted_power: float, fit_error: f
 def run(seed: int, width: int, *, twin: bool = False, kind: str = "harmonics", drift: float = 1.0,
         deviation: np.ndarray | None = None, rates=(0.1, 0.01, 0.001), exponents=(0.5, 0.35), degrees=None,
         n_points: int = 200, fit_error: float = 0.3):
-    """A regime run's summary: the seed-000 extracts of study_fakes plus every theory claim's."""
+    """A regime run's summary: the Alvarez & Choe extracts of study_fakes plus every theory claim's."""
     deviation = np.zeros(len(EIGEN)) if deviation is None else deviation
     view = kernel(width, deviation, 0.0 if twin else drift, n_points)
     modes = ModeRates(np.arange(1.0, len(rates) + 1), "degree", np.asarray(rates, float), np.full(len(rates), 0.05))
     config = {"optimizer": "sgd", "lr": 1.0 / width, "dtype": "float64", "linearize": twin,
               "model": {"kind": "mlp", "depth": 1, "activation": "relu", "width": width, "in_dim": 3, "out_dim": 1},
               "target": {"kind": kind, "n_train": n_points, "input_dim": 3, "degrees": [1, 2, 3], "freqs_hz": [1.0, 3.0]}}
-    # no jumps: the seed-000 claims add no jump test to the family (fast, and the family stays small)
+    # no jumps: the Alvarez & Choe claims add no jump test to the family (fast, and the family stays small)
     base = summary(f"{kind}-w{width}-s{seed}{'-twin' if twin else ''}", [], [], preset="sgd", seed=seed,
                    config=config)
     extracts = {"kernel_drift_scaling": view, "rate_proportional_to_eigenvalue": RateEvidence(view, degrees),
@@ -222,7 +223,7 @@ def test_mask_rule_against_sqrt_q_and_the_singular_values():
     assert found[f"The networks' bandwidth grows with sqrt(q) (exponent 1/2) ({SERIES})"] == "holds"
     assert found[f"The networks' bandwidth grows with the exponent its singular values predict ({SERIES})"] \
         == "does not hold"
-    loose = build_study([r if r.role == "seed" else dataclasses.replace(r, extracts={
+    loose = build_study([r if r.role == "network" else dataclasses.replace(r, extracts={
         **r.extracts, "gd_mask_bandwidth": mask(8, 0.5, 0.3, fit_error=1e-3)}) for r in study.runs], OPTIONS)
     assert verdicts(loose, "gd_mask_bandwidth")["On the GD twins the mask is exact"] == "does not hold"
 
@@ -238,9 +239,9 @@ def test_sweeps_are_split_by_target_not_by_width_or_learning_rate():
 
 
 def test_without_the_regimes_runs_each_claim_says_so_in_one_line():
-    seed000 = [summary(f"b-s{s}", [100.0], [90.0], preset="baseline", seed=s, config={"optimizer": "adam"})
+    alvarez_choe = [summary(f"b-s{s}", [100.0], [90.0], preset="baseline", seed=s, config={"optimizer": "adam"})
                for s in range(3)]
-    study = build_study(seed000, OPTIONS)
+    study = build_study(alvarez_choe, OPTIONS)
     payload = to_json(study)
     for claim_id in THEORY:
         rows = [v for v in study.verdicts if v.claim == claim_id]

@@ -1,4 +1,4 @@
-"""`analyze study` end to end on a tiny width sweep in seeds 001-003's regime (one-hidden-layer ReLU nets on S^2,
+"""`analyze study` end to end on a tiny width sweep in the theory papers' regime (one-hidden-layer ReLU nets on S^2,
 full-batch GD in float64, widths 8 and 32, two seeds, each run with its linearised twin): every theory claim gives
 verdict rows, the twins pass their exactness checks, and the kernel drift the claims read equals an independent
 computation (plain autograd Jacobians of the stored checkpoints)."""
@@ -62,7 +62,8 @@ def test_theory_study_end_to_end(sweep, tmp_path):
                                       "--permutations", "199", "--resamples", "200"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
-    assert payload["n_seed_runs"] == 4 and payload["n_twin_runs"] == 4
+    assert payload["n_network_runs"] == payload["n_seed_runs"] == 4 and payload["n_twin_runs"] == 4
+    assert {row["mode_unit"] for row in payload["table"]} == {"degree"}  # the study's modes are degrees here
     claims = {row["claim"] for row in payload["verdicts"]}
     assert set(THEORY) | {"twin_contrast"} <= claims
     verdicts = {v["observation"]: v["verdict"] for v in payload["verdicts"]}

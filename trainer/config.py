@@ -1,4 +1,4 @@
-"""Run configuration as frozen dataclasses, the seed-000 presets, and validation."""
+"""Run configuration as frozen dataclasses, the Alvarez & Choe presets, and validation."""
 
 from __future__ import annotations
 
@@ -146,10 +146,10 @@ PRESETS: dict[str, TrainConfig] = {
 }
 DEFAULT_STUDY = ("baseline", "wide", "deep", "sgd")
 PRESET_DESCRIPTIONS = {
-    "baseline": "2 hidden x 50 ReLU, Adam, lr 0.01, 10,000 full-batch epochs (seed 000)",
-    "wide": "2 hidden x 100 ReLU, Adam (seed 000)",
-    "deep": "5 hidden x 50 ReLU, Adam (seed 000)",
-    "sgd": "baseline trained with plain full-batch gradient descent (seed 000)",
+    "baseline": "2 hidden x 50 ReLU, Adam, lr 0.01, 10,000 full-batch epochs (Alvarez & Choe)",
+    "wide": "2 hidden x 100 ReLU, Adam (Alvarez & Choe)",
+    "deep": "5 hidden x 50 ReLU, Adam (Alvarez & Choe)",
+    "sgd": "baseline trained with plain full-batch gradient descent (Alvarez & Choe)",
     "diag-linear": "diagonal linear net on Fourier features: plateaus are saddles by construction",
 }
 

@@ -85,21 +85,21 @@ def learned_step_table(learned: pd.DataFrame, n_resamples: int = N_RESAMPLES, se
     """Per group and frequency: n runs, n_not_learned, restricted mean learned step with its CI, median.
 
     Args:
-        learned: one row per run and frequency with columns group, freq_hz, learned_step (NaN: never), run_length,
+        learned: one row per run and frequency with columns group, mode, learned_step (NaN: never), run_length,
             and optionally reached_step (first step below the threshold, NaN: never): a frequency reached but not
             learned was learned and lost again (counted in n_reached_then_lost, and among n_not_learned).
     """
     rows = []
-    for (group, freq), part in learned.groupby(["group", "freq_hz"], sort=True):
+    for (group, freq), part in learned.groupby(["group", "mode"], sort=True):
         values, censored = censor_learned_steps(part.learned_step, part.run_length)
         mean, low, high = bootstrap_mean_ci(values, n_resamples, seed=seed,
                                             support=(0.0, float(np.max(part.run_length))))
         lost = int((censored & np.isfinite(part.reached_step.to_numpy(np.float64))).sum()) \
             if "reached_step" in part else 0
-        rows.append({"group": group, "freq_hz": float(freq), "n": len(values), "n_not_learned": int(censored.sum()),
+        rows.append({"group": group, "mode": float(freq), "n": len(values), "n_not_learned": int(censored.sum()),
                      "n_reached_then_lost": lost, "mean": mean, "ci_low": low, "ci_high": high,
                      "median": float(np.median(values))})
-    return pd.DataFrame(rows, columns=["group", "freq_hz", "n", "n_not_learned", "n_reached_then_lost", "mean",
+    return pd.DataFrame(rows, columns=["group", "mode", "n", "n_not_learned", "n_reached_then_lost", "mean",
                                        "ci_low", "ci_high", "median"])
 
 
@@ -202,29 +202,29 @@ def noise_floor_table(replicates: pd.DataFrame, seeds: pd.DataFrame) -> pd.DataF
     """Per group and frequency: SD of the learned step across rounding replicates vs across seeds.
 
     Args:
-        replicates: rows group, replicate_set, freq_hz, value (censored learned step), censored, of replicate runs.
-        seeds: rows group, freq_hz, value, censored, of seed runs.
+        replicates: rows group, replicate_set, mode, value (censored learned step), censored, of replicate runs.
+        seeds: rows group, mode, value, censored, of network runs.
     Censored values (never learned) count at the run length, so an SD over them is a lower bound. A cell where
-    no run of a replicate set (or no seed run) learns the frequency carries no information about the spread:
+    no run of a replicate set (or no network run) learns the frequency carries no information about the spread:
     its SD is NaN and `information` says so, instead of an SD of 0 between identical censored values.
-    Returns rows group, freq_hz, sd_rounding, n_replicates, sd_seeds, n_seeds, rounding_over_seeds, information.
+    Returns rows group, mode, sd_rounding, n_replicates, sd_seeds, n_seeds, rounding_over_seeds, information.
     """
     rows = []
-    for (group, freq), part in replicates.groupby(["group", "freq_hz"], sort=True):
+    for (group, freq), part in replicates.groupby(["group", "mode"], sort=True):
         informative = [s.value for _, s in part.groupby("replicate_set") if not all_censored(s)]
         sd_rounding, _ = pooled_sd(informative)
-        seed_part = seeds[(seeds.group == group) & (seeds.freq_hz == freq)]
+        seed_part = seeds[(seeds.group == group) & (seeds["mode"] == freq)]
         seed_values = seed_part.value.to_numpy(np.float64)
         seeds_informative = len(seed_values) >= 2 and not all_censored(seed_part)
         sd_seeds = float(np.std(seed_values, ddof=1)) if seeds_informative else math.nan
         ratio = sd_rounding / sd_seeds if sd_seeds > 0 else math.nan
         information = ("none: no replicate set learns it" if not informative else
-                       "none across seeds: no seed run learns it" if not seeds_informative else
+                       "none across seeds: no network run learns it" if not seeds_informative else
                        f"{len(informative)} replicate set(s)")
-        rows.append({"group": group, "freq_hz": float(freq), "sd_rounding": sd_rounding, "n_replicates": len(part),
+        rows.append({"group": group, "mode": float(freq), "sd_rounding": sd_rounding, "n_replicates": len(part),
                      "sd_seeds": sd_seeds, "n_seeds": len(seed_values), "rounding_over_seeds": ratio,
                      "information": information})
-    return pd.DataFrame(rows, columns=["group", "freq_hz", "sd_rounding", "n_replicates", "sd_seeds", "n_seeds",
+    return pd.DataFrame(rows, columns=["group", "mode", "sd_rounding", "n_replicates", "sd_seeds", "n_seeds",
                                        "rounding_over_seeds", "information"])
 
 
@@ -237,7 +237,7 @@ def group_differences(seeds: pd.DataFrame, rounding_sd: dict, n_resamples: int =
     """Per frequency and pair of groups: difference of mean learned steps vs rounding and vs seed variation.
 
     Args:
-        seeds: rows group, freq_hz, value (censored learned step), censored (bool) of seed runs.
+        seeds: rows group, mode, value (censored learned step), censored (bool) of network runs.
 
     The rounding floor of a difference is ROUNDING_Z * sqrt(sd_a^2 + sd_b^2), sd the single-run rounding SD of
     each group (`rounding_sd[(group, freq)]`; a group without replicates uses the pooled `rounding_sd[(None,
@@ -247,7 +247,7 @@ def group_differences(seeds: pd.DataFrame, rounding_sd: dict, n_resamples: int =
     so both verdicts are None.
     """
     rows = []
-    for freq, part in seeds.groupby("freq_hz", sort=True):
+    for freq, part in seeds.groupby("mode", sort=True):
         groups = sorted(part.group.unique())
         for first, second in combinations(groups, 2):
             pair = part[part.group.isin([first, second])]
@@ -256,12 +256,12 @@ def group_differences(seeds: pd.DataFrame, rounding_sd: dict, n_resamples: int =
             sds = [rounding_sd.get((g, freq), rounding_sd.get((None, freq), math.nan)) for g in (first, second)]
             floor = ROUNDING_Z * math.sqrt(sds[0] ** 2 + sds[1] ** 2)
             censored = int(pair.censored.sum())
-            rows.append({"freq_hz": float(freq), "first": first, "second": second, "difference": difference,
+            rows.append({"mode": float(freq), "first": first, "second": second, "difference": difference,
                          "ci_low": low, "ci_high": high, "rounding_floor": floor, "censored": censored,
                          "beyond_rounding": bool(abs(difference) > floor) if math.isfinite(floor) and not censored
                          else None,
                          "beyond_seeds": bool(low > 0 or high < 0) if math.isfinite(low) and not censored else None})
-    return pd.DataFrame(rows, columns=["freq_hz", "first", "second", "difference", "ci_low", "ci_high",
+    return pd.DataFrame(rows, columns=["mode", "first", "second", "difference", "ci_low", "ci_high",
                                        "rounding_floor", "censored", "beyond_rounding", "beyond_seeds"])
 
 

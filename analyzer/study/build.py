@@ -4,7 +4,7 @@ together, and the claims' verdicts.
 Roles. A run with `perturb > 0` in its config is a replicate control: same seed, initial weights perturbed at
 float-rounding level. Replicates are kept out of every across-seed statistic and test (they are near copies of
 their seed's run, not independent draws); they feed the noise floor only (claims/noise_floor.py). A run with
-`linearize` in its config is a seed run's linearised twin (no saddles): it is kept out of the claims too and
+`linearize` in its config is a network run's linearised twin (no saddles): it is kept out of the claims too and
 feeds the twin contrast only (claims/twin_contrast.py). Twins share their network's group name.
 """
 
@@ -34,9 +34,9 @@ class Study:
     grouping: Grouping | None = None  # how the groups were formed (the report says it)
 
     @property
-    def seed_runs(self) -> list[RunSummary]:
+    def network_runs(self) -> list[RunSummary]:
         """The runs the claims are judged on: neither float-rounding replicates nor linearised twins."""
-        return [r for r in self.runs if r.role == "seed"]
+        return [r for r in self.runs if r.role == "network"]
 
     @property
     def replicate_runs(self) -> list[RunSummary]:
@@ -51,8 +51,8 @@ class Study:
         return sorted(set(self.group_of.values()))
 
     def extracts(self, claim_id: str, runs: list[RunSummary] | None = None) -> list[tuple[RunSummary, object]]:
-        """(run, extract) of every run (default: the seed runs) that has the claim's extract."""
-        chosen = self.seed_runs if runs is None else runs
+        """(run, extract) of every run (default: the network runs) that has the claim's extract."""
+        chosen = self.network_runs if runs is None else runs
         return [(r, r.extract(claim_id)) for r in chosen if r.extract(claim_id) is not None]
 
     def family_row(self, name: str):

@@ -90,9 +90,9 @@ class RunSummary:
 
     @property
     def role(self) -> str:
-        """"seed" (a run of the study's claims), "replicate" (float-rounding control: the noise floor) or "twin"
-        (the linearised twin of a seed run: the twin contrast)."""
-        return "twin" if self.is_twin else "replicate" if self.perturb > 0 else "seed"
+        """"network" (a run of the study's claims), "replicate" (float-rounding control: the noise floor) or "twin"
+        (the linearised twin of a network run: the twin contrast)."""
+        return "twin" if self.is_twin else "replicate" if self.perturb > 0 else "network"
 
     @property
     def label(self) -> str:
@@ -234,7 +234,7 @@ def _summary_of(path: Path, run, cache, options: StudyOptions) -> RunSummary:
     context, extracts = StudyContext(run, options, cache), {}
     replicate = is_replicate(run.config)
     for claim in all_claims():
-        if claim.seed_runs_only and replicate:
+        if claim.network_runs_only and replicate:
             continue
         try:
             extracts[claim.id] = claim.extract(run, context)
@@ -338,6 +338,6 @@ def is_replicate(config: dict) -> bool:
     return float(config.get("perturb", 0.0) or 0.0) > 0
 
 
-def is_seed_run(run) -> bool:
+def is_network_run(run) -> bool:
     """A Job.only_if: the run is not a float-rounding replicate (whose curvature the study never reads)."""
     return not is_replicate(run.config)

@@ -32,15 +32,15 @@ def learned_steps_figure(learned: pd.DataFrame) -> Figure:
     """Learned step per frequency (one panel each) per group across seeds: box plot plus every run.
 
     Args:
-        learned: rows group, freq_hz, value (learned step, censored at the run length), censored (bool).
+        learned: rows group, mode, value (learned step, censored at the run length), censored (bool).
     """
-    freqs = sorted(learned.freq_hz.unique())
+    freqs = sorted(learned["mode"].unique())
     groups = sorted(learned.group.unique())
     fig, axes = plt.subplots(1, len(freqs), figsize=(2.3 * len(freqs) + 1.5, 3.9), layout="constrained",
                              sharey=True, squeeze=False)
     rng = np.random.default_rng(0)  # jitter only; fixed so the figure does not change between builds
     for ax, freq in zip(axes[0], freqs):
-        part = learned[learned.freq_hz == freq]
+        part = learned[learned["mode"] == freq]
         data = [part.loc[part.group == g, "value"].to_numpy(np.float64) + 1 for g in groups]
         ax.boxplot(data, positions=np.arange(len(groups)), widths=0.55, showfliers=False,
                    medianprops={"color": freq_color(freq, freqs), "lw": 2})
@@ -102,11 +102,11 @@ def _on_grid(steps, loss, grid) -> np.ndarray:
 def noise_floor_figure(floor: pd.DataFrame) -> Figure:
     """Per group and frequency: SD of the learned step across rounding replicates (open) vs across seeds (filled)."""
     groups = sorted(floor.group.unique())
-    freqs = sorted(floor.freq_hz.unique())
+    freqs = sorted(floor["mode"].unique())
     fig, ax = plt.subplots(figsize=(7.5, 3.8), layout="constrained")
     width = 0.8 / max(len(groups), 1)
     for i, group in enumerate(groups):
-        part = floor[floor.group == group].set_index("freq_hz").reindex(freqs)
+        part = floor[floor.group == group].set_index("mode").reindex(freqs)
         x = np.arange(len(freqs)) - 0.4 + width * (i + 0.5)
         color = group_color(group, groups)
         ax.plot(x, part.sd_seeds.to_numpy(np.float64) + 1, "o", color=color, ms=7, label=f"{group}: across seeds")

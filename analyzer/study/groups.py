@@ -6,7 +6,7 @@ seed, its float-rounding perturbation, the device, its name, output path or time
 on the last component of a nested key, so a research loop's `config={"seed": 3}` stored as `user.seed` does not
 split its seeds into groups). A group is named by its preset followed by those fields, e.g. `baseline lr=0.001`
 (just `baseline` when nothing else varies). `--group-by KEYS` replaces the varying fields by the keys given.
-A replicate set is a seed run's float-rounding replicates (perturbed initial weights) with that run.
+A replicate set is a network run's float-rounding replicates (perturbed initial weights) with that run.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Activation spectra (seed 002): normalised singular values and principal components of A = eta(sigma (x - b^T)).
+"""Activation spectra (Lucey): normalised singular values and principal components of A = eta(sigma (x - b^T)).
 
 Needs no run file: `analyze activations [--sigma S] [--n N] [--json]`, `analyzer.activations(None)`.
 """

@@ -1,4 +1,4 @@
-"""Singular-value spectra and principal components of A = eta(sigma (x - b^T)) for eight activations (seed 002).
+"""Singular-value spectra and principal components of A = eta(sigma (x - b^T)) for eight activations (Lucey).
 
 x (N points) and b (M biases) are uniform grids on [0, 1] (both ends included), so A[i, j] =
 eta(sigma (x_i - b_j)) is the hidden layer of a one-hidden-layer 1-D network with unit input weights

@@ -1,4 +1,4 @@
-"""Figures of the activations analysis (returned, never saved): spectra as in seed 002 fig. 3, components as in figs. 4-5."""
+"""Figures of the activations analysis (returned, never saved): spectra as in Lucey's fig. 3, components as in figs. 4-5."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 from analyzer.analyses.activations.compute import MONOTONIC
 from analyzer.analyses.activations.result import ActivationsResult
 
-COMPONENT_PANELS = ("heaviside", "tanh", "relu", "relu2")  # seed 002 figs. 4-5 (a-d)
+COMPONENT_PANELS = ("heaviside", "tanh", "relu", "relu2")  # Lucey's figs. 4-5 (a-d)
 
 
 def singular_values_figure(result: ActivationsResult, title: str = ""):

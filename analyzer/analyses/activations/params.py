@@ -8,7 +8,7 @@ from typing import ClassVar
 from analyzer.core.params import param, validate
 
 MAX_POINTS = 20_000  # an SVD of a 20,000 x 20,000 matrix per activation is already minutes
-COMPONENT_INDICES = (0, 4, 5, 9)  # the principal components seed 002 plots (figs. 4-5)
+COMPONENT_INDICES = (0, 4, 5, 9)  # the principal components Lucey plots (figs. 4-5)
 MIN_POINTS = max(COMPONENT_INDICES) + 1
 
 
@@ -18,8 +18,8 @@ class ActivationsParams:
 
     analysis: ClassVar[str] = "activations"
 
-    sigma: float = param(15.0, "Scale sigma in A = eta(sigma (x - b^T)) (seed 002 uses 15 and 30).", above=0)
-    n: int = param(1000, "Sample points x, uniform on [0, 1] (rows of A; seed 002: 5000).", minimum=MIN_POINTS,
+    sigma: float = param(15.0, "Scale sigma in A = eta(sigma (x - b^T)) (Lucey uses 15 and 30).", above=0)
+    n: int = param(1000, "Sample points x, uniform on [0, 1] (rows of A; Lucey: 5000).", minimum=MIN_POINTS,
                    maximum=MAX_POINTS)
     n_biases: int = param(0, f"Biases b, uniform on [0, 1] (columns of A), 0 or {MIN_POINTS} to {MAX_POINTS}; "
                              "0: as many as points.", minimum=0, maximum=MAX_POINTS)

@@ -15,7 +15,7 @@ def tables(runs, pooled) -> list[str]:
     if len(bases) > 1:  # correlate refuses to pool sine and harmonics runs: say so instead of testing
         kinds = " and ".join(bases[name] for name in sorted(bases))
         return lines + [f"*not pooled: the runs' targets are on different bases ({kinds}); see each run's test*", ""]
-    # the configured reference first, then the other one: seed 000's claim is about edges, escapes are what the
+    # the configured reference first, then the other one: Alvarez & Choe's claim is about edges, escapes are what the
     # known-answer runs show to be the point a jump sits at (compute.py)
     first = pooled.params.reference
     for reference in (first, *[r for r in REFERENCES if r != first]):

@@ -1,7 +1,7 @@
 """Are frequency (or degree) jumps closer to escapes from loss plateaus than chance? A permutation test, one run
 or pooled.
 
-Seed 000 claims that jumps in frequency learning "often occurred near plateau edges", escapes from saddles
+Alvarez & Choe claims that jumps in frequency learning "often occurred near plateau edges", escapes from saddles
 triggering progress. For every jump (from the spectrum analysis) we take the distance to the nearest reference
 point of the loss curve (from the plateaus analysis) and compare the mean distance with a null in which each
 run's jumps are placed independently and uniformly at random over the run's prediction range while its
@@ -170,8 +170,8 @@ def _conclusion(outcome: dict, events: list[RunEvents], params: CorrelateParams,
         return (f"{noun} jumps and {points}, {one}: {outcome['n_jumps']} jumps; {what} {outcome['observed']:.3g} "
                 f"vs {outcome['null_mean']:.3g} under the {outcome['null_name']} null (effect "
                 f"{outcome['effect']:+.3g}, {units}); {DESCRIPTIVE}")
-    p, verdict = outcome["p_value"], "closer" if outcome["p_value"] < params.alpha else "not closer"
-    return (f"{noun} jumps are {verdict} to {points} than chance (p={p:.3g}, {outcome['n_runs']} runs pooled, "
+    p, direction = outcome["p_value"], "closer" if outcome["p_value"] < params.alpha else "not closer"
+    return (f"{noun} jumps are {direction} to {points} than chance (p={p:.3g}, {outcome['n_runs']} runs pooled, "
             f"{outcome['n_jumps']} jumps; {what} {outcome['observed']:.3g} vs {outcome['null_mean']:.3g} "
             f"under the {outcome['null_name']} null, {units})")
 

@@ -18,7 +18,7 @@ class CorrelateResult:
     p_value, effect_size and the statistics are None/NaN when there is nothing to test.
     `descriptive_only`: a single run informs the figures (one run's jumps against its own reference points): they
     describe that run and test nothing, so the conclusion, the section and the tables show no p-value and no
-    verdict; p_value stays in the JSON under its key, for a caller who pools it elsewhere.
+    conclusion; p_value stays in the JSON under its key, for a caller who pools it elsewhere.
     """
 
     distances: pd.DataFrame  # run, freq_hz (or degree), jump_step, nearest_reference_step, distance_steps, distance

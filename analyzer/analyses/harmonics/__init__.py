@@ -1,4 +1,4 @@
-"""Spectral bias on the sphere (seed 001): per spherical-harmonic degree, the residual over training, its
+"""Spectral bias on the sphere (Cao et al.): per spherical-harmonic degree, the residual over training, its
 convergence rate, and the NTK eigenvalue of the degree (closed form for a one-hidden-layer ReLU net, and the run's
 empirical kernel at its first checkpoint)."""
 

@@ -1,4 +1,4 @@
-"""Spectral bias on the sphere (seed 001): each harmonic degree's residual component over training and its rate.
+"""Spectral bias on the sphere (Cao et al.): each harmonic degree's residual component over training and its rate.
 
 The residual f_t - y on the eval points is projected on spherical-harmonic degrees 0 .. max target degree +
 `extra_degrees` (analyzer/bases); ||P_l (f_t - y)|| is its degree-l component's norm (RMS under the uniform

@@ -1,5 +1,5 @@
 """Which checkpoints the Hessian analysis visits: given steps, every N steps, a log-spaced grid, or the plateaus'
-edges and middles."""
+starts, middles and ends."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def select_checkpoints(run, params: HessianParams, plateaus: Callable[[], Any]) 
             f"{params.per_decade} per decade of steps"
     wanted = _plateau_points(plateaus())
     if wanted:
-        return _snap(stored, wanted), "plateau edges and midpoints"
+        return _snap(stored, wanted), "plateau starts, middles and ends"
     spaced = np.linspace(stored[0], stored[-1], FALLBACK_POINTS)
     return _snap(stored, [(int(w), "spaced") for w in spaced]), \
         f"no plateau found, so {FALLBACK_POINTS} evenly spaced checkpoints"

@@ -2,7 +2,7 @@
 
 Index sensitivity: the index fraction counted below -tol x max |eigenvalue| for each tol in
 SENSITIVITY_TOLS (columns `index_fraction_tol_<tol>`), from the whole certified (or dense) spectrum; NaN
-where only an estimate exists. A saddle verdict should read the same at all three (issue 22: the count
+where only an estimate exists. The saddle reading should be the same at all three (issue 22: the count
 moves from 21 to 26 between 1e-6 and 1e-9 on sgd, a continuum of tiny negative values).
 
 Cost: `cost_gradients` = the checkpoint's eigen-solver seconds / the seconds of one full-batch gradient of

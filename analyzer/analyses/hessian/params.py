@@ -23,7 +23,7 @@ class HessianParams:
 
     analysis: ClassVar[str] = "hessian"
 
-    at: str = param("plateaus", "Checkpoints: plateaus (edges and midpoints of the run's plateaus), every, steps, "
+    at: str = param("plateaus", "Checkpoints: plateaus (starts, middles and ends of the run's plateaus), every, steps, "
                                 "grid (log-spaced: --per-decade per decade of steps, and step 0).", choices=SELECTIONS)
     every: int = param(0, "Analyse every N steps: the stored checkpoints nearest to 0, N, 2N and so on (implies --at "
                           "every).", minimum=0)

@@ -1,4 +1,4 @@
-"""`analyze mask` (seed 002): gradient descent as the shrinkage mask m(s) = 1 - (1 - a_eff s^2)^q on the
+"""`analyze mask` (Lucey): gradient descent as the shrinkage mask m(s) = 1 - (1 - a_eff s^2)^q on the
 singular values s of the Jacobian J = U diag(s) V^T at the first checkpoint.
 
 For a model linear in its trained parameters trained by full-batch GD on the trainer's mean MSE,

@@ -1,4 +1,4 @@
-"""What `analyze mask` returns: seed 002's GD mask on J's singular values against what the run fitted."""
+"""What `analyze mask` returns: Lucey's GD mask on J's singular values against what the run fitted."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ class MaskResult:
             "a linearisation" if is_plain_gd(self.optimizer) else f"the GD prediction; this run used {self.optimizer}")
         return (f"GD mask on J's {self.rank} singular directions at step {self.step:,} ({kind}): fit_error "
                 f"{self.fit_error:.3g} over {self.n_directions} directions; bandwidth ~ q^"
-                f"{self.bandwidth_exponent:.2f} observed (seed 002: q^0.5)" + (f"; {self.note}" if self.note else ""))
+                f"{self.bandwidth_exponent:.2f} observed (Lucey: q^0.5)" + (f"; {self.note}" if self.note else ""))
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {"directions": self.table, "bandwidth": self.bandwidth}

@@ -1,6 +1,6 @@
 """The empirical neural tangent kernel at a checkpoint: eigenpairs, the residual along its eigenvectors, decay
 rates observed against the linearised GD prediction, kernel drift, and where each target frequency loads
-(issue 14, seeds 001 and 003; docs/ntk.md)."""
+(issue 14, Cao et al. and Bowman & Montúfar; docs/ntk.md)."""
 
 from analyzer.analyses.ntk.compute import compute
 from analyzer.analyses.ntk.params import NtkParams

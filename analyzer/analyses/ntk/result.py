@@ -20,7 +20,7 @@ class NtkResult:
         effective_rate: a_eff = 2 lr / (N o); r_t along v_i is predicted to scale as (1 - a_eff lambda_i)^t.
         eigenvalues: K's eigenvalues computed, descending (all of them on the jacobian route with top_k 0).
         table: per eigendirection: index, eigenvalue, initial_component (v_i^T r_0), predicted_rate,
-            observed_rate (per step), ratio (observed / predicted: seed 003's damped deviations).
+            observed_rate (per step), ratio (observed / predicted: Bowman & Montúfar's damped deviations).
         projection_steps, projections: |v_i^T r_t| at log-spaced stored steps, for the first table rows.
         drift: step, relative_change = ||K_t - K||_F / ||K||_F (sketched on the matrix-free route).
         loadings: per target frequency, how its training-grid sine spreads over the eigenvectors: the one holding

@@ -1,4 +1,4 @@
-"""Loss plateaus: change points of log10(loss) on a log-step axis, and the seed's slope-threshold method."""
+"""Loss plateaus: change points of log10(loss) on a log-step axis, and Alvarez & Choe's slope-threshold method."""
 
 from analyzer.analyses.plateaus.compare import tables
 from analyzer.analyses.plateaus.compute import compute, detect_plateaus, edge_agreement

@@ -1,4 +1,4 @@
-"""Loss plateaus: change points of log10(loss) on a log-step axis, and the seed's slope-threshold method.
+"""Loss plateaus: change points of log10(loss) on a log-step axis, and Alvarez & Choe's slope-threshold method.
 
 Time axis. Both methods work on u = log10(step + 1). A power-law decay, loss ~ step^-a, has the constant
 slope -a there, so "flat relative to its neighbours" is scale-free; on a linear axis a smooth decay is cut
@@ -19,7 +19,7 @@ Pipeline (linear in the number of steps, nothing n x n):
    plateau end, and the start of the plateau that follows, moves to the 10/90 % points of a logistic fitted
    to the loss drop between them (loss_drops.py): the corners of a line fit bend over a smooth
    drop early, by ~5 % of the plateau length on the known-answer runs (bench/RESULTS.md);
-5. gradient method (the seed's): slope of a local line fit over `slope_window` decades; a plateau is a
+5. gradient method (Alvarez & Choe's): slope of a local line fit over `slope_window` decades; a plateau is a
    run of |slope| <= slope_threshold lasting at least `min_duration` decades.
 A segment is flat when |slope| <= slope_threshold, or, between two steeper segments, when |slope| is at
 most `relative_slope` times the gentler neighbour's (a late plateau between escapes spans a few tenths of a

@@ -1,4 +1,4 @@
-"""The gradient method (the seed's): a plateau is a run of small local log-log slope lasting min_duration decades."""
+"""The gradient method (Alvarez & Choe's): a plateau is a run of small local log-log slope for min_duration decades."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from analyzer.core.params import param, validate
 
-EDGE_MODES = ("logistic", "corner")
+EDGE_RULES = ("logistic", "corner")  # how change-point edges are placed (`edges`)
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class PlateauParams:
                                         "neighbours'.", above=0)
     edges: str = param("logistic", "Change-point edges: logistic (10/90 % points of a logistic fitted to each loss "
                                    "drop, where it fits better than lines) or corner (corners of the piecewise-linear "
-                                   "fit, early on a smooth drop by ~5 % of the plateau length).", choices=EDGE_MODES)
+                                   "fit, early on a smooth drop by ~5 % of the plateau length).", choices=EDGE_RULES)
 
     def __post_init__(self):
         validate(self)

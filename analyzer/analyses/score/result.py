@@ -37,9 +37,9 @@ class ScoreResult:
     notes: list = field(default_factory=list)  # parts of the run a detector could not analyse (then not passed)
 
     def headline(self) -> str:
-        verdict = "all targets met" if self.passed else "targets missed"
+        outcome = "all targets met" if self.passed else "targets missed"
         p = "-" if self.p_value is None else f"{self.p_value:.3g}"
-        text = (f"{verdict}: {self.n_plateaus_detected} plateaus detected for {self.n_plateaus_predicted} predicted, "
+        text = (f"{outcome}: {self.n_plateaus_detected} plateaus detected for {self.n_plateaus_predicted} predicted, "
                 f"edge error median {_pct(self.median_edge_error)} worst {_pct(self.worst_edge_error)} of plateau "
                 f"length; jump error median {_pct(self.median_jump_error)} of the sigmoid width; Hessian index "
                 f"{'exact' if self.index_exact else 'wrong'}; correlation p={p}")

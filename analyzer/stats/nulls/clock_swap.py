@@ -1,6 +1,6 @@
 """The clock-aligned swap null: runs aligned on a per-run clock before references are swapped among a group's runs.
 
-Seeds differ in when they learn everything (0.14-0.28 decades in learned steps across the seed runs of one
+Seeds differ in when they learn everything (0.14-0.28 decades in learned steps across the network runs of one
 preset): a run that is early in its jumps is early in its loss drops too, with no event-level coupling. The plain
 swap reads that shared clock as coupling. Here run k's references are moved by clock_i - clock_k before run i's
 jumps are measured against them: each donor's reference pattern is placed on the receiver's clock, and only the

@@ -54,7 +54,7 @@ class Claim:
         observation: the claim in words, as the report states it.
         rule: how the verdict follows from the numbers.
         essential: a failure of `extract` skips the run (the study's events); otherwise it is a note on the run.
-        seed_runs_only: `extract` is skipped for float-rounding replicates (they feed the noise floor alone).
+        network_runs_only: `extract` is skipped for float-rounding replicates (they feed the noise floor alone).
         claimed_sign, effect_unit: of `per_run_effects`.
     """
 
@@ -62,7 +62,7 @@ class Claim:
     observation: ClassVar[str] = ""
     rule: ClassVar[str] = ""
     essential: ClassVar[bool] = False
-    seed_runs_only: ClassVar[bool] = False
+    network_runs_only: ClassVar[bool] = False
     claimed_sign: ClassVar[int] = 1  # the sign of a per-run effect that shows the claim (per_run_effects)
     effect_unit: ClassVar[str] = ""  # the unit of a per-run effect, in words
 

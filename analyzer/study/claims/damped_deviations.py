@@ -1,4 +1,4 @@
-"""Seed 003: in the underparameterised setting (fewer parameters than training points) the kernel's deviations
+"""Bowman & Montúfar: in the underparameterised setting (fewer parameters than training points) the kernel's deviations
 from its value at init matter less along directions with large eigenvalues (a damping factor). Per network run
 with fewer parameters than points whose kernel moves (end drift at least MIN_DRIFT of its norm), Kendall's tau-b
 between the eigen-index of K_0 (eigenvalues descending) and the deviation |log(observed / predicted rate)| over the
@@ -99,7 +99,7 @@ class DampedDeviations(Claim):
         lines = ["## Damped deviations", "",
                  "Per network: Kendall's tau between the eigen-index of the kernel at init (largest eigenvalue first) "
                  "and |log(observed / predicted rate)| over its moving directions; positive when directions with "
-                 "large eigenvalues follow the linearised prediction more closely. Seed 003's setting is the "
+                 "large eigenvalues follow the linearised prediction more closely. Bowman & Montúfar's setting is the "
                  "underparameterised one (parameters < points); the test uses those runs only.", ""]
         lines += markdown_table(table)
         if result["points"]:

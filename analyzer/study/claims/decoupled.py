@@ -44,7 +44,7 @@ class Decoupled(Claim):
     observation = "Frequency jumps occur near escapes of the loss without the jumping frequency (beyond the identity)"
     rule = ("holds when jumps vs the decoupled escapes (two-sided) rejects at alpha after the family's adjustment "
             "with jumps closer; does not hold when they sit significantly farther; not shown otherwise")
-    seed_runs_only = True
+    network_runs_only = True
 
     def jobs(self, options) -> list[ClaimJob]:
         return [ClaimJob(name, overrides) for name, overrides in EVENTS_JOBS]

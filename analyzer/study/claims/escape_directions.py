@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from analyzer.study.claims.base import Claim, ClaimJob, test_verdict
-from analyzer.study.claims.saddles import is_seed_run
+from analyzer.study.claims.saddles import is_network_run
 from analyzer.stats import ALPHA, MIN_RUNS_FOR_CI, TOO_FEW_RUNS, TestRow
 
 DIRECTION_ROW = ("escape vs loss-matched control displacement: normalised overlap with the negative eigenspace "
@@ -35,10 +35,10 @@ class EscapeDirections(Claim):
             "direction's (n_negative / rank), is above 0 at alpha after the family's adjustment (two-sided sign flips "
             "over runs, escapes with a loss-matched control only); does not hold when "
             f"it is significantly below; not shown otherwise; untested with fewer than {MIN_RUNS_FOR_CI} runs")
-    seed_runs_only = True
+    network_runs_only = True
 
     def jobs(self, options) -> list[ClaimJob]:
-        return [ClaimJob("escape", {}, is_seed_run)] if options.hessian else []
+        return [ClaimJob("escape", {}, is_network_run)] if options.hessian else []
 
     def extract(self, run, context) -> pd.DataFrame | None:
         from analyzer.errors import AnalysisFailed, BadInputError

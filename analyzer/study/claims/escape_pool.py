@@ -1,4 +1,4 @@
-"""The escapes of a study's seed runs pooled (the escape-directions claim, escape_directions.py): the escape
+"""The escapes of a study's network runs pooled (the escape-directions claim, escape_directions.py): the escape
 directions against a loss-matched control displacement, and the escape time against curvature for
 gradient-descent runs.
 

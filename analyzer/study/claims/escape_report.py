@@ -31,7 +31,7 @@ def escape_section(study, result: dict, figs: dict, row_name: str) -> list[str]:
     kinds = ", ".join(f"{kind} {n}" for kind, n in pool["control_kinds"].items())
     defaults = EscapeParams()
     lines = ["## Escape directions", "",
-             f"{pool['n_escapes']} escapes in {pool['n_runs_with_escapes']} seed runs (`analyze escape`); controls: "
+             f"{pool['n_escapes']} escapes in {pool['n_runs_with_escapes']} network runs (`analyze escape`); controls: "
              f"{kinds}; {pool['n_tested']} escapes in {pool['n_runs']} runs have a loss-matched control and are "
              "tested. " + CONTROL_TEXT.format(factor=defaults.match_factor, starts=defaults.control_starts), ""]
     if pool["n_tested"]:

@@ -1,4 +1,4 @@
-"""Seed 002: gradient descent is the shrinkage mask m(s) = 1 - (1 - a_eff s^2)^q on the Jacobian's singular values
+"""Lucey: gradient descent is the shrinkage mask m(s) = 1 - (1 - a_eff s^2)^q on the Jacobian's singular values
 at init, so the bandwidth (directions fitted beyond 1/2) grows like sqrt(q). Per run of the regime (`analyze
 mask`): the mask's fit error (largest |fitted - predicted| fraction), and the bandwidth's growth exponent in q,
 observed and as the mask predicts it from the measured singular values (both fitted on the same stored steps,
@@ -84,7 +84,7 @@ class GdMaskBandwidth(Claim):
                                "directions": e.n_directions, "observed exponent": e.observed_exponent,
                                "predicted exponent": e.predicted_exponent} for r, e in networks + twins])
         tests = {}
-        for name, part in frame[frame.role == "seed"].groupby("series"):
+        for name, part in frame[frame.role == "network"].groupby("series"):
             observed = part["observed exponent"].to_numpy(np.float64)
             tests[(name, "sqrt(q)")] = _reference_test(observed - SQRT_Q, part.group, study.options)
             tests[(name, "singular values")] = _reference_test(observed - part["predicted exponent"].to_numpy(),
@@ -134,7 +134,7 @@ class GdMaskBandwidth(Claim):
                  "Per run, `analyze mask`: J_0 = U diag(s) V^T at init, the fraction of each target component "
                  "u_i^T (y - f_0) fitted after q steps against m(s_i) = 1 - (1 - a_eff s_i^2)^q (fit error: the "
                  "largest difference), and the bandwidth (directions fitted beyond 1/2) against q: its growth "
-                 "exponent observed, and as the mask predicts it from the measured singular values. Seed 002 argues "
+                 "exponent observed, and as the mask predicts it from the measured singular values. Lucey argues "
                  "for q^(1/2) from singular values that decay like 1/k.", ""]
                 + markdown_table(table)
                 + image(figs, "theory-mask.png", mask_figure(result["curves"]),
@@ -173,7 +173,7 @@ def reference_verdict(p_adjusted: float | None, test: dict) -> str:
 
 def _evidence(runs: pd.DataFrame, series: str, reference: str, test: dict, row) -> str:
     part = runs[runs.series == series]
-    networks, twins = part[part.role == "seed"], part[part.role == "twin"]
+    networks, twins = part[part.role == "network"], part[part.role == "twin"]
     if test["difference"] is None:
         return "fewer than 2 networks with a bandwidth exponent"
     ci = (f" (95 % CI {test['ci_low']:+.2f} to {test['ci_high']:+.2f})" if test["ci_low"] is not None else "")

@@ -17,7 +17,7 @@ class JumpsNearEdges(Claim):
     rule = ("holds when jumps vs plateau edges (pooled, two-sided) rejects at alpha after the family's adjustment "
             "with jumps closer than the null places them; does not hold when they sit significantly farther; not "
             "shown otherwise")
-    seed_runs_only = True
+    network_runs_only = True
 
     def jobs(self, options) -> list[ClaimJob]:
         return [ClaimJob(name, overrides) for name, overrides in EVENTS_JOBS]

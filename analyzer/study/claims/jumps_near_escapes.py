@@ -1,6 +1,6 @@
 """The primary claim, named before the data: frequency jumps occur near escapes from plateaus.
 
-Test: frequency jumps vs escapes (midpoints of the loss drops that end plateaus), pooled over the seed runs, under
+Test: frequency jumps vs escapes (midpoints of the loss drops that end plateaus), pooled over the network runs, under
 the study's null, one-sided (jumps closer than the null places them). Escapes, not plateau edges: on the diag-linear
 known-answer runs the escape reference finds the planted coupling in 20 of 20 configurations, the edge reference in
 8 of 20 (bench/RESULTS.md). Its robustness is the specification curve's joint test (specifications.py).
@@ -36,8 +36,8 @@ class PrimaryEvents(JumpEvents):
 class JumpsNearEscapes(Claim):
     id = "jumps_near_escapes"
     observation = "Frequency jumps occur near escapes from plateaus (the primary test)"
-    rule = ("holds when the primary test (jumps vs escapes, pooled over seed runs, one-sided) rejects at alpha after "
-            "the family's adjustment AND the specification curve's joint test (median effect over the admissible "
+    rule = ("holds when the primary test (jumps vs escapes, pooled over network runs, one-sided) rejects at alpha "
+            "after the family's adjustment AND the specification curve's joint test (median effect over the admissible "
             "specifications against shared null draws) rejects at alpha in the same direction; fragile when only the "
             "primary rejects; does not hold when jumps sit significantly farther from escapes than under the null; "
             "not shown otherwise")
@@ -89,7 +89,8 @@ class JumpsNearEscapes(Claim):
 
         lines = ["## Primary test (named before the data)", "",
                  f"**{PRIMARY}**: frequency jumps vs escapes (midpoints of the loss drops that end plateaus), pooled "
-                 f"over the seed runs, {study.options.null} null, one-sided (jumps closer than the null places them). "
+                 f"over the network runs, {study.options.null} null, one-sided (jumps closer than the null places "
+                 "them). "
                  "Escapes, not plateau edges: on the diag-linear known-answer runs the escape reference finds the "
                  "planted coupling in 20 of 20 configurations, the edge reference in 8 of 20 (bench/RESULTS.md). "
                  "Every other test is secondary (test family below).", ""]
@@ -105,7 +106,7 @@ class JumpsNearEscapes(Claim):
             lines += image(figs, "specification-curve.png", spec_curve_figure(rows, ALPHA),
                            "specification curve of the primary test")
         if result["replicates"]:
-            lines += ["Float-rounding replicates in place of their seed runs (a noise floor of the primary test, "
+            lines += ["Float-rounding replicates in place of their network runs (a noise floor of the primary test, "
                       "not specifications):", ""] + markdown_table(pd.DataFrame(result["replicates"]))
         return lines
 
@@ -170,7 +171,7 @@ def specification_curve(study, claim_id: str) -> dict:
 
 
 def replicate_rows(study, claim_id: str) -> list[dict]:
-    """The primary test with each float-rounding replicate r in place of its seed run (a noise floor)."""
+    """The primary test with each float-rounding replicate r in place of its network run (a noise floor)."""
     by_key = {(study.group_of[r.path], r.seed): (r, e) for r, e in study.extracts(claim_id)}
     replicates = [(r, e) for r, e in study.extracts(claim_id, study.replicate_runs)]
     rows = []

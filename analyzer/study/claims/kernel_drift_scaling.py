@@ -1,6 +1,6 @@
-"""The lazy-regime premise of seeds 001 and 003: the NTK moves less the wider the network. Per width sweep, the
-log-log slope of the relative kernel drift at the end of training, ||K_T - K_0||_F / ||K_0||_F, on the width; the
-premise (the NTK parameterisation's argument) is a slope near -1/2.
+"""The lazy-regime premise of Cao et al. and Bowman & Montúfar: the NTK moves less the wider the network. Per width
+sweep, the log-log slope of the relative kernel drift at the end of training, ||K_T - K_0||_F / ||K_0||_F, on the
+width; the premise (the NTK parameterisation's argument) is a slope near -1/2.
 
 A linearised twin's kernel is J_0 J_0^T at every step: the twins' drift is a check that the pipeline sees a kernel
 that does not move as one that does not move.
@@ -95,8 +95,8 @@ class KernelDriftScaling(Claim):
         table["local slope from the narrower width"] = local
         lines = ["## Kernel drift against width", "",
                  "Relative change of the empirical NTK on the training inputs, ||K_t - K_0||_F / ||K_0||_F, at the end "
-                 "of training, per network (`analyze ntk`, exact, 40 log-spaced checkpoints). The premise of seeds "
-                 "001 and 003 is a network close to its linearisation; in the NTK parameterisation the drift falls "
+                 "of training, per network (`analyze ntk`, exact, 40 log-spaced checkpoints). The premise of Cao "
+                 "et al. and Bowman & Montúfar is a network close to its linearisation; in the NTK parameterisation the drift falls "
                  "like width^-1/2. Our nets are PyTorch's standard parameterisation with the learning rate scaled "
                  "with the width (2 lr lambda_max(K_0) / N fixed), so the exponent is measured, not assumed; the last "
                  "column is the slope between neighbouring widths' medians.", ""]

@@ -1,7 +1,7 @@
 """The noise floor: do differences between groups exceed what float rounding alone produces?
 
 Float-rounding replicates (the same seed, initial weights perturbed at 1e-7) measure how far rounding alone moves a
-run's learned steps; the seed runs measure the spread across seeds. Every difference of mean learned steps between
+run's learned steps; the network runs measure the spread across seeds. Every difference of mean learned steps between
 groups is set against both (stats.group_differences). Descriptive: counts of cells, no test in the family.
 """
 
@@ -12,6 +12,7 @@ import pandas as pd
 
 from analyzer.stats import descriptive as st
 from analyzer.study.claims.base import Claim
+from analyzer.study.claims.spectral_tables import json_modes
 
 
 class NoiseFloor(Claim):
@@ -28,8 +29,8 @@ class NoiseFloor(Claim):
         in_sets = learned[learned.replicate_set.isin(replicate_sets)]
         seeds = learned[~learned.replicate]
         floor = st.noise_floor_table(in_sets, seeds)
-        rounding_sd = {(row.group, row.freq_hz): row.sd_rounding for row in floor.itertuples()}
-        for freq, part in in_sets.groupby("freq_hz"):
+        rounding_sd = {(row.group, row.mode): row.sd_rounding for row in floor.itertuples()}
+        for freq, part in in_sets.groupby("mode"):
             rounding_sd[(None, float(freq))] = st.pooled_sd([s.value for _, s in part.groupby("replicate_set")
                                                              if not st.all_censored(s)])[0]
         differences = st.group_differences(seeds, rounding_sd, study.options.n_resamples, study.options.seed)
@@ -53,7 +54,7 @@ class NoiseFloor(Claim):
         lines += [noise_sentence(result), "",
                   "SD of the learned step across replicates of one seed (pooled over replicate sets) and across "
                   "seeds:", ""]
-        lines += markdown_table(floor.rename(columns={"freq_hz": "Hz", "n_replicates": "replicates",
+        lines += markdown_table(floor.rename(columns={"mode": "Hz", "n_replicates": "replicates",
                                                       "n_seeds": "seeds", "rounding_over_seeds": "ratio"}))
         lines += image(figs, "noise-floor.png", study_figures.noise_floor_figure(floor),
                        "noise floor: rounding vs seeds")
@@ -61,13 +62,15 @@ class NoiseFloor(Claim):
             lines += ["Differences of the mean learned step between groups (first - second), against the rounding "
                       "floor (1.96 sqrt(sd_a^2 + sd_b^2) of single runs) and against seed variation (bootstrap CI of "
                       "the difference excludes 0); pairs where a run never learned the frequency (`censored`) get no "
-                      "verdict:", ""] + markdown_table(differences.rename(columns={"freq_hz": "Hz"}))
+                      "verdict:", ""] + markdown_table(differences.rename(columns={"mode": "Hz"}))
         return lines
 
     def json(self, study, result) -> dict:
         if result["table"].empty:
             return {}
-        return {"noise_floor": {"table": result["table"], "differences": result["differences"],
+        learned = study.results["spectral_bias"]["learned"]
+        return {"noise_floor": {"table": json_modes(result["table"], learned),
+                                "differences": json_modes(result["differences"], learned),
                                 "summary": noise_sentence(result)}}
 
 

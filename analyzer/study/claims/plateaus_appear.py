@@ -1,4 +1,4 @@
-"""Plateaus appear in the loss curve: the share of seed runs with at least one change-point plateau, and the
+"""Plateaus appear in the loss curve: the share of network runs with at least one change-point plateau, and the
 plateaus' number and length per group (a property of single runs, judged by a fraction rule with an exact CI)."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ class PlateausAppear(Claim):
     id = "plateaus_appear"
     observation = "Plateaus appear in the loss curve"
     rule = FRACTION_RULE
-    seed_runs_only = True
+    network_runs_only = True
 
     def jobs(self, options) -> list[ClaimJob]:
         return [ClaimJob(name, overrides) for name, overrides in EVENTS_JOBS]
@@ -47,7 +47,7 @@ class PlateausAppear(Claim):
     def verdicts(self, study, result) -> list:
         counts = result["counts"]
         if not counts:
-            return [self.verdict("untested", "no seed runs")]
+            return [self.verdict("untested", "no network runs")]
         hits = sum(c > 0 for c in counts)
         fraction, low, high = st.proportion_ci(hits, len(counts))
         evidence = (f"{hits} of {len(counts)} runs have at least one loss plateau ({100 * fraction:.0f} %, 95 % CI "
@@ -61,8 +61,8 @@ class PlateausAppear(Claim):
         if table.empty:
             return []
         return ["## Plateaus per run", "",
-                "Per seed run: the number of change-point plateaus and their mean duration; mean across seed runs "
-                "with its 95 % bootstrap CI.", ""] + markdown_table(table.sort_values(["quantity", "group"],
+                "Per network run: the number of change-point plateaus and their mean duration; mean across network "
+                "runs with its 95 % bootstrap CI.", ""] + markdown_table(table.sort_values(["quantity", "group"],
                                                                                       ascending=[False, True])
                                                                     .reset_index(drop=True))
 

@@ -1,4 +1,4 @@
-"""Seed 001: training decomposes along the NTK's eigenfunctions, each at a rate set by its eigenvalue. Per run, the
+"""Cao et al.: training decomposes along the NTK's eigenfunctions, each at a rate set by its eigenvalue. Per run, the
 observed decay rate of the training residual along each eigendirection of the kernel at init against linearised GD's
 -ln|1 - a_eff lambda| (`analyze ntk`), and per spherical-harmonic degree against the closed-form infinite-width
 kernel and the empirical one (`analyze harmonics`).
@@ -60,7 +60,7 @@ class RateProportionalToEigenvalue(Claim):
                  "dtype": e.kernel.facts.dtype, **spreads(e)} for r, e in networks + twins]
         frame = pd.DataFrame(rows)
         tests = {}
-        for name, part in frame[frame.role == "seed"].groupby("series"):
+        for name, part in frame[frame.role == "network"].groupby("series"):
             for measure in MEASURES:
                 values = part.assign(value=part[measure])
                 if part.width.nunique() >= 2 and np.isfinite(values.value).any():
@@ -146,7 +146,7 @@ def twin_check(twins) -> dict:
 
 def _median_ratio_text(frame: pd.DataFrame, series: str, measure: str) -> str:
     column = "median ratio" if measure == "eigendirections" else f"median ratio, {measure}"
-    part = frame[(frame.role == "seed") & (frame.series == series)]
+    part = frame[(frame.role == "network") & (frame.series == series)]
     medians = part.groupby("width")[column].median()
     return "median ratio by width " + ", ".join(f"{w}: {v:.3g}" for w, v in medians.items())
 

@@ -1,4 +1,4 @@
-"""Seed 001: lower degrees (frequencies) are learned faster, read as rates, not as learned steps. Per network run
+"""Cao et al.: lower degrees (frequencies) are learned faster, read as rates, not as learned steps. Per network run
 of the regime, the convergence rate of the residual's component on each target mode (the harmonics analysis' fit
 from 0.9 to 0.1 of its start, on the spectrum's per-mode error), and Kendall's tau-b between the mode and its
 slowness: +1 when the rates fall with degree. A mode that never falls to 0.9 of its start is slower than every
@@ -45,7 +45,7 @@ class RatesOrderedByDegree(Claim):
                                "values": e.order_values(), "n_censored": int(np.sum(~np.isfinite(e.rates)))}
                               for r, e in networks + twins])
         tests = {name: rank_test(part, study.options)
-                 for name, part in frame[frame.role == "seed"].groupby("series")}
+                 for name, part in frame[frame.role == "network"].groupby("series")}
         rates = pd.DataFrame([{"series": series[r.path], "role": r.role, "width": r.config["model"]["width"],
                                "mode": m, "unit": e.unit, "rate": rate, "end_fraction": end}
                               for r, e in networks + twins for m, rate, end in zip(e.modes, e.rates, e.end_fraction)])
@@ -86,7 +86,7 @@ class RatesOrderedByDegree(Claim):
         table.columns = [f"median rate, width {c}" if isinstance(c, (int, np.integer)) else c for c in table.columns]
         return ["## Rates by degree", "",
                 "Per target mode (degree on the sphere, frequency on the sines) the median convergence rate per step "
-                "across seeds, for the networks (role seed) and their linearised twins, over the runs in which the "
+                "across seeds, for the networks (role network) and their linearised twins, over the runs in which the "
                 "mode's residual fell to 0.9 of its start (empty: in none; the order statistic counts such a mode "
                 "as the slowest).", ""] + markdown_table(table)
 

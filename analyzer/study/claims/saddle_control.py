@@ -1,7 +1,7 @@
 """The saddle claim's controls: is curvature at plateau checkpoints different from curvature at the same step (and,
 in the second control, at the same loss level too) in runs that are not in a plateau there?
 
-Data: every seed run's Hessian on the log-spaced grid (`analyze hessian --at grid`, GRID_PER_DECADE per decade);
+Data: every network run's Hessian on the log-spaced grid (`analyze hessian --at grid`, GRID_PER_DECADE per decade);
 a grid checkpoint is a plateau point when its step lies in one of the run's change-point plateaus, else a
 control point. Strata: (group, step), and for the loss-matched control (group, step, loss bin) with bins of
 LOSS_BIN_DECADES of the loss, so that "in a plateau" is not confounded with "at a higher loss". A stratum with at
@@ -30,7 +30,7 @@ LOSS_BIN_DECADES = 0.5  # loss-matched strata: checkpoints whose loss lies in th
 
 
 def grid_points(extracts, group_of: dict[str, str]) -> pd.DataFrame:
-    """One row per seed run and grid checkpoint: group, run, step, in_plateau, certified, loss_bin and the curvature
+    """One row per network run and grid checkpoint: group, run, step, in_plateau, certified, loss_bin and the curvature
     columns. extracts: (run, Curvature) pairs (claims/saddles.py)."""
     frames = []
     for run, curvature in extracts:

@@ -10,7 +10,7 @@ from analyzer.sections.figures import plt
 
 
 def grid_band_figure(points: pd.DataFrame) -> Figure:
-    """Per group (columns): index fraction and |lambda_min| against step + 1, median and 10-90 % band over seed runs;
+    """Per group (columns): index fraction and |lambda_min| against step + 1, median and 10-90 % band over network runs;
     grey shading where at least half of the group's runs are in a plateau; red dots plateau points, blue control."""
     groups = sorted(points.group.unique())
     fig, axes = plt.subplots(2, len(groups), figsize=(max(3.2 * len(groups), 6.0), 5.2), layout="constrained",

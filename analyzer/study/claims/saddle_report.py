@@ -15,7 +15,7 @@ def saddle_section(study, result: dict, figs: dict, control_text: str) -> list[s
     lines = ["## Saddles: time- and loss-matched controls", ""]
     control = result["control"]
     if control is None:
-        return lines + ["*No seed run has the Hessian on the log-step grid: the controls are not computed.*", ""] \
+        return lines + ["*No network run has the Hessian on the log-step grid: the controls are not computed.*", ""] \
             + _quantity_lines(result)
     lines += [control_text.format(per_decade=control["grid_per_decade"]), ""]
     points = grid_points(study.extracts("saddles"), study.group_of)
@@ -46,7 +46,7 @@ def _quantity_lines(result: dict) -> list[str]:
     if table.empty:
         return []
     return (["Per run, the mean saddle index and lambda_min over the Hessian checkpoints at plateau starts and ends "
-             "(edges) and at plateau midpoints (middles); mean across seed runs with its 95 % bootstrap CI "
+             "(edges) and at plateau midpoints (middles); mean across network runs with its 95 % bootstrap CI "
              "(descriptive).", ""] + markdown_table(table.reset_index(drop=True)))
 
 

@@ -29,7 +29,7 @@ TIME_ROW = "index fraction at plateau vs time-matched checkpoints (saddle contro
 LAMBDA_ROW = "lambda_min at plateau vs time-matched checkpoints (saddle control)"
 LOSS_ROW = "index fraction at plateau vs time- and loss-matched checkpoints (saddle control)"
 CONTROL_TEXT = (
-    "Each seed run's Hessian on a log-spaced grid of checkpoints ({per_decade} per decade, certified index). A grid "
+    "Each network run's Hessian on a log-spaced grid of checkpoints ({per_decade} per decade, certified index). A grid "
     "point is a plateau point when its step lies in one of the run's change-point plateaus. At each step, plateau "
     "points are compared with the control points of the same group at the same step (runs not in a plateau "
     "there), and in the loss-matched control also within the same half decade of loss; the per-stratum differences "
@@ -46,7 +46,7 @@ class Curvature:
     loss: np.ndarray
 
 
-def is_seed_run(run) -> bool:
+def is_network_run(run) -> bool:
     """A job's only_if: the run is not a float-rounding replicate (whose curvature the study never reads)."""
     from analyzer.study.collect import is_replicate
 
@@ -62,12 +62,12 @@ class Saddles(Claim):
             "one does; tolerance-dependent whenever the index tolerances (1e-8, 1e-6, 1e-4) disagree in significance "
             "or direction; does not hold when plateau checkpoints have a significantly lower index fraction; not "
             "shown otherwise; untested until the control is computed")
-    seed_runs_only = True
+    network_runs_only = True
 
     def jobs(self, options) -> list[ClaimJob]:
         if not options.hessian:
             return []
-        return [ClaimJob("hessian", {}, is_seed_run), ClaimJob("hessian", dict(GRID_JOB), is_seed_run)]
+        return [ClaimJob("hessian", {}, is_network_run), ClaimJob("hessian", dict(GRID_JOB), is_network_run)]
 
     def extract(self, run, context) -> Curvature | None:
         from analyzer.errors import AnalysisFailed, BadInputError

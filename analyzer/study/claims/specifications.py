@@ -4,7 +4,7 @@ run's events under each of them, and the curve's joint test from shared null dra
 Specifications: plateau detector (change points: jumps vs escapes; gradient method: jumps vs plateau ends) x learned
 threshold (0.05 / 0.1 / 0.2) x event (every jump; every jump after the initial transient, step >= TRANSIENT_STEPS;
 the learned step; the first step below the threshold): 24 specifications, the primary among them. Float-rounding
-replicates are not specifications (they are near copies of the seed runs: a noise floor, reported apart).
+replicates are not specifications (they are near copies of the network runs: a noise floor, reported apart).
 
 Joint inference (after Simonsohn, Simmons & Nelson 2020, "Specification curve analysis"): every specification's
 statistic is computed on the same null draws (the same permutation of runs within groups for every specification;

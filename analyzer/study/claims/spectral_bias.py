@@ -1,9 +1,9 @@
 """Spectral bias: lower frequencies (or degrees) are learned first, judged by a rank statistic with ties allowed.
 
-Per seed run, Kendall's tau-b between the mode and its learned step (a mode never learned counts at the run length,
+Per network run, Kendall's tau-b between the mode and its learned step (a mode never learned counts at the run length,
 after every learned one); two modes learned at the same stored step are a tie, not disorder. The pooled statistic
 is the mean tau over runs; its null keeps each run's learned steps and breaks their assignment to modes (a uniform
-permutation within each run: no order), its CI is a cluster bootstrap over runs within groups. Seed 000's design
+permutation within each run: no order), its CI is a cluster bootstrap over runs within groups. Alvarez & Choe's design
 (amplitudes falling with frequency) and the amplitude control (equal amplitudes) are separate rows: the control
 asks whether the order survives when every mode carries the same energy.
 """
@@ -19,9 +19,10 @@ import pandas as pd
 
 from analyzer.study.claims.base import Claim, ClaimJob, test_verdict
 from analyzer.study.claims.events import EVENTS_JOBS, run_events
+from analyzer.study.claims.spectral_tables import json_modes
 from analyzer.stats import ALPHA, TestRow, mean_interval
 
-CONDITIONS = {"decreasing amplitudes": "amplitudes falling with frequency, seed 000's design",
+CONDITIONS = {"decreasing amplitudes": "amplitudes falling with frequency, Alvarez & Choe's design",
               "equal amplitudes": "every mode of equal amplitude, the amplitude control",
               "other amplitudes": "amplitudes neither equal nor falling with frequency"}
 MAX_EXACT_MODES = 7  # up to 7! = 5,040 orders per run are enumerated; more are sampled
@@ -51,7 +52,7 @@ class SpectralBias(Claim):
     id = "spectral_bias"
     observation = "Spectral bias: lower frequencies are learned first"
     rule = ("per run, Kendall's tau-b between mode and learned step (never learned: at the run length; ties are not "
-            "disorder), averaged over seed runs; holds when the mean is above 0 at alpha after the family's "
+            "disorder), averaged over network runs; holds when the mean is above 0 at alpha after the family's "
             "adjustment (two-sided; null: learned steps permuted among a run's modes); does not hold only for a "
             "significant reversal (mean below 0); not shown otherwise")
     essential = True  # the study's events: a run without them is skipped
@@ -94,7 +95,7 @@ class SpectralBias(Claim):
                 continue
             verdict = test_verdict(row.p_adjusted, row.effect, 1, ALPHA)
             out.append(self.verdict(verdict, _evidence(test, row), observation))
-        return out or [self.verdict("untested", "no seed run learns two modes")]
+        return out or [self.verdict("untested", "no network run learns two modes")]
 
     def section(self, study, result, figs: dict) -> list[str]:
         from analyzer.study.claims.spectral_tables import learned_section
@@ -104,8 +105,9 @@ class SpectralBias(Claim):
     def json(self, study, result) -> dict:
         presets = {study.group_of[r.path]: r.preset for r in study.runs}
         table = result["table"].assign(preset=result["table"].group.map(presets))
-        return {"table": table[["preset", "group", "freq_hz", "n", "n_not_learned", "n_reached_then_lost", "mean",
-                                "ci_low", "ci_high", "median"]],
+        table = table[["preset", "group", "mode", "n", "n_not_learned", "n_reached_then_lost", "mean", "ci_low",
+                       "ci_high", "median"]]
+        return {"table": json_modes(table, result["learned"]),
                 "ordering": result["ordering"],
                 "learning_order": [{"condition": c, **{k: v for k, v in t.items() if k != "null"}}
                                    for c, t in result["tests"].items()]}
@@ -116,7 +118,7 @@ def _row_name(condition: str) -> str:
 
 
 def order_frame(seeds, group_of: dict[str, str]) -> pd.DataFrame:
-    """Per seed run: group, condition, tau-b (NaN: fewer than two distinct learned steps) and its steps."""
+    """Per network run: group, condition, tau-b (NaN: fewer than two distinct learned steps) and its steps."""
     rows = []
     for run, extract in seeds:
         values = np.where(np.isfinite(extract.learned_steps), extract.learned_steps, float(run.n_steps))
@@ -172,7 +174,7 @@ def _null_taus(values: np.ndarray, n_draws: int, rng) -> np.ndarray:
 
 
 def _evidence(test: dict, row: TestRow) -> str:
-    text = (f"mean Kendall tau-b {test['mean_tau']:+.2f} over {test['n_runs']} seed runs (95 % cluster-bootstrap CI "
+    text = (f"mean Kendall tau-b {test['mean_tau']:+.2f} over {test['n_runs']} network runs (95 % cluster-bootstrap CI "
             f"{_g(test['ci_low'])} to {_g(test['ci_high'])}; no order gives {test['null_mean']:+.2f}), "
             f"p = {row.p_value:.3g}, adjusted {row.p_adjusted:.3g}; {test['n_ordered']} of {test['n_runs']} runs in "
             "fully ascending order (ties allowed)")

@@ -16,7 +16,7 @@ def learned_frame(study) -> pd.DataFrame:
     from analyzer.study.groups import replicate_set_of
 
     rows = []
-    for r, extract in study.extracts(CLAIM_ID, study.seed_runs + study.replicate_runs):
+    for r, extract in study.extracts(CLAIM_ID, study.network_runs + study.replicate_runs):
         group = study.group_of[r.path]
         values, _ = st.censor_learned_steps(extract.learned_steps, r.n_steps)
         reached = extract.first_below_steps if len(extract.first_below_steps) == len(extract.modes) \
@@ -24,11 +24,25 @@ def learned_frame(study) -> pd.DataFrame:
         for mode, step, value, first in zip(extract.modes, extract.learned_steps, values, reached):
             rows.append({"path": r.path, "group": group, "preset": r.preset, "seed": r.seed,
                          "replicate": r.role == "replicate", "replicate_set": replicate_set_of(r, group),
-                         "freq_hz": float(mode), "learned_step": float(step), "run_length": r.n_steps,
+                         "mode": float(mode), "mode_unit": extract.mode_unit, "learned_step": float(step),
+                         "run_length": r.n_steps,
                          "value": float(value), "censored": not np.isfinite(step), "reached_step": float(first)})
-    columns = ["path", "group", "preset", "seed", "replicate", "replicate_set", "freq_hz", "learned_step",
+    columns = ["path", "group", "preset", "seed", "replicate", "replicate_set", "mode", "mode_unit", "learned_step",
                "run_length", "value", "censored", "reached_step"]
     return pd.DataFrame(rows, columns=columns).astype({"replicate": bool, "censored": bool})
+
+
+def json_modes(table: pd.DataFrame, learned: pd.DataFrame) -> pd.DataFrame:
+    """A table's rows as `--json` gives them: `mode_unit` after `mode` (a group's unit; a row of two groups: its
+    `first` group's), and `freq_hz`, the earlier name of `mode`, kept readable (CHANGELOG.md)."""
+    if table.empty or "mode" not in table:
+        return table
+    units = learned.groupby("group").mode_unit.first() if len(learned) else pd.Series(dtype=object)
+    group = table["group"] if "group" in table else table["first"]
+    at = list(table.columns).index("mode") + 1
+    out = table.copy()
+    out.insert(at, "mode_unit", group.map(units).to_numpy())
+    return out.assign(freq_hz=table["mode"])
 
 
 def learned_step_table(seeds: pd.DataFrame, options) -> pd.DataFrame:
@@ -63,13 +77,13 @@ def learned_section(study, result: dict, figs: dict) -> list[str]:
 
     lines = ["## Spectral bias: learned step per frequency", "",
              "A frequency is learned at the first step after which its relative error stays below the threshold to "
-             "the end of the run. Mean across seed runs with its 95 % bootstrap CI; runs that never learn a "
+             "the end of the run. Mean across network runs with its 95 % bootstrap CI; runs that never learn a "
              "frequency count at the run length (restricted mean) and are listed as *not learned*; of those, "
              "*reached, lost* fell below the threshold at some step and drifted back above it later.", ""]
     table = result["table"]
     harmonics = table.group.astype(str).str.endswith(study_figures.HARMONICS_GROUP)
     mode = "Hz" if not harmonics.any() else "degree" if harmonics.all() else "Hz (degree: harmonics)"
-    lines += markdown_table(table.rename(columns={"freq_hz": mode, "n_not_learned": "not learned",
+    lines += markdown_table(table.rename(columns={"mode": mode, "n_not_learned": "not learned",
                                                   "n_reached_then_lost": "reached, lost",
                                                   "ci_low": "CI low", "ci_high": "CI high"}))
     seeds = result["learned"][~result["learned"].replicate]
@@ -102,11 +116,11 @@ def order_lines(result: dict) -> list[str]:
 
 
 def median_runs(study, learned: pd.DataFrame) -> dict:
-    """Per group, the seed run whose learned steps are closest to the group's median (in log10 step + 1)."""
+    """Per group, the network run whose learned steps are closest to the group's median (in log10 step + 1)."""
     chosen = {}
     seeds = learned[~learned.replicate]
     for group, part in seeds.groupby("group", sort=True):
-        log_steps = part.assign(u=np.log10(part.value + 1)).pivot_table(index="path", columns="freq_hz", values="u")
+        log_steps = part.assign(u=np.log10(part.value + 1)).pivot_table(index="path", columns="mode", values="u")
         distance = (log_steps - log_steps.median(axis=0)).abs().sum(axis=1)
         best = distance.sort_values(kind="stable").index[0]
         chosen[group] = next(r for r in study.runs if r.path == best)
@@ -114,7 +128,7 @@ def median_runs(study, learned: pd.DataFrame) -> dict:
 
 
 def heatmap_lines(study, result: dict, figs: dict) -> list[str]:
-    """Per group, the spectral heatmap of the median seed run."""
+    """Per group, the spectral heatmap of the median network run."""
     from analyzer.analyses.spectrum.figures import heatmap_grid_figure
     from analyzer.errors import AnalyzerError
     from analyzer.sections.markdown import image
@@ -128,6 +142,6 @@ def heatmap_lines(study, result: dict, figs: dict) -> list[str]:
     if not spectra:
         return []
     return (["### Median-seed spectral heatmaps", "",
-             "Per group, the seed run whose learned steps are closest to the group's median (sum of distances in "
+             "Per group, the network run whose learned steps are closest to the group's median (sum of distances in "
              "log10 step).", ""]
             + image(figs, "median-heatmaps.png", heatmap_grid_figure(spectra), "heatmaps of the median seeds"))

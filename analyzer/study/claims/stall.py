@@ -35,7 +35,7 @@ class Stall(Claim):
     rule = ("holds when fewer jumps of the modes above the lowest fall inside plateaus than under the swap null, at "
             "alpha after the family's adjustment (two-sided; does not hold when significantly more do); untestable "
             f"when the null expects fewer than {MIN_EXPECTED:g} jump inside a plateau")
-    seed_runs_only = True
+    network_runs_only = True
 
     def jobs(self, options) -> list[ClaimJob]:
         return [ClaimJob(name, overrides) for name, overrides in EVENTS_JOBS]

@@ -1,4 +1,5 @@
-"""Figures of the theory claims (seeds 001-003 on a width sweep); each returns a Figure and never saves it."""
+"""Figures of the theory claims (Cao et al., Lucey and Bowman & Montúfar on a width sweep); each returns a Figure
+and never saves it."""
 
 from __future__ import annotations
 
@@ -141,8 +142,8 @@ def twin_loss_figure(runs) -> Figure:
         if not all(len(s) == len(steps) and np.array_equal(s, steps) for s, _ in members):
             continue  # runs of different lengths: no common median
         median = np.median(np.vstack([loss for _, loss in members]), axis=0)
-        ax.plot(np.asarray(steps) + 1, median, "-" if role == "seed" else "--", color=colors[width], lw=1.4,
-                label=f"m = {width} {'network' if role == 'seed' else 'twin'}")
+        ax.plot(np.asarray(steps) + 1, median, "-" if role == "network" else "--", color=colors[width], lw=1.4,
+                label=f"m = {width} {'network' if role == 'network' else 'twin'}")
     for ax, name in zip(axes[0], series):
         ax.set(xscale="log", yscale="log", xlabel="step + 1", ylabel="training loss (median over seeds)", title=name)
         ax.legend(fontsize=6, ncols=2)
@@ -179,12 +180,12 @@ def damped_figure(points: dict) -> Figure:
 def mask_figure(curves: dict) -> Figure:
     """Per sweep: the bandwidth against q, median over seeds per width, observed (solid) and predicted by the mask
     from the measured singular values (dashed), networks only; grey: sqrt(q) through the widest run's start."""
-    series = sorted({s for s, role, _ in curves.values() if role == "seed"})
+    series = sorted({s for s, role, _ in curves.values() if role == "network"})
     colors = width_colors(e.width for _, _, e in curves.values())
     fig, axes = _grid(1, max(len(series), 1), width=5.2, height=3.8)
     grouped: dict = {}
     for name, role, view in curves.values():
-        if role == "seed":
+        if role == "network":
             grouped.setdefault((name, view.width), []).append(view)
     for (name, width), views in sorted(grouped.items()):
         ax = axes[0][series.index(name)]
@@ -198,7 +199,7 @@ def mask_figure(curves: dict) -> Figure:
     for ax, name in zip(axes[0], series):
         low, high = ax.get_xlim()
         q = np.logspace(np.log10(max(low, 1.0)), np.log10(max(high, 2.0)), 20)
-        ax.plot(q, np.sqrt(q / q[0]), ":", color="0.5", lw=1, label="sqrt(q) (seed 002)")
+        ax.plot(q, np.sqrt(q / q[0]), ":", color="0.5", lw=1, label="sqrt(q) (Lucey)")
         ax.set(xscale="log", yscale="log", xlabel="q (steps)", ylabel="bandwidth (directions fitted > 1/2)",
                title=name)
         ax.legend(fontsize=7)

@@ -1,4 +1,4 @@
-"""The report section of the rate claim (seed 001): the ratio of observed to predicted rates by width, and the
+"""The report section of the rate claim (Cao et al.): the ratio of observed to predicted rates by width, and the
 figures of rates, ratios and the networks' loss beside their twins'."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def rate_section(study, result: dict, figs: dict) -> list[str]:
     if points:
         lines += image(figs, "theory-rates.png", rate_figure(points), "observed rate against eigenvalue per width")
         lines += image(figs, "theory-ratio.png", ratio_figure(points), "observed / predicted rate against eigenvalue")
-    members = [(name, run, None) for run in study.seed_runs + study.twin_runs
+    members = [(name, run, None) for run in study.network_runs + study.twin_runs
                for path, (name, _, _) in points.items() if path == run.path]
     if any(run.role == "twin" for _, run, _ in members):
         lines += image(figs, "theory-twin-loss.png", twin_loss_figure(members),

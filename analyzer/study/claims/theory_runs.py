@@ -1,9 +1,10 @@
-"""What the theory claims (seeds 001-003) read of a run: which runs are in the seeds' regime, their series (a width
-sweep), and each run's kernel, degree, mode-rate and mask numbers, reduced on the worker from cached analyses.
+"""What the theory claims (Cao et al., Lucey, Bowman & Montúfar) read of a run: which runs are in the papers'
+regime, their series (a width sweep), and each run's kernel, degree, mode-rate and mask numbers, reduced on the
+worker from cached analyses.
 
 The regime: a one-hidden-layer ReLU MLP trained on all its layers by full-batch gradient descent (optimizer sgd),
-the model the closed-form kernel and seed 001 describe; its linearised twin is in it too. Other runs get no
-theory job and no theory extract, so a seed-000 study pays nothing for these claims.
+the model the closed-form kernel and Cao et al. describe; its linearised twin is in it too. Other runs get no
+theory job and no theory extract, so an Alvarez & Choe study pays nothing for these claims.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import numpy as np
 from analyzer.io.optimizer import is_plain_gd
 from analyzer.study.claims.base import ClaimJob
 
-NOT_IN_REGIME = ("no one-hidden-layer ReLU runs trained by full-batch gradient descent among the inputs (seeds "
-                 "001-003's regime; `make theory` trains a width sweep of them)")
+NOT_IN_REGIME = ("no one-hidden-layer ReLU runs trained by full-batch gradient descent among the inputs (the "
+                 "regime of Cao et al., Lucey and Bowman & Montúfar; `make theory` trains a width sweep of them)")
 # a series is a width sweep: runs that differ only by these keys (and by what identifies a run: seed, role)
 SWEPT_KEYS = frozenset({"width", "lr", "in_dim"})  # in_dim follows the target, which names the series anyway
 IDENTITY_KEYS = frozenset({"seed", "perturb", "perturb_seed", "linearize", "device", "preset"})
@@ -176,7 +177,8 @@ class ModeRates:
 
 
 def mode_rates(context) -> ModeRates:
-    """From the cached spectrum (what the seed-000 claims read anyway): rates fitted as the harmonics analysis does."""
+    """From the cached spectrum (what the Alvarez & Choe claims read anyway): rates fitted as the harmonics analysis
+    does."""
     from analyzer.analyses.harmonics import convergence_rate
 
     spectrum = context.result("spectrum")

@@ -1,4 +1,4 @@
-"""The twin contrast: is each of seed 000's claims specific to the nonlinear network, or does the linearised twin
+"""The twin contrast: is each of Alvarez & Choe's claims specific to the nonlinear network, or does the linearised twin
 (the same network's first-order Taylor expansion at init, trained the same way: a convex loss, index 0 everywhere)
 show it as much?
 
@@ -93,7 +93,7 @@ class TwinContrast(Claim):
 
 
 def twin_view(study):
-    """The study with the twins as its seed runs (each claim evaluated on them alone, tests not adjusted)."""
+    """The study with the twins as its network runs (each claim evaluated on them alone, tests not adjusted)."""
     from analyzer.study.claims import all_claims
 
     twins = [dataclasses.replace(r, config={**r.config, "linearize": False}) for r in study.twin_runs]
@@ -107,7 +107,7 @@ def twin_view(study):
 def paired_contrast(study, claim, network: dict[str, float], twin: dict[str, float]) -> dict:
     """The network-minus-twin differences (in the claim's direction) over the pairs with an effect on both sides."""
     twins = {(study.group_of[r.path], r.seed): r.path for r in study.twin_runs}
-    pairs = [(r.path, twins[(study.group_of[r.path], r.seed)]) for r in study.seed_runs
+    pairs = [(r.path, twins[(study.group_of[r.path], r.seed)]) for r in study.network_runs
              if (study.group_of[r.path], r.seed) in twins]
     pairs = [(n, t) for n, t in pairs if n in network and t in twin
              and math.isfinite(network[n]) and math.isfinite(twin[t])]

@@ -14,7 +14,7 @@ def twin_section(study, result: dict, figs: dict) -> list[str]:
 
     contrasts = result["contrasts"]
     lines = ["## Twin contrast: the same networks without saddles", "",
-             "Each seed run's linearised twin f(x; theta_0) + J(x; theta_0)(theta - theta_0), trained from the same "
+             "Each network run's linearised twin f(x; theta_0) + J(x; theta_0)(theta - theta_0), trained from the same "
              "init with the same optimizer, data and steps, has a convex loss (index 0 everywhere) yet learns low "
              "frequencies first and can show plateaus. Each claim is evaluated on the twins alone and compared with "
              "the networks pair by pair (same group and seed); a claim is specific to the nonlinear network only "
@@ -33,7 +33,7 @@ def twin_section(study, result: dict, figs: dict) -> list[str]:
         lines += image(figs, "twin-contrast.png", contrast_figure(study, result["view"], paired),
                        "network minus twin per claim")
     curves = {}
-    for run in study.seed_runs + study.twin_runs:
+    for run in study.network_runs + study.twin_runs:
         label = f"{study.group_of[run.path]} {'twin' if run.role == 'twin' else 'network'}"
         curves.setdefault(label, []).append((run.loss_steps, run.loss))
     if study.twin_runs:
@@ -55,12 +55,12 @@ def contrast_figure(study, view, contrasts: dict) -> Figure:
 
     fig, axes = plt.subplots(1, max(len(contrasts), 1), figsize=(2.6 * max(len(contrasts), 1) + 1, 3.6),
                              layout="constrained", squeeze=False)
-    twins = {(view.group_of[r.path], r.seed): r.path for r in view.seed_runs}
+    twins = {(view.group_of[r.path], r.seed): r.path for r in view.network_runs}
     for ax, (claim_id, contrast) in zip(axes[0], contrasts.items()):
         claim = get(claim_id)
         network = claim.per_run_effects(study, study.results[claim_id])
         twin = claim.per_run_effects(view, view.results.get(claim_id))
-        for run in study.seed_runs:
+        for run in study.network_runs:
             key = (study.group_of[run.path], run.seed)
             if run.path in network and twins.get(key) in twin:
                 ax.plot([0, 1], [network[run.path], twin[twins[key]]], "-o", color="0.4", alpha=0.5, ms=3)
