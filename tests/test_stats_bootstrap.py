@@ -10,8 +10,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from analyzer.stats.bootstrap import (centred_p_value, cluster_bootstrap, group_ci, percentile_ci, resampling_weights,
-                                      studentized_ci, too_few_runs)
+from analyzer.stats.bootstrap import (centred_p_value, clip_to_support, cluster_bootstrap, group_ci, percentile_ci,
+                                      resampling_weights, studentized_ci, too_few_runs)
 from analyzer.stats.effect import ExchangeBlock, JumpEffect
 
 
@@ -87,9 +87,18 @@ def test_intervals_p_values_and_too_few_runs():
     assert centred_p_value(draws, 0.5) == pytest.approx((np.sum(np.abs(draws - 0.5) >= 0.5) + 1) / 2002)
     low, high = studentized_ci(0.2, 0.1, 0.2 + 0.1 * np.linspace(-2, 2, 1001), np.full(1001, 0.1), 0.95, df=3)
     assert (low, high) == pytest.approx((0.2 - 3.182446 * 0.1, 0.2 + 3.182446 * 0.1), abs=1e-5)  # t_3 is wider
+    assert studentized_ci(0.2, 0.1, 0.2 + 0.1 * np.linspace(-2, 2, 1001), np.full(1001, 0.1), 0.95, df=3,
+                          support=(0.0, 0.4)) == pytest.approx((0.0, 0.4))  # cut on both sides
     assert too_few_runs(4) == "too few runs for a CI (4 < 5)" and too_few_runs(5) is None
     assert group_ci(4, lambda: (0.0, 1.0)) == (None, None, "too few runs for a CI (4 < 5)")
     assert group_ci(6, lambda: (0.0, 1.0)) == (0.0, 1.0, "")
+
+
+def test_the_support_cut_keeps_inner_bounds_and_missing_ones():
+    assert clip_to_support(-0.5, 2.0, (0.0, 1.0)) == (0.0, 1.0)
+    assert clip_to_support(0.25, 0.75, (0.0, 1.0)) == (0.25, 0.75)
+    assert clip_to_support(-1e300, 1e300) == (-1e300, 1e300)  # no support given: unbounded
+    assert clip_to_support(None, 3.0, (0.0, 1.0)) == (None, 1.0)
 
 
 def test_resamples_without_spread_do_not_blow_up_the_studentised_interval():

@@ -170,6 +170,32 @@ def _twin(rng, group: str, seed: int, index: float = 0.0):
                    config={"lr": 0.01, "optimizer": "sgd", "linearize": True})
 
 
+def test_the_curves_reference_is_each_run_against_the_other_runs_references():
+    """Brute force: each receiver's summed distance averaged over the other runs of its group with references, pooled
+    over the jumps; a run alone with references in its group counts at its own distance (no effect)."""
+    from analyzer.study.claims.specifications import shared_swap_draws
+
+    rng = np.random.default_rng(4)
+    groups = ["a"] * 4 + ["b"] * 2
+    runs = [(np.sort(rng.uniform(1, 9999, 3)), np.sort(rng.uniform(1, 9999, 2))) for _ in range(6)]
+    runs[1] = (runs[1][0], np.empty(0))  # no references: neither a donor nor a receiver
+    runs[5] = (runs[5][0], np.empty(0))  # group b: run 4 alone has references
+
+    def distance(jumps, refs):
+        return float(np.abs(np.log10(jumps + 1)[:, None] - np.log10(refs + 1)[None, :]).min(axis=1).sum())
+
+    total = jumps = 0.0
+    for i, (own_jumps, own_refs) in enumerate(runs):
+        others = [k for k in range(6) if k != i and groups[k] == groups[i] and len(runs[k][1])]
+        if len(own_refs):
+            total += np.mean([distance(own_jumps, runs[k][1]) for k in others]) if others else distance(own_jumps,
+                                                                                                        own_refs)
+            jumps += len(own_jumps)
+    observed, null, reference = shared_swap_draws([runs], groups, 9, 0)
+    assert reference[0] == pytest.approx(total / jumps, rel=1e-12) and null.shape == (9, 1)
+    assert observed[0] == pytest.approx(sum(distance(j, r) for j, r in runs if len(r)) / jumps, rel=1e-12)
+
+
 def test_the_twin_contrast_pairs_each_network_with_its_twin_and_checks_the_twins_index():
     rng = np.random.default_rng(5)
     networks = [_run(rng, group, seed) for group in ("a", "b") for seed in range(8)]

@@ -16,6 +16,10 @@ covered 0.89-0.91). Measured and not used for it: the bootstrap-t alone
 (0.85-0.90: a swap-type effect is a U-statistic of runs, whose resampled copies do not spread as new runs do), the
 wild cluster bootstrap-t (0.90-0.92 with planted coupling, whose run contributions are skewed), the double
 bootstrap (0.89-0.92). `centred_p_value` is the two-sided bootstrap test of "no difference".
+Support: a studentised interval's bounds are cut to the values the quantity can take (`clip_to_support`: a mean
+learned step in [0, L], a Kendall tau in [-1, 1], a jump effect within the runs' log-step range): with few runs and
+one extreme run the bootstrap-t bounds can reach past them, and the true value lies there, so the cut loses no
+coverage. A percentile interval needs no cut: it lies within the draws, which lie in the support.
 An interval needs MIN_RUNS_FOR_CI clusters: `too_few_runs` says so instead of printing one from 3-4 runs.
 """
 
@@ -87,14 +91,26 @@ def percentile_ci(draws, confidence: float = CONFIDENCE) -> tuple[float | None, 
     return float(low), float(high)
 
 
+UNBOUNDED = (-math.inf, math.inf)  # the support of a quantity that can take any value
+
+
+def clip_to_support(low: float | None, high: float | None, support: tuple[float, float] = UNBOUNDED
+                    ) -> tuple[float | None, float | None]:
+    """An interval's bounds cut to `support`, the values the quantity can take (module docstring); None stays None."""
+    return (None if low is None else float(np.clip(low, *support)),
+            None if high is None else float(np.clip(high, *support)))
+
+
 DEGENERATE_SE = 1e-9  # a resample's SE below this x the sample's is a resample without spread (studentized_ci)
 
 
 def studentized_ci(estimate: float, se: float, draws, draw_ses, confidence: float = CONFIDENCE,
-                   df: float | None = None) -> tuple[float | None, float | None]:
+                   df: float | None = None, support: tuple[float, float] = UNBOUNDED
+                   ) -> tuple[float | None, float | None]:
     """Bootstrap-t interval: estimate - q_hi se, estimate - q_lo se, q the quantiles of (draw - estimate) / draw_se
     (draws whose SE is zero, rounding-small or undefined left out); with `df`, never narrower on either side than
-    the t interval estimate -+ t_{df} se (with 4-8 runs a group the bootstrap-t quantiles alone came out too narrow)."""
+    the t interval estimate -+ t_{df} se (with 4-8 runs a group the bootstrap-t quantiles alone came out too narrow);
+    cut to `support` (clip_to_support)."""
     draws, draw_ses = np.asarray(draws, dtype=np.float64), np.asarray(draw_ses, dtype=np.float64)
     # a resample whose runs all carry one value has SE 0, or rounding noise (1e-18) that would turn its t into 1e13
     # and the interval into nonsense: below DEGENERATE_SE x the sample's SE it counts as 0 and is left out
@@ -108,7 +124,7 @@ def studentized_ci(estimate: float, se: float, draws, draw_ses, confidence: floa
 
         q_t = float(stats.t.ppf(1 - tail, df))
         q_low, q_high = min(q_low, -q_t), max(q_high, q_t)
-    return float(estimate - q_high * se), float(estimate - q_low * se)
+    return clip_to_support(float(estimate - q_high * se), float(estimate - q_low * se), support)
 
 
 def centred_p_value(draws, estimate: float) -> float | None:

@@ -10,8 +10,9 @@ Definitions (the report repeats them in words):
   run shares (e.g. every run censored at the same length) has that value as its interval. The percentile interval
   used before undercovered at 8 runs (about 0.91 for normal data); tests/test_study_stats.py measures both.
   The interval is cut to the quantity's support where one is known (learned steps in [0, L], counts and durations
-  >= 0): with one outlying run among 8 the bootstrap-t bounds can reach past it (a mean duration's CI below 0 steps),
-  and the true mean lies in the support, so the cut never loses coverage.
+  >= 0; analyzer.stats.bootstrap.clip_to_support): with one outlying run among 8 the bootstrap-t bounds can reach
+  past it (a mean duration's CI below 0 steps), and the true mean lies in the support, so the cut never loses
+  coverage.
 - 95 % CI of a difference of two groups' means: percentile cluster bootstrap, each group's runs resampled apart.
 """
 
@@ -24,13 +25,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analyzer.stats.bootstrap import UNBOUNDED
 from analyzer.stats.constants import CONFIDENCE, N_RESAMPLES
 
 ROUNDING_Z = 1.96  # two single runs that differ only by rounding differ by more than 1.96 sqrt(2) SD 5 % of the time
 
 
 def bootstrap_mean_ci(values, n_resamples: int = N_RESAMPLES, confidence: float = CONFIDENCE,
-                      seed: int = 0, support: tuple[float, float] = (-math.inf, math.inf)) -> tuple[float, float, float]:
+                      seed: int = 0, support: tuple[float, float] = UNBOUNDED) -> tuple[float, float, float]:
     """(mean, ci_low, ci_high) of the mean across runs (module docstring); NaN bounds under MIN_RUNS_FOR_CI values;
     the bounds cut to `support`, the values the quantity can take."""
     from analyzer.stats.paired import mean_interval
@@ -113,7 +115,7 @@ def quantity_table(per_run: pd.DataFrame, quantities: list[str], n_resamples: in
             values = part[quantity].to_numpy(dtype=np.float64)
             finite = values[np.isfinite(values)]
             mean, low, high = bootstrap_mean_ci(finite, n_resamples, seed=seed,
-                                                support=(supports or {}).get(quantity, (-math.inf, math.inf)))
+                                                support=(supports or {}).get(quantity, UNBOUNDED))
             rows.append({"group": group, "quantity": quantity, "n": len(finite), "mean": mean, "ci_low": low,
                          "ci_high": high})
     return pd.DataFrame(rows, columns=["group", "quantity", "n", "mean", "ci_low", "ci_high"])

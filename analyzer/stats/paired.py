@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from analyzer.stats.bootstrap import cluster_bootstrap, studentized_ci, too_few_runs
+from analyzer.stats.bootstrap import UNBOUNDED, cluster_bootstrap, studentized_ci, too_few_runs
 from analyzer.stats.constants import CONFIDENCE, N_PERMUTATIONS, N_RESAMPLES
 
 EXACT_FLIPS = 16  # up to 2^16 sign patterns are enumerated (an exact test); more are sampled
@@ -72,11 +72,11 @@ def _mean_and_se(values: np.ndarray, weights: np.ndarray, strata: np.ndarray, co
 
 
 def mean_interval(values, strata=None, weights=None, n_resamples: int = N_RESAMPLES, seed: int = 0,
-                  confidence: float = CONFIDENCE, support: tuple[float, float] = (-math.inf, math.inf)
+                  confidence: float = CONFIDENCE, support: tuple[float, float] = UNBOUNDED
                   ) -> tuple[float | None, float | None, str]:
     """(low, high, reason) of the weighted mean of per-run values (module docstring); (None, None, why) with fewer
     than MIN_RUNS_FOR_CI runs or no spread. The bounds are cut to `support`, the values the mean can take (a
-    Kendall tau's in [-1, 1]): the true mean lies there, so the cut loses no coverage."""
+    Kendall tau's in [-1, 1]; analyzer.stats.bootstrap.clip_to_support)."""
     values = np.asarray(values, dtype=np.float64)
     weights = np.ones(len(values)) if weights is None else np.asarray(weights, dtype=np.float64)
     strata = np.asarray(list(strata) if strata is not None else [""] * len(values), dtype=object)
@@ -91,7 +91,7 @@ def mean_interval(values, strata=None, weights=None, n_resamples: int = N_RESAMP
     draws = cluster_bootstrap(lambda c: np.stack(_mean_and_se(values, weights, strata, c), axis=1), strata,
                               n_resamples, np.random.default_rng([seed, 2]))
     df = len(values) - len(set(strata.tolist()))
-    low, high = studentized_ci(mean, se, draws[:, 0], draws[:, 1], confidence, df if df > 0 else None)
+    low, high = studentized_ci(mean, se, draws[:, 0], draws[:, 1], confidence, df if df > 0 else None, support)
     if low is None or high is None:
         return None, None, "the resamples do not vary"
-    return float(np.clip(low, *support)), float(np.clip(high, *support)), ""
+    return low, high, ""

@@ -151,17 +151,18 @@ def effect_bound(spans, statistic: str, clocks=None) -> float:
 def effect_interval(model: JumpEffect, effect: float, se: float, n_resamples: int, seed: int,
                     confidence: float, bound: float = math.inf) -> tuple[float | None, float | None, str]:
     """The effect's bootstrap-t interval over runs resampled within strata, or (None, None, why not); cut to
-    [-bound, bound], the effects the statistic allows (effect_bound): with few runs and one extreme run the
-    bootstrap-t bounds can reach past it (-27.6 decades on runs of 4 decades), and the cut loses no coverage."""
+    [-bound, bound], the effects the statistic allows (effect_bound; analyzer.stats.bootstrap.clip_to_support): with
+    few runs and one extreme run the bootstrap-t bounds can reach past it (-27.6 decades on runs of 4 decades)."""
     reason = too_few_runs(model.n_clusters)
     if reason or n_resamples < 1:
         return None, None, reason or "no resamples"
     draws = cluster_bootstrap(lambda w: np.stack(model.estimate(w), axis=1), model.strata, n_resamples,
                               np.random.default_rng([seed, 1]))
-    low, high = studentized_ci(effect, se, draws[:, 0], draws[:, 1], confidence, model.degrees_of_freedom)
+    low, high = studentized_ci(effect, se, draws[:, 0], draws[:, 1], confidence, model.degrees_of_freedom,
+                               (-bound, bound))
     if low is None or high is None:
         return None, None, "the effect does not vary between resamples"
-    return float(np.clip(low, -bound, bound)), float(np.clip(high, -bound, bound)), ""
+    return low, high, ""
 
 
 def effect_model(draws: NullDraws, score, groups, clusters=None, strata=None) -> JumpEffect:

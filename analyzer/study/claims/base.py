@@ -14,6 +14,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
+from analyzer.stats.constants import ALPHA
+
 VERDICTS = ("holds", "partly", "fragile", "tolerance-dependent", "not shown", "does not hold", "untested",
             "descriptive")
 
@@ -101,6 +103,15 @@ class Claim:
 
     def verdict(self, verdict: str, evidence: str, observation: str | None = None, rule: str | None = None) -> Verdict:
         return Verdict(self.id, observation or self.observation, verdict, evidence, rule or self.rule)
+
+    def row_verdict(self, row, claimed_sign: int, untested: str, evidence: Callable[[Any], str],
+                    observation: str | None = None, rule: str | None = None) -> Verdict:
+        """The verdict of one family row (test_verdict at ALPHA, after the family's adjustment), its evidence
+        `evidence(row)`; "untested" with `untested` as the evidence where the family has no adjusted p for it."""
+        if row is None or row.p_adjusted is None:
+            return self.verdict("untested", untested, observation, rule)
+        return self.verdict(test_verdict(row.p_adjusted, row.effect, claimed_sign, ALPHA), evidence(row),
+                            observation, rule)
 
 
 def test_verdict(p_adjusted: float | None, effect: float | None, claimed_sign: int, alpha: float) -> str:

@@ -13,18 +13,16 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from analyzer.study.claims.base import Claim, test_verdict
 from analyzer.study.claims.spectral_bias import kendall_tau_b, rank_test
-from analyzer.study.claims.theory_runs import NOT_IN_REGIME, KernelView, in_regime, kernel_view, series_names, \
-    theory_jobs
+from analyzer.study.claims.theory_runs import NOT_IN_REGIME, KernelClaim, KernelView, series_names
 from analyzer.study.claims.theory_stats import tau_row, tau_text
-from analyzer.stats import ALPHA, TestRow
+from analyzer.stats import TestRow
 
 MIN_DRIFT = 0.01  # "while the kernel moves": by at least 1 % of its norm by the end of training
 MIN_DIRECTIONS = 3  # a rank correlation needs a few moving directions
 
 
-class DampedDeviations(Claim):
+class DampedDeviations(KernelClaim):
     id = "damped_deviations"
     observation = ("Kernel deviations matter less along large-eigenvalue directions (underparameterised networks "
                    "whose kernel moves)")
@@ -33,12 +31,6 @@ class DampedDeviations(Claim):
             f"predicted rate)| over its moving directions (at least {MIN_DIRECTIONS}); mean over runs per width "
             "sweep; holds when above 0 at alpha after the family's adjustment (two-sided; null: deviations permuted "
             "among a run's directions), does not hold for a significant reversal, not shown otherwise")
-
-    def jobs(self, options) -> list:
-        return theory_jobs("ntk")
-
-    def extract(self, run, context) -> KernelView | None:
-        return kernel_view(context) if in_regime(run.config) else None
 
     def evaluate(self, study) -> dict | None:
         networks = study.extracts(self.id)
@@ -71,18 +63,12 @@ class DampedDeviations(Claim):
                                              "parameters than training points)")]
         out = []
         for name, test in result["tests"].items():
-            row = study.family_row(_row_name(name))
-            if row is None or row.p_adjusted is None:
-                out.append(self.verdict("untested", "no run with two distinct deviations",
-                                        f"{self.observation} ({name})"))
-                continue
             over = result["runs"]
             over = over[(over.series == name) & ~over.underparameterised].tau
-            evidence = (tau_text(test, row, "underparameterised networks")
-                        + (f"; overparameterised networks {over.mean():+.2f} (not tested)" if over.notna().any()
-                           else ""))
-            out.append(self.verdict(test_verdict(row.p_adjusted, row.effect, 1, ALPHA), evidence,
-                                    f"{self.observation} ({name})"))
+            more = f"; overparameterised networks {over.mean():+.2f} (not tested)" if over.notna().any() else ""
+            out.append(self.row_verdict(study.family_row(_row_name(name)), 1, "no run with two distinct deviations",
+                                        lambda row, t=test, m=more: tau_text(t, row, "underparameterised networks") + m,
+                                        f"{self.observation} ({name})"))
         return out
 
     def section(self, study, result, figs: dict) -> list[str]:

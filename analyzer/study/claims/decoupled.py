@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analyzer.study.claims.base import Claim, ClaimJob, test_verdict
+from analyzer.study.claims.base import Claim, ClaimJob
 from analyzer.study.claims.jump_tests import unit
 from analyzer.study.claims.events import EVENTS_JOBS, run_events
 from analyzer.stats import ALPHA, TestRow, mean_interval, sign_flip
@@ -72,26 +72,18 @@ class Decoupled(Claim):
         return [result["decoupled"], result["paired"]]
 
     def verdicts(self, study, result) -> list:
-        out = []
-        row = study.family_row(DECOUPLED)
-        if row is None or row.p_adjusted is None:
-            out.append(self.verdict("untested", "no run has decoupled escapes for a jumping frequency"))
-        else:
-            out.append(self.verdict(test_verdict(row.p_adjusted, row.effect, -1, ALPHA),
-                                    f"{row.n_jumps} jumps in {row.n_runs} run x frequency units: effect "
-                                    f"{row.effect:+.3f} decades, p = {row.p_value:.3g}, adjusted {row.p_adjusted:.3g}"))
-        paired = study.family_row(PAIRED)
+        out = [self.row_verdict(study.family_row(DECOUPLED), -1, "no run has decoupled escapes for a jumping frequency",
+                                lambda row: f"{row.n_jumps} jumps in {row.n_runs} run x frequency units: effect "
+                                            f"{row.effect:+.3f} decades, p = {row.p_value:.3g}, adjusted "
+                                            f"{row.p_adjusted:.3g}")]
         observation = ("The association with escapes is partly built in: removing the jumping frequency's own "
                        "residual energy weakens it")
         rule = ("holds when the paired difference (primary minus decoupled effect on the same jumps; negative: the "
                 "association is stronger with the frequency's own energy in the loss) is below 0 at alpha after the "
                 "family's adjustment (sign-flip test over runs); does not hold when it is significantly above 0; "
                 "not shown otherwise")
-        if paired is None or paired.p_adjusted is None:
-            out.append(self.verdict("untested", "no run has jumps with both kinds of escapes", observation, rule))
-        else:
-            out.append(self.verdict(test_verdict(paired.p_adjusted, paired.effect, -1, ALPHA),
-                                    paired_text(paired), observation, rule))
+        out.append(self.row_verdict(study.family_row(PAIRED), -1, "no run has jumps with both kinds of escapes",
+                                    paired_text, observation, rule))
         return out
 
     def section(self, study, result, figs: dict) -> list[str]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analyzer.study.claims.base import Claim, ClaimJob, test_verdict
+from analyzer.study.claims.base import Claim, ClaimJob
 from analyzer.study.claims.saddles import is_network_run
 from analyzer.stats import ALPHA, MIN_RUNS_FOR_CI, TOO_FEW_RUNS, TestRow
 
@@ -100,11 +100,10 @@ class EscapeDirections(Claim):
                   f"{pool['overlap_negative_norm']['mean']:.3f} vs control "
                   f"{pool['control_overlap_negative_norm']['mean']:.3f} (raw {pool['overlap_negative']['mean']:.3f} "
                   f"vs {pool['control_overlap_negative']['mean']:.3f})")
-        if row is None or row.p_adjusted is None:
-            return self.verdict("untested", counts + f"; {TOO_FEW_RUNS}: no bootstrap test")
-        return self.verdict(test_verdict(row.p_adjusted, row.effect, 1, ALPHA),
-                            counts + f", difference {row.effect:+.3f} (95 % CI {row.ci_low:+.3f} to "
-                                     f"{row.ci_high:+.3f}), p = {row.p_value:.3g}, adjusted {row.p_adjusted:.3g}")
+        return self.row_verdict(row, 1, counts + f"; {TOO_FEW_RUNS}: no bootstrap test",
+                                lambda row: counts + f", difference {row.effect:+.3f} (95 % CI {row.ci_low:+.3f} to "
+                                                     f"{row.ci_high:+.3f}), p = {row.p_value:.3g}, adjusted "
+                                                     f"{row.p_adjusted:.3g}")
 
     def _frequency_verdict(self, study, pool: dict) -> list:
         frequency = study.family_row(FREQUENCY_ROW)

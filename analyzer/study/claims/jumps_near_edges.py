@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from analyzer.study.claims.base import Claim, ClaimJob, test_verdict
+from analyzer.study.claims.base import Claim, ClaimJob
 from analyzer.study.claims.jump_tests import JumpEvents, effect_text, group_lines, group_rows, units_of
 from analyzer.study.claims.events import EVENTS_JOBS, run_events
-from analyzer.stats import ALPHA, TestRow
+from analyzer.stats import TestRow
 from analyzer.study.pooled import jump_test
 
 ROW = "jumps vs plateau edges"
@@ -35,11 +35,8 @@ class JumpsNearEdges(Claim):
         return [result["row"]]
 
     def verdicts(self, study, result) -> list:
-        row = study.family_row(ROW)
-        if row is None or row.p_adjusted is None:
-            return [self.verdict("untested", "no run has both jumps and plateau edges: no p-value")]
-        verdict = test_verdict(row.p_adjusted, row.effect, -1, ALPHA)
-        return [self.verdict(verdict, f"{row.n_jumps} jumps in {row.n_runs} runs: {effect_text(row)}")]
+        return [self.row_verdict(study.family_row(ROW), -1, "no run has both jumps and plateau edges: no p-value",
+                                 lambda row: f"{row.n_jumps} jumps in {row.n_runs} runs: {effect_text(row)}")]
 
     def section(self, study, result, figs: dict) -> list[str]:
         lines = group_lines(result["groups"])

@@ -11,9 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analyzer.study.claims.base import Claim, test_verdict
-from analyzer.study.claims.theory_runs import NOT_IN_REGIME, KernelView, in_regime, kernel_view, series_names, \
-    theory_jobs
+from analyzer.study.claims.base import test_verdict
+from analyzer.study.claims.theory_runs import NOT_IN_REGIME, KernelClaim, series_names
 from analyzer.study.claims.theory_stats import finite, p_text, slope_row, slope_text, width_slope
 from analyzer.stats import ALPHA, TestRow
 
@@ -21,7 +20,7 @@ PREMISE = -0.5
 TWIN_DRIFT_TOL = 1e-8  # a twin's kernel is the same matrix at every step: its drift is rounding
 
 
-class KernelDriftScaling(Claim):
+class KernelDriftScaling(KernelClaim):
     id = "kernel_drift_scaling"
     observation = "The kernel moves less the wider the network (lazy regime: drift ~ width^-1/2)"
     rule = ("per width sweep, the least-squares slope of log(relative NTK drift at the end of training) on "
@@ -30,12 +29,6 @@ class KernelDriftScaling(Claim):
             "covers -1/2; partly when negative but the CI excludes -1/2 (the kernel settles with width at another "
             "rate) or there is no CI (fewer than 5 seeds); does not hold when significantly positive; not shown "
             "otherwise")
-
-    def jobs(self, options) -> list:
-        return theory_jobs("ntk")
-
-    def extract(self, run, context) -> KernelView | None:
-        return kernel_view(context) if in_regime(run.config) else None
 
     def evaluate(self, study) -> dict | None:
         networks = study.extracts(self.id)

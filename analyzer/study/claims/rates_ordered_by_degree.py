@@ -11,13 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analyzer.study.claims.base import Claim, ClaimJob, test_verdict
+from analyzer.study.claims.base import Claim, ClaimJob
 from analyzer.study.claims.events import EVENTS_JOBS
 from analyzer.study.claims.spectral_bias import kendall_tau_b, rank_test
 from analyzer.study.claims.theory_runs import NOT_IN_REGIME, ModeRates, in_regime, mode_rates, regime_run, \
     series_names
 from analyzer.study.claims.theory_stats import tau_row, tau_text
-from analyzer.stats import ALPHA, TestRow
+from analyzer.stats import TestRow
 
 
 class RatesOrderedByDegree(Claim):
@@ -63,16 +63,11 @@ class RatesOrderedByDegree(Claim):
         out = []
         taus = result["taus"]
         for name, test in result["tests"].items():
-            row = study.family_row(_row_name(name))
-            if row is None or row.p_adjusted is None:
-                out.append(self.verdict("untested", "no run has two target modes", f"{self.observation} "
-                                                                                             f"({name})"))
-                continue
             twins = taus[(taus.role == "twin") & (taus.series == name)].tau
-            evidence = (tau_text(test, row, "networks") + f"; {test['n_ordered']} fully ordered"
-                        + (f"; their twins {twins.mean():+.2f}" if len(twins) else ""))
-            out.append(self.verdict(test_verdict(row.p_adjusted, row.effect, 1, ALPHA), evidence,
-                                    f"{self.observation} ({name})"))
+            more = f"; {test['n_ordered']} fully ordered" + (f"; their twins {twins.mean():+.2f}" if len(twins) else "")
+            out.append(self.row_verdict(study.family_row(_row_name(name)), 1, "no run has two target modes",
+                                        lambda row, t=test, m=more: tau_text(t, row, "networks") + m,
+                                        f"{self.observation} ({name})"))
         return out
 
     def section(self, study, result, figs: dict) -> list[str]:

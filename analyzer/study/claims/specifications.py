@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analyzer.analyses.plateaus.detectors import DEFAULT_DETECTOR, DETECTORS
+from analyzer.stats.effect import ExchangeBlock, JumpEffect
 
 THRESHOLDS = (0.05, 0.1, 0.2)
 EVENTS = ("jump", "jump after the transient", "learned step", "first reached")
@@ -148,9 +149,8 @@ def shared_swap_draws(spec_units: list[list[tuple[np.ndarray, np.ndarray]]], gro
         clocks: per run, its clock in decades (the clock-aligned swap: a donor's references are moved onto the
             receiver's clock), or None (the plain swap).
     Returns: observed (S,), null (B, S) and reference (S,): the statistic against the other runs' references only
-        (each receiver's sum averaged over the other members of its group, pooled as the observed one is: what
-        analyzer/stats/effect.py takes as the swap nulls' reference); NaN where a specification has no jump with
-        references.
+        (observed minus the swap nulls' effect of analyzer/stats/effect.py, swap_effect: each receiver against the
+        other members of its group); NaN where a specification has no jump with references.
     """
     from analyzer.stats.nulls.exchange import permutation_draws
 
@@ -162,32 +162,44 @@ def shared_swap_draws(spec_units: list[list[tuple[np.ndarray, np.ndarray]]], gro
     observed, null = np.full(n_specs, np.nan), np.full((len(perms[0]) if perms else 0, n_specs), np.nan)
     reference = np.full(n_specs, np.nan)
     for s, units in enumerate(spec_units):
-        num_obs = den_obs = num_ref = 0.0
+        num_obs = den_obs = 0.0
         num_null = np.zeros(null.shape[0])
         den_null = np.zeros(null.shape[0])
+        matrices = []
         for index, perm in zip(members, perms):
             distance, count = swap_matrices([units[i][0] for i in index], [units[i][1] for i in index],
                                             clocks[index])
             rows = np.arange(len(index))[None, :]
             num_obs, den_obs = num_obs + np.trace(distance), den_obs + np.trace(count)
-            num_ref += _others_mean(distance, count)
             num_null += distance[rows, perm].sum(axis=1)
             den_null += count[rows, perm].sum(axis=1)
+            matrices.append((index, distance, count))
         with np.errstate(invalid="ignore", divide="ignore"):
             observed[s] = num_obs / den_obs if den_obs else np.nan
-            reference[s] = num_ref / den_obs if den_obs else np.nan
+            effect = float(swap_effect(matrices, groups).estimate(np.ones((1, len(groups))))[0][0])
+            reference[s] = observed[s] - effect if den_obs else np.nan
             null[:, s] = num_null / den_null
     return observed, null, reference
 
 
-def _others_mean(distance: np.ndarray, count: np.ndarray) -> float:
-    """Sum over the receivers with jumps and references of their summed distance averaged over the other members
-    whose references they can be measured against (C[i, k] > 0, k != i)."""
-    total = 0.0
-    for i in range(len(distance)):
-        others = [k for k in range(len(distance)) if k != i and count[i, k] > 0]
-        if count[i, i] > 0 and others:
-            total += float(np.mean(distance[i, others]))
-        elif count[i, i] > 0:
-            total += float(distance[i, i])  # no other member to compare with: no effect from this receiver
-    return total
+def swap_effect(matrices: list[tuple[np.ndarray, np.ndarray, np.ndarray]], groups: list[str]) -> JumpEffect:
+    """The swap nulls' effect (analyzer/stats/effect.py) of one specification from its groups' (runs, D, C)
+    (swap_matrices): a group's members are its runs with references, its receivers those members with jumps, each
+    measured against the other members' references. A receiver whose group has no other member with references
+    counts its jumps with no effect (observed = reference), as its jumps count in the observed statistic."""
+    blocks, single = [], []
+    for index, distance, count in matrices:
+        own_count = np.diag(count)
+        members = np.flatnonzero(count.sum(axis=0) > 0)  # runs with references (column k > 0 only then)
+        receivers = np.flatnonzero(own_count > 0)
+        if len(members) < 2:
+            single += [(index[i], distance[i, i], own_count[i]) for i in receivers]
+        elif len(receivers):
+            blocks.append(ExchangeBlock(sums=distance[np.ix_(receivers, members)],
+                                        own=np.searchsorted(members, receivers), n=own_count[receivers],
+                                        member_clusters=index[members], receiver_clusters=index[receivers]))
+    diagonal = np.array([d for _, d, _ in single], dtype=np.float64)
+    return JumpEffect(blocks=tuple(blocks), observed=diagonal, reference=diagonal,
+                      n=np.array([n for _, _, n in single], dtype=np.float64),
+                      clusters=np.array([i for i, _, _ in single], dtype=np.int64), strata=tuple(groups),
+                      n_clusters=len(groups))

@@ -17,10 +17,10 @@ from itertools import permutations
 import numpy as np
 import pandas as pd
 
-from analyzer.study.claims.base import Claim, ClaimJob, test_verdict
+from analyzer.study.claims.base import Claim, ClaimJob
 from analyzer.study.claims.events import EVENTS_JOBS, run_events
 from analyzer.study.claims.spectral_tables import json_modes
-from analyzer.stats import ALPHA, TestRow, mean_interval
+from analyzer.stats import TestRow, mean_interval
 
 CONDITIONS = {"decreasing amplitudes": "amplitudes falling with frequency, Alvarez & Choe's design",
               "equal amplitudes": "every mode of equal amplitude, the amplitude control",
@@ -85,16 +85,10 @@ class SpectralBias(Claim):
                 for condition, test in result["tests"].items()]
 
     def verdicts(self, study, result) -> list:
-        out = []
-        for condition, test in result["tests"].items():
-            row = study.family_row(_row_name(condition))
-            observation = f"{self.observation} ({CONDITIONS[condition]})"
-            if row is None or row.p_adjusted is None:
-                out.append(self.verdict("untested", f"no run learns two modes at different steps ({condition})",
-                                        observation))
-                continue
-            verdict = test_verdict(row.p_adjusted, row.effect, 1, ALPHA)
-            out.append(self.verdict(verdict, _evidence(test, row), observation))
+        out = [self.row_verdict(study.family_row(_row_name(condition)), 1,
+                                f"no run learns two modes at different steps ({condition})",
+                                lambda row, t=test: _evidence(t, row), f"{self.observation} ({CONDITIONS[condition]})")
+               for condition, test in result["tests"].items()]
         return out or [self.verdict("untested", "no network run learns two modes")]
 
     def section(self, study, result, figs: dict) -> list[str]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analyzer.io.optimizer import is_plain_gd
-from analyzer.study.claims.base import ClaimJob
+from analyzer.study.claims.base import Claim, ClaimJob
 
 NOT_IN_REGIME = ("no one-hidden-layer ReLU runs trained by full-batch gradient descent among the inputs (the "
                  "regime of Cao et al., Lucey and Bowman & Montúfar; `make theory` trains a width sweep of them)")
@@ -144,6 +144,16 @@ class KernelView:
 
 def kernel_view(context) -> KernelView:
     return context.memo("theory: ntk", lambda: _kernel_view(context))
+
+
+class KernelClaim(Claim):
+    """A claim read off the ntk analysis of the regime's runs: the jobs and the per-run view its claims share."""
+
+    def jobs(self, options) -> list:
+        return theory_jobs("ntk")
+
+    def extract(self, run, context) -> KernelView | None:
+        return kernel_view(context) if in_regime(run.config) else None
 
 
 def _kernel_view(context) -> KernelView:

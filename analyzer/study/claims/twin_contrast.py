@@ -19,8 +19,8 @@ import math
 
 import numpy as np
 
-from analyzer.study.claims.base import Claim, test_verdict
-from analyzer.stats import ALPHA, TestRow, mean_interval, sign_flip
+from analyzer.study.claims.base import Claim
+from analyzer.stats import TestRow, mean_interval, sign_flip
 
 CONTRASTED = ("plateaus_appear", "stall", "jumps_near_escapes", "decoupled", "saddles", "escape_directions")
 
@@ -62,13 +62,10 @@ class TwinContrast(Claim):
 
         for claim_id, contrast in result["contrasts"].items():
             observation = f"{get(claim_id).observation}: specific to the nonlinear network"
-            row = study.family_row(contrast["name"])
-            if row is None or row.p_adjusted is None:
-                out.append(self.verdict("untested", f"{contrast['n_pairs']} network-twin pairs with an effect on both "
-                                                    "sides: nothing to compare", observation))
-                continue
-            out.append(self.verdict(test_verdict(row.p_adjusted, row.effect, 1, ALPHA), contrast_text(contrast, row),
-                                    observation))
+            out.append(self.row_verdict(study.family_row(contrast["name"]), 1,
+                                        f"{contrast['n_pairs']} network-twin pairs with an effect on both sides: "
+                                        "nothing to compare", lambda row, c=contrast: contrast_text(c, row),
+                                        observation))
         check = result["twin_index"]
         if check["n_points"]:
             out.append(self.verdict("holds" if check["n_nonzero"] == 0 else "does not hold",
