@@ -4,7 +4,8 @@ A twin's MSE is a convex quadratic in theta (trainer/linearized.py): its Hessian
 J_0 (analyzer/io/model.theta0_jacobian) and one eigh of its Gram matrix (analyzer/linalg/gram.py) give every
 eigenvalue of every checkpoint's Hessian, each within a certified rounding bound, with no HVP. Method "twin-gram":
 the Hessian analysis' `--method auto` takes it for every twin, `--method dense` / `lanczos` still take the HVP
-routes (to compare). Per checkpoint only the gradient is new (one autograd gradient of the same loss closure as the other routes).
+routes (to compare). Per checkpoint only the gradient is new (one autograd gradient of the same loss closure as
+the other routes).
 """
 
 from __future__ import annotations

@@ -70,8 +70,8 @@ def combine(run, params: HessianParams, selection: str, pieces: list[tuple[dict,
 
 
 def twin_route(run, params: HessianParams):
-    """The exact twin route's shared spectrum (curvature/twin.py; built on first use) when `run` is a linearised twin and the
-    method resolves to it, else None (the HVP routes)."""
+    """The exact twin route's shared spectrum (curvature/twin.py; built on first use) when `run` is a linearised
+    twin and the method resolves to it, else None (the HVP routes)."""
     from analyzer.curvature.cost import TWIN_METHOD, resolve_method
     from analyzer.curvature.twin import TwinHessian, is_twin
 
