@@ -17,7 +17,7 @@ import time
 import numpy as np
 import torch
 
-from analyzer.analyses.hessian.eigen import hessian_eigenpairs
+from analyzer.curvature.eigen import hessian_eigenpairs
 from analyzer.linalg.operators.hessian import HessianOperator
 from analyzer.linalg.slq import spectral_density
 from analyzer.linalg.solvers import dense_hessian

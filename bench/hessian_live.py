@@ -40,7 +40,7 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from analyzer.analyses.hessian.live import live_subnetwork
+    from analyzer.curvature.live import live_subnetwork
     from analyzer.io.model import loss_closure
     from analyzer.io.run import open_run
     from analyzer.linalg.operators.hessian import HessianOperator

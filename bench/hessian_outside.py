@@ -24,8 +24,8 @@ from byo_models import EncodedMLP  # noqa: E402
 
 from analyzer import analyze, open_run  # noqa: E402
 from analyzer.analyses.hessian import HessianParams  # noqa: E402
-from analyzer.analyses.hessian.cost import certified_seconds, hvp_seconds  # noqa: E402
-from analyzer.analyses.hessian.status import index_text, trace_text  # noqa: E402
+from analyzer.curvature.cost import certified_seconds, hvp_seconds  # noqa: E402
+from analyzer.curvature.index_status import index_text, trace_text  # noqa: E402
 from trainer import RunWriter  # noqa: E402
 
 

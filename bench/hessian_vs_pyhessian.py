@@ -30,9 +30,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's packages, not an installed copy
 
 from analyzer.analyses.hessian import HessianParams, select_checkpoints  # noqa: E402
-from analyzer.analyses.hessian.eigen import hessian_eigenpairs  # noqa: E402
-from analyzer.analyses.hessian.saddle import local_grad_scale, saddle_metrics  # noqa: E402
 from analyzer.core.runner import analyze  # noqa: E402
+from analyzer.curvature.eigen import hessian_eigenpairs  # noqa: E402
+from analyzer.curvature.saddle import local_grad_scale, saddle_metrics  # noqa: E402
 from analyzer.io.model import loss_closure  # noqa: E402
 from analyzer.io.run import open_run  # noqa: E402
 from analyzer.linalg.operators.hessian import HessianOperator  # noqa: E402

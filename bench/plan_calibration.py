@@ -1,9 +1,9 @@
-"""The expected-HVP model of the plan (analyses/hessian/cost.py `expected_hvps`) against the certified run's HVPs.
+"""The expected-HVP model of the plan (curvature/cost.py `expected_hvps`) against the certified run's HVPs.
 
 For each run and Hessian checkpoint (plateaus by default; --per-decade N for the study's grid): the live parameters
 (live.py), the linear regions the products run on, the HVPs the certified subspace run used (its own count, plus
 the checkpoint's other HVPs as `analyze hessian` counts them when --full), the model's expected count, and the
-probe's time per HVP (probe.py) beside the run's measured time per HVP. One thread.
+probe's time per HVP (curvature/hvp_timing.py) beside the run's measured time per HVP. One thread.
 
     .venv/bin/python bench/plan_calibration.py data/runs/{baseline,wide,deep,sgd}-s0.h5
 """
@@ -26,11 +26,11 @@ def main() -> None:
     import torch
 
     from analyzer.analyses.hessian.checkpoints import select_checkpoints
-    from analyzer.analyses.hessian.cost import expected_hvps, relu_hidden_layers
-    from analyzer.analyses.hessian.live import live_subnetwork
     from analyzer.analyses.hessian.params import HessianParams
-    from analyzer.analyses.hessian.probe import probe_hvp
     from analyzer.core.runner import analyze
+    from analyzer.curvature.cost import expected_hvps, relu_hidden_layers
+    from analyzer.curvature.hvp_timing import probe_hvp
+    from analyzer.curvature.live import live_subnetwork
     from analyzer.io.run import open_run
     from analyzer.linalg.subspace import subspace_run
     from trainer.engines.loop import one_thread
@@ -52,7 +52,7 @@ def main() -> None:
                 started = time.perf_counter()
                 sub = subspace_run(op, params.krylov_steps, seed=params.seed)
                 seconds = time.perf_counter() - started
-            expected = expected_hvps(params, int(run.n_params), live.n, relu_hidden_layers(run))
+            expected = expected_hvps(params.krylov_steps, int(run.n_params), live.n, relu_hidden_layers(run))
             print(f"| {run.path.stem} | {step} | {int(run.n_params):,} | {live.n:,} | {list(live.dead_units)} | "
                   f"{op.n_samples} | {sub.n_hvp:,} | {expected:,.0f} | {sub.n_hvp / expected:.2f} | "
                   f"{1e3 * probe.seconds:.2f} | {1e3 * seconds / sub.n_hvp:.2f} | {seconds:.1f} |", flush=True)

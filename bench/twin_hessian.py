@@ -40,7 +40,7 @@ def main() -> None:
     import torch
 
     from analyzer.analyses.hessian import HessianParams
-    from analyzer.analyses.hessian.twin import TwinHessian, twin_jacobian
+    from analyzer.curvature.twin import TwinHessian, twin_jacobian
     from analyzer.io.run import open_run
     from analyzer.linalg.gram import gram_spectrum
 

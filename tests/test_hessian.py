@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from analyzer.errors import BadInputError
 from analyzer.analyses.hessian import HessianParams
-from analyzer.analyses.hessian.eigen import hessian_eigenpairs
-from analyzer.analyses.hessian.saddle import saddle_metrics
+from analyzer.curvature.eigen import hessian_eigenpairs
+from analyzer.curvature.saddle import saddle_metrics
+from analyzer.errors import BadInputError
 from analyzer.io.model import loss_closure
 from analyzer.linalg.operators.hessian import HessianOperator
 from analyzer.linalg.solvers import dense_eigenpairs, lanczos_eigenpairs
@@ -219,7 +219,7 @@ def test_repeated_negative_eigenvalue_is_counted_with_its_multiplicity():
 
 
 def test_gradient_rule_is_relative_to_the_local_median():
-    from analyzer.analyses.hessian.saddle import local_grad_scale
+    from analyzer.curvature.saddle import local_grad_scale
 
     steps = np.arange(10_000)
     grad = np.where((steps > 900) & (steps < 1100), 0.1, 1.0) * np.exp(-steps / 5000)

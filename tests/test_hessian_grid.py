@@ -18,8 +18,8 @@ def grid_run(small_run):
 
 
 def test_grid_rows_reused_by_other_selections(grid_run, tmp_path, monkeypatch):
-    from analyzer.analyses.hessian import saddle
     from analyzer.core.runner import analyze
+    from analyzer.curvature import saddle
 
     path = shutil.copy2(grid_run, tmp_path / "r.h5")
     grid = analyze(path, "hessian", at="grid", per_decade=2)
@@ -41,8 +41,8 @@ def test_grid_rows_reused_by_other_selections(grid_run, tmp_path, monkeypatch):
 
 
 def test_tolerance_columns_equal_dense_counts(grid_run):
-    from analyzer.analyses.hessian.grid import SENSITIVITY_TOLS, tolerance_column
     from analyzer.core.runner import analyze
+    from analyzer.curvature.sensitivity import SENSITIVITY_TOLS, tolerance_column
     from analyzer.io.run import open_run
     from trainer.models import functional_forward
 

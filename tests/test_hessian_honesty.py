@@ -103,8 +103,8 @@ def dense_counts(run_path, steps, rel_tol):
 
 
 def test_a_capped_run_is_a_bracket_everywhere_it_is_shown(small_run):
-    from analyzer.analyses.hessian.status import fraction_band
     from analyzer.core.runner import analyze
+    from analyzer.curvature.index_status import fraction_band
 
     result = analyze(small_run, "hessian", steps=(0, 60), krylov_steps=20, use_cache=False)
     table, truth = result.table, dense_counts(small_run, (0, 60), 1e-6)
@@ -140,8 +140,8 @@ def test_the_estimate_is_labelled_and_contains_the_dense_count(small_run):
 
 def test_auto_picks_the_estimate_above_the_size_limit_and_says_why(small_run):
     from analyzer.analyses.hessian import HessianParams
-    from analyzer.analyses.hessian.cost import method_label
     from analyzer.core.runner import analyze
+    from analyzer.curvature.cost import method_label
 
     assert method_label(HessianParams(certify_max_params=200), 321).startswith("SLQ estimate")
     assert "P = 321 > --certify-max-params 200" in method_label(HessianParams(certify_max_params=200), 321)

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from analyzer.analyses.hessian import HessianParams
-from analyzer.analyses.hessian.eigen import hessian_eigenpairs
-from analyzer.analyses.hessian.saddle import saddle_metrics
-from analyzer.analyses.hessian.live import live_subnetwork
+from analyzer.curvature.eigen import hessian_eigenpairs
+from analyzer.curvature.live import live_subnetwork
+from analyzer.curvature.saddle import saddle_metrics
 from analyzer.linalg.operators.hessian import HessianOperator
 from tests.test_hessian import oracle_eigenvalues
 from trainer.models import ModelSpec, build_model, flatten, functional_forward, param_layout

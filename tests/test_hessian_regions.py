@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from analyzer.analyses.hessian.live import live_subnetwork
+from analyzer.curvature.live import live_subnetwork
 from analyzer.linalg import regions
 from analyzer.linalg.operators.mlp_hessian import MLPHessian
 from analyzer.linalg.regions import region_points

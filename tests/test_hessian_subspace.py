@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from analyzer.analyses.hessian import HessianParams
-from analyzer.analyses.hessian.eigen import hessian_eigenpairs
-from analyzer.analyses.hessian.saddle import saddle_metrics
+from analyzer.curvature.eigen import hessian_eigenpairs
+from analyzer.curvature.saddle import saddle_metrics
 from analyzer.io.model import loss_closure
 from analyzer.linalg.operators.hessian import HessianOperator
 from analyzer.linalg.solvers import dense_hessian, dense_eigenpairs

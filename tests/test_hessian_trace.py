@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 
 from analyzer import analyze, open_run
 from analyzer.analyses.hessian import HessianParams
-from analyzer.analyses.hessian.cost import estimate_reason
-from analyzer.analyses.hessian.piecewise import piecewise_linear_reason
-from analyzer.analyses.hessian.trace import identity_trace
 from analyzer.cli import app as analyze_app
+from analyzer.curvature.cost import estimate_reason
+from analyzer.curvature.piecewise import piecewise_linear_reason
+from analyzer.curvature.trace import identity_trace
 from analyzer.io.model import loss_closure
 from analyzer.linalg.operators.dense import MatrixOperator
 from analyzer.linalg.trace import hutchinson_trace

@@ -1,29 +1,29 @@
 """The up-front plan's time estimate: an expected HVP count (not the cap) at a per-HVP time timed on the run's model
-(probe.py), the flop count when no probe is possible, and a route that never depends on the timing."""
+(curvature/hvp_timing.py), the flop count when no probe is possible, and a route that never depends on the timing."""
 
 import math
 from types import SimpleNamespace
 
 import pytest
 
-from analyzer.analyses.hessian.cost import (HVPS_PER_SQRT_LIVE_PER_LAYER, REORTH_FLOPS_PER_S, checkpoint_budget,
-                                            checkpoint_seconds, estimate_reason, expected_hvps, hvp_seconds)
 from analyzer.analyses.hessian.params import HessianParams
+from analyzer.curvature.cost import (HVPS_PER_SQRT_LIVE_PER_LAYER, REORTH_FLOPS_PER_S, checkpoint_budget,
+                                     checkpoint_seconds, estimate_reason, expected_hvps, hvp_seconds)
 from analyzer.linalg.subspace import PROBES
 
 
 def test_expected_hvps_follow_the_live_parameters_and_depth_never_above_the_cap():
-    params = HessianParams()
+    cap = HessianParams().krylov_steps
     # the demo's deep run: 5 hidden layers (4 hidden-to-hidden), 3,308 live of 10,351; the run used 1,934 HVPs
-    deep = expected_hvps(params, 10_351, 3_308, hidden_layers=5)
+    deep = expected_hvps(cap, 10_351, 3_308, hidden_layers=5)
     assert deep == pytest.approx(HVPS_PER_SQRT_LIVE_PER_LAYER * 4 * math.sqrt(3_308))
     assert 1_934 / 1.5 < deep < 1_934 * 1.5
-    assert expected_hvps(params, 2_701, 710, hidden_layers=2) == pytest.approx(8.0 * math.sqrt(710))
-    assert expected_hvps(params, 2_701, 710, hidden_layers=1) == expected_hvps(params, 2_701, 710, hidden_layers=2)
+    assert expected_hvps(cap, 2_701, 710, hidden_layers=2) == pytest.approx(8.0 * math.sqrt(710))
+    assert expected_hvps(cap, 2_701, 710, hidden_layers=1) == expected_hvps(cap, 2_701, 710, hidden_layers=2)
     # no measured relation (not a ReLU MLP on 1-D inputs): the cap, on the live parameters when known
-    assert expected_hvps(params, 2_701, 710) == 710 + PROBES
-    assert expected_hvps(HessianParams(krylov_steps=300), 10_351, None) == 300 + PROBES
-    assert expected_hvps(HessianParams(krylov_steps=100), 10_351, 3_308, hidden_layers=5) == 100 + PROBES
+    assert expected_hvps(cap, 2_701, 710) == 710 + PROBES
+    assert expected_hvps(300, 10_351, None) == 300 + PROBES
+    assert expected_hvps(100, 10_351, 3_308, hidden_layers=5) == 100 + PROBES
 
 
 def test_the_estimate_uses_the_expected_count_at_the_timed_hvp_not_the_cap():
@@ -50,9 +50,9 @@ def test_the_route_stays_on_the_flop_count_whatever_the_timing():
     budget = checkpoint_budget(params, 18_000, per_hvp)
     assert slow > budget * 10.0 and fast < slow
     assert estimate_reason(params, 2_701, 2e-3) == ""  # and a certified one stays certified at any probed time
+    expected = expected_hvps(params.krylov_steps, 2_701, None, 2)
     assert checkpoint_seconds(params, 2_701, 2e-3, live_hvp_s=10.0, hidden_layers=2) == pytest.approx(
-        expected_hvps(params, 2_701, None, 2) * 10.0 + 2 * expected_hvps(params, 2_701, None, 2) ** 2 * 2_701
-        / REORTH_FLOPS_PER_S)
+        expected * 10.0 + 2 * expected ** 2 * 2_701 / REORTH_FLOPS_PER_S)
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def small_run(tmp_path_factory):
 
 def test_the_plan_uses_the_probe_when_there_is_one_and_the_flop_count_otherwise(small_run):
     from analyzer.analyses.hessian.estimate import checkpoint_plan
-    from analyzer.analyses.hessian.probe import HvpProbe, HvpTimings
+    from analyzer.curvature.hvp_timing import HvpProbe, HvpTimings
 
     params, n_params = HessianParams(), int(small_run.n_params)
     fake = HvpProbe(seconds=0.5, step=0, n_live=200, n_params=n_params, flops_per_s=1e9)
@@ -85,7 +85,7 @@ def test_the_plan_uses_the_probe_when_there_is_one_and_the_flop_count_otherwise(
 
 
 def test_the_probe_times_the_live_block_once_per_run_and_gives_up_on_a_model_it_cannot_build(small_run):
-    from analyzer.analyses.hessian.probe import HvpTimings, probe_hvp
+    from analyzer.curvature.hvp_timing import HvpTimings, probe_hvp
 
     probe = probe_hvp(small_run, int(small_run.ckpt_steps[-1]))
     assert probe is not None and probe.seconds > 0 and probe.flops_per_s > 0

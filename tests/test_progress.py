@@ -101,7 +101,7 @@ def test_report_states_its_plan_first_and_leaves_no_bar_after_an_error(tmp_path)
              if not line.startswith("analyze report: ") or line.startswith("analyze report: done in")]
     assert lines[0].startswith("report: 1 run(s); computing plateaus, spectrum, correlate, hessian")
     assert "P = 321" in lines[1] and "checkpoint(s)" in lines[1] and "HVPs expected (up to " in lines[1]
-    assert "live parameters at step" in lines[1]  # the per-HVP time timed on the run's model (probe.py)
+    assert "live parameters at step" in lines[1]  # the per-HVP time timed on the run's model (curvature/hvp_timing.py)
     assert lines[2].startswith("report: rough total ~")
     assert lines[-2].startswith("analyze report: done in") and lines[-1].startswith("wrote ")
     bad = runner.invoke(app, ["hessian", str(path), "--steps", "7", "--no-cache"])

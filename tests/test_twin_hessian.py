@@ -1,5 +1,5 @@
 """The exact Hessian route of a linearised twin (method "twin-gram": (2 / (N o)) J_0^T J_0 from one Jacobian and one
-eigh, analyzer/linalg/gram.py, analyzer/analyses/hessian/twin.py) against an independent float64 oracle: the dense
+eigh, analyzer/linalg/gram.py, analyzer/curvature/twin.py) against an independent float64 oracle: the dense
 Hessian of the twin's loss written out from plain autograd of a hand-written MLP (tests/test_twins.py's oracle),
 torch.autograd.functional.hessian and numpy.linalg.eigh. Both Gram sides (N o < P and P < N o), `analyze hessian`
 (API and CLI, `--at grid`), the escape analysis' eigensystem, the cost plan, and networks keeping their route."""
@@ -53,7 +53,7 @@ def dense_oracle(path) -> dict:
 
 @pytest.mark.parametrize("name, side", [("wide", "rows"), ("tall", "params")])
 def test_spectrum_is_the_dense_hessians_to_1e_10(twins, name, side):
-    from analyzer.analyses.hessian.twin import TwinHessian, twin_jacobian
+    from analyzer.curvature.twin import TwinHessian, twin_jacobian
 
     o = dense_oracle(twins[name])
     with open_run(twins[name]) as run:
@@ -103,8 +103,8 @@ def test_gram_spectrum_on_random_jacobians_against_eigh():
 def test_analyze_hessian_grid_takes_the_exact_route_with_index_0(twins, tmp_path, monkeypatch):
     """`--at grid`: every row twin-gram, no HVP (the HVP operator refused), certified index 0, lambda_min >= -1e-8
     lambda_max, extremes, trace, null space and gradient those of the oracle; the same columns as an HVP row."""
-    from analyzer.analyses.hessian import saddle
     from analyzer.core.runner import analyze
+    from analyzer.curvature import saddle
 
     o = dense_oracle(twins["wide"])
     path = shutil.copy2(twins["wide"], tmp_path / "twin.h5")
@@ -162,8 +162,8 @@ def test_a_network_keeps_its_hvp_route(small_run):
 
 def test_cost_plan_knows_the_twin_route_is_cheap(twins, small_run):
     from analyzer.analyses.hessian import HessianParams
-    from analyzer.analyses.hessian.cost import checkpoint_budget, method_label
     from analyzer.analyses.hessian.estimate import estimate
+    from analyzer.curvature.cost import checkpoint_budget, method_label
 
     params = HessianParams()
     assert checkpoint_budget(params, 10_351, twin=True) == 0 and checkpoint_budget(params, 10_351) > 1000

@@ -83,7 +83,7 @@ def test_gd_twin_residuals_are_the_kernel_at_init_to_the_power_t(gd_twin):
 def test_twin_rebuilt_by_the_analyzer_is_the_linearisation(gd_twin):
     """The analyzer's model at a checkpoint is f_0 + J_0 (theta - theta_0); its Jacobian never moves; nothing
     treats it as a plain MLP (no layer route, no live-network Hessian)."""
-    from analyzer.analyses.hessian.live import live_subnetwork
+    from analyzer.curvature.live import live_subnetwork
     from analyzer.io.describe import describe
     from analyzer.io.ntk_checkpoint import checkpoint_net
     from analyzer.io.ntk_net import jacobian

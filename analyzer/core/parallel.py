@@ -226,7 +226,7 @@ def file_cost(path: str | Path, model_spec: dict | None = None) -> int:
     """File size in kB x (hidden layers)^2: a proxy for the analysis time. The size grows with steps x eval points
     and the checkpoints; the Hessian's cost grows with depth (its rank, hence its HVPs, and their length): deep
     and wide have files of one size, yet deep's Hessian costs ~8x wide's, so it must start first. A linearised
-    twin's Hessian is one Jacobian and one eigh whatever its depth (analyses/hessian/twin.py): its size alone.
+    twin's Hessian is one Jacobian and one eigh whatever its depth (curvature/twin.py): its size alone.
 
     Args:
         model_spec: the run's stored model spec, where the caller has the run open ({} for an unreadable run);

@@ -90,7 +90,7 @@ class Hooks:
     estimate: `estimate(run, overrides, use_cache, cache=None, timings=None) -> plan` with `.seconds`, `.text` and
         `.n_checkpoints` (the units its progress ticks): the report's and the study's up-front plan for a heavy
         analysis (the Hessian's CheckpointPlan), or None; `timings`: the plan's memo of timed probes
-        (analyses/hessian/probe.HvpTimings), one per run.
+        (curvature/hvp_timing.HvpTimings), one per run.
     """
 
     in_report: bool = False

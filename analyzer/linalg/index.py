@@ -42,7 +42,7 @@ def index_estimate(eigenpairs: EigenPairs, tol: float, threshold: float) -> dict
 
     Hard lower bounds raise the floor: converged bottom eigenvalues below t, and Cauchy interlacing on
     the capped subspace run (each Ritz value lies above its own eigenvalue, so Ritz values below t count).
-    The trace is one probe's quadrature: an estimate (hessian/trace.py replaces it by a better one).
+    The trace is one probe's quadrature: an estimate (curvature/trace.py replaces it by a better one).
     """
     krylov = eigenpairs.krylov
     converged = eigenpairs.bottom_residual <= tol * eigenpairs.scale

@@ -35,7 +35,7 @@ def report_plan(runs: list, options: ReportOptions) -> list[str]:
     """Lines for stderr: the analyses, then per run and estimated analysis its cost (runs: runs.ReportRun)."""
     from analyzer.core.progress import duration
 
-    from analyzer.analyses.hessian.probe import HvpTimings
+    from analyzer.curvature.hvp_timing import HvpTimings
 
     wanted = computed_analyses(options)
     timings = HvpTimings()  # one timed probe per run, shared by its estimates

@@ -40,10 +40,10 @@ def study_plan(paths: list[Path], options, files, workers: int, jobs, say=None) 
         say: called with each line as soon as it is drawn up (a run's checkpoints need its plateaus, computed
             here: a long study must not stay silent until the last run's line).
     """
-    from analyzer.analyses.hessian.probe import HvpTimings
     from analyzer.core.progress import duration
     from analyzer.core.registry import get
     from analyzer.core.runner import cached_result
+    from analyzer.curvature.hvp_timing import HvpTimings
 
     kinds = [_job_name(job) for job in jobs(paths[:1], options)] if paths else []
     plan = StudyPlan(say=say, by_checkpoint=bool(options.use_cache))

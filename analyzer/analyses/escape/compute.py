@@ -24,7 +24,7 @@ from analyzer.analyses.escape.frequency import direction_modes
 from analyzer.analyses.escape.params import EscapeParams
 from analyzer.analyses.escape.result import OVERLAP_FIELDS, STRETCH_FIELDS, TABLE_COLUMNS, EscapeResult
 from analyzer.analyses.escape.windows import escape_windows, jump_near
-from analyzer.analyses.hessian.cost import TWIN_METHOD as GRAM_METHOD  # no torch at import
+from analyzer.curvature.cost import TWIN_METHOD as GRAM_METHOD  # no torch at import
 
 
 def compute(run, params: EscapeParams, deps) -> EscapeResult:

@@ -65,9 +65,9 @@ class Eigensystem:
 
 def eigensystem(run, theta, params) -> Eigensystem:
     """The eigenpairs of the training loss' Hessian at `theta` (module docstring)."""
-    from analyzer.analyses.hessian.live import live_subnetwork
-    from analyzer.io.model import loss_closure
     from analyzer.core import progress
+    from analyzer.curvature.live import live_subnetwork
+    from analyzer.io.model import loss_closure
     from analyzer.linalg.eigenpairs import UNIT_ROUNDOFF
     from analyzer.linalg.operators.hessian import HessianOperator
     from analyzer.linalg.solvers import dense_hessian
@@ -94,12 +94,11 @@ def twin_eigensystem(run, params) -> Eigensystem:
     """A linearised twin's Hessian eigenpairs, the same at every checkpoint: from J_0 and its Gram matrix
     (analyzer/linalg/gram.py, the Hessian analysis' twin route), no HVP. The error is the larger of the spectrum's
     certified bound and the Ritz pairs' recomputed residuals."""
-    from analyzer.analyses.hessian.params import HessianParams
-    from analyzer.analyses.hessian.twin import twin_jacobian
+    from analyzer.curvature.twin import twin_jacobian
     from analyzer.linalg.gram import GRAM_METHOD, gram_spectrum, range_pairs
     from analyzer.linalg.index import ZERO_TOL
 
-    jacobian, c = twin_jacobian(run, HessianParams().max_dense_gb)  # the Hessian analysis' default memory cap
+    jacobian, c = twin_jacobian(run)  # the Hessian analysis' default memory cap (curvature/cost.py: MAX_DENSE_GB)
     spectrum = gram_spectrum(jacobian, c, with_vectors=True)
     zero_tol = max(ZERO_TOL * spectrum.scale, spectrum.error)  # the unlisted ones are zero within it
     values, vectors, residual = range_pairs(spectrum, jacobian, c, zero_tol)

@@ -17,5 +17,5 @@ ANALYSIS = Analysis(
                 split=Split(plan=plan, part=part, combine=combine), estimate=estimate),  # split: one checkpoint a part
 )
 
-# the solvers (eigen.py, saddle.py) import torch: import them from their modules when needed
+# the per-checkpoint solvers (analyzer/curvature/) import torch: compute.part imports them when a Hessian is computed
 __all__ = ["ANALYSIS", "HessianParams", "HessianResult", "select_checkpoints"]

@@ -1,28 +1,13 @@
 """The Hessian's line in an up-front plan (`analyze report`, `analyze study`): its checkpoints (from the plateaus,
 computed here first, cheap, and cached for the work that follows), its method and an expected time: the expected
-HVPs of a checkpoint (cost.expected_hvps: a certified run stops at the Hessian's rank, well before its cap) at the
-time of one HVP timed on the run's model (probe.py), or from the flop count when the model cannot be rebuilt."""
+HVPs of a checkpoint (curvature/cost.py, expected_hvps: a certified run stops at the Hessian's rank, well before
+its cap) at the time of one HVP timed on the run's model (curvature/hvp_timing.py), or from the flop count when the
+model cannot be rebuilt."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from analyzer.curvature.cost import CheckpointPlan
 from analyzer.errors import AnalysisFailed, BadInputError
-
-
-@dataclass(frozen=True)
-class CheckpointPlan:
-    """The checkpoints the Hessian will visit on a run and their rough cost; n_checkpoints 0 when not estimated
-    (`text` says why)."""
-
-    n_checkpoints: int
-    seconds_each: float
-    text: str
-    seconds_once: float = 0.0  # a linearised twin's Jacobian and eigensystem, computed once for the run
-
-    @property
-    def seconds(self) -> float:
-        return self.seconds_once + self.n_checkpoints * self.seconds_each
 
 
 def checkpoint_plan(run, overrides: dict, use_cache: bool, cache=None, timings=None) -> CheckpointPlan:
@@ -30,14 +15,14 @@ def checkpoint_plan(run, overrides: dict, use_cache: bool, cache=None, timings=N
 
     Args:
         overrides: the Hessian's parameters, and the plateaus' under "plateaus".
-        timings: the plan's probe.HvpTimings (one probe per run); None: a probe of its own.
+        timings: the plan's hvp_timing.HvpTimings (one probe per run); None: a probe of its own.
     """
     from analyzer.analyses.hessian.checkpoints import select_checkpoints
-    from analyzer.analyses.hessian.cost import TWIN_METHOD, hvp_seconds, method_label, resolve_method, twin_seconds
-    from analyzer.analyses.hessian.probe import HvpTimings
     from analyzer.core.progress import duration
     from analyzer.core.registry import get, make_params
     from analyzer.core.runner import analyze
+    from analyzer.curvature.cost import TWIN_METHOD, hvp_seconds, method_label, resolve_method, twin_seconds
+    from analyzer.curvature.hvp_timing import HvpTimings
 
     params = make_params(get("hessian"), **{k: v for k, v in overrides.items() if not isinstance(v, dict)})
     n_params = int(run.n_params)
@@ -65,9 +50,9 @@ def checkpoint_plan(run, overrides: dict, use_cache: bool, cache=None, timings=N
 
 
 def _expected(run, params, per_hvp: float, probe, twin: bool) -> tuple[float, str]:
-    """One checkpoint's expected seconds and its HVPs in words: timed by `probe` (probe.HvpProbe) when there is one,
-    else from the flop count `per_hvp`."""
-    from analyzer.analyses.hessian.cost import (checkpoint_budget, checkpoint_seconds, estimated, expected_hvps,
+    """One checkpoint's expected seconds and its HVPs in words: timed by `probe` (hvp_timing.HvpProbe) when there is
+    one, else from the flop count `per_hvp`."""
+    from analyzer.curvature.cost import (checkpoint_budget, checkpoint_seconds, estimated, expected_hvps,
                                                 relu_hidden_layers)
 
     n_params = int(run.n_params)
@@ -80,7 +65,7 @@ def _expected(run, params, per_hvp: float, probe, twin: bool) -> tuple[float, st
     how = "flop count" if probe is None else f"timed on {probe.n_live:,} live parameters at step {probe.step}"
     if twin or estimated(params, n_params, per_hvp, n_live):
         return each, f"up to {cap:,} HVPs at ~{ms:.2g} ms ({how})"
-    expected = expected_hvps(params, n_params, n_live, layers)
+    expected = expected_hvps(params.krylov_steps, n_params, n_live, layers)
     return each, f"~{expected:,.0f} HVPs expected (up to {cap:,}) at ~{ms:.2g} ms ({how})"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from analyzer.analyses.hessian.status import fraction_band, index_kind
+from analyzer.curvature.index_status import fraction_band, index_kind
 from analyzer.sections.figures import plt, shade
 
 

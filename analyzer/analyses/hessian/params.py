@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from analyzer.core.params import fail, param, validate
+from analyzer.curvature.cost import MAX_DENSE_GB
 
 METHODS = ("auto", "dense", "lanczos", "twin-gram")
 INDEX_METHODS = ("auto", "certified", "estimate")
@@ -42,8 +43,8 @@ class HessianParams:
                                  "decade of steps.", above=0)
     dense_max_params: int = param(100, "auto uses dense up to this many parameters (bench/RESULTS.md: the subspace "
                                        "run is faster already at P = 141).", minimum=1)
-    max_dense_gb: float = param(4.0, "dense refuses models whose Hessian needs more memory than this (twin-gram: "
-                                        "J_0 and its Gram matrix).", above=0)
+    max_dense_gb: float = param(MAX_DENSE_GB, "dense refuses models whose Hessian needs more memory than this "
+                                              "(twin-gram: J_0 and its Gram matrix).", above=0)
     krylov_steps: int = param(5000, "Cap on the certified subspace run (its dimension, ~HVPs); beyond it the index "
                                     "is a bracketed estimate. Ranks seen: baseline/sgd ~220, wide ~400, deep ~2,050.",
                               minimum=1)

@@ -23,7 +23,7 @@ class HessianResult:
     def headline(self) -> str:
         if self.table.empty:
             return "no checkpoints analysed"
-        from analyzer.analyses.hessian.status import status_summary, trace_summary
+        from analyzer.curvature.index_status import status_summary, trace_summary
 
         saddles = int(self.table["saddle_candidate"].sum())
         extremes = self.table.get("extremes_converged", self.table["converged"])
@@ -34,9 +34,10 @@ class HessianResult:
                 f"{note}")
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """The index as text: a count only when certified, else its bracket or the SLQ estimate (status.py); the
-        trace with its kind, and its standard error when an estimate; the numbers (index_count, index_low/high,
-        index_kind, index_note, trace, trace_err, trace_kind, trace_note) are in .table and --json."""
-        from analyzer.analyses.hessian.status import shown_table
+        """The index as text: a count only when certified, else its bracket or the SLQ estimate
+        (curvature/index_status.py); the trace with its kind, and its standard error when an estimate; the numbers
+        (index_count, index_low/high, index_kind, index_note, trace, trace_err, trace_kind, trace_note) are in
+        .table and --json."""
+        from analyzer.curvature.index_status import shown_table
 
         return {"Hessian at checkpoints": shown_table(self.table, self.n_params)}

@@ -21,9 +21,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analyzer.analyses.hessian.grid import SENSITIVITY_TOLS, tolerance_column
 from analyzer.analyses.hessian.grid_section import GRID_PER_DECADE
 from analyzer.analyses.hessian.params import HessianParams
+from analyzer.curvature.sensitivity import SENSITIVITY_TOLS, tolerance_column
 from analyzer.stats import MIN_RUNS_FOR_CI
 
 LOSS_BIN_DECADES = 0.5  # loss-matched strata: checkpoints whose loss lies in the same half decade

@@ -2,9 +2,10 @@
 
 A twin's MSE is a convex quadratic in theta (trainer/linearized.py): its Hessian does not depend on theta, so one
 J_0 (analyzer/io/model.theta0_jacobian) and one eigh of its Gram matrix (analyzer/linalg/gram.py) give every
-eigenvalue of every checkpoint's Hessian, each within a certified rounding bound, with no HVP. Method "twin-gram";
-`--method auto` takes it for every twin, `--method dense` / `lanczos` still take the HVP routes (to compare). Per
-checkpoint only the gradient is new (one autograd gradient of the same loss closure as the other routes).
+eigenvalue of every checkpoint's Hessian, each within a certified rounding bound, with no HVP. Method "twin-gram":
+the Hessian analysis' `--method auto` takes it for every twin, `--method dense` / `lanczos` still take the HVP
+routes (to compare). Per checkpoint only the gradient is new (one autograd gradient of the same loss closure as
+the other routes).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from analyzer.curvature.cost import MAX_DENSE_GB
 from analyzer.errors import BadInputError
 from analyzer.linalg.eigenpairs import EigenPairs
 from analyzer.linalg.gram import GramSpectrum, gram_spectrum
@@ -31,7 +33,7 @@ def jacobian_bytes(n_rows: int, n_params: int) -> int:
     return (n_rows * n_params + 2 * side * side) * BYTES_PER_FLOAT64
 
 
-def twin_jacobian(run, max_gb: float) -> tuple[np.ndarray, float]:
+def twin_jacobian(run, max_gb: float = MAX_DENSE_GB) -> tuple[np.ndarray, float]:
     """J_0 of the twin `run` and the loss' factor c = 2 / (N o); refused (one line) beyond `max_gb`."""
     from analyzer.io.model import theta0_jacobian
 

@@ -66,7 +66,7 @@ def _fields(trace: float, err: float, kind: str, note: str, probes: float) -> di
 def identity_trace(model, layout, theta: torch.Tensor, x, y, loss_fn=None) -> tuple[float | None, str]:
     """(trace, why) by the Gauss-Newton identity when `model` is proven piecewise-linear and `loss_fn` (if given)
     is its MSE at `theta`; (None, why not) otherwise."""
-    from analyzer.analyses.hessian.piecewise import piecewise_linear_reason
+    from analyzer.curvature.piecewise import piecewise_linear_reason
     from trainer.linearized import Linearized
     from trainer.models import functional_forward
 

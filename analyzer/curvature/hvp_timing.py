@@ -4,9 +4,9 @@ The up-front plan of `analyze report` and `analyze study` multiplies an expected
 HVP. A flop count cannot know the machine's speed or load (under load an HVP took ~60x its flop count's figure,
 bench/RESULTS.md), so the plan rebuilds the run's model at one checkpoint and times a few products of the operator
 the certified run will use there: the live block's hand-made products (live.py, linalg/operators/mlp_hessian.py)
-for a plain ReLU MLP,
-else autograd's `HessianOperator`. One thread, as the workers compute (compute.part). No result reads it: the
-index route (cost.estimate_reason) stays on the flop count, so results never depend on the machine's load.
+for a plain ReLU MLP, else autograd's `HessianOperator`. One thread, as the workers compute
+(analyses/hessian/compute.part). No result reads it: the index route (cost.estimate_reason) stays on the flop
+count, so results never depend on the machine's load.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def probe_hvp(run, step: int, dtype: str = "float64", seed: int = 0) -> HvpProbe
         import numpy as np
         import torch
 
-        from analyzer.analyses.hessian.live import live_subnetwork
+        from analyzer.curvature.live import live_subnetwork
         from analyzer.io.model import loss_closure
         from analyzer.linalg.operators.hessian import HessianOperator
         from trainer.engines.loop import one_thread

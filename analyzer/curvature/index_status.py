@@ -16,8 +16,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from analyzer.analyses.hessian.cost import REORTH_FLOPS_PER_S
 from analyzer.core.progress import duration
+from analyzer.curvature.cost import REORTH_FLOPS_PER_S
 
 KINDS = ("certified", "bracket", "estimate")
 
@@ -101,7 +101,7 @@ def shown_table(table: pd.DataFrame, n_params: int) -> pd.DataFrame:
 
 
 def trace_kind(row) -> str:
-    """How a row's trace was found (hessian/trace.py); rows of older versions without it: "estimate" unless
+    """How a row's trace was found (trace.py); rows of older versions without it: "estimate" unless
     their index came from every eigenvalue (certified), so an unlabelled trace is never shown as exact."""
     kind = row.get("trace_kind") if hasattr(row, "get") else None
     if isinstance(kind, str) and kind:

@@ -1,4 +1,4 @@
-"""Extra per-checkpoint columns for the Hessian along training: the index at several tolerances and the cost.
+"""Extra columns of a Hessian checkpoint's row: the index at several tolerances, and the cost in gradients.
 
 Index sensitivity: the index fraction counted below -tol x max |eigenvalue| for each tol in
 SENSITIVITY_TOLS (columns `index_fraction_tol_<tol>`), from the whole certified (or dense) spectrum; NaN

@@ -1,10 +1,15 @@
 """What one Hessian checkpoint will cost before it is computed: its HVP budget (the progress bar's total), the route
 (certify or estimate, from a flop count: deterministic), and the plans' expected time (expected HVPs at a per-HVP
-time that probe.py times on the run's model, or the flop count's)."""
+time that hvp_timing.py times on the run's model, or the flop count's). No torch.
+
+`params` below is the Hessian analysis' options (analyses/hessian/params.py: `HessianParams`); these functions read
+its solver fields (method, k, dense_max_params, index_method, certify_max_params, certify_budget_s, krylov_steps,
+slq_probes, slq_steps, trace_max_probes)."""
 
 from __future__ import annotations
 
-from analyzer.analyses.hessian.params import HessianParams
+from dataclasses import dataclass
+
 from analyzer.core.progress import duration
 from analyzer.errors import BadInputError
 
@@ -17,6 +22,22 @@ HVP_FLOPS_PER_S = 1.5e10
 QUADRATURE_STEPS = 500  # Lanczos steps of the index estimate when the certified run hits its cap
 TWIN_METHOD = "twin-gram"  # a linearised twin's exact route (twin.py), no HVP: linalg.gram.GRAM_METHOD (torch)
 EIGH_FLOPS_PER_N3 = 10  # eigenvalues of a symmetric n x n matrix: tridiagonal reduction and QR, ~4/3..10 n^3
+MAX_DENSE_GB = 4.0  # default memory cap of a dense Hessian, and of a twin's J_0 and its Gram matrix
+
+
+@dataclass(frozen=True)
+class CheckpointPlan:
+    """A heavy analysis' line in an up-front plan (`Hooks.estimate`): the Hessian checkpoints it will visit on a run
+    and their rough cost; n_checkpoints 0 when none are counted or not estimated (`text` says why)."""
+
+    n_checkpoints: int
+    seconds_each: float
+    text: str
+    seconds_once: float = 0.0  # a linearised twin's Jacobian and eigensystem, computed once for the run
+
+    @property
+    def seconds(self) -> float:
+        return self.seconds_once + self.n_checkpoints * self.seconds_each
 
 
 def resolve_method(method: str, n_params: int, k: int, dense_max_params: int, twin: bool = False) -> str:
@@ -34,7 +55,7 @@ def resolve_method(method: str, n_params: int, k: int, dense_max_params: int, tw
     return method
 
 
-def estimated(params: HessianParams, n_params: int, hvp_s: float = 0.0, n_live: int | None = None,
+def estimated(params, n_params: int, hvp_s: float = 0.0, n_live: int | None = None,
               twin: bool = False) -> bool:
     """Whether the index is the SLQ estimate: asked for, or auto above certify_max_params or when the planned
     certified run would exceed certify_budget_s (never with dense or twin-gram). `hvp_s`: seconds per HVP of the
@@ -43,7 +64,7 @@ def estimated(params: HessianParams, n_params: int, hvp_s: float = 0.0, n_live: 
     return estimate_reason(params, n_params, hvp_s, n_live, twin) != ""
 
 
-def estimate_reason(params: HessianParams, n_params: int, hvp_s: float = 0.0, n_live: int | None = None,
+def estimate_reason(params, n_params: int, hvp_s: float = 0.0, n_live: int | None = None,
                     twin: bool = False) -> str:
     """Why the index is estimated, in words; empty when it is not (dense, twin-gram, or certified)."""
     if resolve_method(params.method, n_params, params.k, params.dense_max_params, twin) in ("dense", TWIN_METHOD):
@@ -58,7 +79,7 @@ def estimate_reason(params: HessianParams, n_params: int, hvp_s: float = 0.0, n_
     return ""
 
 
-def certified_seconds(params: HessianParams, n_params: int, hvp_s: float, n_live: int | None = None) -> float:
+def certified_seconds(params, n_params: int, hvp_s: float, n_live: int | None = None) -> float:
     """Planned time of the certified subspace run at its cap: min(krylov_steps, n) HVPs and their full
     reorthogonalisation (~2 m^2 n flops), on the n = n_live parameters it works on (each HVP then costs
     n_live / P of the full one's), plus its probes and the extremes' fallback."""
@@ -69,7 +90,7 @@ def certified_seconds(params: HessianParams, n_params: int, hvp_s: float, n_live
     return certified_run_seconds(min(params.krylov_steps, n), n, per_live) + PROBES * per_live + 2 * params.k * hvp_s
 
 
-def method_label(params: HessianParams, n_params: int, hvp_s: float = 0.0, twin: bool = False) -> str:
+def method_label(params, n_params: int, hvp_s: float = 0.0, twin: bool = False) -> str:
     """How the index will be found at this P, in words (the default is chosen by P and the planned time)."""
     chosen = resolve_method(params.method, n_params, params.k, params.dense_max_params, twin)
     if chosen == TWIN_METHOD:
@@ -86,7 +107,7 @@ def method_label(params: HessianParams, n_params: int, hvp_s: float = 0.0, twin:
     return f"certified subspace run up to --krylov-steps {min(params.krylov_steps, n_params):,}, else a bracket"
 
 
-def checkpoint_budget(params: HessianParams, n_params: int, hvp_s: float = 0.0, twin: bool = False) -> int:
+def checkpoint_budget(params, n_params: int, hvp_s: float = 0.0, twin: bool = False) -> int:
     """HVPs one checkpoint may use: the progress bar's total (a certified run that finishes early stops short)."""
     from analyzer.linalg.subspace import PROBES
 
@@ -101,7 +122,7 @@ def checkpoint_budget(params: HessianParams, n_params: int, hvp_s: float = 0.0, 
     return min(params.krylov_steps, n_params) + PROBES + extremes
 
 
-def checkpoint_seconds(params: HessianParams, n_params: int, hvp_seconds: float, twin: bool = False,
+def checkpoint_seconds(params, n_params: int, hvp_seconds: float, twin: bool = False,
                        n_live: int | None = None, hidden_layers: int | None = None, live_hvp_s: float | None = None,
                        reorth_flops_per_s: float = REORTH_FLOPS_PER_S) -> float:
     """Expected time of one checkpoint, for the plan: its expected HVPs (expected_hvps, not the cap) at the time of
@@ -112,9 +133,9 @@ def checkpoint_seconds(params: HessianParams, n_params: int, hvp_seconds: float,
         hvp_seconds: per HVP of the full network by the flop count (hvp_seconds()): it alone picks the route
             (estimate_reason), so the route never depends on a timing.
         n_live, hidden_layers: the certified run's parameters and the ReLU MLP's hidden layers (expected_hvps).
-        live_hvp_s: per HVP of the operator the certified run uses (the live block), timed by probe.py; None: the
+        live_hvp_s: per HVP of the operator the certified run uses (the live block), timed by hvp_timing.py; None: the
             flop count's, scaled by n_live / P. The SLQ route works on all P: live_hvp_s x P / n_live.
-        reorth_flops_per_s: the BLAS speed of the reorthogonalisation (probe.py times it; default the assumed one).
+        reorth_flops_per_s: the BLAS speed of the reorthogonalisation (hvp_timing.py times it; default the assumed one).
     """
     chosen = resolve_method(params.method, n_params, params.k, params.dense_max_params, twin)
     if chosen == TWIN_METHOD:
@@ -125,7 +146,8 @@ def checkpoint_seconds(params: HessianParams, n_params: int, hvp_seconds: float,
         budget = checkpoint_budget(params, n_params, hvp_seconds)
         bases = params.slq_probes * min(params.slq_steps, n_params) ** 2 + min(QUADRATURE_STEPS, n_params) ** 2
         return budget * per_live * n_params / n + 2 * bases * n_params / reorth_flops_per_s
-    return certified_run_seconds(expected_hvps(params, n_params, n, hidden_layers), n, per_live, reorth_flops_per_s)
+    expected = expected_hvps(params.krylov_steps, n_params, n, hidden_layers)
+    return certified_run_seconds(expected, n, per_live, reorth_flops_per_s)
 
 
 def certified_run_seconds(dimension: float, n: int, hvp_s: float, flops_per_s: float = REORTH_FLOPS_PER_S) -> float:
@@ -141,14 +163,15 @@ def certified_run_seconds(dimension: float, n: int, hvp_s: float, flops_per_s: f
 HVPS_PER_SQRT_LIVE_PER_LAYER = 8.0
 
 
-def expected_hvps(params: HessianParams, n_params: int, n_live: int | None = None,
+def expected_hvps(krylov_steps: int, n_params: int, n_live: int | None = None,
                   hidden_layers: int | None = None) -> float:
-    """HVPs a certified subspace run is expected to use: 8 x max(hidden_layers - 1, 1) x sqrt(n_live) for a ReLU MLP
-    on 1-D inputs (`hidden_layers` given: relu_hidden_layers), else its cap; never above the cap."""
+    """HVPs a certified subspace run capped at `krylov_steps` is expected to use: 8 x max(hidden_layers - 1, 1) x
+    sqrt(n_live) for a ReLU MLP on 1-D inputs (`hidden_layers` given: relu_hidden_layers), else its cap; never above
+    the cap."""
     from analyzer.linalg.subspace import PROBES
 
     n = n_params if n_live is None else min(int(n_live), n_params)
-    cap = min(params.krylov_steps, n) + PROBES
+    cap = min(krylov_steps, n) + PROBES
     if hidden_layers is None:
         return float(cap)
     return float(min(cap, HVPS_PER_SQRT_LIVE_PER_LAYER * max(hidden_layers - 1, 1) * n ** 0.5))
@@ -174,5 +197,5 @@ def twin_seconds(n_rows: int, n_params: int, hvp_seconds: float) -> float:
 def hvp_seconds(run) -> float:
     """Rough seconds per HVP of the full network from its flop count (parameters x training outputs), not measured:
     it picks the route (estimate_reason) the same on any machine at any load, and is the plan's fallback when no
-    probe could time one (probe.py). The same at every dtype: rough by design."""
+    probe could time one (hvp_timing.py). The same at every dtype: rough by design."""
     return HVP_FLOPS_PER_PARAM_OUTPUT * int(run.n_params) * int(run.data("y_train").size) / HVP_FLOPS_PER_S

@@ -1,5 +1,5 @@
 """Extreme eigenpairs of the Hessian of any scalar loss at a point, by the method chosen (dense, certified
-subspace run, Krylov quadrature, restarted Lanczos); see the module docstring of compute.py for the methods."""
+subspace run, Krylov quadrature, restarted Lanczos); see the module docstring of saddle.py for the methods."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import torch
 
-from analyzer.analyses.hessian.cost import QUADRATURE_STEPS, resolve_method
+from analyzer.curvature.cost import MAX_DENSE_GB, QUADRATURE_STEPS, resolve_method
 from analyzer.errors import BadInputError
 from analyzer.linalg.eigenpairs import EigenPairs
 from analyzer.linalg.krylov import eigenpairs_from_krylov, krylov_run
@@ -20,16 +20,15 @@ from analyzer.linalg.solvers import dense_bytes, dense_eigenpairs, lanczos_eigen
 from analyzer.linalg.subspace import SubspaceRun, eigenpairs_from_subspace, subspace_run
 
 
-
 def hessian_eigenpairs(loss_fn, theta: torch.Tensor, method: str = "auto", k: int = 10, tol: float = 1e-8,
-                     dense_max_params: int = 100, max_dense_gb: float = 4.0, seed: int = 0,
+                     dense_max_params: int = 100, max_dense_gb: float = MAX_DENSE_GB, seed: int = 0,
                      op: CurvatureOperator | None = None, krylov_steps: int = 5000, live=None,
                      estimate: tuple[int, int] | None = None) -> EigenPairs:
     """Extreme eigenvalues of the Hessian of any scalar `loss_fn` at `theta`, by the chosen method.
 
-    `live` (analyzer/analyses/hessian/live.LiveNet): the same loss on the live subnetwork, whose Hessian is the full one's
-    non-zero block (the other rows and columns are exactly zero). The certified subspace run then works on
-    it, with P - P_live more exact zeros; if that run does not certify, the fallbacks use the full operator.
+    `live` (live.LiveNet): the same loss on the live subnetwork, whose Hessian is the full one's non-zero block
+    (the other rows and columns are exactly zero). The certified subspace run then works on it, with P - P_live
+    more exact zeros; if that run does not certify, the fallbacks use the full operator.
     `estimate` = (probes, steps): no certified run; the index comes from stochastic Lanczos quadrature
     (linalg/slq.py, in `density`) and the extremes from the Krylov fallback below.
     """
