@@ -60,8 +60,11 @@ theory: $(STAMP)
 	$(BIN)/analyze study $(THEORY)/*/ -o reports/theory-study --overwrite --no-hessian \
 		--title "The theory papers (Cao et al., Lucey, Bowman & Montúfar) in their regime: a width sweep of one-hidden-layer ReLU nets with linearised twins"
 
+# Two pytest-xdist workers (CI has 2 cores); a test file runs whole on one worker, so its module fixtures are built
+# once. `make test TEST_WORKERS=0` runs everything in one process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet --no-deps 'pyhessian>=0.1'  # reference for the Hessian bench only

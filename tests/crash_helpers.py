@@ -10,6 +10,8 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+from helpers import small_config
+from run_arrays import arrays, assert_same_arrays
 
 from analyzer.io.run import open_run
 from trainer.runfile import schema as runfile
@@ -129,3 +131,20 @@ def assert_same_run(path: Path, reference: Path) -> None:
         assert f.attrs["status"] == "complete"
     assert not [s for s in TEMP_SUFFIXES if path.with_name(path.name + s).exists()]
     check_unlocked(path)
+
+
+CONFIG = small_config(epochs=200, ckpt_every=10)
+
+
+def assert_interrupted_run_resumes_bit_for_bit(config, tmp_path, first: str, then: str, stop_at: int) -> None:
+    """Trained on `first` until step `stop_at`, resumed on `then`: the same file as one uninterrupted torch run."""
+    path = tmp_path / "interrupted.h5"
+
+    def interrupt(step, loss):
+        if step == stop_at:
+            raise KeyboardInterrupt
+
+    assert train(config, path, progress=interrupt, engine=first, commit_every_s=0.0).status == "interrupted"
+    assert resume(path, engine=then).status == "complete"
+    train(config, tmp_path / "reference.h5", engine="torch")
+    assert_same_arrays(arrays(path), arrays(tmp_path / "reference.h5"))

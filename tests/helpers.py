@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from trainer.config import PRESETS, TargetSpec, TrainConfig
+
+TESTS = Path(__file__).resolve().parent  # tests/: the helpers and golden files; test files sit in folders below
+REPO = TESTS.parent
 
 
 def small_config(preset: str = "baseline", **changes) -> TrainConfig:

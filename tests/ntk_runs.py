@@ -1,4 +1,4 @@
-"""Tiny float64 runs and an independent NTK oracle shared by tests/test_ntk.py and tests/test_mask.py."""
+"""Tiny float64 runs and an independent NTK oracle shared by tests/analyzer/analyses/ntk/test_ntk.py and tests/analyzer/analyses/mask/test_mask.py."""
 
 from __future__ import annotations
 

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import h5py
@@ -14,6 +19,7 @@ from typer.testing import CliRunner
 
 from trainer.cli import app
 from trainer.config import TrainConfig
+from trainer.runfile.faults import CRASH_ENV, STALL_ENV
 from trainer.sweep.plan import MANIFEST
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,3 +69,32 @@ def assert_bitwise_equal(path: Path, reference: Path) -> None:
 def manifest_config(folder: Path, file: str) -> TrainConfig:
     entries = json.loads((folder / MANIFEST).read_text())["runs"]
     return TrainConfig.from_dict(next(e["config"] for e in entries if e["file"] == file))
+
+
+def spawn(*args: str, stall_at: str | None = None, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, *args], env=subprocess_env(stall_at), start_new_session=True, text=True,
+                            **kwargs)
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=30)
+
+
+def wait_for(condition, timeout: float = 60.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def subprocess_env(stall_at: str | None = None) -> dict[str, str]:
+    """The test's environment for a child; `stall_at` (POINT[@N]): its runs stop there until killed
+    (trainer/runfile/faults.py), so a test kills them mid-run however fast or loaded the machine is."""
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    env = {k: v for k, v in os.environ.items() if k not in (CRASH_ENV, STALL_ENV)}
+    return {**env, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", **({STALL_ENV: stall_at} if stall_at else {})}

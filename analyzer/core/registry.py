@@ -4,7 +4,7 @@ An analysis is a folder analyzer/analyses/<name>/ whose __init__.py defines `ANA
 analyses package declares its names and how to load each (`declare`, in analyzer/analyses/__init__.py, which
 `import analyzer` runs); the registry imports each declared folder on first use and reads that object. Core
 never imports the analyses: it knows only what was declared. The CLI, the cache, the runner and the report are
-written once over this registry; the contract test (tests/test_contract.py) reads each analysis's `Tags`.
+written once over this registry; the contract test (tests/analyzer/core/test_contract.py) reads each analysis's `Tags`.
 """
 
 from __future__ import annotations

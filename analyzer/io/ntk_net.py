@@ -5,7 +5,7 @@ major) with respect to the P' *trained* parameters: all of them, or the output l
 `--freeze-hidden` run (the tail of the flat layout). No 1/N factor: the trainer's learning-rate conversion
 lives with the dynamics (docs/ntk.md).
 
-Three routes to K, agreeing to rounding (tests/test_ntk.py):
+Three routes to K, agreeing to rounding (tests/analyzer/analyses/ntk/test_ntk.py):
 - jacobian: per-sample gradients (torch.func vmap of jacrev), then K = J J^T; any model, N o x P' memory.
 - layers: for our MLPs, K = sum over trained Linear layers of (D D^T) * (H H^T + 1), D the output's derivative
   with respect to the layer's pre-activations and H its inputs: one forward and o backward passes, N x width

@@ -8,7 +8,7 @@ Definitions (the report repeats them in words):
 - 95 % CI of a mean across runs: the studentised cluster-bootstrap interval of analyzer.stats.paired.mean_interval
   (each run a cluster; never narrower than the t interval); none under MIN_RUNS_FOR_CI runs. A mean that every
   run shares (e.g. every run censored at the same length) has that value as its interval. The percentile interval
-  used before undercovered at 8 runs (about 0.91 for normal data); tests/test_study_stats.py measures both.
+  used before undercovered at 8 runs (about 0.91 for normal data); tests/analyzer/study/test_study_stats.py measures both.
   The interval is cut to the quantity's support where one is known (learned steps in [0, L], counts and durations
   >= 0; analyzer.stats.bootstrap.clip_to_support): with one outlying run among 8 the bootstrap-t bounds can reach
   past it (a mean duration's CI below 0 steps), and the true mean lies in the support, so the cut never loses

@@ -6,7 +6,7 @@ gets PRIMARY_WEIGHT = 0.8 of alpha and the secondaries share the rest equally. S
 not yet rejected (set I), reject the one with the smallest p_i / w_i if p_i <= alpha w_i / sum_{j in I} w_j, and
 repeat; when the primary is rejected its 0.8 alpha is passed on to the secondaries (plain Holm among them).
 Why: it controls the family-wise error strongly (it is the closed test of weighted Bonferroni intersection tests,
-checked against brute-force closed testing in tests/test_stats_family.py); it keeps the primary's power (0.04
+checked against brute-force closed testing in tests/analyzer/stats/test_stats_family.py); it keeps the primary's power (0.04
 where plain Holm over 20 tests gives it 0.0025 until the others fall); and unlike a fixed-sequence gatekeeper
 (primary at alpha, secondaries only if it rejects) the secondaries are still tested when the primary fails, as
 they must be: they are separate claims (saddles, escape directions) whose verdicts the report prints either way.

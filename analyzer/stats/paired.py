@@ -12,7 +12,7 @@ groups (the one cluster bootstrap, analyzer/stats/bootstrap.py) never narrower t
 groups degrees of freedom; fewer than MIN_RUNS_FOR_CI runs give no interval. Coverage at 95 % (200 samples a cell,
 300 resamples): normal values 0.94-0.985 at 6-40 runs in 1-4 groups; strongly skewed ones (lognormal, sigma 0.75)
 0.945-0.955 at 24-40 runs but 0.895 at 6 runs and 0.91-0.92 at 8, as any interval on so few skewed values
-(tests/test_stats_paired.py).
+(tests/analyzer/stats/test_stats_paired.py).
 """
 
 from __future__ import annotations

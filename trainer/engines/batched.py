@@ -5,7 +5,7 @@ The fused engine's formulas (trainer/engines/fused.py) with batched matmuls: a L
 (trainer/optim/) runs over the stacked tensors with `torch._foreach_*`. Members never mix: a row's loss,
 gradient and update depend on that row only, so a member can diverge or be dropped without changing the
 others. On CPU every member is bitwise equal to its single run (the vector-shaped layers run per member,
-see `_per_member`; tests/test_ensemble.py); on a GPU batched kernels round as they like, so equality there is to rounding, untested.
+see `_per_member`; tests/trainer/sweep/test_ensemble.py); on a GPU batched kernels round as they like, so equality there is to rounding, untested.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 An engine evaluates loss, gradient norm and predictions at the current parameters, applies one
 optimizer update, and hands out flat parameters and the packed optimizer state for checkpoints. The
 torch engine covers every model, activation and device; the fused engine covers ReLU MLPs on CPU and
-gives the same bits there (tests/test_fused.py). `auto` picks fused where it applies.
+gives the same bits there (tests/trainer/test_fused.py). `auto` picks fused where it applies.
 """
 
 from __future__ import annotations

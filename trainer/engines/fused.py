@@ -3,7 +3,7 @@
 Forward, MSE loss and backward are written out as the same ATen kernels that autograd calls, on the same
 operands in the same order (see the comments at each step), and the update is the optimizer record's
 functional step (trainer/optim/), torch.optim's single-tensor formulas, so on a CPU the fused engine
-reproduces the torch engine bit for bit (tests/test_fused.py) while making ~30 tensor calls per step
+reproduces the torch engine bit for bit (tests/trainer/test_fused.py) while making ~30 tensor calls per step
 instead of building a graph and looping over parameters in Python. Parameters, gradients and the optimizer's
 moments live in flat buffers, so a checkpoint is one copy and the update runs on whole buffers.
 

@@ -27,7 +27,7 @@ class Adam(Optimizer):
         """torch.optim.Adam's single-tensor formulas, op for op, on every tensor of `params`.
 
         On a CPU `torch._foreach_*` runs the single-tensor kernel per tensor, so a list of one flat buffer,
-        a list of per-layer tensors and torch.optim's own loop give the same bits (tests/test_optim.py).
+        a list of per-layer tensors and torch.optim's own loop give the same bits (tests/trainer/test_optim.py).
         """
         import torch
 

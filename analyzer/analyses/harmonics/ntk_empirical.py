@@ -24,7 +24,7 @@ Why not the plain span of D_l: at N random points the sampled harmonics of diffe
 orthogonal (overlaps ~ 1/sqrt(N)), so the plain span picks up ~1/N of every large eigenvalue; on the
 width-1000 ReLU net of docs (N = 2000) that put 0.109 on degree 4 against a closed form of 0.014; removing the
 other degrees gives 0.011. For a rotation-invariant kernel of finite degree, sum_l c_l Z_l(<x, y>) = D diag(c)
-D^T, the quotient is exactly c_l ||(I - P_others) D_l||_F^2 / N(d, l) ~ N c_l (tests/test_harmonics_ntk.py).
+D^T, the quotient is exactly c_l ||(I - P_others) D_l||_F^2 / N(d, l) ~ N c_l (tests/analyzer/analyses/harmonics/test_harmonics_ntk.py).
 
 K is never formed: K Q = J (J^T Q) through `KernelOperator` (one vjp and one jvp per column), so memory is
 N x (number of basis functions) whatever N.

@@ -2,4 +2,4 @@
 products): the autograd Hessian (hessian.py), a plain MLP's Hessian by the R-operator (mlp_hessian.py), the
 Gauss-Newton matrix (ggn.py), the Jacobian (jacobian.py), the empirical NTK K = J J^T (ntk.py) and a dense matrix
 (dense.py). Import each from its module; every one is checked against a dense float64 oracle in
-tests/test_operators.py."""
+tests/analyzer/linalg/test_operators.py."""

@@ -1,7 +1,7 @@
 """Calibration of the jump tests' nulls: generative models of whole studies that the nulls do not assume
 (models.py, parseval.py), and the rejection rates, effects and interval coverage of every null under them
 (rates.py). bench/null_calibration.py runs them at full size and picks the default null;
-tests/test_null_calibration.py runs small versions."""
+tests/analyzer/stats/test_null_calibration.py runs small versions."""
 
 from analyzer.stats.calibration.catalog import Model, calibration_models
 from analyzer.stats.calibration.models import Study, event_study

@@ -81,7 +81,7 @@ def _paired(tested: pd.DataFrame, n_resamples: int, seed: int) -> dict:
     escapes together); the tested difference's CI by the studentised interval of a mean over runs weighted by their
     escapes and its two-sided p by sign flips of the runs' summed differences (None, and no CIs, with fewer than
     MIN_RUNS_FOR_CI runs; everything None without a tested escape). Why not the centred percentile p: on simulated
-    studies without an effect (tests/test_escape_control.py's planted Hessians) it rejected 11 % and 10 % at 10 and
+    studies without an effect (tests/analyzer/analyses/escape/test_escape_control.py's planted Hessians) it rejected 11 % and 10 % at 10 and
     20 runs for a nominal 5 %."""
     from analyzer.stats import cluster_bootstrap, mean_interval, percentile_ci, sign_flip
 
