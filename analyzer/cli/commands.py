@@ -118,11 +118,11 @@ def _print_study(study, as_json: bool) -> None:
     for item in study.verdicts:
         console.print(f"[bold]{escape(item.observation)}: {item.verdict}[/bold] - {escape(item.evidence)}",
                       highlight=False)
-    table = study.results["spectral_bias"]["table"]
-    units = set(table["mode_unit"]) if "mode_unit" in table else {"Hz"}
-    if len(units) == 1:  # one unit: it heads the mode column (Hz for sines, degree for spherical harmonics)
-        table = table.drop(columns=["mode_unit"], errors="ignore").rename(columns={"mode": units.pop()})
-    table = table.rename(columns={"n_not_learned": "not learned", "n_reached_then_lost": "reached, lost"})
+    result = study.results["spectral_bias"]
+    units = set(result["learned"]["mode_unit"])  # the runs' mode unit, as the --json rows give it (json_modes)
+    heading = units.pop() if len(units) == 1 else "mode"  # Hz for sines, degree for spherical harmonics
+    table = result["table"].rename(columns={"mode": heading, "n_not_learned": "not learned",
+                                            "n_reached_then_lost": "reached, lost"})
     for title, rich_table in frame_to_tables(table, "learned step across seeds (mean, 95 % bootstrap CI)", console.width):
         console.print(title, style="italic", highlight=False)
         console.print(rich_table)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from analyzer.sections.run_analyses import RunAnalyses  # noqa: F401 (named here by notebooks and tests)
-
 
 @dataclass
 class ReportOptions:

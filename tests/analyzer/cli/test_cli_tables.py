@@ -65,3 +65,21 @@ def test_help_keeps_its_defaults_and_has_no_stray_spaces(command):
     result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0 and "Usage" in result.output
     assert " ." not in result.output, result.output
+
+
+@pytest.mark.parametrize("units, heading", [(["Hz", "Hz"], "Hz"), (["degree"], "degree"), (["Hz", "degree"], "mode")])
+def test_the_study_table_heads_its_mode_column_with_the_runs_unit(units, heading, capsys):
+    """`analyze study` without --json: the learned-step table's mode column is headed by the unit of the runs' modes
+    (Hz on sines, degree on spherical harmonics), `mode` when a study mixes them."""
+    from types import SimpleNamespace
+
+    from analyzer.cli.commands import _print_study
+
+    table = pd.DataFrame({"group": ["baseline"], "mode": [1.0], "n": [2], "n_not_learned": [0],
+                          "n_reached_then_lost": [0], "mean": [10.0], "ci_low": [9.0], "ci_high": [11.0],
+                          "median": [10.0]})
+    study = SimpleNamespace(verdicts=[], skipped=[], results={"spectral_bias": {
+        "table": table, "learned": pd.DataFrame({"mode_unit": units})}})
+    _print_study(study, as_json=False)
+    headers = table_headers(capsys.readouterr().out)
+    assert heading in headers and not {"Hz", "degree", "mode"} - {heading} & set(headers)

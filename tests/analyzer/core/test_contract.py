@@ -267,7 +267,7 @@ def holders(name: str, paths, opened) -> list:
     """RunAnalyses of `name` and of everything it reads, on open runs, as the report builds them (each run's results
     through one resolver, so that a dependency is computed once)."""
     from analyzer.core.runner import resolver_for
-    from analyzer.report.model import RunAnalyses
+    from analyzer.sections.run_analyses import RunAnalyses
 
     holders = []
     for path, r in zip(paths, opened):
